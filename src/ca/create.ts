@@ -1,0 +1,108 @@
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import { DepotError, ioError } from "../errors.ts";
+import { configFromSettings } from "./config.ts";
+import { attribute } from "./dn.ts";
+import { fingerprintOf, pemOf, selfSignCa, validityFor } from "./issuer.ts";
+import { DEFAULT_KEY_TYPE, type KeyType } from "./key-types.ts";
+import { generateKeyPair, loadSigningKey } from "./keys.ts";
+import { depotLayout } from "./layout.ts";
+import { SqliteLedger } from "./ledger.ts";
+import { newSerial } from "./serial.ts";
+
+export const DEFAULT_LEAF_DAYS = 365;
+export const DEFAULT_CA_DAYS = 3650;
+
+export interface CreateOptions {
+  /** The CA's name, in its subject as O and CN. Defaults to the folder's name. */
+  label?: string;
+  /** Key type of the CA key and default for issued keys. */
+  keyType?: KeyType;
+  /** Default validity of issued certificates. */
+  days?: number;
+  /** Validity of the CA certificate. */
+  caDays?: number;
+}
+
+/**
+ * Makes a new depot at `path`: a CA key (0400, in a 0700 folder), its
+ * self-signed certificate, depot.cnf and an empty ledger. Everything is built
+ * in a temporary folder beside `path` and renamed into place at the end, so
+ * a failure leaves nothing half-made, and an existing depot is never touched.
+ */
+export async function createDepot(path: string, options: CreateOptions = {}): Promise<string> {
+  const root = resolve(path);
+  refuseUnlessEmpty(root);
+  const label = (options.label ?? basename(root)).trim();
+  const subject = [attribute("O", label), attribute("CN", label)];
+  const keyType = options.keyType ?? DEFAULT_KEY_TYPE;
+
+  const parent = dirname(root);
+  let staging: string;
+  try {
+    mkdirSync(parent, { recursive: true });
+    staging = mkdtempSync(`${parent}/.${basename(root)}.init-`);
+  } catch (error) {
+    throw ioError("create a depot in", parent, error);
+  }
+  try {
+    const layout = depotLayout(staging);
+    mkdirSync(layout.privateDir, { mode: 0o700 });
+    mkdirSync(layout.certificatesDir, { mode: 0o755 });
+
+    const keyPair = await generateKeyPair(keyType);
+    writeFileSync(layout.caKey, keyPair.privateKeyPem, { mode: 0o400, flag: "wx" });
+    const key = await loadSigningKey(keyPair.privateKeyPem, layout.caKey);
+    const serial = newSerial();
+    const validity = validityFor(options.caDays ?? DEFAULT_CA_DAYS);
+    const certificate = await selfSignCa(key, subject, serial, validity);
+    writeFileSync(layout.caCertificate, pemOf(certificate), { mode: 0o644 });
+
+    writeFileSync(
+      layout.config,
+      configFromSettings({
+        label,
+        path: root,
+        keyType,
+        defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS),
+      }),
+    );
+    const ledger = new SqliteLedger(layout.ledger);
+    await ledger.record({
+      serial,
+      subject: `O=${label},CN=${label}`,
+      type: "ca",
+      keyType,
+      ...validity,
+      fingerprint: fingerprintOf(certificate),
+      pem: pemOf(certificate),
+      status: "valid",
+    });
+    ledger.close();
+
+    // The depot's root is readable by all (web servers read ca.crt); the key's folder is not.
+    chmodSync(staging, 0o755);
+    renameSync(staging, root);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    if (error instanceof DepotError) throw error;
+    throw ioError("create a depot at", root, error);
+  }
+  return root;
+}
+
+function refuseUnlessEmpty(root: string): void {
+  let entries: string[];
+  try {
+    if (!statSync(root).isDirectory()) throw new DepotError("E_DEPOT_EXISTS", `${root} exists and is not a folder`);
+    entries = readdirSync(root);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    if (error instanceof DepotError) throw error;
+    throw ioError("read", root, error);
+  }
+  if (entries.includes("depot.cnf") || entries.includes("private")) {
+    throw new DepotError("E_DEPOT_EXISTS", `${root} already holds a depot; its CA key is never overwritten`);
+  }
+  if (entries.length > 0) throw new DepotError("E_DEPOT_EXISTS", `${root} is not empty; give an empty or new folder`);
+}

@@ -1,0 +1,149 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { DepotError, ioError } from "../errors.ts";
+import { parseConfig, settingsFromConfig } from "./config.ts";
+import { type DistinguishedName, formatDn } from "./dn.ts";
+import { fingerprintOf, type Issuer, makeIssuer, pemOf, signLeaf, validityFor } from "./issuer.ts";
+import { DEFAULT_KEY_TYPE, KEY_SPECS, type KeyType, parseKeyType } from "./key-types.ts";
+import { generateKeyPair, loadSigningKey } from "./keys.ts";
+import { type DepotLayout, depotLayout } from "./layout.ts";
+import { type CertificateRecord, type Ledger, SerialTakenError, SqliteLedger } from "./ledger.ts";
+import { adoptLegacyCertificates } from "./legacy.ts";
+import { leafExtensions, serverNames } from "./profiles.ts";
+import { x509 } from "./provider.ts";
+import { certificateFileName, newSerial } from "./serial.ts";
+import { writeFileAtomic } from "./files.ts";
+import { DEFAULT_LEAF_DAYS } from "./create.ts";
+
+export const MAX_DAYS = 36_500;
+
+export interface IssueRequest {
+  profile: "client" | "server";
+  subject: DistinguishedName;
+  /** Extra names for a server certificate (DNS names or IP addresses). */
+  subjectAltNames?: string[];
+  keyType?: KeyType;
+  days?: number;
+}
+
+export interface SignRequest extends Omit<IssueRequest, "keyType"> {
+  /** The subject's public key, SPKI DER. */
+  publicKeyDer: Uint8Array<ArrayBuffer>;
+  keyType: KeyType;
+}
+
+export interface Issued {
+  serial: string;
+  certificatePem: string;
+  record: CertificateRecord;
+}
+
+/** An opened depot: its CA, its settings and its ledger. */
+export class Depot {
+  private constructor(
+    readonly layout: DepotLayout,
+    readonly label: string,
+    readonly defaultKeyType: KeyType,
+    readonly defaultDays: number,
+    readonly issuer: Issuer,
+    readonly ledger: Ledger,
+  ) {}
+
+  static async open(path: string): Promise<Depot> {
+    const layout = depotLayout(resolve(path));
+    if (!existsSync(layout.root)) throw new DepotError("E_NOT_A_DEPOT", `${layout.root} does not exist; create a depot with: depot init ${path}`);
+    const settings = existsSync(layout.config) ? settingsFromConfig(parseConfig(readText(layout.config))) : undefined;
+    if (!settings || !existsSync(layout.caKey) || !existsSync(layout.caCertificate)) {
+      throw new DepotError("E_NOT_A_DEPOT", `${layout.root} is not a depot (it needs depot.cnf, private/ca.key and certificates/ca.crt)`);
+    }
+    const key = await loadSigningKey(readText(layout.caKey), layout.caKey);
+    let certificate: x509.X509Certificate;
+    try {
+      certificate = new x509.X509Certificate(readText(layout.caCertificate));
+    } catch {
+      throw new DepotError("E_NOT_A_DEPOT", `${layout.caCertificate} is not a readable certificate`);
+    }
+    const fresh = !existsSync(layout.ledger);
+    const ledger = new SqliteLedger(layout.ledger);
+    // A depot made by the original has certificates but no ledger: record
+    // them first, so their serials are taken before we issue anything.
+    if (fresh) await adoptLegacyCertificates(ledger, layout, key.type);
+    return new Depot(
+      layout,
+      settings.label,
+      settings.keyType ? parseKeyType(settings.keyType) : DEFAULT_KEY_TYPE,
+      settings.defaultDays ? parseDays(settings.defaultDays) : DEFAULT_LEAF_DAYS,
+      await makeIssuer(certificate, key),
+      ledger,
+    );
+  }
+
+  /** A fresh key pair and a certificate for it. */
+  async issue(request: IssueRequest): Promise<Issued & { privateKeyPem: string }> {
+    const keyType = request.keyType ?? this.defaultKeyType;
+    const keyPair = await generateKeyPair(keyType);
+    const issued = await this.sign({ ...request, keyType, publicKeyDer: keyPair.publicKeyDer });
+    return { ...issued, privateKeyPem: keyPair.privateKeyPem };
+  }
+
+  /**
+   * Signs a certificate for a public key and records it. The serial is
+   * claimed by the ledger insert itself; in the (2^-128) case that another
+   * process took it, we sign again with a new one.
+   */
+  async sign(request: SignRequest): Promise<Issued> {
+    const family = KEY_SPECS[request.keyType].family;
+    const commonName = request.subject.find((attr) => attr.name === "CN")?.value;
+    const names = request.profile === "server" ? serverNames(commonName, request.subjectAltNames ?? []) : [];
+    const extensions = leafExtensions(request.profile, family, names);
+    const days = request.days ?? this.defaultDays;
+    for (let attempt = 1; ; attempt++) {
+      const serial = newSerial();
+      const validity = validityFor(days);
+      const certificate = await signLeaf(this.issuer, { serial, subject: request.subject, publicKeyDer: request.publicKeyDer, validity, extensions });
+      const pem = pemOf(certificate);
+      const record: CertificateRecord = {
+        serial,
+        subject: formatDn(request.subject),
+        type: request.profile,
+        keyType: request.keyType,
+        ...validity,
+        fingerprint: fingerprintOf(certificate),
+        pem,
+        status: "valid",
+      };
+      try {
+        await this.ledger.record(record);
+      } catch (error) {
+        if (error instanceof SerialTakenError && attempt < 5) continue;
+        throw error;
+      }
+      writeFileAtomic(`${this.layout.certificatesDir}/${certificateFileName(serial)}`, pem);
+      return { serial, certificatePem: pem, record };
+    }
+  }
+
+  get caCertificatePem(): string {
+    return pemOf(this.issuer.certificate);
+  }
+
+  close(): void {
+    this.ledger.close();
+  }
+}
+
+export function parseDays(text: string | number): number {
+  const days = Number(text);
+  if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) {
+    throw new DepotError("E_BAD_ARGUMENT", `days must be a whole number from 1 to ${MAX_DAYS}, not '${text}'`);
+  }
+  return days;
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw ioError("read", path, error);
+  }
+}

@@ -1,0 +1,137 @@
+import type { JsonName } from "@peculiar/x509";
+import { DepotError } from "../errors.ts";
+
+/**
+ * Distinguished names as users type them. Two forms are read:
+ * - OpenSSL's slash form, as the original accepted it, where both `/` and `,`
+ *   separate attributes: `/UID=12/CN=Bob Owner,emailAddress=bob@example.com`;
+ * - RFC 4514's comma form: `CN=Bob Owner,O=Example`.
+ * The issued subject keeps the order given (we do not reverse RFC 4514 order),
+ * values keep their inner spaces, and `\` escapes the next character (`\,`,
+ * `\/`, `\=`, `\\`). We validate here rather than rely on @peculiar/x509's
+ * Name parser, which accepts malformed names (its issue #139).
+ */
+
+type StringEncoding = "utf8String" | "printableString" | "ia5String";
+
+interface AttributeSpec {
+  /** The spelling OpenSSL prints and depot writes. */
+  name: string;
+  oid: string;
+  encoding: StringEncoding;
+  /** Upper bound on the value's length, from RFC 5280 appendix A. */
+  maxLength: number;
+}
+
+const SPECS: AttributeSpec[] = [
+  { name: "CN", oid: "2.5.4.3", encoding: "utf8String", maxLength: 64 },
+  { name: "L", oid: "2.5.4.7", encoding: "utf8String", maxLength: 128 },
+  { name: "ST", oid: "2.5.4.8", encoding: "utf8String", maxLength: 128 },
+  { name: "O", oid: "2.5.4.10", encoding: "utf8String", maxLength: 64 },
+  { name: "OU", oid: "2.5.4.11", encoding: "utf8String", maxLength: 64 },
+  { name: "C", oid: "2.5.4.6", encoding: "printableString", maxLength: 2 },
+  { name: "STREET", oid: "2.5.4.9", encoding: "utf8String", maxLength: 128 },
+  { name: "DC", oid: "0.9.2342.19200300.100.1.25", encoding: "ia5String", maxLength: 63 },
+  { name: "UID", oid: "0.9.2342.19200300.100.1.1", encoding: "utf8String", maxLength: 256 },
+  { name: "emailAddress", oid: "1.2.840.113549.1.9.1", encoding: "ia5String", maxLength: 255 },
+];
+const SPEC_BY_NAME = new Map(SPECS.map((spec) => [spec.name.toLowerCase(), spec]));
+
+export const MAX_DN_BYTES = 4096;
+
+export interface DnAttribute {
+  name: string;
+  oid: string;
+  value: string;
+}
+export type DistinguishedName = DnAttribute[];
+
+const fail = (message: string): never => {
+  throw new DepotError("E_BAD_DN", message);
+};
+
+export function parseDn(text: string): DistinguishedName {
+  if (Buffer.byteLength(text, "utf8") > MAX_DN_BYTES) fail(`distinguished name is longer than ${MAX_DN_BYTES} bytes`);
+  if (!text.isWellFormed()) fail("distinguished name is not valid UTF-8");
+  const control = /[\u0000-\u001f\u007f]/.exec(text);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).padStart(2, "0").toUpperCase();
+    fail(`distinguished name holds a control character (0x${code})`);
+  }
+  const trimmed = text.trim();
+  if (trimmed === "") fail("distinguished name is empty");
+
+  const slashForm = trimmed.startsWith("/");
+  const pieces = splitUnescaped(slashForm ? trimmed.slice(1) : trimmed, slashForm ? "/," : ",");
+  return pieces.map(parseAttribute);
+}
+
+/** Helper for callers that build a name from separate options (--cn, --uid). */
+export function attribute(name: string, value: string): DnAttribute {
+  return parseAttribute({ text: `${name}=${value.replace(/[\\=]/g, "\\$&")}`, equalsAt: [name.length] });
+}
+
+interface Piece {
+  /** The piece with escapes resolved. */
+  text: string;
+  /** Offsets in `text` of `=` signs that were not escaped. */
+  equalsAt: number[];
+}
+
+function splitUnescaped(text: string, separators: string): Piece[] {
+  const pieces: Piece[] = [];
+  let current: Piece = { text: "", equalsAt: [] };
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!;
+    if (char === "\\") {
+      if (i + 1 >= text.length) fail("distinguished name ends with a lone '\\'");
+      current.text += text[++i];
+    } else if (separators.includes(char)) {
+      pieces.push(current);
+      current = { text: "", equalsAt: [] };
+    } else {
+      if (char === "=") current.equalsAt.push(current.text.length);
+      current.text += char;
+    }
+  }
+  pieces.push(current);
+  return pieces;
+}
+
+function parseAttribute(piece: Piece): DnAttribute {
+  if (piece.text.trim() === "") fail("distinguished name has an empty attribute (two separators in a row, or one at an end)");
+  const equals = piece.equalsAt[0];
+  if (equals === undefined) fail(`'${piece.text.trim()}' has no '=' (expected NAME=value)`);
+  const typed = piece.text.slice(0, equals).trim();
+  const spec = SPEC_BY_NAME.get(typed.toLowerCase());
+  if (!spec) fail(`unknown attribute '${typed}' (known: ${SPECS.map((s) => s.name).join(", ")})`);
+  const value = piece.text.slice(equals! + 1).trim();
+  if (value === "") fail(`empty value for ${spec!.name}`);
+  if (piece.equalsAt.length > 1) fail(`value of ${spec!.name} holds '=': escape it as '\\='`);
+  checkValue(spec!, value);
+  return { name: spec!.name, oid: spec!.oid, value };
+}
+
+function checkValue(spec: AttributeSpec, value: string): void {
+  if (spec.name === "C") {
+    if (!/^[A-Za-z]{2}$/.test(value)) fail(`country code '${value}' is not two letters`);
+    return;
+  }
+  const length = [...value].length;
+  if (length > spec.maxLength) fail(`${spec.name} is longer than ${spec.maxLength} characters`);
+  if (spec.encoding === "ia5String" && !/^[\x20-\x7e]*$/.test(value)) fail(`${spec.name} must be plain ASCII`);
+}
+
+/** The name in @peculiar/x509's JSON form, each value with its ASN.1 string type. */
+export function toJsonName(dn: DistinguishedName): JsonName {
+  return dn.map((attr) => {
+    const spec = SPEC_BY_NAME.get(attr.name.toLowerCase())!;
+    const value = spec.name === "C" ? attr.value.toUpperCase() : attr.value;
+    return { [attr.oid]: [{ [spec.encoding]: value }] };
+  }) as unknown as JsonName;
+}
+
+/** One-line text in the given order, comma-separated with RFC 4514 escapes. */
+export function formatDn(dn: DistinguishedName): string {
+  return dn.map((attr) => `${attr.name}=${attr.value.replace(/[,+"\\<>;=]/g, "\\$&")}`).join(",");
+}
