@@ -1,0 +1,49 @@
+import { type CommandDef, renderUsage, runCommand } from "citty";
+import { DepotError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import config from "./config.ts";
+import generate from "./generate.ts";
+import init from "./init.ts";
+
+export const commands: Record<string, CommandDef<any>> = { init, generate, config };
+
+const root: CommandDef = {
+  meta: { name: "depot", version: VERSION, description: "A mini certificate authority: CA library, command line and pre-forking server." },
+  subCommands: commands,
+};
+
+/** Runs the command line and returns the exit status; the only place errors become messages. */
+export async function main(argv: string[]): Promise<number> {
+  const [first] = argv;
+  try {
+    if (first === "--version" || first === "-v") {
+      console.log(VERSION);
+      return 0;
+    }
+    const command = first && !first.startsWith("-") ? commands[first] : undefined;
+    if (first && !first.startsWith("-") && !command) {
+      throw new DepotError("E_BAD_ARGUMENT", `unknown command '${first}' (commands: ${Object.keys(commands).join(", ")})`);
+    }
+    if (argv.includes("--help") || argv.includes("-h") || !first) {
+      const usage = await renderUsage(command ?? root, command ? root : undefined);
+      process.stdout.write(`${process.stdout.isTTY ? usage : stripAnsi(usage)}\n`);
+      return 0;
+    }
+    await runCommand(command ?? root, { rawArgs: command ? argv.slice(1) : argv });
+    return 0;
+  } catch (error) {
+    console.error(`depot: ${messageOf(error)}`);
+    return 1;
+  }
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof DepotError) return error.message;
+  // citty's own usage errors (missing positional, bad enum) carry a code.
+  const { name, code, message } = (error ?? {}) as { name?: string; code?: string; message?: string };
+  if (name === "CLIError" || code === "EARG") return stripAnsi(String(message)).replace(/^Missing required positional argument: (\w+)/, (_, arg) => `missing ${arg}`);
+  if (process.env.DEPOT_DEBUG) console.error(error);
+  return `internal error: ${stripAnsi(String(message ?? error))} (set DEPOT_DEBUG=1 for details)`;
+}
+
+const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "");

@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll } from "bun:test";
+
+export const ROOT = resolve(import.meta.dir, "..");
+/** The compiled executable, built by `npm test` (bun build.ts) before the tests run. */
+export const DEPOT_BIN = join(ROOT, "dist", "depot");
+/** The Bun running the tests, for fixtures that run as separate processes. */
+export const BUN = process.execPath;
+
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh folder under the system temp dir, removed when the test file ends. */
+export function tempDir(prefix = "depot-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string[], options: { stdin?: string; env?: Record<string, string>; cwd?: string } = {}): RunResult {
+  const result = Bun.spawnSync(cmd, {
+    stdin: options.stdin === undefined ? "ignore" : Buffer.from(options.stdin),
+    env: { ...process.env, ...options.env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  return { exitCode: result.exitCode ?? -1, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+/** Runs the compiled `depot` as a user would. */
+export function depot(args: string[], options: Parameters<typeof run>[1] = {}): RunResult {
+  return run([DEPOT_BIN, ...args], options);
+}
+
+export function openssl(args: string[], stdin?: string): RunResult {
+  return run(["openssl", ...args], stdin === undefined ? {} : { stdin });
+}
+
+/** Splits PEM text into its blocks, keeping the BEGIN/END lines. */
+export function pemBlocks(text: string): string[] {
+  return text.match(/-----BEGIN [A-Z0-9 ]+-----[\s\S]+?-----END [A-Z0-9 ]+-----\n?/g) ?? [];
+}
