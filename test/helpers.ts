@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll } from "bun:test";
 
 export const ROOT = resolve(import.meta.dir, "..");
 /** The compiled executable, built by `npm test` (bun build.ts) before the tests run. */
@@ -9,8 +8,10 @@ export const DEPOT_BIN = join(ROOT, "dist", "depot");
 /** The Bun running the tests, for fixtures that run as separate processes. */
 export const BUN = process.execPath;
 
+// bun test runs every file in one process: clean up when it exits, not
+// after the first file (an afterAll here would only be registered once).
 const made: string[] = [];
-afterAll(() => {
+process.on("exit", () => {
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
 });
 

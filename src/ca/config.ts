@@ -18,16 +18,17 @@ export function parseConfig(text: string): ConfigSections {
   const sections: ConfigSections = new Map();
   let current: Map<string, string> | undefined;
   for (const rawLine of text.split(/\r?\n/)) {
-    const line = rawLine.replace(/(^|\s)#.*$/, "").trim();
+    // A `#` starts a comment unless escaped as `\#` (labels may hold one).
+    const line = rawLine.replace(/(?<!\\)#.*$/, "").trim();
     if (line === "") continue;
     const header = /^\[\s*(.+?)\s*\]$/.exec(line);
     if (header) {
       current = new Map();
-      sections.set(header[1]!, current);
+      sections.set(unescape(header[1]!), current);
       continue;
     }
     const pair = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
-    if (pair && current) current.set(pair[1]!, pair[2]!);
+    if (pair && current) current.set(unescape(pair[1]!), unescape(pair[2]!));
   }
   return sections;
 }
@@ -35,12 +36,15 @@ export function parseConfig(text: string): ConfigSections {
 export function formatConfig(sections: ConfigSections): string {
   const blocks: string[] = [];
   for (const [name, entries] of sections) {
-    const lines = [`[ ${name} ]`];
-    for (const [key, value] of entries) lines.push(`${key.padEnd(15)} = ${value}`);
+    const lines = [`[ ${escape(name)} ]`];
+    for (const [key, value] of entries) lines.push(`${key.padEnd(15)} = ${escape(value)}`);
     blocks.push(lines.join("\n"));
   }
   return `${blocks.join("\n\n")}\n`;
 }
+
+const escape = (text: string) => text.replace(/[\\#]/g, "\\$&");
+const unescape = (text: string) => text.replace(/\\([\\#])/g, "$1");
 
 /** The settings a depot keeps in its label's section. */
 export interface DepotSettings {
@@ -76,6 +80,8 @@ export function configFromSettings(settings: DepotSettings): string {
     const value = settings[field];
     if (value !== undefined) own.set(key, value);
   }
+  // A depot labelled "ca" keeps its settings in the one [ ca ] section.
+  if (settings.label === "ca") return formatConfig(new Map([["ca", new Map([["label", "ca"], ...own])]]));
   return formatConfig(
     new Map([
       ["ca", new Map([["label", settings.label]])],

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, sta
 import { basename, dirname, resolve } from "node:path";
 import { DepotError, ioError } from "../errors.ts";
 import { configFromSettings } from "./config.ts";
-import { attribute } from "./dn.ts";
+import { attribute, formatDn } from "./dn.ts";
 import { fingerprintOf, pemOf, selfSignCa, validityFor } from "./issuer.ts";
 import { DEFAULT_KEY_TYPE, type KeyType } from "./key-types.ts";
 import { generateKeyPair, loadSigningKey } from "./keys.ts";
@@ -70,7 +70,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     const ledger = new SqliteLedger(layout.ledger);
     await ledger.record({
       serial,
-      subject: `O=${label},CN=${label}`,
+      subject: formatDn(subject),
       type: "ca",
       keyType,
       ...validity,

@@ -53,7 +53,7 @@ export class Depot {
     const layout = depotLayout(resolve(path));
     if (!existsSync(layout.root)) throw new DepotError("E_NOT_A_DEPOT", `${layout.root} does not exist; create a depot with: depot init ${path}`);
     const settings = existsSync(layout.config) ? settingsFromConfig(parseConfig(readText(layout.config))) : undefined;
-    if (!settings || !existsSync(layout.caKey) || !existsSync(layout.caCertificate)) {
+    if (!settings) {
       throw new DepotError("E_NOT_A_DEPOT", `${layout.root} is not a depot (it needs depot.cnf, private/ca.key and certificates/ca.crt)`);
     }
     const key = await loadSigningKey(readText(layout.caKey), layout.caKey);
@@ -63,11 +63,10 @@ export class Depot {
     } catch {
       throw new DepotError("E_NOT_A_DEPOT", `${layout.caCertificate} is not a readable certificate`);
     }
-    const fresh = !existsSync(layout.ledger);
     const ledger = new SqliteLedger(layout.ledger);
     // A depot made by the original has certificates but no ledger: record
     // them first, so their serials are taken before we issue anything.
-    if (fresh) await adoptLegacyCertificates(ledger, layout, key.type);
+    if (!(await ledger.hasAdopted())) await adoptLegacyCertificates(ledger, layout, key.type);
     return new Depot(
       layout,
       settings.label,

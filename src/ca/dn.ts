@@ -68,7 +68,7 @@ export function parseDn(text: string): DistinguishedName {
 
 /** Helper for callers that build a name from separate options (--cn, --uid). */
 export function attribute(name: string, value: string): DnAttribute {
-  return parseAttribute({ text: `${name}=${value.replace(/[\\=]/g, "\\$&")}`, equalsAt: [name.length] });
+  return parseAttribute({ text: `${name}=${value}`, equalsAt: [name.length] });
 }
 
 interface Piece {
@@ -129,6 +129,21 @@ export function toJsonName(dn: DistinguishedName): JsonName {
     const value = spec.name === "C" ? attr.value.toUpperCase() : attr.value;
     return { [attr.oid]: [{ [spec.encoding]: value }] };
   }) as unknown as JsonName;
+}
+
+/** A certificate's name as depot's attributes (for names depot did not write, e.g. adopted ones). */
+export function dnFromName(name: { toJSON(): JsonName }): DistinguishedName {
+  const byOid = new Map(SPECS.map((spec) => [spec.oid, spec]));
+  const aliases: Record<string, string> = { E: "1.2.840.113549.1.9.1", CN: "2.5.4.3", L: "2.5.4.7", ST: "2.5.4.8", O: "2.5.4.10", OU: "2.5.4.11", C: "2.5.4.6", DC: "0.9.2342.19200300.100.1.25" };
+  const attributes: DistinguishedName = [];
+  for (const rdn of name.toJSON()) {
+    for (const [type, values] of Object.entries(rdn)) {
+      const oid = aliases[type] ?? type;
+      const spec = byOid.get(oid);
+      for (const value of values as unknown[]) attributes.push({ name: spec?.name ?? type, oid, value: String(value) });
+    }
+  }
+  return attributes;
 }
 
 /** One-line text in the given order, comma-separated with RFC 4514 escapes. */

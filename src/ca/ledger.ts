@@ -5,7 +5,7 @@ export type CertificateStatus = "valid" | "revoked";
 
 /** One issued certificate as the ledger keeps it. */
 export interface CertificateRecord {
-  /** Minimal DER INTEGER content in lower-case hex (see serial.ts). */
+  /** The serial's magnitude in lower-case hex, no leading zero bytes (see serial.ts). */
   serial: string;
   subject: string;
   type: CertificateType;
@@ -33,6 +33,8 @@ export interface Ledger {
   record(certificate: CertificateRecord): Promise<void>;
   /** Records certificates found on disk (a depot made by the original); existing serials are kept. */
   adopt(certificates: CertificateRecord[]): Promise<number>;
+  /** Whether `adopt` has run to the end once, so files on disk are all recorded. */
+  hasAdopted(): Promise<boolean>;
   find(serial: string): Promise<CertificateRecord | undefined>;
   list(): Promise<CertificateRecord[]>;
   count(): Promise<number>;
@@ -109,12 +111,18 @@ export class SqliteLedger implements Ledger {
     const adoptOne = this.db.prepare(
       `INSERT OR IGNORE INTO certificates (${COLUMNS}) VALUES ($serial, $subject, $type, $key_type, $not_before, $not_after, $fingerprint, $pem, $status, $revoked_at, $revocation_reason)`,
     );
+    const markAdopted = this.db.prepare("INSERT OR REPLACE INTO counters (name, value) VALUES ('adopted', 1)");
     const adoptAll = this.db.transaction((records: CertificateRecord[]) => {
       let added = 0;
       for (const record of records) added += adoptOne.run(toRow(record) as never).changes;
+      markAdopted.run();
       return added;
     });
     return adoptAll.immediate(certificates);
+  }
+
+  async hasAdopted(): Promise<boolean> {
+    return this.db.query("SELECT 1 FROM counters WHERE name = 'adopted'").get() !== null;
   }
 
   async find(serial: string): Promise<CertificateRecord | undefined> {

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { dnFromName, formatDn } from "./dn.ts";
 import { fingerprintOf, pemOf } from "./issuer.ts";
 import type { KeyType } from "./key-types.ts";
 import type { DepotLayout } from "./layout.ts";
@@ -25,7 +26,7 @@ export async function adoptLegacyCertificates(ledger: Ledger, layout: DepotLayou
     }
     records.push({
       serial: magnitudeHex(new Uint8Array(Buffer.from(certificate.serialNumber, "hex"))),
-      subject: certificate.subject,
+      subject: formatDn(dnFromName(certificate.subjectName)),
       type: typeOf(certificate),
       keyType: name === "ca.crt" ? caKeyType : keyTypeName(certificate),
       notBefore: certificate.notBefore,

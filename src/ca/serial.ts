@@ -6,9 +6,10 @@ import { randomBytes } from "node:crypto";
  *
  * depot holds a serial as its magnitude in lower-case hex, even length, no
  * leading zero bytes: the ledger's key, and how `openssl x509 -serial` prints
- * it (in upper case). `toDerIntegerHex` gives the INTEGER content to encode:
- * @peculiar/x509 copies the hex it is given into the INTEGER as it is, so a
- * first byte of 0x80 or more needs the 0x00 that keeps the number positive.
+ * it (in upper case). `toDerIntegerHex` gives the INTEGER content to encode,
+ * with the 0x00 that keeps a number whose first byte is 0x80 or more
+ * positive. (@peculiar/x509 2.2 adds it too, but older versions wrote the
+ * hex as given, making such serials negative; we do not depend on it.)
  *
  * Files in `certificates/` are named by the serial in decimal
  * (`<decimal>.crt`), the original's spelling, so a depot made by the Ruby gem

@@ -1,10 +1,10 @@
 import { defineCommand } from "citty";
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { Depot, parseDays } from "../ca/depot.ts";
 import { attribute, type DistinguishedName, parseDn } from "../ca/dn.ts";
 import { parseKeyType } from "../ca/key-types.ts";
 import { DepotError, ioError } from "../errors.ts";
-import { lastOf, listOf, rejectUnknownArgs } from "./_strict.ts";
+import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -33,18 +33,25 @@ export default defineCommand({
     const days = lastOf(parsed.days);
     const out = lastOf(parsed.out);
     const depot = await Depot.open(parsed.path);
+    // Claim the output file first: a refused --out must not leave behind a
+    // recorded certificate whose private key nobody kept.
+    const outFd = out === undefined ? undefined : createSecretFile(out);
     try {
       const issued = await depot.issue({
         profile: type,
         subject,
-        subjectAltNames: listOf(parsed.san),
+        subjectAltNames: allValues(rawArgs, "san"),
         ...(keyType ? { keyType: parseKeyType(keyType) } : {}),
         ...(days ? { days: parseDays(days) } : {}),
       });
       const text = issued.privateKeyPem + issued.certificatePem;
-      if (out) writeSecret(out, text);
-      else process.stdout.write(text);
+      if (outFd === undefined) process.stdout.write(text);
+      else writeSync(outFd, text);
+    } catch (error) {
+      if (out !== undefined) rmSync(out, { force: true });
+      throw error;
     } finally {
+      if (outFd !== undefined) closeSync(outFd);
       depot.close();
     }
   },
@@ -62,9 +69,9 @@ function subjectFrom(parsed: Record<string, unknown>): DistinguishedName {
   return subject;
 }
 
-function writeSecret(path: string, text: string): void {
+function createSecretFile(path: string): number {
   try {
-    writeFileSync(path, text, { mode: 0o600, flag: "wx" });
+    return openSync(path, "wx", 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") throw new DepotError("E_IO", `${path} already exists; depot does not overwrite a key`);
     throw ioError("write", path, error);

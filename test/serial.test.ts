@@ -1,0 +1,291 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createDepot } from "../src/ca/create.ts";
+import { Depot } from "../src/ca/depot.ts";
+import { parseDn } from "../src/ca/dn.ts";
+import { pemOf, signLeaf, validityFor } from "../src/ca/issuer.ts";
+import { generateKeyPair } from "../src/ca/keys.ts";
+import { leafExtensions } from "../src/ca/profiles.ts";
+import {
+  certificateFileName,
+  magnitudeHex,
+  newSerial,
+  parseSerial,
+  SERIAL_RANDOM_BYTES,
+  serialToDecimal,
+  toDerIntegerHex,
+} from "../src/ca/serial.ts";
+import { openssl, tempDir as sharedTempDir } from "./helpers.ts";
+
+// helpers.ts registers its clean-up afterAll once, in the first test file that
+// imports it; when several files run in one `bun test`, later files' folders
+// would stay behind. Remove ours here too (removing twice is harmless).
+const scratchDirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = sharedTempDir(prefix);
+  scratchDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const bytes = (...values: number[]) => new Uint8Array(values);
+
+describe("toDerIntegerHex", () => {
+  test("adds 00 before a first byte of 0x80 or more", () => {
+    expect(toDerIntegerHex("80")).toBe("0080");
+    expect(toDerIntegerHex("ff")).toBe("00ff");
+    expect(toDerIntegerHex("8f0102")).toBe("008f0102");
+    expect(toDerIntegerHex("f".repeat(32))).toBe(`00${"f".repeat(32)}`);
+  });
+
+  test("leaves a first byte under 0x80 alone", () => {
+    expect(toDerIntegerHex("7f")).toBe("7f");
+    expect(toDerIntegerHex("01")).toBe("01");
+    expect(toDerIntegerHex("7fffff")).toBe("7fffff");
+  });
+
+  test("strips leading zero bytes, keeping the one a high first byte needs", () => {
+    expect(toDerIntegerHex("000001")).toBe("01");
+    expect(toDerIntegerHex("00007f")).toBe("7f");
+    expect(toDerIntegerHex("0080")).toBe("0080");
+    expect(toDerIntegerHex("000080")).toBe("0080");
+    expect(toDerIntegerHex("00")).toBe("00");
+  });
+
+  test("pads an odd number of hex digits", () => {
+    expect(toDerIntegerHex("1")).toBe("01");
+    expect(toDerIntegerHex("abc")).toBe("0abc");
+    expect(toDerIntegerHex("fff")).toBe("0fff");
+  });
+});
+
+describe("magnitudeHex", () => {
+  test("lower-case hex without leading zero bytes", () => {
+    expect(magnitudeHex(bytes(0, 0, 1, 2))).toBe("0102");
+    expect(magnitudeHex(bytes(0xab, 0xcd))).toBe("abcd");
+    expect(magnitudeHex(bytes(0, 0x80))).toBe("80");
+    expect(magnitudeHex(bytes(0x00, 0x0f))).toBe("0f");
+  });
+
+  test("zero is 00", () => {
+    expect(magnitudeHex(bytes(0, 0, 0))).toBe("00");
+    expect(magnitudeHex(bytes(0))).toBe("00");
+    expect(magnitudeHex(bytes())).toBe("00");
+  });
+});
+
+describe("newSerial", () => {
+  const COUNT = 2000;
+  const serials = Array.from({ length: COUNT }, () => newSerial());
+
+  test("draws 16 random bytes (128 bits)", () => {
+    expect(SERIAL_RANDOM_BYTES).toBe(16);
+  });
+
+  test("all distinct", () => {
+    expect(new Set(serials).size).toBe(COUNT);
+  });
+
+  test("lower-case even-length hex with no leading zero byte, never zero", () => {
+    for (const serial of serials) {
+      expect(serial).toMatch(/^[0-9a-f]+$/);
+      expect(serial.length % 2).toBe(0);
+      expect(serial.startsWith("00")).toBe(false);
+      expect(BigInt(`0x${serial}`) > 0n).toBe(true);
+      expect(magnitudeHex(Buffer.from(serial, "hex"))).toBe(serial);
+    }
+  });
+
+  test("at most 20 octets once DER-encoded, and a positive INTEGER", () => {
+    for (const serial of serials) {
+      const der = toDerIntegerHex(serial);
+      expect(der.length / 2).toBeLessThanOrEqual(20);
+      expect(parseInt(der.slice(0, 2), 16)).toBeLessThan(0x80);
+    }
+  });
+
+  test("at least 64 random bits", () => {
+    // Every serial is at least 8 bytes long: shorter needs 8 leading zero
+    // bytes from the CSPRNG (2^-64 each).
+    expect(Math.min(...serials.map((s) => s.length))).toBeGreaterThanOrEqual(16);
+    // The longest is the full 16 bytes: missing it in 2000 draws is (1/256)^2000.
+    expect(Math.max(...serials.map((s) => s.length))).toBe(32);
+    // Every one of the 128 bit positions is set in some serial and clear in
+    // another ((1/2)^2000 each by chance). An 8-byte serial, a counter, or a
+    // fixed prefix would leave bit positions that never change.
+    const values = serials.map((s) => BigInt(`0x${s}`));
+    const anySet = values.reduce((a, b) => a | b, 0n);
+    const allSet = values.reduce((a, b) => a & b, (1n << 128n) - 1n);
+    expect(anySet).toBe((1n << 128n) - 1n);
+    expect(allSet).toBe(0n);
+    // No two serials share their first 8 bytes (a random prefix on a counter would).
+    const prefixes = new Set(values.map((v) => v >> 64n));
+    expect(prefixes.size).toBe(COUNT);
+    // About half the bits are set: 256,000 fair bits have a standard deviation of 253.
+    let ones = 0;
+    for (const v of values) for (const c of v.toString(2)) if (c === "1") ones++;
+    expect(Math.abs(ones - COUNT * 64)).toBeLessThan(5000);
+  });
+});
+
+describe("parseSerial", () => {
+  test("decimal", () => {
+    expect(parseSerial("1")).toBe("01");
+    expect(parseSerial("12")).toBe("0c");
+    expect(parseSerial("255")).toBe("ff");
+    expect(parseSerial("256")).toBe("0100");
+    expect(parseSerial("  0042 ")).toBe("2a");
+    expect(parseSerial("340282366920938463463374607431768211455")).toBe("f".repeat(32));
+  });
+
+  test("0x-hex", () => {
+    expect(parseSerial("0x1f")).toBe("1f");
+    expect(parseSerial("0X1F")).toBe("1f");
+    expect(parseSerial("0xABC")).toBe("0abc");
+    expect(parseSerial("0x0001")).toBe("01");
+    expect(parseSerial("0x8f0102")).toBe("8f0102");
+  });
+
+  test("colon-hex, as openssl prints it", () => {
+    expect(parseSerial("01:02:ff")).toBe("0102ff");
+    expect(parseSerial("5A:E9:3B:0D")).toBe("5ae93b0d");
+    expect(parseSerial("00:8f:01")).toBe("8f01");
+  });
+
+  test("round-trips newSerial in all three forms", () => {
+    for (const serial of serials5()) {
+      expect(parseSerial(serialToDecimal(serial))).toBe(serial);
+      expect(parseSerial(`0x${serial.toUpperCase()}`)).toBe(serial);
+      expect(parseSerial(serial.match(/../g)!.join(":"))).toBe(serial);
+    }
+  });
+
+  test("refuses zero, negatives and malformed text", () => {
+    for (const text of ["0", "0x0", "00:00", "-1", "", "   ", "0x", "zz", "1:2", "01:2", "12ab", "0x12g", "1.5", "01::02", "01:02:"]) {
+      expect(parseSerial(text)).toBeUndefined();
+    }
+  });
+
+  function serials5(): string[] {
+    return Array.from({ length: 5 }, () => newSerial());
+  }
+});
+
+describe("certificateFileName", () => {
+  test("is the serial in decimal", () => {
+    expect(certificateFileName("01")).toBe("1.crt");
+    expect(certificateFileName("0c")).toBe("12.crt");
+    expect(certificateFileName("ff")).toBe("255.crt");
+    expect(certificateFileName("0100")).toBe("256.crt");
+    expect(certificateFileName("f".repeat(32))).toBe("340282366920938463463374607431768211455.crt");
+    expect(serialToDecimal("8f0102")).toBe("9371906");
+  });
+});
+
+describe("serials in real certificates, read by openssl", () => {
+  let root: string;
+  let depot: Depot;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = tempDir("depot-serial-");
+    root = await createDepot(join(dir, "Serial CA"), { keyType: "ec-p256" });
+    depot = await Depot.open(root);
+  });
+  afterAll(() => depot?.close());
+
+  /** The certificate's serialNumber INTEGER as `openssl asn1parse` prints it (the 2nd INTEGER, after the version). */
+  function serialInteger(pemPath: string): { length: number; value: string } {
+    const result = openssl(["asn1parse", "-in", pemPath]);
+    expect(result.exitCode).toBe(0);
+    const integers = result.stdout.split("\n").filter((line) => line.includes("prim: INTEGER"));
+    const match = /l=\s*(\d+) prim: INTEGER\s+:(\S+)/.exec(integers[1] ?? "");
+    expect(match).not.toBeNull();
+    return { length: Number(match![1]), value: match![2]! };
+  }
+
+  function opensslSerial(pemPath: string): string {
+    const result = openssl(["x509", "-noout", "-serial", "-in", pemPath]);
+    expect(result.exitCode).toBe(0);
+    return result.stdout.trim();
+  }
+
+  test("the negative-serial detector works (control: openssl's own negative serial)", () => {
+    const cert = join(dir, "negative.pem");
+    const made = openssl([
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+      "-keyout", join(dir, "negative.key"), "-subj", "/CN=negative", "-set_serial", "-0x8f01", "-out", cert,
+    ]);
+    expect(made.exitCode).toBe(0);
+    expect(opensslSerial(cert)).toBe("serial=-8F01");
+    expect(serialInteger(cert).value).toBe("-8F01");
+  });
+
+  test("signLeaf with a serial whose first byte is 0x80 or more: positive, minimal, same number", async () => {
+    for (const first of ["80", "8f", "ff"]) {
+      const serial = first + randomBytes(15).toString("hex");
+      const keyPair = await generateKeyPair("ec-p256");
+      const certificate = await signLeaf(depot.issuer, {
+        serial,
+        subject: parseDn("CN=high.example.com"),
+        publicKeyDer: keyPair.publicKeyDer,
+        validity: validityFor(1),
+        extensions: leafExtensions("client", "ec", []),
+      });
+      const path = join(dir, `high-${first}.pem`);
+      writeFileSync(path, pemOf(certificate));
+      expect(opensslSerial(path)).toBe(`serial=${serial.toUpperCase()}`);
+      // 17 content octets: the 0x00 sign byte and the 16-byte magnitude.
+      expect(serialInteger(path)).toEqual({ length: 17, value: serial.toUpperCase() });
+      const text = openssl(["x509", "-noout", "-text", "-in", path]).stdout;
+      expect(text).not.toContain("Negative");
+      expect(text).toContain(`Serial Number:\n            ${serial.match(/../g)!.join(":")}\n`);
+    }
+  });
+
+  test("signLeaf with leading zero bytes in the serial: encoded minimally", async () => {
+    const keyPair = await generateKeyPair("ec-p256");
+    const certificate = await signLeaf(depot.issuer, {
+      serial: "00007f01",
+      subject: parseDn("CN=low.example.com"),
+      publicKeyDer: keyPair.publicKeyDer,
+      validity: validityFor(1),
+      extensions: leafExtensions("client", "ec", []),
+    });
+    const path = join(dir, "low.pem");
+    writeFileSync(path, pemOf(certificate));
+    expect(serialInteger(path)).toEqual({ length: 2, value: "7F01" });
+  });
+
+  test("Depot.issue: a serial with a high first byte is read back by openssl as the same positive number", async () => {
+    let issued: Awaited<ReturnType<Depot["issue"]>> | undefined;
+    // Half of all serials have a first byte >= 0x80; 64 misses in a row is 2^-64.
+    for (let i = 0; i < 64 && !issued; i++) {
+      const candidate = await depot.issue({ profile: "client", subject: parseDn("CN=Bob"), keyType: "ec-p256" });
+      if (parseInt(candidate.serial.slice(0, 2), 16) >= 0x80) issued = candidate;
+    }
+    expect(issued).toBeDefined();
+    const serial = issued!.serial;
+    const path = join(root, "certificates", certificateFileName(serial));
+    expect(existsSync(path)).toBe(true);
+    expect(path.endsWith(`/${BigInt(`0x${serial}`).toString(10)}.crt`)).toBe(true);
+    expect(opensslSerial(path)).toBe(`serial=${serial.toUpperCase()}`);
+    const integer = serialInteger(path);
+    expect(integer.value).toBe(serial.toUpperCase());
+    expect(integer.length).toBe(serial.length / 2 + 1);
+    expect(integer.length).toBeLessThanOrEqual(20);
+    expect((await depot.ledger.find(serial))?.serial).toBe(serial);
+  });
+
+  test("the CA certificate's serial is positive and matches the ledger", async () => {
+    const caPath = join(root, "certificates", "ca.crt");
+    const rows = (await depot.ledger.list()).filter((r) => r.type === "ca");
+    expect(rows).toHaveLength(1);
+    expect(opensslSerial(caPath)).toBe(`serial=${rows[0]!.serial.toUpperCase()}`);
+    expect(serialInteger(caPath).value.startsWith("-")).toBe(false);
+  });
+});
