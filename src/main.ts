@@ -1,4 +1,16 @@
 #!/usr/bin/env bun
+// First: @peculiar/x509 needs it loaded before its own module code runs,
+// and a lazily imported chunk may otherwise be evaluated before it.
+import "reflect-metadata";
 import { main } from "./cli/main.ts";
+import { WORKER_COMMAND } from "./server/self.ts";
 
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+if (argv[0] === WORKER_COMMAND) {
+  // A worker process, spawned by the supervisor; loaded lazily so the
+  // command line does not pay for the server's modules.
+  const { runWorker } = await import("./server/worker.ts");
+  await runWorker();
+} else {
+  process.exitCode = await main(argv);
+}

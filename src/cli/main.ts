@@ -4,8 +4,11 @@ import { VERSION } from "../version.ts";
 import config from "./config.ts";
 import generate from "./generate.ts";
 import init from "./init.ts";
+import start from "./start.ts";
+import status from "./status.ts";
+import stop from "./stop.ts";
 
-export const commands: Record<string, CommandDef<any>> = { init, generate, config };
+export const commands: Record<string, CommandDef<any>> = { start, stop, status, init, generate, config };
 
 const root: CommandDef = {
   meta: { name: "depot", version: VERSION, description: "A mini certificate authority: CA library, command line and pre-forking server." },
@@ -15,22 +18,25 @@ const root: CommandDef = {
 /** Runs the command line and returns the exit status; the only place errors become messages. */
 export async function main(argv: string[]): Promise<number> {
   const [first] = argv;
+  // Bare `depot`, or `depot --process-count 4`, runs the server.
+  if (first === undefined || (first.startsWith("-") && !["--help", "-h", "--version", "-v"].includes(first))) argv = ["start", ...argv];
   try {
     if (first === "--version" || first === "-v") {
       console.log(VERSION);
       return 0;
     }
-    const command = first && !first.startsWith("-") ? commands[first] : undefined;
-    if (first && !first.startsWith("-") && !command) {
-      throw new DepotError("E_BAD_ARGUMENT", `unknown command '${first}' (commands: ${Object.keys(commands).join(", ")})`);
+    const name = argv[0]!;
+    const command = name.startsWith("-") ? undefined : commands[name];
+    if (!name.startsWith("-") && !command) {
+      throw new DepotError("E_BAD_ARGUMENT", `unknown command '${name}' (commands: ${Object.keys(commands).join(", ")})`);
     }
-    if (argv.includes("--help") || argv.includes("-h") || !first) {
+    if (argv.includes("--help") || argv.includes("-h")) {
       const usage = await renderUsage(command ?? root, command ? root : undefined);
       process.stdout.write(`${process.stdout.isTTY ? usage : stripAnsi(usage)}\n`);
       return 0;
     }
-    await runCommand(command ?? root, { rawArgs: command ? argv.slice(1) : argv });
-    return 0;
+    const { result } = await runCommand(command ?? root, { rawArgs: command ? argv.slice(1) : argv });
+    return typeof result === "number" ? result : 0;
   } catch (error) {
     console.error(`depot: ${messageOf(error)}`);
     return 1;

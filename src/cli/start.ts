@@ -1,0 +1,156 @@
+import { defineCommand } from "citty";
+import { existsSync, openSync, statSync } from "node:fs";
+import { createDepot } from "../ca/create.ts";
+import { Depot } from "../ca/depot.ts";
+import { DepotError } from "../errors.ts";
+import { probePort } from "../server/bind.ts";
+import { chooseLogFile, LOG_LEVELS, type LogLevel, Logger } from "../server/log.ts";
+import { inspectPidFile } from "../server/pidfile.ts";
+import { defaultDepotPath, defaultLogFiles, defaultPidFile } from "../server/paths.ts";
+import { currentSelfCommand } from "../server/self.ts";
+import { Supervisor } from "../server/supervisor.ts";
+import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+
+/** Set in a daemonized server: the descriptor on which it reports "ready <pid>" or "error <why>". */
+const READY_FD_ENV = "DEPOT_READY_FD";
+
+const args = {
+  path: { type: "positional", required: false, description: "The depot to serve (default: $DEPOT_PATH, else $XDG_DATA_HOME/depot, created on first start)" },
+  host: { type: "string", alias: "H", description: "Address to listen on (127.0.0.1)" },
+  port: { type: "string", alias: "P", description: "Port to listen on (35553)" },
+  "process-count": { type: "string", alias: "n", description: "Worker processes (2)" },
+  "max-connection-queue": { type: "string", alias: "q", description: "Connections one worker holds unanswered before it answers ERROR busy (10)" },
+  "pid-file": { type: "string", alias: "p", description: "PID file (~/.depot.pid)" },
+  "log-file": { type: "string", alias: "l", description: "Log file (/var/log/depot.log if writable, else ~/depot.log)" },
+  "log-level": { type: "string", description: "debug, info (default), warn or error" },
+  timeout: { type: "string", description: "Seconds a worker may go without a heartbeat before it is killed and replaced (30)" },
+  daemon: { type: "boolean", alias: "d", description: "Run in the background; returns once every worker listens" },
+} as const;
+
+export default defineCommand({
+  meta: { name: "start", description: "Run the depot server: a supervisor and its worker processes." },
+  args,
+  async run({ rawArgs, args: parsed }) {
+    const readyFd = process.env[READY_FD_ENV] ? Number(process.env[READY_FD_ENV]) : undefined;
+    try {
+      rejectUnknownArgs(rawArgs, args);
+      return await start(rawArgs, parsed, readyFd);
+    } catch (error) {
+      if (readyFd !== undefined && error instanceof DepotError) report(readyFd, `error ${error.message}`);
+      throw error;
+    }
+  },
+});
+
+async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd: number | undefined): Promise<number> {
+  const host = lastOf(parsed.host) ?? "127.0.0.1";
+  const port = integer(parsed.port, "port", 35553, 1, 65535);
+  const processCount = integer(parsed["process-count"], "process-count", 2, 1, 64);
+  const maxConnectionQueue = integer(parsed["max-connection-queue"], "max-connection-queue", 10, 1, 100_000);
+  const timeoutMs = Math.round(number(parsed.timeout, "timeout", 30, 0.1, 86_400) * 1000);
+  const logLevel = logLevelOf(lastOf(parsed["log-level"]) ?? "info");
+  const pidFile = lastOf(parsed["pid-file"]) ?? defaultPidFile();
+
+  const depotPath = await depotToServe(parsed.path as string | undefined);
+  await checkDepot(depotPath);
+
+  const running = inspectPidFile(pidFile);
+  if (running.kind === "running") throw new DepotError("E_SERVER", `a depot server is already running (pid ${running.pid}, pid file ${pidFile})`);
+  probePort(host, port);
+
+  const logFile = chooseLogFile(lastOf(parsed["log-file"]) ? [lastOf(parsed["log-file"])!] : defaultLogFiles());
+  if (lastOf(parsed["log-file"]) && !logFile) throw new DepotError("E_IO", `cannot write the log file ${lastOf(parsed["log-file"])}`);
+
+  if (parsed.daemon && readyFd === undefined) return daemonize(rawArgs, logFile, host, port);
+
+  const log = new Logger(logLevel, logFile, readyFd === undefined);
+  if (running.kind === "stale") log.warn(`replacing the stale pid file ${pidFile} (pid ${running.pid} is not running)`);
+  log.info(`Serving the depot at ${depotPath}`);
+  const supervisor = new Supervisor(
+    {
+      worker: { depot: depotPath, host, port, maxConnectionQueue, logLevel, gracefulTimeoutMs: timeoutMs, testHooks: process.env.DEPOT_TEST_HOOKS === "1" },
+      processCount,
+      pidFile,
+      timeoutMs,
+      readyFd,
+    },
+    log,
+  );
+  const status = await supervisor.join();
+  log.close();
+  process.exit(status);
+}
+
+/** The given depot, or the default one, made on first start so that `depot` alone serves at once. */
+async function depotToServe(given: string | undefined): Promise<string> {
+  if (given) return given;
+  const path = defaultDepotPath();
+  if (!existsSync(path)) {
+    await createDepot(path, { label: "Depot CA" });
+    console.log(`Created a depot in ${path}`);
+    console.log(`CA certificate: ${path}/certificates/ca.crt`);
+  }
+  return path;
+}
+
+/** Opens the depot once, so a broken one fails here with a clear message, not in every worker. */
+async function checkDepot(path: string): Promise<void> {
+  const depot = await Depot.open(path);
+  depot.close();
+  const keyMode = statSync(depot.layout.caKey).mode;
+  if (keyMode & 0o077) {
+    throw new DepotError("E_INSECURE_KEY", `refusing to start: ${depot.layout.caKey} is readable by group or others (chmod 400 it)`);
+  }
+}
+
+/**
+ * Starts the server in a new session, its output going to the log file, and
+ * waits on a pipe until it says every worker is ready (or why it failed).
+ */
+async function daemonize(rawArgs: string[], logFile: string | undefined, host: string, port: number): Promise<number> {
+  const output = logFile ? openSync(logFile, "a") : "ignore";
+  const childArgs = rawArgs.filter((arg) => arg !== "-d" && arg !== "--daemon");
+  const child = Bun.spawn([...currentSelfCommand(), "start", ...childArgs], {
+    stdio: ["ignore", output, output, "pipe"],
+    env: { ...process.env, [READY_FD_ENV]: "3" },
+    detached: true,
+  });
+  const reply = (await new Response(Bun.file(child.stdio[3] as unknown as number).stream()).text()).trim();
+  child.unref();
+  if (reply.startsWith("ready ")) {
+    console.log(`depot started in the background (pid ${reply.slice(6)}), listening on ${host}:${port}`);
+    return 0;
+  }
+  const why = reply.startsWith("error ") ? reply.slice(6) : `the server stopped during start-up${logFile ? `; see ${logFile}` : ""}`;
+  throw new DepotError("E_SERVER", why);
+}
+
+function report(fd: number, line: string): void {
+  try {
+    Bun.write(Bun.file(fd), `${line}\n`);
+  } catch {
+    // Nobody is listening any more.
+  }
+}
+
+function number(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  const text = lastOf(value);
+  if (text === undefined) return fallback;
+  const parsed = Number(text);
+  if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
+    throw new DepotError("E_BAD_ARGUMENT", `--${name} must be a number from ${min} to ${max}, not '${text}'`);
+  }
+  return parsed;
+}
+
+function integer(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  const parsed = number(value, name, fallback, min, max);
+  if (!Number.isInteger(parsed)) throw new DepotError("E_BAD_ARGUMENT", `--${name} must be a whole number from ${min} to ${max}, not '${lastOf(value)}'`);
+  return parsed;
+}
+
+function logLevelOf(text: string): LogLevel {
+  const level = LOG_LEVELS.find((l) => l === text.toLowerCase());
+  if (!level) throw new DepotError("E_BAD_ARGUMENT", `--log-level must be one of ${LOG_LEVELS.join(", ")}, not '${text}'`);
+  return level;
+}

@@ -1,0 +1,116 @@
+import type { Socket } from "bun";
+import { answer, type Answer, errorAnswer, MAX_LINE_BYTES, READ_TIMEOUT_MS, type Services } from "./protocol.ts";
+
+/**
+ * One client connection: collect bytes up to the first line ending (at most
+ * 8 KiB, within 10 s), answer, write the whole answer, close. Whatever the
+ * client sends, it ends with one answer and a closed socket.
+ */
+export interface ConnectionHooks {
+  services: Services;
+  /** Called once per connection, when its answer is written or the client left. */
+  finished(): void;
+  /** An answer asked the worker to stop (the `shutdown` command). */
+  shutdownRequested(): void;
+  internalError(error: unknown): void;
+  /** For the debug log: the request's command and how long it took. */
+  served(command: string, milliseconds: number): void;
+}
+
+export class Connection {
+  private received: Buffer[] = [];
+  private receivedBytes = 0;
+  private answered = false;
+  private finished = false;
+  private unsent: Buffer | undefined;
+  private readonly timer: Timer;
+  private readonly startedAt = performance.now();
+
+  constructor(
+    private readonly socket: Socket<Connection>,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    this.timer = setTimeout(() => this.reply(errorAnswer(`no full line within ${READ_TIMEOUT_MS / 1000} s`)), READ_TIMEOUT_MS);
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.answered) return;
+    const newline = chunk.indexOf(10);
+    const take = newline === -1 ? chunk : chunk.subarray(0, newline);
+    this.received.push(take);
+    this.receivedBytes += take.length;
+    if (this.receivedBytes > MAX_LINE_BYTES) {
+      this.reply(errorAnswer(`request line longer than ${MAX_LINE_BYTES} bytes`));
+      return;
+    }
+    if (newline === -1) return;
+    let bytes = Buffer.concat(this.received);
+    if (bytes.at(-1) === 13) bytes = bytes.subarray(0, -1);
+    let line: string;
+    try {
+      line = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      this.reply(errorAnswer("request is not valid UTF-8"));
+      return;
+    }
+    this.answered = true;
+    clearTimeout(this.timer);
+    answer(line, this.hooks.services, this.hooks.internalError).then(
+      (result) => {
+        this.hooks.served(line.split(" ", 1)[0] ?? "", performance.now() - this.startedAt);
+        this.send(result);
+      },
+      (error) => {
+        this.hooks.internalError(error);
+        this.send(errorAnswer("internal error; the server log has the details"));
+      },
+    );
+  }
+
+  /** The client went away (or the socket failed). */
+  onClose(): void {
+    clearTimeout(this.timer);
+    this.answered = true;
+    this.finish();
+  }
+
+  onDrain(): void {
+    if (this.unsent) this.flush();
+  }
+
+  private reply(result: Answer): void {
+    if (this.answered) return;
+    this.answered = true;
+    clearTimeout(this.timer);
+    this.send(result);
+  }
+
+  private send(result: Answer): void {
+    if (this.finished) return;
+    if (result.shutdown) this.hooks.shutdownRequested();
+    this.unsent = Buffer.from(result.text);
+    this.flush();
+  }
+
+  /** Bun's socket.write may take only part of the data; the rest goes on drain. */
+  private flush(): void {
+    const data = this.unsent!;
+    const written = this.socket.write(data);
+    if (written < 0) {
+      this.socket.end();
+      this.finish();
+    } else if (written < data.length) {
+      this.unsent = data.subarray(written);
+    } else {
+      this.unsent = undefined;
+      this.socket.end();
+      this.finish();
+    }
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.hooks.finished();
+  }
+}

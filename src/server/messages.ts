@@ -1,0 +1,37 @@
+import type { LogLevel } from "./log.ts";
+
+/**
+ * What a worker tells its supervisor, one JSON object per line on the
+ * worker's stdout. (The supervisor's side of the lifeline is the worker's
+ * stdin; it sends nothing on it, it only closes it.)
+ */
+export type WorkerMessage =
+  | { t: "ready" }
+  | { t: "beat" }
+  | { t: "log"; level: LogLevel; message: string }
+  | { t: "fatal"; message: string };
+
+/** How the supervisor configures a worker, passed in the DEPOT_WORKER environment variable. */
+export interface WorkerConfig {
+  depot: string;
+  host: string;
+  port: number;
+  maxConnectionQueue: number;
+  logLevel: LogLevel;
+  heartbeatMs: number;
+  /** How long a graceful stop waits for requests in flight. */
+  gracefulTimeoutMs: number;
+  /** Lets tests make the worker hang (SIGUSR2), to prove the supervisor kills it. */
+  testHooks: boolean;
+}
+
+export const WORKER_ENV = "DEPOT_WORKER";
+
+export function parseMessage(line: string): WorkerMessage | undefined {
+  try {
+    const message = JSON.parse(line) as WorkerMessage;
+    return typeof message === "object" && message !== null && typeof message.t === "string" ? message : undefined;
+  } catch {
+    return undefined;
+  }
+}

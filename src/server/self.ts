@@ -1,0 +1,17 @@
+/**
+ * How to run this program again: the compiled executable runs itself; from
+ * source, it is Bun plus the entry script. Pure, so it can be table-tested.
+ */
+export function selfCommand(compiled: boolean, execPath: string, argv: string[]): string[] {
+  if (compiled) return [execPath];
+  const script = argv[1];
+  if (!script) throw new Error("cannot tell which script to run again");
+  return [execPath, script];
+}
+
+export function currentSelfCommand(): string[] {
+  return selfCommand(Bun.isStandaloneExecutable, process.execPath, process.argv);
+}
+
+/** The hidden command that starts a worker process. */
+export const WORKER_COMMAND = "__worker";

@@ -1,0 +1,135 @@
+import type { Socket, TCPSocketListener } from "bun";
+import { Depot } from "../ca/depot.ts";
+import { DepotError } from "../errors.ts";
+import { listenErrorMessage } from "./bind.ts";
+import { Connection } from "./connection.ts";
+import type { LogLevel } from "./log.ts";
+import { LOG_LEVELS } from "./log.ts";
+import { type WorkerConfig, type WorkerMessage, WORKER_ENV } from "./messages.ts";
+import type { Services } from "./protocol.ts";
+
+/**
+ * A worker process: opens the depot, listens on the shared port (reusePort:
+ * the kernel spreads connections over the workers), answers the line
+ * protocol, and proves it is alive with a heartbeat on stdout. Its stdin is
+ * the lifeline: when the supervisor goes away, stdin ends and the worker
+ * finishes what it accepted, then exits.
+ */
+export async function runWorker(): Promise<never> {
+  const config = JSON.parse(process.env[WORKER_ENV] ?? "{}") as WorkerConfig;
+  const worker = new Worker(config);
+  await worker.start();
+  return new Promise<never>(() => {});
+}
+
+class Worker {
+  private depot!: Depot;
+  private listener: TCPSocketListener<Connection> | undefined;
+  private inService = 0;
+  private stopping = false;
+
+  constructor(private readonly config: WorkerConfig) {}
+
+  async start(): Promise<void> {
+    process.stdout.on("error", () => this.stop("lost the supervisor's pipe"));
+    this.watchLifeline();
+    process.on("SIGQUIT", () => this.stop("asked to stop (QUIT)"));
+    process.on("SIGTERM", () => process.exit(0));
+    process.on("SIGINT", () => process.exit(0));
+    if (this.config.testHooks) process.on("SIGUSR2", () => spinForever());
+
+    try {
+      this.depot = await Depot.open(this.config.depot);
+      // reusePort is read by Bun.listen, though bun-types only declares it for connect.
+      const options = { hostname: this.config.host, port: this.config.port, reusePort: true, socket: this.socketHandlers() };
+      this.listener = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);
+    } catch (error) {
+      const message = error instanceof DepotError ? error.message : listenErrorMessage(error, this.config.host, this.config.port);
+      send({ t: "fatal", message });
+      process.exit(1);
+    }
+    setInterval(() => send({ t: "beat" }), this.config.heartbeatMs);
+    send({ t: "ready" });
+  }
+
+  private services: Services = {
+    generate: async (subject) => {
+      const issued = await this.depot.issue({ profile: "client", subject });
+      return issued.privateKeyPem + issued.certificatePem;
+    },
+  };
+
+  private socketHandlers() {
+    return {
+      open: (socket: Socket<Connection>) => {
+        if (this.stopping || this.inService >= this.config.maxConnectionQueue) {
+          socket.end("ERROR busy\n");
+          return;
+        }
+        this.inService++;
+        socket.data = new Connection(socket, {
+          services: this.services,
+          finished: () => this.finished(),
+          shutdownRequested: () => setImmediate(() => this.stop("asked to stop by a client (shutdown)")),
+          internalError: (error) => log("error", `internal error: ${(error as Error)?.stack ?? error}`, this.config),
+          served: (command, ms) => log("debug", `served ${command} in ${ms.toFixed(1)} ms`, this.config),
+        });
+      },
+      data: (socket: Socket<Connection>, chunk: Buffer) => socket.data?.onData(chunk),
+      drain: (socket: Socket<Connection>) => socket.data?.onDrain(),
+      close: (socket: Socket<Connection>) => socket.data?.onClose(),
+      error: (socket: Socket<Connection>) => socket.data?.onClose(),
+    };
+  }
+
+  private finished(): void {
+    this.inService--;
+    if (this.stopping && this.inService === 0) this.exit();
+  }
+
+  /** Graceful stop: accept nothing new, answer what was accepted, then exit (bounded by a deadline). */
+  stop(reason: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    log("info", `worker stopping: ${reason}`, this.config);
+    this.listener?.stop(false);
+    if (this.inService === 0) this.exit();
+    setTimeout(() => this.exit(), this.config.gracefulTimeoutMs).unref();
+  }
+
+  private exit(): never {
+    this.depot?.close();
+    process.exit(0);
+  }
+
+  private async watchLifeline(): Promise<void> {
+    const reader = Bun.stdin.stream().getReader();
+    try {
+      while (!(await reader.read()).done) {
+        // The supervisor sends nothing; only the end matters.
+      }
+    } catch {
+      // A broken pipe means the same as its end.
+    }
+    this.stop("the supervisor is gone (lifeline closed)");
+  }
+}
+
+function send(message: WorkerMessage): void {
+  try {
+    process.stdout.write(`${JSON.stringify(message)}\n`);
+  } catch {
+    // The supervisor is gone; the lifeline will tell us to stop.
+  }
+}
+
+function log(level: LogLevel, message: string, config: WorkerConfig): void {
+  if (LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(config.logLevel)) send({ t: "log", level, message });
+}
+
+/** Test hook: block the event loop, as a worker stuck in a tight loop would. */
+function spinForever(): never {
+  for (;;) {
+    // Intentionally empty.
+  }
+}
