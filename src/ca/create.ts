@@ -9,9 +9,9 @@ import { generateKeyPair, loadSigningKey } from "./keys.ts";
 import { depotLayout } from "./layout.ts";
 import { SqliteLedger } from "./ledger.ts";
 import { newSerial } from "./serial.ts";
+import { Depot } from "./depot.ts";
 
-export const DEFAULT_LEAF_DAYS = 365;
-export const DEFAULT_CA_DAYS = 3650;
+import { DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS } from "./defaults.ts";
 
 export interface CreateOptions {
   /** The CA's name, in its subject as O and CN. Defaults to the folder's name. */
@@ -79,6 +79,10 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
       status: "valid",
     });
     ledger.close();
+    // An empty CRL from the start, so web servers can be pointed at crl.pem at once.
+    const depot = await Depot.open(staging);
+    await depot.publishCrl();
+    depot.close();
 
     // The depot's root is readable by all (web servers read ca.crt); the key's folder is not.
     chmodSync(staging, 0o755);

@@ -1,10 +1,12 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { DepotError, ioError } from "../errors.ts";
 import { parseConfig, settingsFromConfig } from "./config.ts";
 import { type DistinguishedName, formatDn } from "./dn.ts";
 import { fingerprintOf, type Issuer, makeIssuer, pemOf, signLeaf, validityFor } from "./issuer.ts";
-import { DEFAULT_KEY_TYPE, KEY_SPECS, type KeyType, parseKeyType } from "./key-types.ts";
+import { buildCrl, DEFAULT_CRL_DAYS, type RevocationReason } from "./crl.ts";
+import { readCertificateRequest } from "./csr.ts";
+import { DEFAULT_KEY_TYPE, KEY_SPECS, type KeyFamily, type KeyType, parseKeyType } from "./key-types.ts";
 import { generateKeyPair, loadSigningKey } from "./keys.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type CertificateRecord, type Ledger, SerialTakenError, SqliteLedger } from "./ledger.ts";
@@ -13,7 +15,7 @@ import { leafExtensions, serverNames } from "./profiles.ts";
 import { x509 } from "./provider.ts";
 import { certificateFileName, newSerial } from "./serial.ts";
 import { writeFileAtomic } from "./files.ts";
-import { DEFAULT_LEAF_DAYS } from "./create.ts";
+import { DEFAULT_LEAF_DAYS } from "./defaults.ts";
 
 export const MAX_DAYS = 36_500;
 
@@ -29,7 +31,16 @@ export interface IssueRequest {
 export interface SignRequest extends Omit<IssueRequest, "keyType"> {
   /** The subject's public key, SPKI DER. */
   publicKeyDer: Uint8Array<ArrayBuffer>;
-  keyType: KeyType;
+  /** For the ledger: rsa-2048, ec-p256, ... */
+  keyType: string;
+  /** Decides the key usages: only RSA keys may encipher. */
+  family: KeyFamily;
+}
+
+export interface Crl {
+  crlNumber: number;
+  pem: string;
+  revokedCount: number;
 }
 
 export interface Issued {
@@ -45,6 +56,7 @@ export class Depot {
     readonly label: string,
     readonly defaultKeyType: KeyType,
     readonly defaultDays: number,
+    readonly crlDays: number,
     readonly issuer: Issuer,
     readonly ledger: Ledger,
   ) {}
@@ -72,6 +84,7 @@ export class Depot {
       settings.label,
       settings.keyType ? parseKeyType(settings.keyType) : DEFAULT_KEY_TYPE,
       settings.defaultDays ? parseDays(settings.defaultDays) : DEFAULT_LEAF_DAYS,
+      settings.crlDays ? parseDays(settings.crlDays) : DEFAULT_CRL_DAYS,
       await makeIssuer(certificate, key),
       ledger,
     );
@@ -81,7 +94,7 @@ export class Depot {
   async issue(request: IssueRequest): Promise<Issued & { privateKeyPem: string }> {
     const keyType = request.keyType ?? this.defaultKeyType;
     const keyPair = await generateKeyPair(keyType);
-    const issued = await this.sign({ ...request, keyType, publicKeyDer: keyPair.publicKeyDer });
+    const issued = await this.sign({ ...request, keyType, family: KEY_SPECS[keyType].family, publicKeyDer: keyPair.publicKeyDer });
     return { ...issued, privateKeyPem: keyPair.privateKeyPem };
   }
 
@@ -91,10 +104,9 @@ export class Depot {
    * process took it, we sign again with a new one.
    */
   async sign(request: SignRequest): Promise<Issued> {
-    const family = KEY_SPECS[request.keyType].family;
     const commonName = request.subject.find((attr) => attr.name === "CN")?.value;
     const names = request.profile === "server" ? serverNames(commonName, request.subjectAltNames ?? []) : [];
-    const extensions = leafExtensions(request.profile, family, names);
+    const extensions = leafExtensions(request.profile, request.family, names);
     const days = request.days ?? this.defaultDays;
     for (let attempt = 1; ; attempt++) {
       const serial = newSerial();
@@ -120,6 +132,51 @@ export class Depot {
       writeFileAtomic(`${this.layout.certificatesDir}/${certificateFileName(serial)}`, pem);
       return { serial, certificatePem: pem, record };
     }
+  }
+
+  /**
+   * Signs a PKCS#10 request: its signature is checked, its subject (and, for
+   * a server, its asked-for names) used; the extensions are the profile's,
+   * whatever the request asks for, so a request can never get CA:TRUE.
+   */
+  async signRequest(pem: string, options: { profile: "client" | "server"; days?: number }): Promise<Issued> {
+    const requested = await readCertificateRequest(pem);
+    return this.sign({
+      profile: options.profile,
+      subject: requested.subject,
+      subjectAltNames: options.profile === "server" ? requested.subjectAltNames : [],
+      publicKeyDer: requested.publicKeyDer,
+      keyType: requested.keyType,
+      family: requested.family,
+      ...(options.days ? { days: options.days } : {}),
+    });
+  }
+
+  /** Marks a certificate revoked and publishes a new CRL. */
+  async revoke(serial: string, reason: RevocationReason = "unspecified", crlDays?: number): Promise<{ record: CertificateRecord; crl: Crl }> {
+    const record = await this.ledger.revoke(serial, reason, new Date(Math.floor(Date.now() / 1000) * 1000));
+    return { record, crl: await this.publishCrl(crlDays) };
+  }
+
+  /**
+   * Signs a new CRL (its number one more than any before) and writes it to
+   * crl.pem, unless another process published a newer one meanwhile.
+   */
+  async publishCrl(crlDays = this.crlDays): Promise<Crl> {
+    const thisUpdate = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const { crlNumber, revoked } = await this.ledger.claimCrl(thisUpdate);
+    const nextUpdate = new Date(thisUpdate.getTime() + crlDays * 86_400_000);
+    const pem = await buildCrl(this.issuer, crlNumber, revoked, thisUpdate, nextUpdate);
+    const staged = `${this.layout.crl}.${process.pid}.${crlNumber}.tmp`;
+    writeFileAtomic(staged, pem);
+    const published = await this.ledger.publishCrl(crlNumber, () => renameSync(staged, this.layout.crl));
+    if (!published) rmSync(staged, { force: true });
+    return { crlNumber, pem, revokedCount: revoked.length };
+  }
+
+  /** The CRL as published in crl.pem. */
+  currentCrlPem(): string {
+    return readText(this.layout.crl);
   }
 
   get caCertificatePem(): string {

@@ -1,4 +1,5 @@
 import { Database, SQLiteError } from "bun:sqlite";
+import { DepotError } from "../errors.ts";
 
 export type CertificateType = "client" | "server" | "ca";
 export type CertificateStatus = "valid" | "revoked";
@@ -36,6 +37,19 @@ export interface Ledger {
   /** Whether `adopt` has run to the end once, so files on disk are all recorded. */
   hasAdopted(): Promise<boolean>;
   find(serial: string): Promise<CertificateRecord | undefined>;
+  /** Marks a valid certificate revoked; an unknown or already revoked serial is an error. */
+  revoke(serial: string, reason: string, at: Date): Promise<CertificateRecord>;
+  /**
+   * Takes the next CRL number and, in the same transaction, the certificates
+   * revoked and not yet expired: a higher number always lists at least as much.
+   */
+  claimCrl(now: Date): Promise<{ crlNumber: number; revoked: CertificateRecord[] }>;
+  /**
+   * Runs `publish` (which must be synchronous: it renames the CRL file into
+   * place) only if no CRL with a higher number was published, so that two
+   * processes writing crl.pem at once leave the newer one.
+   */
+  publishCrl(crlNumber: number, publish: () => void): Promise<boolean>;
   list(): Promise<CertificateRecord[]>;
   count(): Promise<number>;
   close(): void;
@@ -128,6 +142,47 @@ export class SqliteLedger implements Ledger {
   async find(serial: string): Promise<CertificateRecord | undefined> {
     const row = this.db.query<Row, [string]>(`SELECT ${COLUMNS} FROM certificates WHERE serial = ?`).get(serial);
     return row ? fromRow(row) : undefined;
+  }
+
+  async revoke(serial: string, reason: string, at: Date): Promise<CertificateRecord> {
+    const revokeOne = this.db.transaction(() => {
+      const changed = this.db
+        .query("UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ? AND status = 'valid' AND type != 'ca'")
+        .run(at.toISOString(), reason, serial).changes;
+      const row = this.db.query<Row, [string]>(`SELECT ${COLUMNS} FROM certificates WHERE serial = ?`).get(serial);
+      if (!row) throw new DepotError("E_NOT_FOUND", `no certificate with serial ${serial.toUpperCase()} in this depot`);
+      if (row.type === "ca") throw new DepotError("E_BAD_ARGUMENT", `serial ${serial.toUpperCase()} is the CA certificate itself; it cannot be revoked`);
+      if (!changed) throw new DepotError("E_ALREADY_REVOKED", `certificate ${serial.toUpperCase()} is already revoked (since ${row.revoked_at})`);
+      return fromRow(row);
+    });
+    return revokeOne.immediate();
+  }
+
+  async claimCrl(now: Date): Promise<{ crlNumber: number; revoked: CertificateRecord[] }> {
+    const claim = this.db.transaction(() => {
+      const { value } = this.db
+        .query<{ value: number }, []>(
+          "INSERT INTO counters (name, value) VALUES ('crl_number', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+        )
+        .get()!;
+      const revoked = this.db
+        .query<Row, [string]>(`SELECT ${COLUMNS} FROM certificates WHERE status = 'revoked' AND not_after > ? ORDER BY revoked_at, serial`)
+        .all(now.toISOString())
+        .map(fromRow);
+      return { crlNumber: value, revoked };
+    });
+    return claim.immediate();
+  }
+
+  async publishCrl(crlNumber: number, publish: () => void): Promise<boolean> {
+    const guarded = this.db.transaction(() => {
+      const published = this.db.query<{ value: number }, []>("SELECT value FROM counters WHERE name = 'crl_published'").get()?.value ?? 0;
+      if (published >= crlNumber) return false;
+      publish();
+      this.db.query("INSERT OR REPLACE INTO counters (name, value) VALUES ('crl_published', ?)").run(crlNumber);
+      return true;
+    });
+    return guarded.immediate();
   }
 
   async list(): Promise<CertificateRecord[]> {

@@ -13,19 +13,25 @@ export default defineCommand({
     rejectUnknownArgs(rawArgs, args);
     const depot = await Depot.open(parsed.path);
     depot.close();
-    process.stdout.write(webServerConfig(depot.layout.caCertificate, depot.label));
+    process.stdout.write(webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label));
   },
 });
 
-export function webServerConfig(caCertificate: string, label: string): string {
-  return `# Apache (mod_ssl): accept only clients holding a certificate from ${label}
+export function webServerConfig(caCertificate: string, crl: string, label: string): string {
+  return `# Apache (mod_ssl): accept only clients holding an unrevoked certificate from ${label}
 SSLVerifyClient require
 SSLVerifyDepth 1
 SSLCACertificateFile ${caCertificate}
+SSLCARevocationFile ${crl}
+SSLCARevocationCheck chain
 
 # nginx (server block): the same
 ssl_client_certificate ${caCertificate};
 ssl_verify_client on;
 ssl_verify_depth 1;
+ssl_crl ${crl};
+
+# Reload the web server after each revocation, and run \`depot crl\` from cron
+# within the CRL's validity (7 days by default) so it never expires.
 `;
 }

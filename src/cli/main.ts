@@ -7,8 +7,13 @@ import init from "./init.ts";
 import start from "./start.ts";
 import status from "./status.ts";
 import stop from "./stop.ts";
+import revoke from "./revoke.ts";
+import crl from "./crl.ts";
+import sign from "./sign.ts";
+import list from "./list.ts";
+import show from "./show.ts";
 
-export const commands: Record<string, CommandDef<any>> = { start, stop, status, init, generate, config };
+export const commands: Record<string, CommandDef<any>> = { start, stop, status, init, generate, sign, revoke, crl, list, show, config };
 
 const root: CommandDef = {
   meta: { name: "depot", version: VERSION, description: "A mini certificate authority: CA library, command line and pre-forking server." },

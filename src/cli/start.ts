@@ -25,6 +25,7 @@ const args = {
   "log-level": { type: "string", description: "debug, info (default), warn or error" },
   timeout: { type: "string", description: "Seconds a worker may go without a heartbeat before it is killed and replaced (30)" },
   daemon: { type: "boolean", alias: "d", description: "Run in the background; returns once every worker listens" },
+  "allow-revoke": { type: "boolean", description: "Let clients revoke certificates over the socket (off: anyone who can connect could revoke)" },
 } as const;
 
 export default defineCommand({
@@ -68,7 +69,7 @@ async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd
   log.info(`Serving the depot at ${depotPath}`);
   const supervisor = new Supervisor(
     {
-      worker: { depot: depotPath, host, port, maxConnectionQueue, logLevel, gracefulTimeoutMs: timeoutMs, testHooks: process.env.DEPOT_TEST_HOOKS === "1" },
+      worker: { depot: depotPath, host, port, maxConnectionQueue, logLevel, gracefulTimeoutMs: timeoutMs, allowRevoke: parsed["allow-revoke"] === true, testHooks: process.env.DEPOT_TEST_HOOKS === "1" },
       processCount,
       pidFile,
       timeoutMs,

@@ -1,9 +1,21 @@
 import type { Socket } from "bun";
-import { answer, type Answer, errorAnswer, MAX_LINE_BYTES, READ_TIMEOUT_MS, type Services } from "./protocol.ts";
+import { answer, type Answer, CSR_END, errorAnswer, expectsBody, MAX_BODY_BYTES, MAX_LINE_BYTES, READ_TIMEOUT_MS, type Services } from "./protocol.ts";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The text of `bytes`, or undefined when they are not valid UTF-8. */
+function decode(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * One client connection: collect bytes up to the first line ending (at most
- * 8 KiB, within 10 s), answer, write the whole answer, close. Whatever the
+ * 8 KiB, within 10 s; for `sign`, on to the end of the PEM request, at most
+ * 16 KiB more), answer, write the whole answer, close. Whatever the
  * client sends, it ends with one answer and a closed socket.
  */
 export interface ConnectionHooks {
@@ -35,27 +47,33 @@ export class Connection {
 
   onData(chunk: Buffer): void {
     if (this.answered) return;
-    const newline = chunk.indexOf(10);
-    const take = newline === -1 ? chunk : chunk.subarray(0, newline);
-    this.received.push(take);
-    this.receivedBytes += take.length;
-    if (this.receivedBytes > MAX_LINE_BYTES) {
-      this.reply(errorAnswer(`request line longer than ${MAX_LINE_BYTES} bytes`));
+    this.received.push(chunk);
+    this.receivedBytes += chunk.length;
+    const bytes = this.received.length === 1 ? chunk : Buffer.concat(this.received);
+    this.received = [bytes];
+
+    const newline = bytes.indexOf(10);
+    if (newline === -1 || newline > MAX_LINE_BYTES) {
+      if (this.receivedBytes > MAX_LINE_BYTES) this.reply(errorAnswer(`request line longer than ${MAX_LINE_BYTES} bytes`));
       return;
     }
-    if (newline === -1) return;
-    let bytes = Buffer.concat(this.received);
-    if (bytes.at(-1) === 13) bytes = bytes.subarray(0, -1);
-    let line: string;
-    try {
-      line = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    } catch {
-      this.reply(errorAnswer("request is not valid UTF-8"));
-      return;
-    }
+    const line = decode(bytes.subarray(0, bytes[newline - 1] === 13 ? newline - 1 : newline));
+    if (line === undefined) return this.reply(errorAnswer("request is not valid UTF-8"));
+    if (!expectsBody(line)) return this.dispatch(line, "");
+
+    // sign: the PEM request follows, up to its END line.
+    const rest = bytes.subarray(newline + 1);
+    if (rest.length > MAX_BODY_BYTES) return this.reply(errorAnswer(`certificate request is larger than ${MAX_BODY_BYTES / 1024} KiB`));
+    const body = decode(rest);
+    if (body === undefined) return this.reply(errorAnswer("request is not valid UTF-8"));
+    const end = body.indexOf(CSR_END);
+    if (end !== -1 && body.indexOf("\n", end) !== -1) this.dispatch(line, body);
+  }
+
+  private dispatch(line: string, body: string): void {
     this.answered = true;
     clearTimeout(this.timer);
-    answer(line, this.hooks.services, this.hooks.internalError).then(
+    answer(line, body, this.hooks.services, this.hooks.internalError).then(
       (result) => {
         this.hooks.served(line.split(" ", 1)[0] ?? "", performance.now() - this.startedAt);
         this.send(result);

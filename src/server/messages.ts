@@ -21,6 +21,8 @@ export interface WorkerConfig {
   heartbeatMs: number;
   /** How long a graceful stop waits for requests in flight. */
   gracefulTimeoutMs: number;
+  /** Whether clients may revoke over the socket (--allow-revoke). */
+  allowRevoke: boolean;
   /** Lets tests make the worker hang (SIGUSR2), to prove the supervisor kills it. */
   testHooks: boolean;
 }

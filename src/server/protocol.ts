@@ -1,18 +1,32 @@
+import { parseReason } from "../ca/crl.ts";
+import { MAX_CSR_BYTES } from "../ca/csr.ts";
 import { parseDn } from "../ca/dn.ts";
 import { DepotError } from "../errors.ts";
 
 /**
- * The line protocol: one request line per connection, one answer, then the
- * server closes. This module turns a line into an answer; it knows nothing
- * of sockets, so every input can be tested without one.
+ * The line protocol: one request per connection, one answer, then the
+ * server closes. A request is one line; `sign` is followed by a PEM
+ * certificate request on the next lines. This module turns a request into
+ * an answer; it knows nothing of sockets, so every input can be tested
+ * without one.
  */
 export const MAX_LINE_BYTES = 8192;
+export const MAX_BODY_BYTES = MAX_CSR_BYTES;
 export const READ_TIMEOUT_MS = 10_000;
+export const CSR_END = "-----END CERTIFICATE REQUEST-----";
 
 /** What a worker lends the protocol to do the work. */
 export interface Services {
   /** A fresh private key and client certificate, PEM, for the subject. */
   generate(subject: ReturnType<typeof parseDn>): Promise<string>;
+  /** A client certificate, PEM, for a PEM certificate request. */
+  sign(csrPem: string): Promise<string>;
+  /** The CRL as published. */
+  crl(): Promise<string>;
+  /** Revokes and republishes the CRL; answers a one-line confirmation. */
+  revoke(serial: string, reason: ReturnType<typeof parseReason>): Promise<string>;
+  /** `revoke` over the socket is off unless the server was started with --allow-revoke. */
+  allowRevoke: boolean;
 }
 
 export interface Answer {
@@ -23,10 +37,25 @@ export interface Answer {
 
 interface Command {
   help: string;
-  run(argument: string, services: Services): Promise<Answer>;
+  /** Whether lines follow the request line (sign's PEM request). */
+  hasBody?: true;
+  run(argument: string, body: string, services: Services): Promise<Answer>;
 }
 
 const COMMANDS: Record<string, Command> = {
+  crl: {
+    help: `CRL
+  crl
+  The depot's current certificate revocation list.
+RETURNS
+  The CRL, PEM (-----BEGIN X509 CRL-----).
+EXAMPLE
+  crl
+`,
+    async run(_argument, _body, services) {
+      return { text: await services.crl() };
+    },
+  },
   generate: {
     help: `GENERATE
   generate <distinguished name>
@@ -38,7 +67,7 @@ RETURNS
 EXAMPLE
   generate /UID=12/CN=Bob Owner,emailAddress=bob@example.com
 `,
-    async run(argument, services) {
+    async run(argument, _body, services) {
       if (argument.trim() === "") throw new DepotError("E_BAD_DN", "generate needs a distinguished name, e.g. generate /CN=Bob Owner");
       return { text: await services.generate(parseDn(argument)) };
     },
@@ -54,9 +83,29 @@ EXAMPLE
 `,
     async run(argument) {
       const topic = argument.trim();
-      if (topic === "") return { text: `${Object.keys(COMMANDS).join(" ")}\n` };
+      if (topic === "") return { text: `${COMMAND_NAMES.join(" ")}\n` };
       const command = COMMANDS[topic.toLowerCase()];
       return { text: command ? command.help : `Unknown command ${topic}\n` };
+    },
+  },
+  revoke: {
+    help: `REVOKE
+  revoke <serial> [reason]
+  Revokes a certificate and republishes the CRL. Refused unless the server
+  was started with --allow-revoke: anyone who can connect could otherwise
+  revoke anyone's certificate. The serial is hex, as openssl prints it;
+  the reason one of keyCompromise, superseded, cessationOfOperation,
+  affiliationChanged, unspecified (default).
+RETURNS
+  OK revoked <serial>
+EXAMPLE
+  revoke 5E:0F:A1:22:9B:03:44:10:7C:D2:61:0A:E3:5B:88:14 keyCompromise
+`,
+    async run(argument, _body, services) {
+      if (!services.allowRevoke) throw new DepotError("E_BAD_ARGUMENT", "revoke is disabled on this server (start it with --allow-revoke)");
+      const [serial, reason, extra] = argument.trim().split(/\s+/);
+      if (!serial || extra !== undefined) throw new DepotError("E_BAD_ARGUMENT", "usage: revoke <serial> [reason]");
+      return { text: await services.revoke(serial, parseReason(reason ?? "unspecified")) };
     },
   },
   shutdown: {
@@ -73,20 +122,48 @@ EXAMPLE
       return { text: "OK\n", shutdown: true };
     },
   },
+  sign: {
+    help: `SIGN
+  sign
+  <PEM certificate request>
+  Signs a certificate request (PKCS#10), so the private key never leaves
+  the client. The request follows on the next lines and ends with its
+  -----END CERTIFICATE REQUEST----- line. Its signature is checked; its
+  subject is used; the extensions are depot's client profile, whatever the
+  request asks for.
+RETURNS
+  The certificate, PEM.
+EXAMPLE
+  sign
+  -----BEGIN CERTIFICATE REQUEST-----
+  MIIBNjCB3QIBADBTMQswCQYDVQQ...
+  -----END CERTIFICATE REQUEST-----
+`,
+    hasBody: true,
+    async run(argument, body, services) {
+      if (argument.trim() !== "") throw new DepotError("E_BAD_ARGUMENT", "sign takes no argument: the request follows on the next lines");
+      return { text: await services.sign(body) };
+    },
+  },
 };
 
 /** Names in the order `help` lists them. */
 export const COMMAND_NAMES = Object.keys(COMMANDS);
 
-/** Answers one request line (without its line ending). Never throws for a client's input. */
-export async function answer(line: string, services: Services, onInternalError: (error: unknown) => void): Promise<Answer> {
+/** Whether lines follow this request line (read up to the end of the PEM request). */
+export function expectsBody(line: string): boolean {
+  return COMMANDS[line.split(" ", 1)[0]!.toLowerCase()]?.hasBody === true;
+}
+
+/** Answers one request (its line without the line ending, and the lines after it). Never throws for a client's input. */
+export async function answer(line: string, body: string, services: Services, onInternalError: (error: unknown) => void): Promise<Answer> {
   const match = /^(\S+)(?: (.*))?$/s.exec(line);
   if (!match) return errorAnswer(line.trim() === "" ? "empty request" : "a request starts with a command");
   const [, name = "", argument = ""] = match;
   const command = COMMANDS[name.toLowerCase()];
   if (!command) return errorAnswer(`unknown command '${printable(name)}' (commands: ${COMMAND_NAMES.join(" ")})`);
   try {
-    return await command.run(argument, services);
+    return await command.run(argument, body, services);
   } catch (error) {
     if (error instanceof DepotError) return errorAnswer(error.message);
     onInternalError(error);

@@ -1,5 +1,6 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { Depot } from "../ca/depot.ts";
+import { parseSerial } from "../ca/serial.ts";
 import { DepotError } from "../errors.ts";
 import { listenErrorMessage } from "./bind.ts";
 import { Connection } from "./connection.ts";
@@ -28,7 +29,9 @@ class Worker {
   private inService = 0;
   private stopping = false;
 
-  constructor(private readonly config: WorkerConfig) {}
+  constructor(private readonly config: WorkerConfig) {
+    this.services = this.makeServices();
+  }
 
   async start(): Promise<void> {
     process.stdout.on("error", () => this.stop("lost the supervisor's pipe"));
@@ -52,12 +55,26 @@ class Worker {
     send({ t: "ready" });
   }
 
-  private services: Services = {
-    generate: async (subject) => {
-      const issued = await this.depot.issue({ profile: "client", subject });
-      return issued.privateKeyPem + issued.certificatePem;
-    },
-  };
+  private readonly services: Services;
+
+  private makeServices(): Services {
+    return {
+      generate: async (subject) => {
+        const issued = await this.depot.issue({ profile: "client", subject });
+        return issued.privateKeyPem + issued.certificatePem;
+      },
+      sign: async (csrPem) => (await this.depot.signRequest(csrPem, { profile: "client" })).certificatePem,
+      crl: async () => this.depot.currentCrlPem(),
+      revoke: async (serialText, reason) => {
+        const serial = parseSerial(/^[0-9a-f]+$/i.test(serialText) ? `0x${serialText}` : serialText);
+        if (!serial) throw new DepotError("E_BAD_ARGUMENT", `'${serialText}' is not a serial number (hex, as openssl prints it)`);
+        const { record, crl } = await this.depot.revoke(serial, reason);
+        log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; CRL ${crl.crlNumber}`, this.config);
+        return `OK revoked ${record.serial.toUpperCase()}\n`;
+      },
+      allowRevoke: this.config.allowRevoke,
+    };
+  }
 
   private socketHandlers() {
     return {

@@ -1,0 +1,32 @@
+import { defineCommand } from "citty";
+import { parseReason } from "../ca/crl.ts";
+import { Depot, parseDays } from "../ca/depot.ts";
+import { findBySerial } from "./_serial.ts";
+import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+
+const args = {
+  path: { type: "positional", description: "The depot's folder", required: true },
+  serial: { type: "positional", description: "Serial of the certificate: hex as openssl prints it (AB:CD or ABCD), 0x-hex, or the decimal of its file name", required: true },
+  reason: { type: "string", description: "keyCompromise, superseded, cessationOfOperation, affiliationChanged or unspecified (default)" },
+  "crl-days": { type: "string", description: "Days until the new CRL's nextUpdate (default: the depot's, 7)" },
+} as const;
+
+export default defineCommand({
+  meta: { name: "revoke", description: "Revoke a certificate and rewrite the depot's CRL (crl.pem)." },
+  args,
+  async run({ rawArgs, args: parsed }) {
+    rejectUnknownArgs(rawArgs, args);
+    const reasonText = lastOf(parsed.reason);
+    const reason = reasonText === undefined ? "unspecified" : parseReason(reasonText);
+    const crlDays = lastOf(parsed["crl-days"]);
+    const depot = await Depot.open(parsed.path);
+    try {
+      const { serial } = await findBySerial(depot, parsed.serial);
+      const { record, crl } = await depot.revoke(serial, reason, crlDays ? parseDays(crlDays) : undefined);
+      console.log(`Revoked ${record.serial.toUpperCase()} (${record.subject}), reason ${reason}`);
+      console.log(`CRL number ${crl.crlNumber} with ${crl.revokedCount} revoked certificate(s) written to ${depot.layout.crl}`);
+    } finally {
+      depot.close();
+    }
+  },
+});

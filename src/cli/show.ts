@@ -1,0 +1,41 @@
+import { defineCommand } from "citty";
+import { Depot } from "../ca/depot.ts";
+import { x509 } from "../ca/provider.ts";
+import { serialToDecimal } from "../ca/serial.ts";
+import { rejectUnknownArgs } from "./_strict.ts";
+import { statusOf } from "./list.ts";
+import { findBySerial } from "./_serial.ts";
+
+const args = {
+  path: { type: "positional", description: "The depot's folder", required: true },
+  serial: { type: "positional", description: "Serial of the certificate (as for revoke)", required: true },
+} as const;
+
+export default defineCommand({
+  meta: { name: "show", description: "Print one certificate: a readable summary, then its PEM." },
+  args,
+  async run({ rawArgs, args: parsed }) {
+    rejectUnknownArgs(rawArgs, args);
+    const depot = await Depot.open(parsed.path);
+    try {
+      const record = await findBySerial(depot, parsed.serial);
+      const certificate = new x509.X509Certificate(record.pem);
+      const san = certificate.getExtension(x509.SubjectAlternativeNameExtension);
+      const lines = [
+        `Serial:      ${record.serial.toUpperCase()} (decimal ${serialToDecimal(record.serial)})`,
+        `Subject:     ${record.subject}`,
+        `Issuer:      ${certificate.issuer}`,
+        `Type:        ${record.type}`,
+        `Key type:    ${record.keyType}`,
+        `Not before:  ${record.notBefore.toISOString()}`,
+        `Not after:   ${record.notAfter.toISOString()}`,
+        `Status:      ${statusOf(record, new Date())}${record.revokedAt ? ` since ${record.revokedAt.toISOString()} (${record.revocationReason})` : ""}`,
+        `SHA-256:     ${record.fingerprint.toUpperCase().replace(/(..)(?=.)/g, "$1:")}`,
+      ];
+      if (san) lines.push(`Names:       ${san.names.items.map((n) => `${n.type.toUpperCase()}:${n.value}`).join(", ")}`);
+      process.stdout.write(`${lines.join("\n")}\n${record.pem}`);
+    } finally {
+      depot.close();
+    }
+  },
+});
