@@ -91,7 +91,7 @@ describe("--version and --help", () => {
     expect(result.stderr).toBe("");
     expect(result.stdout).not.toContain("\u001b[");
     expect(result.stdout).toContain(`(depot v${VERSION})`);
-    expect(result.stdout).toMatch(/^USAGE depot (\w+\|)*init\|generate\|config(\|\w+)*$/m);
+    expect(result.stdout).toMatch(/^USAGE depot start\|stop\|status\|init\|generate\|sign\|revoke\|crl\|list\|show\|config$/m);
     for (const command of ["init", "generate", "config"]) expect(result.stdout).toMatch(new RegExp(`^ +${command} +\\S`, "m"));
   });
 
@@ -139,7 +139,7 @@ describe("init", () => {
         "",
       ].join("\n"),
     );
-    expect(depotEntries(root)).toEqual(["certificates", "depot.cnf", "ledger.sqlite3", "private"]);
+    expect(depotEntries(root)).toEqual(["certificates", "crl.pem", "depot.cnf", "ledger.sqlite3", "private"]);
     expect(readdirSync(join(root, "private"))).toEqual(["ca.key"]);
     expect(readdirSync(join(root, "certificates"))).toEqual(["ca.crt"]);
     expect(modeOf(root)).toBe(0o755);
@@ -173,7 +173,7 @@ describe("init", () => {
     const cnf = readFileSync(join(root, "depot.cnf"), "utf8");
     expect(cnf.startsWith("[ ca ]\nlabel           = acme-widgets\n\n[ acme-widgets ]\n")).toBe(true);
     expect(x509Field(readFileSync(join(root, "certificates", "ca.crt"), "utf8"), "-subject")).toBe("subject=O = acme-widgets, CN = acme-widgets");
-    expect(depot(["config", root]).stdout.split("\n")[0]).toBe("# Apache (mod_ssl): accept only clients holding a certificate from acme-widgets");
+    expect(depot(["config", root]).stdout.split("\n")[0]).toBe("# Apache (mod_ssl): accept only clients holding an unrevoked certificate from acme-widgets");
   });
 
   test("a relative PATH is reported as an absolute path, and an existing empty folder is fine", () => {
@@ -207,7 +207,7 @@ describe("init", () => {
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     expect(pemBlocks(result.stdout)).toHaveLength(2);
-    expect(depot(["config", root]).stdout.split("\n")[0]).toBe("# Apache (mod_ssl): accept only clients holding a certificate from ca");
+    expect(depot(["config", root]).stdout.split("\n")[0]).toBe("# Apache (mod_ssl): accept only clients holding an unrevoked certificate from ca");
     const cnf = readFileSync(join(root, "depot.cnf"), "utf8");
     expect(cnf).toContain("label           = ca\n");
     expect(cnf).toContain(`path            = ${root}\n`);
@@ -218,7 +218,7 @@ describe("init", () => {
   test("a label holding ' #' keeps the depot's settings (key type, default days, label)", () => {
     const root = join(tempDir(), "team");
     ok(["init", root, "Team", "#1", "CA", "--key-type", "ec-p256", "--days", "30"]);
-    expect(depot(["config", root]).stdout.split("\n")[0]).toBe("# Apache (mod_ssl): accept only clients holding a certificate from Team #1 CA");
+    expect(depot(["config", root]).stdout.split("\n")[0]).toBe("# Apache (mod_ssl): accept only clients holding an unrevoked certificate from Team #1 CA");
     const { cert } = keyAndCert(ok(["generate", root, "--type", "client", "--cn", "Bob Owner"]).stdout);
     const leaf = new X509Certificate(cert);
     expect(leaf.publicKey.asymmetricKeyType).toBe("ec");
@@ -337,8 +337,17 @@ describe("config", () => {
     expect(result.stderr).toBe("");
     const lines = result.stdout.split("\n");
     const caFile = `${shared}/certificates/ca.crt`;
-    expect(lines[0]).toBe("# Apache (mod_ssl): accept only clients holding a certificate from Shared Test CA");
-    for (const line of ["SSLVerifyClient require", `SSLCACertificateFile ${caFile}`, `ssl_client_certificate ${caFile};`, "ssl_verify_client on;"]) {
+    expect(lines[0]).toBe("# Apache (mod_ssl): accept only clients holding an unrevoked certificate from Shared Test CA");
+    const crlFile = `${shared}/crl.pem`;
+    for (const line of [
+      "SSLVerifyClient require",
+      `SSLCACertificateFile ${caFile}`,
+      `SSLCARevocationFile ${crlFile}`,
+      "SSLCARevocationCheck chain",
+      `ssl_client_certificate ${caFile};`,
+      "ssl_verify_client on;",
+      `ssl_crl ${crlFile};`,
+    ]) {
       expect(lines).toContain(line);
     }
     expect(existsSync(caFile)).toBe(true);
@@ -347,7 +356,7 @@ describe("config", () => {
 
 describe("errors: one line on stderr, exit 1, no stack trace", () => {
   test("unknown command", () => {
-    expectFailure(depot(["frobnicate"]), "unknown command 'frobnicate' (commands: start, stop, status, init, generate, config)");
+    expectFailure(depot(["frobnicate"]), "unknown command 'frobnicate' (commands: start, stop, status, init, generate, sign, revoke, crl, list, show, config)");
   });
 
   test("unknown flag", () => {

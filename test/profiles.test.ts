@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createDepot, DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS } from "../src/ca/create.ts";
+import { createDepot } from "../src/ca/create.ts";
+import { DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS } from "../src/ca/defaults.ts";
 import { Depot } from "../src/ca/depot.ts";
 import { formatDn, parseDn } from "../src/ca/dn.ts";
 import { KEY_SPECS, KEY_TYPES, type KeyType } from "../src/ca/key-types.ts";

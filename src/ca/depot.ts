@@ -111,7 +111,7 @@ export class Depot {
     for (let attempt = 1; ; attempt++) {
       const serial = newSerial();
       const validity = validityFor(days);
-      const certificate = await signLeaf(this.issuer, { serial, subject: request.subject, publicKeyDer: request.publicKeyDer, validity, extensions });
+      const certificate = signLeaf(this.issuer, { serial, subject: request.subject, publicKeyDer: request.publicKeyDer, validity, extensions });
       const pem = pemOf(certificate);
       const record: CertificateRecord = {
         serial,

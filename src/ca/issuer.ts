@@ -1,18 +1,20 @@
 import { createHash } from "node:crypto";
 import { type DistinguishedName, toJsonName } from "./dn.ts";
 import { KEY_SPECS } from "./key-types.ts";
-import type { SigningKey } from "./keys.ts";
+import { type SigningKey, toPem } from "./keys.ts";
+import { LeafEncoder } from "./leaf-encoder.ts";
 import { caExtensions } from "./profiles.ts";
 import { x509 } from "./provider.ts";
 import { toDerIntegerHex } from "./serial.ts";
 
 const DAY_MS = 86_400_000;
 
-/** What a CA needs at hand to sign: its name, its key, and its key identifier for leaves' AKI. */
+/** What a CA needs at hand to sign: its certificate, its key, its key identifier for leaves' AKI, and the leaf encoder. */
 export interface Issuer {
   certificate: x509.X509Certificate;
   key: SigningKey;
   authorityKeyIdentifier: x509.AuthorityKeyIdentifierExtension;
+  encoder: LeafEncoder;
 }
 
 export async function makeIssuer(certificate: x509.X509Certificate, key: SigningKey): Promise<Issuer> {
@@ -22,7 +24,8 @@ export async function makeIssuer(certificate: x509.X509Certificate, key: Signing
   const authorityKeyIdentifier = ski
     ? new x509.AuthorityKeyIdentifierExtension(ski.keyId)
     : await x509.AuthorityKeyIdentifierExtension.create(key.publicKeyDer);
-  return { certificate, key, authorityKeyIdentifier };
+  const encoder = new LeafEncoder(new Uint8Array(certificate.rawData), key.keyObject, key.type, new Uint8Array(authorityKeyIdentifier.rawData));
+  return { certificate, key, authorityKeyIdentifier, encoder };
 }
 
 export interface Validity {
@@ -41,23 +44,18 @@ export interface LeafRequest {
   subject: DistinguishedName;
   publicKeyDer: Uint8Array<ArrayBuffer>;
   validity: Validity;
-  extensions: x509.Extension[];
+  /** The profile's extensions, DER; SKI and AKI are added by the encoder. */
+  extensions: Uint8Array[];
 }
 
-export async function signLeaf(issuer: Issuer, request: LeafRequest): Promise<x509.X509Certificate> {
-  return x509.X509CertificateGenerator.create({
-    serialNumber: toDerIntegerHex(request.serial),
-    subject: toJsonName(request.subject),
-    issuer: issuer.certificate.subjectName,
+/** A signed leaf certificate, DER. */
+export function signLeaf(issuer: Issuer, request: LeafRequest): Uint8Array<ArrayBuffer> {
+  return issuer.encoder.encode({
+    serialDerHex: toDerIntegerHex(request.serial),
+    subject: request.subject,
+    publicKeyDer: request.publicKeyDer,
     ...request.validity,
-    publicKey: request.publicKeyDer,
-    signingKey: issuer.key.privateKey,
-    signingAlgorithm: KEY_SPECS[issuer.key.type].signingAlgorithm,
-    extensions: [
-      ...request.extensions,
-      await x509.SubjectKeyIdentifierExtension.create(request.publicKeyDer),
-      issuer.authorityKeyIdentifier,
-    ],
+    extensions: request.extensions,
   });
 }
 
@@ -80,11 +78,14 @@ export async function selfSignCa(
   });
 }
 
-export function fingerprintOf(certificate: x509.X509Certificate): string {
-  return createHash("sha256").update(new Uint8Array(certificate.rawData)).digest("hex");
+type CertificateData = x509.X509Certificate | Uint8Array;
+const derOf = (certificate: CertificateData) => (certificate instanceof Uint8Array ? certificate : new Uint8Array(certificate.rawData));
+
+export function fingerprintOf(certificate: CertificateData): string {
+  return createHash("sha256").update(derOf(certificate)).digest("hex");
 }
 
-export function pemOf(certificate: x509.X509Certificate): string {
-  return `${certificate.toString("pem").replace(/\r\n/g, "\n")}\n`;
+export function pemOf(certificate: CertificateData): string {
+  return toPem("CERTIFICATE", derOf(certificate));
 }
 

@@ -51,7 +51,10 @@ export function toPem(label: string, der: ArrayBuffer | Uint8Array): string {
 /** A private key loaded for signing, with the key type read from the key itself. */
 export interface SigningKey {
   type: KeyType;
+  /** For @peculiar/x509 (the CA certificate, CRLs). */
   privateKey: CryptoKey;
+  /** For node:crypto's sign(), which the leaf encoder uses. */
+  keyObject: KeyObject;
   publicKeyDer: Uint8Array<ArrayBuffer>;
 }
 
@@ -71,7 +74,7 @@ export async function loadSigningKey(pem: string, where: string): Promise<Signin
   const pkcs8 = keyObject.export({ type: "pkcs8", format: "der" });
   const spki = new Uint8Array(createPublicKey(keyObject).export({ type: "spki", format: "der" }));
   const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, KEY_SPECS[type].importAlgorithm, false, ["sign"]);
-  return { type, privateKey, publicKeyDer: spki };
+  return { type, privateKey, keyObject, publicKeyDer: spki };
 }
 
 function keyTypeOf(key: KeyObject, where: string): KeyType {

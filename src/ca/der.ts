@@ -1,0 +1,121 @@
+/**
+ * Just enough DER to build certificates fast: a TLV writer, and a reader
+ * that walks the elements of a structure without decoding them.
+ */
+export const TAG = {
+  BOOLEAN: 0x01,
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  OID: 0x06,
+  UTF8_STRING: 0x0c,
+  PRINTABLE_STRING: 0x13,
+  IA5_STRING: 0x16,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  SEQUENCE: 0x30,
+  SET: 0x31,
+  CONTEXT_0: 0xa0,
+  CONTEXT_3: 0xa3,
+} as const;
+
+function lengthBytes(length: number): number[] {
+  if (length < 0x80) return [length];
+  const bytes: number[] = [];
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest & 0xff);
+  return [0x80 | bytes.length, ...bytes];
+}
+
+/** One element: tag, length, and the concatenated contents. */
+export function tlv(tag: number, ...contents: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const length = contents.reduce((sum, part) => sum + part.length, 0);
+  const header = [tag, ...lengthBytes(length)];
+  const out = new Uint8Array(header.length + length);
+  out.set(header);
+  let offset = header.length;
+  for (const part of contents) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+export function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** An OBJECT IDENTIFIER from its dotted form. */
+export function oid(dotted: string): Uint8Array<ArrayBuffer> {
+  const [first = 0, second = 0, ...rest] = dotted.split(".").map(Number);
+  const bytes: number[] = [];
+  for (const arc of [first * 40 + second, ...rest]) {
+    const base128: number[] = [arc & 0x7f];
+    for (let value = Math.floor(arc / 128); value > 0; value = Math.floor(value / 128)) base128.unshift(0x80 | (value & 0x7f));
+    bytes.push(...base128);
+  }
+  return tlv(TAG.OID, new Uint8Array(bytes));
+}
+
+/** An INTEGER from minimal two's-complement content given in hex. */
+export function integerFromHex(hex: string): Uint8Array<ArrayBuffer> {
+  return tlv(TAG.INTEGER, Buffer.from(hex, "hex"));
+}
+
+const textEncoder = new TextEncoder();
+export function string(tag: number, text: string): Uint8Array<ArrayBuffer> {
+  return tlv(tag, textEncoder.encode(text));
+}
+
+/**
+ * RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, both
+ * in UTC to the second.
+ */
+export function time(date: Date): Uint8Array<ArrayBuffer> {
+  const iso = date.toISOString(); // 2026-11-28T08:00:00.000Z
+  const digits = iso.slice(0, 19).replace(/[-T:]/g, "");
+  const year = date.getUTCFullYear();
+  return year < 2050 ? string(TAG.UTC_TIME, `${digits.slice(2)}Z`) : string(TAG.GENERALIZED_TIME, `${digits}Z`);
+}
+
+export interface Element {
+  tag: number;
+  /** Offset of the tag byte. */
+  start: number;
+  /** Offset of the first content byte. */
+  contentStart: number;
+  /** Offset just past the element. */
+  end: number;
+}
+
+/** Reads the element that starts at `offset`. */
+export function readElement(der: Uint8Array, offset = 0): Element {
+  const tag = der[offset]!;
+  let length = der[offset + 1]!;
+  let contentStart = offset + 2;
+  if (length & 0x80) {
+    const count = length & 0x7f;
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + der[contentStart + i]!;
+    contentStart += count;
+  }
+  const end = contentStart + length;
+  if (end > der.length) throw new Error("truncated DER");
+  return { tag, start: offset, contentStart, end };
+}
+
+/** The elements inside a constructed element (a SEQUENCE's fields). */
+export function children(der: Uint8Array, parent: Element): Element[] {
+  const found: Element[] = [];
+  for (let offset = parent.contentStart; offset < parent.end; ) {
+    const element = readElement(der, offset);
+    found.push(element);
+    offset = element.end;
+  }
+  return found;
+}

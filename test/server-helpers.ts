@@ -1,0 +1,122 @@
+import type { Subprocess } from "bun";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DEPOT_BIN, depot, tempDir } from "./helpers.ts";
+
+/** A port nobody listens on right now (the kernel picks it; we close it again). */
+export function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+
+/** Sends one line (the line ending is added unless `raw`) and reads until the server closes. */
+export async function request(port: number, line: string | Uint8Array, options: { raw?: boolean; timeoutMs?: number } = {}): Promise<string> {
+  const chunks: Buffer[] = [];
+  const payload = typeof line === "string" ? Buffer.from(options.raw ? line : `${line}\n`) : Buffer.from(line);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer to ${JSON.stringify(String(line).slice(0, 40))} within ${options.timeoutMs ?? 15000} ms`)), options.timeoutMs ?? 15000);
+    Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        open(socket) {
+          if (payload.length) socket.write(payload);
+        },
+        data(_socket, data) {
+          chunks.push(Buffer.from(data));
+        },
+        close() {
+          clearTimeout(timer);
+          resolve();
+        },
+        error(_socket, error) {
+          clearTimeout(timer);
+          reject(error);
+        },
+        connectError(_socket, error) {
+          clearTimeout(timer);
+          reject(error);
+        },
+      },
+    }).catch(reject);
+  });
+  return Buffer.concat(chunks).toString();
+}
+
+export interface RunningServer {
+  process: Subprocess<"ignore", "pipe", "pipe">;
+  port: number;
+  home: string;
+  depotPath: string;
+  pidFile: string;
+  logFile: string;
+  log(): string;
+  /** Resolves once the log says every worker is ready. */
+  ready: Promise<void>;
+  /** Kills the supervisor and its workers, whatever state they are in. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts `dist/depot start` in the foreground with HOME in a temp folder, a
+ * fresh depot (made by `depot init`, ec-p256 unless told), a free port and
+ * its own pid and log files. Extra arguments go to `start`.
+ */
+export async function startServer(extraArgs: string[] = [], options: { keyType?: string; env?: Record<string, string> } = {}): Promise<RunningServer> {
+  const home = tempDir("depot-server-");
+  const depotPath = join(home, "ca");
+  const init = depot(["init", depotPath, "Test CA", "--key-type", options.keyType ?? "ec-p256"]);
+  if (init.exitCode !== 0) throw new Error(`init failed: ${init.stderr}`);
+  const port = freePort();
+  const pidFile = join(home, "depot.pid");
+  const logFile = join(home, "depot.log");
+  const proc = Bun.spawn(
+    [DEPOT_BIN, "start", depotPath, "--port", String(port), "--pid-file", pidFile, "--log-file", logFile, ...extraArgs],
+    { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: home, ...options.env } },
+  );
+  const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
+  const ready = waitFor(() => /All \d+ workers ready/.test(log()), 10_000, () => `server not ready; log:\n${log()}`);
+  return {
+    process: proc,
+    port,
+    home,
+    depotPath,
+    pidFile,
+    logFile,
+    log,
+    ready,
+    async kill() {
+      const workers = workerPids(proc.pid);
+      proc.kill("SIGKILL");
+      for (const pid of workers) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      await proc.exited;
+    },
+  };
+}
+
+/** Polls `condition` every 20 ms until it holds, or fails with `describe()` after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs: number, describe: () => string = () => "condition"): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
+    await Bun.sleep(20);
+  }
+}
+
+/** Pids of the workers of a supervisor: its children running `__worker`. */
+export function workerPids(supervisorPid: number): number[] {
+  const result = Bun.spawnSync(["pgrep", "-P", String(supervisorPid)]);
+  return result.stdout
+    .toString()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+}
