@@ -12,5 +12,8 @@ if (argv[0] === WORKER_COMMAND) {
   const { runWorker } = await import("./server/worker.ts");
   await runWorker();
 } else {
-  process.exitCode = await main(argv);
+  const status = await main(argv);
+  // A failed command exits at once: whatever it left open (a half-started
+  // server's claims, a timer) must not keep the process alive.
+  if (status !== 0) process.exit(status);
 }

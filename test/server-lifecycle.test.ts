@@ -203,8 +203,8 @@ describe("workers and supervisor dying", () => {
     for (let i = 0; i < 40; i++) expect(await request(server.port, "help")).toBe(HELP_ANSWER);
     expect(server.log()).toContain(`| WARN: worker ${victim} died (signal SIGKILL); starting a new one\n`);
     // The replacement takes its share of the connections.
-    await waitFor(() => server.log().includes(`${logPrefix(replacement)}`), 2000, () => server.log());
-    expect(server.log().split("\n").some((line) => line.startsWith(logPrefix(replacement)) && line.includes("| DEBUG: served help in "))).toBe(true);
+    const servedBy = (pid: number) => server.log().split("\n").some((line) => line.startsWith(logPrefix(pid)) && line.includes("| DEBUG: served help in "));
+    await waitFor(() => servedBy(replacement), 2000, () => `the replacement ${replacement} served nothing; log:\n${server.log()}`);
     expect(server.process.exitCode).toBeNull();
   });
 
@@ -239,7 +239,6 @@ describe("workers and supervisor dying", () => {
     );
     const stopped = before.find((pid) => !now.includes(pid))!;
     expect(alive(stopped)).toBe(false);
-    expect(server.log()).toContain(`${logPrefix(stopped)}`);
     expect(server.log().split("\n").some((line) => line.startsWith(logPrefix(stopped)) && line.endsWith("| worker stopping: asked to stop by a client (shutdown)"))).toBe(true);
 
     for (let i = 0; i < 20; i++) expect(await request(server.port, "help")).toBe(HELP_ANSWER);

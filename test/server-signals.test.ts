@@ -10,7 +10,7 @@
  */
 import { expect, test } from "bun:test";
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
-import { existsSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { type RunningServer, startServer, waitFor, workerPids } from "./server-helpers.ts";
 
 /**
@@ -149,8 +149,35 @@ function checkIssued(answer: string, commonName: string): string | undefined {
 // ---------------------------------------------------------------------------
 
 const CLIENT_LOOPS = 4;
+const MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
 
-async function hupUnderLoad(run: number): Promise<void> {
+/**
+ * Lossless replacement needs the kernel to move a closing reuseport
+ * listener's queued connections to the others (net.ipv4.tcp_migrate_req=1;
+ * depot warns at start when it is 0). As root (CI) the test turns it on for
+ * its run and restores it; otherwise it can only measure the loss.
+ */
+function withMigrateReq<T>(body: (enabled: boolean) => Promise<T>): Promise<T> {
+  const original = readFileSync(MIGRATE_REQ, "utf8").trim();
+  let enabled = original === "1";
+  if (!enabled) {
+    try {
+      writeFileSync(MIGRATE_REQ, "1");
+      enabled = true;
+    } catch {
+      // Not root: measure with the kernel's default.
+    }
+  }
+  return body(enabled).finally(() => {
+    if (original !== "1" && enabled) writeFileSync(MIGRATE_REQ, original);
+  });
+}
+
+function hupUnderLoad(run: number): Promise<void> {
+  return withMigrateReq((migrating) => hupUnderLoadWith(run, migrating));
+}
+
+async function hupUnderLoadWith(run: number, migrating: boolean): Promise<void> {
   const server = await startServer(["--process-count", "2"]);
   drain(server);
   try {
@@ -205,8 +232,11 @@ async function hupUnderLoad(run: number): Promise<void> {
     expect(before.filter(alive)).toEqual([]);
     expect(okBeforeHup).toBeGreaterThan(20); // the stream really ran,
     expect(ok - okBeforeHup).toBeGreaterThan(20); // and went on through the switch
-    // Target: not one request lost while the workers are replaced.
-    expect({ failed: failures.length, kinds: Object.fromEntries(kinds) }).toEqual({ failed: 0, kinds: {} });
+    // Target: not one request lost while the workers are replaced. Without
+    // tcp_migrate_req the kernel resets what waits in a closing listener's
+    // queue; then at most a few requests in a hundred may be lost.
+    if (migrating) expect({ failed: failures.length, kinds: Object.fromEntries(kinds) }).toEqual({ failed: 0, kinds: {} });
+    else expect(failures.length).toBeLessThanOrEqual(Math.ceil((ok + failures.length) * 0.02));
   } finally {
     await server.kill();
   }
@@ -472,11 +502,17 @@ test("workers that keep failing at start-up stop the server with their reason", 
     for (const line of failed) expect(line).toMatch(new RegExp(`\\| ERROR: worker \\d+ failed to start \\(status 1\\): ${escape(reason)}$`));
     expect(log).toContain("start-up failures: stopping now");
     expect(log).toMatch(new RegExp(`\\| Stopped: workers keep failing at start-up: ${escape(reason)}\n$`));
-    // Backed off (200 + 400 + 800 + 1600 ms at most, fewer with two workers), not spinning.
+    // Backed off (200, 400, 800, 1600 ms after failures 1-4; two workers
+    // overlap, so at least ~1 s in all), not spinning, and not for ever.
+    expect(stoppedAfter).toBeGreaterThan(1000);
     expect(stoppedAfter).toBeLessThan(6000);
+    expect(new Set(failed.map((line) => /worker (\d+) failed/.exec(line)![1])).size).toBe(5);
     expect(workerPids(supervisor)).toEqual([]);
     expect(existsSync(server.pidFile)).toBe(false);
     expect(output.stdout()).toBe("");
+    // In the foreground the supervisor copies its log to stderr: the reason shows there too.
+    await waitFor(() => output.stderr().includes("Stopped: workers keep failing"), 2000, () => `stderr: ${output.stderr()}`);
+    expect(output.stderr()).toContain(`Stopped: workers keep failing at start-up: ${reason}\n`);
   } finally {
     await server.kill();
   }

@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
-import { existsSync, openSync, statSync } from "node:fs";
+import { existsSync, openSync, readFileSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { createDepot } from "../ca/create.ts";
 import { Depot } from "../ca/depot.ts";
 import { DepotError } from "../errors.ts";
-import { probePort } from "../server/bind.ts";
+import { claimServerNames, probePort } from "../server/bind.ts";
 import { chooseLogFile, LOG_LEVELS, type LogLevel, Logger } from "../server/log.ts";
 import { inspectPidFile } from "../server/pidfile.ts";
 import { defaultDepotPath, defaultLogFiles, defaultPidFile } from "../server/paths.ts";
@@ -23,6 +24,7 @@ const args = {
   "pid-file": { type: "string", alias: "p", description: "PID file (~/.depot.pid)" },
   "log-file": { type: "string", alias: "l", description: "Log file (/var/log/depot.log if writable, else ~/depot.log)" },
   "log-level": { type: "string", description: "debug, info (default), warn or error" },
+  "key-pool": { type: "string", description: "Key pairs each worker makes ahead while idle, to absorb a burst (16; 0 disables)" },
   timeout: { type: "string", description: "Seconds a worker may go without a heartbeat before it is killed and replaced (30)" },
   daemon: { type: "boolean", alias: "d", description: "Run in the background; returns once every worker listens" },
   "allow-revoke": { type: "boolean", description: "Let clients revoke certificates over the socket (off: anyone who can connect could revoke)" },
@@ -48,6 +50,7 @@ async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd
   const port = integer(parsed.port, "port", 35553, 1, 65535);
   const processCount = integer(parsed["process-count"], "process-count", 2, 1, 64);
   const maxConnectionQueue = integer(parsed["max-connection-queue"], "max-connection-queue", 10, 1, 100_000);
+  const keyPool = integer(parsed["key-pool"], "key-pool", 16, 0, 10_000);
   const timeoutMs = Math.round(number(parsed.timeout, "timeout", 30, 0.1, 86_400) * 1000);
   const logLevel = logLevelOf(lastOf(parsed["log-level"]) ?? "info");
   const pidFile = lastOf(parsed["pid-file"]) ?? defaultPidFile();
@@ -57,6 +60,8 @@ async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd
 
   const running = inspectPidFile(pidFile);
   if (running.kind === "running") throw new DepotError("E_SERVER", `a depot server is already running (pid ${running.pid}, pid file ${pidFile})`);
+  // The server itself (not the --daemon starter) claims its port and pid file for its lifetime.
+  if (!parsed.daemon || readyFd !== undefined) claimServerNames(host, port, pidFile);
   probePort(host, port);
 
   const logFile = chooseLogFile(lastOf(parsed["log-file"]) ? [lastOf(parsed["log-file"])!] : defaultLogFiles());
@@ -67,9 +72,13 @@ async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd
   const log = new Logger(logLevel, logFile, readyFd === undefined);
   if (running.kind === "stale") log.warn(`replacing the stale pid file ${pidFile} (pid ${running.pid} is not running)`);
   log.info(`Serving the depot at ${depotPath}`);
+  if (readFileText("/proc/sys/net/ipv4/tcp_migrate_req") === "0") {
+    // Without it, connections queued on a stopping worker's listener are reset.
+    log.warn("net.ipv4.tcp_migrate_req is 0: when a worker stops (HUP, TTOU, shutdown), connections still queued on its listener are reset; set it to 1 for lossless worker replacement");
+  }
   const supervisor = new Supervisor(
     {
-      worker: { depot: depotPath, host, port, maxConnectionQueue, logLevel, gracefulTimeoutMs: timeoutMs, allowRevoke: parsed["allow-revoke"] === true, testHooks: process.env.DEPOT_TEST_HOOKS === "1" },
+      worker: { depot: depotPath, host, port, maxConnectionQueue, logLevel, gracefulTimeoutMs: timeoutMs, keyPool, keyConcurrency: Math.max(1, Math.round(availableParallelism() / processCount)), allowRevoke: parsed["allow-revoke"] === true, testHooks: process.env.DEPOT_TEST_HOOKS === "1" },
       processCount,
       pidFile,
       timeoutMs,
@@ -124,6 +133,14 @@ async function daemonize(rawArgs: string[], logFile: string | undefined, host: s
   }
   const why = reply.startsWith("error ") ? reply.slice(6) : `the server stopped during start-up${logFile ? `; see ${logFile}` : ""}`;
   throw new DepotError("E_SERVER", why);
+}
+
+function readFileText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function report(fd: number, line: string): void {

@@ -16,6 +16,7 @@ export default defineCommand({
     rejectUnknownArgs(rawArgs, args);
     const pidFile = lastOf(parsed["pid-file"]) ?? defaultPidFile();
     const waitSeconds = Number(lastOf(parsed.wait) ?? 60);
+    if (!Number.isFinite(waitSeconds) || waitSeconds <= 0) throw new DepotError("E_BAD_ARGUMENT", `--wait must be a number of seconds above 0, not '${lastOf(parsed.wait)}'`);
     const server = inspectPidFile(pidFile);
     if (server.kind !== "running") throw new DepotError("E_SERVER", "Can't find a running server");
     process.kill(server.pid, "SIGQUIT");

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
 import { DepotError } from "../errors.ts";
 
 /**
@@ -22,4 +24,31 @@ export function listenErrorMessage(error: unknown, host: string, port: number): 
   if (code === "EACCES") return `cannot listen on ${where}: permission denied`;
   if (code === "EADDRNOTAVAIL") return `cannot listen on ${where}: no such local address`;
   return `cannot listen on ${where}: ${(error as Error)?.message ?? error}`;
+}
+
+/**
+ * Holds an abstract Unix socket named after what this server must own
+ * alone (its host:port, its pid file) for as long as the supervisor lives.
+ * Checking the pid file and probing the port leave a gap in which a second
+ * `depot start` could pass the same checks; binding these names cannot
+ * succeed twice, and the kernel frees them when the process dies, even by
+ * SIGKILL. Returns a function that releases them.
+ */
+export function claimServerNames(host: string, port: number, pidFile: string): () => void {
+  const held: { stop(closeActiveConnections?: boolean): void }[] = [];
+  const claims: [string, string][] = [
+    [`depot:${host}:${port}`, `cannot listen on ${host}:${port}: the port is in use`],
+    [`depot-pid:${createHash("sha256").update(resolve(pidFile)).digest("hex")}`, `a depot server is already starting or running with the pid file ${pidFile}`],
+  ];
+  for (const [name, busy] of claims) {
+    try {
+      held.push(Bun.listen({ unix: `\0${name}`, socket: { data() {} } }));
+    } catch {
+      for (const listener of held) listener.stop(true);
+      throw new DepotError("E_SERVER", busy);
+    }
+  }
+  return () => {
+    for (const listener of held) listener.stop(true);
+  };
 }

@@ -3,6 +3,12 @@ import { answer, type Answer, CSR_END, errorAnswer, expectsBody, MAX_BODY_BYTES,
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** The request's first word, safe for a log line: printable ASCII, at most 40 characters. */
+function commandWord(line: string): string {
+  const word = line.split(" ", 1)[0] ?? "";
+  return (word.length > 40 ? `${word.slice(0, 40)}...` : word).replace(/[^\x20-\x7e]/g, "?");
+}
+
 /** The text of `bytes`, or undefined when they are not valid UTF-8. */
 function decode(bytes: Uint8Array): string | undefined {
   try {
@@ -52,12 +58,12 @@ export class Connection {
     const bytes = this.received.length === 1 ? chunk : Buffer.concat(this.received);
     this.received = [bytes];
 
+    // The limit counts the line without its ending, LF or CRLF alike.
     const newline = bytes.indexOf(10);
-    if (newline === -1 || newline > MAX_LINE_BYTES) {
-      if (this.receivedBytes > MAX_LINE_BYTES) this.reply(errorAnswer(`request line longer than ${MAX_LINE_BYTES} bytes`));
-      return;
-    }
-    const line = decode(bytes.subarray(0, bytes[newline - 1] === 13 ? newline - 1 : newline));
+    const lineEnd = newline === -1 ? bytes.length - (bytes.at(-1) === 13 ? 1 : 0) : bytes[newline - 1] === 13 ? newline - 1 : newline;
+    if (lineEnd > MAX_LINE_BYTES) return this.reply(errorAnswer(`request line longer than ${MAX_LINE_BYTES} bytes`));
+    if (newline === -1) return;
+    const line = decode(bytes.subarray(0, lineEnd));
     if (line === undefined) return this.reply(errorAnswer("request is not valid UTF-8"));
     if (!expectsBody(line)) return this.dispatch(line, "");
 
@@ -75,7 +81,7 @@ export class Connection {
     clearTimeout(this.timer);
     answer(line, body, this.hooks.services, this.hooks.internalError).then(
       (result) => {
-        this.hooks.served(line.split(" ", 1)[0] ?? "", performance.now() - this.startedAt);
+        this.hooks.served(commandWord(line), performance.now() - this.startedAt);
         this.send(result);
       },
       (error) => {

@@ -28,7 +28,7 @@ export class Logger {
   write(level: LogLevel, message: string, pid = process.pid): void {
     if (!this.enabled(level)) return;
     const prefix = level === "info" ? "" : `${level.toUpperCase()}: `;
-    const line = `[${String(pid).padStart(5)}] ${timestamp()}| ${prefix}${message.replace(/[\r\n]+/g, " ")}\n`;
+    const line = `[${String(pid).padStart(5)}] ${timestamp()}| ${prefix}${message.replace(/[\r\n]+/g, " ").replace(/[\u0000-\u001f\u007f]/g, "?")}\n`;
     if (this.fd !== undefined) {
       try {
         writeSync(this.fd, line);

@@ -7,6 +7,8 @@ import type { LogLevel } from "./log.ts";
  */
 export type WorkerMessage =
   | { t: "ready" }
+  /** The worker decided to stop (a client's `shutdown`): an exit to expect, not a crash. */
+  | { t: "stopping"; reason: string }
   | { t: "beat" }
   | { t: "log"; level: LogLevel; message: string }
   | { t: "fatal"; message: string };
@@ -21,6 +23,10 @@ export interface WorkerConfig {
   heartbeatMs: number;
   /** How long a graceful stop waits for requests in flight. */
   gracefulTimeoutMs: number;
+  /** Key pairs of the depot's default type kept ready (--key-pool); 0 disables the pool. */
+  keyPool: number;
+  /** Keys one worker makes at once: the cores shared out among the workers. */
+  keyConcurrency: number;
   /** Whether clients may revoke over the socket (--allow-revoke). */
   allowRevoke: boolean;
   /** Lets tests make the worker hang (SIGUSR2), to prove the supervisor kills it. */

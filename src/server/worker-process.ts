@@ -90,6 +90,11 @@ export class WorkerProcess {
         if (this.state === "starting") this.state = "ready";
         events.ready(this);
         break;
+      case "stopping":
+        // Replaced at once: the supervisor counts only workers not on their way out.
+        this.state = "stopping";
+        this.exitExpected = true;
+        break;
       case "log":
         this.log.write(message.level, message.message, this.pid);
         break;
