@@ -205,7 +205,7 @@ describe("depot show", () => {
     const lines = [
       `Serial:      ${cert.serial} (decimal ${cert.decimal})`,
       `Subject:     ${cert.subject}`,
-      "Issuer:      O=Inspect CA, CN=Inspect CA",
+      "Issuer:      O=Inspect CA,CN=Inspect CA",
       `Type:        ${cert.type}`,
       "Key type:    ec-p256",
       `Not before:  ${cert.notBefore}`,

@@ -260,7 +260,7 @@ describe("depot revoke", () => {
     for (const cert of certs) expect(verifyWithCrl(d, cert.file).output).toContain("certificate revoked");
   }, TEST_TIMEOUT_MS);
 
-  test("--crl-days 3 on revoke, and on depot crl; the depot's 7 days otherwise", () => {
+  test("--crl-days 3 on revoke, and on depot crl; the depot's 7 days otherwise, or its crl_days", () => {
     const d = initDepot();
     const henry = issue(d.path, "Henry");
     ok(["revoke", d.path, henry.serial, "--crl-days", "3"]);
@@ -278,6 +278,17 @@ describe("depot revoke", () => {
     expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime()).toBe(3 * DAY_MS);
     expect(crl.crlNumber).toBe(4);
     expect([...crl.entries.keys()]).toEqual([henry.serial]);
+
+    // crl_days in depot.cnf (the depot's own section, the file's last) replaces the 7-day default.
+    writeFileSync(join(d.path, "depot.cnf"), `${readFileSync(join(d.path, "depot.cnf"), "utf8")}crl_days        = 2\n`);
+    ok(["crl", d.path]);
+    crl = readCrl(d.crlFile);
+    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime()).toBe(2 * DAY_MS);
+    expect(crl.crlNumber).toBe(5);
+    ok(["crl", d.path, "--crl-days", "3"]);
+    crl = readCrl(d.crlFile);
+    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime()).toBe(3 * DAY_MS);
+    expect(crl.crlNumber).toBe(6);
 
     const bad = depot(["crl", d.path, "--crl-days", "0"]);
     expect(bad.stderr).toBe("depot: days must be a whole number from 1 to 36500, not '0'\n");
@@ -426,5 +437,27 @@ describe("revoking from several processes at once", () => {
     // No staged CRL left behind.
     const leftovers = Bun.spawnSync(["ls", "-A", d.path]).stdout.toString().split("\n").filter((name) => name.endsWith(".tmp"));
     expect(leftovers).toEqual([]);
+  }, TEST_TIMEOUT_MS);
+
+  test("two depot revoke processes for the same certificate: exactly one revokes it, the other is told it already is", async () => {
+    const d = initDepot();
+    const [serial] = (await issueMany(d.path, 1)).map((s) => s.toUpperCase()) as [string];
+    const procs = ["keyCompromise", "superseded"].map((reason) =>
+      Bun.spawn([DEPOT_BIN, "revoke", d.path, serial, "--reason", reason], { stdout: "pipe", stderr: "pipe", timeout: 20_000, killSignal: "SIGKILL" }),
+    );
+    const results = await Promise.all(
+      procs.map(async (proc) => ({ exitCode: await proc.exited, stdout: await new Response(proc.stdout).text(), stderr: await new Response(proc.stderr).text() })),
+    );
+    const winners = results.filter((r) => r.exitCode === 0);
+    const losers = results.filter((r) => r.exitCode !== 0);
+    expect(winners.length).toBe(1);
+    expect(losers.length).toBe(1);
+    const row = ledgerRows(d.path).get(serial.toLowerCase())!;
+    expect(row.status).toBe("revoked");
+    expect(winners[0]!.stdout).toBe(revokedLines(serial, "CN=Racer 0", row.revocation_reason!, 2, 1, d.crlFile));
+    expect(losers[0]).toEqual({ exitCode: 1, stdout: "", stderr: `depot: certificate ${serial} is already revoked (since ${row.revoked_at})\n` });
+    const crl = readCrl(d.crlFile);
+    expect(crl.crlNumber).toBe(2);
+    expect([...crl.entries.keys()]).toEqual([serial]);
   }, TEST_TIMEOUT_MS);
 });

@@ -7,7 +7,7 @@ import { fingerprintOf, type Issuer, makeIssuer, pemOf, signLeaf, validityFor } 
 import { buildCrl, DEFAULT_CRL_DAYS, type RevocationReason } from "./crl.ts";
 import { readCertificateRequest } from "./csr.ts";
 import { DEFAULT_KEY_TYPE, KEY_SPECS, type KeyFamily, type KeyType, parseKeyType } from "./key-types.ts";
-import { generateKeyPair, loadSigningKey } from "./keys.ts";
+import { generateKeyPair, type KeyPair, loadSigningKey } from "./keys.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type CertificateRecord, type Ledger, SerialTakenError, SqliteLedger } from "./ledger.ts";
 import { adoptLegacyCertificates } from "./legacy.ts";
@@ -90,10 +90,10 @@ export class Depot {
     );
   }
 
-  /** A fresh key pair and a certificate for it. */
-  async issue(request: IssueRequest): Promise<Issued & { privateKeyPem: string }> {
+  /** A fresh key pair and a certificate for it. `makeKeys` lets a server hand out pooled keys. */
+  async issue(request: IssueRequest, makeKeys: (type: KeyType) => Promise<KeyPair> = generateKeyPair): Promise<Issued & { privateKeyPem: string }> {
     const keyType = request.keyType ?? this.defaultKeyType;
-    const keyPair = await generateKeyPair(keyType);
+    const keyPair = await makeKeys(keyType);
     const issued = await this.sign({ ...request, keyType, family: KEY_SPECS[keyType].family, publicKeyDer: keyPair.publicKeyDer });
     return { ...issued, privateKeyPem: keyPair.privateKeyPem };
   }

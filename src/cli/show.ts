@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { Depot } from "../ca/depot.ts";
+import { dnFromName, formatDn } from "../ca/dn.ts";
 import { x509 } from "../ca/provider.ts";
 import { serialToDecimal } from "../ca/serial.ts";
 import { rejectUnknownArgs } from "./_strict.ts";
@@ -24,7 +25,7 @@ export default defineCommand({
       const lines = [
         `Serial:      ${record.serial.toUpperCase()} (decimal ${serialToDecimal(record.serial)})`,
         `Subject:     ${record.subject}`,
-        `Issuer:      ${certificate.issuer}`,
+        `Issuer:      ${formatDn(dnFromName(certificate.issuerName))}`,
         `Type:        ${record.type}`,
         `Key type:    ${record.keyType}`,
         `Not before:  ${record.notBefore.toISOString()}`,
