@@ -4,6 +4,8 @@ import { parseSerial } from "../ca/serial.ts";
 import { DepotError } from "../errors.ts";
 import { listenErrorMessage } from "./bind.ts";
 import { Connection } from "./connection.ts";
+import { KeyPool } from "./key-pool.ts";
+import { generateKeyPair } from "../ca/keys.ts";
 import type { LogLevel } from "./log.ts";
 import { LOG_LEVELS } from "./log.ts";
 import { type WorkerConfig, type WorkerMessage, WORKER_ENV } from "./messages.ts";
@@ -26,6 +28,7 @@ export async function runWorker(): Promise<never> {
 class Worker {
   private depot!: Depot;
   private listener: TCPSocketListener<Connection> | undefined;
+  private keyPool: KeyPool | undefined;
   private inService = 0;
   private stopping = false;
 
@@ -53,6 +56,8 @@ class Worker {
     }
     setInterval(() => send({ t: "beat" }), this.config.heartbeatMs);
     send({ t: "ready" });
+    this.keyPool = new KeyPool(this.depot.defaultKeyType, this.config.keyPool, this.config.keyConcurrency);
+    this.keyPool.fill();
   }
 
   private readonly services: Services;
@@ -60,7 +65,9 @@ class Worker {
   private makeServices(): Services {
     return {
       generate: async (subject) => {
-        const issued = await this.depot.issue({ profile: "client", subject });
+        const issued = await this.depot.issue({ profile: "client", subject }, (type) =>
+          this.keyPool && type === this.keyPool.type ? this.keyPool.take() : generateKeyPair(type),
+        );
         return issued.privateKeyPem + issued.certificatePem;
       },
       sign: async (csrPem) => (await this.depot.signRequest(csrPem, { profile: "client" })).certificatePem,
@@ -108,8 +115,10 @@ class Worker {
   stop(reason: string): void {
     if (this.stopping) return;
     this.stopping = true;
+    send({ t: "stopping", reason });
     log("info", `worker stopping: ${reason}`, this.config);
     this.listener?.stop(false);
+    this.keyPool?.stop();
     if (this.inService === 0) this.exit();
     setTimeout(() => this.exit(), this.config.gracefulTimeoutMs).unref();
   }
