@@ -13,7 +13,8 @@ import { type CertificateRecord, type Ledger, SerialTakenError, SqliteLedger } f
 import { adoptLegacyCertificates } from "./legacy.ts";
 import { leafExtensions, serverNames } from "./profiles.ts";
 import { x509 } from "./provider.ts";
-import { certificateFileName, newSerial } from "./serial.ts";
+import { newSerial } from "./serial.ts";
+import { CertificateFiles } from "./certificate-files.ts";
 import { writeFileAtomic } from "./files.ts";
 import { DEFAULT_LEAF_DAYS } from "./defaults.ts";
 
@@ -49,8 +50,17 @@ export interface Issued {
   record: CertificateRecord;
 }
 
+export interface OpenOptions {
+  /** A server's workers write certificate files after their answers (see certificate-files.ts). */
+  deferFiles?: boolean;
+}
+
 /** An opened depot: its CA, its settings and its ledger. */
 export class Depot {
+  private readonly files: CertificateFiles;
+  /** Issuances under way, so deferred files wait for a quiet moment. */
+  private signing = 0;
+
   private constructor(
     readonly layout: DepotLayout,
     readonly label: string,
@@ -59,9 +69,12 @@ export class Depot {
     readonly crlDays: number,
     readonly issuer: Issuer,
     readonly ledger: Ledger,
-  ) {}
+    options: OpenOptions,
+  ) {
+    this.files = new CertificateFiles(layout.certificatesDir, options.deferFiles === true);
+  }
 
-  static async open(path: string): Promise<Depot> {
+  static async open(path: string, options: OpenOptions = {}): Promise<Depot> {
     const layout = depotLayout(resolve(path));
     if (!existsSync(layout.root)) throw new DepotError("E_NOT_A_DEPOT", `${layout.root} does not exist; create a depot with: depot init ${path}`);
     const settings = existsSync(layout.config) ? settingsFromConfig(parseConfig(readText(layout.config))) : undefined;
@@ -87,6 +100,7 @@ export class Depot {
       settings.crlDays ? parseDays(settings.crlDays) : DEFAULT_CRL_DAYS,
       await makeIssuer(certificate, key),
       ledger,
+      options,
     );
   }
 
@@ -108,10 +122,19 @@ export class Depot {
     const names = request.profile === "server" ? serverNames(commonName, request.subjectAltNames ?? []) : [];
     const extensions = leafExtensions(request.profile, request.family, names);
     const days = request.days ?? this.defaultDays;
+    this.signing++;
+    try {
+      return await this.signAndRecord(request, extensions, days);
+    } finally {
+      this.signing--;
+    }
+  }
+
+  private async signAndRecord(request: SignRequest, extensions: Uint8Array[], days: number): Promise<Issued> {
     for (let attempt = 1; ; attempt++) {
       const serial = newSerial();
       const validity = validityFor(days);
-      const certificate = signLeaf(this.issuer, { serial, subject: request.subject, publicKeyDer: request.publicKeyDer, validity, extensions });
+      const certificate = await signLeaf(this.issuer, { serial, subject: request.subject, publicKeyDer: request.publicKeyDer, validity, extensions });
       const pem = pemOf(certificate);
       const record: CertificateRecord = {
         serial,
@@ -129,7 +152,7 @@ export class Depot {
         if (error instanceof SerialTakenError && attempt < 5) continue;
         throw error;
       }
-      writeFileAtomic(`${this.layout.certificatesDir}/${certificateFileName(serial)}`, pem);
+      this.files.write(serial, pem, this.signing > 1);
       return { serial, certificatePem: pem, record };
     }
   }
@@ -183,7 +206,13 @@ export class Depot {
     return pemOf(this.issuer.certificate);
   }
 
+  /** Restores the file of any recorded certificate that lacks one (after a crash); returns how many. */
+  async restoreMissingFiles(): Promise<number> {
+    return this.files.restoreMissing((await this.ledger.list()).filter((record) => record.type !== "ca"));
+  }
+
   close(): void {
+    this.files.flush();
     this.ledger.close();
   }
 }

@@ -49,7 +49,7 @@ export interface LeafRequest {
 }
 
 /** A signed leaf certificate, DER. */
-export function signLeaf(issuer: Issuer, request: LeafRequest): Uint8Array<ArrayBuffer> {
+export function signLeaf(issuer: Issuer, request: LeafRequest): Promise<Uint8Array<ArrayBuffer>> {
   return issuer.encoder.encode({
     serialDerHex: toDerIntegerHex(request.serial),
     subject: request.subject,

@@ -99,12 +99,16 @@ export class SqliteLedger implements Ledger {
 
   constructor(path: string) {
     this.db = new Database(path, { create: true, strict: true });
-    // Several processes write at once: wait for the lock instead of failing
-    // with SQLITE_BUSY, and let readers go on during a write (WAL).
+    // Opening and the schema may meet another process's first write: let
+    // SQLite wait for the lock here. Afterwards writes fail fast with
+    // SQLITE_BUSY and are retried by `retryBusy`, which waits without
+    // blocking the event loop (SQLite's own busy handler sleeps the thread,
+    // which halved throughput with two workers issuing at once).
     this.db.run("PRAGMA busy_timeout = 10000");
     this.db.run("PRAGMA journal_mode = WAL");
     this.db.run("PRAGMA synchronous = NORMAL");
     this.db.run(SCHEMA);
+    this.db.run("PRAGMA busy_timeout = 0");
     this.insert = this.db.prepare(
       `INSERT INTO certificates (${COLUMNS}) VALUES ($serial, $subject, $type, $key_type, $not_before, $not_after, $fingerprint, $pem, $status, $revoked_at, $revocation_reason)`,
     );
@@ -112,7 +116,7 @@ export class SqliteLedger implements Ledger {
 
   async record(certificate: CertificateRecord): Promise<void> {
     try {
-      this.insert.run(toRow(certificate) as never);
+      await retryBusy(() => this.insert.run(toRow(certificate) as never));
     } catch (error) {
       if (error instanceof SQLiteError && error.code?.startsWith("SQLITE_CONSTRAINT")) {
         throw new SerialTakenError(`serial ${certificate.serial} is taken`);
@@ -132,7 +136,7 @@ export class SqliteLedger implements Ledger {
       markAdopted.run();
       return added;
     });
-    return adoptAll.immediate(certificates);
+    return retryBusy(() => adoptAll.immediate(certificates));
   }
 
   async hasAdopted(): Promise<boolean> {
@@ -155,7 +159,7 @@ export class SqliteLedger implements Ledger {
       if (!changed) throw new DepotError("E_ALREADY_REVOKED", `certificate ${serial.toUpperCase()} is already revoked (since ${row.revoked_at})`);
       return fromRow(row);
     });
-    return revokeOne.immediate();
+    return retryBusy(() => revokeOne.immediate());
   }
 
   async claimCrl(now: Date): Promise<{ crlNumber: number; revoked: CertificateRecord[] }> {
@@ -171,7 +175,7 @@ export class SqliteLedger implements Ledger {
         .map(fromRow);
       return { crlNumber: value, revoked };
     });
-    return claim.immediate();
+    return retryBusy(() => claim.immediate());
   }
 
   async publishCrl(crlNumber: number, publish: () => void): Promise<boolean> {
@@ -182,7 +186,7 @@ export class SqliteLedger implements Ledger {
       this.db.query("INSERT OR REPLACE INTO counters (name, value) VALUES ('crl_published', ?)").run(crlNumber);
       return true;
     });
-    return guarded.immediate();
+    return retryBusy(() => guarded.immediate());
   }
 
   async list(): Promise<CertificateRecord[]> {
@@ -198,6 +202,27 @@ export class SqliteLedger implements Ledger {
 
   close(): void {
     this.db.close();
+  }
+}
+
+const BUSY_DEADLINE_MS = 10_000;
+
+/**
+ * Runs a write (one statement or one transaction, all or nothing) until it
+ * gets the database lock: on SQLITE_BUSY nothing was written, so it is safe
+ * to run again. Waits grow from a fraction of a millisecond to 10 ms, with
+ * jitter so that two workers do not retry in step.
+ */
+async function retryBusy<T>(write: () => T): Promise<T> {
+  const deadline = performance.now() + BUSY_DEADLINE_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return write();
+    } catch (error) {
+      const busy = error instanceof SQLiteError && (error.code === "SQLITE_BUSY" || error.code?.startsWith("SQLITE_BUSY_"));
+      if (!busy || performance.now() > deadline) throw error;
+      await Bun.sleep(Math.random() * Math.min(10, 0.25 * 2 ** attempt));
+    }
   }
 }
 

@@ -24,7 +24,7 @@ const args = {
   "pid-file": { type: "string", alias: "p", description: "PID file (~/.depot.pid)" },
   "log-file": { type: "string", alias: "l", description: "Log file (/var/log/depot.log if writable, else ~/depot.log)" },
   "log-level": { type: "string", description: "debug, info (default), warn or error" },
-  "key-pool": { type: "string", description: "Key pairs each worker makes ahead while idle, to absorb a burst (16; 0 disables)" },
+  "key-pool": { type: "string", description: "Key pairs each worker makes ahead while idle, to absorb a burst (32; 0 disables)" },
   timeout: { type: "string", description: "Seconds a worker may go without a heartbeat before it is killed and replaced (30)" },
   daemon: { type: "boolean", alias: "d", description: "Run in the background; returns once every worker listens" },
   "allow-revoke": { type: "boolean", description: "Let clients revoke certificates over the socket (off: anyone who can connect could revoke)" },
@@ -50,7 +50,7 @@ async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd
   const port = integer(parsed.port, "port", 35553, 1, 65535);
   const processCount = integer(parsed["process-count"], "process-count", 2, 1, 64);
   const maxConnectionQueue = integer(parsed["max-connection-queue"], "max-connection-queue", 10, 1, 100_000);
-  const keyPool = integer(parsed["key-pool"], "key-pool", 16, 0, 10_000);
+  const keyPool = integer(parsed["key-pool"], "key-pool", 32, 0, 10_000);
   const timeoutMs = Math.round(number(parsed.timeout, "timeout", 30, 0.1, 86_400) * 1000);
   const logLevel = logLevelOf(lastOf(parsed["log-level"]) ?? "info");
   const pidFile = lastOf(parsed["pid-file"]) ?? defaultPidFile();
@@ -106,6 +106,10 @@ async function depotToServe(given: string | undefined): Promise<string> {
 /** Opens the depot once, so a broken one fails here with a clear message, not in every worker. */
 async function checkDepot(path: string): Promise<void> {
   const depot = await Depot.open(path);
+  // Workers write certificate files just after their answers; a crash in
+  // between leaves a certificate recorded in the ledger without its file.
+  const restored = await depot.restoreMissingFiles();
+  if (restored > 0) console.error(`depot: restored ${restored} certificate file(s) from the ledger`);
   depot.close();
   const keyMode = statSync(depot.layout.caKey).mode;
   if (keyMode & 0o077) {

@@ -40,12 +40,13 @@ class Worker {
     process.stdout.on("error", () => this.stop("lost the supervisor's pipe"));
     this.watchLifeline();
     process.on("SIGQUIT", () => this.stop("asked to stop (QUIT)"));
-    process.on("SIGTERM", () => process.exit(0));
-    process.on("SIGINT", () => process.exit(0));
+    // Quick stop: no waiting for requests, but the deferred files go out.
+    process.on("SIGTERM", () => this.exit());
+    process.on("SIGINT", () => this.exit());
     if (this.config.testHooks) process.on("SIGUSR2", () => spinForever());
 
     try {
-      this.depot = await Depot.open(this.config.depot);
+      this.depot = await Depot.open(this.config.depot, { deferFiles: true });
       // reusePort is read by Bun.listen, though bun-types only declares it for connect.
       const options = { hostname: this.config.host, port: this.config.port, reusePort: true, socket: this.socketHandlers() };
       this.listener = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);

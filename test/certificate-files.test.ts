@@ -1,0 +1,42 @@
+// Certificate files: written for every issued certificate (deferred in a burst), restored from the ledger.
+import { expect, test } from "bun:test";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { createDepot } from "../src/ca/create.ts";
+import { Depot } from "../src/ca/depot.ts";
+import { parseDn } from "../src/ca/dn.ts";
+import { certificateFileName } from "../src/ca/serial.ts";
+import { tempDir } from "./helpers.ts";
+
+const leafFiles = (root: string) => readdirSync(join(root, "certificates")).filter((name) => name !== "ca.crt").sort();
+
+test("a burst of issues with deferred files: every file is there once the depot closes, equal to the ledger's PEM", async () => {
+  const root = await createDepot(join(tempDir(), "burst"), { keyType: "ec-p256" });
+  const depot = await Depot.open(root, { deferFiles: true });
+  const issued = await Promise.all(Array.from({ length: 20 }, (_, i) => depot.issue({ profile: "client", subject: parseDn(`CN=burst-${i}`) })));
+  depot.close();
+  expect(leafFiles(root)).toEqual(issued.map((c) => certificateFileName(c.serial)).sort());
+  for (const c of issued) expect(readFileSync(join(root, "certificates", certificateFileName(c.serial)), "utf8")).toBe(c.certificatePem);
+});
+
+test("a certificate issued alone has its file before issue() returns, even with deferred files", async () => {
+  const root = await createDepot(join(tempDir(), "alone"), { keyType: "ed25519" });
+  const depot = await Depot.open(root, { deferFiles: true });
+  const issued = await depot.issue({ profile: "client", subject: parseDn("CN=alone") });
+  expect(leafFiles(root)).toEqual([certificateFileName(issued.serial)]);
+  depot.close();
+});
+
+test("restoreMissingFiles writes back the files a crash lost, and only those", async () => {
+  const root = await createDepot(join(tempDir(), "restore"), { keyType: "ec-p256" });
+  const depot = await Depot.open(root);
+  const issued = [];
+  for (let i = 0; i < 5; i++) issued.push(await depot.issue({ profile: "client", subject: parseDn(`CN=r-${i}`) }));
+  rmSync(join(root, "certificates", certificateFileName(issued[1]!.serial)));
+  rmSync(join(root, "certificates", certificateFileName(issued[3]!.serial)));
+  expect(await depot.restoreMissingFiles()).toBe(2);
+  expect(await depot.restoreMissingFiles()).toBe(0);
+  expect(leafFiles(root)).toEqual(issued.map((c) => certificateFileName(c.serial)).sort());
+  expect(readFileSync(join(root, "certificates", certificateFileName(issued[3]!.serial)), "utf8")).toBe(issued[3]!.certificatePem);
+  depot.close();
+});
