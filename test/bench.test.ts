@@ -1,0 +1,37 @@
+// The load generator really checks answers: a real server's answers pass, a wrong CA fails them.
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { runLoad } from "../bench/load.ts";
+import { depot, tempDir } from "./helpers.ts";
+import { startServer } from "./server-helpers.ts";
+
+test("bench/load.ts: 40 generate requests at concurrency 8, every answer checked, no serial twice", async () => {
+  const server = await startServer(["--max-connection-queue", "64"]);
+  try {
+    await server.ready;
+    const caPem = readFileSync(join(server.depotPath, "certificates", "ca.crt"), "utf8");
+    const result = await runLoad({ host: "127.0.0.1", port: server.port, requests: 40, concurrency: 8, dnTemplate: "/CN=bench-{i}", caPem });
+    expect({ ok: result.ok, errors: result.errors, duplicates: result.duplicateSerials, serials: new Set(result.serials).size }).toEqual({
+      ok: 40,
+      errors: 0,
+      duplicates: 0,
+      serials: 40,
+    });
+    // Against another CA, the same kind of answers must fail the chain check.
+    const other = join(tempDir(), "other");
+    expect(depot(["init", other, "--key-type", "ec-p256"]).exitCode).toBe(0);
+    const foreign = await runLoad({
+      host: "127.0.0.1",
+      port: server.port,
+      requests: 4,
+      concurrency: 2,
+      dnTemplate: "/CN=x-{i}",
+      caPem: readFileSync(join(other, "certificates", "ca.crt"), "utf8"),
+    });
+    expect(foreign.ok).toBe(0);
+    expect(foreign.errorSamples[0]).toBe("certificate does not chain to the CA");
+  } finally {
+    await server.kill();
+  }
+});
