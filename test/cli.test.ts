@@ -6,20 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { accessSync, chmodSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { DEPOT_BIN, depot, tempDir as helperTempDir, openssl, pemBlocks, ROOT, run, type RunResult } from "./helpers.ts";
+import { DEPOT_BIN, depot, tempDir, openssl, pemBlocks, ROOT, run, type RunResult } from "./helpers.ts";
 
-// helpers.ts removes its temp dirs in an afterAll registered once, when the
-// module is first imported: with several test files in one run, only the
-// first file's dirs go. So each file removes its own as well.
-const madeHere: string[] = [];
-function tempDir(prefix?: string): string {
-  const dir = helperTempDir(prefix);
-  madeHere.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of madeHere.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const DAY_MS = 86_400_000;

@@ -7,20 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, depot, ROOT, tempDir as helperTempDir } from "./helpers.ts";
+import { BUN, depot, ROOT, tempDir } from "./helpers.ts";
 
-// helpers.ts removes its temp dirs in an afterAll registered once, when the
-// module is first imported: with several test files in one run, only the
-// first file's dirs go. So each file removes its own as well.
-const madeHere: string[] = [];
-function tempDir(prefix?: string): string {
-  const dir = helperTempDir(prefix);
-  madeHere.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of madeHere.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 const FIXTURE = join(ROOT, "test", "fixtures", "cli-issue-many.ts");
 const PROCESSES = 4;

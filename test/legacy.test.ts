@@ -7,20 +7,8 @@ import { formatDn, parseDn } from "../src/ca/dn.ts";
 import { adoptLegacyCertificates } from "../src/ca/legacy.ts";
 import type { CertificateRecord } from "../src/ca/ledger.ts";
 import { certificateFileName } from "../src/ca/serial.ts";
-import { openssl, tempDir as sharedTempDir } from "./helpers.ts";
+import { openssl, tempDir } from "./helpers.ts";
 
-// helpers.ts registers its clean-up afterAll once, in the first test file that
-// imports it; when several files run in one `bun test`, later files' folders
-// would stay behind. Remove ours here too (removing twice is harmless).
-const scratchDirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = sharedTempDir(prefix);
-  scratchDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
 
 /**
  * A depot as the original Ruby gem left it: a PKCS#1 CA key, a self-signed

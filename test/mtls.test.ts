@@ -10,20 +10,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { depot, tempDir as helperTempDir, pemBlocks } from "./helpers.ts";
+import { depot, tempDir, pemBlocks } from "./helpers.ts";
 
-// helpers.ts removes its temp dirs in an afterAll registered once, when the
-// module is first imported: with several test files in one run, only the
-// first file's dirs go. So each file removes its own as well.
-const madeHere: string[] = [];
-function tempDir(prefix?: string): string {
-  const dir = helperTempDir(prefix);
-  madeHere.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of madeHere.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 const CHILD_TIMEOUT_MS = 10_000;
 const MESSAGE = "hello from a depot client";

@@ -9,20 +9,8 @@ import { KEY_SPECS, KEY_TYPES, type KeyType } from "../src/ca/key-types.ts";
 import { depotLayout } from "../src/ca/layout.ts";
 import { certificateFileName } from "../src/ca/serial.ts";
 import { DepotError } from "../src/errors.ts";
-import { openssl, tempDir as sharedTempDir } from "./helpers.ts";
+import { openssl, tempDir } from "./helpers.ts";
 
-// helpers.ts registers its clean-up afterAll once, in the first test file that
-// imports it; when several files run in one `bun test`, later files' folders
-// would stay behind. Remove ours here too (removing twice is harmless).
-const scratchDirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = sharedTempDir(prefix);
-  scratchDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
 
 // ---------------------------------------------------------------------------
 // Reading certificates with the real openssl

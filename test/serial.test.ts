@@ -17,20 +17,8 @@ import {
   serialToDecimal,
   toDerIntegerHex,
 } from "../src/ca/serial.ts";
-import { openssl, tempDir as sharedTempDir } from "./helpers.ts";
+import { openssl, tempDir } from "./helpers.ts";
 
-// helpers.ts registers its clean-up afterAll once, in the first test file that
-// imports it; when several files run in one `bun test`, later files' folders
-// would stay behind. Remove ours here too (removing twice is harmless).
-const scratchDirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = sharedTempDir(prefix);
-  scratchDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 
