@@ -474,7 +474,7 @@ describe("errors: one line on stderr, exit 1, no stack trace", () => {
 
   test("init with a label too long for a certificate creates nothing", () => {
     const parent = tempDir();
-    expectFailure(depot(["init", join(parent, "a", "ca"), "x".repeat(65)]), "O is longer than 64 characters");
+    expectFailure(depot(["init", join(parent, "a", "ca"), "x".repeat(65)]), "the CA label cannot name a certificate: it is longer than 64 characters");
     expect(readdirSync(parent)).toEqual([]);
   });
 });

@@ -404,7 +404,7 @@ describe("the server protocol: sign, crl, revoke, help", () => {
     // With colons and a reason.
     expect(await request(s.port, `revoke ${one.match(/../g)!.join(":")} keyCompromise`)).toMatch(/^ERROR certificate [0-9A-F]+ is already revoked \(since .+\)\n$/);
     expect(await request(s.port, `revoke ${two.match(/../g)!.join(":")} keyCompromise`)).toBe(`OK revoked ${two}\n`);
-    expect(await request(s.port, "revoke 0xABCDEF")).toBe("ERROR no certificate with serial ABCDEF in this depot\n");
+    expect(await request(s.port, "revoke 0xABCDEF")).toBe("ERROR no certificate with serial 0xABCDEF in this depot\n");
     expect(await request(s.port, `revoke ${survivor} stolen`)).toBe(
       "ERROR unknown reason 'stolen' (known: unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation)\n",
     );

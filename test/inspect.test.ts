@@ -241,7 +241,7 @@ describe("depot show", () => {
     expect(depot(["show", path, "not-a-serial"])).toEqual({
       exitCode: 1,
       stdout: "",
-      stderr: "depot: 'not-a-serial' is not a serial number (hex like 1A:2B or 1A2B, 0x1a2b, or decimal)\n",
+      stderr: "depot: 'not-a-serial' is not a serial number (hex like 1A:2B or 1A2B, 0x1a2b, or the decimal of a file name)\n",
     });
     expect(depot(["show", path])).toEqual({ exitCode: 1, stdout: "", stderr: "depot: missing SERIAL\n" });
   }, TEST_TIMEOUT_MS);

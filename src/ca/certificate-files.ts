@@ -24,12 +24,18 @@ export class CertificateFiles {
   constructor(
     private readonly directory: string,
     private readonly deferred: boolean,
+    /**
+     * A file that cannot be written (disk full) must not undo an issuance
+     * the ledger has committed: the error is reported here, and the file is
+     * restored from the ledger at the next server start.
+     */
+    private readonly onError: (error: unknown) => void,
   ) {}
 
   write(serial: string, pem: string, busy: boolean): void {
     const path = join(this.directory, certificateFileName(serial));
     if (!this.deferred || !busy) {
-      writeFileAtomic(path, pem);
+      this.writeOne(path, pem);
       if (this.pending.size > 0) setImmediate(() => this.flush());
       return;
     }
@@ -42,7 +48,15 @@ export class CertificateFiles {
     this.timer = undefined;
     for (const [path, pem] of this.pending) {
       this.pending.delete(path);
+      this.writeOne(path, pem);
+    }
+  }
+
+  private writeOne(path: string, pem: string): void {
+    try {
       writeFileAtomic(path, pem);
+    } catch (error) {
+      this.onError(error);
     }
   }
 

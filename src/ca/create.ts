@@ -34,7 +34,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
   const root = resolve(path);
   refuseUnlessEmpty(root);
   const label = (options.label ?? basename(root)).trim();
-  const subject = [attribute("O", label), attribute("CN", label)];
+  const subject = caSubject(label);
   const keyType = options.keyType ?? DEFAULT_KEY_TYPE;
 
   const parent = dirname(root);
@@ -93,6 +93,16 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     throw ioError("create a depot at", root, error);
   }
   return root;
+}
+
+/** The CA's subject, O and CN both the label; a bad label is reported as such, not as a DN attribute. */
+function caSubject(label: string) {
+  if (label === "") throw new DepotError("E_BAD_ARGUMENT", "the CA label is empty");
+  try {
+    return [attribute("O", label), attribute("CN", label)];
+  } catch (error) {
+    throw new DepotError("E_BAD_ARGUMENT", `the CA label cannot name a certificate: ${(error as Error).message.replace(/^O /, "it ")}`);
+  }
 }
 
 function refuseUnlessEmpty(root: string): void {

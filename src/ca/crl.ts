@@ -1,5 +1,6 @@
 import { DepotError } from "../errors.ts";
 import type { Issuer } from "./issuer.ts";
+import { toPem } from "./keys.ts";
 import { KEY_SPECS } from "./key-types.ts";
 import type { CertificateRecord } from "./ledger.ts";
 import { x509 } from "./provider.ts";
@@ -36,8 +37,7 @@ export async function buildCrl(issuer: Issuer, crlNumber: number, revoked: Certi
       reason: x509.X509CrlReason[(record.revocationReason as RevocationReason) ?? "unspecified"] ?? x509.X509CrlReason.unspecified,
     })),
   });
-  const base64 = Buffer.from(crl.rawData).toString("base64").replace(/.{64}/g, "$&\n").replace(/\n?$/, "\n");
-  return `-----BEGIN X509 CRL-----\n${base64}-----END X509 CRL-----\n`;
+  return toPem("X509 CRL", new Uint8Array(crl.rawData));
 }
 
 /** DER INTEGER (tag, length, minimal content) of a non-negative number. */

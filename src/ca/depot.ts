@@ -13,7 +13,7 @@ import { type CertificateRecord, type Ledger, SerialTakenError, SqliteLedger } f
 import { adoptLegacyCertificates } from "./legacy.ts";
 import { leafExtensions, serverNames } from "./profiles.ts";
 import { x509 } from "./provider.ts";
-import { newSerial } from "./serial.ts";
+import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
 import { CertificateFiles } from "./certificate-files.ts";
 import { writeFileAtomic } from "./files.ts";
 import { DEFAULT_LEAF_DAYS } from "./defaults.ts";
@@ -53,6 +53,8 @@ export interface Issued {
 export interface OpenOptions {
   /** A server's workers write certificate files after their answers (see certificate-files.ts). */
   deferFiles?: boolean;
+  /** Told of a certificate file that could not be written; the issuance stands (default: a line on stderr). */
+  onFileError?: (error: unknown) => void;
 }
 
 /** An opened depot: its CA, its settings and its ledger. */
@@ -71,7 +73,11 @@ export class Depot {
     readonly ledger: Ledger,
     options: OpenOptions,
   ) {
-    this.files = new CertificateFiles(layout.certificatesDir, options.deferFiles === true);
+    this.files = new CertificateFiles(
+      layout.certificatesDir,
+      options.deferFiles === true,
+      options.onFileError ?? ((error) => console.error(`depot: ${(error as Error).message}; the certificate is in the ledger and its file will be restored at the next server start`)),
+    );
   }
 
   static async open(path: string, options: OpenOptions = {}): Promise<Depot> {
@@ -134,6 +140,7 @@ export class Depot {
     for (let attempt = 1; ; attempt++) {
       const serial = newSerial();
       const validity = validityFor(days);
+      this.checkWithinCa(validity.notAfter);
       const certificate = await signLeaf(this.issuer, { serial, subject: request.subject, publicKeyDer: request.publicKeyDer, validity, extensions });
       const pem = pemOf(certificate);
       const record: CertificateRecord = {
@@ -154,6 +161,16 @@ export class Depot {
       }
       this.files.write(serial, pem, this.signing > 1);
       return { serial, certificatePem: pem, record };
+    }
+  }
+
+  /** A certificate must not outlive the CA that vouches for it, nor come from an expired CA. */
+  private checkWithinCa(notAfter: Date): void {
+    const caEnd = this.issuer.certificate.notAfter;
+    if (caEnd.getTime() <= Date.now()) throw new DepotError("E_BAD_ARGUMENT", `the CA certificate expired on ${caEnd.toISOString()}; it cannot issue`);
+    if (notAfter.getTime() > caEnd.getTime()) {
+      const daysLeft = Math.floor((caEnd.getTime() - Date.now()) / 86_400_000);
+      throw new DepotError("E_BAD_ARGUMENT", `the certificate would outlive the CA (valid until ${caEnd.toISOString().slice(0, 10)}); give --days ${daysLeft} or less`);
     }
   }
 
@@ -178,7 +195,12 @@ export class Depot {
   /** Marks a certificate revoked and publishes a new CRL. */
   async revoke(serial: string, reason: RevocationReason = "unspecified", crlDays?: number): Promise<{ record: CertificateRecord; crl: Crl }> {
     const record = await this.ledger.revoke(serial, reason, new Date(Math.floor(Date.now() / 1000) * 1000));
-    return { record, crl: await this.publishCrl(crlDays) };
+    try {
+      return { record, crl: await this.publishCrl(crlDays) };
+    } catch (error) {
+      const why = error instanceof DepotError ? error.message : String((error as Error)?.message ?? error);
+      throw new DepotError("E_IO", `revoked ${record.serial.toUpperCase()} in the ledger, but crl.pem was not rewritten (${why}); run: depot crl ${this.layout.root}`);
+    }
   }
 
   /**
@@ -191,9 +213,12 @@ export class Depot {
     const nextUpdate = new Date(thisUpdate.getTime() + crlDays * 86_400_000);
     const pem = await buildCrl(this.issuer, crlNumber, revoked, thisUpdate, nextUpdate);
     const staged = `${this.layout.crl}.${process.pid}.${crlNumber}.tmp`;
-    writeFileAtomic(staged, pem);
-    const published = await this.ledger.publishCrl(crlNumber, () => renameSync(staged, this.layout.crl));
-    if (!published) rmSync(staged, { force: true });
+    try {
+      writeFileAtomic(staged, pem);
+      await this.ledger.publishIfNewest(crlNumber, () => renameSync(staged, this.layout.crl));
+    } finally {
+      rmSync(staged, { force: true }); // Left only when a newer CRL won, or the publish failed.
+    }
     return { crlNumber, pem, revokedCount: revoked.length };
   }
 
@@ -202,8 +227,33 @@ export class Depot {
     return readText(this.layout.crl);
   }
 
-  get caCertificatePem(): string {
-    return pemOf(this.issuer.certificate);
+  /**
+   * Finds a certificate by the serial a person typed: hex as openssl and
+   * `depot list` print it (1A2B or 1A:2B), 0x-hex, or the decimal of its file
+   * name. Plain digits read both ways; if both readings name a certificate,
+   * the caller must say which.
+   */
+  async findBySerial(text: string): Promise<CertificateRecord> {
+    const trimmed = text.trim();
+    const fileName = /^([0-9]+)\.crt$/i.exec(trimmed);
+    const readings = (
+      fileName
+        ? [parseSerial(fileName[1]!)] // the decimal of a file name
+        : /^0x|:/i.test(trimmed)
+          ? [parseSerial(trimmed)] // unmistakably hex
+          : [parseSerial(`0x${trimmed}`), /^[0-9]+$/.test(trimmed) ? parseSerial(trimmed) : undefined]
+    ).filter((s): s is string => s !== undefined);
+    if (readings.length === 0) throw new DepotError("E_BAD_ARGUMENT", `'${text}' is not a serial number (hex like 1A:2B or 1A2B, 0x1a2b, or the decimal of a file name)`);
+    const found: CertificateRecord[] = [];
+    for (const serial of new Set(readings)) {
+      const record = await this.ledger.find(serial);
+      if (record) found.push(record);
+    }
+    if (found.length === 0) throw new DepotError("E_NOT_FOUND", `no certificate with serial ${text} in this depot`);
+    if (found.length > 1) {
+      throw new DepotError("E_BAD_ARGUMENT", `'${text}' names two certificates: hex ${found[0]!.serial.toUpperCase()} and decimal file ${certificateFileName(found[1]!.serial)}; write 0x${text} or ${text}.crt`);
+    }
+    return found[0]!;
   }
 
   /** Restores the file of any recorded certificate that lacks one (after a crash); returns how many. */

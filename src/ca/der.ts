@@ -40,16 +40,6 @@ export function tlv(tag: number, ...contents: Uint8Array[]): Uint8Array<ArrayBuf
   return out;
 }
 
-export function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 /** An OBJECT IDENTIFIER from its dotted form. */
 export function oid(dotted: string): Uint8Array<ArrayBuffer> {
   const [first = 0, second = 0, ...rest] = dotted.split(".").map(Number);

@@ -49,7 +49,7 @@ export interface Ledger {
    * place) only if no CRL with a higher number was published, so that two
    * processes writing crl.pem at once leave the newer one.
    */
-  publishCrl(crlNumber: number, publish: () => void): Promise<boolean>;
+  publishIfNewest(crlNumber: number, publish: () => void): Promise<boolean>;
   list(): Promise<CertificateRecord[]>;
   count(): Promise<number>;
   close(): void;
@@ -178,7 +178,7 @@ export class SqliteLedger implements Ledger {
     return retryBusy(() => claim.immediate());
   }
 
-  async publishCrl(crlNumber: number, publish: () => void): Promise<boolean> {
+  async publishIfNewest(crlNumber: number, publish: () => void): Promise<boolean> {
     const guarded = this.db.transaction(() => {
       const published = this.db.query<{ value: number }, []>("SELECT value FROM counters WHERE name = 'crl_published'").get()?.value ?? 0;
       if (published >= crlNumber) return false;

@@ -28,6 +28,8 @@ export default defineCommand({
     if (type !== "client" && type !== "server") {
       throw new DepotError("E_BAD_ARGUMENT", type === undefined ? "missing --type (client or server)" : `unknown --type '${type}' (client or server)`);
     }
+    const sans = allValues(rawArgs, "san");
+    if (type === "client" && sans.length > 0) throw new DepotError("E_BAD_ARGUMENT", "--san is for server certificates (--type server)");
     const subject = subjectFrom(parsed);
     const keyType = lastOf(parsed["key-type"]);
     const days = lastOf(parsed.days);
@@ -40,7 +42,7 @@ export default defineCommand({
       const issued = await depot.issue({
         profile: type,
         subject,
-        subjectAltNames: allValues(rawArgs, "san"),
+        subjectAltNames: sans,
         ...(keyType ? { keyType: parseKeyType(keyType) } : {}),
         ...(days ? { days: parseDays(days) } : {}),
       });

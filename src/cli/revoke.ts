@@ -1,7 +1,6 @@
 import { defineCommand } from "citty";
 import { parseReason } from "../ca/crl.ts";
 import { Depot, parseDays } from "../ca/depot.ts";
-import { findBySerial } from "./_serial.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 const args = {
@@ -21,7 +20,7 @@ export default defineCommand({
     const crlDays = lastOf(parsed["crl-days"]);
     const depot = await Depot.open(parsed.path);
     try {
-      const { serial } = await findBySerial(depot, parsed.serial);
+      const { serial } = await depot.findBySerial(parsed.serial);
       const { record, crl } = await depot.revoke(serial, reason, crlDays ? parseDays(crlDays) : undefined);
       console.log(`Revoked ${record.serial.toUpperCase()} (${record.subject}), reason ${reason}`);
       console.log(`CRL number ${crl.crlNumber} with ${crl.revokedCount} revoked certificate(s) written to ${depot.layout.crl}`);

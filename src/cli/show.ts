@@ -5,7 +5,6 @@ import { x509 } from "../ca/provider.ts";
 import { serialToDecimal } from "../ca/serial.ts";
 import { rejectUnknownArgs } from "./_strict.ts";
 import { statusOf } from "./list.ts";
-import { findBySerial } from "./_serial.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -19,7 +18,7 @@ export default defineCommand({
     rejectUnknownArgs(rawArgs, args);
     const depot = await Depot.open(parsed.path);
     try {
-      const record = await findBySerial(depot, parsed.serial);
+      const record = await depot.findBySerial(parsed.serial);
       const certificate = new x509.X509Certificate(record.pem);
       const san = certificate.getExtension(x509.SubjectAlternativeNameExtension);
       const lines = [

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { existsSync, openSync, readFileSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { createDepot } from "../ca/create.ts";
 import { Depot } from "../ca/depot.ts";
@@ -9,6 +9,7 @@ import { chooseLogFile, LOG_LEVELS, type LogLevel, Logger } from "../server/log.
 import { inspectPidFile } from "../server/pidfile.ts";
 import { defaultDepotPath, defaultLogFiles, defaultPidFile } from "../server/paths.ts";
 import { currentSelfCommand } from "../server/self.ts";
+import { refreshCrlIfDue } from "../server/crl-keeper.ts";
 import { Supervisor } from "../server/supervisor.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 
@@ -25,7 +26,7 @@ const args = {
   "log-file": { type: "string", alias: "l", description: "Log file (/var/log/depot.log if writable, else ~/depot.log)" },
   "log-level": { type: "string", description: "debug, info (default), warn or error" },
   "key-pool": { type: "string", description: "Key pairs each worker makes ahead while idle, to absorb a burst (32; 0 disables)" },
-  timeout: { type: "string", description: "Seconds a worker may go without a heartbeat before it is killed and replaced (30)" },
+  timeout: { type: "string", description: "Seconds a worker may go without a heartbeat before it is killed and replaced, and that a graceful stop waits for requests in flight (30)" },
   daemon: { type: "boolean", alias: "d", description: "Run in the background; returns once every worker listens" },
   "allow-revoke": { type: "boolean", description: "Let clients revoke certificates over the socket (off: anyone who can connect could revoke)" },
 } as const;
@@ -72,6 +73,10 @@ async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd
   const log = new Logger(logLevel, logFile, readyFd === undefined);
   if (running.kind === "stale") log.warn(`replacing the stale pid file ${pidFile} (pid ${running.pid} is not running)`);
   log.info(`Serving the depot at ${depotPath}`);
+  if (!isLoopback(host)) {
+    // generate and sign need no credentials: whoever reaches the port gets certificates this CA vouches for.
+    log.warn(`listening on ${host}, beyond this machine: anyone who can reach port ${port} can have certificates issued by this CA`);
+  }
   if (readFileText("/proc/sys/net/ipv4/tcp_migrate_req") === "0") {
     // Without it, connections queued on a stopping worker's listener are reset.
     log.warn("net.ipv4.tcp_migrate_req is 0: when a worker stops (HUP, TTOU, shutdown), connections still queued on its listener are reset; set it to 1 for lossless worker replacement");
@@ -83,6 +88,7 @@ async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd
       pidFile,
       timeoutMs,
       readyFd,
+      upkeep: () => refreshCrlIfDue(depotPath, log),
     },
     log,
   );
@@ -139,6 +145,10 @@ async function daemonize(rawArgs: string[], logFile: string | undefined, host: s
   throw new DepotError("E_SERVER", why);
 }
 
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
 function readFileText(path: string): string | undefined {
   try {
     return readFileSync(path, "utf8").trim();
@@ -149,7 +159,8 @@ function readFileText(path: string): string | undefined {
 
 function report(fd: number, line: string): void {
   try {
-    Bun.write(Bun.file(fd), `${line}\n`);
+    writeSync(fd, `${line}\n`);
+    closeSync(fd);
   } catch {
     // Nobody is listening any more.
   }

@@ -36,9 +36,12 @@ export function listenErrorMessage(error: unknown, host: string, port: number): 
  */
 export function claimServerNames(host: string, port: number, pidFile: string): () => void {
   const held: { stop(closeActiveConnections?: boolean): void }[] = [];
+  // Abstract names belong to no user: the uid in them keeps one user's
+  // claim from blocking another's start.
+  const uid = process.getuid?.() ?? 0;
   const claims: [string, string][] = [
-    [`depot:${host}:${port}`, `cannot listen on ${host}:${port}: the port is in use`],
-    [`depot-pid:${createHash("sha256").update(resolve(pidFile)).digest("hex")}`, `a depot server is already starting or running with the pid file ${pidFile}`],
+    [`depot:${uid}:${host}:${port}`, `cannot listen on ${host}:${port}: the port is in use`],
+    [`depot-pid:${uid}:${createHash("sha256").update(resolve(pidFile)).digest("hex")}`, `a depot server is already starting or running with the pid file ${pidFile}`],
   ];
   for (const [name, busy] of claims) {
     try {

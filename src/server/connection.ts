@@ -79,16 +79,21 @@ export class Connection {
   private dispatch(line: string, body: string): void {
     this.answered = true;
     clearTimeout(this.timer);
-    answer(line, body, this.hooks.services, this.hooks.internalError).then(
-      (result) => {
+    answer(line, body, this.hooks.services, this.hooks.internalError)
+      .then((result) => {
         this.hooks.served(commandWord(line), performance.now() - this.startedAt);
         this.send(result);
-      },
-      (error) => {
+      })
+      .catch((error: unknown) => {
+        // Whatever failed, the client gets one line and the slot is freed.
         this.hooks.internalError(error);
-        this.send(errorAnswer("internal error; the server log has the details"));
-      },
-    );
+        try {
+          this.send(errorAnswer("internal error; the server log has the details"));
+        } catch {
+          this.socket.end();
+          this.finish();
+        }
+      });
   }
 
   /** The client went away (or the socket failed). */

@@ -47,15 +47,17 @@ export function readPid(pidFile: string): number | undefined {
 export type PidFileStatus =
   | { kind: "none" }
   | { kind: "stale"; pid: number }
-  | { kind: "running"; pid: number; state: ServerState | undefined };
+  | { kind: "running"; pid: number; state: ServerState };
 
 export function inspectPidFile(pidFile: string): PidFileStatus {
   const pid = readPid(pidFile);
   if (pid === undefined) return { kind: "none" };
   if (!isAlive(pid)) return { kind: "stale", pid };
+  // Only a process whose start time is the one our supervisor recorded is
+  // ours: anything else (a reused pid, a hand-written file) is never signalled.
   const state = readState(pidFile);
-  if (state && state.pid === pid && state.startTime !== undefined && state.startTime !== processStartTime(pid)) {
-    return { kind: "stale", pid }; // The pid was reused by another process.
+  if (!state || state.pid !== pid || state.startTime === undefined || state.startTime !== processStartTime(pid)) {
+    return { kind: "stale", pid };
   }
   return { kind: "running", pid, state };
 }

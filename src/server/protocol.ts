@@ -84,8 +84,8 @@ EXAMPLE
     async run(argument) {
       const topic = argument.trim();
       if (topic === "") return { text: `${COMMAND_NAMES.join(" ")}\n` };
-      const command = COMMANDS[topic.toLowerCase()];
-      return { text: command ? command.help : `Unknown command ${topic}\n` };
+      const command = commandNamed(topic);
+      return { text: command ? command.help : `Unknown command ${topic.replace(/[^\x20-\x7e]/g, "?")}\n` };
     },
   },
   revoke: {
@@ -152,7 +152,13 @@ export const COMMAND_NAMES = Object.keys(COMMANDS);
 
 /** Whether lines follow this request line (read up to the end of the PEM request). */
 export function expectsBody(line: string): boolean {
-  return COMMANDS[line.split(" ", 1)[0]!.toLowerCase()]?.hasBody === true;
+  return commandNamed(line.split(" ", 1)[0]!)?.hasBody === true;
+}
+
+/** A command by name; only the table's own entries (a client's `constructor` is no command). */
+function commandNamed(name: string): Command | undefined {
+  const key = name.toLowerCase();
+  return Object.hasOwn(COMMANDS, key) ? COMMANDS[key] : undefined;
 }
 
 /** Answers one request (its line without the line ending, and the lines after it). Never throws for a client's input. */
@@ -160,7 +166,7 @@ export async function answer(line: string, body: string, services: Services, onI
   const match = /^(\S+)(?: (.*))?$/s.exec(line);
   if (!match) return errorAnswer(line.trim() === "" ? "empty request" : "a request starts with a command");
   const [, name = "", argument = ""] = match;
-  const command = COMMANDS[name.toLowerCase()];
+  const command = commandNamed(name);
   if (!command) return errorAnswer(`unknown command '${printable(name)}' (commands: ${COMMAND_NAMES.join(" ")})`);
   try {
     return await command.run(argument, body, services);

@@ -12,6 +12,8 @@ export interface SupervisorOptions {
   timeoutMs: number;
   /** Where a daemonized server reports "ready" or its error to the command that started it. */
   readyFd: number | undefined;
+  /** Periodic upkeep of the depot itself (the CRL's validity), run between events. */
+  upkeep?: () => Promise<unknown>;
 }
 
 type Event =
@@ -24,6 +26,7 @@ const HOUSEKEEPING_MS = 250;
 /** A worker that dies before it is ready this many times in a row stops the server. */
 const MAX_STARTUP_FAILURES = 5;
 const QUICK_STOP_MS = 2000;
+const UPKEEP_EVERY_MS = 10 * 60_000;
 
 /**
  * The supervisor: one loop that takes one queued event per turn (a signal,
@@ -43,6 +46,8 @@ export class Supervisor {
   private stopDeadline: number | undefined;
   private exitCode = 0;
   private failure: string | undefined;
+  private nextUpkeepAt = 0;
+  private upkeepRunning = false;
 
   constructor(
     private readonly options: SupervisorOptions,
@@ -66,6 +71,7 @@ export class Supervisor {
       if (this.stopDeadline !== undefined && this.workers.size === 0) break;
       this.murderLazyWorkers();
       this.maintainWorkerCount();
+      this.runUpkeep();
       await this.sleep(HOUSEKEEPING_MS);
     }
 
@@ -123,7 +129,7 @@ export class Supervisor {
       this.log.info(`All ${current.length} workers ready`);
       this.reportToStarter(`ready ${process.pid}`);
     }
-    updateState(this.options.pidFile, this.state());
+    this.saveState();
   }
 
   private reapWorker(worker: WorkerProcess, code: number | null, signal: string | null): void {
@@ -135,15 +141,30 @@ export class Supervisor {
       this.startupFailures++;
       this.nextSpawnAt = performance.now() + Math.min(100 * 2 ** this.startupFailures, 5000);
       this.log.error(`worker ${worker.pid} failed to start (${how})${worker.fatal ? `: ${worker.fatal}` : ""}`);
-      if (this.startupFailures >= MAX_STARTUP_FAILURES) {
-        this.failure = `workers keep failing at start-up: ${worker.fatal ?? how}`;
-        this.exitCode = 1;
-        this.stop(false, "start-up failures");
-      }
+      if (this.startupFailures >= MAX_STARTUP_FAILURES) this.giveUpOnNewWorkers(worker.fatal ?? how);
     } else {
       this.log.warn(`worker ${worker.pid} died (${how}); starting a new one`);
     }
-    if (this.stopDeadline === undefined) updateState(this.options.pidFile, this.state());
+    if (this.stopDeadline === undefined) this.saveState();
+  }
+
+  /**
+   * New workers keep dying at start-up. After a HUP, the previous generation
+   * still serves: keep it and drop the new one (unicorn does the same).
+   * With nothing left serving, stop with the workers' reason.
+   */
+  private giveUpOnNewWorkers(reason: string): void {
+    const previous = [...this.workers].filter((w) => w.generation < this.generation && w.state === "ready");
+    if (previous.length > 0) {
+      this.log.error(`new workers keep failing at start-up (${reason}); keeping the ${previous.length} running ones`);
+      for (const w of this.workers) if (w.generation === this.generation) w.stop();
+      this.generation = Math.max(...previous.map((w) => w.generation));
+      this.startupFailures = 0;
+      return;
+    }
+    this.failure = `workers keep failing at start-up: ${reason}`;
+    this.exitCode = 1;
+    this.stop(false, "start-up failures");
   }
 
   /** unicorn's murder_lazy_workers: a worker without a heartbeat for --timeout is hung. */
@@ -173,19 +194,52 @@ export class Supervisor {
 
   private spawnMissingWorkers(count: number): void {
     for (let i = 0; i < count; i++) {
-      const worker = new WorkerProcess(this.generation, { ...this.options.worker, heartbeatMs: this.heartbeatMs() }, this.log, {
-        ready: (w) => this.enqueue({ kind: "ready", worker: w }),
-        exited: (w, code, signal) => this.enqueue({ kind: "exited", worker: w, code, signal }),
-      });
+      let worker: WorkerProcess;
+      try {
+        worker = new WorkerProcess(this.generation, { ...this.options.worker, heartbeatMs: this.heartbeatMs() }, this.log, {
+          ready: (w) => this.enqueue({ kind: "ready", worker: w }),
+          exited: (w, code, signal) => this.enqueue({ kind: "exited", worker: w, code, signal }),
+        });
+      } catch (error) {
+        // The system would not start a process (EAGAIN, ENOMEM): a start-up failure, with back-off.
+        this.startupFailures++;
+        this.nextSpawnAt = performance.now() + Math.min(100 * 2 ** this.startupFailures, 5000);
+        this.log.error(`cannot start a worker: ${(error as Error).message}`);
+        if (this.startupFailures >= MAX_STARTUP_FAILURES) this.giveUpOnNewWorkers((error as Error).message);
+        return;
+      }
       this.workers.add(worker);
       this.log.debug(`spawned worker ${worker.pid}`);
+    }
+  }
+
+  /** The depot's own upkeep, at most every UPKEEP_EVERY_MS; its errors are logged, never fatal. */
+  private runUpkeep(): void {
+    const upkeep = this.options.upkeep;
+    if (!upkeep || this.upkeepRunning || this.stopDeadline !== undefined || performance.now() < this.nextUpkeepAt) return;
+    this.upkeepRunning = true;
+    this.nextUpkeepAt = performance.now() + UPKEEP_EVERY_MS;
+    upkeep()
+      .catch((error: unknown) => this.log.error(`depot upkeep failed: ${(error as Error)?.message ?? error}`))
+      .finally(() => {
+        this.upkeepRunning = false;
+      });
+  }
+
+  /** The state file is for `depot status`: failing to write it (disk full) must not stop the server. */
+  private saveState(): void {
+    try {
+      updateState(this.options.pidFile, this.state());
+    } catch (error) {
+      this.log.warn(`cannot update ${this.options.pidFile}.json: ${(error as Error).message}`);
     }
   }
 
   private stop(graceful: boolean, why: string): void {
     if (this.stopDeadline !== undefined && graceful) return;
     const waitMs = graceful ? this.options.worker.gracefulTimeoutMs + 1000 : QUICK_STOP_MS;
-    this.stopDeadline = performance.now() + waitMs;
+    // A second TERM or Ctrl-C hastens the end, never postpones it.
+    this.stopDeadline = Math.min(this.stopDeadline ?? Infinity, performance.now() + waitMs);
     this.log.info(`${why}: ${graceful ? "stopping gracefully" : "stopping now"}`);
     for (const worker of this.workers) {
       worker.exitExpected = true;

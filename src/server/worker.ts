@@ -1,6 +1,5 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { Depot } from "../ca/depot.ts";
-import { parseSerial } from "../ca/serial.ts";
 import { DepotError } from "../errors.ts";
 import { listenErrorMessage } from "./bind.ts";
 import { Connection } from "./connection.ts";
@@ -46,14 +45,19 @@ class Worker {
     if (this.config.testHooks) process.on("SIGUSR2", () => spinForever());
 
     try {
-      this.depot = await Depot.open(this.config.depot, { deferFiles: true });
+      this.depot = await Depot.open(this.config.depot, {
+        deferFiles: true,
+        onFileError: (error) => log("error", `${(error as Error).message}; the certificate is in the ledger, its file is restored at the next start`, this.config),
+      });
+    } catch (error) {
+      fatal(error instanceof DepotError ? error.message : `cannot open the depot ${this.config.depot}: ${(error as Error)?.message ?? error}`);
+    }
+    try {
       // reusePort is read by Bun.listen, though bun-types only declares it for connect.
       const options = { hostname: this.config.host, port: this.config.port, reusePort: true, socket: this.socketHandlers() };
       this.listener = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);
     } catch (error) {
-      const message = error instanceof DepotError ? error.message : listenErrorMessage(error, this.config.host, this.config.port);
-      send({ t: "fatal", message });
-      process.exit(1);
+      fatal(listenErrorMessage(error, this.config.host, this.config.port));
     }
     setInterval(() => send({ t: "beat" }), this.config.heartbeatMs);
     send({ t: "ready" });
@@ -74,8 +78,7 @@ class Worker {
       sign: async (csrPem) => (await this.depot.signRequest(csrPem, { profile: "client" })).certificatePem,
       crl: async () => this.depot.currentCrlPem(),
       revoke: async (serialText, reason) => {
-        const serial = parseSerial(/^[0-9a-f]+$/i.test(serialText) ? `0x${serialText}` : serialText);
-        if (!serial) throw new DepotError("E_BAD_ARGUMENT", `'${serialText}' is not a serial number (hex, as openssl prints it)`);
+        const { serial } = await this.depot.findBySerial(serialText);
         const { record, crl } = await this.depot.revoke(serial, reason);
         log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; CRL ${crl.crlNumber}`, this.config);
         return `OK revoked ${record.serial.toUpperCase()}\n`;
@@ -140,6 +143,12 @@ class Worker {
     }
     this.stop("the supervisor is gone (lifeline closed)");
   }
+}
+
+/** Tells the supervisor why this worker cannot start, and exits. */
+function fatal(message: string): never {
+  send({ t: "fatal", message });
+  process.exit(1);
 }
 
 function send(message: WorkerMessage): void {

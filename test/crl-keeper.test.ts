@@ -1,0 +1,54 @@
+// The server re-signs the CRL before web servers would see it expire.
+import { expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createDepot } from "../src/ca/create.ts";
+import { buildCrl } from "../src/ca/crl.ts";
+import { Depot } from "../src/ca/depot.ts";
+import { refreshCrlIfDue } from "../src/server/crl-keeper.ts";
+import { Logger } from "../src/server/log.ts";
+import { DEPOT_BIN, openssl, tempDir } from "./helpers.ts";
+import { freePort, waitFor } from "./server-helpers.ts";
+
+const DAY = 86_400_000;
+const crlNumber = (path: string) => openssl(["crl", "-in", path, "-noout", "-crlnumber"]).stdout.trim();
+
+test("re-signs only once less than half of the CRL's validity is left", async () => {
+  const root = await createDepot(join(tempDir(), "keeper"), { keyType: "ec-p256" });
+  const crl = join(root, "crl.pem");
+  const log = new Logger("error", undefined, false);
+  expect(crlNumber(crl)).toBe("crlNumber=0x01");
+  expect(await refreshCrlIfDue(root, log, Date.now() + 3 * DAY)).toBe(false); // 7-day CRL: 4 days left
+  expect(crlNumber(crl)).toBe("crlNumber=0x01");
+  expect(await refreshCrlIfDue(root, log, Date.now() + 4 * DAY)).toBe(true); // 3 days left
+  expect(crlNumber(crl)).toBe("crlNumber=0x02");
+  expect(readFileSync(crl, "utf8")).toStartWith("-----BEGIN X509 CRL-----\n");
+});
+
+test("a running server re-signs, at start, a CRL that is past half its life", async () => {
+  const home = tempDir();
+  const root = await createDepot(join(home, "old-crl"), { keyType: "ec-p256" });
+  // A CRL signed 13 hours ago with one day of validity: 11 hours left.
+  const opened = await Depot.open(root);
+  const now = Date.now();
+  writeFileSync(join(root, "crl.pem"), await buildCrl(opened.issuer, 5, [], new Date(now - 13 * 3_600_000), new Date(now + 11 * 3_600_000)));
+  opened.close();
+  const logFile = join(home, "depot.log");
+  const server = Bun.spawn([DEPOT_BIN, "start", root, "--port", String(freePort()), "--pid-file", join(home, "pid"), "--log-file", logFile], {
+    stdout: "ignore",
+    stderr: "ignore",
+    env: { ...process.env, HOME: home },
+  });
+  try {
+    const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
+    await waitFor(() => log().includes("re-signed the CRL"), 10_000, log);
+    expect(log()).toContain("re-signed the CRL (number 2, 0 revoked) before it expires");
+    // The new CRL is valid for the depot's 7 days from now.
+    const text = openssl(["crl", "-in", join(root, "crl.pem"), "-noout", "-nextupdate"]).stdout.trim();
+    const nextUpdate = new Date(text.replace("nextUpdate=", "")).getTime();
+    expect(Math.abs(nextUpdate - (Date.now() + 7 * DAY))).toBeLessThan(120_000);
+  } finally {
+    server.kill("SIGKILL");
+    await server.exited;
+  }
+});
