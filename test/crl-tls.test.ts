@@ -8,8 +8,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { depot, pemBlocks, tempDir } from "./helpers.ts";
-import { freePort } from "./server-helpers.ts";
+import { depot, depotOk as ok, drain, pemBlocks, tempDir } from "./helpers.ts";
+import { freePort, waitFor } from "./server-helpers.ts";
 
 /** Real processes on a busy machine: generous, explicit per test. */
 const TEST_TIMEOUT_MS = 45_000;
@@ -29,28 +29,6 @@ async function killAll(): Promise<void> {
   const running = [...children];
   for (const proc of running) proc.kill("SIGKILL");
   await Promise.all(running.map((proc) => proc.exited));
-}
-
-/** Appends a stream's text to `sink.text` as it arrives. */
-function drain(stream: ReadableStream<Uint8Array>, sink: { text: string }): Promise<void> {
-  return (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) sink.text += decoder.decode(chunk, { stream: true });
-  })();
-}
-
-async function waitFor(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
-
-function ok(args: string[]): string {
-  const result = depot(args);
-  if (result.exitCode !== 0) throw new Error(`depot ${args.join(" ")} failed (${result.exitCode}): ${result.stderr}`);
-  return result.stdout;
 }
 
 interface Pair {

@@ -46,6 +46,21 @@ export function openssl(args: string[], stdin?: string): RunResult {
   return run(["openssl", ...args], stdin === undefined ? {} : { stdin });
 }
 
+/** Runs a depot command that must succeed and returns its stdout. */
+export function depotOk(args: string[]): string {
+  const result = depot(args);
+  if (result.exitCode !== 0) throw new Error(`depot ${args.join(" ")} failed (${result.exitCode}): ${result.stderr}`);
+  return result.stdout;
+}
+
+/** Appends a stream's text to `sink.text` as it arrives. */
+export function drain(stream: ReadableStream<Uint8Array>, sink: { text: string }): Promise<void> {
+  return (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) sink.text += decoder.decode(chunk, { stream: true });
+  })();
+}
+
 /** Splits PEM text into its blocks, keeping the BEGIN/END lines. */
 export function pemBlocks(text: string): string[] {
   return text.match(/-----BEGIN [A-Z0-9 ]+-----[\s\S]+?-----END [A-Z0-9 ]+-----\n?/g) ?? [];

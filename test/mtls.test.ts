@@ -10,7 +10,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { depot, tempDir, pemBlocks } from "./helpers.ts";
+import { depot, depotOk as ok, drain, pemBlocks, tempDir } from "./helpers.ts";
+import { waitFor } from "./server-helpers.ts";
 
 
 const CHILD_TIMEOUT_MS = 10_000;
@@ -23,29 +24,6 @@ function spawn(cmd: string[], timeout: number): Bun.Subprocess<"pipe", "pipe", "
   children.add(proc);
   void proc.exited.then(() => children.delete(proc));
   return proc;
-}
-
-/** Appends a stream's text to `sink.text` as it arrives. */
-function drain(stream: ReadableStream<Uint8Array>, sink: { text: string }): Promise<void> {
-  return (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) sink.text += decoder.decode(chunk, { stream: true });
-  })();
-}
-
-async function waitFor(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
-
-/** Runs a depot command that must succeed and returns its stdout. */
-function ok(args: string[]): string {
-  const result = depot(args);
-  if (result.exitCode !== 0) throw new Error(`depot ${args.join(" ")} failed: ${result.stderr}`);
-  return result.stdout;
 }
 
 /** Writes `depot generate` output (key then certificate) to KEY and CRT files. */

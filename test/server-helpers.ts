@@ -103,10 +103,10 @@ export async function startServer(extraArgs: string[] = [], options: { keyType?:
 }
 
 /** Polls `condition` every 20 ms until it holds, or fails with `describe()` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs: number, describe: () => string = () => "condition"): Promise<void> {
+export async function waitFor(condition: () => boolean, timeoutMs: number, describe: string | (() => string) = "condition"): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${typeof describe === "string" ? describe : describe()}`);
     await Bun.sleep(20);
   }
 }

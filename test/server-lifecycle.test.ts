@@ -4,6 +4,7 @@
  * `depot start` makes before it serves. Real processes, real sockets.
  */
 import type { Subprocess } from "bun";
+import { isAlive as alive } from "../src/server/pidfile.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -57,16 +58,6 @@ function port(): number {
   const p = freePort();
   ports.push(p);
   return p;
-}
-
-/** Whether a process runs: it exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat[stat.lastIndexOf(")") + 2] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** Live depot workers configured for `port`, found by their DEPOT_WORKER environment, whoever their parent. */

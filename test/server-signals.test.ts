@@ -8,6 +8,7 @@
  * Every test starts its own `dist/depot start` (startServer: free port,
  * HOME, pid file and log in a temp folder) and kills it in a finally.
  */
+import { isAlive as alive } from "../src/server/pidfile.ts";
 import { expect, test } from "bun:test";
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -77,16 +78,6 @@ function exchange(port: number, line: string, options: { timeoutMs?: number; onW
       },
     }).catch((error: NodeJS.ErrnoException) => settle(false, `connect error ${error.code ?? error.message}`));
   });
-}
-
-/** Whether `pid` runs (a zombie does not). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat[stat.lastIndexOf(")") + 2] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** The live workers of the server, sorted. */
