@@ -512,3 +512,41 @@ test("workers that keep failing at start-up stop the server with their reason", 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
+
+// ---------------------------------------------------------------------------
+// 7. A HUP whose new workers cannot start keeps the old ones serving
+// ---------------------------------------------------------------------------
+
+test(
+  "HUP while the depot cannot be opened: the new workers fail five times, the old ones keep serving, the server stays up",
+  async () => {
+    const server = await startServer(["--process-count", "2"]);
+    try {
+      await server.ready;
+      const expected = await helpAnswer(server);
+      const old = liveWorkers(server);
+      expect(old).toHaveLength(2);
+      // The running workers hold the depot open; new ones cannot find it.
+      renameSync(server.depotPath, `${server.depotPath}.moved`);
+      process.kill(server.process.pid, "SIGHUP");
+      await waitFor(() => server.log().includes("new workers keep failing at start-up"), 15_000, () => server.log());
+      const log = server.log();
+      expect(log).toContain(
+        `ERROR: new workers keep failing at start-up (${server.depotPath} does not exist; create a depot with: depot init ${server.depotPath}); keeping the 2 running ones`,
+      );
+      expect(log).not.toContain("Stopped");
+      expect(alive(server.process.pid)).toBe(true);
+      expect(liveWorkers(server)).toEqual(old);
+      for (let i = 0; i < 10; i++) {
+        const outcome = await exchange(server.port, "help", { timeoutMs: 5000 });
+        expect({ ok: outcome.ok, text: outcome.text }).toEqual({ ok: true, text: expected });
+      }
+      // And no new worker is tried again until the next HUP.
+      await Bun.sleep(1000);
+      expect(liveWorkers(server)).toEqual(old);
+    } finally {
+      await server.kill();
+    }
+  },
+  40_000,
+);
