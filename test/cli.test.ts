@@ -2,9 +2,9 @@
  * The compiled `dist/depot`, run as a user would: what it prints, what it
  * writes, and the one-line errors it gives (never a stack trace).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { accessSync, chmodSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DEPOT_BIN, depot, tempDir, openssl, pemBlocks, ROOT, run, type RunResult } from "./helpers.ts";
 

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { depot, depotOk as ok, drain, pemBlocks, tempDir } from "./helpers.ts";
+import { depotOk as ok, drain, pemBlocks, tempDir } from "./helpers.ts";
 import { freePort, waitFor } from "./server-helpers.ts";
 
 /** Real processes on a busy machine: generous, explicit per test. */

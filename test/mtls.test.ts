@@ -8,9 +8,9 @@
  * proves application data went through after both sides were verified.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { depot, depotOk as ok, drain, pemBlocks, tempDir } from "./helpers.ts";
+import { depotOk as ok, drain, pemBlocks, tempDir } from "./helpers.ts";
 import { waitFor } from "./server-helpers.ts";
 
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDepot } from "../src/ca/create.ts";
 import { DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS } from "../src/ca/defaults.ts";

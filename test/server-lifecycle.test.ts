@@ -271,7 +271,7 @@ describe("port in use", () => {
 describe("port in use, at the same moment", () => {
   test("two depot servers started together on one port: exactly one serves, the other fails with the port error", async () => {
     const p = port();
-    const starts = ["a", "b"].map((name) => {
+    const starts = ["a", "b"].map(() => {
       const home = tempDir("depot-lifecycle-");
       const path = newDepot(home);
       const logFile = join(home, "depot.log");

@@ -103,12 +103,6 @@ function drain(server: RunningServer): { stdout: () => string; stderr: () => str
   return { stdout: () => out, stderr: () => err };
 }
 
-/** Log lines written for `pid` (the supervisor writes `[  pid] date| message`). */
-function linesOf(log: string, pid: number): string[] {
-  const prefix = `[${String(pid).padStart(5)}] `;
-  return log.split("\n").filter((line) => line.startsWith(prefix));
-}
-
 function countMatches(text: string, pattern: RegExp): number {
   return (text.match(new RegExp(pattern.source, `${pattern.flags.replace("g", "")}g`)) ?? []).length;
 }
