@@ -33,9 +33,16 @@ export interface Validity {
   notAfter: Date;
 }
 
-/** From now (to the second, as certificates hold it) for `days` days. */
+/**
+ * Certificates start BACKDATE_MS before they are made, so a peer whose
+ * clock runs a little behind does not see a brand-new certificate as "not
+ * yet valid" (a common TLS support call). They last exactly `days` days
+ * from then, to the second, as certificates hold time.
+ */
+export const BACKDATE_MS = 5 * 60_000;
+
 export function validityFor(days: number, now = Date.now()): Validity {
-  const notBefore = new Date(Math.floor(now / 1000) * 1000);
+  const notBefore = new Date(Math.floor((now - BACKDATE_MS) / 1000) * 1000);
   return { notBefore, notAfter: new Date(notBefore.getTime() + days * DAY_MS) };
 }
 
