@@ -9,7 +9,7 @@ import { chooseLogFile, LOG_LEVELS, type LogLevel, Logger } from "../server/log.
 import { inspectPidFile } from "../server/pidfile.ts";
 import { defaultDepotPath, defaultLogFiles, defaultPidFile } from "../server/paths.ts";
 import { currentSelfCommand } from "../server/self.ts";
-import { refreshCrlIfDue } from "../server/crl-keeper.ts";
+import { depotUpkeep } from "../server/upkeep.ts";
 import { Supervisor } from "../server/supervisor.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 
@@ -88,7 +88,7 @@ async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd
       pidFile,
       timeoutMs,
       readyFd,
-      upkeep: () => refreshCrlIfDue(depotPath, log),
+      upkeep: (afterCrash) => depotUpkeep(depotPath, log, afterCrash),
     },
     log,
   );

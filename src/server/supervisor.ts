@@ -12,8 +12,8 @@ export interface SupervisorOptions {
   timeoutMs: number;
   /** Where a daemonized server reports "ready" or its error to the command that started it. */
   readyFd: number | undefined;
-  /** Periodic upkeep of the depot itself (the CRL's validity), run between events. */
-  upkeep?: () => Promise<unknown>;
+  /** Upkeep of the depot itself (the CRL's validity; files after a crash), run between events. */
+  upkeep?: (afterCrash: boolean) => Promise<unknown>;
 }
 
 type Event =
@@ -48,6 +48,8 @@ export class Supervisor {
   private failure: string | undefined;
   private nextUpkeepAt = 0;
   private upkeepRunning = false;
+  /** A worker died unasked since the last upkeep: files it deferred may be missing. */
+  private crashedSinceUpkeep = false;
 
   constructor(
     private readonly options: SupervisorOptions,
@@ -144,6 +146,8 @@ export class Supervisor {
       if (this.startupFailures >= MAX_STARTUP_FAILURES) this.giveUpOnNewWorkers(worker.fatal ?? how);
     } else {
       this.log.warn(`worker ${worker.pid} died (${how}); starting a new one`);
+      this.crashedSinceUpkeep = true;
+      this.nextUpkeepAt = 0;
     }
     if (this.stopDeadline === undefined) this.saveState();
   }
@@ -219,7 +223,9 @@ export class Supervisor {
     if (!upkeep || this.upkeepRunning || this.stopDeadline !== undefined || performance.now() < this.nextUpkeepAt) return;
     this.upkeepRunning = true;
     this.nextUpkeepAt = performance.now() + UPKEEP_EVERY_MS;
-    upkeep()
+    const afterCrash = this.crashedSinceUpkeep;
+    this.crashedSinceUpkeep = false;
+    upkeep(afterCrash)
       .catch((error: unknown) => this.log.error(`depot upkeep failed: ${(error as Error)?.message ?? error}`))
       .finally(() => {
         this.upkeepRunning = false;

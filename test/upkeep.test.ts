@@ -1,14 +1,14 @@
-// The server re-signs the CRL before web servers would see it expire.
+// Upkeep while the server runs: the CRL is re-signed before it expires; files a crash lost are restored.
 import { expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDepot } from "../src/ca/create.ts";
 import { buildCrl } from "../src/ca/crl.ts";
 import { Depot } from "../src/ca/depot.ts";
-import { refreshCrlIfDue } from "../src/server/crl-keeper.ts";
+import { refreshCrlIfDue } from "../src/server/upkeep.ts";
 import { Logger } from "../src/server/log.ts";
 import { DEPOT_BIN, openssl, tempDir } from "./helpers.ts";
-import { freePort, waitFor } from "./server-helpers.ts";
+import { freePort, request, startServer, waitFor, workerPids } from "./server-helpers.ts";
 
 const DAY = 86_400_000;
 const crlNumber = (path: string) => openssl(["crl", "-in", path, "-noout", "-crlnumber"]).stdout.trim();
@@ -50,5 +50,24 @@ test("a running server re-signs, at start, a CRL that is past half its life", as
   } finally {
     server.kill("SIGKILL");
     await server.exited;
+  }
+});
+
+test("after a worker is killed, the supervisor restores certificate files missing from the depot", async () => {
+  const server = await startServer(["--process-count", "2"]);
+  try {
+    await server.ready;
+    const answer = await request(server.port, "generate /CN=lost-file");
+    const serial = /serial=([0-9A-F]+)/.exec(openssl(["x509", "-noout", "-serial"], answer.slice(answer.indexOf("-----BEGIN CERTIFICATE-----"))).stdout)![1]!;
+    const file = join(server.depotPath, "certificates", `${BigInt(`0x${serial}`)}.crt`);
+    expect(existsSync(file)).toBe(true);
+    // As if a worker had died before writing a deferred file.
+    rmSync(file);
+    const [victim] = workerPids(server.process.pid);
+    process.kill(victim!, "SIGKILL");
+    await waitFor(() => server.log().includes("restored 1 certificate file(s) from the ledger after a worker crash"), 10_000, () => server.log());
+    expect(readFileSync(file, "utf8")).toBe(answer.slice(answer.indexOf("-----BEGIN CERTIFICATE-----")));
+  } finally {
+    await server.kill();
   }
 });

@@ -4,6 +4,23 @@ import { x509 } from "../ca/provider.ts";
 import type { Logger } from "./log.ts";
 
 /**
+ * The depot's upkeep while the server runs, done by the supervisor between
+ * events: keep the CRL from expiring, and after a worker crashed, restore
+ * the certificate files it may not have written (the ledger has them).
+ */
+export async function depotUpkeep(depotPath: string, log: Logger, afterCrash: boolean): Promise<void> {
+  await refreshCrlIfDue(depotPath, log);
+  if (!afterCrash) return;
+  const depot = await Depot.open(depotPath);
+  try {
+    const restored = await depot.restoreMissingFiles();
+    if (restored > 0) log.info(`restored ${restored} certificate file(s) from the ledger after a worker crash`);
+  } finally {
+    depot.close();
+  }
+}
+
+/**
  * Keeps crl.pem from expiring while the server runs: a web server checking
  * client certificates against an expired CRL (nginx `ssl_crl`, Apache
  * `SSLCARevocationCheck`) refuses every client. When less than half of the
