@@ -15,7 +15,8 @@ const MAX_DEFER_MS = 50;
  * before its answer goes out; during a burst, files are written once no
  * other issuance is in progress, or at most MAX_DEFER_MS later, so the
  * answers go out first. A file lost to a crash in that window is restored
- * from the ledger (`restoreMissing`, run when the server starts).
+ * from the ledger (`restoreMissing`: at server start, and by the
+ * supervisor right after a worker crashed).
  */
 export class CertificateFiles {
   private readonly pending = new Map<string, string>();
@@ -27,7 +28,7 @@ export class CertificateFiles {
     /**
      * A file that cannot be written (disk full) must not undo an issuance
      * the ledger has committed: the error is reported here, and the file is
-     * restored from the ledger at the next server start.
+     * restored from the ledger later (see restoreMissing).
      */
     private readonly onError: (error: unknown) => void,
   ) {}
@@ -60,13 +61,20 @@ export class CertificateFiles {
     }
   }
 
-  /** Writes the file of every recorded certificate that has none; returns how many. */
-  restoreMissing(records: { serial: string; pem: string }[]): number {
+  /**
+   * Writes the file of every recorded certificate that has none; returns
+   * how many. Only the serials are compared, so a large depot costs a
+   * directory listing and one small query, and PEMs are read only for the
+   * missing files.
+   */
+  async restoreMissing(serials: string[], pemOf: (serial: string) => Promise<string | undefined>): Promise<number> {
     const present = new Set(readdirSync(this.directory));
     let restored = 0;
-    for (const record of records) {
-      if (present.has(certificateFileName(record.serial))) continue;
-      writeFileAtomic(join(this.directory, certificateFileName(record.serial)), record.pem);
+    for (const serial of serials) {
+      if (present.has(certificateFileName(serial))) continue;
+      const pem = await pemOf(serial);
+      if (pem === undefined) continue;
+      writeFileAtomic(join(this.directory, certificateFileName(serial)), pem);
       restored++;
     }
     return restored;

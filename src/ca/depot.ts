@@ -258,7 +258,7 @@ export class Depot {
 
   /** Restores the file of any recorded certificate that lacks one (after a crash); returns how many. */
   async restoreMissingFiles(): Promise<number> {
-    return this.files.restoreMissing((await this.ledger.list()).filter((record) => record.type !== "ca"));
+    return this.files.restoreMissing(await this.ledger.leafSerials(), async (serial) => (await this.ledger.find(serial))?.pem);
   }
 
   close(): void {

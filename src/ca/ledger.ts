@@ -51,6 +51,8 @@ export interface Ledger {
    */
   publishIfNewest(crlNumber: number, publish: () => void): Promise<boolean>;
   list(): Promise<CertificateRecord[]>;
+  /** Serials of every certificate but the CA's, without the rest of their records. */
+  leafSerials(): Promise<string[]>;
   count(): Promise<number>;
   close(): void;
 }
@@ -194,6 +196,13 @@ export class SqliteLedger implements Ledger {
       .query<Row, []>(`SELECT ${COLUMNS} FROM certificates ORDER BY not_before, serial`)
       .all()
       .map(fromRow);
+  }
+
+  async leafSerials(): Promise<string[]> {
+    return this.db
+      .query<{ serial: string }, []>("SELECT serial FROM certificates WHERE type != 'ca'")
+      .all()
+      .map((row) => row.serial);
   }
 
   async count(): Promise<number> {
