@@ -81,3 +81,17 @@ test("a serial of plain digits that names two certificates (hex and decimal) is 
     opened.close();
   }
 });
+
+test("a sign whose PEM request never ends is cut off after 10 s with a reason that says so", async () => {
+  const server = await startServer(["--process-count", "1"]);
+  try {
+    await server.ready;
+    const started = performance.now();
+    const answer = await request(server.port, "sign\n-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n", { raw: true, timeoutMs: 15_000 });
+    expect(answer).toBe("ERROR the certificate request did not reach its -----END CERTIFICATE REQUEST----- line within 10 s\n");
+    expect(performance.now() - started).toBeGreaterThan(9_500);
+    expect(await request(server.port, "help")).toBe("crl generate help revoke shutdown sign\n");
+  } finally {
+    await server.kill();
+  }
+}, 30_000);

@@ -48,7 +48,7 @@ export class Connection {
     private readonly socket: Socket<Connection>,
     private readonly hooks: ConnectionHooks,
   ) {
-    this.timer = setTimeout(() => this.reply(errorAnswer(`no full line within ${READ_TIMEOUT_MS / 1000} s`)), READ_TIMEOUT_MS);
+    this.timer = setTimeout(() => this.reply(errorAnswer(this.timeoutReason())), READ_TIMEOUT_MS);
   }
 
   onData(chunk: Buffer): void {
@@ -94,6 +94,16 @@ export class Connection {
           this.finish();
         }
       });
+  }
+
+  /** Why the request was cut off: no line yet, or a `sign` whose PEM never ended. */
+  private timeoutReason(): string {
+    const seconds = READ_TIMEOUT_MS / 1000;
+    const bytes = this.received.length === 1 ? this.received[0]! : Buffer.concat(this.received);
+    const newline = bytes.indexOf(10);
+    const firstLine = newline === -1 ? undefined : decode(bytes.subarray(0, newline).filter((b) => b !== 13));
+    if (firstLine !== undefined && expectsBody(firstLine)) return `the certificate request did not reach its ${CSR_END} line within ${seconds} s`;
+    return `no full line within ${seconds} s`;
   }
 
   /** The client went away (or the socket failed). */
