@@ -1,6 +1,6 @@
 // Certificate files: written for every issued certificate (deferred in a burst), restored from the ledger.
 import { expect, test } from "bun:test";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDepot } from "../src/ca/create.ts";
 import { Depot } from "../src/ca/depot.ts";
@@ -38,5 +38,19 @@ test("restoreMissingFiles writes back the files a crash lost, and only those", a
   expect(await depot.restoreMissingFiles()).toBe(0);
   expect(leafFiles(root)).toEqual(issued.map((c) => certificateFileName(c.serial)).sort());
   expect(readFileSync(join(root, "certificates", certificateFileName(issued[3]!.serial)), "utf8")).toBe(issued[3]!.certificatePem);
+  depot.close();
+});
+
+test("a certificate file that cannot be written is reported, and the issuance stands", async () => {
+  const root = await createDepot(join(tempDir(), "no-files"), { keyType: "ec-p256" });
+  const errors: string[] = [];
+  const depot = await Depot.open(root, { onFileError: (error) => errors.push((error as Error).message) });
+  // certificates/ replaced by a plain file: no certificate file can be created there.
+  renameSync(join(root, "certificates"), join(root, "certificates.away"));
+  writeFileSync(join(root, "certificates"), "not a folder");
+  const issued = await depot.issue({ profile: "client", subject: parseDn("CN=still-issued") });
+  expect(issued.certificatePem).toStartWith("-----BEGIN CERTIFICATE-----\n");
+  expect((await depot.ledger.find(issued.serial))?.pem).toBe(issued.certificatePem);
+  expect(errors).toEqual([`cannot write ${join(root, "certificates", certificateFileName(issued.serial))}: a part of the path is not a folder`]);
   depot.close();
 });

@@ -544,3 +544,35 @@ test(
   },
   40_000,
 );
+
+// ---------------------------------------------------------------------------
+// 8. A second TERM hastens the end
+// ---------------------------------------------------------------------------
+
+test(
+  "TERM with a hung worker: SIGKILL comes 2 s after the first TERM, and a second TERM does not postpone it",
+  async () => {
+    const server = await startServer(["--process-count", "1"], { env: { DEPOT_TEST_HOOKS: "1" } });
+    try {
+      await server.ready;
+      const [worker] = liveWorkers(server);
+      process.kill(worker!, "SIGUSR2"); // its event loop spins: it cannot act on TERM
+      await Bun.sleep(200);
+      const firstTerm = performance.now();
+      process.kill(server.process.pid, "SIGTERM");
+      await Bun.sleep(1500);
+      process.kill(server.process.pid, "SIGTERM");
+      await server.process.exited;
+      const elapsed = performance.now() - firstTerm;
+      console.log(`exited ${elapsed.toFixed(0)} ms after the first TERM`);
+      // Deadline 2 s after the first TERM (then one 250 ms housekeeping turn);
+      // a deadline renewed by the second TERM would end at 3.5 s.
+      expect(elapsed).toBeGreaterThan(1900);
+      expect(elapsed).toBeLessThan(3200);
+      expect(alive(worker!)).toBe(false);
+    } finally {
+      await server.kill();
+    }
+  },
+  20_000,
+);

@@ -21,7 +21,11 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     }
     renameSync(temporary, path);
   } catch (error) {
-    rmSync(temporary, { force: true });
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // Nothing to remove where nothing could be created (Bun says EFAULT for a path through a file).
+    }
     throw ioError("write", path, error);
   }
 }
