@@ -6,30 +6,13 @@
  * back reversed, so a reply proves data went through after the handshake.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { depotOk as ok, drain, pemBlocks, tempDir } from "./helpers.ts";
-import { freePort, waitFor } from "./server-helpers.ts";
+import { depotOk as ok, tempDir } from "./helpers.ts";
+import { type Exchange as Outcome, exchange, issueToFiles, killChildren, REPLY, startTlsServer as startServer, type TlsServer } from "./openssl-tls.ts";
 
 /** Real processes on a busy machine: generous, explicit per test. */
 const TEST_TIMEOUT_MS = 45_000;
 const CHILD_TIMEOUT_MS = 15_000;
-const MESSAGE = "hello from a depot client";
-const REPLY = [...MESSAGE].reverse().join("");
-
-const children = new Set<Bun.Subprocess>();
-function spawn(cmd: string[]): Bun.Subprocess<"pipe", "pipe", "pipe"> {
-  const proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "pipe", timeout: CHILD_TIMEOUT_MS, killSignal: "SIGKILL" });
-  children.add(proc);
-  void proc.exited.then(() => children.delete(proc));
-  return proc;
-}
-
-async function killAll(): Promise<void> {
-  const running = [...children];
-  for (const proc of running) proc.kill("SIGKILL");
-  await Promise.all(running.map((proc) => proc.exited));
-}
 
 interface Pair {
   cert: string;
@@ -38,11 +21,7 @@ interface Pair {
 }
 
 function issue(args: string[], name: string): Pair {
-  const [key, cert, ...rest] = pemBlocks(ok(["generate", depotPath, "--key-type", "ec-p256", ...args]));
-  if (!key || !cert || rest.length) throw new Error("generate did not print a key and a certificate");
-  const pair = { key: join(dir, `${name}.key`), cert: join(dir, `${name}.crt`) };
-  writeFileSync(pair.key, key, { mode: 0o600 });
-  writeFileSync(pair.cert, cert);
+  const pair = issueToFiles(depotPath, ["--key-type", "ec-p256", ...args], dir, name);
   const serial = /^serial=([0-9A-F]+)$/m.exec(Bun.spawnSync(["openssl", "x509", "-in", pair.cert, "-noout", "-serial"]).stdout.toString())![1]!;
   return { ...pair, serial };
 }
@@ -56,56 +35,17 @@ let serverPair: Pair;
 let good: Pair;
 let bad: Pair;
 
-interface TlsServer {
-  port: number;
-  log: { text: string };
-  proc: Bun.Subprocess<"pipe", "pipe", "pipe">;
-}
-
 /** `openssl s_server` requiring a client certificate from the depot's CA, checked against the CRL (read once, at start). */
-async function startTlsServer(): Promise<TlsServer> {
-  const port = freePort();
-  const proc = spawn([
-    "openssl", "s_server", "-accept", `127.0.0.1:${port}`, "-rev",
-    "-cert", serverPair.cert, "-key", serverPair.key,
-    "-CAfile", caFile, "-Verify", "1", "-verify_return_error",
-    "-CRL", crlFile, "-crl_check",
-  ]);
-  const log = { text: "" };
-  void drain(proc.stdout, log);
-  void drain(proc.stderr, log);
-  await waitFor(() => /^ACCEPT$/m.test(log.text) || proc.exitCode !== null, CHILD_TIMEOUT_MS, "s_server to listen");
-  if (proc.exitCode !== null) throw new Error(`s_server did not start: ${log.text}`);
-  return { port, log, proc };
-}
-
-interface Outcome {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  /** What the server logged during this connection. */
-  serverLog: string;
+function startTlsServer(): Promise<TlsServer> {
+  return startServer(
+    ["-cert", serverPair.cert, "-key", serverPair.key, "-CAfile", caFile, "-Verify", "1", "-verify_return_error", "-CRL", crlFile, "-crl_check"],
+    CHILD_TIMEOUT_MS,
+  );
 }
 
 /** Connects with s_client and a client certificate, sends MESSAGE, waits for the reply or the end. */
-async function connect(server: TlsServer, client: Pair): Promise<Outcome> {
-  const logStart = server.log.text.length;
-  const proc = spawn([
-    "openssl", "s_client", "-connect", `127.0.0.1:${server.port}`, "-servername", "localhost",
-    "-cert", client.cert, "-key", client.key, "-CAfile", caFile,
-    "-verify_hostname", "localhost", "-verify_return_error", "-brief", "-no_ign_eof",
-  ]);
-  const out = { text: "" };
-  const err = { text: "" };
-  const drained = Promise.all([drain(proc.stdout, out), drain(proc.stderr, err)]);
-  proc.stdin.write(`${MESSAGE}\n`);
-  await proc.stdin.flush();
-  await waitFor(() => out.text.includes(REPLY) || proc.exitCode !== null, CHILD_TIMEOUT_MS, "s_client").catch(() => {});
-  await proc.stdin.end();
-  await proc.exited;
-  await drained;
-  await waitFor(() => /CONNECTION (CLOSED|FAILURE)/.test(server.log.text.slice(logStart)), CHILD_TIMEOUT_MS, "the server to log the connection").catch(() => {});
-  return { exitCode: proc.exitCode, stdout: out.text, stderr: err.text, serverLog: server.log.text.slice(logStart) };
+function connect(server: TlsServer, client: Pair): Promise<Outcome> {
+  return exchange(server, ["-cert", client.cert, "-key", client.key, "-CAfile", caFile, "-verify_hostname", "localhost"], CHILD_TIMEOUT_MS);
 }
 
 function expectAccepted(c: Outcome, cn: string): void {
@@ -134,8 +74,7 @@ beforeAll(() => {
 }, TEST_TIMEOUT_MS);
 
 afterAll(async () => {
-  await killAll();
-  expect(children.size).toBe(0);
+  expect(await killChildren()).toBe(0);
 });
 
 describe("depot config", () => {
@@ -178,7 +117,7 @@ describe("openssl s_server with the depot's CRL", () => {
       expectAccepted(await connect(after, good), "Good Client");
       expect(after.proc.exitCode).toBeNull();
     } finally {
-      await killAll();
+      await killChildren();
     }
   }, TEST_TIMEOUT_MS);
 });

@@ -8,117 +8,44 @@
  * proves application data went through after both sides were verified.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { depotOk as ok, drain, pemBlocks, tempDir } from "./helpers.ts";
-import { waitFor } from "./server-helpers.ts";
-
+import { depotOk as ok, tempDir } from "./helpers.ts";
+import { exchange, issueToFiles as issue, killChildren, REPLY, startTlsServer, type TlsServer } from "./openssl-tls.ts";
 
 const CHILD_TIMEOUT_MS = 10_000;
-const MESSAGE = "hello from a depot client";
-const REPLY = [...MESSAGE].reverse().join("");
 
-const children = new Set<Bun.Subprocess>();
-function spawn(cmd: string[], timeout: number): Bun.Subprocess<"pipe", "pipe", "pipe"> {
-  const proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "pipe", timeout, killSignal: "SIGKILL" });
-  children.add(proc);
-  void proc.exited.then(() => children.delete(proc));
-  return proc;
-}
-
-/** Writes `depot generate` output (key then certificate) to KEY and CRT files. */
-function issue(depotPath: string, args: string[], dir: string, name: string): { cert: string; key: string } {
-  const [key, cert, ...rest] = pemBlocks(ok(["generate", depotPath, ...args]));
-  if (!key || !cert || rest.length) throw new Error("generate did not print a key and a certificate");
-  const paths = { key: join(dir, `${name}.key`), cert: join(dir, `${name}.crt`) };
-  writeFileSync(paths.key, key, { mode: 0o600 });
-  writeFileSync(paths.cert, cert);
-  return paths;
-}
-
-let dir: string;
 let caFile: string;
 let otherCaFile: string;
-let serverPair: { cert: string; key: string };
 let clientPair: { cert: string; key: string };
 let strangerPair: { cert: string; key: string };
-let server: Bun.Subprocess<"pipe", "pipe", "pipe">;
-const serverLog = { text: "" };
+let tls: TlsServer;
+let server: TlsServer["proc"];
 let port: number;
 
 beforeAll(async () => {
-  dir = tempDir("depot-mtls-");
+  const dir = tempDir("depot-mtls-");
   const home = join(dir, "home-ca");
   const other = join(dir, "other-ca");
   ok(["init", home, "Home CA"]);
   ok(["init", other, "Other CA", "--key-type", "ec-p256"]);
   caFile = join(home, "certificates", "ca.crt");
   otherCaFile = join(other, "certificates", "ca.crt");
-  serverPair = issue(home, ["--type", "server", "--cn", "localhost", "--san", "127.0.0.1"], dir, "server");
+  const serverPair = issue(home, ["--type", "server", "--cn", "localhost", "--san", "127.0.0.1"], dir, "server");
   clientPair = issue(home, ["--type", "client", "--cn", "Bob Owner", "--email", "bob@example.com"], dir, "bob");
   // Same subject, from a CA the server does not trust.
   strangerPair = issue(other, ["--type", "client", "--cn", "Bob Owner", "--email", "bob@example.com"], dir, "stranger");
-
-  // Port 0: the kernel picks a free port, and s_server prints it.
-  server = spawn(
-    [
-      "openssl", "s_server", "-accept", "127.0.0.1:0", "-rev",
-      "-cert", serverPair.cert, "-key", serverPair.key,
-      "-CAfile", caFile, "-Verify", "1", "-verify_return_error",
-    ],
-    60_000,
-  );
-  void drain(server.stdout, serverLog);
-  void drain(server.stderr, serverLog);
-  await waitFor(() => /^ACCEPT .*:(\d+)$/m.test(serverLog.text) || server.exitCode !== null, CHILD_TIMEOUT_MS, "s_server to listen");
-  const match = /^ACCEPT .*:(\d+)$/m.exec(serverLog.text);
-  if (!match) throw new Error(`s_server did not start: ${serverLog.text}`);
-  port = Number(match[1]);
+  tls = await startTlsServer(["-cert", serverPair.cert, "-key", serverPair.key, "-CAfile", caFile, "-Verify", "1", "-verify_return_error"], CHILD_TIMEOUT_MS);
+  server = tls.proc;
+  port = tls.port;
 });
 
 afterAll(async () => {
-  for (const proc of children) proc.kill("SIGKILL");
-  await Promise.all([...children].map((proc) => proc.exited));
-  expect(children.size).toBe(0);
+  expect(await killChildren()).toBe(0);
 });
 
-interface Connection {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  /** What the server logged during this connection. */
-  serverLog: string;
-}
-
-/**
- * Connects with s_client, sends MESSAGE and waits for the reversed reply or
- * for s_client to give up; then closes stdin so it says goodbye and exits.
- */
-async function connect(extra: string[], verify: string[] = ["-verify_hostname", "localhost"], ca = caFile): Promise<Connection> {
-  const logStart = serverLog.text.length;
-  const proc = spawn(
-    [
-      "openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost",
-      "-CAfile", ca, ...verify, "-verify_return_error", "-brief", "-no_ign_eof", ...extra,
-    ],
-    CHILD_TIMEOUT_MS,
-  );
-  const out = { text: "" };
-  const err = { text: "" };
-  const drained = Promise.all([drain(proc.stdout, out), drain(proc.stderr, err)]);
-  proc.stdin.write(`${MESSAGE}\n`);
-  await proc.stdin.flush();
-  await waitFor(() => out.text.includes(REPLY) || proc.exitCode !== null, CHILD_TIMEOUT_MS, "s_client").catch(() => {});
-  await proc.stdin.end();
-  await proc.exited;
-  await drained;
-  // The server logs the outcome of each connection; wait for it.
-  await waitFor(
-    () => /CONNECTION (CLOSED|FAILURE)/.test(serverLog.text.slice(logStart)),
-    CHILD_TIMEOUT_MS,
-    "the server to log the connection",
-  ).catch(() => {});
-  return { exitCode: proc.exitCode, stdout: out.text, stderr: err.text, serverLog: serverLog.text.slice(logStart) };
+/** s_client with `extra` (client certificate or none), server verification `verify`, trusting `ca`. */
+function connect(extra: string[], verify: string[] = ["-verify_hostname", "localhost"], ca = caFile) {
+  return exchange(tls, ["-CAfile", ca, ...verify, ...extra], CHILD_TIMEOUT_MS);
 }
 
 describe("mutual TLS with depot certificates (openssl s_server and s_client)", () => {

@@ -1,4 +1,5 @@
 import { DepotError } from "../errors.ts";
+import { integerFromHex } from "./der.ts";
 import type { Issuer } from "./issuer.ts";
 import { toPem } from "./keys.ts";
 import { KEY_SPECS } from "./key-types.ts";
@@ -30,7 +31,7 @@ export async function buildCrl(issuer: Issuer, crlNumber: number, revoked: Certi
     nextUpdate,
     signingKey: issuer.key.privateKey,
     signingAlgorithm: KEY_SPECS[issuer.key.type].signingAlgorithm,
-    extensions: [issuer.authorityKeyIdentifier, new x509.Extension("2.5.29.20", false, derInteger(crlNumber))],
+    extensions: [issuer.authorityKeyIdentifier, new x509.Extension("2.5.29.20", false, integerFromHex(toDerIntegerHex(crlNumber.toString(16))))],
     entries: revoked.map((record) => ({
       serialNumber: toDerIntegerHex(record.serial),
       revocationDate: record.revokedAt ?? thisUpdate,
@@ -38,13 +39,4 @@ export async function buildCrl(issuer: Issuer, crlNumber: number, revoked: Certi
     })),
   });
   return toPem("X509 CRL", new Uint8Array(crl.rawData));
-}
-
-/** DER INTEGER (tag, length, minimal content) of a non-negative number. */
-function derInteger(value: number): Uint8Array<ArrayBuffer> {
-  let hex = value.toString(16);
-  if (hex.length % 2) hex = `0${hex}`;
-  if (parseInt(hex.slice(0, 2), 16) >= 0x80) hex = `00${hex}`;
-  const content = Buffer.from(hex, "hex");
-  return new Uint8Array([0x02, content.length, ...content]);
 }

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { createDepot } from "../ca/create.ts";
 import { Depot } from "../ca/depot.ts";
@@ -10,11 +10,10 @@ import { inspectPidFile } from "../server/pidfile.ts";
 import { defaultDepotPath, defaultLogFiles, defaultPidFile } from "../server/paths.ts";
 import { currentSelfCommand } from "../server/self.ts";
 import { depotUpkeep } from "../server/upkeep.ts";
+import { READY_FD_ENV, tellStarter } from "../server/starter.ts";
 import { Supervisor } from "../server/supervisor.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 
-/** Set in a daemonized server: the descriptor on which it reports "ready <pid>" or "error <why>". */
-const READY_FD_ENV = "DEPOT_READY_FD";
 
 const args = {
   path: { type: "positional", required: false, description: "The depot to serve (default: $DEPOT_PATH, else $XDG_DATA_HOME/depot, created on first start)" },
@@ -40,7 +39,7 @@ export default defineCommand({
       rejectUnknownArgs(rawArgs, args);
       return await start(rawArgs, parsed, readyFd);
     } catch (error) {
-      if (readyFd !== undefined && error instanceof DepotError) report(readyFd, `error ${error.message}`);
+      if (readyFd !== undefined && error instanceof DepotError) tellStarter(readyFd, `error ${error.message}`);
       throw error;
     }
   },
@@ -154,15 +153,6 @@ function readFileText(path: string): string | undefined {
     return readFileSync(path, "utf8").trim();
   } catch {
     return undefined;
-  }
-}
-
-function report(fd: number, line: string): void {
-  try {
-    writeSync(fd, `${line}\n`);
-    closeSync(fd);
-  } catch {
-    // Nobody is listening any more.
   }
 }
 

@@ -1,5 +1,5 @@
-import { closeSync, writeSync } from "node:fs";
 import type { Logger } from "./log.ts";
+import { tellStarter } from "./starter.ts";
 import type { WorkerConfig } from "./messages.ts";
 import { processStartTime, removePidFile, updateState, writePidFile, type ServerState } from "./pidfile.ts";
 import { WorkerProcess } from "./worker-process.ts";
@@ -276,12 +276,7 @@ export class Supervisor {
 
   private reportToStarter(line: string): void {
     if (this.options.readyFd === undefined) return;
-    try {
-      writeSync(this.options.readyFd, `${line}\n`);
-      closeSync(this.options.readyFd);
-    } catch {
-      // The starting command is gone; nothing to tell.
-    }
+    tellStarter(this.options.readyFd, line);
     this.options.readyFd = undefined;
   }
 
