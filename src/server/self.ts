@@ -15,3 +15,6 @@ export function currentSelfCommand(): string[] {
 
 /** The hidden command that starts a worker process. */
 export const WORKER_COMMAND = "__worker";
+
+/** The hidden command that runs a `--daemon` server in the background (`daemon.ts`). */
+export const SERVE_COMMAND = "__serve";

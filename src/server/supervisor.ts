@@ -1,3 +1,4 @@
+import { describeListener } from "./listeners/types.ts";
 import type { Logger } from "./log.ts";
 import { tellStarter } from "./starter.ts";
 import type { WorkerConfig } from "./messages.ts";
@@ -58,11 +59,11 @@ export class Supervisor {
     this.target = options.processCount;
   }
 
-  /** Runs until the server stops; returns the process exit status. */
-  async join(): Promise<number> {
+  /** Runs until the server stops; returns the exit status, and why it stopped when it failed. */
+  async join(): Promise<{ status: number; failure?: string }> {
     for (const signal of SIGNALS) process.on(signal, () => this.enqueue({ kind: "signal", signal }));
     writePidFile(this.options.pidFile, this.state());
-    this.log.info(`Starting ${this.target} workers on ${this.options.worker.host}:${this.options.worker.port}`);
+    this.log.info(`Starting ${this.target} workers on ${this.options.worker.listeners.map(describeListener).join(", ")}`);
 
     for (;;) {
       const event = this.events.shift();
@@ -79,9 +80,8 @@ export class Supervisor {
 
     for (const signal of SIGNALS) process.removeAllListeners(signal);
     removePidFile(this.options.pidFile);
-    if (this.failure) this.reportToStarter(`error ${this.failure}`);
     this.log.info(this.failure ? `Stopped: ${this.failure}` : "Stopped");
-    return this.exitCode;
+    return { status: this.exitCode, failure: this.failure };
   }
 
   private handle(event: Event): void {
@@ -267,8 +267,9 @@ export class Supervisor {
     return {
       pid: process.pid,
       startTime: processStartTime(process.pid),
-      host: this.options.worker.host,
-      port: this.options.worker.port,
+      host: this.options.worker.listeners[0]!.host,
+      port: this.options.worker.listeners[0]!.port,
+      listeners: this.options.worker.listeners.map(({ kind, host, port }) => ({ kind, host, port })),
       depot: this.options.worker.depot,
       workers: [...this.workers].filter((w) => w.state === "ready").map((w) => w.pid),
     };
