@@ -497,7 +497,7 @@ test("workers that keep failing at start-up stop the server with their reason", 
     expect(output.stdout()).toBe("");
     // The command's one error line says why.
     await waitFor(() => output.stderr().includes("workers keep failing"), 2000, () => `stderr: ${output.stderr()}`);
-    expect(output.stderr()).toBe(`depot: the log goes to ${server.logFile}\ndepot: workers keep failing at start-up: ${reason}\n`);
+    expect(output.stderr()).toBe(`depot: serving; the log goes to ${server.logFile}\ndepot: workers keep failing at start-up: ${reason}\n`);
   } finally {
     await server.kill();
   }

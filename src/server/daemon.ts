@@ -7,16 +7,16 @@
  * way), and waits on a pipe (fd 3, `starter.ts`) until the copy says
  * `ready <pid>` or `error <reason>`.
  */
-import { openSync } from "node:fs";
 import { DepotError } from "../errors.ts";
 import type { ServerOptions } from "./index.ts";
+import { openLogFile } from "./log.ts";
 import { addressOf } from "./listeners/types.ts";
 import { currentSelfCommand, SERVE_COMMAND } from "./self.ts";
 import { READY_FD_ENV } from "./starter.ts";
 
 /** Starts the background server; resolves with 0 once it is ready, or throws its reason. */
 export async function startDaemon(options: ServerOptions, logFile: string | undefined): Promise<number> {
-  const output = logFile ? openSync(logFile, "a", 0o640) : "ignore";
+  const output = logFile ? openLogFile(logFile) : "ignore";
   const child = Bun.spawn([...currentSelfCommand(), SERVE_COMMAND], {
     stdio: ["pipe", output, output, "pipe"],
     env: { ...process.env, [READY_FD_ENV]: "3" },

@@ -7,7 +7,7 @@
  * call `serve` the same way (unjs/listhen's `listen()`, unicorn's
  * `HttpServer#start`).
  */
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { DepotError } from "../errors.ts";
 import { claimServerNames, probePorts } from "./bind.ts";
@@ -59,9 +59,9 @@ export interface ServerOptions {
  */
 export async function serve(options: ServerOptions): Promise<number> {
   if (!options.daemon) return runServer(options, undefined);
-  // Checked here too, so that the usual mistakes fail in the foreground;
-  // the background copy claims the names and checks again.
-  await checkServable(options);
+  // The usual mistakes fail here, in the foreground; the background copy
+  // checks the depot, claims the names and probes again, and reports.
+  checkPidFile(options);
   probePorts(options.listeners);
   const logFile = options.logFile ?? chooseLogFile(defaultLogFiles());
   return startDaemon({ ...options, daemon: false, logFile }, logFile);
@@ -74,13 +74,22 @@ export async function serve(options: ServerOptions): Promise<number> {
 export async function runServer(options: ServerOptions, readyFd: number | undefined): Promise<number> {
   let release: (() => void) | undefined;
   let log: Logger | undefined;
+  // The starter hears one line, once: its fd may be reused after it is closed.
+  let starterFd = readyFd;
+  const tellOnce = (line: string) => {
+    if (starterFd !== undefined) tellStarter(starterFd, line);
+    starterFd = undefined;
+  };
   try {
     if (options.listeners.length === 0) throw new DepotError("E_BAD_ARGUMENT", "the server needs at least one listener");
-    const stale = await checkServable(options);
+    const stale = checkPidFile(options);
     // The server itself (not the --daemon starter) claims its ports and pid file for its lifetime.
     release = claimServerNames(options.listeners, options.pidFile);
     probePorts(options.listeners);
-    log = openLog(options, readyFd !== undefined);
+    const inBackground = readyFd !== undefined;
+    // A background server's stderr is the log file already: no copies there.
+    const logger = new Logger(options.logLevel, options.logFile, !inBackground && options.logFile === undefined);
+    log = logger;
     if (stale !== undefined) log.warn(`replacing the stale pid file ${options.pidFile} (pid ${stale} is not running)`);
     log.info(`Serving the depot at ${options.depot}`);
     for (const listener of options.listeners) {
@@ -106,11 +115,16 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           allowRevoke: options.allowRevoke === true,
           testHooks: options.testHooks === true,
         },
+        upkeep: { depot: options.depot, logLevel: options.logLevel, pollMs: UPKEEP_POLL_MS },
         processCount: options.processCount,
         pidFile: options.pidFile,
         timeoutMs: options.timeoutMs,
-        readyFd,
-        upkeep: async (afterCrash) => (await import("./upkeep.ts")).depotUpkeep(options.depot, log!, afterCrash),
+        testHooks: options.testHooks === true,
+        onReady: () => {
+          if (readyFd !== undefined) tellOnce(`ready ${process.pid}`);
+          else if (options.logFile !== undefined) console.error(`depot: serving; the log goes to ${options.logFile}`);
+        },
+        onReopenLog: () => logger.reopen(),
       },
       log,
     );
@@ -118,7 +132,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
     if (failure) throw new DepotError("E_SERVER", failure);
     return status;
   } catch (error) {
-    if (readyFd !== undefined) tellStarter(readyFd, `error ${error instanceof DepotError ? error.message : "internal error; see the log"}`);
+    tellOnce(`error ${error instanceof DepotError ? error.message : "internal error; see the log"}`);
     throw error;
   } finally {
     log?.close();
@@ -126,40 +140,14 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
   }
 }
 
-/**
- * Opens the log: the given file, or stderr in the foreground. A background
- * server's stderr is the log file already, so lines are not copied there.
- */
-function openLog(options: ServerOptions, inBackground: boolean): Logger {
-  if (!inBackground) console.error(`depot: the log goes to ${options.logFile ?? "stderr"}`);
-  return new Logger(options.logLevel, options.logFile, !inBackground && options.logFile === undefined);
-}
+/** How often the upkeep process looks for a CRL to publish. */
+const UPKEEP_POLL_MS = 400;
 
-/**
- * What must hold before anything is claimed: the depot opens (and its
- * missing certificate files are restored), its CA key is private, and the
- * pid file names no running server. Returns the pid of a stale pid file.
- */
-async function checkServable(options: ServerOptions): Promise<number | undefined> {
-  await checkDepot(options.depot);
+/** The pid file must name no running server; returns the pid of a stale one. */
+function checkPidFile(options: ServerOptions): number | undefined {
   const running = inspectPidFile(options.pidFile);
   if (running.kind === "running") throw new DepotError("E_SERVER", `a depot server is already running (pid ${running.pid}, pid file ${options.pidFile})`);
   return running.kind === "stale" ? running.pid : undefined;
-}
-
-/** Opens the depot once, so a broken one fails here with a clear message, not in every worker. */
-async function checkDepot(path: string): Promise<void> {
-  const { Depot } = await import("../ca/depot.ts");
-  const depot = await Depot.open(path);
-  // Workers write certificate files just after their answers; a crash in
-  // between leaves a certificate recorded in the ledger without its file.
-  const restored = await depot.restoreMissingFiles();
-  if (restored > 0) console.error(`depot: restored ${restored} certificate file(s) from the ledger`);
-  depot.close();
-  const keyMode = statSync(depot.layout.caKey).mode;
-  if (keyMode & 0o077) {
-    throw new DepotError("E_INSECURE_KEY", `refusing to start: ${depot.layout.caKey} is readable by group or others (chmod 400 it)`);
-  }
 }
 
 function readFileText(path: string): string | undefined {

@@ -44,3 +44,14 @@ export function parseMessage(line: string): WorkerMessage | undefined {
     return undefined;
   }
 }
+
+/** How the supervisor configures the upkeep process, passed in the DEPOT_UPKEEP environment variable. */
+export interface UpkeepConfig {
+  depot: string;
+  logLevel: LogLevel;
+  heartbeatMs: number;
+  /** How often the ledger is checked for revocations the CRL does not list yet. */
+  pollMs: number;
+}
+
+export const UPKEEP_ENV = "DEPOT_UPKEEP";
