@@ -3,7 +3,6 @@
  * Owning the server's names before anything listens: every listener's
  * host:port and the pid file, for as long as the supervisor lives.
  */
-import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { DepotError } from "../errors.ts";
 import { addressOf } from "./listeners/types.ts";
@@ -53,7 +52,7 @@ export function claimServerNames(addresses: readonly Address[], pidFile: string)
   // claim from blocking another's start.
   const uid = process.getuid?.() ?? 0;
   const claims: [string, string][] = addresses.map(({ host, port }) => [`depot:${uid}:${host}:${port}`, `cannot listen on ${addressOf({ host, port })}: the port is in use`]);
-  claims.push([`depot-pid:${uid}:${createHash("sha256").update(resolve(pidFile)).digest("hex")}`, `a depot server is already starting or running with the pid file ${pidFile}`]);
+  claims.push([`depot-pid:${uid}:${new Bun.CryptoHasher("sha256").update(resolve(pidFile)).digest("hex")}`, `a depot server is already starting or running with the pid file ${pidFile}`]);
   const release = () => {
     for (const listener of held) listener.stop(true);
     held.length = 0;

