@@ -110,6 +110,7 @@ function harness(overrides: Partial<SupervisorOptions> = {}, behaviour: (role: C
         keyPool: 0,
         keyConcurrency: 1,
         allowRevoke: false,
+        allowShutdown: false,
         testHooks: false,
       },
       upkeep: { depot: "/nowhere", logLevel: "debug", pollMs: 400 },
