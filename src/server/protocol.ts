@@ -194,7 +194,7 @@ const SERVER_SIDE = new Set(["E_IO", "E_NOT_A_DEPOT", "E_SERVER", "E_INSECURE_KE
 
 /** A client learns what failed, not where the depot lives: absolute paths become their last part. */
 export function withoutPaths(message: string): string {
-  return message.replace(/(?:\/[^\s/:;,'"()]+)+\/?/g, (path) => path.replace(/\/$/, "").split("/").at(-1) ?? "");
+  return message.replace(/(?<![\w.~-])(?:\/[^\s/:;,'"()]+)+\/?/g, (path) => path.replace(/\/$/, "").split("/").at(-1) ?? "");
 }
 
 export function errorAnswer(reason: string): Answer {
