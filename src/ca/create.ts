@@ -1,13 +1,14 @@
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
-import { DepotError, ioError } from "../errors.ts";
+import { DepotError, errnoOf, ioError, messageOf } from "../errors.ts";
 import { configFromSettings } from "./config.ts";
 import { attribute, formatDn } from "./dn.ts";
 import { fingerprintOf, pemOf, selfSignCa, validityFor } from "./issuer.ts";
 import { DEFAULT_KEY_TYPE, type KeyType } from "./key-types.ts";
 import { generateKeyPair, loadSigningKey } from "./keys.ts";
 import { depotLayout } from "./layout.ts";
-import { SqliteLedger } from "./ledger.ts";
+import { openLedger } from "./ledger.ts";
+import { writeLedgerMarker } from "./ledger/marker.ts";
 import { newSerial } from "./serial.ts";
 import { Depot } from "./depot.ts";
 
@@ -58,16 +59,9 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     const certificate = await selfSignCa(key, subject, serial, validity);
     writeFileSync(layout.caCertificate, pemOf(certificate), { mode: 0o644 });
 
-    writeFileSync(
-      layout.config,
-      configFromSettings({
-        label,
-        path: root,
-        keyType,
-        defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS),
-      }),
-    );
-    const ledger = new SqliteLedger(layout.ledger);
+    const settings = { label, path: root, keyType, defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS) };
+    writeFileSync(layout.config, configFromSettings(settings));
+    const ledger = await openLedger(layout, settings, { create: true });
     await ledger.record({
       serial,
       subject: formatDn(subject),
@@ -79,6 +73,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
       status: "valid",
     });
     ledger.close();
+    writeLedgerMarker(layout);
     // An empty CRL from the start, so web servers can be pointed at crl.pem at once.
     const depot = await Depot.open(staging);
     await depot.publishCrl();
@@ -101,7 +96,7 @@ function caSubject(label: string) {
   try {
     return [attribute("O", label), attribute("CN", label)];
   } catch (error) {
-    throw new DepotError("E_BAD_ARGUMENT", `the CA label cannot name a certificate: ${(error as Error).message.replace(/^O /, "it ")}`);
+    throw new DepotError("E_BAD_ARGUMENT", `the CA label cannot name a certificate: ${messageOf(error).replace(/^O /, "it ")}`);
   }
 }
 
@@ -111,7 +106,7 @@ function refuseUnlessEmpty(root: string): void {
     if (!statSync(root).isDirectory()) throw new DepotError("E_DEPOT_EXISTS", `${root} exists and is not a folder`);
     entries = readdirSync(root);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    if (errnoOf(error) === "ENOENT") return;
     if (error instanceof DepotError) throw error;
     throw ioError("read", root, error);
   }
