@@ -132,7 +132,7 @@ export function isSignedBy(issuer: Issuer, der: Uint8Array): boolean {
 }
 
 /** The DER inside a PEM `X509 CRL` block, or undefined if the text is not one. */
-export function crlDerOf(pem: string): Uint8Array | undefined {
+export function crlDerOf(pem: string): Uint8Array<ArrayBuffer> | undefined {
   const match = /^-----BEGIN X509 CRL-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END X509 CRL-----\r?\n?$/.exec(pem);
   return match ? new Uint8Array(Buffer.from(match[1]!, "base64")) : undefined;
 }

@@ -11,9 +11,10 @@ import revoke from "./revoke.ts";
 import crl from "./crl.ts";
 import sign from "./sign.ts";
 import list from "./list.ts";
+import ledger from "./ledger.ts";
 import show from "./show.ts";
 
-export const commands: Record<string, CommandDef<any>> = { start, stop, status, init, generate, sign, revoke, crl, list, show, config };
+export const commands: Record<string, CommandDef<any>> = { start, stop, status, init, generate, sign, revoke, crl, list, show, config, ledger };
 
 const root: CommandDef = {
   meta: { name: "depot", version: VERSION, description: "A mini certificate authority: CA library, command line and pre-forking server." },
