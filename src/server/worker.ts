@@ -95,7 +95,7 @@ class Worker {
         );
         return issued.privateKeyPem + issued.certificatePem;
       },
-      sign: async (csrPem) => (await this.depot.signRequest(csrPem, { profile: "client" })).certificatePem,
+      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client" })).certificatePem,
       crl: async () => this.depot.currentCrlPem(),
       revoke: async (serialText, reason) => {
         const { serial } = await this.depot.findBySerial(serialText);
