@@ -494,7 +494,7 @@ describe("depots that cannot be served", () => {
     chmodSync(join(path, "private", "ca.key"), 0o440);
     const p = port();
     const result = await runDepot(["start", path, "--port", String(p), "--pid-file", join(home, "depot.pid"), "--log-file", join(home, "depot.log")], envFor(home));
-    expect(result.stderr).toBe(`depot: refusing to start: ${path}/private/ca.key is readable by group or others (chmod 400 it)\n`);
+    expect(result.stderr).toBe(`depot: refusing to open the depot: ${path}/private/ca.key is readable by group or others (chmod 400 it)\n`);
     expect(result.exitCode).toBe(1);
     expect(existsSync(join(home, "depot.pid"))).toBe(false);
     expect(workersOnPort(p)).toEqual([]);

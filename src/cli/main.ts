@@ -20,6 +20,7 @@ export const commands: Record<string, LazyCommand> = {
   list: () => import("./list.ts").then((m) => m.default),
   show: () => import("./show.ts").then((m) => m.default),
   config: () => import("./config.ts").then((m) => m.default),
+  ledger: () => import("./ledger.ts").then((m) => m.default),
 };
 
 const root: CommandDef = {

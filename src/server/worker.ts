@@ -97,12 +97,13 @@ class Worker {
         );
         return issued.privateKeyPem + issued.certificatePem;
       },
-      sign: async (csrPem) => (await this.depot.signRequest(csrPem, { profile: "client" })).certificatePem,
+      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client" })).certificatePem,
       crl: async () => this.depot.currentCrlPem(),
       revoke: async (serialText, reason) => {
         const { serial } = await this.depot.findBySerial(serialText);
-        const { record, crl } = await this.depot.revoke(serial, reason);
-        log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; CRL ${crl.crlNumber}`, this.config);
+        // Recorded only: the upkeep process publishes the CRL, one for a whole burst.
+        const { record } = await this.depot.revoke(serial, reason, { publish: false });
+        log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; the upkeep process publishes the CRL`, this.config);
         return `OK revoked ${record.serial.toUpperCase()}\n`;
       },
       allowRevoke: this.config.allowRevoke,
