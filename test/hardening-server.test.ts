@@ -1,10 +1,10 @@
 // Hardening of the server (issue 9): answers never lost to a half-close, idle
 // connections that cannot deny service, `shutdown` opt-in and lossless worker
 // restarts, a busy answer that arrives as a line.
-import { expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openssl, tempDir } from "./helpers.ts";
+import { depot, openssl, tempDir } from "./helpers.ts";
 import { request, startServer, waitFor, workerPids } from "./server-helpers.ts";
 
 function csrPem(cn: string): string {
@@ -163,3 +163,86 @@ test("with --allow-shutdown and tcp_migrate_req=1, a loop of shutdown requests f
     writeFileSync(MIGRATE_REQ, original);
   }
 }, 30_000);
+
+describe("pid files planted by someone else (issue 9 item 9)", () => {
+  const startTimeOf = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19];
+
+  test("a pid file and .json naming a live process that is not a depot supervisor, start time and all: never signalled", async () => {
+    const home = tempDir();
+    const pidFile = join(home, "depot.pid");
+    const victim = Bun.spawn(["sleep", "30"]);
+    try {
+      writeFileSync(pidFile, `${victim.pid}\n`);
+      writeFileSync(`${pidFile}.json`, JSON.stringify({ pid: victim.pid, startTime: startTimeOf(victim.pid), host: "127.0.0.1", port: 1, depot: "/x", workers: [] }));
+      const stop = depot(["stop", "--pid-file", pidFile, "--wait", "1"]);
+      expect({ exitCode: stop.exitCode, stderr: stop.stderr }).toEqual({ exitCode: 1, stderr: "depot: Can't find a running server\n" });
+      await Bun.sleep(100);
+      expect(victim.exitCode).toBeNull();
+    } finally {
+      victim.kill("SIGKILL");
+    }
+  });
+
+  test("a pid file owned by another user, or writable by others, is not trusted even when it names our server", async () => {
+    const server = await startServer();
+    try {
+      await server.ready;
+      chmodSync(server.pidFile, 0o666);
+      const loose = depot(["stop", "--pid-file", server.pidFile]);
+      expect({ exitCode: loose.exitCode, stderr: loose.stderr }).toEqual({ exitCode: 1, stderr: `depot: not trusting the pid file: ${server.pidFile} is writable by others\n` });
+      chmodSync(server.pidFile, 0o644);
+      chownSync(`${server.pidFile}.json`, 65534, 65534);
+      const foreign = depot(["status", "--pid-file", server.pidFile]);
+      expect({ exitCode: foreign.exitCode, stderr: foreign.stderr }).toEqual({ exitCode: 1, stderr: `depot: not trusting the pid file: ${server.pidFile}.json belongs to another user (uid 65534)\n` });
+      expect(server.process.exitCode).toBeNull();
+      chownSync(`${server.pidFile}.json`, process.getuid!(), process.getgid!());
+      expect(depot(["status", "--pid-file", server.pidFile]).exitCode).toBe(0);
+    } finally {
+      await server.kill();
+    }
+  });
+});
+
+test("a log file that is a symbolic link is refused, not followed (issue 9 item 10)", () => {
+  const home = tempDir();
+  const target = join(home, "target");
+  writeFileSync(target, "");
+  const link = join(home, "depot.log");
+  symlinkSync(target, link);
+  const result = depot(["start", join(home, "no-such-depot"), "--port", "1", "--pid-file", join(home, "pid"), "--log-file", link], { env: { HOME: home } });
+  expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 1, stderr: `depot: refusing the log file ${link}: it is a symbolic link (give the file's real path)\n` });
+  expect(readFileSync(target, "utf8")).toBe("");
+});
+
+test("crl over the socket: a crl.pem that is a symbolic link to the CA key is refused without the key or a path (issue 9 item 12)", async () => {
+  const server = await startServer(["--process-count", "1"]);
+  try {
+    await server.ready;
+    const good = await request(server.port, "crl");
+    expect(good).toStartWith("-----BEGIN X509 CRL-----\n");
+    const crl = join(server.depotPath, "crl.pem");
+    renameSync(crl, `${crl}.real`);
+    symlinkSync(join(server.depotPath, "private", "ca.key"), crl);
+    const answer = await request(server.port, "crl");
+    expect(answer).toStartWith("ERROR ");
+    expect(answer.split("\n")).toHaveLength(2);
+    expect(answer).not.toContain("PRIVATE KEY");
+    expect(answer).not.toContain(server.depotPath);
+    expect(answer).not.toMatch(/ \//);
+  } finally {
+    await server.kill();
+  }
+});
+
+test("the line protocol beyond loopback needs --open-line-protocol, and the refusal says why (issue 14)", () => {
+  const home = tempDir();
+  const args = ["start", join(home, "ca"), "--host", "0.0.0.0", "--port", "1", "--pid-file", join(home, "pid")];
+  const refused = depot(args, { env: { HOME: home } });
+  expect({ exitCode: refused.exitCode, stderr: refused.stderr }).toEqual({
+    exitCode: 1,
+    stderr: "depot: refusing to serve the line protocol on 0.0.0.0: it has no authentication, so anyone who can reach it gets certificates from this CA; add --open-line-protocol if that is what you want\n",
+  });
+  // With it, the next check (here: no such depot) is reached.
+  const opened = depot([...args, "--open-line-protocol"], { env: { HOME: home } });
+  expect(opened.stderr).not.toContain("refusing to serve the line protocol");
+});

@@ -170,6 +170,7 @@ function checkListeners(options: ServerOptions): void {
 function checkPidFile(options: ServerOptions): number | undefined {
   const running = inspectPidFile(options.pidFile);
   if (running.kind === "running") throw new DepotError("E_SERVER", `a depot server is already running (pid ${running.pid}, pid file ${options.pidFile})`);
+  if (running.kind === "untrusted") throw new DepotError("E_SERVER", `not trusting the pid file: ${running.reason}; remove it, or give another with --pid-file`);
   return running.kind === "stale" ? running.pid : undefined;
 }
 
