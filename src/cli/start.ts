@@ -1,9 +1,12 @@
 /**
  * @module
  * `depot start`: parses the flags into `ServerOptions` and calls `serve`
- * (`src/server/index.ts`), which does the work.
+ * (`src/server/index.ts`), which does the work. The process that runs it
+ * becomes the supervisor, so the flags are read here (`runStart`) without
+ * citty, whose node:util would stay in its memory for the server's life;
+ * citty only renders `start --help` from the same definition.
  */
-import { defineCommand } from "citty";
+import type { ArgsDef, CommandDef } from "citty";
 import { existsSync } from "node:fs";
 import { DepotError } from "../errors.ts";
 import type { ServerOptions } from "../server/index.ts";
@@ -28,17 +31,55 @@ const args = {
   "open-line-protocol": { type: "boolean", description: "Allow --host beyond loopback for the line protocol, which has no authentication: anyone who reaches it gets certificates" },
 } as const;
 
-export default defineCommand({
+export default {
   meta: { name: "start", description: "Run the depot server: a supervisor and its worker processes." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
-    const options = serverOptions(parsed);
-    options.depot = await depotToServe(parsed.path as string | undefined);
-    const { serve } = await import("../server/index.ts");
-    return serve(options);
-  },
-});
+  run: ({ rawArgs }) => runStart(rawArgs),
+} satisfies CommandDef<typeof args>;
+
+/** Runs `depot start` with its raw arguments; resolves with the exit status. */
+export async function runStart(rawArgs: string[]): Promise<number> {
+  rejectUnknownArgs(rawArgs, args);
+  const parsed = flagValues(rawArgs, args);
+  const options = serverOptions(parsed);
+  options.depot = await depotToServe(parsed.path as string | undefined);
+  const { serve } = await import("../server/index.ts");
+  return serve(options);
+}
+
+/**
+ * The flags' values, as citty would give them (`--x v`, `--x=v`, `-x v`,
+ * `--flag`, `--no-flag`; positionals in order), for arguments that
+ * `rejectUnknownArgs` has already checked.
+ */
+function flagValues(rawArgs: string[], definition: ArgsDef): Record<string, unknown> {
+  const byName = new Map<string, [string, string]>();
+  const positionals: string[] = [];
+  for (const [name, def] of Object.entries(definition)) {
+    if (def.type === "positional") positionals.push(name);
+    else for (const spelling of [name, ...[(def as { alias?: string | string[] }).alias ?? []].flat()]) byName.set(spelling, [name, def.type ?? "string"]);
+  }
+  const values: Record<string, unknown> = {};
+  const words: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") {
+      words.push(...rawArgs.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      words.push(arg);
+      continue;
+    }
+    const [flag = "", inline] = arg.replace(/^--?/, "").split(/=(.*)/s);
+    const negated = !byName.has(flag) && flag.startsWith("no-");
+    const [name, type] = byName.get(negated ? flag.slice(3) : flag) ?? [flag, "string"];
+    if (type === "boolean") values[name] = !negated;
+    else values[name] = [...[values[name] ?? []].flat(), inline ?? rawArgs[++i]];
+  }
+  positionals.forEach((name, i) => (values[name] = words[i]));
+  return values;
+}
 
 /** The flags as `ServerOptions`, each checked (the depot path is filled in after). */
 function serverOptions(parsed: Record<string, unknown>): ServerOptions {
@@ -66,6 +107,8 @@ async function depotToServe(given: string | undefined): Promise<string> {
   if (given) return given;
   const path = defaultDepotPath();
   if (!existsSync(path)) {
+    // The supervisor loads no CA library, except this once: reflect-metadata before x509.
+    await import("reflect-metadata");
     const { createDepot } = await import("../ca/create.ts");
     await createDepot(path, { label: "Depot CA" });
     console.log(`Created a depot in ${path}`);
