@@ -158,14 +158,21 @@ export class SqliteLedger implements Ledger {
         )
         .get()!;
       // Only what a CRL entry needs: at 100,000 entries, the PEMs would be 100 MB.
+      // Two queries rather than a UNION, so the first reads in index order with no sort.
+      const entryOf = (row: { serial: string; revoked_at: string; revocation_reason: string | null }): CrlEntry => ({
+        serial: row.serial,
+        revokedAt: new Date(row.revoked_at),
+        reason: row.revocation_reason ?? "unspecified",
+      });
       const revoked = this.db
         .query<{ serial: string; revoked_at: string; revocation_reason: string | null }, [string]>(
-          `SELECT serial, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked' AND not_after > ?
-           UNION ALL SELECT serial, revoked_at, revocation_reason FROM crl_only_revocations
-           ORDER BY revoked_at, serial`,
+          "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked' AND not_after > ? ORDER BY revoked_at, serial",
         )
         .all(now.toISOString())
-        .map((row): CrlEntry => ({ serial: row.serial, revokedAt: new Date(row.revoked_at), reason: row.revocation_reason ?? "unspecified" }));
+        .map(entryOf);
+      for (const row of this.db.query<{ serial: string; revoked_at: string; revocation_reason: string }, []>("SELECT serial, revoked_at, revocation_reason FROM crl_only_revocations ORDER BY revoked_at, serial").all()) {
+        revoked.push(entryOf(row));
+      }
       return { crlNumber: value, revocations: this.counter("revocations") ?? 0, revoked };
     });
     return this.write(() => claim.immediate());
