@@ -130,8 +130,8 @@ export class SqliteAuditLog implements AuditLog {
     let expectedSeq = 1;
     let previous = GENESIS;
     for (const row of this.db.query<Row, []>("SELECT seq, body, previous, hash FROM audit ORDER BY seq").iterate()) {
-      const broken = (problem: string): AuditVerdict => ({ ok: false, count: expectedSeq - 1, seq: row.seq, problem });
-      if (row.seq !== expectedSeq) return broken(`record ${expectedSeq}${row.seq > expectedSeq + 1 ? ` to ${row.seq - 1}` : ""} missing (next is ${row.seq})`);
+      const broken = (problem: string, seq = row.seq): AuditVerdict => ({ ok: false, count: expectedSeq - 1, seq, problem });
+      if (row.seq !== expectedSeq) return broken(`record ${expectedSeq}${row.seq > expectedSeq + 1 ? ` to ${row.seq - 1}` : ""} missing (next is ${row.seq})`, expectedSeq);
       if (row.previous !== previous) return broken(`record ${row.seq} does not follow record ${row.seq - 1} (its previous hash differs)`);
       if (chainHash(row.previous, row.body) !== row.hash) return broken(`record ${row.seq} was altered (its hash does not match its content)`);
       let body: { seq?: unknown };

@@ -227,7 +227,7 @@ export class SqliteTokenStore implements TokenStore {
         // When the estimate next drops below the limit: within this window if
         // the previous one's share is what is over, else once this one ends.
         const waitMs = current + 1 > rate.limit || before === 0 ? start + windowMs - now.getTime() : (1 - (rate.limit - 1 - current) / before - (1 - overlap)) * windowMs;
-        return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+        return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(Math.round(waitMs) / 1000)) };
       }
       this.db
         .query("UPDATE api_tokens SET window_start = ?, window_count = ?, window_before = ? WHERE name = ?")
