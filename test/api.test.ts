@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { AuditLog } from "../src/ca/audit.ts";
 import { createDepot } from "../src/ca/create.ts";
 import { Depot } from "../src/ca/depot.ts";
-import { hashToken, newToken, openTokenTables, type TokenRecord, type TokenStore } from "../src/ca/tokens.ts";
+import { hashToken, newToken, type TokenRecord, type TokenStore } from "../src/ca/tokens.ts";
 import type { TokenPolicy } from "../src/ca/token-policy.ts";
 import { createApi, type ApiHandler } from "../src/http/api/index.ts";
 import { depotApiServices } from "../src/http/api/depot-services.ts";
@@ -23,8 +23,8 @@ beforeAll(async () => {
   const path = join(tempDir(), "ca");
   await createDepot(path, { keyType: "ec-p256" });
   depot = await Depot.open(path);
-  ({ tokens, audit } = await openTokenTables(depot.layout.ledger));
-  api = createApi(depotApiServices(depot, { tokens, audit }), { internalError: (e) => internalErrors.push(e) });
+  ({ tokens, audit } = depot.ledger);
+  api = createApi(depotApiServices(depot), { internalError: (e) => internalErrors.push(e) });
   caFile = depot.layout.caCertificate;
 });
 afterAll(() => depot.close());
@@ -251,7 +251,7 @@ describe("routing and failures", () => {
 
   test("503 with Retry-After when the ledger cannot be reached; 500 without details for a bug", async () => {
     const failing = (error: unknown) =>
-      createApi({ ...depotApiServices(depot, { tokens, audit }), tokens: { ...tokens, findByHash: async () => Promise.reject(error) } as TokenStore }, { internalError: (e) => internalErrors.push(e) });
+      createApi({ ...depotApiServices(depot), tokens: { ...tokens, findByHash: async () => Promise.reject(error) } as TokenStore }, { internalError: (e) => internalErrors.push(e) });
     const request = () => new Request(`${BASE}/v1/certificates`, { headers: { authorization: `Bearer ${newToken()}` } });
     const unreachable = await failing(Object.assign(new Error("unable to open database file"), { code: "SQLITE_CANTOPEN" }))(request());
     expect(unreachable.headers.get("retry-after")).toBe("5");

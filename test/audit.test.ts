@@ -2,16 +2,15 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { AUDIT_SCHEMA, canonicalBody, chainHash, GENESIS, SqliteAuditLog } from "../src/ca/audit.ts";
+import { canonicalBody, chainHash, GENESIS } from "../src/ca/audit.ts";
+import { SqliteLedger } from "../src/ca/ledger/sqlite.ts";
 import { depot, depotOk, tempDir } from "./helpers.ts";
 
+/** A ledger's audit log, and a second connection to poke at its rows. */
 function openLog(path: string) {
-  const db = new Database(path, { create: true, strict: true });
-  db.run("PRAGMA busy_timeout = 10000");
-  db.run("PRAGMA journal_mode = WAL");
-  db.run(AUDIT_SCHEMA);
-  db.run("PRAGMA busy_timeout = 0");
-  return { db, log: new SqliteAuditLog(db) };
+  const ledger = SqliteLedger.open(path, { create: true, groupReadable: false });
+  const db = new Database(path, { strict: true });
+  return { db, log: ledger.audit };
 }
 
 test("records chain: each holds the hash of the one before; concurrent connections make one chain", async () => {

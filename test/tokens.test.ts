@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { parseDn } from "../src/ca/dn.ts";
 import { parseSubjectAltName, serverNames } from "../src/ca/profiles.ts";
 import { checkPolicy, parsePattern, PolicyRefusal, type TokenPolicy } from "../src/ca/token-policy.ts";
-import { hashToken, newToken, parseDuration, parseRate, refusalOf, SqliteTokenStore, TOKEN_SCHEMA, type TokenRecord } from "../src/ca/tokens.ts";
-import { AUDIT_SCHEMA, SqliteAuditLog } from "../src/ca/audit.ts";
+import { hashToken, newToken, parseDuration, parseRate, refusalOf, type TokenRecord } from "../src/ca/tokens.ts";
+import { SqliteLedger } from "../src/ca/ledger/sqlite.ts";
 import { DepotError } from "../src/errors.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -102,7 +102,7 @@ test("tokens: 256 random bits after the prefix; the store keeps the hash only", 
   const token = newToken();
   expect(token).toMatch(/^depot_[A-Za-z0-9_-]{43}$/);
   expect(Buffer.from(token.slice(6), "base64url").length).toBe(32);
-  const { store, db } = openStore();
+  const { store, db, audit } = openStore();
   await store.create(record("a", token), { event: "token-create", requester: "cli", token: "a" });
   const rows = db.query("SELECT * FROM api_tokens").all();
   expect(JSON.stringify(rows)).not.toContain(token);
@@ -113,7 +113,7 @@ test("tokens: 256 random bits after the prefix; the store keeps the hash only", 
   expect(refusalOf(revoked, new Date())).toBe("revoked");
   // The name is free again once revoked.
   await store.create(record("a", newToken()), { event: "token-create", requester: "cli", token: "a" });
-  expect((await new SqliteAuditLog(db).verify()).ok).toBe(true);
+  expect((await audit.verify()).ok).toBe(true);
 });
 
 test("uses are taken atomically: 50 concurrent takes of a 3-use token, 3 succeed", async () => {
@@ -153,12 +153,8 @@ function record(name: string, token: string): TokenRecord {
   return { name, hash: hashToken(token), policy: { admin: false, allow: [] }, createdAt: new Date() };
 }
 
+/** A ledger's token store (its own connection, as each worker has), and a second connection to read its rows. */
 function openStore(path = join(tempDir(), "ledger.sqlite3")) {
-  const db = new Database(path, { create: true, strict: true });
-  db.run("PRAGMA busy_timeout = 10000");
-  db.run("PRAGMA journal_mode = WAL");
-  db.run(TOKEN_SCHEMA);
-  db.run(AUDIT_SCHEMA);
-  db.run("PRAGMA busy_timeout = 0");
-  return { db, store: new SqliteTokenStore(db) };
+  const ledger = SqliteLedger.open(path, { create: true, groupReadable: false });
+  return { db: new Database(path, { strict: true }), store: ledger.tokens, audit: ledger.audit };
 }

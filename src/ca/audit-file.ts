@@ -9,6 +9,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { ioError } from "../errors.ts";
+import type { AuditLog } from "./audit.ts";
 
 /** The `seq` of the file's last complete line, or undefined for an empty, absent or unreadable file. */
 export function lastSeqInFile(path: string): number | undefined {
@@ -62,5 +63,33 @@ export class AuditFile {
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+  }
+}
+
+/**
+ * The upkeep process's side: reads records newer than the last one it
+ * forwarded and hands them on as JSON lines (to the supervisor, which
+ * appends them to the file).
+ */
+export class AuditForwarder {
+  private constructor(
+    private readonly audit: AuditLog,
+    private position: number,
+  ) {}
+
+  /** From `after` (a seq), or from the newest record now when `after` is -1. */
+  static async start(audit: AuditLog, after: number): Promise<AuditForwarder> {
+    return new AuditForwarder(audit, after >= 0 ? after : await audit.lastSeq());
+  }
+
+  async forward(send: (lines: string[]) => void): Promise<number> {
+    let forwarded = 0;
+    for (;;) {
+      const records = await this.audit.after(this.position, 500);
+      if (records.length === 0) return forwarded;
+      send(records.map((record) => JSON.stringify(record)));
+      this.position = records.at(-1)!.seq;
+      forwarded += records.length;
+    }
   }
 }

@@ -29,6 +29,44 @@ export interface AuditEntry {
   token?: string;
 }
 
+/** Who asked for a change: what the audit trail calls them. */
+export interface AuditActor {
+  /** `token:NAME` (HTTPS API), `line` (line protocol), `cli`, `server` (the HTTPS listener's own certificate), `library`. */
+  requester: string;
+  /** The client's IP address (line protocol, HTTPS API). */
+  client?: string;
+}
+
+/** Whom the library names when its caller did not say. */
+export const LIBRARY_ACTOR: AuditActor = { requester: "library" };
+
+/** The record of one issuance (never the key). */
+export function issueEntry(certificate: { serial: string; subject: string; type: string; keyType: string }, sans: string[] | undefined, actor: AuditActor = LIBRARY_ACTOR): AuditEntry {
+  return {
+    event: "issue",
+    requester: actor.requester,
+    ...(actor.client ? { client: actor.client } : {}),
+    serial: certificate.serial,
+    subject: certificate.subject,
+    ...(sans && sans.length > 0 ? { sans } : {}),
+    profile: certificate.type,
+    keyType: certificate.keyType,
+  };
+}
+
+/** The record of one revocation. */
+export function revokeEntry(certificate: { serial: string; subject: string; type: string }, reason: string, actor: AuditActor = LIBRARY_ACTOR): AuditEntry {
+  return {
+    event: "revoke",
+    requester: actor.requester,
+    ...(actor.client ? { client: actor.client } : {}),
+    serial: certificate.serial,
+    subject: certificate.subject,
+    profile: certificate.type,
+    reason,
+  };
+}
+
 /** An entry as the chain holds it. */
 export interface AuditRecord extends AuditEntry {
   seq: number;
@@ -49,23 +87,11 @@ export interface AuditLog {
   after(seq: number, limit: number): Promise<AuditRecord[]>;
   /** Walks the whole chain and says where it breaks. */
   verify(): Promise<AuditVerdict>;
+  /** The newest record's seq (0 when there is none). */
+  lastSeq(): Promise<number>;
 }
 
 export const GENESIS = "0".repeat(64);
-
-/** The table, for the ledger's migration list. */
-export const AUDIT_SCHEMA = `
-CREATE TABLE IF NOT EXISTS audit (
-  seq      INTEGER PRIMARY KEY NOT NULL,
-  time     TEXT NOT NULL,
-  event    TEXT NOT NULL,
-  serial   TEXT,
-  body     TEXT NOT NULL,
-  previous TEXT NOT NULL,
-  hash     TEXT NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS audit_serial ON audit (serial);
-`;
 
 const ENTRY_KEYS = ["event", "requester", "client", "serial", "subject", "sans", "profile", "keyType", "reason", "token"] as const;
 
@@ -124,6 +150,10 @@ export class SqliteAuditLog implements AuditLog {
       .query<Row, [number, number]>("SELECT seq, body, previous, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?")
       .all(seq, limit)
       .map(recordOf);
+  }
+
+  async lastSeq(): Promise<number> {
+    return this.db.query<{ seq: number }, []>("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1").get()?.seq ?? 0;
   }
 
   async verify(): Promise<AuditVerdict> {

@@ -8,7 +8,7 @@
 import type { Database } from "bun:sqlite";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { DepotError } from "../errors.ts";
-import { AUDIT_SCHEMA, type AuditEntry, retryBusy, SqliteAuditLog } from "./audit.ts";
+import { type AuditEntry, retryBusy, SqliteAuditLog } from "./audit.ts";
 import { compilePatterns, type TokenPolicy } from "./token-policy.ts";
 
 export const TOKEN_PREFIX = "depot_";
@@ -119,25 +119,6 @@ export function checkPolicyPatterns(policy: TokenPolicy): void {
   compilePatterns(policy.allow);
 }
 
-/** The tables, for the ledger's migration list. */
-export const TOKEN_SCHEMA = `
-CREATE TABLE IF NOT EXISTS api_tokens (
-  name          TEXT PRIMARY KEY NOT NULL,
-  hash          TEXT NOT NULL UNIQUE,
-  policy        TEXT NOT NULL,
-  created_at    TEXT NOT NULL,
-  expires_at    TEXT,
-  uses          INTEGER,
-  uses_left     INTEGER,
-  rate_limit    INTEGER,
-  rate_window   INTEGER,
-  revoked_at    TEXT,
-  window_start  INTEGER NOT NULL DEFAULT 0,
-  window_count  INTEGER NOT NULL DEFAULT 0,
-  window_before INTEGER NOT NULL DEFAULT 0
-) STRICT;
-`;
-
 interface Row {
   name: string;
   hash: string;
@@ -152,7 +133,7 @@ interface Row {
 }
 const COLUMNS = "name, hash, policy, created_at, expires_at, uses, uses_left, rate_limit, rate_window, revoked_at";
 
-/** Tokens in the SQLite ledger file; audit records go through the same connection, in the same transaction. */
+/** Tokens in the SQLite ledger (tables made by its migration 3); audit records go through the same connection, in the same transaction. */
 export class SqliteTokenStore implements TokenStore {
   private readonly audit: SqliteAuditLog;
 
@@ -262,19 +243,3 @@ function fromRow(row: Row): TokenRecord {
   };
 }
 
-/**
- * The token and audit tables in the depot's SQLite ledger, through a
- * connection of their own. (Until the ledger's migration list holds them,
- * they are created here, idempotently.)
- */
-export async function openTokenTables(ledgerPath: string): Promise<{ db: Database; tokens: SqliteTokenStore; audit: SqliteAuditLog }> {
-  const { Database } = await import("bun:sqlite");
-  const db = new Database(ledgerPath, { create: false, strict: true });
-  db.run("PRAGMA busy_timeout = 10000");
-  db.run("PRAGMA journal_mode = WAL");
-  db.run("PRAGMA synchronous = NORMAL");
-  db.run(TOKEN_SCHEMA);
-  db.run(AUDIT_SCHEMA);
-  db.run("PRAGMA busy_timeout = 0");
-  return { db, tokens: new SqliteTokenStore(db), audit: new SqliteAuditLog(db) };
-}

@@ -4,19 +4,16 @@
  * revocations and token changes.
  */
 import { defineCommand } from "citty";
-import { auditLine } from "../ca/audit.ts";
+import { type AuditLog, auditLine } from "../ca/audit.ts";
 import { Depot } from "../ca/depot.ts";
-import { openTokenTables } from "../ca/tokens.ts";
 import { DepotError } from "../errors.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 
-async function withAudit<T>(path: string, work: (audit: Awaited<ReturnType<typeof openTokenTables>>["audit"]) => Promise<T>): Promise<T> {
+async function withAudit<T>(path: string, work: (audit: AuditLog) => Promise<T>): Promise<T> {
   const depot = await Depot.open(path);
-  const tables = await openTokenTables(depot.layout.ledger);
   try {
-    return await work(tables.audit);
+    return await work(depot.ledger.audit);
   } finally {
-    tables.db.close();
     depot.close();
   }
 }

@@ -14,7 +14,6 @@ import {
   formatRate,
   hashToken,
   newToken,
-  openTokenTables,
   parseDuration,
   parseRate,
   type TokenRecord,
@@ -26,11 +25,9 @@ import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 /** Opens the depot's ledger tables for one command. */
 async function withTokens<T>(path: string, work: (tokens: TokenStore) => Promise<T>): Promise<T> {
   const depot = await Depot.open(path);
-  const tables = await openTokenTables(depot.layout.ledger);
   try {
-    return await work(tables.tokens);
+    return await work(depot.ledger.tokens);
   } finally {
-    tables.db.close();
     depot.close();
   }
 }

@@ -3,73 +3,46 @@
  * The API's services backed by an opened Depot and the ledger's token and
  * audit tables: what a worker lends the HTTPS listener.
  */
-import type { AuditEntry, AuditLog } from "../../ca/audit.ts";
 import { readCertificateRequest } from "../../ca/csr.ts";
 import type { Depot } from "../../ca/depot.ts";
 import type { KeyType } from "../../ca/key-types.ts";
 import { generateKeyPair, type KeyPair } from "../../ca/keys.ts";
 import type { CertificateRecord } from "../../ca/ledger.ts";
-import type { TokenStore } from "../../ca/tokens.ts";
 import { HttpProblem } from "../problem.ts";
-import type { ApiServices, CertificatePage, Requester, StatusFilter } from "./services.ts";
+import type { ApiServices, CertificatePage } from "./services.ts";
 
 export interface DepotServicesOptions {
-  tokens: TokenStore;
-  audit: AuditLog;
   /** A worker hands out pooled keys. */
   makeKeys?: (type: KeyType) => Promise<KeyPair>;
   metrics?: () => Promise<string>;
+  /**
+   * Whether a revocation waits for its CRL (the CLI's promise). A server
+   * says no: the upkeep process publishes it within a second, and OCSP
+   * answers from the ledger at once.
+   */
+  publishOnRevoke?: boolean;
 }
 
-export function depotApiServices(depot: Depot, options: DepotServicesOptions): ApiServices {
-  const { tokens, audit } = options;
+export function depotApiServices(depot: Depot, options: DepotServicesOptions = {}): ApiServices {
   const makeKeys = options.makeKeys ?? generateKeyPair;
-  const auditIssue = (record: CertificateRecord, sans: string[] | undefined, requester: Requester) =>
-    audit.append(issueEntry(record, sans, requester));
   return {
-    tokens,
+    tokens: depot.ledger.tokens,
     caPem: depot.issuer.certificate.toString("pem").trim() + "\n",
     defaultDays: depot.defaultDays,
     defaultKeyType: depot.defaultKeyType,
-    async issue(request, requester) {
-      const issued = await depot.issue(request, makeKeys);
-      await auditIssue(issued.record, request.subjectAltNames, requester);
-      return issued;
-    },
+    // The audit record is written by the ledger, in the transaction of the row.
+    issue: (request, requester) => depot.issue({ ...request, requester }, makeKeys),
     readCsr: readCertificateRequest,
-    async signCsr(requested, request, requester) {
-      const issued = await depot.sign({
-        ...request,
-        publicKeyDer: requested.publicKeyDer,
-        keyType: requested.keyType,
-        family: requested.family,
-      });
-      await auditIssue(issued.record, request.subjectAltNames, requester);
-      return issued;
-    },
+    signCsr: (requested, request, requester) =>
+      depot.signPublicKey({ ...request, publicKeyDer: requested.publicKeyDer, keyType: requested.keyType, family: requested.family, requester }),
     find: (serial) => depot.ledger.find(serial),
-    async page(filter, cursor, limit, now) {
-      return pageOf(await depot.ledger.list(), filter, cursor, limit, now);
-    },
+    page: (filter, cursor, limit, now) => pageOf(depot.ledger.each({ ...(filter ? { status: filter } : {}), now, includeCa: false }), cursor, limit),
     async revoke(serial, reason, requester) {
-      const { record, crl } = await depot.revoke(serial, reason);
-      await audit.append({ event: "revoke", ...requester, serial: record.serial, subject: record.subject, profile: record.type, reason });
-      return { record, crlNumber: crl.crlNumber };
+      const { record, crl } = await depot.revoke(serial, reason, { publish: options.publishOnRevoke !== false, requester });
+      return { record, ...(crl ? { crlNumber: crl.crlNumber } : {}) };
     },
     ...(options.metrics ? { metrics: options.metrics } : {}),
     now: () => new Date(),
-  };
-}
-
-export function issueEntry(record: CertificateRecord, sans: string[] | undefined, requester: Requester): AuditEntry {
-  return {
-    event: "issue",
-    ...requester,
-    serial: record.serial,
-    subject: record.subject,
-    ...(sans && sans.length > 0 ? { sans } : {}),
-    profile: record.type,
-    keyType: record.keyType,
   };
 }
 
@@ -78,7 +51,7 @@ export function issueEntry(record: CertificateRecord, sans: string[] | undefined
  * cursor is the last one's position, so pages hold steady while new
  * certificates are issued.
  */
-export function pageOf(all: CertificateRecord[], filter: StatusFilter | undefined, cursor: string | undefined, limit: number, now: Date): CertificatePage {
+export async function pageOf(records: AsyncIterable<CertificateRecord>, cursor: string | undefined, limit: number): Promise<CertificatePage> {
   let after: [string, string] | undefined;
   if (cursor !== undefined) {
     try {
@@ -89,17 +62,18 @@ export function pageOf(all: CertificateRecord[], filter: StatusFilter | undefine
     }
   }
   const key = (r: CertificateRecord): [string, string] => [r.notBefore.toISOString(), r.serial];
-  const before = (a: [string, string], b: [string, string]) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
-  const matching = all
-    .filter((r) => r.type !== "ca")
-    .filter((r) => {
-      if (filter === undefined) return true;
-      const expired = r.notAfter.getTime() <= now.getTime();
-      return filter === "revoked" ? r.status === "revoked" : filter === "expired" ? r.status === "valid" && expired : r.status === "valid" && !expired;
-    })
-    .filter((r) => after === undefined || before(after, key(r)))
-    .sort((a, b) => (before(key(a), key(b)) ? -1 : before(key(b), key(a)) ? 1 : 0));
-  const certificates = matching.slice(0, limit);
+  const certificates: CertificateRecord[] = [];
+  let more = false;
+  // The ledger yields in (notBefore, serial) order: skip to the cursor, take one more than a page to know whether another follows.
+  for await (const record of records) {
+    const [date, serial] = key(record);
+    if (after && (date < after[0] || (date === after[0] && serial <= after[1]))) continue;
+    if (certificates.length === limit) {
+      more = true;
+      break;
+    }
+    certificates.push(record);
+  }
   const last = certificates.at(-1);
-  return { certificates, ...(matching.length > limit && last ? { next: Buffer.from(JSON.stringify(key(last))).toString("base64url") } : {}) };
+  return { certificates, ...(more && last ? { next: Buffer.from(JSON.stringify(key(last))).toString("base64url") } : {}) };
 }

@@ -7,14 +7,14 @@
  * `certificates/ca.crt`.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { hostname } from "node:os";
-import { join } from "node:path";
-import type { AuditLog } from "../../ca/audit.ts";
 import type { Depot } from "../../ca/depot.ts";
+import { attribute } from "../../ca/dn.ts";
 import { writeFileAtomic } from "../../ca/files.ts";
 import { parseSubjectAltName } from "../../ca/profiles.ts";
 import { x509 } from "../../ca/provider.ts";
-import { issueEntry } from "./depot-services.ts";
+import { httpsCertificatePaths } from "./https-files.ts";
+
+export { defaultHttpsNames, httpsCertificatePaths } from "./https-files.ts";
 
 export const HTTPS_CERTIFICATE_DAYS = 90;
 
@@ -28,32 +28,22 @@ export interface HttpsCertificate {
   issued: boolean;
 }
 
-export function httpsCertificatePaths(depotRoot: string): { certPath: string; keyPath: string } {
-  return { certPath: join(depotRoot, "https.crt"), keyPath: join(depotRoot, "private", "https.key") };
-}
-
-/** localhost, the loopback addresses and this host's name. */
-export function defaultHttpsNames(): string[] {
-  return [...new Set(["localhost", "127.0.0.1", "::1", hostname().toLowerCase()])].filter((name) => {
-    try {
-      parseSubjectAltName(name);
-      return true;
-    } catch {
-      return false; // A host name that is no DNS name is left out rather than refused.
-    }
-  });
-}
-
 /** The current certificate when still good for these names, else a new one. */
-export async function ensureHttpsCertificate(depot: Depot, names: string[], audit?: AuditLog, now = new Date()): Promise<HttpsCertificate> {
+export async function ensureHttpsCertificate(depot: Depot, names: string[], now = new Date()): Promise<HttpsCertificate> {
   const { certPath, keyPath } = httpsCertificatePaths(depot.layout.root);
   const current = readCurrent(certPath, keyPath, depot);
   if (current && covers(current, names) && renewAtOf(current).getTime() > now.getTime()) {
     return { certPath, keyPath, notAfter: current.notAfter, renewAt: renewAtOf(current), issued: false };
   }
   const [first = "localhost", ...rest] = names.map((name) => parseSubjectAltName(name).value);
-  const issued = await depot.issue({ profile: "server", subject: [{ name: "CN", oid: "2.5.4.3", value: first }], subjectAltNames: rest, keyType: "ec-p256", days: HTTPS_CERTIFICATE_DAYS });
-  await audit?.append(issueEntry(issued.record, rest, { requester: "server" }));
+  const issued = await depot.issue({
+    profile: "server",
+    subject: [attribute("CN", first)],
+    subjectAltNames: rest,
+    keyType: "ec-p256",
+    days: HTTPS_CERTIFICATE_DAYS,
+    requester: { requester: "server" },
+  });
   // The key first: a certificate without its key would be served by nobody.
   writeFileAtomic(keyPath, issued.privateKeyPem, 0o600);
   writeFileAtomic(certPath, issued.certificatePem);
@@ -83,4 +73,31 @@ function covers(certificate: x509.X509Certificate, names: string[]): boolean {
 function renewAtOf(validity: { notBefore: Date; notAfter: Date }): Date {
   const life = validity.notAfter.getTime() - validity.notBefore.getTime();
   return new Date(validity.notBefore.getTime() + (life * 2) / 3);
+}
+
+/**
+ * The upkeep process's duty for a depot-made HTTPS certificate: make it
+ * before the workers start, and replace it once two thirds of its life are
+ * gone (the supervisor then replaces the workers, which load it at start).
+ */
+export class HttpsCertificateKeeper {
+  private renewAt: Date | undefined;
+
+  constructor(
+    private readonly depot: Depot,
+    private readonly names: string[],
+  ) {}
+
+  async ensure(now = new Date()): Promise<HttpsCertificate> {
+    const certificate = await ensureHttpsCertificate(this.depot, this.names, now);
+    this.renewAt = certificate.renewAt;
+    return certificate;
+  }
+
+  /** Replaces the certificate when due; says whether it did. */
+  async renewIfDue(now = new Date()): Promise<HttpsCertificate | undefined> {
+    if (!this.renewAt || now.getTime() < this.renewAt.getTime()) return undefined;
+    const certificate = await this.ensure(now);
+    return certificate.issued ? certificate : undefined;
+  }
 }

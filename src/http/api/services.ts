@@ -4,19 +4,15 @@
  * and revoking, the ledger's tokens and certificates. An interface, so the
  * routes are tested without a socket and a PostgreSQL ledger plugs in behind.
  */
+import type { AuditActor } from "../../ca/audit.ts";
 import type { RevocationReason } from "../../ca/crl.ts";
 import type { RequestedCertificate } from "../../ca/csr.ts";
 import type { IssueRequest, Issued } from "../../ca/depot.ts";
 import type { CertificateRecord } from "../../ca/ledger.ts";
 import type { TokenStore } from "../../ca/tokens.ts";
 
-/** Who asked, for the audit trail. */
-export interface Requester {
-  /** `token:NAME`. */
-  requester: string;
-  /** The client's IP address. */
-  client?: string;
-}
+/** Who asked, for the audit trail: `token:NAME` and the client's address. */
+export type Requester = AuditActor;
 
 export type StatusFilter = "valid" | "revoked" | "expired";
 
@@ -43,7 +39,7 @@ export interface ApiServices {
   /** Certificates in issue order, `limit` at a time. */
   page(filter: StatusFilter | undefined, cursor: string | undefined, limit: number, now: Date): Promise<CertificatePage>;
   /** Revokes and republishes the CRL. */
-  revoke(serial: string, reason: RevocationReason, requester: Requester): Promise<{ record: CertificateRecord; crlNumber: number }>;
+  revoke(serial: string, reason: RevocationReason, requester: Requester): Promise<{ record: CertificateRecord; crlNumber?: number }>;
   /** Prometheus text for `/v1/metrics`, when the server has a metrics registry. */
   metrics?(): Promise<string>;
   now(): Date;

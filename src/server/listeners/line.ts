@@ -22,7 +22,7 @@ export function open(spec: LineListenerSpec, context: ListenerContext): OpenedLi
       held++;
       const done = context.begin();
       socket.data = new Connection(socket, {
-        services: context.services,
+        services: context.servicesFor(socket.remoteAddress),
         finished: () => {
           held--;
           done();
