@@ -1,44 +1,39 @@
 // curl against the HTTPS API with --cacert ca.crt: issuance, 401, 403, 429, one-time tokens, CSR issuance, admin revoke; answers verified by openssl; the audit chain verifies.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, depotOk, openssl, ROOT, run, tempDir } from "./helpers.ts";
+import { depot, depotOk, openssl, run, tempDir } from "./helpers.ts";
+import { freePort, request, type RunningServer, startServer, waitFor } from "./server-helpers.ts";
 import { ensureTool } from "./tools.ts";
 
 let dir: string;
 let path: string;
 let caFile: string;
 let port: number;
-let server: Bun.Subprocess<"pipe", "pipe", "inherit"> | undefined;
+let auditLog: string;
+let server: RunningServer;
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
   ensureTool("curl", "curl");
   dir = tempDir();
-  path = join(dir, "ca");
+  port = freePort();
+  auditLog = join(dir, "audit.log");
+  server = await startServer(["--https-port", String(port), "--process-count", "2", "--audit-log", auditLog]);
+  await server.ready;
+  path = server.depotPath;
   caFile = join(path, "certificates", "ca.crt");
-  depotOk(["init", path, "--key-type", "ec-p256"]);
+  // Tokens made by the CLI while the server runs: the workers read them from the ledger.
   const create = (name: string, ...flags: string[]) => (tokens[name] = depotOk(["token", "create", path, "--name", name, ...flags]).trim());
   create("services", "--allow", "*.svc.example.com", "--allow", "10.0.0.0/8", "--type", "server");
   create("people", "--allow", "cn:*", "--allow", "email:*@example.com", "--type", "client", "--rate", "3/h");
   create("enrol", "--type", "client", "--uses", "1", "--expires", "1h");
   create("admin", "--admin");
-  const started = Bun.spawn([BUN, join(ROOT, "test", "fixtures", "api-server.ts"), path], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  server = started;
-  const reader = started.stdout.getReader();
-  let text = "";
-  while (!/PORT=\d+\n/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the API server ended before listening: ${text}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  port = Number(/PORT=(\d+)/.exec(text)![1]);
 }, 30_000);
 
 afterAll(async () => {
-  server?.kill();
-  await server?.exited;
+  server?.process.kill("SIGQUIT");
+  await server?.process.exited;
 });
 
 interface Answer {
@@ -74,8 +69,9 @@ function verify(pem: string, ...extra: string[]): string {
   return (result.stdout + result.stderr).replaceAll(`${file}: `, "").trim();
 }
 
-test("the HTTPS certificate is the depot's own, for localhost and 127.0.0.1; its key is 0600", () => {
+test("the HTTPS certificate is the depot's own, issued at start for localhost and 127.0.0.1; its key is 0600", () => {
   expect(statSync(join(path, "private", "https.key")).mode & 0o777).toBe(0o600);
+  expect(server.log()).toContain(`issued the HTTPS certificate ${join(path, "https.crt")} for localhost, 127.0.0.1, ::1`);
   expect(curl("GET", "/v1/certificates", { host: "127.0.0.1" }).status).toBe(401);
   const served = openssl(["s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost", "-verify_return_error", "-CAfile", caFile], "");
   expect(served.stdout).toContain("Verify return code: 0 (ok)");
@@ -138,7 +134,7 @@ test("CSR issuance: openssl req makes the request, the key never leaves the clie
   expect(openssl(["x509", "-in", file, "-noout", "-pubkey"]).stdout).toBe(openssl(["pkey", "-in", keyFile, "-pubout"]).stdout);
 });
 
-test("revoke: refused with a non-admin token, done with an admin one; openssl then sees it revoked in the CRL", () => {
+test("revoke: refused with a non-admin token, done with an admin one; openssl then sees it revoked in the CRL", async () => {
   const issued = curl("POST", "/v1/certificates", { token: tokens.services, json: { cn: "old.svc.example.com" } });
   const serial = issued.body.serial as string;
   const refused = curl("POST", `/v1/certificates/${serial}/revoke`, { token: tokens.services, json: { reason: "keyCompromise" } });
@@ -148,17 +144,36 @@ test("revoke: refused with a non-admin token, done with an admin one; openssl th
   expect(done.status).toBe(200);
   expect(done.body).toMatchObject({ serial, status: "revoked", revocationReason: "keyCompromise" });
   expect(curl("POST", `/v1/certificates/${serial}/revoke`, { token: tokens.admin }).status).toBe(409);
+  // The upkeep process publishes the CRL (within its poll).
   const crlFile = join(path, "crl.pem");
-  expect(verify(issued.body.certificate as string, "-crl_check", "-CRLfile", crlFile)).toContain("certificate revoked");
+  await waitFor(() => verify(issued.body.certificate as string, "-crl_check", "-CRLfile", crlFile).includes("certificate revoked"), 5000, "the CRL lists the revoked certificate");
   const listed = curl("GET", "/v1/certificates?status=revoked", { token: tokens.admin });
   expect((listed.body.certificates as { serial: string }[]).map((c) => c.serial)).toEqual([serial]);
 });
 
-test("depot audit verify passes over what the API did, and every issuance names its token", () => {
+test("the audit trail: every issuance names its requester (token, line protocol), the --audit-log file follows the ledger, and verify passes", async () => {
+  expect((await request(server.port, "generate /CN=over the line")).startsWith("-----BEGIN PRIVATE KEY-----")).toBe(true);
   expect(depotOk(["audit", "verify", path])).toStartWith("audit chain intact: ");
-  const records = depotOk(["audit", "export", path]).trim().split("\n").map((line) => JSON.parse(line) as { event: string; requester: string; client?: string; subject?: string });
+  const exported = depotOk(["audit", "export", path]).trim().split("\n");
+  const records = exported.map((line) => JSON.parse(line) as { seq: number; event: string; requester: string; client?: string; subject?: string });
   const issues = records.filter((r) => r.event === "issue");
-  expect(issues.map((r) => r.requester)).toEqual(["server", "token:services", "token:people", "token:people", "token:people", "token:enrol", "token:services", "token:services"]);
+  expect(issues.map((r) => r.requester)).toEqual(["server", "token:services", "token:people", "token:people", "token:people", "token:enrol", "token:services", "token:services", "line"]);
   expect(issues.filter((r) => r.requester !== "server").every((r) => r.client === "127.0.0.1")).toBe(true);
-  expect(records.at(-1)).toMatchObject({ event: "revoke", requester: "token:admin", client: "127.0.0.1" });
+  expect(records.find((r) => r.event === "revoke")).toMatchObject({ requester: "token:admin", client: "127.0.0.1" });
+  expect(records.filter((r) => r.event === "token-create").length).toBe(4);
+  // The supervisor appends what the upkeep process forwards: the same lines, byte for byte.
+  await waitFor(() => existsSync(auditLog) && readFileSync(auditLog, "utf8").trim().split("\n").length === exported.length, 5000, "the audit log file catches up");
+  expect(readFileSync(auditLog, "utf8").trim().split("\n")).toEqual(exported);
+  expect(statSync(auditLog).mode & 0o777).toBe(0o600);
+});
+
+test("depot audit verify detects a tampered row", async () => {
+  const { Database } = await import("bun:sqlite");
+  const db = new Database(join(path, "ledger.sqlite3"));
+  db.run("UPDATE audit SET body = replace(body, 'laptop-17', 'laptop-99') WHERE body LIKE '%laptop-17%'");
+  const seq = db.query<{ seq: number }, []>("SELECT seq FROM audit WHERE body LIKE '%laptop-99%'").get()!.seq;
+  db.close();
+  const result = depot(["audit", "verify", path]);
+  expect(result.exitCode).toBe(1);
+  expect(result.stderr).toBe(`depot: audit chain broken at record ${seq}: record ${seq} was altered (its hash does not match its content) (${seq - 1} record(s) before it verify)\n`);
 });
