@@ -7,6 +7,7 @@
  * the CA; no serial twice). The aim (issue 14): the API at least 1.3 times
  * the line protocol's rate, since it makes no TCP connection per certificate.
  */
+import "reflect-metadata";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";

@@ -144,6 +144,16 @@ describe("issuing", () => {
     await expectProblem(await call("POST", "/v1/certificates", { token, raw: "[]" }), 400, "the body must be a JSON object");
     await expectProblem(await call("POST", "/v1/certificates", { token, raw: "cn=x", type: "application/x-www-form-urlencoded" }), 415, "send the body as application/json, not application/x-www-form-urlencoded");
     await expectProblem(await call("POST", "/v1/certificates", { token, raw: JSON.stringify({ type: "client", cn: "x".repeat(70_000) }) }), 413, "the body is larger than 64 KiB");
+    // Chunked, without Content-Length: counted as it arrives.
+    const chunk = new TextEncoder().encode(" ".repeat(16 * 1024));
+    const chunked = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(chunk);
+      },
+    });
+    const request = new Request(`${BASE}/v1/certificates`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: chunked });
+    expect(request.headers.has("content-length")).toBe(false);
+    await expectProblem(await api(request), 413, "the body is larger than 64 KiB");
   });
 
   test("403 outside the policy: name, profile, key type, days; nothing issued", async () => {
