@@ -111,6 +111,30 @@ async function apiLoad(count: number, c: number): Promise<LoadResult> {
   };
 }
 
+/** CPU seconds (user + system) the server's processes (supervisor, workers, upkeep) have used so far. */
+function serverCpuSeconds(): number {
+  const pids = [server.pid, ...Bun.spawnSync(["pgrep", "-P", String(server.pid)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number)];
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return ticks / 100;
+}
+
+/** Runs a phase and notes the server's and this client's CPU time per certificate, which the machine's other load does not skew as much as rates. */
+async function measured(phase: () => Promise<LoadResult>): Promise<LoadResult & { serverCpuMs: number; clientCpuMs: number }> {
+  const server0 = serverCpuSeconds();
+  const client0 = process.cpuUsage();
+  const result = await phase();
+  const client = process.cpuUsage(client0);
+  return { ...result, serverCpuMs: ((serverCpuSeconds() - server0) * 1000) / result.ok, clientCpuMs: (client.user + client.system) / 1000 / result.ok };
+}
+
 const lineLoad = (count: number) =>
   runLoad({ host: "127.0.0.1", port: linePort, requests: count, concurrency, dnTemplate: "/CN=bench-{i}/O=depot bench", caPem });
 
@@ -119,12 +143,13 @@ try {
   await lineLoad(200); // warm-up (JIT), not counted
   await apiLoad(200, concurrency);
   // Alternate rounds so that neither side gets the machine's quieter moments.
-  const line: LoadResult[] = [];
-  const api: LoadResult[] = [];
+  const line: Awaited<ReturnType<typeof measured>>[] = [];
+  const api: Awaited<ReturnType<typeof measured>>[] = [];
   for (let round = 0; round < 2; round++) {
-    line.push(await lineLoad(requests / 2));
-    api.push(await apiLoad(requests / 2, concurrency));
+    line.push(await measured(() => lineLoad(requests / 2)));
+    api.push(await measured(() => apiLoad(requests / 2, concurrency)));
   }
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
   const rate = (results: LoadResult[]) => results.reduce((n, r) => n + r.ok, 0) / results.reduce((s, r) => s + r.wallSeconds, 0);
   const summary = {
     requests,
@@ -134,15 +159,19 @@ try {
     ratio: rate(api) / rate(line),
     lineP99Ms: Math.max(...line.map((r) => r.latencyMs.p99)),
     apiP99Ms: Math.max(...api.map((r) => r.latencyMs.p99)),
+    lineServerCpuMs: mean(line.map((r) => r.serverCpuMs)),
+    apiServerCpuMs: mean(api.map((r) => r.serverCpuMs)),
+    lineClientCpuMs: mean(line.map((r) => r.clientCpuMs)),
+    apiClientCpuMs: mean(api.map((r) => r.clientCpuMs)),
     errors: [...line, ...api].reduce((n, r) => n + r.errors, 0),
     duplicateSerials: new Set([...line, ...api].flatMap((r) => r.serials)).size !== [...line, ...api].flatMap((r) => r.serials).length,
     errorSamples: [...line, ...api].flatMap((r) => r.errorSamples).slice(0, 5),
   };
   if (flags.json) console.log(JSON.stringify(summary, null, 2));
   else {
-    console.log("| EC P-256 issuance, 2 workers, c=16 | req/s | p99 ms |\n| --- | --- | --- |");
-    console.log(`| line protocol (a connection each) | ${summary.linePerSecond.toFixed(1)} | ${summary.lineP99Ms.toFixed(1)} |`);
-    console.log(`| HTTPS API (keep-alive) | ${summary.apiPerSecond.toFixed(1)} | ${summary.apiP99Ms.toFixed(1)} |`);
+    console.log("| EC P-256 issuance, 2 workers, c=16 | req/s | p99 ms | server CPU ms/cert | client CPU ms/cert |\n| --- | --- | --- | --- | --- |");
+    console.log(`| line protocol (a connection each) | ${summary.linePerSecond.toFixed(1)} | ${summary.lineP99Ms.toFixed(1)} | ${summary.lineServerCpuMs.toFixed(2)} | ${summary.lineClientCpuMs.toFixed(2)} |`);
+    console.log(`| HTTPS API (keep-alive) | ${summary.apiPerSecond.toFixed(1)} | ${summary.apiP99Ms.toFixed(1)} | ${summary.apiServerCpuMs.toFixed(2)} | ${summary.apiClientCpuMs.toFixed(2)} |`);
     console.log(`\nAPI / line: ${summary.ratio.toFixed(2)} (aim >= 1.3); errors ${summary.errors}; duplicate serials ${summary.duplicateSerials ? "yes" : "none"}`);
     for (const sample of summary.errorSamples) console.log(`  error: ${sample}`);
   }
