@@ -59,7 +59,7 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
 
 async function readCsr(base64url: string): Promise<RequestedCertificate> {
   const der = Buffer.from(base64url, "base64url");
-  const pem = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString("base64").replace(/.{64}/g, "$&\n")}\n-----END CERTIFICATE REQUEST-----\n`;
+  const pem = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString("base64").match(/.{1,64}/g)?.join("\n") ?? ""}\n-----END CERTIFICATE REQUEST-----\n`;
   try {
     return await readCertificateRequest(pem, { allowEmptySubject: true });
   } catch (error) {
