@@ -115,8 +115,24 @@ export class Validators {
     const servername = identifier.type === "ip" ? reverseDnsName(identifier.value) : identifier.value;
     const expected = createHash("sha256").update(keyAuthorization).digest();
     const where = `${servername} at ${address}:${this.tlsPort}`;
-    const der = await new Promise<Buffer>((resolve, reject) => {
-      const socket = connect({ host: address, port: this.tlsPort, servername, ALPNProtocols: ["acme-tls/1"], rejectUnauthorized: false, timeout: this.timeoutMs }, () => {
+    let der: Buffer;
+    try {
+      der = await this.alpnHandshake(address, servername, where, {});
+    } catch (error) {
+      // BoringSSL (Bun's TLS) refuses a certificate whose keyUsage lacks
+      // digitalSignature for an ECDHE suite, as lego 4.9's tls-alpn-01
+      // certificate (keyEncipherment only) does; RFC 8737 sets no key usage,
+      // so such a certificate is tried again with RSA key transport, for
+      // which keyEncipherment is the right bit.
+      if (!(error instanceof ValidationFailure) || !error.message.includes("KEY_USAGE_BIT_INCORRECT")) throw error;
+      der = await this.alpnHandshake(address, servername, where, { maxVersion: "TLSv1.2", ciphers: "AES128-GCM-SHA256:AES256-GCM-SHA384" });
+    }
+    checkAlpnCertificate(der, identifier, expected, where);
+  }
+
+  private alpnHandshake(address: string, servername: string, where: string, tuning: { maxVersion?: "TLSv1.2"; ciphers?: string }): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      const socket = connect({ host: address, port: this.tlsPort, servername, ALPNProtocols: ["acme-tls/1"], rejectUnauthorized: false, timeout: this.timeoutMs, ...tuning }, () => {
         const protocol = socket.alpnProtocol;
         const raw = socket.getPeerCertificate()?.raw;
         socket.destroy();
@@ -127,7 +143,6 @@ export class Validators {
       socket.on("timeout", () => socket.destroy(new Error(`no handshake within ${this.timeoutMs} ms`)));
       socket.on("error", (error) => reject(new ValidationFailure(problem("tls", `cannot complete a TLS handshake with ${where}: ${error.message}`), true)));
     });
-    checkAlpnCertificate(der, identifier, expected, where);
   }
 
   private async addressOf(identifier: Identifier): Promise<string> {

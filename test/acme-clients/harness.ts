@@ -115,3 +115,15 @@ export function writeTemp(name: string, text: string): string {
 }
 
 export { freePort, waitFor };
+
+/**
+ * Runs a program without blocking this process's event loop (the ACME
+ * server under test lives in it: spawnSync would deadlock the client).
+ */
+export async function runAsync(cmd: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const child = Bun.spawn(cmd, { env: { ...process.env, ...options.env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 50_000);
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  clearTimeout(timer);
+  return { exitCode, stdout, stderr };
+}
