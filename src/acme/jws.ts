@@ -70,13 +70,21 @@ export async function verifySignedRequest(body: string, url: string, keyFrom: "j
   return { header, payload, jwk, thumbprint, ...(account ? { account } : {}) };
 }
 
+/** Account keys imported once per process: a client's every request is signed by the same key. */
+const importedKeys = new Map<string, CryptoKey>();
+
 /** Verifies a JWS (flattened) with the given public JWK; returns the decoded payload (undefined when empty). */
 export async function verifyWith(jws: FlattenedJWSInput, jwk: JWK, alg: string): Promise<unknown> {
-  let key: CryptoKey | Uint8Array;
-  try {
-    key = (await importJWK({ ...jwk, alg }, alg)) as CryptoKey;
-  } catch (error) {
-    throw problem("badPublicKey", `the JWS key cannot be used with ${alg}: ${(error as Error).message}`);
+  const cacheKey = `${alg}:${jwk.kty}:${jwk.crv ?? ""}:${jwk.x ?? jwk.n}:${jwk.y ?? jwk.e ?? ""}`;
+  let key = importedKeys.get(cacheKey);
+  if (!key) {
+    try {
+      key = (await importJWK({ ...jwk, alg }, alg)) as CryptoKey;
+    } catch (error) {
+      throw problem("badPublicKey", `the JWS key cannot be used with ${alg}: ${(error as Error).message}`);
+    }
+    if (importedKeys.size >= 10_000) importedKeys.delete(importedKeys.keys().next().value!);
+    importedKeys.set(cacheKey, key);
   }
   let payload: Uint8Array;
   try {
