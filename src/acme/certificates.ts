@@ -12,7 +12,7 @@ import { readCertificateRequest, type RequestedCertificate } from "../ca/csr.ts"
 import { DepotError } from "../errors.ts";
 import { magnitudeHex } from "../ca/serial.ts";
 import { parseCertId, renewalWindow } from "./ari.ts";
-import type { Answer, Shared, Urls } from "./context.ts";
+import { type Answer, deadOwner, OWNER, type Shared, type Urls } from "./context.ts";
 import type { SignedRequest } from "./jws.ts";
 import { effectiveStatus, orderJson, ownedOrder, POLL_SECONDS } from "./orders.ts";
 import { canonicalIp } from "./policy.ts";
@@ -22,7 +22,8 @@ import type { Identifier, Order } from "./types.ts";
 export async function finalize(shared: Shared, urls: Urls, request: SignedRequest, id: string): Promise<Answer> {
   const order = await ownedOrder(shared, request, id);
   const status = await effectiveStatus(shared, order);
-  if (status === "processing" && order.processingSince !== undefined && order.processingSince >= shared.now() - shared.settings.staleFinalizeMs) {
+  const dead = deadOwner(order.processingBy);
+  if (status === "processing" && !dead && order.processingSince !== undefined && order.processingSince >= shared.now() - shared.settings.staleFinalizeMs) {
     return { status: 200, body: await orderJson(shared, urls, order), headers: { Location: urls.order(id), "Retry-After": POLL_SECONDS } };
   }
   if (status !== "ready" && status !== "processing") throw problem("orderNotReady", `the order is ${status}, not ready: every authorization must be valid first`);
@@ -33,7 +34,7 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
   if ((await spkiThumbprint(csr.publicKeyDer)) === request.thumbprint) throw problem("badCSR", "the certificate's key must not be the account key");
 
   const now = shared.now();
-  if (!(await shared.store.claimFinalize(id, now, now - shared.settings.staleFinalizeMs))) {
+  if (!(await shared.store.claimFinalize(id, { now, owner: OWNER, staleBefore: now - shared.settings.staleFinalizeMs, ...(dead ? { deadOwner: dead } : {}) }))) {
     const current = (await shared.store.order(id))!;
     return { status: 200, body: await orderJson(shared, urls, current), headers: { Location: urls.order(id), "Retry-After": POLL_SECONDS } };
   }

@@ -5,6 +5,7 @@
  * and Cache-Control on every response.
  */
 
+import { hostname } from "node:os";
 import type { AcmeIssuer } from "./issuer.ts";
 import type { Nonces } from "./nonces.ts";
 import type { NamePolicy } from "./policy.ts";
@@ -33,6 +34,26 @@ export interface Shared {
   validate: (type: ChallengeType, identifier: Identifier, token: string, thumbprint: string) => Promise<void>;
   settings: Settings;
   now: () => number;
+}
+
+/** This process as a claim owner: host:pid. */
+export const OWNER = `${hostname()}:${process.pid}`;
+
+/**
+ * Whether a claim's owner is a process of this host that no longer runs (a
+ * SIGKILLed worker): its claim can be taken over at once. Another host's
+ * claims wait out their deadline.
+ */
+export function deadOwner(owner: string | undefined): string | undefined {
+  if (!owner || owner === OWNER) return undefined;
+  const at = owner.lastIndexOf(":");
+  if (owner.slice(0, at) !== hostname()) return undefined;
+  try {
+    process.kill(Number(owner.slice(at + 1)), 0);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH" ? owner : undefined;
+  }
 }
 
 /** The absolute URLs of one request's server, e.g. https://ca.example:8443/acme. */

@@ -8,7 +8,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import type { Answer, Shared, Urls } from "./context.ts";
+import { type Answer, deadOwner, OWNER, type Shared, type Urls } from "./context.ts";
 import type { SignedRequest } from "./jws.ts";
 import { NamePolicy, normaliseIdentifier } from "./policy.ts";
 import { problem, type ProblemDocument } from "./problem.ts";
@@ -218,7 +218,8 @@ export async function challengeResource(shared: Shared, urls: Urls, request: Sig
 /** Claims the challenge for validation (unless another worker's validation is live) and queues the check. */
 async function startValidation(shared: Shared, account: Account, authorization: Authorization, challenge: Challenge): Promise<void> {
   const now = shared.now();
-  if (!(await shared.store.claimChallenge(challenge.id, now, now - shared.settings.staleValidationMs))) return;
+  const claim = { now, owner: OWNER, staleBefore: now - shared.settings.staleValidationMs, ...optional(deadOwner(challenge.processingBy)) };
+  if (!(await shared.store.claimChallenge(challenge.id, claim))) return;
   shared.queue.enqueue(
     () => shared.validate(challenge.type, authorization.identifier, challenge.token, account.thumbprint),
     async (error) => {
@@ -226,3 +227,5 @@ async function startValidation(shared: Shared, account: Account, authorization: 
     },
   );
 }
+
+const optional = (dead: string | undefined) => (dead ? { deadOwner: dead } : {});

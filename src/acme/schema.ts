@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS acme_orders (
   certificate_serial TEXT,
   replaces           TEXT,
   created_at         INTEGER NOT NULL,
-  processing_since   INTEGER
+  processing_since   INTEGER,
+  processing_by      TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS acme_orders_account ON acme_orders (account_id, created_at);
 CREATE INDEX IF NOT EXISTS acme_orders_serial ON acme_orders (certificate_serial);
@@ -60,7 +61,8 @@ CREATE TABLE IF NOT EXISTS acme_challenges (
   status           TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'valid', 'invalid')),
   validated        INTEGER,
   error            TEXT,
-  processing_since INTEGER
+  processing_since INTEGER,
+  processing_by    TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS acme_challenges_authorization ON acme_challenges (authorization_id);
 CREATE TABLE IF NOT EXISTS acme_eab_keys (

@@ -76,7 +76,8 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
     requireEab: options.requireEab ?? false,
     ordersPerHour: options.ordersPerHour ?? DEFAULT_ORDERS_PER_HOUR,
     ...(options.termsOfService ? { termsOfService: options.termsOfService } : {}),
-    staleValidationMs: 120_000,
+    // The longest a live validator can take (every attempt timing out), plus a margin.
+    staleValidationMs: (options.queue?.attempts ?? 3) * (options.validators?.timeoutMs ?? 10_000) + ((options.queue?.attempts ?? 3) - 1) * (options.queue?.retryDelayMs ?? 2000) + 10_000,
     staleFinalizeMs: 30_000,
   };
   const validators = new Validators(options.validators);

@@ -37,20 +37,27 @@ export interface AcmeStore {
   authorizationsOf(orderId: string): Promise<Authorization[]>;
   challenge(id: string): Promise<Challenge | undefined>;
   challengesOf(authorizationId: string): Promise<Challenge[]>;
-  /** Takes a pending challenge (or one whose validator died) for validation; false if another took it. */
-  claimChallenge(id: string, now: number, staleBefore: number): Promise<boolean>;
+  /** Takes a pending challenge (or one whose validator died: claimed before `staleBefore`, or by `deadOwner`) for `owner`; false if another holds it. */
+  claimChallenge(id: string, claim: Claim): Promise<boolean>;
   /** Records a validation's outcome on the challenge and its authorization together. */
   finishChallenge(id: string, outcome: { status: "valid" | "invalid"; error?: ProblemDocument; at: number }): Promise<void>;
   setAuthorizationStatus(id: string, status: AuthorizationStatus): Promise<void>;
   /** Whether the account holds a valid, unexpired authorization for each identifier (revocation, RFC 8555 7.6). */
   hasValidAuthorizations(accountId: string, identifiers: Identifier[], now: number): Promise<boolean>;
   /** Moves an order to processing (finalize); false if it was not pending, or another finalize holds it. */
-  claimFinalize(orderId: string, now: number, staleBefore: number): Promise<boolean>;
+  claimFinalize(orderId: string, claim: Claim): Promise<boolean>;
   finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: ProblemDocument } | { back: "pending" }): Promise<void>;
 
   addEabKey(key: EabKey): Promise<void>;
   eabKey(kid: string): Promise<EabKey | undefined>;
   close(): void;
+}
+
+export interface Claim {
+  now: number;
+  owner: string;
+  staleBefore: number;
+  deadOwner?: string;
 }
 
 export const newId = () => randomBytes(16).toString("base64url");
@@ -194,18 +201,18 @@ export class SqliteAcmeStore implements AcmeStore {
     return this.db.query<ChallengeRow, [string]>("SELECT * FROM acme_challenges WHERE authorization_id = ? ORDER BY rowid").all(authorizationId).map(challengeFrom);
   }
 
-  async claimChallenge(id: string, now: number, staleBefore: number): Promise<boolean> {
-    const claim = this.db.transaction(() => {
-      const changed = this.db
-        .query(
-          `UPDATE acme_challenges SET status = 'processing', processing_since = ?1 WHERE id = ?2
-             AND (status = 'pending' OR (status = 'processing' AND processing_since < ?3))
-             AND (SELECT status FROM acme_authorizations WHERE id = acme_challenges.authorization_id) = 'pending'`,
-        )
-        .run(now, id, staleBefore).changes;
-      return changed > 0;
-    });
-    return retryBusy(() => claim.immediate());
+  async claimChallenge(id: string, claim: Claim): Promise<boolean> {
+    const changed = await retryBusy(
+      () =>
+        this.db
+          .query(
+            `UPDATE acme_challenges SET status = 'processing', processing_since = ?1, processing_by = ?4 WHERE id = ?2
+               AND (status = 'pending' OR (status = 'processing' AND (processing_since < ?3 OR processing_by = ?5)))
+               AND (SELECT status FROM acme_authorizations WHERE id = acme_challenges.authorization_id) = 'pending'`,
+          )
+          .run(claim.now, id, claim.staleBefore, claim.owner, claim.deadOwner ?? null).changes,
+    );
+    return changed > 0;
   }
 
   async finishChallenge(id: string, outcome: { status: "valid" | "invalid"; error?: ProblemDocument; at: number }): Promise<void> {
@@ -231,12 +238,15 @@ export class SqliteAcmeStore implements AcmeStore {
     return identifiers.every((id) => find.get(accountId, id.type, id.value, now)!.n > 0);
   }
 
-  async claimFinalize(orderId: string, now: number, staleBefore: number): Promise<boolean> {
+  async claimFinalize(orderId: string, claim: Claim): Promise<boolean> {
     const changed = await retryBusy(
       () =>
         this.db
-          .query("UPDATE acme_orders SET status = 'processing', processing_since = ?1 WHERE id = ?2 AND (status = 'pending' OR (status = 'processing' AND processing_since < ?3))")
-          .run(now, orderId, staleBefore).changes,
+          .query(
+            `UPDATE acme_orders SET status = 'processing', processing_since = ?1, processing_by = ?4 WHERE id = ?2
+               AND (status = 'pending' OR (status = 'processing' AND (processing_since < ?3 OR processing_by = ?5)))`,
+          )
+          .run(claim.now, orderId, claim.staleBefore, claim.owner, claim.deadOwner ?? null).changes,
     );
     return changed > 0;
   }
@@ -303,6 +313,7 @@ interface OrderRow {
   replaces: string | null;
   created_at: number;
   processing_since: number | null;
+  processing_by: string | null;
 }
 interface AuthorizationRow {
   id: string;
@@ -323,6 +334,7 @@ interface ChallengeRow {
   validated: number | null;
   error: string | null;
   processing_since: number | null;
+  processing_by: string | null;
 }
 interface EabRow {
   kid: string;
@@ -358,6 +370,7 @@ const orderFrom = (row: OrderRow): Order => ({
   ...(row.replaces ? { replaces: row.replaces } : {}),
   createdAt: row.created_at,
   ...(row.processing_since !== null ? { processingSince: row.processing_since } : {}),
+  ...(row.processing_by !== null ? { processingBy: row.processing_by } : {}),
 });
 
 const authorizationFrom = (row: AuthorizationRow): Authorization => ({
@@ -379,6 +392,7 @@ const challengeFrom = (row: ChallengeRow): Challenge => ({
   ...(row.validated !== null ? { validated: row.validated } : {}),
   ...(row.error ? { error: JSON.parse(row.error) } : {}),
   ...(row.processing_since !== null ? { processingSince: row.processing_since } : {}),
+  ...(row.processing_by !== null ? { processingBy: row.processing_by } : {}),
 });
 
 const isConstraint = (error: unknown) => error instanceof SQLiteError && (error.code?.startsWith("SQLITE_CONSTRAINT") ?? false);

@@ -48,6 +48,8 @@ export interface Order {
   createdAt: number;
   /** When finalize claimed it (status processing), to tell a crashed finalize from a running one. */
   processingSince?: number;
+  /** Which process claimed it (host:pid), so a claim by a dead worker on this host is taken over at once. */
+  processingBy?: string;
 }
 
 export interface Authorization {
@@ -70,6 +72,7 @@ export interface Challenge {
   error?: ProblemDocument;
   /** When a validator claimed it; a claim older than the validation deadline is taken over (the worker died). */
   processingSince?: number;
+  processingBy?: string;
 }
 
 export interface EabKey {
