@@ -97,9 +97,18 @@ export class TestAcmeClient {
 
   /** POSTs a signed request; remembers the answer's nonce. */
   async post<T = Record<string, unknown>>(url: string, payload: unknown, options: Parameters<TestAcmeClient["sign"]>[2] = {}): Promise<AcmeAnswer<T>> {
-    const jws = await this.sign(url, payload, options);
-    if (!options.nonce) this.nonce = undefined;
-    const response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/jose+json" }, body: JSON.stringify(jws), tls: { ca: this.ca } } as RequestInit);
+    let response: Response;
+    for (let attempt = 1; ; attempt++) {
+      const jws = await this.sign(url, payload, options);
+      if (!options.nonce) this.nonce = undefined;
+      try {
+        response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/jose+json" }, body: JSON.stringify(jws), tls: { ca: this.ca } } as RequestInit);
+        break;
+      } catch (error) {
+        // A kept-alive connection to a worker that died: ask again on a new one, as real clients do.
+        if (attempt >= 3) throw error;
+      }
+    }
     this.nonce = response.headers.get("replay-nonce") ?? undefined;
     const text = await response.text();
     let body: unknown = undefined;
