@@ -45,7 +45,7 @@ export function depotIssuer(depot: Depot): AcmeIssuer {
     chainPem: ca.toString("pem").trim() + "\n",
     keyIdHex: ski.toLowerCase(),
     async issue(request) {
-      const issued = await depot.sign({
+      const issued = await depot.signPublicKey({
         profile: "server",
         subject: request.commonName ? [attribute("CN", request.commonName)] : [],
         subjectAltNames: request.identifiers.map((id) => id.value),

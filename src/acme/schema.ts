@@ -1,7 +1,6 @@
 /**
- * @module The ACME tables, created in the depot's ledger file beside the
- * certificates. Written as one idempotent script so that it can become an
- * entry of the ledger's migration list unchanged.
+ * @module The ACME tables, in the depot's ledger beside the certificates:
+ * step 3 of the ledger's migration list (src/ca/ledger/migrations.ts).
  */
 export const ACME_SCHEMA = `
 CREATE TABLE IF NOT EXISTS acme_meta (

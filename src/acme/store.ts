@@ -1,14 +1,15 @@
 /**
  * @module Where the ACME server keeps its state: the `AcmeStore` interface
  * (asynchronous, so a PostgreSQL ledger can implement it too) and its SQLite
- * implementation in the depot's ledger file. Every worker opens the same
+ * implementation in the depot's ledger file, whose tables are the ledger's
+ * migration step 3. Every worker opens the same
  * file, so an order made on one worker is polled and finalized on another,
  * and a nonce is accepted once by whichever worker sees it first.
  */
 
 import { Database, SQLiteError } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { ACME_SCHEMA } from "./schema.ts";
+import { DepotError } from "../errors.ts";
 import type { Account, AccountStatus, Authorization, AuthorizationStatus, Challenge, EabKey, Identifier, Order } from "./types.ts";
 import type { ProblemDocument } from "./problem.ts";
 
@@ -68,12 +69,16 @@ export class SqliteAcmeStore implements AcmeStore {
   private secret?: Uint8Array;
   private pruneAt = 0;
 
+  /** Opens the ledger at `path`, which `Depot.open` has migrated (the ACME tables are its step 3). */
   constructor(path: string) {
-    this.db = new Database(path, { create: true, strict: true });
+    this.db = new Database(path, { create: false, strict: true });
     this.db.run("PRAGMA busy_timeout = 10000");
-    this.db.run("PRAGMA journal_mode = WAL");
     this.db.run("PRAGMA synchronous = NORMAL");
-    this.db.run(ACME_SCHEMA);
+    const present = this.db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'acme_orders'").get();
+    if (!present) {
+      this.db.close();
+      throw new DepotError("E_LEDGER", `the ledger ${path} has no ACME tables; open the depot first (Depot.open migrates it)`);
+    }
     // As in the ledger: later writes fail fast on a lock and are retried without blocking the event loop.
     this.db.run("PRAGMA busy_timeout = 0");
   }
