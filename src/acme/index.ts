@@ -8,3 +8,5 @@ export { SqliteAcmeStore, type AcmeStore } from "./store.ts";
 export { depotIssuer, type AcmeIssuer } from "./issuer.ts";
 export { createEabKey } from "./eab.ts";
 export { certIdOf } from "./ari.ts";
+export { acmeForDepot, ACME_BASE_PATH } from "./mount.ts";
+export { acmeSettings, parseResolver, type AcmeFlags, type AcmeSettings } from "./options.ts";
