@@ -51,7 +51,7 @@ test("certbot certonly --standalone, renew --force-renewal, revoke", async () =>
   expect(renewed.serialNumber).not.toBe(first.serialNumber);
 
   await certbot(["revoke", "--cert-path", join(live, "cert.pem"), "--server", acme.directory, "--reason", "superseded", "--no-delete-after-revoke"]);
-  const serial = renewed.serialNumber.toLowerCase().replace(/^0+/, "");
+  const serial = renewed.serialNumber.toLowerCase().replace(/^(00)+(?=..)/, "");
   const record = await acme.depot.ledger.find(serial);
   expect(record?.status).toBe("revoked");
   expect(record?.revocationReason).toBe("superseded");

@@ -57,3 +57,16 @@ test("tls-alpn-01 for an address uses its reverse-DNS name as SNI (RFC 8738 6)",
   expect(reverseDnsName("127.0.0.1")).toBe("1.0.0.127.in-addr.arpa");
   expect(reverseDnsName("2001:db8::1")).toBe("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
 });
+
+test("an ARI certID holds the serial's DER content (00 before a high bit) and reads back to the ledger's form", async () => {
+  const { certIdOf } = await import("../src/acme/index.ts");
+  const { parseCertId } = await import("../src/acme/ari.ts");
+  const { openssl, tempDir } = await import("./helpers.ts");
+  const dir = tempDir();
+  for (const [serial, derHex, ledger] of [["0x8a1b2c", "008a1b2c", "8a1b2c"], ["0x0a1b2c", "0a1b2c", "0a1b2c"]] as const) {
+    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${dir}/k.pem`, "-out", `${dir}/c.pem`, "-subj", "/CN=x", "-set_serial", serial, "-addext", "authorityKeyIdentifier=keyid:always"]);
+    const id = certIdOf(await Bun.file(`${dir}/c.pem`).text());
+    expect(Buffer.from(id.split(".")[1]!, "base64url").toString("hex")).toBe(derHex);
+    expect(parseCertId(id).serial).toBe(ledger);
+  }
+});

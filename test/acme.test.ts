@@ -110,7 +110,7 @@ describe("issuance", () => {
     expect(verify.stdout.trim()).toBe(`${leafFile}: OK`);
     const leaf = new X509Certificate(blocks[0]!);
     expect(leaf.subjectAltName).toBe("DNS:web.test, IP Address:127.0.0.1");
-    const serial = leaf.serialNumber.toLowerCase().replace(/^0+/, "");
+    const serial = leaf.serialNumber.toLowerCase().replace(/^(00)+(?=..)/, "");
     const record = await acme.depot.ledger.find(serial);
     expect(record?.status).toBe("valid");
     expect(record?.type).toBe("server");
@@ -349,7 +349,7 @@ describe("revocation and renewal information", () => {
     const { chain } = await issue(client, ["revoke.test"]);
     const answer = await revoke(client, chain, {}, 1);
     expect(answer.status).toBe(200);
-    const serial = new X509Certificate(pemBlocks(chain)[0]!).serialNumber.toLowerCase().replace(/^0+/, "");
+    const serial = new X509Certificate(pemBlocks(chain)[0]!).serialNumber.toLowerCase().replace(/^(00)+(?=..)/, "");
     const record = await acme.depot.ledger.find(serial);
     expect(record?.status).toBe("revoked");
     expect(record?.revocationReason).toBe("keyCompromise");

@@ -7,7 +7,7 @@
  */
 
 import { x509 } from "../ca/provider.ts";
-import { toDerIntegerHex } from "../ca/serial.ts";
+import { magnitudeHex, toDerIntegerHex } from "../ca/serial.ts";
 import { problem } from "./problem.ts";
 
 /** The ARI certID of a PEM certificate. */
@@ -15,7 +15,8 @@ export function certIdOf(pem: string): string {
   const certificate = new x509.X509Certificate(pem);
   const aki = certificate.getExtension(x509.AuthorityKeyIdentifierExtension);
   if (!aki?.keyId) throw new Error("the certificate has no authority key identifier");
-  const serial = Buffer.from(certificate.serialNumber, "hex");
+  // The DER INTEGER's content: a leading 00 where the high bit is set, whatever form the parser gives.
+  const serial = Buffer.from(toDerIntegerHex(magnitudeHex(Buffer.from(certificate.serialNumber, "hex"))), "hex");
   return `${Buffer.from(aki.keyId, "hex").toString("base64url")}.${serial.toString("base64url")}`;
 }
 
@@ -25,10 +26,8 @@ export function parseCertId(text: string): { keyIdHex: string; serial: string } 
   if (!match) throw problem("malformed", `'${text}' is not an ARI certificate identifier (keyIdentifier.serial, base64url)`);
   const keyIdHex = Buffer.from(match[1]!, "base64url").toString("hex");
   const serialBytes = Buffer.from(match[2]!, "base64url");
-  let start = 0;
-  while (start < serialBytes.length - 1 && serialBytes[start] === 0) start++;
-  const serial = serialBytes.subarray(start).toString("hex").replace(/^0+(?=.)/, "");
-  if (toDerIntegerHex(serial).length === 0) throw problem("malformed", "the certificate identifier has an empty serial");
+  if (serialBytes.length === 0) throw problem("malformed", "the certificate identifier has an empty serial");
+  const serial = magnitudeHex(serialBytes);
   return { keyIdHex, serial };
 }
 

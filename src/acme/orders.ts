@@ -21,6 +21,8 @@ const AUTHORIZATION_LIFETIME_MS = 7 * 24 * 3_600_000;
 const MAX_IDENTIFIERS = 100;
 /** Seconds a client is told to wait before polling something pending. */
 export const POLL_SECONDS = "1";
+/** How long a challenge POST waits for its validation before answering `processing`. */
+const QUICK_VALIDATION_MS = 100;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -207,7 +209,11 @@ export async function challengeResource(shared: Shared, urls: Urls, request: Sig
     } else if (authorization.expires <= shared.now()) {
       throw problem("malformed", "the authorization has expired");
     } else {
-      await startValidation(shared, request.account!, authorization, challenge);
+      const validation = await startValidation(shared, request.account!, authorization, challenge);
+      // A validation that finishes quickly (a responder on the same network)
+      // is answered in this response, saving the client a poll; a slow one
+      // is not waited for.
+      if (validation) await Promise.race([validation, Bun.sleep(QUICK_VALIDATION_MS)]);
     }
   }
   const current = (await shared.store.challenge(id))!;
@@ -215,12 +221,12 @@ export async function challengeResource(shared: Shared, urls: Urls, request: Sig
   return { status: 200, body: challengeJson(urls, current), headers: current.status === "processing" ? { ...link, "Retry-After": POLL_SECONDS } : link };
 }
 
-/** Claims the challenge for validation (unless another worker's validation is live) and queues the check. */
-async function startValidation(shared: Shared, account: Account, authorization: Authorization, challenge: Challenge): Promise<void> {
+/** Claims the challenge for validation (unless another worker's validation is live) and queues the check; resolves to the running validation. */
+async function startValidation(shared: Shared, account: Account, authorization: Authorization, challenge: Challenge): Promise<Promise<void> | undefined> {
   const now = shared.now();
   const claim = { now, owner: OWNER, staleBefore: now - shared.settings.staleValidationMs, ...optional(deadOwner(challenge.processingBy)) };
-  if (!(await shared.store.claimChallenge(challenge.id, claim))) return;
-  shared.queue.enqueue(
+  if (!(await shared.store.claimChallenge(challenge.id, claim))) return undefined;
+  return shared.queue.enqueue(
     () => shared.validate(challenge.type, authorization.identifier, challenge.token, account.thumbprint),
     async (error) => {
       await shared.store.finishChallenge(challenge.id, error ? { status: "invalid", error: error.toDocument(), at: shared.now() } : { status: "valid", at: shared.now() });

@@ -32,8 +32,8 @@ export class ValidationQueue {
     this.retryDelayMs = options.retryDelayMs ?? 2000;
   }
 
-  /** Runs `check` with retries and hands the outcome to `done`; never rejects. */
-  enqueue(check: () => Promise<void>, done: (error?: AcmeProblem) => Promise<void>): void {
+  /** Runs `check` with retries and hands the outcome to `done`; the promise settles (never rejects) once `done` has run. */
+  enqueue(check: () => Promise<void>, done: (error?: AcmeProblem) => Promise<void>): Promise<void> {
     const job = (async () => {
       await this.slot();
       let outcome: AcmeProblem | undefined;
@@ -60,6 +60,7 @@ export class ValidationQueue {
     })();
     this.inFlight.add(job);
     void job.finally(() => this.inFlight.delete(job));
+    return job;
   }
 
   private async slot(): Promise<void> {
