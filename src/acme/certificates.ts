@@ -46,7 +46,8 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
       identifiers: order.identifiers,
       ...commonNameFor(csr, order),
       days: shared.settings.days,
-      requester: urls.account(order.accountId),
+      requester: `acme:${order.accountId}`,
+      ...(request.clientAddress ? { client: request.clientAddress } : {}),
     });
     await shared.store.finishOrder(id, { certificateSerial: issued.serial });
   } catch (error) {
@@ -154,7 +155,8 @@ export async function revokeCert(shared: Shared, request: SignedRequest): Promis
     if (certificateKey !== request.thumbprint) throw problem("unauthorized", "the JWS key is not the certificate's key");
   }
   try {
-    await shared.issuer.revoke(serial, reason);
+    const requester = request.account ? `acme:${request.account.id}` : "acme:certificate-key";
+    await shared.issuer.revoke(serial, reason, { requester, ...(request.clientAddress ? { client: request.clientAddress } : {}) });
   } catch (error) {
     if (error instanceof DepotError && error.code === "E_ALREADY_REVOKED") throw problem("alreadyRevoked", error.message);
     throw error;

@@ -76,6 +76,11 @@ export class Urls {
   readonly certificate = (serial: string) => `${this.base}/cert/${serial}`;
 }
 
+/** What the listener knows of the request beyond the Request itself. */
+export interface RequestContext {
+  clientAddress?: string;
+}
+
 export interface Answer {
   status: number;
   body?: unknown;

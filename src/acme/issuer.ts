@@ -22,13 +22,15 @@ export interface AcmeIssueRequest {
   identifiers: Identifier[];
   commonName?: string;
   days: number;
-  /** The account URL, for the audit trail. */
+  /** `acme:<account id>`, for the audit trail. */
   requester: string;
+  /** The client's IP address, for the audit trail. */
+  client?: string;
 }
 
 export interface AcmeIssuer {
   issue(request: AcmeIssueRequest): Promise<{ serial: string; certificatePem: string }>;
-  revoke(serial: string, reason: RevocationReason): Promise<void>;
+  revoke(serial: string, reason: RevocationReason, requester: { requester: string; client?: string }): Promise<void>;
   find(serial: string): Promise<CertificateRecord | undefined>;
   /** The issuing chain after the leaf (the CA certificate), PEM. */
   chainPem: string;

@@ -31,6 +31,8 @@ export interface SignedRequest {
   thumbprint: string;
   /** The account named by `kid`, when the request used one. */
   account?: Account;
+  /** The client's IP address, when the listener told it. */
+  clientAddress?: string;
 }
 
 export interface JwsContext {

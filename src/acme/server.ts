@@ -8,7 +8,7 @@
 
 import { accountResource, keyChange, newAccount } from "./accounts.ts";
 import { certificateResource, finalize, renewalInfo, revokeCert } from "./certificates.ts";
-import { type Answer, type Settings, type Shared, Urls } from "./context.ts";
+import { type Answer, type RequestContext, type Settings, type Shared, Urls } from "./context.ts";
 import type { AcmeIssuer } from "./issuer.ts";
 import { type SignedRequest, verifySignedRequest } from "./jws.ts";
 import { Nonces } from "./nonces.ts";
@@ -46,7 +46,7 @@ export interface AcmeServerOptions {
 }
 
 export interface AcmeServer {
-  handle(request: Request): Promise<Response>;
+  handle(request: Request, context?: RequestContext): Promise<Response>;
   /** Validations still running in this process. */
   readonly queue: ValidationQueue;
 }
@@ -127,7 +127,7 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
     };
   }
 
-  async function route(request: Request, urls: Urls, path: string): Promise<Answer> {
+  async function route(request: Request, urls: Urls, path: string, context: RequestContext): Promise<Answer> {
     const method = request.method;
     if (path === "/directory" && method === "GET") return directory(urls);
     if (path === "/new-nonce" && (method === "HEAD" || method === "GET")) return { status: method === "GET" ? 204 : 200 };
@@ -146,17 +146,18 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
       accountUrlPrefix: urls.accountPrefix(),
       findAccount: (id) => shared.store.accountById(id),
     });
+    if (context.clientAddress) signed.clientAddress = context.clientAddress;
     return post.route(shared, urls, signed, post.pattern.exec(path)![1] ?? "");
   }
 
   return {
     queue,
-    async handle(request: Request): Promise<Response> {
+    async handle(request: Request, context: RequestContext = {}): Promise<Response> {
       const url = new URL(request.url);
       const urls = new Urls(apiBase ?? `${url.origin}${basePath}`);
       const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) : url.pathname;
       try {
-        return await respond(urls, await route(request, urls, path));
+        return await respond(urls, await route(request, urls, path, context));
       } catch (error) {
         const known = error instanceof AcmeProblem ? error : undefined;
         if (!known) console.error(`acme: ${request.method} ${path}: ${(error as Error)?.stack ?? error}`);
