@@ -38,7 +38,12 @@ export interface AcmeIssuer {
   keyIdHex: string;
 }
 
-export function depotIssuer(depot: Depot): AcmeIssuer {
+/**
+ * `publishCrl: false` in a server's workers: the revocation is recorded and
+ * the upkeep process publishes the CRL, one for a whole burst.
+ */
+export function depotIssuer(depot: Depot, options: { publishCrl?: boolean } = {}): AcmeIssuer {
+  const publish = options.publishCrl !== false;
   const ca = depot.issuer.certificate;
   const ski = ca.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId
     // A CA without an SKI extension: the leaves' AKI is then the SHA-1 of its key (RFC 5280 method 1).
@@ -59,7 +64,7 @@ export function depotIssuer(depot: Depot): AcmeIssuer {
       return { serial: issued.serial, certificatePem: issued.certificatePem };
     },
     async revoke(serial, reason) {
-      await depot.revoke(serial, reason);
+      await depot.revoke(serial, reason, { publish });
     },
     find: (serial) => depot.ledger.find(serial),
   };

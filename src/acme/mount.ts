@@ -16,7 +16,7 @@ export function acmeForDepot(depot: Depot, settings: AcmeSettings, apiUrl?: stri
   const store = new SqliteAcmeStore(depot.layout.ledger);
   const server = createAcmeServer({
     store,
-    issuer: depotIssuer(depot),
+    issuer: depotIssuer(depot, { publishCrl: false }),
     basePath: ACME_BASE_PATH,
     ...(apiUrl ? { apiUrl } : {}),
     allow: settings.allow,
