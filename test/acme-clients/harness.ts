@@ -53,18 +53,29 @@ export async function startChallTestSrv(): Promise<ChallTestSrv> {
 }
 
 /** Serves /.well-known/acme-challenge/TOKEN from a map, as a client's standalone responder would. */
-export function startHttp01Responder(): { port: number; tokens: Map<string, string>; stop(): void } {
+export interface Http01Responder {
+  port: number;
+  tokens: Map<string, string>;
+  /** While set, answers wait for it (a validation held in flight). */
+  hold?: Promise<void>;
+  stop(): void;
+}
+
+export function startHttp01Responder(): Http01Responder {
   const tokens = new Map<string, string>();
+  const responder: Http01Responder = { port: 0, tokens, stop: () => server.stop(true) };
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    fetch(request) {
+    async fetch(request) {
+      if (responder.hold) await responder.hold;
       const token = new URL(request.url).pathname.replace("/.well-known/acme-challenge/", "");
       const answer = tokens.get(token);
       return answer === undefined ? new Response("not found", { status: 404 }) : new Response(answer);
     },
   });
-  return { port: server.port!, tokens, stop: () => server.stop(true) };
+  responder.port = server.port!;
+  return responder;
 }
 
 export interface LocalAcme {
