@@ -92,22 +92,20 @@ export function pgServer(): PgServer {
   process.stderr.write(
     `test set-up: PostgreSQL (${bin}) on 127.0.0.1:${port}; install check ${((installed - began) / 1000).toFixed(1)} s, initdb + start ${((performance.now() - installed) / 1000).toFixed(1)} s\n`,
   );
-  let running = true;
-  process.on("exit", () => {
-    if (running) spawnSync(asUser ? "runuser" : join(bin, "pg_ctl"), [...(asUser ? ["-u", asUser, "--", join(bin, "pg_ctl")] : []), "-D", data, "-m", "immediate", "stop"], { stdio: "ignore" });
-    rmSync(home, { recursive: true, force: true });
-  });
+  // bun test fires no "exit" event; a watchdog stops the cluster once this
+  // process is gone, however it ended (even SIGKILL).
+  const stopCommand = [...(asUser ? ["runuser", "-u", asUser, "--"] : []), join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop"].map((a) => `'${a}'`).join(" ");
+  const watchdog = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ${stopCommand} >/dev/null 2>&1; rm -rf '${home}'`;
+  Bun.spawn(["sh", "-c", watchdog], { stdin: "ignore", stdout: "ignore", stderr: "ignore", detached: true }).unref();
   server = {
     port,
     superuser: "postgres",
     password: TEST_PASSWORD,
     stop() {
       pgCtl(["-m", "fast", "stop"]);
-      running = false;
     },
     start() {
       pgCtl(["start"]);
-      running = true;
     },
   };
   return server;
