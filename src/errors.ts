@@ -13,7 +13,8 @@ export type ErrorCode =
   | "E_ALREADY_REVOKED"
   | "E_IO"
   | "E_INSECURE_KEY"
-  | "E_SERVER";
+  | "E_SERVER"
+  | "E_UNAVAILABLE";
 
 export class DepotError extends Error {
   constructor(

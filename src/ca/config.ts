@@ -53,6 +53,12 @@ export interface DepotSettings {
   keyType?: string;
   defaultDays?: string;
   crlDays?: string;
+  /** postgres://user@host:5432/db when the ledger is in PostgreSQL (no password here). */
+  ledger?: string;
+  /** A file holding the ledger's password (else PGPASSWORD). */
+  ledgerPasswordFile?: string;
+  /** Connections per process to the ledger. */
+  ledgerPool?: string;
 }
 
 const KEYS: [keyof DepotSettings, string][] = [
@@ -60,6 +66,9 @@ const KEYS: [keyof DepotSettings, string][] = [
   ["keyType", "key_type"],
   ["defaultDays", "default_days"],
   ["crlDays", "crl_days"],
+  ["ledger", "ledger"],
+  ["ledgerPasswordFile", "ledger_password_file"],
+  ["ledgerPool", "ledger_pool"],
 ];
 
 export function settingsFromConfig(sections: ConfigSections): DepotSettings | undefined {

@@ -8,6 +8,8 @@ import { DEFAULT_KEY_TYPE, type KeyType } from "./key-types.ts";
 import { generateKeyPair, loadSigningKey } from "./keys.ts";
 import { depotLayout } from "./layout.ts";
 import { SqliteLedger } from "./ledger.ts";
+import { checkLedgerUrl } from "./ledger-postgres.ts";
+import { openPostgresLedger } from "./ledger-postgres-settings.ts";
 import { newSerial } from "./serial.ts";
 import { Depot } from "./depot.ts";
 
@@ -22,6 +24,8 @@ export interface CreateOptions {
   days?: number;
   /** Validity of the CA certificate. */
   caDays?: number;
+  /** Keep the ledger in PostgreSQL (an empty database, or one without a depot schema) instead of ledger.sqlite3. */
+  ledger?: { url: string; passwordFile?: string; pool?: number };
 }
 
 /**
@@ -65,9 +69,12 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
         path: root,
         keyType,
         defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS),
+        ...ledgerSettings(options.ledger),
       }),
     );
-    const ledger = new SqliteLedger(layout.ledger);
+    const ledger = options.ledger
+      ? await openPostgresLedger({ label, path: root, ...ledgerSettings(options.ledger) }, root, fingerprintOf(certificate), true)
+      : new SqliteLedger(layout.ledger);
     await ledger.record({
       serial,
       subject: formatDn(subject),
@@ -93,6 +100,16 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     throw ioError("create a depot at", root, error);
   }
   return root;
+}
+
+function ledgerSettings(ledger: CreateOptions["ledger"]) {
+  if (!ledger) return {};
+  checkLedgerUrl(ledger.url);
+  return {
+    ledger: ledger.url,
+    ...(ledger.passwordFile ? { ledgerPasswordFile: resolve(ledger.passwordFile) } : {}),
+    ...(ledger.pool ? { ledgerPool: String(ledger.pool) } : {}),
+  };
 }
 
 /** The CA's subject, O and CN both the label; a bad label is reported as such, not as a DN attribute. */

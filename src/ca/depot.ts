@@ -11,6 +11,7 @@ import { generateKeyPair, type KeyPair, loadSigningKey } from "./keys.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type CertificateRecord, type Ledger, SerialTakenError, SqliteLedger } from "./ledger.ts";
 import { adoptLegacyCertificates } from "./legacy.ts";
+import { openPostgresLedger } from "./ledger-postgres-settings.ts";
 import { leafExtensions, serverNames } from "./profiles.ts";
 import { x509 } from "./provider.ts";
 import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
@@ -94,7 +95,7 @@ export class Depot {
     } catch {
       throw new DepotError("E_NOT_A_DEPOT", `${layout.caCertificate} is not a readable certificate`);
     }
-    const ledger = new SqliteLedger(layout.ledger);
+    const ledger = settings.ledger ? await openPostgresLedger(settings, layout.root, fingerprintOf(certificate)) : new SqliteLedger(layout.ledger);
     // A depot made by the original has certificates but no ledger: record
     // them first, so their serials are taken before we issue anything.
     if (!(await ledger.hasAdopted())) await adoptLegacyCertificates(ledger, layout, key.type);
