@@ -48,8 +48,10 @@ const MIGRATIONS: Migration[] = [
       );
       INSERT INTO depot_counters (name, value) VALUES ('revocations', 0);
       CREATE TABLE crl_published (
-        host       TEXT PRIMARY KEY,
-        crl_number BIGINT NOT NULL
+        host               TEXT PRIMARY KEY,
+        crl_number         BIGINT NOT NULL,
+        -- depot_counters.revocations when that CRL was claimed: lower than now means stale.
+        revocation_version BIGINT NOT NULL DEFAULT -1
       );
     `,
   },

@@ -106,6 +106,9 @@ const COLUMNS = "serial, subject, type, key_type, not_before, not_after, fingerp
 const CRL_LOCK = 0x64_65_70_02;
 
 export class PostgresLedger implements Ledger {
+  /** The revocation counter each claimed CRL number was made at, until it is published. */
+  private readonly claimedAt = new Map<number, number>();
+
   private constructor(
     private readonly sql: SQL,
     readonly host: string,
@@ -235,6 +238,8 @@ export class PostgresLedger implements Ledger {
         // Under the lock, a later number's SELECT starts later and sees every revocation an earlier one saw.
         await tx`SELECT pg_advisory_xact_lock(${CRL_LOCK})`;
         const [{ crl_number }] = await tx`SELECT nextval('crl_number') AS crl_number`;
+        const [{ value }] = await tx`SELECT value FROM depot_counters WHERE name = 'revocations'`;
+        this.claimedAt.set(Number(crl_number), Number(value));
         const rows = (await tx.unsafe(`SELECT ${COLUMNS} FROM certificates WHERE status = 'revoked' AND not_after > $1 ORDER BY revoked_at, serial`, [now])) as Row[];
         return { crlNumber: Number(crl_number), revoked: rows.map(fromRow) };
       }),
@@ -249,10 +254,19 @@ export class PostgresLedger implements Ledger {
         const [row] = await tx`SELECT crl_number FROM crl_published WHERE host = ${this.host} FOR UPDATE`;
         if (Number(row.crl_number) >= crlNumber) return false;
         publish();
-        await tx`UPDATE crl_published SET crl_number = ${crlNumber} WHERE host = ${this.host}`;
+        await tx`UPDATE crl_published SET crl_number = ${crlNumber}, revocation_version = ${this.claimedAt.get(crlNumber) ?? -1} WHERE host = ${this.host}`;
         return true;
       }),
+    ).finally(() => this.claimedAt.delete(crlNumber));
+  }
+
+  /** Whether a revocation anywhere came after this host's crl.pem was claimed: then it must be signed again. */
+  async crlIsStale(): Promise<boolean> {
+    const [row] = await this.guard(
+      () => this.sql`SELECT (SELECT value FROM depot_counters WHERE name = 'revocations')
+                            > COALESCE((SELECT revocation_version FROM crl_published WHERE host = ${this.host}), -1) AS stale`,
     );
+    return row.stale === true;
   }
 
   async list(): Promise<CertificateRecord[]> {

@@ -4,6 +4,7 @@ import { DepotError } from "../errors.ts";
 import { listenErrorMessage } from "./bind.ts";
 import { Connection } from "./connection.ts";
 import { KeyPool } from "./key-pool.ts";
+import { followSharedLedger } from "./crl-follower.ts";
 import { generateKeyPair } from "../ca/keys.ts";
 import type { LogLevel } from "./log.ts";
 import { LOG_LEVELS } from "./log.ts";
@@ -61,6 +62,7 @@ class Worker {
     }
     setInterval(() => send({ t: "beat" }), this.config.heartbeatMs);
     send({ t: "ready" });
+    followSharedLedger(this.depot, (level, message) => log(level, message, this.config));
     this.keyPool = new KeyPool(this.depot.defaultKeyType, this.config.keyPool, this.config.keyConcurrency);
     this.keyPool.fill();
   }
