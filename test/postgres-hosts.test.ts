@@ -1,0 +1,267 @@
+/**
+ * Two depot hosts on one PostgreSQL ledger, as real `dist/depot start`
+ * processes (separate folders holding the same CA, different ports, two
+ * workers each) on a real PostgreSQL server: under load together no serial
+ * is issued twice and every answered certificate has exactly one row; a
+ * revocation through one host reaches the other's CRL; CRL numbers only
+ * grow; killed workers and a stopped PostgreSQL lose or invent nothing.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import { X509Certificate } from "node:crypto";
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DEPOT_BIN, depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
+import { freePort, request, waitFor, workerPids } from "./server-helpers.ts";
+import { type PgDatabase, pgDatabase, pgServer } from "./pg-server.ts";
+
+const TIMEOUT = 300_000;
+
+interface Host {
+  path: string;
+  port: number;
+  process: Subprocess<"ignore", "pipe", "pipe">;
+  log(): string;
+  kill(): Promise<void>;
+}
+
+const running: Host[] = [];
+afterEach(async () => {
+  for (const host of running.splice(0)) await host.kill();
+});
+
+/** A depot on `db`, and a second host made the README's way: a copy of the folder, modes kept. */
+function twoHostFolders(db: PgDatabase): [string, string] {
+  const first = join(tempDir("depot-host-a-"), "ca");
+  const init = depot(["init", first, "Shared CA", "--key-type", "ec-p256", "--ledger", db.url], { env: db.env });
+  if (init.exitCode !== 0) throw new Error(`init failed: ${init.stderr}`);
+  const second = join(tempDir("depot-host-b-"), "ca");
+  cpSync(first, second, { recursive: true, preserveTimestamps: true });
+  for (const name of readdirSync(join(second, "certificates"))) if (name !== "ca.crt") throw new Error(`unexpected ${name}`);
+  return [first, second];
+}
+
+async function startHost(path: string, db: PgDatabase, extra: string[] = []): Promise<Host> {
+  const home = tempDir("depot-host-home-");
+  const port = freePort();
+  const logFile = join(home, "depot.log");
+  const proc = Bun.spawn(
+    [DEPOT_BIN, "start", path, "--port", String(port), "--process-count", "2", "--pid-file", join(home, "depot.pid"), "--log-file", logFile, "--allow-revoke", ...extra],
+    { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...db.env, HOME: home } },
+  );
+  const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
+  const host: Host = {
+    path,
+    port,
+    process: proc,
+    log,
+    async kill() {
+      const workers = workerPids(proc.pid);
+      proc.kill("SIGKILL");
+      for (const pid of workers) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      await proc.exited;
+    },
+  };
+  running.push(host);
+  await waitFor(() => /All \d+ workers ready/.test(log()), 20_000, () => `host on ${port} not ready; log:\n${log()}`);
+  return host;
+}
+
+interface Outcome {
+  certificates: string[];
+  errors: string[];
+}
+
+/** `clients` loops per host sending `generate` until `until()` says stop; collects certificates and ERROR lines. */
+async function load(hosts: Host[], clients: number, until: () => boolean): Promise<Outcome> {
+  const outcome: Outcome = { certificates: [], errors: [] };
+  let n = 0;
+  const loop = async (host: Host) => {
+    while (!until()) {
+      let answer: string;
+      try {
+        answer = await request(host.port, `generate /CN=load ${n++}`, { timeoutMs: 30_000 });
+      } catch (error) {
+        outcome.errors.push(`connection: ${(error as Error).message}`);
+        await Bun.sleep(20);
+        continue;
+      }
+      const blocks = pemBlocks(answer).filter((b) => b.includes("CERTIFICATE"));
+      if (blocks.length === 1) outcome.certificates.push(blocks[0]!);
+      else outcome.errors.push(answer.trim() || "(empty answer)");
+    }
+  };
+  await Promise.all(hosts.flatMap((host) => Array.from({ length: clients }, () => loop(host))));
+  return outcome;
+}
+
+/** The serial as the ledger keeps it (lower-case hex, no leading zeros), read in-process: hundreds of openssl runs would dominate. */
+function serialOf(pem: string): string {
+  return new X509Certificate(pem).serialNumber.replace(/^0+/, "").toLowerCase();
+}
+
+/** Every certificate verifies against the CA (one openssl call for all). */
+function verifyAll(caPath: string, pems: string[]): void {
+  const dir = tempDir("depot-verify-");
+  for (const [i, pem] of pems.entries()) writeFileSync(join(dir, `${i}.pem`), pem);
+  const files = pems.map((_, i) => join(dir, `${i}.pem`));
+  for (let i = 0; i < files.length; i += 200) {
+    const result = openssl(["verify", "-CAfile", join(caPath, "certificates", "ca.crt"), ...files.slice(i, i + 200)]);
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim().split("\n").filter((l) => !l.endsWith(": OK"))).toEqual([]);
+  }
+}
+
+async function ledgerRows(db: PgDatabase): Promise<Map<string, { fingerprint: string; host: string }>> {
+  const rows = await db.query<{ serial: string; fingerprint: string; host: string }>("SELECT serial, fingerprint, host FROM certificates WHERE type != 'ca'");
+  return new Map(rows.map((r) => [r.serial.replace(/^0+/, "").toLowerCase(), r]));
+}
+
+function fingerprintOf(pem: string): string {
+  return new X509Certificate(pem).fingerprint256.replaceAll(":", "").toLowerCase();
+}
+
+/** Every answered certificate has its row, with the same fingerprint; no serial twice. */
+async function expectAllRecorded(db: PgDatabase, pems: string[]): Promise<Map<string, { fingerprint: string; host: string }>> {
+  const serials = pems.map(serialOf);
+  expect(new Set(serials).size).toBe(serials.length);
+  const rows = await ledgerRows(db);
+  const missing = serials.filter((s) => !rows.has(s));
+  expect(missing).toEqual([]);
+  for (const [i, pem] of pems.entries()) expect(rows.get(serials[i]!)!.fingerprint).toBe(fingerprintOf(pem));
+  return rows;
+}
+
+function crlOf(path: string): { number: number; serials: string[] } {
+  const text = openssl(["crl", "-in", join(path, "crl.pem"), "-noout", "-text"]).stdout;
+  return {
+    number: Number.parseInt(/X509v3 CRL Number: \n\s*(\d+)/.exec(text)?.[1] ?? "-1", 10),
+    serials: [...text.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1]!.replace(/^0+/, "").toLowerCase()),
+  };
+}
+
+describe("two hosts, one PostgreSQL ledger", () => {
+  test("loaded at once: every answer verifies, no serial twice, one row per answer, files only on the issuing host; a revoke on A reaches B's CRL; CRL numbers only grow", async () => {
+    const db = await pgDatabase();
+    const [pathA, pathB] = twoHostFolders(db);
+    const [a, b] = [await startHost(pathA, db), await startHost(pathB, db)];
+    let sent = 0;
+    const outcome = await load([a, b], 4, () => sent++ >= 400);
+    expect(outcome.errors).toEqual([]);
+    expect(outcome.certificates.length).toBeGreaterThanOrEqual(390);
+    verifyAll(pathA, outcome.certificates);
+    const rows = await expectAllRecorded(db, outcome.certificates);
+    expect(rows.size).toBe(outcome.certificates.length); // exactly one row per answer
+
+    // Each host wrote the files of what it issued, and only those.
+    await Bun.sleep(200); // deferred files (at most 50 ms)
+    for (const path of [pathA, pathB]) {
+      const files = readdirSync(join(path, "certificates")).filter((f) => f !== "ca.crt");
+      const own = [...rows.values()].filter((r) => r.host.endsWith(`:${path}`));
+      expect(own.length).toBeGreaterThan(0);
+      expect(files.length).toBe(own.length);
+    }
+    // `depot list` on either host sees all hosts' certificates.
+    const listed = depot(["list", pathB, "--json"], { env: db.env });
+    expect(listed.stderr).toBe("");
+    expect(JSON.parse(listed.stdout).filter((r: { type: string }) => r.type !== "ca")).toHaveLength(rows.size);
+
+    // A revoke through A: A answers with its fresh CRL; B's crl.pem follows within 5 s.
+    const numbers = { a: [crlOf(pathA).number], b: [crlOf(pathB).number] };
+    const victim = serialOf(outcome.certificates[7]!);
+    expect(await request(a.port, `revoke ${victim} keyCompromise`)).toBe(`OK revoked ${victim.toUpperCase()}\n`);
+    expect(crlOf(pathA).serials).toEqual([victim]);
+    numbers.a.push(crlOf(pathA).number);
+    const revokedAt = performance.now();
+    await waitFor(() => crlOf(pathB).serials.includes(victim), 5_000, () => `B's CRL does not list ${victim}; B's log:\n${b.log()}`);
+    const lag = performance.now() - revokedAt;
+    numbers.b.push(crlOf(pathB).number);
+    expect(await request(b.port, "crl")).toBe(readFileSync(join(pathB, "crl.pem"), "utf8"));
+    // And again the other way, B to A.
+    const second = serialOf(outcome.certificates[8]!);
+    expect(await request(b.port, `revoke ${second}`)).toBe(`OK revoked ${second.toUpperCase()}\n`);
+    numbers.b.push(crlOf(pathB).number);
+    await waitFor(() => crlOf(pathA).serials.includes(second), 5_000, "A's CRL does not list the serial revoked on B");
+    numbers.a.push(crlOf(pathA).number);
+    for (const series of [numbers.a, numbers.b]) for (let i = 1; i < series.length; i++) expect(series[i]!).toBeGreaterThan(series[i - 1]!);
+    process.stderr.write(`revoke on A to B's crl.pem: ${lag.toFixed(0)} ms\n`);
+  }, TIMEOUT);
+
+  test("SIGKILL A's workers every 0.5 s for 20 s under load on both: no serial twice, no answer without its row", async () => {
+    const db = await pgDatabase();
+    const [pathA, pathB] = twoHostFolders(db);
+    const [a, b] = [await startHost(pathA, db), await startHost(pathB, db)];
+    const end = performance.now() + 20_000;
+    let kills = 0;
+    const killer = (async () => {
+      while (performance.now() < end) {
+        await Bun.sleep(500);
+        for (const pid of workerPids(a.process.pid)) {
+          try {
+            process.kill(pid, "SIGKILL");
+            kills++;
+          } catch {
+            // Gone already.
+          }
+        }
+      }
+    })();
+    const outcome = await load([a, b], 3, () => performance.now() >= end);
+    await killer;
+    expect(kills).toBeGreaterThan(20);
+    expect(outcome.certificates.length).toBeGreaterThan(100);
+    verifyAll(pathA, outcome.certificates);
+    await expectAllRecorded(db, outcome.certificates);
+    // What went wrong is a lost connection (a killed worker), never a wrong answer.
+    const odd = outcome.errors.filter((e) => !e.startsWith("connection:") && e !== "(empty answer)" && e !== "ERROR busy");
+    expect(odd).toEqual([]);
+    // A stays up and serves again.
+    await waitFor(() => workerPids(a.process.pid).length === 2, 15_000, "A's workers were not replaced");
+    const after = await load([a], 1, (() => { let i = 0; return () => i++ >= 3; })());
+    expect(after.certificates.length).toBeGreaterThanOrEqual(1);
+  }, TIMEOUT);
+
+  test("PostgreSQL stopped under load: ERROR ledger unavailable meanwhile, nothing answered unrecorded, issuance resumes by itself", async () => {
+    const db = await pgDatabase();
+    const [pathA, pathB] = twoHostFolders(db);
+    const [a, b] = [await startHost(pathA, db), await startHost(pathB, db)];
+    const pg = pgServer();
+    let phase: "before" | "down" | "after" = "before";
+    let stop = false;
+    const loading = load([a, b], 3, () => stop);
+    await Bun.sleep(1500);
+    phase = "down";
+    pg.stop();
+    const downAt = performance.now();
+    await Bun.sleep(4000);
+    pg.start();
+    const upAt = performance.now();
+    phase = "after";
+    // Resumes without a restart: a certificate from each host within a few seconds.
+    const deadline = performance.now() + 15_000;
+    const resumed = new Set<number>();
+    while (resumed.size < 2 && performance.now() < deadline) {
+      for (const host of [a, b]) {
+        const answer = await request(host.port, "generate /CN=after the outage").catch(() => "");
+        if (answer.includes("BEGIN CERTIFICATE")) resumed.add(host.port);
+      }
+      if (resumed.size < 2) await Bun.sleep(100);
+    }
+    const resumedMs = performance.now() - upAt;
+    stop = true;
+    const outcome = await loading;
+    expect(phase).toBe("after");
+    expect([...resumed].sort()).toEqual([a.port, b.port].sort());
+    expect(outcome.errors.length).toBeGreaterThan(0);
+    expect([...new Set(outcome.errors)]).toEqual(["ERROR ledger unavailable"]);
+    verifyAll(pathA, outcome.certificates);
+    await expectAllRecorded(db, outcome.certificates);
+    process.stderr.write(`PostgreSQL down ${((upAt - downAt) / 1000).toFixed(1)} s; ${outcome.errors.length} requests answered ERROR ledger unavailable; both hosts issuing again ${resumedMs.toFixed(0)} ms after it was back\n`);
+  }, TIMEOUT);
+});
