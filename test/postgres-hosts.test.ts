@@ -14,8 +14,10 @@ import { join } from "node:path";
 import { DEPOT_BIN, depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
 import { freePort, request, waitFor, workerPids } from "./server-helpers.ts";
 import { type PgDatabase, pgDatabase, pgServer } from "./pg-server.ts";
+import { ensureTool } from "./tools.ts";
 
 const TIMEOUT = 300_000;
+ensureTool("ss", "iproute2");
 
 interface Host {
   path: string;
@@ -146,6 +148,12 @@ function crlOf(path: string): { number: number; serials: string[] } {
   };
 }
 
+/** Workers that are ready: those holding a listening socket on the port (they listen, then say ready). */
+function listeningPids(port: number): number[] {
+  const out = Bun.spawnSync(["ss", "-Hltnp", `sport = :${port}`]).stdout.toString();
+  return [...new Set([...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])))];
+}
+
 describe("two hosts, one PostgreSQL ledger", () => {
   test("loaded at once: every answer verifies, no serial twice, one row per answer, files only on the issuing host; a revoke on A reaches B's CRL; CRL numbers only grow", async () => {
     const db = await pgDatabase();
@@ -202,7 +210,7 @@ describe("two hosts, one PostgreSQL ledger", () => {
     const killer = (async () => {
       while (performance.now() < end) {
         await Bun.sleep(500);
-        for (const pid of workerPids(a.process.pid)) {
+        for (const pid of listeningPids(a.port)) {
           try {
             process.kill(pid, "SIGKILL");
             kills++;
@@ -218,6 +226,7 @@ describe("two hosts, one PostgreSQL ledger", () => {
     expect(outcome.certificates.length).toBeGreaterThan(100);
     verifyAll(pathA, outcome.certificates);
     await expectAllRecorded(db, outcome.certificates);
+    process.stderr.write(`killed ${kills} ready workers of A in 20 s; ${outcome.certificates.length} certificates answered, ${outcome.errors.length} requests lost\n`);
     // What went wrong is a lost connection (a killed worker), never a wrong answer.
     const odd = outcome.errors.filter((e) => !e.startsWith("connection:") && e !== "(empty answer)" && e !== "ERROR busy");
     expect(odd).toEqual([]);
