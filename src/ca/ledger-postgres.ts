@@ -109,10 +109,14 @@ export class PostgresLedger implements Ledger {
   /** The revocation counter each claimed CRL number was made at, until it is published. */
   private readonly claimedAt = new Map<number, number>();
 
+  /** Set once the schema and the CA were checked; until then every operation checks first. */
+  private checked: Promise<void> | undefined;
+
   private constructor(
     private readonly sql: SQL,
     readonly host: string,
     readonly url: string,
+    private readonly check: () => Promise<void>,
   ) {}
 
   /** Connects, checks (or, with `create`, makes) the schema and the CA it belongs to. */
@@ -128,11 +132,18 @@ export class PostgresLedger implements Ledger {
       // The pool reconnects on its own after an outage; a query in between fails and is reported.
       onclose: () => {},
     });
-    const ledger = new PostgresLedger(sql, options.host, options.url);
+    const create = options.create === true;
+    const ledger: PostgresLedger = new PostgresLedger(sql, options.host, options.url, async () => {
+      await migrateSchema(sql, { create, url: redactedUrl(options.url) });
+      await ledger.checkCa(options.caFingerprint, create);
+    });
     try {
-      await ledger.guard(() => migrateSchema(sql, { create: options.create === true, url: redactedUrl(options.url) }));
-      await ledger.guard(() => ledger.checkCa(options.caFingerprint, options.create === true));
+      await ledger.guard(async () => {});
     } catch (error) {
+      // PostgreSQL down while a worker (re)starts: open anyway, so the host
+      // answers "ledger unavailable" and recovers by itself; the checks run
+      // before the first operation that reaches the database.
+      if (!create && error instanceof DepotError && error.code === "E_UNAVAILABLE") return ledger;
       await sql.close().catch(() => {});
       throw error;
     }
@@ -159,6 +170,11 @@ export class PostgresLedger implements Ledger {
    */
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
+      if (!this.checked) {
+        this.checked = this.check();
+        this.checked.catch(() => (this.checked = undefined));
+      }
+      await this.checked;
       return await operation();
     } catch (error) {
       if (isUnavailable(error)) throw new DepotError("E_UNAVAILABLE", "ledger unavailable");
