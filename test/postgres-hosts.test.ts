@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { X509Certificate } from "node:crypto";
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEPOT_BIN, depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
 import { freePort, request, waitFor, workerPids } from "./server-helpers.ts";
@@ -38,8 +38,11 @@ function twoHostFolders(db: PgDatabase): [string, string] {
   const init = depot(["init", first, "Shared CA", "--key-type", "ec-p256", "--ledger", db.url], { env: db.env });
   if (init.exitCode !== 0) throw new Error(`init failed: ${init.stderr}`);
   const second = join(tempDir("depot-host-b-"), "ca");
-  cpSync(first, second, { recursive: true, preserveTimestamps: true });
-  for (const name of readdirSync(join(second, "certificates"))) if (name !== "ca.crt") throw new Error(`unexpected ${name}`);
+  // The README's commands, word for word.
+  const copy = Bun.spawnSync(["sh", "-c", `tar -C '${first}' -cpf - depot.cnf private certificates/ca.crt | (mkdir -m 0755 '${second}' && tar -C '${second}' -xpf -)`]);
+  if (copy.exitCode !== 0) throw new Error(`copy failed: ${copy.stderr}`);
+  expect(statSync(join(second, "private")).mode & 0o777).toBe(0o700);
+  expect(statSync(join(second, "private", "ca.key")).mode & 0o777).toBe(0o400);
   return [first, second];
 }
 
