@@ -46,12 +46,12 @@ function twoHostFolders(db: PgDatabase): [string, string] {
   return [first, second];
 }
 
-async function startHost(path: string, db: PgDatabase, extra: string[] = []): Promise<Host> {
+async function startHost(path: string, db: PgDatabase, extra: string[] = [], workers = 2): Promise<Host> {
   const home = tempDir("depot-host-home-");
   const port = freePort();
   const logFile = join(home, "depot.log");
   const proc = Bun.spawn(
-    [DEPOT_BIN, "start", path, "--port", String(port), "--process-count", "2", "--pid-file", join(home, "depot.pid"), "--log-file", logFile, "--allow-revoke", ...extra],
+    [DEPOT_BIN, "start", path, "--port", String(port), "--process-count", String(workers), "--pid-file", join(home, "depot.pid"), "--log-file", logFile, "--allow-revoke", ...extra],
     { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...db.env, HOME: home } },
   );
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
@@ -282,5 +282,29 @@ describe("two hosts, one PostgreSQL ledger", () => {
     verifyAll(pathA, outcome.certificates);
     await expectAllRecorded(db, outcome.certificates);
     process.stderr.write(`PostgreSQL down ${((upAt - downAt) / 1000).toFixed(1)} s; ${outcome.errors.length} requests answered ERROR ledger unavailable; both hosts issuing again ${resumedMs.toFixed(0)} ms after it was back\n`);
+  }, TIMEOUT);
+
+  test("the default pool keeps 2 hosts x 8 workers under PostgreSQL's default 100 connections", async () => {
+    const db = await pgDatabase();
+    const [pathA, pathB] = twoHostFolders(db);
+    const [a, b] = [await startHost(pathA, db, [], 8), await startHost(pathB, db, [], 8)];
+    let peak = 0;
+    let stop = false;
+    const sampling = (async () => {
+      while (!stop) {
+        const [row] = await db.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'depot'");
+        peak = Math.max(peak, Number(row!.n));
+        await Bun.sleep(50);
+      }
+    })();
+    let sent = 0;
+    const outcome = await load([a, b], 24, () => sent++ >= 1500);
+    stop = true;
+    await sampling;
+    expect(outcome.errors).toEqual([]);
+    await expectAllRecorded(db, outcome.certificates);
+    process.stderr.write(`2 hosts x 8 workers, 48 requests in flight: at most ${peak} ledger connections\n`);
+    expect(peak).toBeGreaterThan(16);
+    expect(peak).toBeLessThanOrEqual(2 * 8 * 4 + 2);
   }, TIMEOUT);
 });

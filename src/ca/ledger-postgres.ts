@@ -28,6 +28,13 @@ import { migrateSchema, SCHEMA_VERSION } from "./ledger-postgres-schema.ts";
 export const DEFAULT_POOL = 4;
 /** How long a query waits for a connection before the ledger counts as unavailable. */
 const CONNECT_TIMEOUT_S = 3;
+/**
+ * How long one ledger operation may take before it counts as unavailable: a
+ * network that drops packets leaves a query waiting with no error at all.
+ * A record() given up on may still commit; a row without an answer is
+ * allowed, an answer without a row never.
+ */
+const OPERATION_TIMEOUT_MS = 10_000;
 
 export interface PostgresLedgerOptions {
   /** postgres://user@host:port/db, without a password. */
@@ -129,6 +136,7 @@ export class PostgresLedger implements Ledger {
       max: options.pool ?? DEFAULT_POOL,
       connectionTimeout: CONNECT_TIMEOUT_S,
       idleTimeout: 60,
+      connection: { statement_timeout: OPERATION_TIMEOUT_MS, application_name: "depot" },
       // The pool reconnects on its own after an outage; a query in between fails and is reported.
       onclose: () => {},
     });
@@ -175,7 +183,7 @@ export class PostgresLedger implements Ledger {
         this.checked.catch(() => (this.checked = undefined));
       }
       await this.checked;
-      return await operation();
+      return await withDeadline(operation());
     } catch (error) {
       if (isUnavailable(error)) throw new DepotError("E_UNAVAILABLE", "ledger unavailable");
       throw error;
@@ -315,13 +323,30 @@ export class PostgresLedger implements Ledger {
   }
 }
 
+class DeadlineError extends Error {
+  readonly code = "ERR_DEPOT_LEDGER_TIMEOUT";
+}
+
+async function withDeadline<T>(work: Promise<T>): Promise<T> {
+  let timer: Timer | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(`no answer from the ledger in ${OPERATION_TIMEOUT_MS} ms`)), OPERATION_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Errors that mean "cannot reach PostgreSQL now", as opposed to a bad query. */
 export function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: string })?.code ?? "";
   const errno = (error as { errno?: string })?.errno ?? "";
   if (/CONNECTION|TIMEOUT|TLS|SOCKET|ECONNREFUSED|ECONNRESET|EPIPE|ENOTCONN|ETIMEDOUT/.test(code) && !/AUTH/.test(code)) return true;
-  // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now), 53300 (too many connections).
-  return /^08|^57P0[123]$|^53300$/.test(errno);
+  // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now),
+  // 53300 (too many connections), 57014 (statement_timeout: too slow to count on).
+  return /^08|^57P0[123]$|^53300$|^57014$/.test(errno);
 }
 
 function fromRow(row: Row): CertificateRecord {
