@@ -6,7 +6,7 @@
  * in the shared database.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { depot, openssl, tempDir } from "./helpers.ts";
 import { type PgDatabase, pgDatabase } from "./pg-server.ts";
@@ -129,5 +129,17 @@ describe("a depot on PostgreSQL", () => {
     const result = depot(["generate", path, "--type", "client", "--cn", "nobody"], { env: db.env });
     expect(result.stderr).toBe("depot: ledger unavailable\n");
     expect(result.exitCode).toBe(1);
+  }, SETUP_TIMEOUT);
+});
+
+describe("a database that is not depot's", () => {
+  test("init refuses a database whose tables clash with depot's, and leaves them alone", async () => {
+    const db = await pgDatabase();
+    await db.query("CREATE TABLE certificates (id int)");
+    const { path, result } = initPg(db);
+    expect(result.stderr).toMatch(/^depot: the database postgres:\/\/\S+ already holds tables of another program \(.*certificates.*\); give depot a database of its own\n$/);
+    expect(result.exitCode).toBe(1);
+    expect(await db.query("SELECT to_regclass('depot_schema') AS t")).toEqual([{ t: null }]);
+    expect(existsSync(path)).toBe(false);
   }, SETUP_TIMEOUT);
 });

@@ -82,7 +82,17 @@ export async function migrateSchema(sql: SQL, options: { create: boolean; url: s
       throw new DepotError("E_NOT_A_DEPOT", `the ledger ${options.url} has schema version ${found}, newer than this depot knows (${SCHEMA_VERSION}); upgrade depot on this host`);
     }
     if (!present) await tx`CREATE TABLE depot_schema (version INTEGER NOT NULL)`;
-    for (const migration of MIGRATIONS.filter((m) => m.version > found)) await tx.unsafe(migration.sql);
+    for (const migration of MIGRATIONS.filter((m) => m.version > found)) {
+      try {
+        await tx.unsafe(migration.sql);
+      } catch (error) {
+        // 42P07: a table of that name exists, not depot's (depot's would have depot_schema).
+        if ((error as { errno?: string }).errno === "42P07") {
+          throw new DepotError("E_NOT_A_DEPOT", `the database ${options.url} already holds tables of another program (${(error as Error).message}); give depot a database of its own`);
+        }
+        throw error;
+      }
+    }
     if (found < SCHEMA_VERSION) {
       await tx`DELETE FROM depot_schema`;
       await tx`INSERT INTO depot_schema (version) VALUES (${SCHEMA_VERSION})`;
