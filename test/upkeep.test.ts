@@ -5,8 +5,7 @@ import { join } from "node:path";
 import { createDepot } from "../src/ca/create.ts";
 import { buildCrl } from "../src/ca/crl.ts";
 import { Depot } from "../src/ca/depot.ts";
-import { refreshCrlIfDue } from "../src/server/upkeep.ts";
-import { Logger } from "../src/server/log.ts";
+import { CrlKeeper } from "../src/server/upkeep.ts";
 import { DEPOT_BIN, openssl, tempDir } from "./helpers.ts";
 import { freePort, request, startServer, waitFor, workerPids } from "./server-helpers.ts";
 
@@ -16,12 +15,16 @@ const crlNumber = (path: string) => openssl(["crl", "-in", path, "-noout", "-crl
 test("re-signs only once less than half of the CRL's validity is left", async () => {
   const root = await createDepot(join(tempDir(), "keeper"), { keyType: "ec-p256" });
   const crl = join(root, "crl.pem");
-  const log = new Logger("error", undefined, false);
+  const depot = await Depot.open(root);
+  const keeper = new CrlKeeper(depot);
   expect(crlNumber(crl)).toBe("crlNumber=0x01");
-  expect(await refreshCrlIfDue(root, log, Date.now() + 3 * DAY)).toBe(false); // 7-day CRL: 4 days left
+  expect(await keeper.refresh(Date.now() + 3 * DAY)).toBeUndefined(); // 7-day CRL: 4 days left
   expect(crlNumber(crl)).toBe("crlNumber=0x01");
-  expect(await refreshCrlIfDue(root, log, Date.now() + 4 * DAY)).toBe(true); // 3 days left
+  expect((await keeper.refresh(Date.now() + 4 * DAY))?.crlNumber).toBe(2); // 3 days left
   expect(crlNumber(crl)).toBe("crlNumber=0x02");
+  // The new one is fresh: not due again.
+  expect(await keeper.refresh(Date.now() + 3 * 3_600_000)).toBeUndefined();
+  depot.close();
   expect(readFileSync(crl, "utf8")).toStartWith("-----BEGIN X509 CRL-----\n");
 });
 
@@ -41,8 +44,8 @@ test("a running server re-signs, at start, a CRL that is past half its life", as
   });
   try {
     const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
-    await waitFor(() => log().includes("re-signed the CRL"), 10_000, log);
-    expect(log()).toContain("re-signed the CRL (number 2, 0 revoked) before it expires");
+    await waitFor(() => log().includes("published CRL"), 10_000, log);
+    expect(log()).toContain("published CRL 2 (0 revoked)");
     // The new CRL is valid for the depot's 7 days from now.
     const text = openssl(["crl", "-in", join(root, "crl.pem"), "-noout", "-nextupdate"]).stdout.trim();
     const nextUpdate = new Date(text.replace("nextUpdate=", "")).getTime();
@@ -53,7 +56,7 @@ test("a running server re-signs, at start, a CRL that is past half its life", as
   }
 });
 
-test("after a worker is killed, the supervisor restores certificate files missing from the depot", async () => {
+test("after a worker is killed, the upkeep process restores certificate files missing from the depot", async () => {
   const server = await startServer(["--process-count", "2"]);
   try {
     await server.ready;

@@ -1,4 +1,5 @@
 /**
+ * @module
  * depot.cnf, in the original's OpenSSL-config format:
  *
  *   [ ca ]
@@ -53,11 +54,11 @@ export interface DepotSettings {
   keyType?: string;
   defaultDays?: string;
   crlDays?: string;
-  /** postgres://user@host:5432/db when the ledger is in PostgreSQL (no password here). */
+  /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot), or postgres://user@host:5432/db (no password here). */
   ledger?: string;
-  /** A file holding the ledger's password (else PGPASSWORD). */
+  /** A file holding the PostgreSQL ledger's password (else PGPASSWORD). */
   ledgerPasswordFile?: string;
-  /** Connections per process to the ledger. */
+  /** Connections per process to the PostgreSQL ledger. */
   ledgerPool?: string;
 }
 

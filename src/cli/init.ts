@@ -3,7 +3,7 @@ import { createDepot } from "../ca/create.ts";
 import { parseDays } from "../ca/depot.ts";
 import { parseKeyType } from "../ca/key-types.ts";
 import { depotLayout } from "../ca/layout.ts";
-import { poolSize } from "../ca/ledger-postgres-settings.ts";
+import { poolSize } from "../ca/ledger/postgres-settings.ts";
 import { DepotError } from "../errors.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 

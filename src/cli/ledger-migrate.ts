@@ -4,9 +4,9 @@
  * `migrateLedgerToPostgres` (src/ca/ledger-migrate.ts).
  */
 import { defineCommand } from "citty";
-import { migrateLedgerToPostgres } from "../ca/ledger-migrate.ts";
-import { redactedUrl } from "../ca/ledger-postgres.ts";
-import { poolSize } from "../ca/ledger-postgres-settings.ts";
+import { migrateLedgerToPostgres } from "../ca/ledger/migrate-to-postgres.ts";
+import { redactedUrl } from "../ca/ledger/postgres.ts";
+import { poolSize } from "../ca/ledger/postgres-settings.ts";
 import { DepotError } from "../errors.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 

@@ -1,49 +1,55 @@
-import { readFileSync } from "node:fs";
-import { Depot } from "../ca/depot.ts";
+/**
+ * @module
+ * The depot's upkeep jobs, run by the upkeep process (`upkeep-process.ts`):
+ * publish a new CRL when it is due, restore certificate files a crashed
+ * worker had deferred. Each takes an open `Depot`.
+ */
+import { statSync } from "node:fs";
+import type { Crl, Depot } from "../ca/depot.ts";
 import { x509 } from "../ca/provider.ts";
-import type { Logger } from "./log.ts";
 
 /**
- * The depot's upkeep while the server runs, done by the supervisor between
- * events: keep the CRL from expiring, and after a worker crashed, restore
- * the certificate files it may not have written (the ledger has them).
- */
-export async function depotUpkeep(depotPath: string, log: Logger, afterCrash: boolean): Promise<void> {
-  await refreshCrlIfDue(depotPath, log);
-  if (!afterCrash) return;
-  const depot = await Depot.open(depotPath);
-  try {
-    const restored = await depot.restoreMissingFiles();
-    if (restored > 0) log.info(`restored ${restored} certificate file(s) from the ledger after a worker crash`);
-  } finally {
-    depot.close();
-  }
-}
-
-/**
- * Keeps crl.pem from expiring while the server runs: a web server checking
+ * Decides when crl.pem needs signing again. Until the library's
+ * `depot.refreshCrl()` lands (it also republishes when the ledger holds
+ * revocations newer than the published CRL), this adapter re-signs once
+ * less than half of the CRL's validity is left: a web server checking
  * client certificates against an expired CRL (nginx `ssl_crl`, Apache
- * `SSLCARevocationCheck`) refuses every client. When less than half of the
- * CRL's validity is left, it is signed again (a new CRL number, the same
- * entries). Returns whether it re-signed.
+ * `SSLCARevocationCheck`) refuses every client. The CRL is parsed only when
+ * the file changed, so polling every few hundred milliseconds costs a stat.
  */
-export async function refreshCrlIfDue(depotPath: string, log: Logger, now = Date.now()): Promise<boolean> {
-  const depot = await Depot.open(depotPath);
-  try {
-    let due = true;
+export class CrlKeeper {
+  private seen: { mtimeMs: number; size: number; dueAt: number } | undefined;
+
+  constructor(private readonly depot: Depot) {}
+
+  /** Publishes a new CRL if one is due; returns it, or undefined. */
+  async refresh(now = Date.now()): Promise<Crl | undefined> {
+    // Not due by age: the ledger may still hold revocations the CRL lacks (made on another host, or by a revoke killed before its CRL).
+    if (now < this.dueAt()) return this.depot.refreshCrl(now);
+    const crl = await this.depot.publishCrl();
+    this.seen = undefined;
+    return crl;
+  }
+
+  /** When the published CRL passes half its life (0: at once, when it is missing or unreadable). */
+  private dueAt(): number {
+    let stat;
     try {
-      const crl = new x509.X509Crl(readFileSync(depot.layout.crl, "utf8"));
+      stat = statSync(this.depot.layout.crl);
+    } catch {
+      return 0;
+    }
+    if (this.seen && this.seen.mtimeMs === stat.mtimeMs && this.seen.size === stat.size) return this.seen.dueAt;
+    let dueAt = 0;
+    try {
+      const crl = new x509.X509Crl(this.depot.currentCrlPem());
       const thisUpdate = crl.thisUpdate.getTime();
       const nextUpdate = crl.nextUpdate?.getTime() ?? thisUpdate;
-      due = now >= thisUpdate + (nextUpdate - thisUpdate) / 2;
+      dueAt = thisUpdate + (nextUpdate - thisUpdate) / 2;
     } catch {
-      // Missing or unreadable: a fresh one is due.
+      // Unreadable: a fresh one is due.
     }
-    if (!due) return false;
-    const crl = await depot.publishCrl();
-    log.info(`re-signed the CRL (number ${crl.crlNumber}, ${crl.revokedCount} revoked) before it expires`);
-    return true;
-  } finally {
-    depot.close();
+    this.seen = { mtimeMs: stat.mtimeMs, size: stat.size, dueAt };
+    return dueAt;
   }
 }

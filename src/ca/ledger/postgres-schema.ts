@@ -8,7 +8,7 @@
  * is refused: an older binary must not write rows it does not understand.
  */
 import type { SQL } from "bun";
-import { DepotError } from "../errors.ts";
+import { DepotError } from "../../errors.ts";
 
 interface Migration {
   version: number;
@@ -48,10 +48,18 @@ const MIGRATIONS: Migration[] = [
       );
       INSERT INTO depot_counters (name, value) VALUES ('revocations', 0);
       CREATE TABLE crl_published (
-        host               TEXT PRIMARY KEY,
-        crl_number         BIGINT NOT NULL,
-        -- depot_counters.revocations when that CRL was claimed: lower than now means stale.
-        revocation_version BIGINT NOT NULL DEFAULT -1
+        host        TEXT PRIMARY KEY,
+        crl_number  BIGINT NOT NULL,
+        -- depot_counters.revocations when that CRL was claimed: lower than now means due.
+        revocations BIGINT NOT NULL DEFAULT -1,
+        this_update TIMESTAMPTZ,
+        next_update TIMESTAMPTZ
+      );
+      -- Serials a CRL listed revoked with no certificate on record (a rebuilt SQLite ledger's): on every CRL.
+      CREATE TABLE crl_only_revocations (
+        serial            TEXT PRIMARY KEY,
+        revoked_at        TIMESTAMPTZ NOT NULL,
+        revocation_reason TEXT NOT NULL
       );
     `,
   },
@@ -76,10 +84,10 @@ export async function migrateSchema(sql: SQL, options: { create: boolean; url: s
       const [row] = await tx`SELECT version FROM depot_schema`;
       found = Number(row?.version ?? 0);
     } else if (!options.create) {
-      throw new DepotError("E_NOT_A_DEPOT", `the database ${options.url} holds no depot ledger; make one with depot init PATH --ledger URL, or depot ledger migrate PATH --to URL`);
+      throw new DepotError("E_LEDGER", `the database ${options.url} holds no depot ledger; make one with depot init PATH --ledger URL, or depot ledger migrate PATH --to URL`);
     }
     if (found > SCHEMA_VERSION) {
-      throw new DepotError("E_NOT_A_DEPOT", `the ledger ${options.url} has schema version ${found}, newer than this depot knows (${SCHEMA_VERSION}); upgrade depot on this host`);
+      throw new DepotError("E_LEDGER", `the ledger ${options.url} has schema version ${found}, newer than this depot knows (${SCHEMA_VERSION}); upgrade depot on this host`);
     }
     if (!present) await tx`CREATE TABLE depot_schema (version INTEGER NOT NULL)`;
     for (const migration of MIGRATIONS.filter((m) => m.version > found)) {
@@ -88,7 +96,7 @@ export async function migrateSchema(sql: SQL, options: { create: boolean; url: s
       } catch (error) {
         // 42P07: a table of that name exists, not depot's (depot's would have depot_schema).
         if ((error as { errno?: string }).errno === "42P07") {
-          throw new DepotError("E_NOT_A_DEPOT", `the database ${options.url} already holds tables of another program (${(error as Error).message}); give depot a database of its own`);
+          throw new DepotError("E_LEDGER", `the database ${options.url} already holds tables of another program (${(error as Error).message}); give depot a database of its own`);
         }
         throw error;
       }

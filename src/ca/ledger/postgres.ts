@@ -20,9 +20,10 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { SQL } from "bun";
-import { DepotError } from "../errors.ts";
-import { type CertificateRecord, type Ledger, SerialTakenError } from "./ledger.ts";
-import { migrateSchema, SCHEMA_VERSION } from "./ledger-postgres-schema.ts";
+import { DepotError } from "../../errors.ts";
+import type { CrlEntry } from "../crl.ts";
+import { type CertificateRecord, type CrlClaim, type CrlState, type Ledger, type ListQuery, SerialCollisionError } from "../ledger.ts";
+import { migrateSchema, SCHEMA_VERSION } from "./postgres-schema.ts";
 
 /** Connections each process keeps at most: 2 hosts x 8 workers x 4 stay well under PostgreSQL's default 100. */
 export const DEFAULT_POOL = 4;
@@ -111,11 +112,9 @@ interface Row {
 const COLUMNS = "serial, subject, type, key_type, not_before, not_after, fingerprint, pem, status, revoked_at, revocation_reason";
 /** pg_advisory_xact_lock key serialising CRL claims, so a higher number never lists less. */
 const CRL_LOCK = 0x64_65_70_02;
+const PAGE = 1000;
 
 export class PostgresLedger implements Ledger {
-  /** The revocation counter each claimed CRL number was made at, until it is published. */
-  private readonly claimedAt = new Map<number, number>();
-
   /** Set once the schema and the CA were checked; until then every operation checks first. */
   private checked: Promise<void> | undefined;
 
@@ -162,12 +161,12 @@ export class PostgresLedger implements Ledger {
   private async checkCa(caFingerprint: string, create: boolean): Promise<void> {
     const [row] = await this.sql`SELECT value FROM depot_meta WHERE name = 'ca_fingerprint'`;
     if (!row) {
-      if (!create) throw new DepotError("E_NOT_A_DEPOT", `the ledger ${redactedUrl(this.url)} belongs to no CA yet; make it with depot init --ledger or depot ledger migrate`);
+      if (!create) throw new DepotError("E_LEDGER", `the ledger ${redactedUrl(this.url)} belongs to no CA yet; make it with depot init --ledger or depot ledger migrate`);
       await this.sql`INSERT INTO depot_meta (name, value) VALUES ('ca_fingerprint', ${caFingerprint}) ON CONFLICT (name) DO NOTHING`;
       return this.checkCa(caFingerprint, false);
     }
     if (row.value !== caFingerprint) {
-      throw new DepotError("E_NOT_A_DEPOT", `the ledger ${redactedUrl(this.url)} holds another CA's certificates (CA fingerprint ${String(row.value).slice(0, 16)}…, this depot's ${caFingerprint.slice(0, 16)}…)`);
+      throw new DepotError("E_LEDGER", `the ledger ${redactedUrl(this.url)} holds another CA's certificates (CA fingerprint ${String(row.value).slice(0, 16)}…, this depot's ${caFingerprint.slice(0, 16)}…)`);
     }
   }
 
@@ -194,7 +193,7 @@ export class PostgresLedger implements Ledger {
     try {
       await this.guard(() => this.insert(this.sql, certificate, false));
     } catch (error) {
-      if (error instanceof SQL.PostgresError && error.errno === "23505") throw new SerialTakenError(`serial ${certificate.serial} is taken`);
+      if (error instanceof SQL.PostgresError && error.errno === "23505" && error.constraint === "certificates_pkey") throw new SerialCollisionError(certificate.serial);
       throw error;
     }
   }
@@ -213,11 +212,12 @@ export class PostgresLedger implements Ledger {
       this.sql.begin(async (tx) => {
         let added = 0;
         for (const record of certificates) added += await this.insert(tx, record, true);
-        // A revocation copied onto a row that was valid here (a migrate run twice) counts too.
+        // A revocation copied onto a row that was valid here (a migrate run again) counts too.
         for (const record of certificates.filter((r) => r.status === "revoked")) {
           await tx`UPDATE certificates SET status = 'revoked', revoked_at = ${record.revokedAt ?? null}, revocation_reason = ${record.revocationReason ?? null}
                    WHERE serial = ${record.serial} AND status = 'valid'`;
         }
+        // Every host's CRL must be signed again to cover what came in.
         if (certificates.some((r) => r.status === "revoked")) await tx`UPDATE depot_counters SET value = value + 1 WHERE name = 'revocations'`;
         return added;
       }),
@@ -250,52 +250,111 @@ export class PostgresLedger implements Ledger {
     );
   }
 
-  /** Grows with every revocation anywhere: a host whose CRL was made at a lower value must sign a new one. */
-  async revocationVersion(): Promise<number> {
-    const [row] = await this.guard(() => this.sql`SELECT value FROM depot_counters WHERE name = 'revocations'`);
-    return Number(row.value);
-  }
-
-  async claimCrl(now: Date): Promise<{ crlNumber: number; revoked: CertificateRecord[] }> {
+  async claimCrl(now: Date): Promise<CrlClaim> {
     return this.guard(() =>
       this.sql.begin(async (tx) => {
         // Under the lock, a later number's SELECT starts later and sees every revocation an earlier one saw.
         await tx`SELECT pg_advisory_xact_lock(${CRL_LOCK})`;
         const [{ crl_number }] = await tx`SELECT nextval('crl_number') AS crl_number`;
+        // Read before the entries: the claim covers at least this many revocations.
         const [{ value }] = await tx`SELECT value FROM depot_counters WHERE name = 'revocations'`;
-        this.claimedAt.set(Number(crl_number), Number(value));
-        const rows = (await tx.unsafe(`SELECT ${COLUMNS} FROM certificates WHERE status = 'revoked' AND not_after > $1 ORDER BY revoked_at, serial`, [now])) as Row[];
-        return { crlNumber: Number(crl_number), revoked: rows.map(fromRow) };
+        const rows = (await tx`
+          SELECT serial, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked' AND not_after > ${now}
+          UNION ALL SELECT serial, revoked_at, revocation_reason FROM crl_only_revocations
+          ORDER BY revoked_at, serial`) as { serial: string; revoked_at: Date; revocation_reason: string | null }[];
+        const revoked = rows.map((row): CrlEntry => ({ serial: row.serial, revokedAt: new Date(row.revoked_at), reason: row.revocation_reason ?? "unspecified" }));
+        return { crlNumber: Number(crl_number), revocations: Number(value), revoked };
       }),
     );
   }
 
   /** crl.pem is this host's file: the guard is per host, a row lock on its line of crl_published. */
-  async publishIfNewest(crlNumber: number, publish: () => void): Promise<boolean> {
+  async publishIfNewest(claim: CrlClaim, validity: { thisUpdate: Date; nextUpdate: Date }, publish: () => void): Promise<boolean> {
     return this.guard(() =>
       this.sql.begin(async (tx) => {
         await tx`INSERT INTO crl_published (host, crl_number) VALUES (${this.host}, 0) ON CONFLICT (host) DO NOTHING`;
         const [row] = await tx`SELECT crl_number FROM crl_published WHERE host = ${this.host} FOR UPDATE`;
-        if (Number(row.crl_number) >= crlNumber) return false;
+        if (Number(row.crl_number) >= claim.crlNumber) return false;
         publish();
-        await tx`UPDATE crl_published SET crl_number = ${crlNumber}, revocation_version = ${this.claimedAt.get(crlNumber) ?? -1} WHERE host = ${this.host}`;
+        await tx`UPDATE crl_published SET crl_number = ${claim.crlNumber}, revocations = ${claim.revocations},
+                   this_update = ${validity.thisUpdate}, next_update = ${validity.nextUpdate} WHERE host = ${this.host}`;
         return true;
       }),
-    ).finally(() => this.claimedAt.delete(crlNumber));
-  }
-
-  /** Whether a revocation anywhere came after this host's crl.pem was claimed: then it must be signed again. */
-  async crlIsStale(): Promise<boolean> {
-    const [row] = await this.guard(
-      () => this.sql`SELECT (SELECT value FROM depot_counters WHERE name = 'revocations')
-                            > COALESCE((SELECT revocation_version FROM crl_published WHERE host = ${this.host}), -1) AS stale`,
     );
-    return row.stale === true;
   }
 
-  async list(): Promise<CertificateRecord[]> {
-    const rows = await this.guard(() => this.sql.unsafe(`SELECT ${COLUMNS} FROM certificates ORDER BY not_before, serial`));
-    return (rows as Row[]).map(fromRow);
+  /**
+   * The revocations anywhere, against what this host's crl.pem covers: a
+   * revoke on another host makes this host's CRL due, and its upkeep
+   * publishes a new one on its next turn.
+   */
+  async crlState(): Promise<CrlState> {
+    return this.guard(async () => {
+      const [row] = await this.sql`
+        SELECT (SELECT value FROM depot_counters WHERE name = 'revocations') AS revocations, p.crl_number, p.revocations AS covered, p.this_update, p.next_update
+        FROM (SELECT 1) AS one LEFT JOIN crl_published p ON p.host = ${this.host}`;
+      return {
+        revocations: Number(row.revocations),
+        published: {
+          crlNumber: Number(row.crl_number ?? 0),
+          revocations: Number(row.covered ?? -1),
+          ...(row.this_update ? { thisUpdate: new Date(row.this_update) } : {}),
+          ...(row.next_update ? { nextUpdate: new Date(row.next_update) } : {}),
+        },
+      };
+    });
+  }
+
+  /** For `depot ledger migrate` and a rebuild: revocations the CRL listed, kept as the SQLite ledger keeps them. */
+  async restoreRevocations(crlNumber: number, entries: CrlEntry[]): Promise<{ revoked: number; crlOnly: number }> {
+    return this.guard(() =>
+      this.sql.begin(async (tx) => {
+        let revoked = 0;
+        let crlOnly = 0;
+        for (const entry of entries) {
+          const result = await tx`UPDATE certificates SET status = 'revoked', revoked_at = ${entry.revokedAt}, revocation_reason = ${entry.reason}
+                                  WHERE serial = ${entry.serial} AND type != 'ca' AND status = 'valid'`;
+          if ((result.count ?? 0) > 0) revoked++;
+          else if ((await tx`SELECT 1 FROM certificates WHERE serial = ${entry.serial}`).length === 0) {
+            await tx`INSERT INTO crl_only_revocations (serial, revoked_at, revocation_reason) VALUES (${entry.serial}, ${entry.revokedAt}, ${entry.reason})
+                     ON CONFLICT (serial) DO NOTHING`;
+            crlOnly++;
+          }
+        }
+        if (revoked > 0) await tx`UPDATE depot_counters SET value = value + ${revoked} WHERE name = 'revocations'`;
+        await tx`SELECT setval('crl_number', GREATEST(${crlNumber}::bigint, (SELECT last_value FROM crl_number)))`;
+        return { revoked, crlOnly };
+      }),
+    );
+  }
+
+  async list(query: ListQuery = {}): Promise<CertificateRecord[]> {
+    const records: CertificateRecord[] = [];
+    for await (const record of this.each(query)) records.push(record);
+    return records;
+  }
+
+  /** Pages of 1,000 by (not_before, serial), so memory stays flat and no transaction is held open meanwhile. */
+  async *each(query: ListQuery = {}): AsyncIterable<CertificateRecord> {
+    const now = query.now ?? new Date();
+    const conditions = [
+      query.includeCa === false ? "type != 'ca'" : undefined,
+      query.status === "revoked" ? "status = 'revoked'" : undefined,
+      query.status === "valid" ? "status = 'valid' AND not_after > $1" : undefined,
+      query.status === "expired" ? "status = 'valid' AND not_after <= $1" : undefined,
+    ].filter((c) => c !== undefined);
+    const parameters: unknown[] = query.status === "valid" || query.status === "expired" ? [now] : [];
+    let after: { notBefore: Date; serial: string } | undefined;
+    for (;;) {
+      const page = after ? [...conditions, `(not_before, serial) > ($${parameters.length + 1}, $${parameters.length + 2})`] : conditions;
+      const where = page.length > 0 ? `WHERE ${page.join(" AND ")}` : "";
+      const values = after ? [...parameters, after.notBefore, after.serial] : parameters;
+      const rows = (await this.guard(() => this.sql.unsafe(`SELECT ${COLUMNS} FROM certificates ${where} ORDER BY not_before, serial LIMIT ${PAGE}`, values))) as Row[];
+      for (const row of rows) yield fromRow(row);
+      if (rows.length < PAGE) return;
+      const last = rows[rows.length - 1]!;
+      after = { notBefore: last.not_before, serial: last.serial };
+    }
   }
 
   /** Only this host's: another host's certificate files are its own to keep. */
@@ -307,12 +366,6 @@ export class PostgresLedger implements Ledger {
   async count(): Promise<number> {
     const [row] = await this.guard(() => this.sql`SELECT count(*) AS n FROM certificates`);
     return Number(row.n);
-  }
-
-  /** Raises the CRL sequence to at least `atLeast` (a migrated SQLite ledger's last number). */
-  async raiseCrlNumber(atLeast: number): Promise<void> {
-    if (atLeast < 1) return;
-    await this.guard(() => this.sql`SELECT setval('crl_number', GREATEST(${atLeast}::bigint, (SELECT last_value FROM crl_number)))`);
   }
 
   /** The schema version this binary writes. */

@@ -11,13 +11,14 @@
 import { Database } from "bun:sqlite";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { DepotError, ioError } from "../errors.ts";
-import { configFromSettings, parseConfig, settingsFromConfig } from "./config.ts";
-import { Depot } from "./depot.ts";
-import { writeFileAtomic } from "./files.ts";
-import { fingerprintOf } from "./issuer.ts";
-import { checkLedgerUrl, redactedUrl } from "./ledger-postgres.ts";
-import { openPostgresLedger } from "./ledger-postgres-settings.ts";
+import { DepotError, ioError } from "../../errors.ts";
+import { configFromSettings, parseConfig, settingsFromConfig } from "../config.ts";
+import type { CrlEntry } from "../crl.ts";
+import { Depot } from "../depot.ts";
+import { depotLayout } from "../layout.ts";
+import { writeFileAtomic } from "../files.ts";
+import { checkLedgerUrl, redactedUrl } from "./postgres.ts";
+import { isPostgresUrl, openPostgresLedger } from "./postgres-settings.ts";
 
 export interface MigrateTarget {
   url: string;
@@ -38,24 +39,22 @@ export interface MigrateReport {
 
 export async function migrateLedgerToPostgres(path: string, target: MigrateTarget): Promise<MigrateReport> {
   checkLedgerUrl(target.url);
-  const depot = await Depot.open(path);
-  const { layout } = depot;
+  const layout = depotLayout(resolve(path));
   let sections;
   try {
     sections = parseConfig(readFileSync(layout.config, "utf8"));
   } catch (error) {
-    depot.close();
     throw ioError("read", layout.config, error);
   }
-  const settings = settingsFromConfig(sections)!;
-  if (settings.ledger) {
-    depot.close();
-    throw new DepotError("E_BAD_ARGUMENT", `${layout.root} already keeps its ledger in PostgreSQL (${redactedUrl(settings.ledger)})`);
+  const settings = settingsFromConfig(sections);
+  if (!settings) throw new DepotError("E_NOT_A_DEPOT", `${layout.root} is not a depot (its depot.cnf names no CA)`);
+  if (isPostgresUrl(settings.ledger)) {
+    throw new DepotError("E_BAD_ARGUMENT", `${layout.root} already keeps its ledger in PostgreSQL (${redactedUrl(settings.ledger!)})`);
   }
+  const depot = await Depot.open(layout.root);
   const records = await depot.ledger.list();
-  const crlNumber = lastSqliteCrlNumber(layout.ledger);
-  const caFingerprint = fingerprintOf(depot.issuer.certificate);
   depot.close();
+  const { crlNumber, crlOnly } = readSqliteExtras(layout.ledger);
 
   const newSettings = {
     ...settings,
@@ -63,10 +62,11 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
     ...(target.passwordFile ? { ledgerPasswordFile: resolve(target.passwordFile) } : {}),
     ...(target.pool ? { ledgerPool: String(target.pool) } : {}),
   };
-  const pg = await openPostgresLedger(newSettings, layout.root, caFingerprint, true);
+  const pg = await openPostgresLedger(layout, { ...newSettings, path: layout.root }, true);
   try {
     const copied = await pg.adopt(records);
-    await pg.raiseCrlNumber(crlNumber);
+    // CRL numbers continue after SQLite's; serials only a CRL knew of stay listed.
+    await pg.restoreRevocations(crlNumber, crlOnly);
     let verified = 0;
     for (const record of records) {
       const copy = await pg.find(record.serial);
@@ -87,13 +87,20 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
   }
 }
 
-/** The last CRL number the SQLite ledger handed out (0: none). */
-function lastSqliteCrlNumber(path: string): number {
-  if (!existsSync(path)) return 0;
+/** What the SQLite ledger keeps beside the certificates: its last CRL number and revocations known only from a CRL. */
+function readSqliteExtras(path: string): { crlNumber: number; crlOnly: CrlEntry[] } {
+  if (!existsSync(path)) return { crlNumber: 0, crlOnly: [] };
   const db = new Database(path, { readonly: true });
   try {
-    const row = db.query<{ value: number }, []>("SELECT value FROM counters WHERE name = 'crl_number'").get();
-    return row?.value ?? 0;
+    const crlNumber = db.query<{ value: number }, []>("SELECT value FROM counters WHERE name = 'crl_number'").get()?.value ?? 0;
+    const hasCrlOnly = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'crl_only_revocations'").get() !== null;
+    const crlOnly = hasCrlOnly
+      ? db
+          .query<{ serial: string; revoked_at: string; revocation_reason: string }, []>("SELECT serial, revoked_at, revocation_reason FROM crl_only_revocations")
+          .all()
+          .map((row) => ({ serial: row.serial, revokedAt: new Date(row.revoked_at), reason: row.revocation_reason }))
+      : [];
+    return { crlNumber, crlOnly };
   } finally {
     db.close();
   }
