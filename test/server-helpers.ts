@@ -103,9 +103,9 @@ export async function startServer(extraArgs: string[] = [], options: { keyType?:
 }
 
 /** Polls `condition` every 20 ms until it holds, or fails with `describe()` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs: number, describe: string | (() => string) = "condition"): Promise<void> {
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, describe: string | (() => string) = "condition"): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${typeof describe === "string" ? describe : describe()}`);
     await Bun.sleep(20);
   }

@@ -17,7 +17,6 @@ import { Depot } from "../ca/depot.ts";
 import { DepotError } from "../errors.ts";
 import { type LogLevel, LOG_LEVELS } from "./log.ts";
 import { UPKEEP_ENV, type UpkeepConfig, type WorkerMessage } from "./messages.ts";
-import { CrlKeeper } from "./upkeep.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
 
 export async function runUpkeep(): Promise<never> {
@@ -62,7 +61,6 @@ export async function runUpkeep(): Promise<never> {
     process.exit(1);
   }
   const opened = depot;
-  const keeper = new CrlKeeper(opened);
   const failures = new RepeatFilter(60_000);
   setInterval(() => send({ t: "beat" }), config.heartbeatMs);
 
@@ -74,7 +72,8 @@ export async function runUpkeep(): Promise<never> {
         const restored = await opened.restoreMissingFiles();
         if (restored > 0) log("info", `restored ${restored} certificate file(s) from the ledger after a worker crash`);
       }
-      const crl = await keeper.refresh();
+      // Due when the ledger holds revocations the CRL lacks, or half its validity has passed.
+      const crl = await opened.refreshCrl();
       if (crl) log("info", `published CRL ${crl.crlNumber} (${crl.revokedCount} revoked)`);
       failures.clear();
     } catch (error) {

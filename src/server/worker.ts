@@ -99,8 +99,9 @@ class Worker {
       crl: async () => this.depot.currentCrlPem(),
       revoke: async (serialText, reason) => {
         const { serial } = await this.depot.findBySerial(serialText);
-        const { record, crl } = await this.depot.revoke(serial, reason);
-        log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; CRL ${crl.crlNumber}`, this.config);
+        // Recorded only: the upkeep process publishes the CRL, one for a whole burst.
+        const { record } = await this.depot.revoke(serial, reason, { publish: false });
+        log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; the upkeep process publishes the CRL`, this.config);
         return `OK revoked ${record.serial.toUpperCase()}\n`;
       },
       allowRevoke: this.config.allowRevoke,
