@@ -183,20 +183,22 @@ describe("two hosts, one PostgreSQL ledger", () => {
     expect(listed.stderr).toBe("");
     expect(JSON.parse(listed.stdout).filter((r: { type: string }) => r.type !== "ca")).toHaveLength(rows.size);
 
-    // A revoke through A: A answers with its fresh CRL; B's crl.pem follows within 5 s.
+    // A revoke through A: each host's upkeep publishes its crl.pem; B's within 5 s.
     const numbers = { a: [crlOf(pathA).number], b: [crlOf(pathB).number] };
     const victim = serialOf(outcome.certificates[7]!);
     expect(await request(a.port, `revoke ${victim} keyCompromise`)).toBe(`OK revoked ${victim.toUpperCase()}\n`);
-    expect(crlOf(pathA).serials).toEqual([victim]);
-    numbers.a.push(crlOf(pathA).number);
     const revokedAt = performance.now();
     await waitFor(() => crlOf(pathB).serials.includes(victim), 5_000, () => `B's CRL does not list ${victim}; B's log:\n${b.log()}`);
     const lag = performance.now() - revokedAt;
+    await waitFor(() => crlOf(pathA).serials.includes(victim), 5_000, "A's CRL does not list what A revoked");
+    expect(crlOf(pathA).serials).toEqual([victim]);
+    numbers.a.push(crlOf(pathA).number);
     numbers.b.push(crlOf(pathB).number);
     expect(await request(b.port, "crl")).toBe(readFileSync(join(pathB, "crl.pem"), "utf8"));
     // And again the other way, B to A.
     const second = serialOf(outcome.certificates[8]!);
     expect(await request(b.port, `revoke ${second}`)).toBe(`OK revoked ${second.toUpperCase()}\n`);
+    await waitFor(() => crlOf(pathB).serials.includes(second), 5_000, "B's CRL does not list what B revoked");
     numbers.b.push(crlOf(pathB).number);
     await waitFor(() => crlOf(pathA).serials.includes(second), 5_000, "A's CRL does not list the serial revoked on B");
     numbers.a.push(crlOf(pathA).number);
