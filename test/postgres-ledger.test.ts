@@ -143,3 +143,24 @@ describe("a database that is not depot's", () => {
     expect(existsSync(path)).toBe(false);
   }, SETUP_TIMEOUT);
 });
+
+describe("schema migrations", () => {
+  test("eight processes opening an empty database at once: one migrates under the advisory lock, the others wait and find it done", async () => {
+    const db = await pgDatabase();
+    const fingerprint = "ab".repeat(32);
+    const script = `
+      const { PostgresLedger } = await import(${JSON.stringify(join(import.meta.dir, "..", "src", "ca", "ledger", "postgres.ts"))});
+      const ledger = await PostgresLedger.open({ url: process.env.URL, caFingerprint: "${fingerprint}", host: "h" + process.pid, create: true });
+      console.log(await ledger.count());
+      ledger.close();
+      process.exit(0);
+    `;
+    const runs = Array.from({ length: 8 }, () =>
+      Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, ...db.env, URL: db.url }, stdout: "pipe", stderr: "pipe" }),
+    );
+    const results = await Promise.all(runs.map(async (p) => ({ code: await p.exited, out: await new Response(p.stdout).text(), err: await new Response(p.stderr).text() })));
+    expect(results).toEqual(Array.from({ length: 8 }, () => ({ code: 0, out: "0\n", err: "" })));
+    expect(await db.query("SELECT version FROM depot_schema")).toEqual([{ version: 1 }]);
+    expect(await db.query("SELECT value FROM depot_meta WHERE name = 'ca_fingerprint'")).toEqual([{ value: fingerprint }]);
+  }, SETUP_TIMEOUT);
+});
