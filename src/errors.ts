@@ -17,7 +17,7 @@ export type ErrorCode =
   | "E_LEDGER"
   | "E_NOT_DELIVERED"
   | "E_SERVER"
-  | "E_UNAVAILABLE";
+  | "E_LEDGER_UNAVAILABLE";
 
 export class DepotError extends Error {
   constructor(

@@ -150,7 +150,7 @@ export class PostgresLedger implements Ledger {
       // PostgreSQL down while a worker (re)starts: open anyway, so the host
       // answers "ledger unavailable" and recovers by itself; the checks run
       // before the first operation that reaches the database.
-      if (!create && error instanceof DepotError && error.code === "E_UNAVAILABLE") return ledger;
+      if (!create && error instanceof DepotError && error.code === "E_LEDGER_UNAVAILABLE") return ledger;
       await sql.close().catch(() => {});
       throw error;
     }
@@ -184,7 +184,7 @@ export class PostgresLedger implements Ledger {
       await this.checked;
       return await withDeadline(operation());
     } catch (error) {
-      if (isUnavailable(error)) throw new DepotError("E_UNAVAILABLE", "ledger unavailable");
+      if (isUnavailable(error)) throw new DepotError("E_LEDGER_UNAVAILABLE", "ledger unavailable");
       throw error;
     }
   }
