@@ -102,6 +102,14 @@ describe("a depot on PostgreSQL", () => {
     expect(again.stderr).toMatch(new RegExp(`^depot: certificate 0*${serial} is already revoked \\(since 20`));
   }, SETUP_TIMEOUT);
 
+  test("ledger rebuild is refused: the ledger is the database, restored from its own backup", async () => {
+    const db = await pgDatabase();
+    const { path } = initPg(db);
+    const result = depot(["ledger", "rebuild", path], { env: db.env });
+    expect(result.stderr).toBe(`depot: ${path} keeps its ledger in PostgreSQL (${db.url}); restore that database from its backup: ledger rebuild is for the SQLite ledger\n`);
+    expect(result.exitCode).toBe(1);
+  }, SETUP_TIMEOUT);
+
   test("a database emptied of its depot schema is refused, not silently made a new CA", async () => {
     const db = await pgDatabase();
     const { path } = initPg(db);
