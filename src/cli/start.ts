@@ -16,7 +16,7 @@ const args = {
   host: { type: "string", alias: "H", description: "Address to listen on (127.0.0.1)" },
   port: { type: "string", alias: "P", description: "Port to listen on (35553)" },
   "process-count": { type: "string", alias: "n", description: "Worker processes (2)" },
-  "max-connection-queue": { type: "string", alias: "q", description: "Connections one worker holds unanswered before it answers ERROR busy (10)" },
+  "max-connection-queue": { type: "string", alias: "q", description: "Connections one worker holds unanswered (reading, waiting, in work) before it answers ERROR busy (1024)" },
   "pid-file": { type: "string", alias: "p", description: "PID file (~/.depot.pid)" },
   "log-file": { type: "string", alias: "l", description: "Log file (in the foreground: stderr unless given; with --daemon: /var/log/depot.log if writable, else ~/depot.log)" },
   "log-level": { type: "string", description: "debug, info (default), warn or error" },
@@ -24,6 +24,8 @@ const args = {
   timeout: { type: "string", description: "Seconds a worker may go without a heartbeat before it is killed and replaced, and that a graceful stop waits for requests in flight (30)" },
   daemon: { type: "boolean", alias: "d", description: "Run in the background; returns once every worker listens" },
   "allow-revoke": { type: "boolean", description: "Let clients revoke certificates over the socket (off: anyone who can connect could revoke)" },
+  "allow-shutdown": { type: "boolean", description: "Let clients stop a worker with the shutdown command (off: anyone who can connect could keep recycling the workers)" },
+  "open-line-protocol": { type: "boolean", description: "Allow --host beyond loopback for the line protocol, which has no authentication: anyone who reaches it gets certificates" },
 } as const;
 
 export default defineCommand({
@@ -45,7 +47,7 @@ function serverOptions(parsed: Record<string, unknown>): ServerOptions {
     depot: "",
     listeners: [{ kind: "line", host: lastOf(parsed.host) ?? "127.0.0.1", port: integer(parsed.port, "port", 35553, 1, 65535) }],
     processCount,
-    maxConnectionQueue: integer(parsed["max-connection-queue"], "max-connection-queue", 10, 1, 100_000),
+    maxConnectionQueue: integer(parsed["max-connection-queue"], "max-connection-queue", 1024, 1, 100_000),
     keyPool: integer(parsed["key-pool"], "key-pool", 32, 0, 10_000),
     timeoutMs: Math.round(number(parsed.timeout, "timeout", 30, 0.1, 86_400) * 1000),
     logLevel: logLevelOf(lastOf(parsed["log-level"]) ?? "info"),
@@ -53,6 +55,8 @@ function serverOptions(parsed: Record<string, unknown>): ServerOptions {
     pidFile: lastOf(parsed["pid-file"]) ?? defaultPidFile(),
     daemon: parsed.daemon === true,
     allowRevoke: parsed["allow-revoke"] === true,
+    allowShutdown: parsed["allow-shutdown"] === true,
+    openLineProtocol: parsed["open-line-protocol"] === true,
     testHooks: process.env.DEPOT_TEST_HOOKS === "1",
   };
 }
