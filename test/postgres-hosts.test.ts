@@ -151,6 +151,20 @@ function crlOf(path: string): { number: number; serials: string[] } {
   };
 }
 
+/** The serials of a host's certificate files (decimal names), as the ledger writes them. */
+function fileSerials(path: string): string[] {
+  return readdirSync(join(path, "certificates"))
+    .filter((name) => /^\d+\.crt$/.test(name))
+    .map((name) => BigInt(name.slice(0, -4)).toString(16))
+    .sort();
+}
+
+/** Whether a host's files are exactly the rows it issued. */
+function filesMatchRows(path: string, rows: Map<string, { host: string }>): boolean {
+  const own = [...rows].filter(([, row]) => row.host.endsWith(`:${path}`)).map(([serial]) => serial).sort();
+  return JSON.stringify(fileSerials(path)) === JSON.stringify(own);
+}
+
 /** Workers that are ready: those holding a listening socket on the port (they listen, then say ready). */
 function listeningPids(port: number): number[] {
   const out = Bun.spawnSync(["ss", "-Hltnp", `sport = :${port}`]).stdout.toString();
@@ -230,7 +244,9 @@ describe("two hosts, one PostgreSQL ledger", () => {
     expect(kills).toBeGreaterThan(20);
     expect(outcome.certificates.length).toBeGreaterThan(100);
     verifyAll(pathA, outcome.certificates);
-    await expectAllRecorded(db, outcome.certificates);
+    const rows = await expectAllRecorded(db, outcome.certificates);
+    // After each crash A's upkeep restored the files its dead workers owed: its own, never B's.
+    await waitFor(() => filesMatchRows(pathA, rows) && filesMatchRows(pathB, rows), 10_000, () => `certificate files differ from each host's rows: A has ${fileSerials(pathA).length}, B ${fileSerials(pathB).length}`);
     process.stderr.write(`killed ${kills} ready workers of A in 20 s; ${outcome.certificates.length} certificates answered, ${outcome.errors.length} requests lost\n`);
     // What went wrong is a lost connection (a killed worker), never a wrong answer.
     const odd = outcome.errors.filter((e) => !e.startsWith("connection:") && e !== "(empty answer)" && e !== "ERROR busy");
