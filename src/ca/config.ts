@@ -54,8 +54,12 @@ export interface DepotSettings {
   keyType?: string;
   defaultDays?: string;
   crlDays?: string;
-  /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot). */
+  /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot), or postgres://user@host:5432/db (no password here). */
   ledger?: string;
+  /** A file holding the PostgreSQL ledger's password (else PGPASSWORD). */
+  ledgerPasswordFile?: string;
+  /** Connections per process to the PostgreSQL ledger. */
+  ledgerPool?: string;
 }
 
 const KEYS: [keyof DepotSettings, string][] = [
@@ -64,6 +68,8 @@ const KEYS: [keyof DepotSettings, string][] = [
   ["defaultDays", "default_days"],
   ["crlDays", "crl_days"],
   ["ledger", "ledger"],
+  ["ledgerPasswordFile", "ledger_password_file"],
+  ["ledgerPool", "ledger_pool"],
 ];
 
 export function settingsFromConfig(sections: ConfigSections): DepotSettings | undefined {
