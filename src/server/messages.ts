@@ -8,8 +8,10 @@ import type { LogLevel } from "./log.ts";
  */
 export type WorkerMessage =
   | { t: "ready" }
-  /** The worker decided to stop (a client's `shutdown`): an exit to expect, not a crash. */
+  /** The worker is stopping on its own (lifeline gone, lost pipe): an exit to expect, not a crash. */
   | { t: "stopping"; reason: string }
+  /** A client asked this worker to stop (`shutdown`): replace it, then send it QUIT. */
+  | { t: "retire"; reason: string }
   | { t: "beat" }
   | { t: "log"; level: LogLevel; message: string }
   | { t: "fatal"; message: string }
@@ -34,6 +36,8 @@ export interface WorkerConfig {
   keyConcurrency: number;
   /** Whether clients may revoke over the socket (--allow-revoke). */
   allowRevoke: boolean;
+  /** Whether clients may stop a worker over the socket (--allow-shutdown). */
+  allowShutdown: boolean;
   /** Lets tests make the worker hang (SIGUSR2), to prove the supervisor kills it. */
   testHooks: boolean;
 }

@@ -174,6 +174,10 @@ export class Supervisor {
         worker.state = "stopping";
         worker.exitExpected = true;
         return;
+      case "retire":
+        // A replacement is spawned now; this one stops once every current worker is ready.
+        worker.retiring = true;
+        return;
       case "log":
         return this.log.write(message.level, message.message, worker.pid);
       case "fatal":
@@ -187,9 +191,10 @@ export class Supervisor {
     this.log.debug(`worker ${worker.pid} ready`);
     const current = this.currentWorkers();
     if (current.length < this.target || current.some((w) => w.state !== "ready")) return;
-    const old = [...this.workers].filter((w) => w.generation < this.generation && w.state !== "stopping");
+    const old = [...this.workers].filter((w) => (w.generation < this.generation || w.retiring) && w.state !== "stopping");
     for (const w of old) w.stop();
-    if (old.length) this.log.info(`All ${current.length} new workers ready; stopping ${old.length} old ones`);
+    const outgoing = old.filter((w) => w.generation < this.generation).length;
+    if (outgoing) this.log.info(`All ${current.length} new workers ready; stopping ${outgoing} old ones`);
     if (!this.everReady) {
       this.everReady = true;
       this.log.info(`All ${current.length} workers ready`);
@@ -394,7 +399,7 @@ export class Supervisor {
 
   /** Workers of the current generation that are not on their way out. */
   private currentWorkers(): TrackedChild[] {
-    return [...this.workers].filter((w) => w.generation === this.generation && w.state !== "stopping");
+    return [...this.workers].filter((w) => w.generation === this.generation && w.state !== "stopping" && !w.retiring);
   }
 
   private heartbeatMs(): number {

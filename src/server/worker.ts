@@ -10,6 +10,7 @@ import type { KeyType } from "../ca/key-types.ts";
 import { generateKeyPair, type KeyPair } from "../ca/keys.ts";
 import { DepotError } from "../errors.ts";
 import { KeyPool } from "./key-pool.ts";
+import { RepeatFilter } from "./repeat-filter.ts";
 import type { ListenerContext, OpenedListener } from "./listeners/context.ts";
 import { openListener } from "./listeners/registry.ts";
 import { describeListener } from "./listeners/types.ts";
@@ -74,6 +75,7 @@ class Worker {
       makeKeys: (type) => this.makeKeys(type),
       config: this.config,
       log: (level, message) => log(level, message, this.config),
+      logFailure: (error) => this.logFailure(error),
       begin: () => {
         this.inFlight++;
         let done = false;
@@ -86,7 +88,7 @@ class Worker {
       get stopping() {
         return worker.stopping;
       },
-      requestStop: (reason) => this.stop(reason),
+      requestRetire: (reason) => this.retire(reason),
     };
   }
 
@@ -112,7 +114,18 @@ class Worker {
         return `OK revoked ${record.serial.toUpperCase()}\n`;
       },
       allowRevoke: this.config.allowRevoke,
+      allowShutdown: this.config.allowShutdown,
     };
+  }
+
+  private readonly failures = new RepeatFilter(60_000);
+
+  private logFailure(error: unknown): void {
+    const expected = error instanceof DepotError;
+    const message = expected ? error.message : String((error as Error)?.message ?? error);
+    const shown = this.failures.admit(message);
+    if (shown === undefined) return;
+    log("error", expected ? `request failed: ${shown}` : `internal error: ${shown}${(error as Error)?.stack ? `\n${(error as Error).stack}` : ""}`, this.config);
   }
 
   private finished(): void {
@@ -120,12 +133,22 @@ class Worker {
     if (this.stopping && this.inFlight === 0) this.exit();
   }
 
+  private retiring = false;
+
+  /** Asks to be replaced; serves on until the supervisor's QUIT. */
+  private retire(reason: string): void {
+    if (this.retiring || this.stopping) return;
+    this.retiring = true;
+    send({ t: "retire", reason });
+    log("info", `worker stopping: ${reason}`, this.config);
+  }
+
   /** Graceful stop: accept nothing new, answer what was accepted, then exit (bounded by a deadline). */
   stop(reason: string): void {
     if (this.stopping) return;
     this.stopping = true;
     send({ t: "stopping", reason });
-    log("info", `worker stopping: ${reason}`, this.config);
+    if (!this.retiring) log("info", `worker stopping: ${reason}`, this.config);
     for (const listener of this.listeners) listener.stop();
     this.keyPool?.stop();
     if (this.inFlight === 0) this.exit();

@@ -9,7 +9,7 @@ import { parseReason } from "../../ca/crl.ts";
 import { parseDays } from "../../ca/depot.ts";
 import { attribute, type DistinguishedName, parseDn } from "../../ca/dn.ts";
 import { type KeyType, parseKeyType } from "../../ca/key-types.ts";
-import type { CertificateRecord } from "../../ca/ledger.ts";
+import type { CertificateRecord, CertificateSummary } from "../../ca/ledger.ts";
 import { serverNames } from "../../ca/profiles.ts";
 import { parseSerial } from "../../ca/serial.ts";
 import { checkPolicy, compilePatterns } from "../../ca/token-policy.ts";
@@ -132,7 +132,7 @@ async function findCertificate(call: Call, text: string): Promise<CertificateRec
   return record;
 }
 
-export function summary(record: CertificateRecord) {
+export function summary(record: CertificateSummary) {
   return {
     serial: record.serial.toUpperCase(),
     type: record.type,

@@ -7,7 +7,7 @@ import { readCertificateRequest } from "../../ca/csr.ts";
 import type { Depot } from "../../ca/depot.ts";
 import type { KeyType } from "../../ca/key-types.ts";
 import { generateKeyPair, type KeyPair } from "../../ca/keys.ts";
-import type { CertificateRecord } from "../../ca/ledger.ts";
+import type { CertificateSummary } from "../../ca/ledger.ts";
 import { HttpProblem } from "../problem.ts";
 import type { ApiServices, CertificatePage } from "./services.ts";
 
@@ -51,7 +51,7 @@ export function depotApiServices(depot: Depot, options: DepotServicesOptions = {
  * cursor is the last one's position, so pages hold steady while new
  * certificates are issued.
  */
-export async function pageOf(records: AsyncIterable<CertificateRecord>, cursor: string | undefined, limit: number): Promise<CertificatePage> {
+export async function pageOf(records: AsyncIterable<CertificateSummary>, cursor: string | undefined, limit: number): Promise<CertificatePage> {
   let after: [string, string] | undefined;
   if (cursor !== undefined) {
     try {
@@ -61,8 +61,8 @@ export async function pageOf(records: AsyncIterable<CertificateRecord>, cursor: 
       throw new HttpProblem(400, "cursor is not one this API gave out", { slug: "bad-request" });
     }
   }
-  const key = (r: CertificateRecord): [string, string] => [r.notBefore.toISOString(), r.serial];
-  const certificates: CertificateRecord[] = [];
+  const key = (r: CertificateSummary): [string, string] => [r.notBefore.toISOString(), r.serial];
+  const certificates: CertificateSummary[] = [];
   let more = false;
   // The ledger yields in (notBefore, serial) order: skip to the cursor, take one more than a page to know whether another follows.
   for await (const record of records) {

@@ -8,7 +8,7 @@ import type { AuditActor } from "../../ca/audit.ts";
 import type { RevocationReason } from "../../ca/crl.ts";
 import type { RequestedCertificate } from "../../ca/csr.ts";
 import type { IssueRequest, Issued } from "../../ca/depot.ts";
-import type { CertificateRecord } from "../../ca/ledger.ts";
+import type { CertificateRecord, CertificateSummary } from "../../ca/ledger.ts";
 import type { TokenStore } from "../../ca/tokens.ts";
 
 /** Who asked, for the audit trail: `token:NAME` and the client's address. */
@@ -17,7 +17,7 @@ export type Requester = AuditActor;
 export type StatusFilter = "valid" | "revoked" | "expired";
 
 export interface CertificatePage {
-  certificates: CertificateRecord[];
+  certificates: CertificateSummary[];
   /** Give as `cursor` for the next page; absent on the last one. */
   next?: string;
 }

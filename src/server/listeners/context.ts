@@ -22,14 +22,24 @@ export interface ListenerContext {
   /** A line for the supervisor's log (filtered by the worker's level). */
   log(level: LogLevel, message: string): void;
   /**
+   * A request failed on the server's side: logged once per burst of the
+   * same failure (a full disk fails every request), with a stack trace only
+   * for the unexpected (anything but a DepotError).
+   */
+  logFailure(error: unknown): void;
+  /**
    * Marks a request in flight; call the returned function once it is
    * answered or abandoned. A graceful stop waits until none is left.
    */
   begin(): () => void;
   /** Whether the worker is stopping (no new work should be taken). */
   readonly stopping: boolean;
-  /** Asks the worker to stop gracefully (the line protocol's `shutdown`). */
-  requestStop(reason: string): void;
+  /**
+   * Asks the supervisor to replace this worker (the line protocol's
+   * `shutdown`): it keeps serving until its replacement is ready, then stops
+   * gracefully, so the port never lacks a listener.
+   */
+  requestRetire(reason: string): void;
 }
 
 export interface OpenedListener {
