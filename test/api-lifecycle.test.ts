@@ -1,8 +1,8 @@
 // The HTTPS listener in the server's life: QUIT answers every request in flight, a taken port stops the start, --https-cert serves a given certificate.
 import { expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { depot, depotOk, openssl, pemBlocks, tempDir } from "./helpers.ts";
+import { DEPOT_BIN, depot, depotOk, openssl, pemBlocks, tempDir } from "./helpers.ts";
 import { freePort, startServer, waitFor } from "./server-helpers.ts";
 
 test("QUIT with HTTPS requests in flight: every one is answered 201, then the server exits 0", async () => {
@@ -86,5 +86,29 @@ test("a request to a path outside /v1/ is a 404 problem", async () => {
   } finally {
     server.process.kill("SIGQUIT");
     await server.process.exited;
+  }
+});
+
+test("depot.cnf's https_port turns the API on without the flag; --api-url must be an https:// URL", async () => {
+  const home = tempDir();
+  const path = join(home, "ca");
+  depotOk(["init", path, "--key-type", "ec-p256"]);
+  const port = freePort();
+  appendFileSync(join(path, "depot.cnf"), `https_port      = ${port}\n`);
+  const bad = depot(["start", path, "--port", String(freePort()), "--api-url", "http://ca.example.net/"], { env: { HOME: home } });
+  expect(bad.stderr).toBe("depot: --api-url must be an https:// URL without query, fragment or credentials, not 'http://ca.example.net/'\n");
+  const server = Bun.spawn([DEPOT_BIN, "start", path, "--port", String(freePort()), "--pid-file", join(home, "p.pid"), "--log-file", join(home, "log"), "--api-url", "https://ca.example.net:8443/"], {
+    env: { ...process.env, HOME: home },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  try {
+    const ca = readFileSync(join(path, "certificates", "ca.crt"), "utf8");
+    let status = 0;
+    await waitFor(async () => (status = (await fetch(`https://localhost:${port}/v1/certificates`, { tls: { ca } }).catch(() => undefined))?.status ?? 0) !== 0, 10_000);
+    expect(status).toBe(401);
+  } finally {
+    server.kill("SIGQUIT");
+    await server.exited;
   }
 });

@@ -56,6 +56,10 @@ export interface DepotSettings {
   crlDays?: string;
   /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot). */
   ledger?: string;
+  /** The HTTPS API's port when `depot start` is not given --https-port (off when absent). */
+  httpsPort?: string;
+  /** The HTTPS base URL as clients reach it (ACME's absolute URLs); `depot start --api-url` overrides it. */
+  apiUrl?: string;
 }
 
 const KEYS: [keyof DepotSettings, string][] = [
@@ -64,6 +68,8 @@ const KEYS: [keyof DepotSettings, string][] = [
   ["defaultDays", "default_days"],
   ["crlDays", "crl_days"],
   ["ledger", "ledger"],
+  ["httpsPort", "https_port"],
+  ["apiUrl", "api_url"],
 ];
 
 export function settingsFromConfig(sections: ConfigSections): DepotSettings | undefined {
