@@ -15,7 +15,8 @@ import { KEY_SPECS, type KeyType } from "./key-types.ts";
  */
 export class LeafEncoder {
   private readonly head: Uint8Array;
-  private readonly signatureAlgorithm: Uint8Array;
+  /** The DER AlgorithmIdentifier of this CA's signatures (OCSP responses carry it too). */
+  readonly signatureAlgorithm: Uint8Array;
   private readonly issuerName: Uint8Array;
   private readonly hash: string | null;
   private readonly offThread: boolean;
@@ -62,9 +63,9 @@ export class LeafEncoder {
    * An RSA signature takes about a millisecond: it goes to node:crypto's
    * thread pool, so a burst is signed on every core and the event loop stays
    * free. An EC or Ed25519 signature takes 30 µs, less than the trip to the
-   * pool and back, so it is made right here.
+   * pool and back, so it is made right here. The OCSP responder signs with it too.
    */
-  private sign(tbs: Uint8Array): Promise<Uint8Array> | Uint8Array {
+  sign(tbs: Uint8Array): Promise<Uint8Array> | Uint8Array {
     if (!this.offThread) return sign(this.hash, tbs, this.caKey);
     return new Promise((resolve, reject) => sign(this.hash, tbs, this.caKey, (error, signature) => (error ? reject(error) : resolve(signature))));
   }
