@@ -22,6 +22,10 @@ export interface CreateOptions {
   days?: number;
   /** Validity of the CA certificate. */
   caDays?: number;
+  /** Plain-HTTP base URL: AIA and CDP in every certificate (ocsp/public-url.ts). */
+  publicUrl?: string;
+  /** Command run after each new crl.pem (ca/crl-change.ts). */
+  onCrlChange?: string;
 }
 
 /**
@@ -65,6 +69,8 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
         path: root,
         keyType,
         defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS),
+        ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+        ...(options.onCrlChange ? { onCrlChange: options.onCrlChange } : {}),
       }),
     );
     const ledger = new SqliteLedger(layout.ledger);
@@ -80,7 +86,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     });
     ledger.close();
     // An empty CRL from the start, so web servers can be pointed at crl.pem at once.
-    const depot = await Depot.open(staging);
+    const depot = await Depot.open(staging, { onCrlPublished: () => {} }); // no on-crl-change for a depot not yet in place
     await depot.publishCrl();
     depot.close();
 

@@ -17,6 +17,8 @@ import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
 import { CertificateFiles } from "./certificate-files.ts";
 import { writeFileAtomic } from "./files.ts";
 import { DEFAULT_LEAF_DAYS } from "./defaults.ts";
+import { parsePublicUrl, publicationExtensions } from "../ocsp/public-url.ts";
+import { crlChangeReporter, type CrlPublished } from "./crl-change.ts";
 
 export const MAX_DAYS = 36_500;
 
@@ -55,6 +57,13 @@ export interface OpenOptions {
   deferFiles?: boolean;
   /** Told of a certificate file that could not be written; the issuance stands (default: a line on stderr). */
   onFileError?: (error: unknown) => void;
+  /** The plain-HTTP base URL for AIA and CDP (`start --public-url`); default: depot.cnf's public_url. */
+  publicUrl?: string;
+  /**
+   * Told after this process renamed a new crl.pem into place. Default: run
+   * depot.cnf's on_crl_change command, if any, and print its exit status.
+   */
+  onCrlPublished?: (published: CrlPublished) => void | Promise<void>;
 }
 
 /** An opened depot: its CA, its settings and its ledger. */
@@ -62,6 +71,11 @@ export class Depot {
   private readonly files: CertificateFiles;
   /** Issuances under way, so deferred files wait for a quiet moment. */
   private signing = 0;
+  /** The plain-HTTP base URL certificates point to (AIA, CDP), if any. */
+  publicUrl: string | undefined;
+  /** AIA and CDP (DER) added to every leaf when a public URL is set. */
+  private publicationExtensions: Uint8Array[] = [];
+  private onCrlPublished: OpenOptions["onCrlPublished"];
 
   private constructor(
     readonly layout: DepotLayout,
@@ -98,7 +112,7 @@ export class Depot {
     // A depot made by the original has certificates but no ledger: record
     // them first, so their serials are taken before we issue anything.
     if (!(await ledger.hasAdopted())) await adoptLegacyCertificates(ledger, layout, key.type);
-    return new Depot(
+    const depot = new Depot(
       layout,
       settings.label,
       settings.keyType ? parseKeyType(settings.keyType) : DEFAULT_KEY_TYPE,
@@ -108,6 +122,13 @@ export class Depot {
       ledger,
       options,
     );
+    const publicUrl = options.publicUrl ?? settings.publicUrl;
+    if (publicUrl) {
+      depot.publicUrl = parsePublicUrl(publicUrl);
+      depot.publicationExtensions = publicationExtensions(depot.publicUrl);
+    }
+    depot.onCrlPublished = options.onCrlPublished ?? crlChangeReporter(settings.onCrlChange);
+    return depot;
   }
 
   /** A fresh key pair and a certificate for it. `makeKeys` lets a server hand out pooled keys. */
@@ -126,7 +147,7 @@ export class Depot {
   async sign(request: SignRequest): Promise<Issued> {
     const commonName = request.subject.find((attr) => attr.name === "CN")?.value;
     const names = request.profile === "server" ? serverNames(commonName, request.subjectAltNames ?? []) : [];
-    const extensions = leafExtensions(request.profile, request.family, names);
+    const extensions = [...leafExtensions(request.profile, request.family, names), ...this.publicationExtensions];
     const days = request.days ?? this.defaultDays;
     this.signing++;
     try {
@@ -215,7 +236,9 @@ export class Depot {
     const staged = `${this.layout.crl}.${process.pid}.${crlNumber}.tmp`;
     try {
       writeFileAtomic(staged, pem);
-      await this.ledger.publishIfNewest(crlNumber, () => renameSync(staged, this.layout.crl));
+      if (await this.ledger.publishIfNewest(crlNumber, () => renameSync(staged, this.layout.crl))) {
+        await this.onCrlPublished?.({ path: this.layout.crl, crlNumber });
+      }
     } finally {
       rmSync(staged, { force: true }); // Left only when a newer CRL won, or the publish failed.
     }

@@ -3,6 +3,7 @@ import { createDepot } from "../ca/create.ts";
 import { parseDays } from "../ca/depot.ts";
 import { parseKeyType } from "../ca/key-types.ts";
 import { depotLayout } from "../ca/layout.ts";
+import { parsePublicUrl } from "../ocsp/public-url.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 const args = {
@@ -10,6 +11,8 @@ const args = {
   "key-type": { type: "string", description: "CA key type, and the default for issued keys: rsa-2048 (default), rsa-3072, rsa-4096, ec-p256, ec-p384, ed25519" },
   days: { type: "string", description: "Default validity of issued certificates, in days (365)" },
   "ca-days": { type: "string", description: "Validity of the CA certificate, in days (3650)" },
+  "public-url": { type: "string", description: "Plain-HTTP base URL of the depot server (kept in depot.cnf): certificates then carry OCSP (URL/ocsp), CA (URL/ca) and CRL (URL/crl) locations" },
+  "on-crl-change": { type: "string", description: "Command run after each new crl.pem (kept in depot.cnf), e.g. 'systemctl reload nginx'" },
 } as const;
 
 export default defineCommand({
@@ -21,11 +24,15 @@ export default defineCommand({
     const keyType = lastOf(parsed["key-type"]);
     const days = lastOf(parsed.days);
     const caDays = lastOf(parsed["ca-days"]);
+    const publicUrl = lastOf(parsed["public-url"]);
+    const onCrlChange = lastOf(parsed["on-crl-change"]);
     const root = await createDepot(parsed.path, {
       ...(labelWords.length ? { label: labelWords.join(" ") } : {}),
       ...(keyType ? { keyType: parseKeyType(keyType) } : {}),
       ...(days ? { days: parseDays(days) } : {}),
       ...(caDays ? { caDays: parseDays(caDays) } : {}),
+      ...(publicUrl ? { publicUrl: parsePublicUrl(publicUrl) } : {}),
+      ...(onCrlChange ? { onCrlChange } : {}),
     });
     console.log(`Created a depot in ${root}`);
     console.log(`CA certificate: ${depotLayout(root).caCertificate}`);
