@@ -1,0 +1,113 @@
+/**
+ * @module
+ * The plain-HTTP listener of one worker: Bun.serve with reusePort on the
+ * shared --http-host:--http-port (the kernel spreads connections over the
+ * workers, as for the line protocol), serving the public routes.
+ *
+ * Stopping (QUIT, HUP, TTOU, the lifeline) is graceful: every answer from
+ * then on carries `Connection: close`, the listening socket closes (queued
+ * connections move to the other workers with tcp_migrate_req=1), idle
+ * keep-alive connections are closed, and requests in flight complete.
+ */
+import type { Server } from "bun";
+import type { Depot } from "../../ca/depot.ts";
+import { DepotError } from "../../errors.ts";
+import { OcspResponder } from "../../ocsp/responder.ts";
+import type { MetricsReporter } from "../metrics-reporter.ts";
+import { publicRoutes } from "./handler.ts";
+import { Publication } from "./publication.ts";
+
+export interface PublicListenerOptions {
+  depot: Depot;
+  host: string;
+  port: number;
+  /** nextUpdate - thisUpdate of OCSP answers, seconds (--ocsp-validity). */
+  ocspValiditySeconds?: number;
+  metrics?: MetricsReporter;
+  /** Workers serving, for /health. */
+  workers: () => number;
+  onError: (error: unknown) => void;
+}
+
+export class PublicListener {
+  private server: Server<undefined> | undefined;
+  private stopping = false;
+  private inFlight = 0;
+
+  constructor(private readonly options: PublicListenerOptions) {}
+
+  /** Listens; throws a DepotError naming the address when it cannot. */
+  start(): void {
+    const { depot, metrics } = this.options;
+    const handler = publicRoutes({
+      ocsp: new OcspResponder({
+        issuer: depot.issuer,
+        find: (serial) => depot.ledger.find(serial),
+        ...(this.options.ocspValiditySeconds ? { validitySeconds: this.options.ocspValiditySeconds } : {}),
+      }),
+      publication: new Publication(depot.layout.caCertificate, depot.layout.crl),
+      ...(metrics ? { metrics: metrics.registry, scrape: () => metrics.scrape() } : {}),
+      ledgerReachable: async () => (await depot.ledger.count()) > 0,
+      workers: this.options.workers,
+      onError: this.options.onError,
+    });
+    try {
+      this.server = Bun.serve({
+        hostname: this.options.host,
+        port: this.options.port,
+        reusePort: true,
+        fetch: async (request, server) => {
+          this.inFlight++;
+          try {
+            const response = await handler(request, server.requestIP(request)?.address);
+            // Once stopping, no connection is kept for another request.
+            if (this.stopping) response.headers.set("Connection", "close");
+            return response;
+          } finally {
+            this.inFlight--;
+          }
+        },
+        error: (error) => {
+          this.options.onError(error);
+          return new Response("internal error\n", { status: 500 });
+        },
+      });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException)?.code;
+      const why = code === "EADDRINUSE" ? "the address is in use" : code === "EACCES" ? "permission denied" : String((error as Error)?.message ?? error);
+      throw new DepotError("E_SERVER", `cannot listen for HTTP on ${this.options.host}:${this.options.port}: ${why}`);
+    }
+  }
+
+  get port(): number | undefined {
+    return this.server?.port;
+  }
+
+  /** Requests being answered now (a graceful stop waits for them). */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /** Graceful: stop accepting, close idle connections, finish what is in flight. Resolves when done. */
+  async stop(): Promise<void> {
+    if (!this.server || this.stopping) return;
+    this.stopping = true;
+    await this.server.stop(false);
+  }
+
+  /** Quick: drop every connection. */
+  stopNow(): void {
+    this.stopping = true;
+    void this.server?.stop(true);
+  }
+}
+
+/** `--ocsp-validity`: seconds, or a number with s, m, h or d; from one minute to seven days. */
+export function parseOcspValidity(text: string): number {
+  const match = /^(\d+)\s*([smhd]?)$/i.exec(text.trim());
+  const seconds = match ? Number(match[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2]!.toLowerCase() as "" | "s" | "m" | "h" | "d"] : NaN;
+  if (!(seconds >= 60 && seconds <= 7 * 86_400)) {
+    throw new DepotError("E_BAD_ARGUMENT", `--ocsp-validity must be from 1m to 7d (seconds, or a number with s, m, h or d), not '${text}'`);
+  }
+  return seconds;
+}
