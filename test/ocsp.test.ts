@@ -152,13 +152,12 @@ describe("the GET form (RFC 6960 appendix A.1, RFC 5019 caching)", () => {
     expect(second.headers).toStartWith("HTTP/1.1 304");
   }, TEST_TIMEOUT_MS);
 
-  test("a revocation by another process (the depot CLI) shows within a second, though the good answer was cached", async () => {
+  test("a revocation by another process (the depot CLI) shows on the next request, though the good answer was cached", async () => {
     const base64 = encodeURIComponent(Buffer.from(requestDer).toString("base64"));
     expect(await verifyResponse((await curlGet(`/ocsp/${base64}`)).body)).toContain(": good");
     const revoked = await runAsync([DEPOT_BIN, "revoke", served.path, `0x${leaf.serial}`, "--reason", "superseded"]);
     expect(revoked.stderr).toBe("");
     expect(revoked.exitCode).toBe(0);
-    await Bun.sleep(1000);
     const text = await verifyResponse((await curlGet(`/ocsp/${base64}`)).body);
     expect(text).toContain(`${leaf.file}: revoked`);
     expect(text).toContain("Reason: superseded");

@@ -17,7 +17,8 @@ import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
 import { CertificateFiles } from "./certificate-files.ts";
 import { writeFileAtomic } from "./files.ts";
 import { DEFAULT_LEAF_DAYS } from "./defaults.ts";
-import { parsePublicUrl, publicationExtensions } from "../ocsp/public-url.ts";
+import { publicationExtensions } from "../ocsp/public-url.ts";
+import { parsePublicUrl } from "../http/public/options.ts";
 import { crlChangeReporter, type CrlPublished } from "./crl-change.ts";
 
 export const MAX_DAYS = 36_500;
@@ -73,6 +74,8 @@ export class Depot {
   private signing = 0;
   /** The plain-HTTP base URL certificates point to (AIA, CDP), if any. */
   publicUrl: string | undefined;
+  /** depot.cnf's on_crl_change command, if any. */
+  crlChangeCommand: string | undefined;
   /** AIA and CDP (DER) added to every leaf when a public URL is set. */
   private publicationExtensions: Uint8Array[] = [];
   private onCrlPublished: OpenOptions["onCrlPublished"];
@@ -127,6 +130,7 @@ export class Depot {
       depot.publicUrl = parsePublicUrl(publicUrl);
       depot.publicationExtensions = publicationExtensions(depot.publicUrl);
     }
+    depot.crlChangeCommand = settings.onCrlChange;
     depot.onCrlPublished = options.onCrlPublished ?? crlChangeReporter(settings.onCrlChange);
     return depot;
   }

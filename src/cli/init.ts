@@ -3,7 +3,7 @@ import { createDepot } from "../ca/create.ts";
 import { parseDays } from "../ca/depot.ts";
 import { parseKeyType } from "../ca/key-types.ts";
 import { depotLayout } from "../ca/layout.ts";
-import { parsePublicUrl } from "../ocsp/public-url.ts";
+import { parsePublicUrl } from "../http/public/options.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 const args = {

@@ -13,6 +13,7 @@ import { depotUpkeep } from "../server/upkeep.ts";
 import { READY_FD_ENV, tellStarter } from "../server/starter.ts";
 import { Supervisor } from "../server/supervisor.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { type HttpListenerConfig, parseOcspValidity, parsePublicUrl } from "../http/public/options.ts";
 
 
 const args = {
@@ -28,6 +29,11 @@ const args = {
   timeout: { type: "string", description: "Seconds a worker may go without a heartbeat before it is killed and replaced, and that a graceful stop waits for requests in flight (30)" },
   daemon: { type: "boolean", alias: "d", description: "Run in the background; returns once every worker listens" },
   "allow-revoke": { type: "boolean", description: "Let clients revoke certificates over the socket (off: anyone who can connect could revoke)" },
+  "http-port": { type: "string", description: "Port of the plain-HTTP listener: OCSP, CRL, CA certificate, health, metrics (off unless given)" },
+  "http-host": { type: "string", description: "Address of the plain-HTTP listener (default: --host)" },
+  "public-url": { type: "string", description: "Plain-HTTP base URL as clients reach it: certificates carry OCSP, CA and CRL locations under it (default: depot.cnf's public_url)" },
+  "ocsp-validity": { type: "string", description: "How long an OCSP answer is valid and may be cached: seconds, or with s, m, h, d (1h)" },
+  "on-crl-change": { type: "string", description: "Command run after each new crl.pem, e.g. 'systemctl reload nginx' (default: depot.cnf's on_crl_change)" },
 } as const;
 
 export default defineCommand({
@@ -54,6 +60,9 @@ async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd
   const timeoutMs = Math.round(number(parsed.timeout, "timeout", 30, 0.1, 86_400) * 1000);
   const logLevel = logLevelOf(lastOf(parsed["log-level"]) ?? "info");
   const pidFile = lastOf(parsed["pid-file"]) ?? defaultPidFile();
+  const http = httpListenerOf(parsed, host);
+  const publicUrl = lastOf(parsed["public-url"]) === undefined ? undefined : parsePublicUrl(lastOf(parsed["public-url"])!);
+  const onCrlChange = lastOf(parsed["on-crl-change"]);
 
   const depotPath = await depotToServe(parsed.path as string | undefined);
   await checkDepot(depotPath);
@@ -63,6 +72,10 @@ async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd
   // The server itself (not the --daemon starter) claims its port and pid file for its lifetime.
   if (!parsed.daemon || readyFd !== undefined) claimServerNames(host, port, pidFile);
   probePort(host, port);
+  if (http) {
+    if (http.port === port && http.host === host) throw new DepotError("E_BAD_ARGUMENT", `--http-port ${port} is the line protocol's port; give another`);
+    probePort(http.host, http.port);
+  }
 
   const logFile = chooseLogFile(lastOf(parsed["log-file"]) ? [lastOf(parsed["log-file"])!] : defaultLogFiles());
   if (lastOf(parsed["log-file"]) && !logFile) throw new DepotError("E_IO", `cannot write the log file ${lastOf(parsed["log-file"])}`);
@@ -82,7 +95,8 @@ async function start(rawArgs: string[], parsed: Record<string, unknown>, readyFd
   }
   const supervisor = new Supervisor(
     {
-      worker: { depot: depotPath, host, port, maxConnectionQueue, logLevel, gracefulTimeoutMs: timeoutMs, keyPool, keyConcurrency: Math.max(1, Math.round(availableParallelism() / processCount)), allowRevoke: parsed["allow-revoke"] === true, testHooks: process.env.DEPOT_TEST_HOOKS === "1" },
+      worker: { depot: depotPath, host, port, maxConnectionQueue, logLevel, gracefulTimeoutMs: timeoutMs, keyPool, keyConcurrency: Math.max(1, Math.round(availableParallelism() / processCount)), allowRevoke: parsed["allow-revoke"] === true, testHooks: process.env.DEPOT_TEST_HOOKS === "1",
+        processCount, ...(http ? { http } : {}), ...(publicUrl ? { publicUrl } : {}), ...(onCrlChange ? { onCrlChange } : {}) },
       processCount,
       pidFile,
       timeoutMs,
@@ -142,6 +156,23 @@ async function daemonize(rawArgs: string[], logFile: string | undefined, host: s
   }
   const why = reply.startsWith("error ") ? reply.slice(6) : `the server stopped during start-up${logFile ? `; see ${logFile}` : ""}`;
   throw new DepotError("E_SERVER", why);
+}
+
+/** The `http` listener from --http-port (off unless given), --http-host (default: --host) and --ocsp-validity. */
+function httpListenerOf(parsed: Record<string, unknown>, host: string): HttpListenerConfig | undefined {
+  if (lastOf(parsed["http-port"]) === undefined) {
+    for (const flag of ["http-host", "ocsp-validity"]) {
+      if (lastOf(parsed[flag]) !== undefined) throw new DepotError("E_BAD_ARGUMENT", `--${flag} needs --http-port`);
+    }
+    return undefined;
+  }
+  const validity = lastOf(parsed["ocsp-validity"]);
+  return {
+    kind: "http",
+    host: lastOf(parsed["http-host"]) ?? host,
+    port: integer(parsed["http-port"], "http-port", 0, 1, 65535),
+    ...(validity ? { ocspValiditySeconds: parseOcspValidity(validity) } : {}),
+  };
 }
 
 function isLoopback(host: string): boolean {

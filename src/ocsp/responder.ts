@@ -8,9 +8,11 @@
  * parse (about 90 µs with the schema library) and a signature. A revocation
  * must still show within a second, whichever process made it (the CLI,
  * another worker, another server on the same depot): an entry's statuses
- * are looked up again in the ledger (a primary-key read) once they are
- * RECHECK_MS old, and the response is re-signed when a status changed or
- * half its validity has passed. Requests with a nonce are signed each time.
+ * are looked up again in the ledger (a primary-key read) when the ledger
+ * changed since they were (`changes`, see ledger-changes.ts), or at the
+ * latest once they are RECHECK_MS old, and the response is re-signed when a
+ * status changed or half its validity has passed. Requests with a nonce are
+ * signed each time.
  */
 import { createHash } from "node:crypto";
 import { children, readElement } from "../ca/der.ts";
@@ -45,6 +47,8 @@ export interface ResponderOptions {
   find(serial: string): Promise<CertificateRecord | undefined>;
   /** nextUpdate - thisUpdate, seconds (--ocsp-validity). */
   validitySeconds?: number;
+  /** A counter that moves whenever the ledger was written (LedgerChanges.version); without it, RECHECK_MS alone bounds staleness. */
+  changes?: () => number;
   /** Signs the responses; the CA itself by default. */
   signer?: OcspSigner;
   now?: () => number;
@@ -55,6 +59,8 @@ interface CachedAnswer {
   query: OcspQuery;
   statuses: string;
   checkedAt: number;
+  /** The ledger's change counter when the statuses were read. */
+  checkedVersion: number | undefined;
 }
 
 export class OcspResponder {
@@ -102,11 +108,12 @@ export class OcspResponder {
 
   private async answerAndCache(key: string, query: OcspQuery): Promise<OcspAnswer> {
     const checkedAt = this.now();
+    const checkedVersion = this.options.changes?.();
     const statuses = await this.statusesOf(query);
     const answer = await this.sign(query, statuses);
     if (answer.responseStatus === "successful") {
       if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(key, { answer, query, statuses: statusKey(statuses), checkedAt });
+      this.cache.set(key, { answer, query, statuses: statusKey(statuses), checkedAt, checkedVersion });
     }
     return answer;
   }
@@ -115,14 +122,16 @@ export class OcspResponder {
     return this.sign(query, await this.statusesOf(query));
   }
 
-  /** Whether a cached answer may go out again: checked against the ledger every RECHECK_MS, re-signed at half its validity. */
+  /** Whether a cached answer may go out again: checked against the ledger after a write or every RECHECK_MS, re-signed at half its validity. */
   private async stillFresh(entry: CachedAnswer): Promise<boolean> {
     const now = this.now();
     if (now - entry.answer.thisUpdate!.getTime() > this.validityMs / 2) return false;
-    if (now - entry.checkedAt < RECHECK_MS) return true;
+    const version = this.options.changes?.();
+    if (now - entry.checkedAt < RECHECK_MS && version === entry.checkedVersion) return true;
     const statuses = await this.statusesOf(entry.query);
     if (statusKey(statuses) !== entry.statuses) return false;
     entry.checkedAt = now;
+    entry.checkedVersion = version;
     return true;
   }
 

@@ -31,8 +31,8 @@ export interface ConnectionHooks {
   /** An answer asked the worker to stop (the `shutdown` command). */
   shutdownRequested(): void;
   internalError(error: unknown): void;
-  /** For the debug log: the request's command and how long it took. */
-  served(command: string, milliseconds: number): void;
+  /** For the debug log and the metrics: the request's command, how long it took, and whether it was answered ERROR. */
+  served(command: string, milliseconds: number, outcome: "ok" | "error"): void;
 }
 
 export class Connection {
@@ -81,7 +81,7 @@ export class Connection {
     clearTimeout(this.timer);
     answer(line, body, this.hooks.services, this.hooks.internalError)
       .then((result) => {
-        this.hooks.served(commandWord(line), performance.now() - this.startedAt);
+        this.hooks.served(commandWord(line), performance.now() - this.startedAt, result.text.startsWith("ERROR") ? "error" : "ok");
         this.send(result);
       })
       .catch((error: unknown) => {

@@ -1,3 +1,4 @@
+import type { HttpListenerConfig } from "../http/public/options.ts";
 import type { LogLevel } from "./log.ts";
 
 /**
@@ -29,6 +30,14 @@ export interface WorkerConfig {
   keyConcurrency: number;
   /** Whether clients may revoke over the socket (--allow-revoke). */
   allowRevoke: boolean;
+  /** The plain-HTTP listener (--http-port), if any. */
+  http?: HttpListenerConfig;
+  /** --public-url, overriding depot.cnf's. */
+  publicUrl?: string;
+  /** --on-crl-change, overriding depot.cnf's. */
+  onCrlChange?: string;
+  /** Workers the supervisor keeps (for /health). */
+  processCount?: number;
   /** Lets tests make the worker hang (SIGUSR2), to prove the supervisor kills it. */
   testHooks: boolean;
 }

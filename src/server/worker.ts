@@ -9,6 +9,7 @@ import type { LogLevel } from "./log.ts";
 import { LOG_LEVELS } from "./log.ts";
 import { type WorkerConfig, type WorkerMessage, WORKER_ENV } from "./messages.ts";
 import type { Services } from "./protocol.ts";
+import { crlChangeLogger, WorkerHttp } from "../http/public/worker-http.ts";
 
 /**
  * A worker process: opens the depot, listens on the shared port (reusePort:
@@ -30,9 +31,18 @@ class Worker {
   private keyPool: KeyPool | undefined;
   private inService = 0;
   private stopping = false;
+  /** The HTTP listener (if --http-port) and the metrics. */
+  private readonly http: WorkerHttp;
+  private httpDrained = true;
 
   constructor(private readonly config: WorkerConfig) {
     this.services = this.makeServices();
+    this.http = new WorkerHttp({
+      http: config.http,
+      processCount: config.processCount ?? 1,
+      keyPool: () => this.keyPool && { type: this.keyPool.type, size: this.keyPool.size },
+      log: (level, message) => log(level, message, config),
+    });
   }
 
   async start(): Promise<void> {
@@ -45,8 +55,12 @@ class Worker {
     if (this.config.testHooks) process.on("SIGUSR2", () => spinForever());
 
     try {
+      const logCrlChange = (published: { path: string; crlNumber: number }) =>
+        crlChangeLogger(this.config.onCrlChange ?? this.depot.crlChangeCommand, (level, message) => log(level, message, this.config))?.(published);
       this.depot = await Depot.open(this.config.depot, {
         deferFiles: true,
+        onCrlPublished: logCrlChange,
+        ...(this.config.publicUrl ? { publicUrl: this.config.publicUrl } : {}),
         onFileError: (error) => log("error", `${(error as Error).message}; the certificate is in the ledger, its file is restored at the next start`, this.config),
       });
     } catch (error) {
@@ -58,6 +72,11 @@ class Worker {
       this.listener = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);
     } catch (error) {
       fatal(listenErrorMessage(error, this.config.host, this.config.port));
+    }
+    try {
+      this.http.start(this.depot);
+    } catch (error) {
+      fatal(error instanceof DepotError ? error.message : `cannot start the HTTP listener: ${(error as Error)?.message ?? error}`);
     }
     setInterval(() => send({ t: "beat" }), this.config.heartbeatMs);
     send({ t: "ready" });
@@ -73,13 +92,19 @@ class Worker {
         const issued = await this.depot.issue({ profile: "client", subject }, (type) =>
           this.keyPool && type === this.keyPool.type ? this.keyPool.take() : generateKeyPair(type),
         );
+        this.http.issued("client", issued.record.keyType);
         return issued.privateKeyPem + issued.certificatePem;
       },
-      sign: async (csrPem) => (await this.depot.signRequest(csrPem, { profile: "client" })).certificatePem,
+      sign: async (csrPem) => {
+        const issued = await this.depot.signRequest(csrPem, { profile: "client" });
+        this.http.issued("client", issued.record.keyType);
+        return issued.certificatePem;
+      },
       crl: async () => this.depot.currentCrlPem(),
       revoke: async (serialText, reason) => {
         const { serial } = await this.depot.findBySerial(serialText);
         const { record, crl } = await this.depot.revoke(serial, reason);
+        this.http.revoked(reason);
         log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; CRL ${crl.crlNumber}`, this.config);
         return `OK revoked ${record.serial.toUpperCase()}\n`;
       },
@@ -100,7 +125,10 @@ class Worker {
           finished: () => this.finished(),
           shutdownRequested: () => setImmediate(() => this.stop("asked to stop by a client (shutdown)")),
           internalError: (error) => log("error", `internal error: ${(error as Error)?.stack ?? error}`, this.config),
-          served: (command, ms) => log("debug", `served ${command} in ${ms.toFixed(1)} ms`, this.config),
+          served: (command, ms, outcome) => {
+            this.http.lineServed(command, ms, outcome);
+            log("debug", `served ${command} in ${ms.toFixed(1)} ms`, this.config);
+          },
         });
       },
       data: (socket: Socket<Connection>, chunk: Buffer) => socket.data?.onData(chunk),
@@ -112,7 +140,7 @@ class Worker {
 
   private finished(): void {
     this.inService--;
-    if (this.stopping && this.inService === 0) this.exit();
+    if (this.stopping && this.inService === 0 && this.httpDrained) this.exit();
   }
 
   /** Graceful stop: accept nothing new, answer what was accepted, then exit (bounded by a deadline). */
@@ -123,11 +151,17 @@ class Worker {
     log("info", `worker stopping: ${reason}`, this.config);
     this.listener?.stop(false);
     this.keyPool?.stop();
-    if (this.inService === 0) this.exit();
+    // HTTP requests in flight complete too; the worker exits when both are done.
+    this.httpDrained = false;
+    void this.http.stop().then(() => {
+      this.httpDrained = true;
+      if (this.inService === 0) this.exit();
+    });
     setTimeout(() => this.exit(), this.config.gracefulTimeoutMs).unref();
   }
 
   private exit(): never {
+    this.http.stopNow();
     this.depot?.close();
     process.exit(0);
   }

@@ -12,6 +12,7 @@
 import type { Server } from "bun";
 import type { Depot } from "../../ca/depot.ts";
 import { DepotError } from "../../errors.ts";
+import { LedgerChanges } from "../../ocsp/ledger-changes.ts";
 import { OcspResponder } from "../../ocsp/responder.ts";
 import type { MetricsReporter } from "../metrics-reporter.ts";
 import { publicRoutes } from "./handler.ts";
@@ -33,16 +34,19 @@ export class PublicListener {
   private server: Server<undefined> | undefined;
   private stopping = false;
   private inFlight = 0;
+  private changes!: LedgerChanges;
 
   constructor(private readonly options: PublicListenerOptions) {}
 
   /** Listens; throws a DepotError naming the address when it cannot. */
   start(): void {
     const { depot, metrics } = this.options;
+    this.changes = new LedgerChanges(depot.layout.ledger);
     const handler = publicRoutes({
       ocsp: new OcspResponder({
         issuer: depot.issuer,
         find: (serial) => depot.ledger.find(serial),
+        changes: () => this.changes.version(),
         ...(this.options.ocspValiditySeconds ? { validitySeconds: this.options.ocspValiditySeconds } : {}),
       }),
       publication: new Publication(depot.layout.caCertificate, depot.layout.crl),
@@ -100,14 +104,4 @@ export class PublicListener {
     this.stopping = true;
     void this.server?.stop(true);
   }
-}
-
-/** `--ocsp-validity`: seconds, or a number with s, m, h or d; from one minute to seven days. */
-export function parseOcspValidity(text: string): number {
-  const match = /^(\d+)\s*([smhd]?)$/i.exec(text.trim());
-  const seconds = match ? Number(match[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2]!.toLowerCase() as "" | "s" | "m" | "h" | "d"] : NaN;
-  if (!(seconds >= 60 && seconds <= 7 * 86_400)) {
-    throw new DepotError("E_BAD_ARGUMENT", `--ocsp-validity must be from 1m to 7d (seconds, or a number with s, m, h or d), not '${text}'`);
-  }
-  return seconds;
 }
