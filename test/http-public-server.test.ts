@@ -135,6 +135,68 @@ describe("a running server with --http-port and --public-url", () => {
   }, TEST_TIMEOUT_MS);
 });
 
+const MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
+
+/** Lossless replacement needs tcp_migrate_req=1 (depot warns when it is 0): as root the test sets it for its run. */
+async function withMigrateReq<T>(body: () => Promise<T>): Promise<T> {
+  const original = readFileSync(MIGRATE_REQ, "utf8").trim();
+  if (original !== "1") writeFileSync(MIGRATE_REQ, "1");
+  try {
+    return await body();
+  } finally {
+    if (original !== "1") writeFileSync(MIGRATE_REQ, original);
+  }
+}
+
+describe("replacing workers under HTTP load", () => {
+  test("HUP, then TTOU and TTIN, under keep-alive OCSP requests at c=8: no request fails", async () => {
+    await withMigrateReq(async () => {
+      const { server, httpPort } = await serverWithHttp();
+      try {
+        await server.ready;
+        const reqFile = join(server.home, "req.der");
+        await runAsync(["openssl", "ocsp", "-issuer", join(server.depotPath, "certificates", "ca.crt"), "-serial", "0x01", "-no_nonce", "-reqout", reqFile]);
+        const body = new Uint8Array(readFileSync(reqFile));
+        let running = true;
+        let ok = 0;
+        const failures: string[] = [];
+        const lanes = Array.from({ length: 8 }, async () => {
+          while (running) {
+            try {
+              const response = await fetch(`http://127.0.0.1:${httpPort}/ocsp`, { method: "POST", headers: { "Content-Type": "application/ocsp-request" }, body });
+              const bytes = new Uint8Array(await response.arrayBuffer());
+              if (response.status === 200 && bytes[0] === 0x30 && bytes.length > 100) ok++;
+              else failures.push(`status ${response.status}, ${bytes.length} bytes`);
+            } catch (error) {
+              failures.push(String((error as Error)?.message ?? error));
+            }
+          }
+        });
+        await Bun.sleep(500);
+        const logMark = server.log().length;
+        server.process.kill("SIGHUP");
+        await waitFor(() => server.log().slice(logMark).includes("All 2 new workers ready; stopping 2 old ones"), 15_000, () => server.log());
+        await waitFor(() => (server.log().slice(logMark).match(/worker \d+ exited/g) ?? []).length >= 2, 15_000, () => server.log());
+        server.process.kill("SIGTTOU");
+        await waitFor(() => (server.log().slice(logMark).match(/worker \d+ exited/g) ?? []).length >= 3, 15_000, () => server.log());
+        server.process.kill("SIGTTIN");
+        const workersListed = () => JSON.parse(readFileSync(`${server.pidFile}.json`, "utf8")).workers?.length;
+        await waitFor(() => workersListed() === 2, 15_000, () => `${workersListed()} workers; ${server.log()}`);
+        await Bun.sleep(500);
+        running = false;
+        await Promise.all(lanes);
+        const kinds = new Map<string, number>();
+        for (const failure of failures) kinds.set(failure, (kinds.get(failure) ?? 0) + 1);
+        console.log(`HTTP under HUP/TTOU/TTIN: ${ok} answered, ${failures.length} failed ${JSON.stringify(Object.fromEntries(kinds))}`);
+        expect(ok).toBeGreaterThan(100);
+        expect(failures).toEqual([]);
+      } finally {
+        await server.kill();
+      }
+    });
+  }, TEST_TIMEOUT_MS);
+});
+
 describe("stopping with HTTP requests in flight", () => {
   test("QUIT: a request whose body was still arriving completes with its answer; idle keep-alive connections are closed", async () => {
     const { server, httpPort } = await serverWithHttp();

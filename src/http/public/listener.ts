@@ -5,9 +5,11 @@
  * workers, as for the line protocol), serving the public routes.
  *
  * Stopping (QUIT, HUP, TTOU, the lifeline) is graceful: every answer from
- * then on carries `Connection: close`, the listening socket closes (queued
- * connections move to the other workers with tcp_migrate_req=1), idle
- * keep-alive connections are closed, and requests in flight complete.
+ * then on carries `Connection: close`, so a busy keep-alive client learns
+ * to reconnect from an answer rather than from a closed socket; after
+ * CLOSE_GRACE_MS the listening socket closes (queued connections move to
+ * the other workers with tcp_migrate_req=1), the keep-alive connections
+ * still idle are closed, and requests in flight complete.
  */
 import type { Server } from "bun";
 import type { Depot } from "../../ca/depot.ts";
@@ -29,6 +31,9 @@ export interface PublicListenerOptions {
   workers: () => number;
   onError: (error: unknown) => void;
 }
+
+/** How long a stopping listener keeps answering (each answer with Connection: close) before it closes. */
+export const CLOSE_GRACE_MS = 250;
 
 export class PublicListener {
   private server: Server<undefined> | undefined;
@@ -96,6 +101,7 @@ export class PublicListener {
   async stop(): Promise<void> {
     if (!this.server || this.stopping) return;
     this.stopping = true;
+    await Bun.sleep(CLOSE_GRACE_MS);
     await this.server.stop(false);
   }
 
