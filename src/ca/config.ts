@@ -1,4 +1,5 @@
 /**
+ * @module
  * depot.cnf, in the original's OpenSSL-config format:
  *
  *   [ ca ]
@@ -54,6 +55,8 @@ export interface DepotSettings {
   keyType?: string;
   defaultDays?: string;
   crlDays?: string;
+  /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot). */
+  ledger?: string;
   /** The plain-HTTP base URL (AIA and CDP in every certificate; see ocsp/public-url.ts). */
   publicUrl?: string;
   /** A command run after each new crl.pem (see ca/crl-change.ts). */
@@ -65,6 +68,7 @@ const KEYS: [keyof DepotSettings, string][] = [
   ["keyType", "key_type"],
   ["defaultDays", "default_days"],
   ["crlDays", "crl_days"],
+  ["ledger", "ledger"],
   ["publicUrl", "public_url"],
   ["onCrlChange", "on_crl_change"],
 ];

@@ -77,3 +77,20 @@ export function crlChangeReporter(command: string | undefined): ((published: Crl
     }
   };
 }
+
+/**
+ * A server's listener (the upkeep process): runs the command without
+ * holding up the publication, and logs how it ended.
+ */
+export function crlChangeLogger(
+  command: () => string | undefined,
+  log: (level: "info" | "warn" | "error", message: string) => void,
+): (published: CrlPublished) => void {
+  return (published) => {
+    const cmd = command();
+    if (!cmd) return;
+    runCrlChangeCommand(cmd, published)
+      .then((outcome) => log(outcome.exitCode === 0 ? "info" : "warn", describeOutcome(outcome, published.crlNumber)))
+      .catch((error: unknown) => log("error", `on-crl-change \`${cmd}\` could not be run: ${(error as Error)?.message ?? error}`));
+  };
+}

@@ -177,14 +177,9 @@ function statusKey(statuses: CertificateStatus[] | undefined): string {
   return statuses ? statuses.map((s) => (s.kind === "revoked" ? `r${s.at.getTime()}${s.reason ?? ""}` : s.kind)).join(",") : "unauthorized";
 }
 
-/** The CA signs its own responses, with the leaf encoder's key and algorithm. */
+/** The CA signs its own responses, with the same signer as its certificates and CRLs. */
 export function caSigner(issuer: Issuer, keyHash: Uint8Array): OcspSigner {
-  return {
-    keyHash,
-    signatureAlgorithm: issuer.encoder.signatureAlgorithm,
-    sign: (tbs) => issuer.encoder.sign(tbs),
-    certificates: [],
-  };
+  return { keyHash, signed: (tbs) => issuer.encoder.signer.signed(tbs) };
 }
 
 /**

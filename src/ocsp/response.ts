@@ -2,8 +2,8 @@
  * @module
  * Encoding OCSP responses (RFC 6960 4.2.1). The ResponseData, which holds
  * the statuses and echoes each CertID and the nonce, is built with
- * @peculiar/asn1-ocsp; the signature wrapper around it is three DER
- * elements, written as the leaf encoder writes a certificate's.
+ * @peculiar/asn1-ocsp; the signature wrapper around it (tbs, algorithm,
+ * signature) is the CA's DerSigner's, as for certificates and CRLs.
  */
 import {
   CertStatus,
@@ -28,15 +28,12 @@ export type CertificateStatus =
   | { kind: "revoked"; at: Date; reason?: string }
   | { kind: "unknown" };
 
-/** Who signs responses: the CA itself, or a delegated responder (then its certificate goes along). */
+/** Who signs responses: the CA itself. */
 export interface OcspSigner {
   /** SHA-1 of the signer's public key bits: the ResponderID byKey (smaller than byName). */
   keyHash: Uint8Array;
-  /** The DER AlgorithmIdentifier of `sign`'s signatures. */
-  signatureAlgorithm: Uint8Array;
-  sign(tbs: Uint8Array): Promise<Uint8Array> | Uint8Array;
-  /** DER certificates sent along: a delegated responder's own; none when the CA signs. */
-  certificates: Uint8Array[];
+  /** SEQUENCE { tbs, signatureAlgorithm, BIT STRING signature }: a BasicOCSPResponse without certs. */
+  signed(tbs: Uint8Array): Promise<Uint8Array>;
 }
 
 export interface SignedResponseParts {
@@ -65,10 +62,7 @@ export async function signedResponse(signer: OcspSigner, parts: SignedResponsePa
     ),
   });
   if (parts.nonce) data.responseExtensions = [new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: new OctetString(parts.nonce) })];
-  const tbs = new Uint8Array(AsnConvert.serialize(data));
-  const signature = await signer.sign(tbs);
-  const certs = signer.certificates.length > 0 ? [tlv(TAG.CONTEXT_0, tlv(TAG.SEQUENCE, ...signer.certificates))] : [];
-  const basic = tlv(TAG.SEQUENCE, tbs, signer.signatureAlgorithm, tlv(TAG.BIT_STRING, new Uint8Array([0]), signature), ...certs);
+  const basic = await signer.signed(new Uint8Array(AsnConvert.serialize(data)));
   return tlv(
     TAG.SEQUENCE,
     tlv(ENUMERATED, new Uint8Array([OCSPResponseStatus.successful])),

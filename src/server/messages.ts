@@ -1,4 +1,4 @@
-import type { HttpListenerConfig } from "../http/public/options.ts";
+import type { ListenerSpec } from "./listeners/types.ts";
 import type { LogLevel } from "./log.ts";
 
 /**
@@ -17,8 +17,8 @@ export type WorkerMessage =
 /** How the supervisor configures a worker, passed in the DEPOT_WORKER environment variable. */
 export interface WorkerConfig {
   depot: string;
-  host: string;
-  port: number;
+  /** Every listener the worker opens (each kind has its module in listeners/). */
+  listeners: ListenerSpec[];
   maxConnectionQueue: number;
   logLevel: LogLevel;
   heartbeatMs: number;
@@ -30,14 +30,10 @@ export interface WorkerConfig {
   keyConcurrency: number;
   /** Whether clients may revoke over the socket (--allow-revoke). */
   allowRevoke: boolean;
-  /** The plain-HTTP listener (--http-port), if any. */
-  http?: HttpListenerConfig;
-  /** --public-url, overriding depot.cnf's. */
-  publicUrl?: string;
-  /** --on-crl-change, overriding depot.cnf's. */
-  onCrlChange?: string;
-  /** Workers the supervisor keeps (for /health). */
+  /** Workers the supervisor keeps (the http listener's /health says it). */
   processCount?: number;
+  /** --public-url, overriding depot.cnf's public_url (AIA and CDP in what the worker issues). */
+  publicUrl?: string;
   /** Lets tests make the worker hang (SIGUSR2), to prove the supervisor kills it. */
   testHooks: boolean;
 }
@@ -52,3 +48,16 @@ export function parseMessage(line: string): WorkerMessage | undefined {
     return undefined;
   }
 }
+
+/** How the supervisor configures the upkeep process, passed in the DEPOT_UPKEEP environment variable. */
+export interface UpkeepConfig {
+  depot: string;
+  logLevel: LogLevel;
+  heartbeatMs: number;
+  /** How often the ledger is checked for revocations the CRL does not list yet. */
+  pollMs: number;
+  /** --on-crl-change, overriding depot.cnf's on_crl_change: run after each CRL this process publishes. */
+  onCrlChange?: string;
+}
+
+export const UPKEEP_ENV = "DEPOT_UPKEEP";

@@ -1,23 +1,23 @@
-import type { Socket, TCPSocketListener } from "bun";
+/**
+ * @module
+ * A worker process: opens the depot, opens every listener the supervisor
+ * names (`listeners/`), and proves it is alive with a heartbeat on stdout.
+ * Its stdin is the lifeline: when the supervisor goes away, stdin ends and
+ * the worker finishes what it accepted, then exits.
+ */
 import { Depot } from "../ca/depot.ts";
-import { DepotError } from "../errors.ts";
-import { listenErrorMessage } from "./bind.ts";
-import { Connection } from "./connection.ts";
-import { KeyPool } from "./key-pool.ts";
 import { generateKeyPair } from "../ca/keys.ts";
+import { DepotError } from "../errors.ts";
+import { WorkerMetrics } from "../http/worker-metrics.ts";
+import { KeyPool } from "./key-pool.ts";
+import type { ListenerContext, OpenedListener } from "./listeners/context.ts";
+import { openListener } from "./listeners/registry.ts";
+import { describeListener } from "./listeners/types.ts";
 import type { LogLevel } from "./log.ts";
 import { LOG_LEVELS } from "./log.ts";
 import { type WorkerConfig, type WorkerMessage, WORKER_ENV } from "./messages.ts";
 import type { Services } from "./protocol.ts";
-import { crlChangeLogger, WorkerHttp } from "../http/public/worker-http.ts";
 
-/**
- * A worker process: opens the depot, listens on the shared port (reusePort:
- * the kernel spreads connections over the workers), answers the line
- * protocol, and proves it is alive with a heartbeat on stdout. Its stdin is
- * the lifeline: when the supervisor goes away, stdin ends and the worker
- * finishes what it accepted, then exits.
- */
 export async function runWorker(): Promise<never> {
   const config = JSON.parse(process.env[WORKER_ENV] ?? "{}") as WorkerConfig;
   const worker = new Worker(config);
@@ -27,19 +27,14 @@ export async function runWorker(): Promise<never> {
 
 class Worker {
   private depot!: Depot;
-  private listener: TCPSocketListener<Connection> | undefined;
+  private readonly listeners: OpenedListener[] = [];
   private keyPool: KeyPool | undefined;
-  private inService = 0;
+  private inFlight = 0;
   private stopping = false;
-  /** The HTTP listener (if --http-port) and the metrics. */
-  private readonly http: WorkerHttp;
-  private httpDrained = true;
+  private readonly metrics: WorkerMetrics;
 
   constructor(private readonly config: WorkerConfig) {
-    this.services = this.makeServices();
-    this.http = new WorkerHttp({
-      http: config.http,
-      processCount: config.processCount ?? 1,
+    this.metrics = new WorkerMetrics({
       keyPool: () => this.keyPool && { type: this.keyPool.type, size: this.keyPool.size },
       log: (level, message) => log(level, message, config),
     });
@@ -55,28 +50,22 @@ class Worker {
     if (this.config.testHooks) process.on("SIGUSR2", () => spinForever());
 
     try {
-      const logCrlChange = (published: { path: string; crlNumber: number }) =>
-        crlChangeLogger(this.config.onCrlChange ?? this.depot.crlChangeCommand, (level, message) => log(level, message, this.config))?.(published);
       this.depot = await Depot.open(this.config.depot, {
         deferFiles: true,
-        onCrlPublished: logCrlChange,
         ...(this.config.publicUrl ? { publicUrl: this.config.publicUrl } : {}),
         onFileError: (error) => log("error", `${(error as Error).message}; the certificate is in the ledger, its file is restored at the next start`, this.config),
       });
     } catch (error) {
       fatal(error instanceof DepotError ? error.message : `cannot open the depot ${this.config.depot}: ${(error as Error)?.message ?? error}`);
     }
-    try {
-      // reusePort is read by Bun.listen, though bun-types only declares it for connect.
-      const options = { hostname: this.config.host, port: this.config.port, reusePort: true, socket: this.socketHandlers() };
-      this.listener = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);
-    } catch (error) {
-      fatal(listenErrorMessage(error, this.config.host, this.config.port));
-    }
-    try {
-      this.http.start(this.depot);
-    } catch (error) {
-      fatal(error instanceof DepotError ? error.message : `cannot start the HTTP listener: ${(error as Error)?.message ?? error}`);
+    this.metrics.start(this.depot);
+    const context = this.context();
+    for (const spec of this.config.listeners) {
+      try {
+        this.listeners.push(await openListener(spec, context));
+      } catch (error) {
+        fatal(error instanceof DepotError ? error.message : `cannot open the ${describeListener(spec)} listener: ${(error as Error)?.message ?? error}`);
+      }
     }
     setInterval(() => send({ t: "beat" }), this.config.heartbeatMs);
     send({ t: "ready" });
@@ -84,63 +73,60 @@ class Worker {
     this.keyPool.fill();
   }
 
-  private readonly services: Services;
+  private context(): ListenerContext {
+    const worker = this;
+    return {
+      depot: this.depot,
+      services: this.services(),
+      config: this.config,
+      metrics: this.metrics,
+      log: (level, message) => log(level, message, this.config),
+      begin: () => {
+        this.inFlight++;
+        let done = false;
+        return () => {
+          if (done) return;
+          done = true;
+          this.finished();
+        };
+      },
+      get stopping() {
+        return worker.stopping;
+      },
+      requestStop: (reason) => this.stop(reason),
+    };
+  }
 
-  private makeServices(): Services {
+  private services(): Services {
     return {
       generate: async (subject) => {
         const issued = await this.depot.issue({ profile: "client", subject }, (type) =>
           this.keyPool && type === this.keyPool.type ? this.keyPool.take() : generateKeyPair(type),
         );
-        this.http.issued("client", issued.record.keyType);
+        this.metrics.issued("client", issued.record.keyType);
         return issued.privateKeyPem + issued.certificatePem;
       },
       sign: async (csrPem) => {
-        const issued = await this.depot.signRequest(csrPem, { profile: "client" });
-        this.http.issued("client", issued.record.keyType);
+        const issued = await this.depot.signCsr(csrPem, { profile: "client" });
+        this.metrics.issued("client", issued.record.keyType);
         return issued.certificatePem;
       },
       crl: async () => this.depot.currentCrlPem(),
       revoke: async (serialText, reason) => {
         const { serial } = await this.depot.findBySerial(serialText);
-        const { record, crl } = await this.depot.revoke(serial, reason);
-        this.http.revoked(reason);
-        log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; CRL ${crl.crlNumber}`, this.config);
+        // Recorded only: the upkeep process publishes the CRL, one for a whole burst.
+        const { record } = await this.depot.revoke(serial, reason, { publish: false });
+        this.metrics.revoked(reason);
+        log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; the upkeep process publishes the CRL`, this.config);
         return `OK revoked ${record.serial.toUpperCase()}\n`;
       },
       allowRevoke: this.config.allowRevoke,
     };
   }
 
-  private socketHandlers() {
-    return {
-      open: (socket: Socket<Connection>) => {
-        if (this.stopping || this.inService >= this.config.maxConnectionQueue) {
-          socket.end("ERROR busy\n");
-          return;
-        }
-        this.inService++;
-        socket.data = new Connection(socket, {
-          services: this.services,
-          finished: () => this.finished(),
-          shutdownRequested: () => setImmediate(() => this.stop("asked to stop by a client (shutdown)")),
-          internalError: (error) => log("error", `internal error: ${(error as Error)?.stack ?? error}`, this.config),
-          served: (command, ms, outcome) => {
-            this.http.lineServed(command, ms, outcome);
-            log("debug", `served ${command} in ${ms.toFixed(1)} ms`, this.config);
-          },
-        });
-      },
-      data: (socket: Socket<Connection>, chunk: Buffer) => socket.data?.onData(chunk),
-      drain: (socket: Socket<Connection>) => socket.data?.onDrain(),
-      close: (socket: Socket<Connection>) => socket.data?.onClose(),
-      error: (socket: Socket<Connection>) => socket.data?.onClose(),
-    };
-  }
-
   private finished(): void {
-    this.inService--;
-    if (this.stopping && this.inService === 0 && this.httpDrained) this.exit();
+    this.inFlight--;
+    if (this.stopping && this.inFlight === 0) this.exit();
   }
 
   /** Graceful stop: accept nothing new, answer what was accepted, then exit (bounded by a deadline). */
@@ -149,19 +135,14 @@ class Worker {
     this.stopping = true;
     send({ t: "stopping", reason });
     log("info", `worker stopping: ${reason}`, this.config);
-    this.listener?.stop(false);
+    for (const listener of this.listeners) listener.stop();
     this.keyPool?.stop();
-    // HTTP requests in flight complete too; the worker exits when both are done.
-    this.httpDrained = false;
-    void this.http.stop().then(() => {
-      this.httpDrained = true;
-      if (this.inService === 0) this.exit();
-    });
+    if (this.inFlight === 0) this.exit();
     setTimeout(() => this.exit(), this.config.gracefulTimeoutMs).unref();
   }
 
   private exit(): never {
-    this.http.stopNow();
+    this.metrics.stop();
     this.depot?.close();
     process.exit(0);
   }

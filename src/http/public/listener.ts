@@ -29,6 +29,8 @@ export interface PublicListenerOptions {
   metrics?: MetricsReporter;
   /** Workers serving, for /health. */
   workers: () => number;
+  /** Marks a request in flight for the worker's graceful stop; returns its end. */
+  begin?: () => () => void;
   onError: (error: unknown) => void;
 }
 
@@ -67,6 +69,7 @@ export class PublicListener {
         reusePort: true,
         fetch: async (request, server) => {
           this.inFlight++;
+          const done = this.options.begin?.();
           try {
             const response = await handler(request, server.requestIP(request)?.address);
             // Once stopping, no connection is kept for another request.
@@ -74,6 +77,7 @@ export class PublicListener {
             return response;
           } finally {
             this.inFlight--;
+            done?.();
           }
         },
         error: (error) => {

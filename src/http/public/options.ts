@@ -6,15 +6,6 @@
  */
 import { DepotError } from "../../errors.ts";
 
-/** The `http` listener kind: `--http-host`/`--http-port`, with its OCSP settings. */
-export interface HttpListenerConfig {
-  kind: "http";
-  host: string;
-  port: number;
-  /** --ocsp-validity, seconds. */
-  ocspValiditySeconds?: number;
-}
-
 /** The URL as given, checked: http (OCSP and CRLs are fetched over plain HTTP: they are signed, and a TLS check would need them), no query or fragment, no trailing slash. */
 export function parsePublicUrl(text: string): string {
   let url: URL;
