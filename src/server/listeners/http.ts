@@ -21,5 +21,12 @@ export function open(spec: HttpListenerSpec, context: ListenerContext): OpenedLi
     onError: (error) => context.log("error", `internal error (http): ${(error as Error)?.stack ?? error}`),
   });
   listener.start();
-  return { stop: () => void listener.stop() };
+  return {
+    // The drain (answers with Connection: close, then close; requests in
+    // flight finish) counts as work in flight, so the worker exits after it.
+    stop: () => {
+      const done = context.begin();
+      listener.stop().then(done, done);
+    },
+  };
 }
