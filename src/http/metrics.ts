@@ -62,23 +62,54 @@ function escapeLabel(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
+/** One histogram series' observations since the last flush: per-bucket (not yet cumulative) counts. */
+interface PendingHistogram {
+  name: string;
+  labels: Labels;
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
 /** A process's own counts since its last flush, and its current gauges. */
 export class MetricsRegistry {
   private pending = new Map<string, Sample>();
+  private histograms = new Map<string, PendingHistogram>();
   private readonly gauges = new Map<string, Sample>();
 
   count(name: MetricName, labels: Labels = {}, by = 1): void {
     this.add(name, labelText(labels), by);
   }
 
-  /** One observation into a histogram: its buckets (cumulative, as Prometheus wants), _sum and _count. */
+  /**
+   * One observation into a histogram. Kept as one count per bucket (a hot
+   * path: every request); expanded into cumulative _bucket series, _sum
+   * and _count when taken.
+   */
   observe(name: MetricName, labels: Labels, seconds: number): void {
-    for (const bound of DURATION_BUCKETS) {
-      if (seconds <= bound) this.add(`${name}_bucket`, labelText({ ...labels, le: String(bound) }), 1);
+    const key = `${name}{${labelText(labels)}}`;
+    let histogram = this.histograms.get(key);
+    if (!histogram) this.histograms.set(key, (histogram = { name, labels, buckets: new Array(DURATION_BUCKETS.length + 1).fill(0), sum: 0, count: 0 }));
+    let index = DURATION_BUCKETS.findIndex((bound) => seconds <= bound);
+    if (index === -1) index = DURATION_BUCKETS.length;
+    histogram.buckets[index]!++;
+    histogram.sum += seconds;
+    histogram.count++;
+  }
+
+  /** Moves the pending histograms into the pending samples, Prometheus-shaped. */
+  private expandHistograms(): void {
+    for (const histogram of this.histograms.values()) {
+      let cumulative = 0;
+      DURATION_BUCKETS.forEach((bound, i) => {
+        cumulative += histogram.buckets[i]!;
+        this.add(`${histogram.name}_bucket`, labelText({ ...histogram.labels, le: String(bound) }), cumulative);
+      });
+      this.add(`${histogram.name}_bucket`, labelText({ ...histogram.labels, le: "+Inf" }), histogram.count);
+      this.add(`${histogram.name}_sum`, labelText(histogram.labels), histogram.sum);
+      this.add(`${histogram.name}_count`, labelText(histogram.labels), histogram.count);
     }
-    this.add(`${name}_bucket`, labelText({ ...labels, le: "+Inf" }), 1);
-    this.add(`${name}_sum`, labelText(labels), seconds);
-    this.add(`${name}_count`, labelText(labels), 1);
+    this.histograms = new Map();
   }
 
   setGauge(name: MetricName, labels: Labels, value: number): void {
@@ -88,6 +119,7 @@ export class MetricsRegistry {
 
   /** The increments since the last call, handed to the store. */
   takePending(): Sample[] {
+    this.expandHistograms();
     const taken = [...this.pending.values()];
     this.pending = new Map();
     return taken;
@@ -100,6 +132,7 @@ export class MetricsRegistry {
 
   /** Increments not yet flushed (a scrape adds its own to the stored totals). */
   peekPending(): Sample[] {
+    this.expandHistograms();
     return [...this.pending.values()];
   }
 
