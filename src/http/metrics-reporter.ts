@@ -4,7 +4,7 @@
  * increments to the shared store every second, and answers a scrape with
  * the totals of all workers.
  */
-import { type Labels, MetricsRegistry, type Sample, renderPrometheus, sumSamples } from "./metrics.ts";
+import { type Labels, MetricsRegistry, type Sample, renderPrometheus } from "./metrics.ts";
 import { MetricsStore } from "./metrics-store.ts";
 
 export const FLUSH_MS = 1000;
@@ -49,11 +49,17 @@ export class MetricsReporter {
     }
   }
 
-  /** The Prometheus text of all workers' totals, with this worker's unflushed increments added. */
+  /**
+   * The Prometheus text of all workers' totals. This worker flushes first
+   * and the answer shows only what is stored: adding its increments without
+   * storing them would let the next scrape, answered by another worker, show
+   * less, which Prometheus reads as a counter reset.
+   */
   scrape(): string {
+    this.flush();
     const { samples: gauges, workers } = this.store.gauges();
     return renderPrometheus([
-      ...sumSamples(this.store.counters(), this.registry.peekPending()),
+      ...this.store.counters(),
       ...gauges,
       { name: "depot_workers", labels: "", value: workers },
       ...(this.options.scrapeSamples?.() ?? []),

@@ -6,10 +6,10 @@
  * A worker counts into its own registry; every second it flushes the
  * increments into the depot's metrics store (metrics-store.ts), where the
  * totals of every worker (and of workers long gone) add up. A scrape, which
- * the kernel hands to any one worker, reads those totals plus that worker's
- * own increments not yet flushed: totals across all workers, at most about
- * a second old, and monotonic across worker restarts because no worker holds
- * the only copy of a count. Gauges (key pool fill) are per worker, reported
+ * the kernel hands to any one worker, flushes that worker's increments and
+ * reads the totals: across all workers, at most about a second old, and
+ * monotonic across worker restarts and from one scrape to the next, because
+ * no worker holds the only copy of a count and nothing unstored is shown. Gauges (key pool fill) are per worker, reported
  * with each flush and summed over the workers heard from in the last seconds.
  */
 
@@ -146,20 +146,6 @@ export class MetricsRegistry {
     if (sample) sample.value += by;
     else this.pending.set(key, { name: series, labels, value: by });
   }
-}
-
-/** Adds samples of the same series together (stored totals plus pending increments). */
-export function sumSamples(...groups: Sample[][]): Sample[] {
-  const sums = new Map<string, Sample>();
-  for (const group of groups) {
-    for (const sample of group) {
-      const key = `${sample.name}{${sample.labels}}`;
-      const found = sums.get(key);
-      if (found) found.value += sample.value;
-      else sums.set(key, { ...sample });
-    }
-  }
-  return [...sums.values()];
 }
 
 /**
