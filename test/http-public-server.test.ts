@@ -109,6 +109,7 @@ describe("a running server with --http-port and --public-url", () => {
 
   test("/metrics passes promtool; N issuances over both workers show as N more within 2 seconds", async () => {
     const series = 'depot_certificates_issued_total{key_type="ec-p256",profile="client"}';
+    await Bun.sleep(2000); // what earlier tests issued has reached the totals
     const before = valueOf((await runAsync(["curl", "-s", `${url}/metrics`])).stdout, series);
     const N = 24;
     await runAsync(["openssl", "ocsp", "-issuer", caFile, "-serial", "0x01", "-url", `${url}/ocsp`, "-CAfile", caFile]);

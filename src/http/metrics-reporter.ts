@@ -39,6 +39,8 @@ export class MetricsReporter {
   }
 
   flush(): void {
+    // Each worker counts 1 while it reports: their sum is the live workers.
+    this.registry.setGauge("depot_workers", {}, 1);
     for (const gauge of this.options.gauges?.() ?? []) this.registry.setGauge(gauge.name, gauge.labels, gauge.value);
     const increments = this.registry.takePending();
     try {
@@ -57,13 +59,12 @@ export class MetricsReporter {
    */
   scrape(): string {
     this.flush();
-    const { samples: gauges, workers } = this.store.gauges();
-    return renderPrometheus([
-      ...this.store.counters(),
-      ...gauges,
-      { name: "depot_workers", labels: "", value: workers },
-      ...(this.options.scrapeSamples?.() ?? []),
-    ]);
+    return renderPrometheus([...this.store.counters(), ...this.store.gauges().samples, ...(this.options.scrapeSamples?.() ?? [])]);
+  }
+
+  /** Workers that reported in the last few seconds (for /health). */
+  liveWorkers(): number {
+    return this.store.gauges().workers;
   }
 
   /** Last flush, then the worker's gauges leave the totals. */

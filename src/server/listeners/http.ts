@@ -16,7 +16,7 @@ export function open(spec: HttpListenerSpec, context: ListenerContext): OpenedLi
     port: spec.port,
     ...(spec.ocspValiditySeconds ? { ocspValiditySeconds: spec.ocspValiditySeconds } : {}),
     ...(context.metrics.reporter ? { metrics: context.metrics.reporter } : {}),
-    workers: () => context.config.processCount ?? 1,
+    workers: () => context.metrics.reporter?.liveWorkers() ?? context.config.processCount ?? 1,
     begin: () => context.begin(),
     onError: (error) => context.log("error", `internal error (http): ${(error as Error)?.stack ?? error}`),
   });
