@@ -4,8 +4,8 @@
  *
  * Speed comes from a cache keyed on the request's bytes: OCSP clients
  * (nginx, browsers, openssl without a nonce) send the same bytes for the
- * same certificate, so a repeated request costs a map lookup, not an ASN.1
- * parse (about 90 µs with the schema library) and a signature. A revocation
+ * same certificate, so a repeated request costs a map lookup, not a parse
+ * and a signature. A revocation
  * must still show within a second, whichever process made it (the CLI,
  * another worker, another server on the same depot): an entry's statuses
  * are looked up again in the ledger (a primary-key read) when the ledger
@@ -19,14 +19,13 @@ import { children, readElement } from "../ca/der.ts";
 import type { Issuer } from "../ca/issuer.ts";
 import type { CertificateRecord } from "../ca/ledger.ts";
 import { type CertificateQuery, MalformedOcspRequest, type OcspQuery, parseOcspRequest } from "./request.ts";
-import { type CertificateStatus, errorResponse, OCSPResponseStatus, type OcspSigner, signedResponse } from "./response.ts";
+import { type CertificateStatus, errorResponse, type OcspSigner, type ResponseStatusName, signedResponse } from "./response.ts";
 
 export const DEFAULT_OCSP_VALIDITY_S = 3600;
 /** A cached status is looked up again after this long: revocations show within it (plus one request). */
 export const RECHECK_MS = 500;
 const MAX_CACHED = 50_000;
 
-export type ResponseStatusName = "successful" | "malformedRequest" | "internalError" | "tryLater" | "sigRequired" | "unauthorized";
 
 /** One answer, ready for HTTP. */
 export interface OcspAnswer {
@@ -164,7 +163,7 @@ export class OcspResponder {
 }
 
 function failure(status: Exclude<ResponseStatusName, "successful">): OcspAnswer {
-  return { body: errorResponse(OCSPResponseStatus[status]), responseStatus: status, cacheable: false };
+  return { body: errorResponse(status), responseStatus: status, cacheable: false };
 }
 
 function statusOf(record: CertificateRecord | undefined): CertificateStatus {
