@@ -52,11 +52,21 @@ export type Labels = Record<string, string>;
 
 /** The text between a series' braces, label names sorted so that one series always has one key. */
 export function labelText(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map((name) => `${name}="${escapeLabel(labels[name]!)}"`)
-    .join(",");
+  // Every request counts with a handful of label sets: remember their text.
+  let key = "";
+  for (const name in labels) key += `${name}\u0000${labels[name]}\u0000`;
+  let text = LABEL_TEXTS.get(key);
+  if (text === undefined) {
+    text = Object.keys(labels)
+      .sort()
+      .map((name) => `${name}="${escapeLabel(labels[name]!)}"`)
+      .join(",");
+    if (LABEL_TEXTS.size >= 10_000) LABEL_TEXTS.clear();
+    LABEL_TEXTS.set(key, text);
+  }
+  return text;
 }
+const LABEL_TEXTS = new Map<string, string>();
 
 function escapeLabel(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');

@@ -37,6 +37,8 @@ export interface OcspAnswer {
   thisUpdate?: Date;
   nextUpdate?: Date;
   etag?: string;
+  /** thisUpdate and nextUpdate as HTTP dates, made once per answer. */
+  httpDates?: { lastModified: string; expires: string };
   cacheable: boolean;
 }
 
@@ -157,6 +159,7 @@ export class OcspResponder {
       thisUpdate,
       nextUpdate,
       etag: `"${createHash("sha1").update(body).digest("hex")}"`,
+      httpDates: { lastModified: thisUpdate.toUTCString(), expires: nextUpdate.toUTCString() },
       cacheable: query.nonce === undefined,
     };
   }

@@ -41,7 +41,7 @@ export type PublicHandler = (request: Request, clientAddress: string | undefined
 export function publicRoutes(options: PublicRoutesOptions): PublicHandler {
   return async (request, clientAddress) => {
     const started = performance.now();
-    const path = new URL(request.url).pathname;
+    const path = pathOf(request.url);
     const route = routeOf(path);
     let response: Response;
     try {
@@ -58,6 +58,14 @@ export function publicRoutes(options: PublicRoutesOptions): PublicHandler {
     }
     return response;
   };
+}
+
+/** The path of an absolute URL as Bun hands it over (`http://host:port/path?query`), without building a URL object. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  const query = url.indexOf("?", start);
+  return query === -1 ? url.slice(start) : url.slice(start, query);
 }
 
 /** The route a path belongs to: a label with few values (the OCSP request in a GET path is not one). */
@@ -137,10 +145,10 @@ async function respond(options: PublicRoutesOptions, der: Uint8Array): Promise<O
 /** RFC 5019 section 6: a response without a nonce may be cached by HTTP caches until its nextUpdate. */
 function ocspResponse(answer: OcspAnswer, request: Request): Response {
   const headers: Record<string, string> = { "Content-Type": "application/ocsp-response" };
-  if (answer.cacheable && answer.thisUpdate && answer.nextUpdate && answer.etag) {
+  if (answer.cacheable && answer.httpDates && answer.nextUpdate && answer.etag) {
     const maxAge = Math.max(0, Math.floor((answer.nextUpdate.getTime() - Date.now()) / 1000));
-    headers["Last-Modified"] = answer.thisUpdate.toUTCString();
-    headers.Expires = answer.nextUpdate.toUTCString();
+    headers["Last-Modified"] = answer.httpDates.lastModified;
+    headers.Expires = answer.httpDates.expires;
     headers["Cache-Control"] = `max-age=${maxAge}, public, no-transform, must-revalidate`;
     headers.ETag = answer.etag;
     if (request.method !== "POST" && request.headers.get("if-none-match") === answer.etag) return new Response(null, { status: 304, headers });
