@@ -22,7 +22,7 @@ interface Family {
 
 /** Every metric depot exports: one home for names, types and help. */
 export const FAMILIES = {
-  depot_requests_total: { type: "counter", help: "Requests answered, by listener (line, http), command or route, and outcome." },
+  depot_requests_total: { type: "counter", help: "Requests answered, by listener (line, http, https), command or route, and outcome." },
   depot_request_duration_seconds: { type: "histogram", help: "Time to answer a request, by listener and command or route." },
   depot_certificates_issued_total: { type: "counter", help: "Certificates issued by the server, by profile and key type." },
   depot_revocations_total: { type: "counter", help: "Certificates revoked by the server, by reason." },

@@ -43,6 +43,13 @@ export class WorkerMetrics {
     this.reporter?.registry.observe("depot_request_duration_seconds", { listener: "line", route: command }, milliseconds / 1000);
   }
 
+  /** An HTTP request answered by another face (the HTTPS API counts here; the plain listener counts itself). */
+  httpServed(listener: string, route: string, status: number, milliseconds: number): void {
+    const outcome = status < 400 ? "ok" : status < 500 ? "client_error" : "server_error";
+    this.reporter?.registry.count("depot_requests_total", { listener, route, outcome });
+    this.reporter?.registry.observe("depot_request_duration_seconds", { listener, route }, milliseconds / 1000);
+  }
+
   issued(profile: string, keyType: string): void {
     this.reporter?.registry.count("depot_certificates_issued_total", { profile, key_type: keyType });
   }
