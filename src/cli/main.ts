@@ -23,6 +23,7 @@ export const commands: Record<string, LazyCommand> = {
   ledger: () => import("./ledger.ts").then((m) => m.default),
   token: () => import("./token.ts").then((m) => m.default),
   audit: () => import("./audit.ts").then((m) => m.default),
+  acme: () => import("./acme.ts").then((m) => m.default),
 };
 
 const root: CommandDef = {

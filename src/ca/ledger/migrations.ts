@@ -10,6 +10,8 @@
  * created (written with IF NOT EXISTS, so 0.1.0's ledgers, at user_version 0
  * with these tables already there, pass through it unchanged).
  */
+import { ACME_SCHEMA } from "../../acme/schema.ts";
+
 export interface Migration {
   /** 1 for the first step, one more for each after it. */
   version: number;
@@ -87,6 +89,11 @@ CREATE TABLE IF NOT EXISTS audit (
   hash     TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS audit_serial ON audit (serial);`,
+  },
+  {
+    version: 4,
+    description: "ACME: accounts, orders, authorizations, challenges, used nonces, external account binding keys (src/acme/schema.ts)",
+    sql: ACME_SCHEMA,
   },
 ];
 
