@@ -36,6 +36,8 @@ const { values: flags } = parseArgs({
     seconds: { type: "string", default: "10" },
     concurrency: { type: "string", default: "8" },
     workers: { type: "string", default: "2" },
+    /** Writes each worker's CPU profile (markdown) into this folder. */
+    profile: { type: "string" },
   },
 });
 
@@ -77,7 +79,7 @@ async function runBench(): Promise<void> {
   try {
     for (let i = 0; i < workerCount; i++) {
       const worker = Bun.spawn(
-        [process.execPath, import.meta.path, "--worker", "--depot", depotPath, "--port", String(port), "--http-port", String(responder.port), "--dns-port", String(dns.dnsPort), "--cert", join(dir, "tls.crt"), "--key", join(dir, "tls.key")],
+        [process.execPath, ...(flags.profile ? ["--cpu-prof-md", `--cpu-prof-dir=${flags.profile}`] : []), import.meta.path, "--worker", "--depot", depotPath, "--port", String(port), "--http-port", String(responder.port), "--dns-port", String(dns.dnsPort), "--cert", join(dir, "tls.crt"), "--key", join(dir, "tls.key")],
         { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
       );
       workers.push(worker);
@@ -150,8 +152,10 @@ async function runBench(): Promise<void> {
     const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(0);
     console.log(`ACME complete orders (EC P-256, http-01, ${workerCount} workers, c=${concurrency}): ${completed} in ${elapsed.toFixed(1)} s = ${(completed / elapsed).toFixed(1)} orders/s, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, ${failed} failed, every certificate verified`);
   } finally {
+    // Closing a worker's stdin stops it cleanly (so a profile is written); a kill follows if it does not.
+    for (const worker of workers) void (worker.stdin as import("bun").FileSink).end();
+    await Promise.race([Promise.all(workers.map((w) => w.exited)), Bun.sleep(5000)]);
     for (const worker of workers) worker.kill();
-    await Promise.all(workers.map((w) => w.exited));
     responder.stop();
     dns.stop();
     depot.close();
