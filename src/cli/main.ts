@@ -21,6 +21,8 @@ export const commands: Record<string, LazyCommand> = {
   show: () => import("./show.ts").then((m) => m.default),
   config: () => import("./config.ts").then((m) => m.default),
   ledger: () => import("./ledger.ts").then((m) => m.default),
+  token: () => import("./token.ts").then((m) => m.default),
+  audit: () => import("./audit.ts").then((m) => m.default),
   acme: () => import("./acme.ts").then((m) => m.default),
 };
 

@@ -25,7 +25,7 @@ export default defineCommand({
     const pem = readRequest(csrPath);
     const depot = await Depot.open(parsed.path);
     try {
-      const issued = await depot.signCsr(pem, { profile: type, ...(days ? { days: parseDays(days) } : {}) });
+      const issued = await depot.signCsr(pem, { profile: type, ...(days ? { days: parseDays(days) } : {}), requester: { requester: "cli" } });
       process.stdout.write(issued.certificatePem);
     } finally {
       depot.close();

@@ -9,7 +9,8 @@
  */
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { DepotError } from "../errors.ts";
+import { AuditFile, lastSeqInFile } from "../ca/audit-file.ts";
+import { DepotError, messageOf } from "../errors.ts";
 import { claimServerNames, probePorts } from "./bind.ts";
 import { startDaemon } from "./daemon.ts";
 import { isLoopback, type ListenerSpec } from "./listeners/types.ts";
@@ -54,6 +55,8 @@ export interface ServerOptions {
    * certificates this CA vouches for.
    */
   openLineProtocol?: boolean;
+  /** Audit records are also appended to this file as JSON lines (--audit-log). */
+  auditLog?: string;
   /** Test hooks in the workers and the supervisor (DEPOT_TEST_HOOKS=1). */
   testHooks?: boolean;
 }
@@ -111,6 +114,8 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
       // Without it, connections queued on a stopping worker's listener are reset.
       log.warn("net.ipv4.tcp_migrate_req is 0: when a worker stops (HUP, TTOU, shutdown), connections still queued on its listener are reset; set it to 1 for lossless worker replacement");
     }
+    const httpsNames = options.listeners.find((l) => l.kind === "https")?.issueNames;
+    const auditFile = options.auditLog ? new AuditFile(options.auditLog) : undefined;
     const supervisor = new Supervisor(
       {
         worker: {
@@ -125,7 +130,13 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           allowShutdown: options.allowShutdown === true,
           testHooks: options.testHooks === true,
         },
-        upkeep: { depot: options.depot, logLevel: options.logLevel, pollMs: UPKEEP_POLL_MS },
+        upkeep: {
+          depot: options.depot,
+          logLevel: options.logLevel,
+          pollMs: UPKEEP_POLL_MS,
+          ...(httpsNames ? { https: { names: httpsNames } } : {}),
+          ...(auditFile ? { auditFrom: lastSeqInFile(auditFile.path) ?? -1 } : {}),
+        },
         processCount: options.processCount,
         pidFile: options.pidFile,
         timeoutMs: options.timeoutMs,
@@ -134,7 +145,17 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           if (readyFd !== undefined) tellOnce(`ready ${process.pid}`);
           else if (options.logFile !== undefined) console.error(`depot: serving; the log goes to ${options.logFile}`);
         },
-        onReopenLog: () => logger.reopen(),
+        onReopenLog: () => {
+          logger.reopen();
+          auditFile?.reopen();
+        },
+        onAudit: (lines) => {
+          try {
+            auditFile?.append(lines);
+          } catch (error) {
+            logger.error(`${messageOf(error)}; ${lines.length} audit record(s) are in the ledger only (depot audit export)`);
+          }
+        },
       },
       log,
     );

@@ -14,7 +14,11 @@ export type WorkerMessage =
   | { t: "retire"; reason: string }
   | { t: "beat" }
   | { t: "log"; level: LogLevel; message: string }
-  | { t: "fatal"; message: string };
+  | { t: "fatal"; message: string }
+  /** Upkeep: audit records for the --audit-log file, as JSON lines. */
+  | { t: "audit"; lines: string[] }
+  /** Upkeep: the HTTPS certificate was renewed; workers must be replaced to load it (as HUP). */
+  | { t: "roll"; reason: string };
 
 /** How the supervisor configures a worker, passed in the DEPOT_WORKER environment variable. */
 export interface WorkerConfig {
@@ -56,6 +60,10 @@ export interface UpkeepConfig {
   heartbeatMs: number;
   /** How often the ledger is checked for revocations the CRL does not list yet. */
   pollMs: number;
+  /** The HTTPS listener's certificate to issue (before the workers start) and renew, when the depot makes it. */
+  https?: { names: string[] };
+  /** With --audit-log: forward audit records after this seq (-1: only those made from now on). */
+  auditFrom?: number;
 }
 
 export const UPKEEP_ENV = "DEPOT_UPKEEP";

@@ -30,6 +30,8 @@ export interface SupervisorOptions {
   onReady?: () => void;
   /** Reopen the log (SIGUSR1, after logrotate moved it). */
   onReopenLog?: () => void;
+  /** Audit records from the upkeep process, JSON lines for the --audit-log file (the supervisor is its only writer). */
+  onAudit?: (lines: string[]) => void;
   /** Seams for unit tests: how children are spawned, what time it is. */
   spawn?: SpawnChild;
   clock?: Clock;
@@ -140,10 +142,7 @@ export class Supervisor {
       case "SIGINT":
         return this.stop(false, signal.slice(3));
       case "SIGHUP": // replace every worker, new ones first
-        if (this.stopping) return;
-        this.generation++;
-        this.log.info(`HUP: starting ${this.target} new workers; the old ones stop once the new are ready`);
-        return;
+        return this.rollWorkers("HUP");
       case "SIGTTIN": // one worker more
         this.target++;
         this.log.info(`TTIN: now ${this.target} workers`);
@@ -243,6 +242,13 @@ export class Supervisor {
     this.fail(`workers keep failing at start-up: ${reason}`);
   }
 
+  /** A new generation of workers; the old ones stop once the new are ready. */
+  private rollWorkers(why: string): void {
+    if (this.stopping) return;
+    this.generation++;
+    this.log.info(`${why}: starting ${this.target} new workers; the old ones stop once the new are ready`);
+  }
+
   private upkeepSaid(upkeep: TrackedChild, message: WorkerMessage): void {
     upkeep.lastBeat = this.clock.now();
     switch (message.t) {
@@ -254,6 +260,10 @@ export class Supervisor {
         return;
       case "log":
         return this.log.write(message.level, message.message, upkeep.pid);
+      case "audit":
+        return this.options.onAudit?.(message.lines);
+      case "roll":
+        return this.rollWorkers(message.reason);
       case "fatal":
         upkeep.fatal = message.message;
         // Before the first ready, the reason is why the depot cannot be served: the stop says it.

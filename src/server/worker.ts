@@ -6,7 +6,8 @@
  * the worker finishes what it accepted, then exits.
  */
 import { Depot } from "../ca/depot.ts";
-import { generateKeyPair } from "../ca/keys.ts";
+import type { KeyType } from "../ca/key-types.ts";
+import { generateKeyPair, type KeyPair } from "../ca/keys.ts";
 import { DepotError } from "../errors.ts";
 import { KeyPool } from "./key-pool.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
@@ -69,7 +70,9 @@ class Worker {
     const worker = this;
     return {
       depot: this.depot,
-      services: this.services(),
+      services: this.services(undefined),
+      servicesFor: (client) => this.services(client),
+      makeKeys: (type) => this.makeKeys(type),
       config: this.config,
       log: (level, message) => log(level, message, this.config),
       logFailure: (error) => this.logFailure(error),
@@ -89,20 +92,24 @@ class Worker {
     };
   }
 
-  private services(): Services {
+  private makeKeys(type: KeyType): Promise<KeyPair> {
+    return this.keyPool && type === this.keyPool.type ? this.keyPool.take() : generateKeyPair(type);
+  }
+
+  /** The line protocol's operations; `client` (its address) goes into the audit records. */
+  private services(client: string | undefined): Services {
+    const requester = { requester: "line", ...(client ? { client } : {}) };
     return {
       generate: async (subject) => {
-        const issued = await this.depot.issue({ profile: "client", subject }, (type) =>
-          this.keyPool && type === this.keyPool.type ? this.keyPool.take() : generateKeyPair(type),
-        );
+        const issued = await this.depot.issue({ profile: "client", subject, requester }, (type) => this.makeKeys(type));
         return issued.privateKeyPem + issued.certificatePem;
       },
-      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client" })).certificatePem,
+      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client", requester })).certificatePem,
       crl: async () => this.depot.currentCrlPem(),
       revoke: async (serialText, reason) => {
         const { serial } = await this.depot.findBySerial(serialText);
         // Recorded only: the upkeep process publishes the CRL, one for a whole burst.
-        const { record } = await this.depot.revoke(serial, reason, { publish: false });
+        const { record } = await this.depot.revoke(serial, reason, { publish: false, requester });
         log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; the upkeep process publishes the CRL`, this.config);
         return `OK revoked ${record.serial.toUpperCase()}\n`;
       },

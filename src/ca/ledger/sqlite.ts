@@ -18,6 +18,8 @@ import {
   type ListQuery,
   SerialCollisionError,
 } from "../ledger.ts";
+import { type AuditActor, type AuditEntry, revokeEntry, SqliteAuditLog } from "../audit.ts";
+import { SqliteTokenStore } from "../tokens.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import { ledgerError } from "./sqlite-errors.ts";
 
@@ -65,12 +67,22 @@ export function sqliteLedgerPresence(path: string): "missing" | "empty" | "prese
 export class SqliteLedger implements Ledger {
   private readonly insert: Statement;
   private readonly findOne: Statement<Row, [string]>;
+  readonly tokens: SqliteTokenStore;
+  readonly audit: SqliteAuditLog;
+  /** The insert and its audit record, one IMMEDIATE transaction. */
+  private readonly recordWithAudit;
 
   private constructor(
     private readonly db: Database,
     private readonly path: string,
   ) {
     this.insert = db.prepare(INSERT("INSERT"));
+    this.tokens = new SqliteTokenStore(db);
+    this.audit = new SqliteAuditLog(db);
+    this.recordWithAudit = db.transaction((row: Row, entry: AuditEntry) => {
+      this.insert.run(row as never);
+      this.audit.appendWithin(entry);
+    });
     this.findOne = db.query<Row, [string]>(`SELECT ${COLUMNS} FROM certificates WHERE serial = ?`);
   }
 
@@ -105,9 +117,9 @@ export class SqliteLedger implements Ledger {
     }
   }
 
-  async record(certificate: CertificateRecord): Promise<void> {
+  async record(certificate: CertificateRecord, audit?: AuditEntry): Promise<void> {
     try {
-      await this.write(() => this.insert.run(toRow(certificate) as never));
+      await this.write(() => (audit ? this.recordWithAudit.immediate(toRow(certificate), audit) : this.insert.run(toRow(certificate) as never)));
     } catch (error) {
       if (error instanceof SQLiteError && error.code === "SQLITE_CONSTRAINT_PRIMARYKEY") throw new SerialCollisionError(certificate.serial);
       throw ledgerError(error, this.path);
@@ -137,7 +149,7 @@ export class SqliteLedger implements Ledger {
     });
   }
 
-  async revoke(serial: string, reason: string, at: Date): Promise<CertificateRecord> {
+  async revoke(serial: string, reason: string, at: Date, actor?: AuditActor): Promise<CertificateRecord> {
     const revokeOne = this.db.transaction(() => {
       const changed = this.db
         .query("UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ? AND status = 'valid' AND type != 'ca'")
@@ -147,6 +159,7 @@ export class SqliteLedger implements Ledger {
       if (row.type === "ca") throw new DepotError("E_BAD_ARGUMENT", `serial ${serial.toUpperCase()} is the CA certificate itself; it cannot be revoked`);
       if (!changed) throw new DepotError("E_ALREADY_REVOKED", `certificate ${serial.toUpperCase()} is already revoked (since ${row.revoked_at})`);
       this.db.query("INSERT INTO counters (name, value) VALUES ('revocations', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1").run();
+      this.audit.appendWithin(revokeEntry(row, reason, actor), at);
       return fromRow(row);
     });
     return this.write(() => revokeOne.immediate());

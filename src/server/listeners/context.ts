@@ -3,6 +3,8 @@
  * What a worker lends each of its listeners, and what a listener gives back.
  */
 import type { Depot } from "../../ca/depot.ts";
+import type { KeyType } from "../../ca/key-types.ts";
+import type { KeyPair } from "../../ca/keys.ts";
 import type { LogLevel } from "../log.ts";
 import type { WorkerConfig } from "../messages.ts";
 import type { Services } from "../protocol.ts";
@@ -12,6 +14,10 @@ export interface ListenerContext {
   depot: Depot;
   /** The operations the line protocol offers, shared so other faces can reuse them. */
   services: Services;
+  /** The same, for one client: its address goes into the audit trail with each issuance and revocation. */
+  servicesFor(client: string | undefined): Services;
+  /** A key pair of this type, from the worker's pool when it holds that type. */
+  makeKeys(type: KeyType): Promise<KeyPair>;
   config: WorkerConfig;
   /** A line for the supervisor's log (filtered by the worker's level). */
   log(level: LogLevel, message: string): void;

@@ -39,7 +39,7 @@ export function open(spec: LineListenerSpec, context: ListenerContext): OpenedLi
       socket.data = new Connection(
         socket,
         {
-          services: context.services,
+          services: context.servicesFor(socket.remoteAddress),
           schedule: gate.schedule,
           clock: systemClock,
           finished: done,
