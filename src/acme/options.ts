@@ -10,7 +10,7 @@
 import { isIP } from "node:net";
 import { DepotError } from "../errors.ts";
 import { NamePolicy } from "./policy.ts";
-import { DEFAULT_ACME_DAYS, DEFAULT_ORDERS_PER_HOUR } from "./server.ts";
+import { DEFAULT_ACME_DAYS, DEFAULT_ORDERS_PER_HOUR } from "./defaults.ts";
 
 export interface AcmeSettings {
   allow: string[];

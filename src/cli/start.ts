@@ -12,6 +12,7 @@ import { LOG_LEVELS, type LogLevel } from "../server/log.ts";
 import { defaultDepotPath, defaultPidFile } from "../server/paths.ts";
 import { defaultHttpsNames, httpsCertificatePaths } from "../http/api/https-files.ts";
 import type { HttpsListenerSpec } from "../server/listeners/types.ts";
+import { ACME_START_ARGS, acmeFromStartArgs } from "../acme/options.ts";
 import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 const args = {
@@ -35,6 +36,7 @@ const args = {
   "https-cert": { type: "string", description: "Serve this certificate (PEM, with its chain) instead of one the depot issues; needs --https-key" },
   "https-key": { type: "string", description: "The key of --https-cert (PEM)" },
   "audit-log": { type: "string", description: "Also append the audit records (issuances, revocations, token changes) to this file as JSON lines" },
+  ...ACME_START_ARGS,
 } as const;
 
 export default defineCommand({
@@ -45,6 +47,8 @@ export default defineCommand({
     const options = serverOptions(parsed);
     options.depot = await depotToServe(parsed.path as string | undefined);
     const https = httpsListener(parsed, rawArgs, options.depot);
+    const acme = acmeFromStartArgs(rawArgs, https !== undefined);
+    if (https && acme) https.acme = acme;
     if (https) options.listeners.push(https);
     const { serve } = await import("../server/index.ts");
     return serve(options);
