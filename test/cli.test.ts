@@ -79,7 +79,7 @@ describe("--version and --help", () => {
     expect(result.stderr).toBe("");
     expect(result.stdout).not.toContain("\u001b[");
     expect(result.stdout).toContain(`(depot v${VERSION})`);
-    expect(result.stdout).toMatch(/^USAGE depot start\|stop\|status\|init\|generate\|sign\|revoke\|crl\|list\|show\|config$/m);
+    expect(result.stdout).toMatch(/^USAGE depot start\|stop\|status\|init\|generate\|sign\|revoke\|crl\|list\|show\|config\|ledger$/m);
     for (const command of ["init", "generate", "config"]) expect(result.stdout).toMatch(new RegExp(`^ +${command} +\\S`, "m"));
   });
 
@@ -127,7 +127,7 @@ describe("init", () => {
         "",
       ].join("\n"),
     );
-    expect(depotEntries(root)).toEqual(["certificates", "crl.pem", "depot.cnf", "ledger.sqlite3", "private"]);
+    expect(depotEntries(root)).toEqual(["certificates", "crl.pem", "depot-ledger", "depot.cnf", "ledger.sqlite3", "private"]);
     expect(readdirSync(join(root, "private"))).toEqual(["ca.key"]);
     expect(readdirSync(join(root, "certificates"))).toEqual(["ca.crt"]);
     expect(modeOf(root)).toBe(0o755);
@@ -345,7 +345,7 @@ describe("config", () => {
 
 describe("errors: one line on stderr, exit 1, no stack trace", () => {
   test("unknown command", () => {
-    expectFailure(depot(["frobnicate"]), "unknown command 'frobnicate' (commands: start, stop, status, init, generate, sign, revoke, crl, list, show, config)");
+    expectFailure(depot(["frobnicate"]), "unknown command 'frobnicate' (commands: start, stop, status, init, generate, sign, revoke, crl, list, show, config, ledger)");
   });
 
   test("unknown flag", () => {

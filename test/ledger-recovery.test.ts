@@ -275,15 +275,18 @@ describe("the ledger's schema and files", () => {
     expect(crlOf(d)).toMatchObject({ number: 3, serials: [alice.serial] });
   }, TEST_TIMEOUT_MS);
 
-  test("ledger files are 0600 (0640 in a set-group-ID depot folder), and a 0.1.0 ledger at 0644 is tightened", () => {
+  test("ledger files are 0600 (0640 in the folder's group when it is set-group-ID), and a 0.1.0 ledger at 0644 is tightened", () => {
     const d = initDepot();
     issue(d, "erin");
     const mode = (file: string) => (statSync(join(d.path, file)).mode & 0o777).toString(8);
     for (const file of ["ledger.sqlite3", "ledger.sqlite3-wal", "ledger.sqlite3-shm"].filter((f) => existsSync(join(d.path, f)))) expect([file, mode(file)]).toEqual([file, "600"]);
     Bun.spawnSync(["chmod", "0644", join(d.path, "ledger.sqlite3")]);
+    Bun.spawnSync(["chgrp", "nogroup", d.path]);
     Bun.spawnSync(["chmod", "g+s", d.path]);
     ok(["list", d.path]);
     expect(mode("ledger.sqlite3")).toBe("640");
+    expect(statSync(join(d.path, "ledger.sqlite3")).gid).toBe(statSync(d.path).gid);
+    expect(statSync(d.path).gid).not.toBe(0);
   }, TEST_TIMEOUT_MS);
 
   test("a reader that held a transaction while the WAL grew no longer leaves it large once it lets go", async () => {

@@ -4,7 +4,8 @@
  * shared by every process that opens the depot.
  */
 import { Database, SQLiteError, type Statement } from "bun:sqlite";
-import { chmodSync, closeSync, existsSync, openSync, statSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, openSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { DepotError } from "../../errors.ts";
 import type { CrlEntry } from "../crl.ts";
 import {
@@ -80,6 +81,7 @@ export class SqliteLedger implements Ledger {
    */
   static open(path: string, options: { create: boolean; groupReadable: boolean }): SqliteLedger {
     const mode = options.groupReadable ? 0o640 : 0o600;
+    const group = options.groupReadable ? statSync(dirname(path)).gid : undefined;
     let db: Database | undefined;
     try {
       // Made here, so it is never world-readable even for a moment; SQLite
@@ -97,7 +99,7 @@ export class SqliteLedger implements Ledger {
       db.run(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
       migrate(db, path);
       db.run("PRAGMA busy_timeout = 0");
-      restrictModes(path, mode);
+      restrictModes(path, mode, group);
       return new SqliteLedger(db, path);
     } catch (error) {
       db?.close();
@@ -328,10 +330,13 @@ function migrate(db: Database, path: string): void {
   }).immediate();
 }
 
-function restrictModes(path: string, mode: number): void {
+/** The ledger files' modes, and with a group-readable depot their group: the folder's. */
+function restrictModes(path: string, mode: number, group: number | undefined): void {
   for (const file of [path, `${path}-wal`, `${path}-shm`]) {
     try {
-      if ((statSync(file).mode & 0o777) !== mode) chmodSync(file, mode);
+      const stats = statSync(file);
+      if (group !== undefined && stats.gid !== group) chownSync(file, -1, group);
+      if ((stats.mode & 0o777) !== mode) chmodSync(file, mode);
     } catch {
       // A file not there yet gets the main file's mode from SQLite; one we do not own stays as it is.
     }
