@@ -14,7 +14,7 @@ export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 export const DEFAULT_CRL_DAYS = 7;
 
 /** CRLReason codes (RFC 5280 5.3.1), for every reason a CRL may carry (a rebuilt ledger keeps what it read). */
-export const REASON_CODES: Record<string, number> = {
+const REASON_CODES: Record<string, number> = {
   unspecified: 0,
   keyCompromise: 1,
   cACompromise: 2,
