@@ -210,6 +210,29 @@ describe("publication is recoverable", () => {
     }
   }, TEST_TIMEOUT_MS);
 
+  test("while another process holds the publication lease, refreshCrl leaves the CRL to it; an expired lease is taken over", async () => {
+    const d = initDepot();
+    const opened = await Depot.open(d.path);
+    try {
+      const issued = await opened.issue({ profile: "client", subject: parseDn("CN=leased") });
+      await opened.revoke(issued.serial, "superseded", { publish: false });
+      const other = 424242; // another process's holder id
+      const now = Date.now();
+      expect(await opened.ledger.leaseCrlPublication(other, new Date(now), new Date(now + 60_000))).toBe(true);
+      expect(await opened.refreshCrl()).toBeUndefined();
+      expect(crlOf(d).serials).toEqual([]);
+      // The other process died holding it: once its lease has run out, it is taken over.
+      expect(await opened.ledger.leaseCrlPublication(other, new Date(now), new Date(now - 1))).toBe(true);
+      expect((await opened.refreshCrl())?.revokedCount).toBe(1);
+      expect(crlOf(d).serials).toEqual([issued.serial.toUpperCase()]);
+      // A forced publication (depot crl, depot revoke) never waits for the lease.
+      expect(await opened.ledger.leaseCrlPublication(other, new Date(), new Date(Date.now() + 60_000))).toBe(true);
+      expect((await opened.publishCrl()).crlNumber).toBe(3);
+    } finally {
+      opened.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
   test("refreshCrl re-signs once less than half of the CRL's validity is left", async () => {
     const d = initDepot();
     const opened = await Depot.open(d.path);

@@ -22,6 +22,11 @@ export interface Crl {
   revokedCount: number;
 }
 
+/** This process, as a holder of the publication lease (random, so hosts sharing a ledger differ too). */
+const LEASE_HOLDER = 1 + Math.floor(Math.random() * 2 ** 52);
+/** Longer than any CRL takes to publish (0.6-0.8 s at 100,000 entries); a holder that died frees it after this. */
+const LEASE_MS = 60_000;
+
 export class CrlPublisher {
   /** The publication under way in this process; others wait for it rather than sign in parallel. */
   private inFlight: Promise<Crl> | undefined;
@@ -50,12 +55,22 @@ export class CrlPublisher {
     return run;
   }
 
-  /** Publishes only when due (see `Depot.refreshCrl`); one publication serves every call that overlapped it. */
+  /**
+   * Publishes only when due (see `Depot.refreshCrl`); one publication serves
+   * every call that overlapped it in this process, and a lease in the ledger
+   * keeps other processes' refreshes out meanwhile (they return undefined;
+   * the lease holder's CRL, or their next refresh, covers their revocations).
+   */
   async refresh(now: number): Promise<Crl | undefined> {
     while (this.inFlight) await this.inFlight.catch(() => undefined);
     if (!(await this.due(now))) return undefined;
     if (this.inFlight) return this.refresh(now);
-    return this.publish(this.crlDays);
+    if (!(await this.ledger.leaseCrlPublication(LEASE_HOLDER, new Date(), new Date(Date.now() + LEASE_MS)))) return undefined;
+    try {
+      return await this.publish(this.crlDays);
+    } finally {
+      await this.ledger.releaseCrlPublication(LEASE_HOLDER).catch(() => undefined);
+    }
   }
 
   private async due(now: number): Promise<boolean> {

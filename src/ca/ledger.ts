@@ -100,6 +100,14 @@ export interface Ledger {
   publishIfNewest(claim: CrlClaim, validity: { thisUpdate: Date; nextUpdate: Date }, publish: () => void): Promise<boolean>;
   crlState(): Promise<CrlState>;
   /**
+   * Takes the lease on publishing CRLs when due (`refreshCrl`) until
+   * `until`, unless another holder has it: so one process at a time signs a
+   * large CRL for the upkeep, not every server process at once. A holder's
+   * own lease is extended; an expired one is taken over.
+   */
+  leaseCrlPublication(holder: number, now: Date, until: Date): Promise<boolean>;
+  releaseCrlPublication(holder: number): Promise<void>;
+  /**
    * For a rebuilt ledger: marks revoked what the last published CRL listed
    * (serials without a record are kept as CRL-only revocations), and takes
    * up its CRL number, so numbers never go backwards.

@@ -212,6 +212,24 @@ export class SqliteLedger implements Ledger {
     });
   }
 
+  async leaseCrlPublication(holder: number, now: Date, until: Date): Promise<boolean> {
+    const setCounter = this.db.query("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)");
+    const lease = this.db.transaction(() => {
+      const current = this.counter("crl_lease_holder");
+      if (current !== undefined && current !== holder && (this.counter("crl_lease_until") ?? 0) > now.getTime()) return false;
+      setCounter.run("crl_lease_holder", holder);
+      setCounter.run("crl_lease_until", until.getTime());
+      return true;
+    });
+    return this.write(() => lease.immediate());
+  }
+
+  async releaseCrlPublication(holder: number): Promise<void> {
+    await this.write(() =>
+      this.db.query("UPDATE counters SET value = 0 WHERE name = 'crl_lease_until' AND (SELECT value FROM counters WHERE name = 'crl_lease_holder') = ?").run(holder),
+    );
+  }
+
   async restoreRevocations(crlNumber: number, entries: CrlEntry[]): Promise<{ revoked: number; crlOnly: number }> {
     const markRevoked = this.db.query("UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ? AND type != 'ca'");
     const keepCrlOnly = this.db.query("INSERT OR REPLACE INTO crl_only_revocations (serial, revoked_at, revocation_reason) VALUES (?, ?, ?)");
