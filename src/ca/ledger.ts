@@ -121,6 +121,8 @@ export interface Ledger {
   /** Serials of every certificate but the CA's, without the rest of their records. */
   leafSerials(): Promise<string[]>;
   count(): Promise<number>;
+  /** Whether it holds no record at all (a ledger always holds the CA's once made): cheaper than count. */
+  isEmpty(): Promise<boolean>;
   close(): void;
 }
 
@@ -147,7 +149,7 @@ export async function openLedger(layout: DepotLayout, settings: DepotSettings, o
     if (presence === "missing" && !hadLedger && hasCrl(layout)) throw lostLedger(layout, presence);
   }
   const ledger = SqliteLedger.open(layout.ledger, { create: true, groupReadable: groupReadable(layout) });
-  if (!opening.create && hasLedgerMarker(layout) && (await ledger.count()) === 0) {
+  if (!opening.create && hasLedgerMarker(layout) && (await ledger.isEmpty())) {
     ledger.close();
     throw lostLedger(layout, "empty");
   }

@@ -293,6 +293,10 @@ export class SqliteLedger implements Ledger {
     return this.read(() => this.db.query<{ n: number }, []>("SELECT count(*) AS n FROM certificates").get()!.n);
   }
 
+  async isEmpty(): Promise<boolean> {
+    return this.read(() => this.db.query("SELECT 1 FROM certificates LIMIT 1").get() === null);
+  }
+
   close(): void {
     this.db.close();
   }
