@@ -312,6 +312,31 @@ describe("the ledger's schema and files", () => {
     expect(statSync(d.path).gid).not.toBe(0);
   }, TEST_TIMEOUT_MS);
 
+  test("listing in pages: a cursor (not_before, serial) and a limit walk every record once, in order", async () => {
+    const root = await createDepot(join(tempDir(), "pages"), { keyType: "ec-p256" });
+    const opened = await Depot.open(root);
+    try {
+      for (let i = 0; i < 7; i++) await opened.issue({ profile: "client", subject: parseDn(`CN=page ${i}`) });
+      const all = await opened.ledger.list({ includeCa: false });
+      const seen: string[] = [];
+      let after: { notBefore: Date; serial: string } | undefined;
+      for (;;) {
+        const page: string[] = [];
+        for await (const r of opened.ledger.each({ includeCa: false, limit: 3, ...(after ? { after } : {}) })) {
+          page.push(r.serial);
+          after = { notBefore: r.notBefore, serial: r.serial };
+        }
+        if (page.length === 0) break;
+        expect(page.length).toBeLessThanOrEqual(3);
+        seen.push(...page);
+      }
+      expect(seen).toEqual(all.map((r) => r.serial));
+      expect(seen.length).toBe(7);
+    } finally {
+      opened.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
   test("a reader that held a transaction while the WAL grew no longer leaves it large once it lets go", async () => {
     const root = await createDepot(join(tempDir(), "wal"), { keyType: "ec-p256" });
     const opened = await Depot.open(root);

@@ -52,6 +52,10 @@ export interface ListQuery {
   now?: Date;
   /** Whether the CA certificate's row is included (default: yes). */
   includeCa?: boolean;
+  /** Only records after this one in the listing's order (not_before, then serial): a page's cursor. */
+  after?: { notBefore: Date; serial: string };
+  /** At most this many records (a page). */
+  limit?: number;
 }
 
 /** The next CRL, as one transaction took it: its number and what it must list. */

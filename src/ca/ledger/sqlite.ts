@@ -257,14 +257,14 @@ export class SqliteLedger implements Ledger {
 
   async list(query: ListQuery = {}): Promise<CertificateRecord[]> {
     const { sql, parameters } = listQuery(COLUMNS, query);
-    return this.read(() => this.db.query<Row, Record<string, string>>(sql).all(parameters as never).map((row) => fromRow(row)));
+    return this.read(() => this.db.query<Row, Record<string, string | number>>(sql).all(parameters as never).map((row) => fromRow(row)));
   }
 
   async *each(query: ListQuery = {}): AsyncIterable<CertificateSummary> {
     const { sql, parameters } = listQuery(SUMMARY_COLUMNS, query);
     let rows: IterableIterator<Omit<Row, "pem">>;
     try {
-      rows = this.db.query<Omit<Row, "pem">, Record<string, string>>(sql).iterate(parameters as never);
+      rows = this.db.query<Omit<Row, "pem">, Record<string, string | number>>(sql).iterate(parameters as never);
     } catch (error) {
       throw ledgerError(error, this.path);
     }
@@ -323,16 +323,20 @@ export class SqliteLedger implements Ledger {
 }
 
 /** The SELECT for `list` and `each`: in order of issue, which the certificates_by_date index gives without a sort. */
-function listQuery(columns: string, query: ListQuery): { sql: string; parameters: Record<string, string> } {
+function listQuery(columns: string, query: ListQuery): { sql: string; parameters: Record<string, string | number> } {
   const conditions = [
     query.includeCa === false ? "type != 'ca'" : undefined,
     query.status === "revoked" ? "status = 'revoked'" : undefined,
     query.status === "valid" ? "status = 'valid' AND not_after > $now" : undefined,
     query.status === "expired" ? "status = 'valid' AND not_after <= $now" : undefined,
+    query.after ? "(not_before, serial) > ($after_not_before, $after_serial)" : undefined,
   ].filter((c) => c !== undefined);
   const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
-  const parameters: Record<string, string> = where.includes("$now") ? { now: (query.now ?? new Date()).toISOString() } : {};
-  return { sql: `SELECT ${columns} FROM certificates ${where} ORDER BY not_before, serial`, parameters };
+  const parameters: Record<string, string | number> = {};
+  if (where.includes("$now")) parameters.now = (query.now ?? new Date()).toISOString();
+  if (query.after) Object.assign(parameters, { after_not_before: query.after.notBefore.toISOString(), after_serial: query.after.serial });
+  const limit = query.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(query.limit))}` : "";
+  return { sql: `SELECT ${columns} FROM certificates ${where} ORDER BY not_before, serial${limit}`, parameters };
 }
 
 /** Applies the missing migration steps, all in one transaction; refuses a ledger newer than this depot. */
