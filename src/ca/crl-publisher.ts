@@ -30,6 +30,8 @@ const LEASE_MS = 60_000;
 export class CrlPublisher {
   /** The publication under way in this process; others wait for it rather than sign in parallel. */
   private inFlight: Promise<Crl> | undefined;
+  /** The last refresh asked for in this process (they run one after another). */
+  private refreshing: Promise<Crl | undefined> | undefined;
   /** The last crl.pem read and verified, by the file's identity. */
   private verified: { identity: string; pem: string } | undefined;
 
@@ -61,10 +63,21 @@ export class CrlPublisher {
    * keeps other processes' refreshes out meanwhile (they return undefined;
    * the lease holder's CRL, or their next refresh, covers their revocations).
    */
-  async refresh(now: number): Promise<Crl | undefined> {
+  refresh(now: number): Promise<Crl | undefined> {
+    // One refresh at a time in this process: the next one checks again once
+    // this one has published, and finds nothing due.
+    const run = (async () => {
+      await this.refreshing?.catch(() => undefined);
+      return this.refreshNow(now);
+    })();
+    this.refreshing = run;
+    return run;
+  }
+
+  private async refreshNow(now: number): Promise<Crl | undefined> {
     while (this.inFlight) await this.inFlight.catch(() => undefined);
     if (!(await this.due(now))) return undefined;
-    if (this.inFlight) return this.refresh(now);
+    if (this.inFlight) return this.refreshNow(now);
     if (!(await this.ledger.leaseCrlPublication(LEASE_HOLDER, new Date(), new Date(Date.now() + LEASE_MS)))) return undefined;
     try {
       return await this.publish(this.crlDays);
