@@ -162,9 +162,14 @@ describe("depot sign --csr", () => {
       expect(mustOpenssl(["x509", "-in", cert, "-noout", "-issuer"])).toBe("issuer=O = CSR CA, CN = CSR CA\n");
 
       const ext = extensionsOf(cert);
+      // A subject's emailAddress is also an rfc822Name (RFC 5280 4.2.1.6); nothing else from the request.
+      const email = /emailAddress=([^/]+)/.exec(subject)?.[1];
       expect([...ext.keys()]).toEqual([
-        "X509v3 Basic Constraints", "X509v3 Key Usage", "X509v3 Extended Key Usage", "X509v3 Subject Key Identifier", "X509v3 Authority Key Identifier",
+        "X509v3 Basic Constraints", "X509v3 Key Usage", "X509v3 Extended Key Usage",
+        ...(email ? ["X509v3 Subject Alternative Name"] : []),
+        "X509v3 Subject Key Identifier", "X509v3 Authority Key Identifier",
       ]);
+      if (email) expect(ext.get("X509v3 Subject Alternative Name")).toEqual({ critical: false, value: `email:${email}` });
       expect(ext.get("X509v3 Basic Constraints")).toEqual({ critical: true, value: "CA:FALSE" });
       expect(ext.get("X509v3 Key Usage")).toEqual({ critical: true, value: keyUsage });
       expect(ext.get("X509v3 Extended Key Usage")).toEqual({ critical: false, value: "TLS Web Client Authentication" });

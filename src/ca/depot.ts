@@ -11,7 +11,7 @@ import { generateKeyPair, type KeyPair, loadSigningKey } from "./keys.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type CertificateRecord, type Ledger, SerialTakenError, SqliteLedger } from "./ledger.ts";
 import { adoptLegacyCertificates } from "./legacy.ts";
-import { leafExtensions, serverNames } from "./profiles.ts";
+import { leafExtensions, leafNames, type Profile } from "./profiles.ts";
 import { x509 } from "./provider.ts";
 import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
 import { CertificateFiles } from "./certificate-files.ts";
@@ -21,7 +21,7 @@ import { DEFAULT_LEAF_DAYS } from "./defaults.ts";
 export const MAX_DAYS = 36_500;
 
 export interface IssueRequest {
-  profile: "client" | "server";
+  profile: Profile;
   subject: DistinguishedName;
   /** Extra names for a server certificate (DNS names or IP addresses). */
   subjectAltNames?: string[];
@@ -124,9 +124,7 @@ export class Depot {
    * process took it, we sign again with a new one.
    */
   async sign(request: SignRequest): Promise<Issued> {
-    const commonName = request.subject.find((attr) => attr.name === "CN")?.value;
-    const names = request.profile === "server" ? serverNames(commonName, request.subjectAltNames ?? []) : [];
-    const extensions = leafExtensions(request.profile, request.family, names);
+    const extensions = leafExtensions(request.profile, request.family, leafNames(request.profile, request.subject, request.subjectAltNames ?? []));
     const days = request.days ?? this.defaultDays;
     this.signing++;
     try {
@@ -179,7 +177,7 @@ export class Depot {
    * a server, its asked-for names) used; the extensions are the profile's,
    * whatever the request asks for, so a request can never get CA:TRUE.
    */
-  async signRequest(pem: string, options: { profile: "client" | "server"; days?: number }): Promise<Issued> {
+  async signRequest(pem: string, options: { profile: Profile; days?: number }): Promise<Issued> {
     const requested = await readCertificateRequest(pem);
     return this.sign({
       profile: options.profile,

@@ -1,7 +1,8 @@
+import type { Profile } from "./profiles.ts";
 import { Database, SQLiteError } from "bun:sqlite";
 import { DepotError } from "../errors.ts";
 
-export type CertificateType = "client" | "server" | "ca";
+export type CertificateType = Profile | "ca";
 export type CertificateStatus = "valid" | "revoked";
 
 /** One issued certificate as the ledger keeps it. */
