@@ -16,9 +16,9 @@ import { x509 } from "./provider.ts";
 import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
 import { CertificateFiles } from "./certificate-files.ts";
 import { writeFileAtomic } from "./files.ts";
-import { DEFAULT_LEAF_DAYS } from "./defaults.ts";
+import { DEFAULT_LEAF_DAYS, MAX_DAYS } from "./defaults.ts";
 
-export const MAX_DAYS = 36_500;
+export { MAX_DAYS };
 
 export interface IssueRequest {
   profile: Profile;

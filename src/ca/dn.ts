@@ -78,11 +78,7 @@ const fail = (message: string): never => {
 export function parseDn(text: string): DistinguishedName {
   if (Buffer.byteLength(text, "utf8") > MAX_DN_BYTES) fail(`distinguished name is longer than ${MAX_DN_BYTES} bytes`);
   if (!text.isWellFormed()) fail("distinguished name is not valid UTF-8");
-  const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.exec(text);
-  if (control) fail(`distinguished name holds a control character (${codePoint(control[0])})`);
-  // A right-to-left override makes "Bob\u202Etxt.exe" print as "Bobexe.txt": refuse them.
-  const bidi = BIDI_CONTROLS.exec(text);
-  if (bidi) fail(`distinguished name holds a bidirectional control character (${codePoint(bidi[0])})`);
+  checkCharacters(text);
   const trimmed = text.trim();
   if (trimmed === "") fail("distinguished name is empty");
 
@@ -91,8 +87,18 @@ export function parseDn(text: string): DistinguishedName {
   return pieces.map(parseAttribute);
 }
 
+/** Controls and bidi characters have no place in a name, however it is given. */
+function checkCharacters(text: string): void {
+  const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.exec(text);
+  if (control) fail(`distinguished name holds a control character (${codePoint(control[0])})`);
+  // A right-to-left override makes "Bob\u202Etxt.exe" print as "Bobexe.txt": refuse them.
+  const bidi = BIDI_CONTROLS.exec(text);
+  if (bidi) fail(`distinguished name holds a bidirectional control character (${codePoint(bidi[0])})`);
+}
+
 /** Helper for callers that build a name from separate options (--cn, --uid). */
 export function attribute(name: string, value: string): DnAttribute {
+  checkCharacters(value);
   return parseAttribute({ text: `${name}=${value}`, equalsAt: [name.length] });
 }
 

@@ -1,46 +1,64 @@
-import { type CommandDef, renderUsage, runCommand } from "citty";
+/**
+ * @module
+ * The command line's entry: picks the command, prints help, and is the only
+ * place errors become messages and exit statuses. Commands are loaded
+ * lazily, so `depot --version` or `depot stop` loads no CA library.
+ */
+import type { CommandDef } from "citty";
 import { DepotError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import config from "./config.ts";
-import generate from "./generate.ts";
-import init from "./init.ts";
-import start from "./start.ts";
-import status from "./status.ts";
-import stop from "./stop.ts";
-import revoke from "./revoke.ts";
-import crl from "./crl.ts";
-import sign from "./sign.ts";
-import list from "./list.ts";
-import show from "./show.ts";
+import { nearest, renderHelp, renderMainHelp } from "./_help.ts";
 
-export const commands: Record<string, CommandDef<any>> = { start, stop, status, init, generate, sign, revoke, crl, list, show, config };
+type Loader = () => Promise<CommandDef<any>>;
+const load = (module: Promise<{ default: CommandDef<any> }>) => module.then((m) => m.default);
 
-const root: CommandDef = {
-  meta: { name: "depot", version: VERSION, description: "A mini certificate authority: CA library, command line and pre-forking server." },
-  subCommands: commands,
+export const commands: Record<string, Loader> = {
+  start: () => load(import("./start.ts")),
+  stop: () => load(import("./stop.ts")),
+  status: () => load(import("./status.ts")),
+  init: () => load(import("./init.ts")),
+  generate: () => load(import("./generate.ts")),
+  sign: () => load(import("./sign.ts")),
+  p12: () => load(import("./p12.ts")),
+  revoke: () => load(import("./revoke.ts")),
+  crl: () => load(import("./crl.ts")),
+  list: () => load(import("./list.ts")),
+  show: () => load(import("./show.ts")),
+  config: () => load(import("./config.ts")),
+  "install-ca": () => load(import("./install-ca.ts")),
 };
 
-/** Runs the command line and returns the exit status; the only place errors become messages. */
+const DESCRIPTION = "A mini certificate authority: CA library, command line and pre-forking server.";
+
+/** Runs the command line and returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const [first] = argv;
-  // Bare `depot`, or `depot --process-count 4`, runs the server.
-  if (first === undefined || (first.startsWith("-") && !["--help", "-h", "--version", "-v"].includes(first))) argv = ["start", ...argv];
   try {
     if (first === "--version" || first === "-v") {
       console.log(VERSION);
       return 0;
     }
-    const name = argv[0]!;
-    const command = name.startsWith("-") ? undefined : commands[name];
-    if (!name.startsWith("-") && !command) {
-      throw new DepotError("E_BAD_ARGUMENT", `unknown command '${name}' (commands: ${Object.keys(commands).join(", ")})`);
-    }
-    if (argv.includes("--help") || argv.includes("-h")) {
-      const usage = await renderUsage(command ?? root, command ? root : undefined);
-      process.stdout.write(`${process.stdout.isTTY ? usage : stripAnsi(usage)}\n`);
+    if (first === "--help" || first === "-h" || first === "help") {
+      const loaded = Object.fromEntries(await Promise.all(Object.entries(commands).map(async ([name, loader]) => [name, await loader()] as const)));
+      process.stdout.write(renderMainHelp(DESCRIPTION, loaded));
       return 0;
     }
-    const { result } = await runCommand(command ?? root, { rawArgs: command ? argv.slice(1) : argv });
+    // Bare `depot`, or `depot --process-count 4`, runs the server.
+    if (first === undefined || first.startsWith("-")) argv = ["start", ...argv];
+    const name = argv[0]!;
+    const loader = commands[name];
+    if (!loader) {
+      const guess = nearest(name, Object.keys(commands));
+      throw new DepotError("E_BAD_ARGUMENT", `unknown command '${name}'${guess ? `; did you mean '${guess}'?` : ""} (commands: ${Object.keys(commands).join(", ")})`);
+    }
+    const command = await loader();
+    const rest = argv.slice(1);
+    if (rest.includes("--help") || rest.includes("-h")) {
+      process.stdout.write(renderHelp(name, command));
+      return 0;
+    }
+    const { runCommand } = await import("citty");
+    const { result } = await runCommand(command, { rawArgs: rest });
     return typeof result === "number" ? result : 0;
   } catch (error) {
     console.error(`depot: ${messageOf(error)}`);
@@ -52,7 +70,12 @@ function messageOf(error: unknown): string {
   if (error instanceof DepotError) return error.message;
   // citty's own usage errors (missing positional, bad enum) carry a code.
   const { name, code, message } = (error ?? {}) as { name?: string; code?: string; message?: string };
-  if (name === "CLIError" || code === "EARG") return stripAnsi(String(message)).replace(/^Missing required positional argument: (\w+)/, (_, arg) => `missing ${arg}`);
+  if (name === "CLIError" || code === "EARG") {
+    return stripAnsi(String(message))
+      .replace(/^Missing required positional argument: (\w+)/, (_, arg) => `missing ${arg}`)
+      .replace(/^Missing required argument: (--\S+)/, "missing $1")
+      .replace(/^Invalid value for argument: (--\S+) \((.*)\)\. Expected one of: (.*)\.$/, (_, option, value, choices) => `unknown ${option} '${value}' (${choices.split(", ").join(" or ")})`);
+  }
   if (process.env.DEPOT_DEBUG) console.error(error);
   return `internal error: ${stripAnsi(String(message ?? error))} (set DEPOT_DEBUG=1 for details)`;
 }
