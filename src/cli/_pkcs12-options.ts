@@ -19,5 +19,6 @@ export async function pkcs12Password(args: Record<string, unknown>): Promise<{ p
   const file = lastOf(args["password-file"]);
   const env = lastOf(args["password-env"]);
   const password = await readSecret({ what: "PKCS#12 password", ...(file !== undefined ? { file } : {}), ...(env !== undefined ? { env } : {}), confirm: true });
+  if (!/^[\x20-\x7e]*$/.test(password)) process.stderr.write("depot: warning: Java's keytool cannot open a PKCS#12 file whose password is not plain ASCII\n");
   return { password, encryption: args.legacy ? "legacy" : "modern" };
 }

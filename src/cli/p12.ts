@@ -34,16 +34,18 @@ export default command({
     if (caPath !== undefined && chainPems.length === 0) throw new DepotError("E_BAD_ARGUMENT", `${caPath} holds no PEM certificate`);
     const certificate = checkPair(privateKeyPem, certificatePem, keyPath, certPath);
     const friendlyName = stringOption(parsed, "name") ?? /(?:^|\n)CN=([^\n]*)/.exec(certificate.subject)?.[1];
-    const bundle = await pkcs12Password(parsed);
-    const { makePkcs12 } = await import("../ca/pkcs12.ts");
-    const der = makePkcs12({ privateKeyPem, certificatePem, chainPems, ...(friendlyName !== undefined ? { friendlyName } : {}), ...bundle });
+    // The file first: no password is asked for a bundle that cannot be written.
     const fd = claimSecretFile(out);
+    let der: Uint8Array;
     try {
-      fillSecretFile(fd, out, der, certificate.serialNumber);
+      const bundle = await pkcs12Password(parsed);
+      const { makePkcs12 } = await import("../ca/pkcs12.ts");
+      der = makePkcs12({ privateKeyPem, certificatePem, chainPems, ...(friendlyName !== undefined ? { friendlyName } : {}), ...bundle });
     } catch (error) {
       abandonSecretFile(fd, out);
       throw error;
     }
+    fillSecretFile(fd, out, der, certificate.serialNumber);
   },
 });
 
