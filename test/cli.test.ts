@@ -603,3 +603,39 @@ describe("errors as an unprivileged user", () => {
     expect(asNobody(["--version"])).toEqual({ exitCode: 0, stdout: `${VERSION}\n`, stderr: "" });
   });
 });
+
+describe("where keys and certificates land (issue 10)", () => {
+  test("generate > FILE: standard output is made 0600 before the key goes in, and depot says so", () => {
+    const file = join(tempDir(), "bob.pem");
+    writeFileSync(file, "", { mode: 0o644 });
+    chmodSync(file, 0o644);
+    const result = run(["sh", "-c", `'${DEPOT_BIN}' generate '${quick}' --type client --cn Bob > '${file}'`]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toBe("depot: standard output is a file: made it mode 0600 (owner only), as it holds a private key\n");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, "utf8")).toStartWith("-----BEGIN PRIVATE KEY-----\n");
+    // Already private: nothing to say. A pipe: nothing to tighten.
+    expect(run(["sh", "-c", `'${DEPOT_BIN}' generate '${quick}' --type client --cn Bob >> '${file}'`]).stderr).toBe("");
+    expect(run(["sh", "-c", `'${DEPOT_BIN}' generate '${quick}' --type client --cn Bob | cat > /dev/null`]).stderr).toBe("");
+  });
+
+  test("sign --out writes the certificate; a failed sign leaves no file behind", () => {
+    const work = tempDir();
+    const key = join(work, "www.key");
+    const csr = join(work, "req.pem");
+    expect(openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-subj", "/CN=www.example.com", "-out", csr]).exitCode).toBe(0);
+    const out = join(work, "www.crt");
+    expect(depot(["sign", quick, "--csr", csr, "--type", "server", "--out", out])).toEqual({ exitCode: 0, stdout: "", stderr: "" });
+    expect(statSync(out).mode & 0o777).toBe(0o644);
+    expect(openssl(["verify", "-CAfile", join(quick, "certificates", "ca.crt"), out]).stdout).toBe(`${out}: OK\n`);
+    const failed = join(work, "never.crt");
+    writeFileSync(join(work, "bad.pem"), "not a request");
+    expectFailure(depot(["sign", quick, "--csr", join(work, "bad.pem"), "--out", failed]), "not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)");
+    expect(existsSync(failed)).toBe(false);
+  });
+
+  test("a client certificate with --email carries it as an rfc822Name in the subjectAltName", () => {
+    const { cert } = keyAndCert(ok(["generate", quick, "--type", "client", "--cn", "Bob", "--email", "bob@example.com"]).stdout);
+    expect(new X509Certificate(cert).subjectAltName).toBe("email:bob@example.com");
+  });
+});
