@@ -35,6 +35,8 @@ export const EXAMPLES: Record<string, string[]> = {
   list: ["depot list ~/ca", "depot list ~/ca --revoked --json"],
   show: ["depot show ~/ca 5E0FA1229B0344107CD2610AE35B8814"],
   config: ["depot config ~/ca"],
+  ledger: ["depot ledger rebuild ~/ca"],
+  "ledger rebuild": ["depot ledger rebuild ~/ca", "depot ledger rebuild ~/ca --without-crl"],
 };
 
 /** What a command's usage line shows beyond its declared arguments. */
@@ -74,6 +76,10 @@ function describe(def: ArgDef): string {
   return `${def.description ?? ""}${choices}${def.required ? " (required)" : ""}`;
 }
 
+async function resolved(value: unknown): Promise<any> {
+  return typeof value === "function" ? await value() : await value;
+}
+
 /** Rows of two columns, the second wrapped beside the first (or below it when the first is wide). */
 function table(rows: [string, string][], width: number): string {
   const column = Math.min(30, Math.max(...rows.map(([left]) => left.length)) + 4);
@@ -86,8 +92,18 @@ function table(rows: [string, string][], width: number): string {
     .join("\n");
 }
 
-/** The help of one command: description, usage line, arguments, options, examples. */
-export function renderHelp(name: string, command: CommandDef<any>, width = terminalWidth()): string {
+/** The help of one command: description, usage line, arguments, options, subcommands, examples. */
+export async function renderHelp(name: string, command: CommandDef<any>, width = terminalWidth()): Promise<string> {
+  const subCommands = await resolved(command.subCommands);
+  if (subCommands && Object.keys(subCommands).length > 0) {
+    const rows: [string, string][] = [];
+    for (const [sub, def] of Object.entries(subCommands)) {
+      const subMeta = (await resolved(((await resolved(def)) as CommandDef<any>).meta)) as { description?: string } | undefined;
+      rows.push([sub, subMeta?.description ?? ""]);
+    }
+    const meta = (await resolved(command.meta)) as { description?: string } | undefined;
+    return `${[wrap(`depot ${name}: ${meta?.description ?? ""}`, width), `Usage: depot ${name} <command> [arguments] [options]`, `Commands:\n${table(rows, width)}`, examples(name)].join("\n\n")}\n`;
+  }
   const meta = (command.meta ?? {}) as { description?: string };
   const args = (command.args ?? {}) as ArgsDef;
   const entries = Object.entries(args);

@@ -7,7 +7,7 @@
  */
 import { closeSync, fchmodSync, fstatSync, openSync, rmSync, writeSync } from "node:fs";
 import { writeFileAtomic } from "../ca/files.ts";
-import { DepotError, ioError } from "../errors.ts";
+import { DepotError, ioError, notDeliveredError } from "../errors.ts";
 
 /**
  * Creates `path` for a secret (mode 0600, never over an existing file) and
@@ -23,15 +23,21 @@ export function claimSecretFile(path: string): number {
   }
 }
 
+/** A certificate already recorded in a depot's ledger, for the message when it cannot be delivered. */
+export interface Recorded {
+  serial: string;
+  depotPath: string;
+}
+
 /** Writes a claimed secret file and closes it; on failure the file is removed. */
-export function fillSecretFile(fd: number, path: string, data: string | Uint8Array, serial: string): void {
+export function fillSecretFile(fd: number, path: string, data: string | Uint8Array, recorded?: Recorded): void {
   try {
     writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
     closeSync(fd);
   } catch (error) {
     closeSync(fd);
     rmSync(path, { force: true });
-    throw undelivered(serial, ioError("write", path, error));
+    throw undelivered(recorded, ioError("write", path, error));
   }
 }
 
@@ -42,17 +48,26 @@ export function abandonSecretFile(fd: number, path: string): void {
 }
 
 /** Writes a certificate (public) to `path` atomically, mode 0644: a failure leaves no empty file. */
-export function writePublicFile(path: string, data: string, serial: string): void {
+export function writePublicFile(path: string, data: string, recorded: Recorded): void {
   try {
     writeFileAtomic(path, data, 0o644);
   } catch (error) {
-    throw undelivered(serial, error instanceof DepotError ? error : ioError("write", path, error));
+    throw undelivered(recorded, error instanceof DepotError ? error : ioError("write", path, error));
+  }
+}
+
+/** Writes to standard output; a failure after the ledger commit says what to revoke. */
+export function writeStdout(data: string, recorded: Recorded): void {
+  try {
+    process.stdout.write(data);
+  } catch (error) {
+    throw undelivered(recorded, ioError("write", "standard output", error));
   }
 }
 
 /** The certificate exists in the ledger: say so, so the operator can revoke it. */
-function undelivered(serial: string, error: DepotError): DepotError {
-  return new DepotError("E_IO", `${error.message}; certificate ${serial.toUpperCase()} was issued and recorded but not delivered (revoke it with depot revoke)`);
+function undelivered(recorded: Recorded | undefined, error: DepotError): DepotError {
+  return recorded ? notDeliveredError(recorded.serial, recorded.depotPath, error) : error;
 }
 
 /**

@@ -10,7 +10,7 @@ import { DepotError } from "../errors.ts";
 import { daysOption, stringOption } from "./_args.ts";
 import { depotCommand } from "./_command.ts";
 import type { Profile } from "../ca/profiles.ts";
-import { abandonSecretFile, claimSecretFile, fillSecretFile, secureStdoutForSecret } from "./_output.ts";
+import { abandonSecretFile, claimSecretFile, fillSecretFile, secureStdoutForSecret, writeStdout } from "./_output.ts";
 import { pkcs12Password, pkcs12PasswordArgs } from "./_pkcs12-options.ts";
 import { allValues } from "./_strict.ts";
 
@@ -59,6 +59,7 @@ export default depotCommand({
       p12Fd = p12 === undefined ? undefined : claimSecretFile(p12);
       const issued = await depot.issue({ profile: type, subject, subjectAltNames: sans, keyType, ...(days ? { days } : {}) });
       const pem = issued.privateKeyPem + issued.certificatePem;
+      const recorded = { serial: issued.serial, depotPath: String(parsed.path) };
       if (p12Fd !== undefined && bundle) {
         const { makePkcs12 } = await import("../ca/pkcs12.ts");
         const commonName = subject.find((a) => a.name === "CN")?.value ?? subject.find((a) => a.name === "emailAddress")?.value;
@@ -71,10 +72,10 @@ export default depotCommand({
         });
         const fd = p12Fd;
         p12Fd = undefined;
-        fillSecretFile(fd, p12!, der, issued.serial);
+        fillSecretFile(fd, p12!, der, recorded);
       }
-      if (outFd !== undefined) fillSecretFile(outFd, out!, pem, issued.serial);
-      else process.stdout.write(keyOnStdout ? pem : issued.certificatePem);
+      if (outFd !== undefined) fillSecretFile(outFd, out!, pem, recorded);
+      else writeStdout(keyOnStdout ? pem : issued.certificatePem, recorded);
     } catch (error) {
       if (outFd !== undefined) abandonSecretFile(outFd, out!);
       throw error;

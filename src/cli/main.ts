@@ -26,6 +26,7 @@ export const commands: Record<string, Loader> = {
   show: () => load(import("./show.ts")),
   config: () => load(import("./config.ts")),
   "install-ca": () => load(import("./install-ca.ts")),
+  ledger: () => load(import("./ledger.ts")),
 };
 
 const DESCRIPTION = "A mini certificate authority: CA library, command line and pre-forking server.";
@@ -46,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     // Bare `depot`, or `depot --process-count 4`, runs the server.
     if (first === undefined || first.startsWith("-")) argv = ["start", ...argv];
     const name = argv[0]!;
-    const loader = commands[name];
+    const loader = Object.hasOwn(commands, name) ? commands[name] : undefined;
     if (!loader) {
       const guess = nearest(name, Object.keys(commands));
       throw new DepotError("E_BAD_ARGUMENT", `unknown command '${name}'${guess ? `; did you mean '${guess}'?` : ""} (commands: ${Object.keys(commands).join(", ")})`);
@@ -54,19 +55,32 @@ export async function main(argv: string[]): Promise<number> {
     const command = await loader();
     const rest = argv.slice(1);
     if (rest.includes("--help") || rest.includes("-h")) {
-      process.stdout.write(renderHelp(name, command));
+      // `depot ledger rebuild --help`: the help of the subcommand named.
+      let [helpName, helpCommand, words] = [name, command, rest];
+      for (;;) {
+        const subCommands = (await resolveValue(helpCommand.subCommands)) as Record<string, unknown> | undefined;
+        const [word] = words;
+        if (!subCommands || word === undefined || !Object.hasOwn(subCommands, word)) break;
+        [helpName, helpCommand, words] = [`${helpName} ${word}`, (await resolveValue(subCommands[word])) as CommandDef<any>, words.slice(1)];
+      }
+      process.stdout.write(await renderHelp(helpName, helpCommand));
       return 0;
     }
     const { runCommand } = await import("citty");
     const { result } = await runCommand(command, { rawArgs: rest });
     return typeof result === "number" ? result : 0;
   } catch (error) {
-    console.error(`depot: ${messageOf(error)}`);
+    console.error(`depot: ${describe(error)}`);
     return 1;
   }
 }
 
-function messageOf(error: unknown): string {
+/** citty's Resolvable: a value, a promise, or a function giving either. */
+async function resolveValue(value: unknown): Promise<unknown> {
+  return typeof value === "function" ? await value() : await value;
+}
+
+function describe(error: unknown): string {
   if (error instanceof DepotError) return error.message;
   // citty's own usage errors (missing positional, bad enum) carry a code.
   const { name, code, message } = (error ?? {}) as { name?: string; code?: string; message?: string };

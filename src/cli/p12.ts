@@ -45,7 +45,7 @@ export default command({
       abandonSecretFile(fd, out);
       throw error;
     }
-    fillSecretFile(fd, out, der, certificate.serialNumber);
+    fillSecretFile(fd, out, der);
   },
 });
 

@@ -9,7 +9,7 @@ import { DepotError, ioError } from "../errors.ts";
 import { daysOption, stringOption } from "./_args.ts";
 import { depotCommand } from "./_command.ts";
 import type { Profile } from "../ca/profiles.ts";
-import { writePublicFile } from "./_output.ts";
+import { writePublicFile, writeStdout } from "./_output.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -28,9 +28,10 @@ export default depotCommand({
     const days = daysOption(parsed, "days");
     const out = stringOption(parsed, "out");
     const pem = readRequest(csrPath);
-    const issued = await depot.signRequest(pem, { profile: parsed.type, ...(days ? { days } : {}) });
-    if (out === undefined) process.stdout.write(issued.certificatePem);
-    else writePublicFile(out, issued.certificatePem, issued.serial);
+    const issued = await depot.signCsr(pem, { profile: parsed.type, ...(days ? { days } : {}) });
+    const recorded = { serial: issued.serial, depotPath: String(parsed.path) };
+    if (out === undefined) writeStdout(issued.certificatePem, recorded);
+    else writePublicFile(out, issued.certificatePem, recorded);
   },
 });
 
