@@ -9,9 +9,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { depot, run, tempDir } from "./helpers.ts";
+import { freePort } from "./server-helpers.ts";
 import { ensureTool } from "./tools.ts";
 
 const POLICY_DIR = "/etc/chromium/policies/managed";
@@ -21,13 +21,6 @@ let port: number;
 let policyFile: string;
 let nginx: ReturnType<typeof Bun.spawn> | undefined;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A HOME whose NSS database trusts the depot's CA and, if given, holds a client certificate. */
 function browserHome(name: string, p12?: string): string {
@@ -67,7 +60,7 @@ beforeAll(async () => {
   ensureTool("chromium", "chromium");
   process.stderr.write(`browser test: tools ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   dir = tempDir("depot-browser-");
-  port = await freePort();
+  port = freePort();
   const ca = join(dir, "ca");
   const ok = (args: string[]) => {
     const result = depot(args);

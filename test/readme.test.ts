@@ -25,9 +25,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { BUN, DEPOT_BIN, ROOT, run, tempDir } from "./helpers.ts";
+import { freePort } from "./server-helpers.ts";
 import { ensureTool } from "./tools.ts";
 
 interface Block {
@@ -63,13 +63,6 @@ const README = readFileSync(join(ROOT, "README.md"), "utf8");
 let home: string;
 let port: number;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The substitutions the scheme allows: the port, and the port for a `depot start` that names none. */
 function substitute(code: string): string {
@@ -88,7 +81,7 @@ function bash(script: string) {
 beforeAll(async () => {
   ensureTool("nc", "netcat-openbsd");
   home = tempDir("depot-readme-");
-  port = await freePort();
+  port = freePort();
 });
 
 afterAll(() => {
