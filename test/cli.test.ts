@@ -108,7 +108,7 @@ describe("--version and --help", () => {
     expect(init.exitCode).toBe(0);
     // The CA-name words are in the usage line.
     expect(init.stdout).toContain("Usage: depot init PATH [CA NAME...] [options]");
-    for (const option of ["--key-type <value>", "--days <value>", "--ca-days <value>"]) expect(init.stdout).toContain(option);
+    for (const option of ["--key-type <type>", "--days <value>", "--ca-days <value>"]) expect(init.stdout).toContain(option);
     const config = depot(["config", "-h"]);
     expect(config.exitCode).toBe(0);
     expect(config.stdout).toContain("Usage: depot config PATH [options]");
@@ -409,7 +409,7 @@ describe("errors: one line on stderr, exit 1, no stack trace", () => {
   test("unknown --key-type", () => {
     expectFailure(depot(["generate", quick, "--type", "client", "--cn", "x", "--key-type", "dsa"]), `unknown --key-type 'dsa' (${KEY_TYPES.replaceAll(", ", " or ")})`);
     const root = join(tempDir(), "never");
-    expectFailure(depot(["init", root, "--key-type", "rsa-1024"]), `unknown key type 'rsa-1024' (known: ${KEY_TYPES})`);
+    expectFailure(depot(["init", root, "--key-type", "rsa-1024"]), `unknown --key-type 'rsa-1024' (${KEY_TYPES.replaceAll(", ", " or ")})`);
     expect(existsSync(root)).toBe(false);
   });
 
@@ -637,5 +637,19 @@ describe("where keys and certificates land (issue 10)", () => {
   test("a client certificate with --email carries it as an rfc822Name in the subjectAltName", () => {
     const { cert } = keyAndCert(ok(["generate", quick, "--type", "client", "--cn", "Bob", "--email", "bob@example.com"]).stdout);
     expect(new X509Certificate(cert).subjectAltName).toBe("email:bob@example.com");
+  });
+});
+
+describe("init makes only the last folder (issue 10)", () => {
+  test("a missing parent is named, as mkdir without -p does, and nothing is created", () => {
+    const parent = tempDir();
+    expectFailure(depot(["init", join(parent, "missing", "deep", "ca")]), `cannot create ${join(parent, "missing", "deep", "ca")}: the folder ${join(parent, "missing", "deep")} does not exist (create it first)`);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  test("an Ed25519 CA is made, with a warning that browsers refuse it", () => {
+    const result = depot(["init", join(tempDir(), "ed"), "--key-type", "ed25519"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toBe("depot: warning: an Ed25519 CA: browsers do not accept Ed25519 client certificates or CAs (Chromium: ERR_SSL_VERSION_OR_CIPHER_MISMATCH; NSS refuses the CA); curl and OpenSSL do\n");
   });
 });
