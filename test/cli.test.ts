@@ -80,7 +80,7 @@ describe("--version and --help", () => {
     expect(result.stderr).toBe("");
     expect(result.stdout).not.toContain("\u001b[");
     expect(result.stdout).toStartWith("depot: A mini certificate authority");
-    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger"]) {
+    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "audit", "acme"]) {
       expect(result.stdout).toMatch(new RegExp(`^  ${command} +\\S`, "m"));
     }
     // Bare `depot` runs the server, so its options are named here (the README uses `depot --process-count 4`).
@@ -115,7 +115,7 @@ describe("--version and --help", () => {
   });
 
   test("every command's help has an example, and no line is wider than 80 columns when not on a terminal", () => {
-    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger"]) {
+    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "audit", "acme"]) {
       const help = depot([command, "--help"]);
       expect(help.exitCode).toBe(0);
       expect(help.stdout).toMatch(/\nExamples?:\n  \S/);
@@ -376,7 +376,7 @@ describe("config", () => {
 
 describe("errors: one line on stderr, exit 1, no stack trace", () => {
   test("unknown command", () => {
-    const all = "start, stop, status, init, generate, sign, p12, revoke, crl, list, show, config, install-ca, ledger";
+    const all = "start, stop, status, init, generate, sign, p12, revoke, crl, list, show, config, install-ca, ledger, token, audit, acme";
     expectFailure(depot(["frobnicate"]), `unknown command 'frobnicate' (commands: ${all})`);
     expectFailure(depot(["genrate", quick]), `unknown command 'genrate'; did you mean 'generate'? (commands: ${all})`);
     expectFailure(depot(["lsit", quick]), `unknown command 'lsit'; did you mean 'list'? (commands: ${all})`);

@@ -57,7 +57,7 @@ export default depotCommand({
     let p12Fd: number | undefined;
     try {
       p12Fd = p12 === undefined ? undefined : claimSecretFile(p12);
-      const issued = await depot.issue({ profile: type, subject, subjectAltNames: sans, keyType, ...(days ? { days } : {}) });
+      const issued = await depot.issue({ profile: type, subject, subjectAltNames: sans, keyType, ...(days ? { days } : {}), requester: { requester: "cli" } });
       const pem = issued.privateKeyPem + issued.certificatePem;
       const recorded = { serial: issued.serial, depotPath: String(parsed.path) };
       if (p12Fd !== undefined && bundle) {

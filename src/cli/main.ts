@@ -27,6 +27,9 @@ export const commands: Record<string, Loader> = {
   config: () => load(import("./config.ts")),
   "install-ca": () => load(import("./install-ca.ts")),
   ledger: () => load(import("./ledger.ts")),
+  token: () => load(import("./token.ts")),
+  audit: () => load(import("./audit.ts")),
+  acme: () => load(import("./acme.ts")),
 };
 
 const DESCRIPTION = "A mini certificate authority: CA library, command line and pre-forking server.";

@@ -28,7 +28,7 @@ export default depotCommand({
     const days = daysOption(parsed, "days");
     const out = stringOption(parsed, "out");
     const pem = readRequest(csrPath);
-    const issued = await depot.signCsr(pem, { profile: parsed.type, ...(days ? { days } : {}) });
+    const issued = await depot.signCsr(pem, { profile: parsed.type, ...(days ? { days } : {}), requester: { requester: "cli" } });
     const recorded = { serial: issued.serial, depotPath: String(parsed.path) };
     if (out === undefined) writeStdout(issued.certificatePem, recorded);
     else writePublicFile(out, issued.certificatePem, recorded);
