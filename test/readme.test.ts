@@ -168,7 +168,7 @@ describe("README.md", () => {
     for (const block of blocks.filter((b) => b.notRun)) {
       for (const raw of block.code.split("\n")) {
         const line = raw.replace(/\s+#.*$/, "").trim();
-        const words = line.replace(/^sudo\s+/, "").match(/"[^"]*"|'[^']*'|\S+/g) ?? [];
+        const words = line.replace(/^sudo\s+/, "").replace(/^(\w+=\S*\s+)+/, "").match(/"[^"]*"|'[^']*'|\S+/g) ?? [];
         if (words[0] === "depot") {
           const command = words[1] === undefined || words[1].startsWith("-") ? "start" : words[1];
           const text = help(command);

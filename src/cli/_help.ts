@@ -37,6 +37,13 @@ export const EXAMPLES: Record<string, string[]> = {
   config: ["depot config ~/ca"],
   ledger: ["depot ledger rebuild ~/ca"],
   "ledger rebuild": ["depot ledger rebuild ~/ca", "depot ledger rebuild ~/ca --without-crl"],
+  token: ["depot token create ~/ca --name deploy --allow '*.svc.example.com' --type server --expires 30d", "depot token list ~/ca"],
+  "token create": ["depot token create ~/ca --name deploy --allow '*.svc.example.com' --type server --expires 30d", "depot token create ~/ca --name enrol-bob --allow email:bob@example.com --uses 1"],
+  audit: ["depot audit verify ~/ca", "depot audit export ~/ca --after 100"],
+  "audit verify": ["depot audit verify ~/ca"],
+  "audit export": ["depot audit export ~/ca --after 100"],
+  acme: ["depot acme eab ~/ca --name team-a --allow '*.team-a.example.com'"],
+  "acme eab": ["depot acme eab ~/ca --name team-a --allow '*.team-a.example.com'"],
 };
 
 /** What a command's usage line shows beyond its declared arguments. */
