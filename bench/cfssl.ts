@@ -60,6 +60,32 @@ interface RoundResult {
   p99Ms: number;
   errors: number;
   errorSamples: string[];
+  /** The server's CPU (user + system, all its processes) per good answer, in ms: the machine's load does not inflate it much. */
+  cpuMsPerAnswer?: number;
+}
+
+/** CPU seconds (user + system) used so far by `pid` and its children that are still alive. */
+function cpuSecondsOf(pid: number): number {
+  const children = Bun.spawnSync(["pgrep", "-P", String(pid)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number);
+  let ticks = 0;
+  for (const p of [pid, ...children]) {
+    try {
+      // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return ticks / 100;
+}
+
+/** Runs `load` and adds the server's CPU per good answer to its result. */
+async function withCpu(pid: number, load: () => Promise<RoundResult>, requests: number): Promise<RoundResult> {
+  const before = cpuSecondsOf(pid);
+  const result = await load();
+  const good = requests - result.errors;
+  return { ...result, cpuMsPerAnswer: good > 0 ? ((cpuSecondsOf(pid) - before) * 1000) / good : undefined };
 }
 
 // ---- cfssl -------------------------------------------------------------
@@ -217,8 +243,8 @@ try {
   const warm = await loadDepot(depot, 200, concurrency);
   answeredByDepot += Math.round(200 - warm.errors);
   for (let round = 1; round <= rounds; round++) {
-    const cfsslResult = await loadCfssl(cfssl.port, requests, concurrency);
-    const depotResult = await loadDepot(depot, requests, concurrency);
+    const cfsslResult = await withCpu(cfssl.process.pid, () => loadCfssl(cfssl.port, requests, concurrency), requests);
+    const depotResult = await withCpu(depot.process.pid, () => loadDepot(depot, requests, concurrency), requests);
     answeredByDepot += requests - depotResult.errors;
     table.push({ round, cfssl: cfsslResult, depot: depotResult });
   }
@@ -246,14 +272,16 @@ const summary = {
 if (flags.json) {
   console.log(JSON.stringify(summary, null, 2));
 } else {
-  console.log(`| round | cfssl req/s | cfssl p99 ms | cfssl errors | depot good/s | depot p99 ms | depot errors | ratio |`);
-  console.log(`| --- | --- | --- | --- | --- | --- | --- | --- |`);
+  console.log(`| round | cfssl req/s | cfssl p99 ms | cfssl errors | depot good/s | depot p99 ms | depot errors | ratio | cfssl CPU ms/cert | depot CPU ms/cert | CPU ratio |`);
+  console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
   for (const r of table) {
     console.log(
-      `| ${r.round} | ${r.cfssl.goodPerSecond.toFixed(0)} | ${r.cfssl.p99Ms.toFixed(1)} | ${r.cfssl.errors} | ${r.depot.goodPerSecond.toFixed(0)} | ${r.depot.p99Ms.toFixed(1)} | ${r.depot.errors} | ${(r.depot.goodPerSecond / r.cfssl.goodPerSecond).toFixed(2)} |`,
+      `| ${r.round} | ${r.cfssl.goodPerSecond.toFixed(0)} | ${r.cfssl.p99Ms.toFixed(1)} | ${r.cfssl.errors} | ${r.depot.goodPerSecond.toFixed(0)} | ${r.depot.p99Ms.toFixed(1)} | ${r.depot.errors} | ${(r.depot.goodPerSecond / r.cfssl.goodPerSecond).toFixed(2)} | ${r.cfssl.cpuMsPerAnswer?.toFixed(3)} | ${r.depot.cpuMsPerAnswer?.toFixed(3)} | ${((r.cfssl.cpuMsPerAnswer ?? 0) / (r.depot.cpuMsPerAnswer ?? 1)).toFixed(2)} |`,
     );
   }
   console.log(`median ratio depot/cfssl: ${summary.medianRatio.toFixed(2)}`);
+  const cpuRatios = table.map((r) => (r.cfssl.cpuMsPerAnswer ?? 0) / (r.depot.cpuMsPerAnswer ?? 1));
+  console.log(`median CPU-efficiency ratio (cfssl CPU per cert / depot CPU per cert; > 1: depot needs less CPU per certificate): ${median(cpuRatios).toFixed(2)}`);
   if (burst64) console.log(`depot at c=64, n=2000: ${burst64.errors} refused or wrong, ${burst64.goodPerSecond.toFixed(0)} good/s, p99 ${burst64.p99Ms.toFixed(1)} ms`);
   console.log(`footprint after the load (MB): ${footprintAfterLoad.map((f) => `${f.role} ${f.pid}: PSS ${f.pssMb.toFixed(1)}, VmHWM ${f.hwmMb.toFixed(1)}`).join("; ")}`);
   console.log(`total PSS ${summary.totalPssMb.toFixed(1)} MB`);

@@ -18,15 +18,17 @@
  *
  * The depot is made with bench/fill-ledger.ts: `init`, one real certificate
  * issued, then its copies inserted as ledger rows (own serial, subject and
- * fingerprint; 1 % revoked) in one transaction. list, show, revoke and the CRL
- * read only the rows, so the copies need not be distinct certificates.
+ * fingerprint; 1 % revoked) in one transaction, and each row's `.crt` file
+ * written as a real depot has it. list, show, revoke and the CRL read only
+ * the rows, so the copies need not be distinct certificates.
  * Ratios between sizes are printed at the end. See docs/performance.md.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Database } from "bun:sqlite";
+import { certificateFileName } from "../src/ca/serial.ts";
 import { makeLargeDepot } from "./fill-ledger.ts";
 import { runLoad } from "./load.ts";
 
@@ -75,6 +77,14 @@ async function depotOf(size: number): Promise<string> {
   const t = performance.now();
   rmSync(root, { recursive: true, force: true });
   await makeLargeDepot(root, { certificates: size, revoked: Math.floor(size / 100) });
+  // Each certificate's file too, as a real depot has them: without them the
+  // server's start would first restore them all (see docs/performance.md).
+  const db = new Database(join(root, "ledger.sqlite3"), { readonly: true });
+  const files = join(root, "certificates");
+  for (const row of db.query<{ serial: string; pem: string }, []>("SELECT serial, pem FROM certificates WHERE type = 'client'").iterate()) {
+    writeFileSync(join(files, certificateFileName(row.serial)), row.pem);
+  }
+  db.close();
   console.error(`scale: made ${root} (${size} rows) in ${round((performance.now() - t) / 1000, 1)} s`);
   return root;
 }
