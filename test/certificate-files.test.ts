@@ -2,6 +2,7 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { CertificateFiles, RESTORE_CHECKS_PER_TURN } from "../src/ca/certificate-files.ts";
 import { createDepot } from "../src/ca/create.ts";
 import { Depot } from "../src/ca/depot.ts";
 import { parseDn } from "../src/ca/dn.ts";
@@ -53,4 +54,30 @@ test("a certificate file that cannot be written is reported, and the issuance st
   expect((await depot.ledger.find(issued.serial))?.pem).toBe(issued.certificatePem);
   expect(errors).toEqual([`cannot write ${join(root, "certificates", certificateFileName(issued.serial))}: a part of the path is not a folder`]);
   depot.close();
+});
+
+test("restoreMissing turns the event loop while it compares a large ledger with the folder (a heartbeat goes on), and restores only what is missing", async () => {
+  const dir = tempDir();
+  const files = new CertificateFiles(dir, false, (error) => {
+    throw error;
+  });
+  const serials = Array.from({ length: RESTORE_CHECKS_PER_TURN * 3 + 10 }, (_, i) => (0x1000 + i).toString(16));
+  const present = serials[5]!;
+  const lost = serials.at(-1)!;
+  writeFileSync(join(dir, certificateFileName(present)), "present");
+  let turns = 0;
+  let ticking = true;
+  const tick = () => {
+    if (!ticking) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  // Only two serials are in this fake ledger: the others are skipped without a write.
+  const restored = await files.restoreMissing(serials, async (serial) => (serial === present || serial === lost ? `pem of ${serial}` : undefined));
+  ticking = false;
+  expect(restored).toBe(1);
+  expect(readFileSync(join(dir, certificateFileName(lost)), "utf8")).toBe(`pem of ${lost}`);
+  expect(readFileSync(join(dir, certificateFileName(present)), "utf8")).toBe("present");
+  expect(turns).toBeGreaterThanOrEqual(3);
 });

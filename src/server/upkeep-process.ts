@@ -52,6 +52,10 @@ export async function runUpkeep(): Promise<never> {
     stop,
   );
 
+  // Beats from the start: restoring the files of a large depot takes seconds
+  // (it yields to the event loop as it goes), and a silent upkeep process is
+  // killed as hung after --timeout, then respawned to start over.
+  setInterval(() => send({ t: "beat" }), config.heartbeatMs);
   try {
     // A new CRL runs --on-crl-change (or depot.cnf's on_crl_change) here, its outcome logged.
     depot = await Depot.open(config.depot, { onCrlPublished: crlChangeLogger(() => config.onCrlChange ?? depot?.crlChangeCommand, log) });
@@ -75,7 +79,6 @@ export async function runUpkeep(): Promise<never> {
   }
   const opened = depot;
   const failures = new RepeatFilter(60_000);
-  setInterval(() => send({ t: "beat" }), config.heartbeatMs);
 
   const turn = async () => {
     busy = true;
