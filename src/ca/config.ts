@@ -10,7 +10,8 @@
  *   key_type        = rsa-2048
  *
  * The `[ ca ]` section names the label; the label's own section holds the
- * depot's settings. depot's additions (key_type, default_days, crl_days) are
+ * depot's settings. depot's additions (key_type, default_days, crl_days,
+ * public_url, on_crl_change) are
  * further keys there, so the original still reads the file.
  */
 export type ConfigSections = Map<string, Map<string, string>>;
@@ -60,6 +61,14 @@ export interface DepotSettings {
   ledgerPasswordFile?: string;
   /** Connections per process to the PostgreSQL ledger. */
   ledgerPool?: string;
+  /** The HTTPS API's port when `depot start` is not given --https-port (off when absent). */
+  httpsPort?: string;
+  /** The HTTPS base URL as clients reach it (ACME's absolute URLs); `depot start --api-url` overrides it. */
+  apiUrl?: string;
+  /** The plain-HTTP base URL (AIA and CDP in every certificate; see ocsp/public-url.ts). */
+  publicUrl?: string;
+  /** A command run after each new crl.pem (see ca/crl-change.ts). */
+  onCrlChange?: string;
 }
 
 const KEYS: [keyof DepotSettings, string][] = [
@@ -70,6 +79,10 @@ const KEYS: [keyof DepotSettings, string][] = [
   ["ledger", "ledger"],
   ["ledgerPasswordFile", "ledger_password_file"],
   ["ledgerPool", "ledger_pool"],
+  ["httpsPort", "https_port"],
+  ["apiUrl", "api_url"],
+  ["publicUrl", "public_url"],
+  ["onCrlChange", "on_crl_change"],
 ];
 
 export function settingsFromConfig(sections: ConfigSections): DepotSettings | undefined {
