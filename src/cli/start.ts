@@ -17,6 +17,7 @@ import { parseOcspValidity, parsePublicUrl } from "../http/public/options.ts";
 import { LOG_LEVELS, type LogLevel } from "../server/log.ts";
 import { defaultDepotPath, defaultPidFile } from "../server/paths.ts";
 import type { HttpsListenerSpec } from "../server/listeners/types.ts";
+import { ACME_START_ARGS, acmeFromStartArgs } from "../acme/options.ts";
 import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 const args = {
@@ -46,6 +47,7 @@ const args = {
   "public-url": { type: "string", description: "Plain-HTTP base URL as clients reach it: certificates carry OCSP, CA and CRL locations under it (default: depot.cnf's public_url)" },
   "ocsp-validity": { type: "string", description: "How long an OCSP answer is valid and may be cached: seconds, or with s, m, h, d (1h)" },
   "on-crl-change": { type: "string", description: "Command run after each new crl.pem, e.g. 'systemctl reload nginx' (default: depot.cnf's on_crl_change)" },
+  ...ACME_START_ARGS,
 } as const;
 
 export default {
@@ -62,6 +64,8 @@ export async function runStart(rawArgs: string[]): Promise<number> {
   options.depot = await depotToServe(parsed.path as string | undefined);
   const settings = depotSettings(options.depot);
   const https = await httpsListener(parsed, rawArgs, options.depot, settings);
+  const acme = acmeFromStartArgs(rawArgs, https !== undefined);
+  if (https && acme) https.acme = acme;
   if (https) options.listeners.push(https);
   const apiUrl = lastOf(parsed["api-url"]) ?? settings?.apiUrl;
   if (apiUrl !== undefined) options.apiUrl = parseApiUrl(apiUrl);
