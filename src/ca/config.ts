@@ -60,6 +60,10 @@ export interface DepotSettings {
   ledgerPasswordFile?: string;
   /** Connections per process to the PostgreSQL ledger. */
   ledgerPool?: string;
+  /** The HTTPS API's port when `depot start` is not given --https-port (off when absent). */
+  httpsPort?: string;
+  /** The HTTPS base URL as clients reach it (ACME's absolute URLs); `depot start --api-url` overrides it. */
+  apiUrl?: string;
 }
 
 const KEYS: [keyof DepotSettings, string][] = [
@@ -70,6 +74,8 @@ const KEYS: [keyof DepotSettings, string][] = [
   ["ledger", "ledger"],
   ["ledgerPasswordFile", "ledger_password_file"],
   ["ledgerPool", "ledger_pool"],
+  ["httpsPort", "https_port"],
+  ["apiUrl", "api_url"],
 ];
 
 export function settingsFromConfig(sections: ConfigSections): DepotSettings | undefined {

@@ -7,7 +7,9 @@
  * citty only renders `start --help` from the same definition.
  */
 import type { ArgsDef, CommandDef } from "citty";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { type DepotSettings, parseConfig, settingsFromConfig } from "../ca/config.ts";
+import { depotLayout } from "../ca/layout.ts";
 import { resolve } from "node:path";
 import { DepotError } from "../errors.ts";
 import type { ServerOptions } from "../server/index.ts";
@@ -36,6 +38,7 @@ const args = {
   "https-name": { type: "string", description: "A name of the HTTPS certificate the depot issues itself (repeatable; default: localhost, 127.0.0.1, ::1 and the host name)" },
   "https-cert": { type: "string", description: "Serve this certificate (PEM, with its chain) instead of one the depot issues; needs --https-key" },
   "https-key": { type: "string", description: "The key of --https-cert (PEM)" },
+  "api-url": { type: "string", description: "The HTTPS API's base URL as clients reach it (default: depot.cnf's api_url)" },
   "audit-log": { type: "string", description: "Also append the audit records (issuances, revocations, token changes) to this file as JSON lines" },
 } as const;
 
@@ -51,8 +54,11 @@ export async function runStart(rawArgs: string[]): Promise<number> {
   const parsed = flagValues(rawArgs, args);
   const options = serverOptions(parsed);
   options.depot = await depotToServe(parsed.path as string | undefined);
-  const https = await httpsListener(parsed, rawArgs, options.depot);
+  const settings = depotSettings(options.depot);
+  const https = await httpsListener(parsed, rawArgs, options.depot, settings);
   if (https) options.listeners.push(https);
+  const apiUrl = lastOf(parsed["api-url"]) ?? settings?.apiUrl;
+  if (apiUrl !== undefined) options.apiUrl = parseApiUrl(apiUrl);
   const { serve } = await import("../server/index.ts");
   return serve(options);
 }
@@ -118,13 +124,14 @@ function serverOptions(parsed: Record<string, unknown>): ServerOptions {
  * (issued by the upkeep process before the workers start) unless
  * --https-cert/--https-key name one.
  */
-async function httpsListener(parsed: Record<string, unknown>, rawArgs: string[], depot: string): Promise<HttpsListenerSpec | undefined> {
+async function httpsListener(parsed: Record<string, unknown>, rawArgs: string[], depot: string, settings: DepotSettings | undefined): Promise<HttpsListenerSpec | undefined> {
   const given = ["https-host", "https-name", "https-cert", "https-key"].filter((flag) => lastOf(parsed[flag]) !== undefined);
-  if (lastOf(parsed["https-port"]) === undefined) {
+  const portText = lastOf(parsed["https-port"]) ?? settings?.httpsPort;
+  if (portText === undefined) {
     if (given.length > 0) throw new DepotError("E_BAD_ARGUMENT", `--${given[0]} needs --https-port`);
     return undefined;
   }
-  const port = integer(parsed["https-port"], "https-port", 0, 1, 65535);
+  const port = integer(portText, "https-port", 0, 1, 65535);
   const host = lastOf(parsed["https-host"]) ?? lastOf(parsed.host) ?? "127.0.0.1";
   const certFile = lastOf(parsed["https-cert"]);
   const keyFile = lastOf(parsed["https-key"]);
@@ -139,6 +146,29 @@ async function httpsListener(parsed: Record<string, unknown>, rawArgs: string[],
   const { defaultHttpsNames, httpsCertificatePaths } = await import("../http/api/https-files.ts");
   const { certPath, keyPath } = httpsCertificatePaths(resolve(depot));
   return { kind: "https", host, port, certFile: certPath, keyFile: keyPath, issueNames: names.length > 0 ? names : defaultHttpsNames() };
+}
+
+/** depot.cnf's settings, read without opening the depot (the supervisor loads no crypto); undefined if unreadable (the upkeep process says why). */
+function depotSettings(depot: string): DepotSettings | undefined {
+  try {
+    return settingsFromConfig(parseConfig(readFileSync(depotLayout(resolve(depot)).config, "utf8")));
+  } catch {
+    return undefined;
+  }
+}
+
+/** An https:// base URL, without query or fragment; kept without a trailing slash. */
+export function parseApiUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.protocol !== "https:" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    throw new DepotError("E_BAD_ARGUMENT", `--api-url must be an https:// URL without query, fragment or credentials, not '${text}'`);
+  }
+  return url.href.replace(/\/+$/, "");
 }
 
 /** The given depot, or the default one, made on first start so that `depot` alone serves at once. */
