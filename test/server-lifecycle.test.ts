@@ -450,7 +450,7 @@ describe("--daemon, status, stop", () => {
     // The daemon's own log went to the log file.
     expect(readLog(logFile)).toContain(`${logPrefix(pid)}`);
     expect(readLog(logFile)).toContain("| All 2 workers ready\n");
-  });
+  }, 20_000);
 
   test("start --daemon on a port in use fails with the port error", async () => {
     const home = tempDir("depot-lifecycle-");
