@@ -55,8 +55,16 @@ export interface DepotSettings {
   keyType?: string;
   defaultDays?: string;
   crlDays?: string;
-  /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot). */
+  /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot), or postgres://user@host:5432/db (no password here). */
   ledger?: string;
+  /** A file holding the PostgreSQL ledger's password (else PGPASSWORD). */
+  ledgerPasswordFile?: string;
+  /** Connections per process to the PostgreSQL ledger. */
+  ledgerPool?: string;
+  /** The HTTPS API's port when `depot start` is not given --https-port (off when absent). */
+  httpsPort?: string;
+  /** The HTTPS base URL as clients reach it (ACME's absolute URLs); `depot start --api-url` overrides it. */
+  apiUrl?: string;
   /** The plain-HTTP base URL (AIA and CDP in every certificate; see ocsp/public-url.ts). */
   publicUrl?: string;
   /** A command run after each new crl.pem (see ca/crl-change.ts). */
@@ -69,6 +77,10 @@ const KEYS: [keyof DepotSettings, string][] = [
   ["defaultDays", "default_days"],
   ["crlDays", "crl_days"],
   ["ledger", "ledger"],
+  ["ledgerPasswordFile", "ledger_password_file"],
+  ["ledgerPool", "ledger_pool"],
+  ["httpsPort", "https_port"],
+  ["apiUrl", "api_url"],
   ["publicUrl", "public_url"],
   ["onCrlChange", "on_crl_change"],
 ];

@@ -9,6 +9,7 @@ import { generateKeyPair, loadSigningKey } from "./keys.ts";
 import { depotLayout } from "./layout.ts";
 import { openLedger } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
+import { checkLedgerUrl } from "./ledger/postgres.ts";
 import { newSerial } from "./serial.ts";
 import { Depot } from "./depot.ts";
 
@@ -23,6 +24,8 @@ export interface CreateOptions {
   days?: number;
   /** Validity of the CA certificate. */
   caDays?: number;
+  /** Keep the ledger in PostgreSQL (a database without a depot schema) instead of ledger.sqlite3. */
+  ledger?: { url: string; passwordFile?: string; pool?: number };
   /** Plain-HTTP base URL: AIA and CDP in every certificate (ocsp/public-url.ts). */
   publicUrl?: string;
   /** Command run after each new crl.pem (ca/crl-change.ts). */
@@ -45,10 +48,12 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
   const parent = dirname(root);
   let staging: string;
   try {
-    mkdirSync(parent, { recursive: true });
+    // Only the depot's own folder is created, as `mkdir` without -p: a typo
+    // in a parent must not leave a trail of new folders.
     removeStaleStaging(parent);
     staging = mkdtempSync(`${parent}/.${basename(root)}.init-${process.pid}-`);
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new DepotError("E_IO", `cannot create ${root}: the folder ${parent} does not exist (create it first)`);
     throw ioError("create a depot in", parent, error);
   }
   try {
@@ -71,6 +76,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
       defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS),
       ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
       ...(options.onCrlChange ? { onCrlChange: options.onCrlChange } : {}),
+      ...ledgerSettings(options.ledger),
     };
     writeFileSync(layout.config, configFromSettings(settings));
     const ledger = await openLedger(layout, settings, { create: true });
@@ -100,6 +106,17 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     throw ioError("create a depot at", root, error);
   }
   return root;
+}
+
+/** depot.cnf's keys for a PostgreSQL ledger: the URL and where the password is, never the password. */
+function ledgerSettings(ledger: CreateOptions["ledger"]) {
+  if (!ledger) return {};
+  checkLedgerUrl(ledger.url);
+  return {
+    ledger: ledger.url,
+    ...(ledger.passwordFile ? { ledgerPasswordFile: resolve(ledger.passwordFile) } : {}),
+    ...(ledger.pool ? { ledgerPool: String(ledger.pool) } : {}),
+  };
 }
 
 /** The CA's subject, O and CN both the label; a bad label is reported as such, not as a DN attribute. */

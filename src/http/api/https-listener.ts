@@ -15,6 +15,7 @@ import type { HttpsListenerSpec } from "../../server/listeners/types.ts";
 import { depotApiServices } from "./depot-services.ts";
 import { createApi } from "./index.ts";
 import { listenHttps } from "./listener.ts";
+import { acmeForDepot } from "../../acme/mount.ts";
 
 export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedListener {
   const internalError = (error: unknown) => context.log("error", `internal error (HTTPS API): ${(error as Error)?.stack ?? error}`);
@@ -41,6 +42,7 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
   } catch (error) {
     throw new DepotError("E_SERVER", `cannot read the HTTPS certificate or key (${spec.certFile}, ${spec.keyFile}): ${(error as Error).message}`);
   }
+  const acme = spec.acme ? acmeForDepot(context.depot, spec.acme) : undefined;
   try {
     const server = listenHttps({
       hostname: spec.host,
@@ -54,6 +56,15 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
         if (context.stopping) response.headers.set("connection", "close");
         return response;
       },
+      ...(acme
+        ? {
+            acme: async (request, requestContext) => {
+              const response = await acme.handle(request, requestContext);
+              if (context.stopping) response.headers.set("connection", "close");
+              return response;
+            },
+          }
+        : {}),
     });
     const serving = context.begin();
     return { stop: () => void server.stop(false).then(serving, serving) };

@@ -11,6 +11,8 @@
  * file and the workers all iterate over `ServerOptions.listeners`.
  */
 
+import type { AcmeSettings } from "../../acme/options.ts";
+
 /** The line protocol (`protocol.ts`): one request per TCP connection. */
 export interface LineListenerSpec {
   kind: "line";
@@ -42,6 +44,8 @@ export interface HttpsListenerSpec {
    * in a running Bun.serve).
    */
   issueNames?: string[];
+  /** Serve ACME under /acme/ with these settings (`--acme`, docs/acme.md). */
+  acme?: AcmeSettings;
 }
 
 /** Every kind of listener. */
