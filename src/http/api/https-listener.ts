@@ -16,10 +16,16 @@ import { depotApiServices } from "./depot-services.ts";
 import { createApi } from "./index.ts";
 import { listenHttps } from "./listener.ts";
 
+/** How long a stopping listener keeps answering (with Connection: close) before it closes. */
+export const CLOSE_GRACE_MS = 250;
+/** How long the worker stays after the listener's last answer, for it to reach the client. */
+export const FLUSH_MS = 250;
+
 export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedListener {
   const internalError = (error: unknown) => context.log("error", `internal error (HTTPS API): ${(error as Error)?.stack ?? error}`);
   const api = createApi(depotApiServices(context.depot, { makeKeys: context.makeKeys, publishOnRevoke: false }), {
     internalError,
+    received: (method, path) => context.log("debug", `received ${method} ${path.slice(0, 100)} (HTTPS)`),
     served: (route, status, ms) => context.log("debug", `served ${route} ${status} in ${ms.toFixed(1)} ms (HTTPS)`),
   });
   let cert: string;
@@ -45,7 +51,19 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
       },
     });
     const serving = context.begin();
-    return { stop: () => void server.stop(false).then(serving, serving) };
+    return {
+      stop: () => {
+        // Requests already sent on open connections still reach us for a
+        // moment, and are answered (with Connection: close); then the
+        // listening socket closes, idle connections are closed, and what is
+        // in flight completes.
+        // Bun's stop resolves once the last answer is handed to TLS, not once
+        // it is on the wire: exiting at once lost answers (the kernel resets
+        // a socket closed with unread bytes, such as a client's TLS alert).
+        const release = () => void Bun.sleep(FLUSH_MS).then(serving);
+        setTimeout(() => void server.stop(false).then(release, release), CLOSE_GRACE_MS);
+      },
+    };
   } catch (error) {
     throw new DepotError("E_SERVER", listenErrorMessage(error, spec.host, spec.port));
   }
