@@ -127,7 +127,7 @@ describe("init", () => {
         "",
       ].join("\n"),
     );
-    expect(depotEntries(root)).toEqual(["certificates", "crl.pem", "depot.cnf", "ledger.sqlite3", "private"]);
+    expect(depotEntries(root)).toEqual(["certificates", "crl.pem", "depot-ledger", "depot.cnf", "ledger.sqlite3", "private"]);
     expect(readdirSync(join(root, "private"))).toEqual(["ca.key"]);
     expect(readdirSync(join(root, "certificates"))).toEqual(["ca.crt"]);
     expect(modeOf(root)).toBe(0o755);

@@ -1,11 +1,10 @@
 /**
  * @module
  * The `https` listener kind in a worker: the /v1/ API over TLS on the shared
- * port (SO_REUSEPORT), with the worker's depot and key pool. The listener
- * counts as work in flight until Bun's graceful `stop` resolves, which is
- * once every accepted request is answered and written (idle keep-alive
- * connections do not hold it); answers given while stopping carry
- * `Connection: close`, so keep-alive clients move to another worker.
+ * port (SO_REUSEPORT), with the worker's depot, key pool and metrics (and
+ * ACME under /acme/ with --acme). The listener counts as work in flight
+ * until its stop is done (see `stop` below); answers given while stopping
+ * carry `Connection: close`, so keep-alive clients move to another worker.
  */
 import { readFileSync } from "node:fs";
 import { DepotError } from "../../errors.ts";
@@ -15,6 +14,7 @@ import type { HttpsListenerSpec } from "../../server/listeners/types.ts";
 import { depotApiServices } from "./depot-services.ts";
 import { createApi } from "./index.ts";
 import { listenHttps } from "./listener.ts";
+import { acmeForDepot } from "../../acme/mount.ts";
 
 /** How long a stopping listener keeps answering (with Connection: close) before it closes. */
 export const CLOSE_GRACE_MS = 250;
@@ -23,11 +23,22 @@ export const FLUSH_MS = 250;
 
 export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedListener {
   const internalError = (error: unknown) => context.log("error", `internal error (HTTPS API): ${(error as Error)?.stack ?? error}`);
-  const api = createApi(depotApiServices(context.depot, { makeKeys: context.makeKeys, publishOnRevoke: false }), {
-    internalError,
-    received: (method, path) => context.log("debug", `received ${method} ${path.slice(0, 100)} (HTTPS)`),
-    served: (route, status, ms) => context.log("debug", `served ${route} ${status} in ${ms.toFixed(1)} ms (HTTPS)`),
-  });
+  const metrics = context.metrics;
+  const api = createApi(
+    depotApiServices(context.depot, {
+      makeKeys: context.makeKeys,
+      publishOnRevoke: false,
+      ...(metrics.reporter ? { metrics: async () => metrics.reporter?.scrape() ?? "" } : {}),
+    }),
+    {
+      internalError,
+      received: (method, path) => context.log("debug", `received ${method} ${path.slice(0, 100)} (HTTPS)`),
+      served: (route, status, ms) => {
+        metrics.httpServed("https", route, status, ms);
+        context.log("debug", `served ${route} ${status} in ${ms.toFixed(1)} ms (HTTPS)`);
+      },
+    },
+  );
   let cert: string;
   let key: string;
   try {
@@ -36,6 +47,7 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
   } catch (error) {
     throw new DepotError("E_SERVER", `cannot read the HTTPS certificate or key (${spec.certFile}, ${spec.keyFile}): ${(error as Error).message}`);
   }
+  const acme = spec.acme ? acmeForDepot(context.depot, spec.acme) : undefined;
   try {
     const server = listenHttps({
       hostname: spec.host,
@@ -49,6 +61,15 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
         if (context.stopping) response.headers.set("connection", "close");
         return response;
       },
+      ...(acme
+        ? {
+            acme: async (request, requestContext) => {
+              const response = await acme.handle(request, requestContext);
+              if (context.stopping) response.headers.set("connection", "close");
+              return response;
+            },
+          }
+        : {}),
     });
     const serving = context.begin();
     return {
