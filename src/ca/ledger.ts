@@ -7,6 +7,7 @@
  * was lost (see `ledger/marker.ts`).
  */
 import { statSync } from "node:fs";
+import type { Profile } from "./profiles.ts";
 import { DepotError } from "../errors.ts";
 import type { DepotSettings } from "./config.ts";
 import type { CrlEntry } from "./crl.ts";
@@ -17,7 +18,7 @@ import { hasLedgerMarker } from "./ledger/marker.ts";
 import { SqliteLedger, sqliteLedgerPresence } from "./ledger/sqlite.ts";
 import { isPostgresUrl, openPostgresLedger } from "./ledger/postgres-settings.ts";
 
-export type CertificateType = "client" | "server" | "ca";
+export type CertificateType = Profile | "ca";
 export type CertificateStatus = "valid" | "revoked";
 
 /** One issued certificate as the ledger keeps it. */
