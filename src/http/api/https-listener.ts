@@ -47,7 +47,16 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
   } catch (error) {
     throw new DepotError("E_SERVER", `cannot read the HTTPS certificate or key (${spec.certFile}, ${spec.keyFile}): ${(error as Error).message}`);
   }
-  const acme = spec.acme ? acmeForDepot(context.depot, spec.acme) : undefined;
+  const acme = spec.acme ? acmeForDepot(context.depot, spec.acme, spec.apiUrl) : undefined;
+  // Our own count of requests being answered, and when the last answer left
+  // the handler: Bun's stop() resolved before answers were on the wire.
+  let answering = 0;
+  let lastAnswerAt = 0;
+  const answered = <T>(response: T): T => {
+    answering--;
+    lastAnswerAt = performance.now();
+    return response;
+  };
   try {
     const server = listenHttps({
       hostname: spec.host,
@@ -57,14 +66,16 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
       key,
       internalError,
       api: async (request, requestContext) => {
-        const response = await api(request, requestContext);
+        answering++;
+        const response = await api(request, requestContext).finally(() => answered(undefined));
         if (context.stopping) response.headers.set("connection", "close");
         return response;
       },
       ...(acme
         ? {
             acme: async (request, requestContext) => {
-              const response = await acme.handle(request, requestContext);
+              answering++;
+              const response = await acme.handle(request, requestContext).finally(() => answered(undefined));
               if (context.stopping) response.headers.set("connection", "close");
               return response;
             },
@@ -78,11 +89,21 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
         // moment, and are answered (with Connection: close); then the
         // listening socket closes, idle connections are closed, and what is
         // in flight completes.
-        // Bun's stop resolves once the last answer is handed to TLS, not once
-        // it is on the wire: exiting at once lost answers (the kernel resets
-        // a socket closed with unread bytes, such as a client's TLS alert).
-        const release = () => void Bun.sleep(FLUSH_MS).then(serving);
-        setTimeout(() => void server.stop(false).then(release, release), CLOSE_GRACE_MS);
+        // The worker may exit once nothing is being answered and the last
+        // answer has had FLUSH_MS to reach the wire: Bun's stop() resolves
+        // when answers are handed to TLS, and exiting then lost some.
+        // Bun's stop(false) dropped connections whose request was still
+        // being worked on (an RSA key on the thread pool): the listener
+        // closes only once nothing is being answered (every answer in the
+        // meantime says Connection: close; the worker's graceful deadline
+        // bounds the wait).
+        setTimeout(() => {
+          const check = setInterval(() => {
+            if (answering > 0 || performance.now() - lastAnswerAt < FLUSH_MS) return;
+            clearInterval(check);
+            void server.stop(false).then(() => Bun.sleep(FLUSH_MS)).then(serving, serving);
+          }, 50);
+        }, CLOSE_GRACE_MS);
       },
     };
   } catch (error) {
