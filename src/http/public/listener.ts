@@ -15,6 +15,7 @@ import type { Server } from "bun";
 import type { Depot } from "../../ca/depot.ts";
 import { DepotError } from "../../errors.ts";
 import { LedgerChanges } from "../../ocsp/ledger-changes.ts";
+import { PostgresLedger } from "../../ca/ledger/postgres.ts";
 import { OcspResponder } from "../../ocsp/responder.ts";
 import type { MetricsReporter } from "../metrics-reporter.ts";
 import { publicRoutes } from "./handler.ts";
@@ -41,19 +42,19 @@ export class PublicListener {
   private server: Server<undefined> | undefined;
   private stopping = false;
   private inFlight = 0;
-  private changes!: LedgerChanges;
 
   constructor(private readonly options: PublicListenerOptions) {}
 
   /** Listens; throws a DepotError naming the address when it cannot. */
   start(): void {
     const { depot, metrics } = this.options;
-    this.changes = new LedgerChanges(depot.layout.ledger);
+    // SQLite's change counter; none for a PostgreSQL ledger, where RECHECK_MS (500 ms) bounds how stale a cached status can be.
+    const changes = depot.ledger instanceof PostgresLedger ? undefined : new LedgerChanges(depot.layout.ledger);
     const handler = publicRoutes({
       ocsp: new OcspResponder({
         issuer: depot.issuer,
         find: (serial) => depot.ledger.find(serial),
-        changes: () => this.changes.version(),
+        ...(changes ? { changes: () => changes.version() } : {}),
         ...(this.options.ocspValiditySeconds ? { validitySeconds: this.options.ocspValiditySeconds } : {}),
       }),
       publication: new Publication(depot.layout.caCertificate, depot.layout.crl),
