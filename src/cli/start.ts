@@ -68,7 +68,10 @@ export async function runStart(rawArgs: string[]): Promise<number> {
   if (https && acme) https.acme = acme;
   if (https) options.listeners.push(https);
   const apiUrl = lastOf(parsed["api-url"]) ?? settings?.apiUrl;
-  if (apiUrl !== undefined) options.apiUrl = parseApiUrl(apiUrl);
+  if (apiUrl !== undefined) {
+    options.apiUrl = parseApiUrl(apiUrl);
+    if (https) https.apiUrl = options.apiUrl;
+  }
   const { serve } = await import("../server/index.ts");
   return serve(options);
 }
