@@ -53,7 +53,7 @@ export default depotCommand({
     const bundle = p12 === undefined ? undefined : await pkcs12Password(parsed);
     const keyOnStdout = out === undefined && p12 === undefined;
     if (keyOnStdout) secureStdoutForSecret();
-    const outFd = out === undefined ? undefined : claimSecretFile(out);
+    let outFd = out === undefined ? undefined : claimSecretFile(out);
     let p12Fd: number | undefined;
     try {
       p12Fd = p12 === undefined ? undefined : claimSecretFile(p12);
@@ -74,8 +74,12 @@ export default depotCommand({
         p12Fd = undefined;
         fillSecretFile(fd, p12!, der, recorded);
       }
-      if (outFd !== undefined) fillSecretFile(outFd, out!, pem, recorded);
-      else writeStdout(keyOnStdout ? pem : issued.certificatePem, recorded);
+      if (outFd !== undefined) {
+        // fillSecretFile closes (or on failure removes) the file itself.
+        const fd = outFd;
+        outFd = undefined;
+        fillSecretFile(fd, out!, pem, recorded);
+      } else writeStdout(keyOnStdout ? pem : issued.certificatePem, recorded);
     } catch (error) {
       if (outFd !== undefined) abandonSecretFile(outFd, out!);
       throw error;
