@@ -16,7 +16,8 @@ export type ErrorCode =
   | "E_INSECURE_KEY"
   | "E_LEDGER"
   | "E_NOT_DELIVERED"
-  | "E_SERVER";
+  | "E_SERVER"
+  | "E_LEDGER_UNAVAILABLE";
 
 export class DepotError extends Error {
   constructor(

@@ -12,7 +12,7 @@ import { SqliteAcmeStore } from "./store.ts";
 
 export const ACME_BASE_PATH = "/acme";
 
-export function acmeForDepot(depot: Depot, settings: AcmeSettings, apiUrl?: string): AcmeServer & { close(): void } {
+export function acmeForDepot(depot: Depot, settings: AcmeSettings, apiUrl = settings.apiUrl): AcmeServer & { close(): void } {
   const store = new SqliteAcmeStore(depot.layout.ledger);
   const server = createAcmeServer({
     store,

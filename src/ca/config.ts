@@ -54,8 +54,16 @@ export interface DepotSettings {
   keyType?: string;
   defaultDays?: string;
   crlDays?: string;
-  /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot). */
+  /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot), or postgres://user@host:5432/db (no password here). */
   ledger?: string;
+  /** A file holding the PostgreSQL ledger's password (else PGPASSWORD). */
+  ledgerPasswordFile?: string;
+  /** Connections per process to the PostgreSQL ledger. */
+  ledgerPool?: string;
+  /** The HTTPS API's port when `depot start` is not given --https-port (off when absent). */
+  httpsPort?: string;
+  /** The HTTPS base URL as clients reach it (ACME's absolute URLs); `depot start --api-url` overrides it. */
+  apiUrl?: string;
 }
 
 const KEYS: [keyof DepotSettings, string][] = [
@@ -64,6 +72,10 @@ const KEYS: [keyof DepotSettings, string][] = [
   ["defaultDays", "default_days"],
   ["crlDays", "crl_days"],
   ["ledger", "ledger"],
+  ["ledgerPasswordFile", "ledger_password_file"],
+  ["ledgerPool", "ledger_pool"],
+  ["httpsPort", "https_port"],
+  ["apiUrl", "api_url"],
 ];
 
 export function settingsFromConfig(sections: ConfigSections): DepotSettings | undefined {

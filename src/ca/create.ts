@@ -9,6 +9,7 @@ import { generateKeyPair, loadSigningKey } from "./keys.ts";
 import { depotLayout } from "./layout.ts";
 import { openLedger } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
+import { checkLedgerUrl } from "./ledger/postgres.ts";
 import { newSerial } from "./serial.ts";
 import { Depot } from "./depot.ts";
 
@@ -23,6 +24,8 @@ export interface CreateOptions {
   days?: number;
   /** Validity of the CA certificate. */
   caDays?: number;
+  /** Keep the ledger in PostgreSQL (a database without a depot schema) instead of ledger.sqlite3. */
+  ledger?: { url: string; passwordFile?: string; pool?: number };
 }
 
 /**
@@ -60,7 +63,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     const certificate = await selfSignCa(key, subject, serial, validity);
     writeFileSync(layout.caCertificate, pemOf(certificate), { mode: 0o644 });
 
-    const settings = { label, path: root, keyType, defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS) };
+    const settings = { label, path: root, keyType, defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS), ...ledgerSettings(options.ledger) };
     writeFileSync(layout.config, configFromSettings(settings));
     const ledger = await openLedger(layout, settings, { create: true });
     await ledger.record({
@@ -89,6 +92,17 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     throw ioError("create a depot at", root, error);
   }
   return root;
+}
+
+/** depot.cnf's keys for a PostgreSQL ledger: the URL and where the password is, never the password. */
+function ledgerSettings(ledger: CreateOptions["ledger"]) {
+  if (!ledger) return {};
+  checkLedgerUrl(ledger.url);
+  return {
+    ledger: ledger.url,
+    ...(ledger.passwordFile ? { ledgerPasswordFile: resolve(ledger.passwordFile) } : {}),
+    ...(ledger.pool ? { ledgerPool: String(ledger.pool) } : {}),
+  };
 }
 
 /** The CA's subject, O and CN both the label; a bad label is reported as such, not as a DN attribute. */

@@ -15,6 +15,7 @@ import type { DepotLayout } from "./layout.ts";
 import type { TokenStore } from "./tokens.ts";
 import { hasLedgerMarker } from "./ledger/marker.ts";
 import { SqliteLedger, sqliteLedgerPresence } from "./ledger/sqlite.ts";
+import { isPostgresUrl, openPostgresLedger } from "./ledger/postgres-settings.ts";
 
 export type CertificateType = "client" | "server" | "ca";
 export type CertificateStatus = "valid" | "revoked";
@@ -142,7 +143,8 @@ export interface LedgerOpening {
  */
 export async function openLedger(layout: DepotLayout, settings: DepotSettings, opening: LedgerOpening = {}): Promise<Ledger> {
   const kind = settings.ledger ?? "sqlite";
-  if (kind !== "sqlite") throw new DepotError("E_NOT_A_DEPOT", `${layout.config} names the ledger '${kind}'; this depot knows only sqlite`);
+  if (isPostgresUrl(kind)) return openPostgresLedger(layout, settings, opening.create === true);
+  if (kind !== "sqlite") throw new DepotError("E_NOT_A_DEPOT", `${layout.config} names the ledger '${kind}'; this depot knows sqlite and postgres://user@host:5432/db`);
   if (!opening.create) {
     const presence = sqliteLedgerPresence(layout.ledger);
     const hadLedger = hasLedgerMarker(layout) || presence !== "missing";

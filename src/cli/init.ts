@@ -3,6 +3,8 @@ import { createDepot } from "../ca/create.ts";
 import { parseDays } from "../ca/depot.ts";
 import { parseKeyType } from "../ca/key-types.ts";
 import { depotLayout } from "../ca/layout.ts";
+import { poolSize } from "../ca/ledger/postgres-settings.ts";
+import { DepotError } from "../errors.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 const args = {
@@ -10,6 +12,9 @@ const args = {
   "key-type": { type: "string", description: "CA key type, and the default for issued keys: rsa-2048 (default), rsa-3072, rsa-4096, ec-p256, ec-p384, ed25519" },
   days: { type: "string", description: "Default validity of issued certificates, in days (365)" },
   "ca-days": { type: "string", description: "Validity of the CA certificate, in days (3650)" },
+  ledger: { type: "string", description: "Keep the ledger in PostgreSQL, for several hosts: postgres://user@host:5432/db (password from PGPASSWORD or --ledger-password-file)" },
+  "ledger-password-file": { type: "string", description: "File holding the ledger's password; its path is kept in depot.cnf, the password never" },
+  "ledger-pool": { type: "string", description: "Connections each process keeps to the ledger (4)" },
 } as const;
 
 export default defineCommand({
@@ -21,11 +26,16 @@ export default defineCommand({
     const keyType = lastOf(parsed["key-type"]);
     const days = lastOf(parsed.days);
     const caDays = lastOf(parsed["ca-days"]);
+    const ledger = lastOf(parsed.ledger);
+    const passwordFile = lastOf(parsed["ledger-password-file"]);
+    const pool = lastOf(parsed["ledger-pool"]);
+    if (!ledger && (passwordFile || pool)) throw new DepotError("E_BAD_ARGUMENT", "--ledger-password-file and --ledger-pool need --ledger postgres://...");
     const root = await createDepot(parsed.path, {
       ...(labelWords.length ? { label: labelWords.join(" ") } : {}),
       ...(keyType ? { keyType: parseKeyType(keyType) } : {}),
       ...(days ? { days: parseDays(days) } : {}),
       ...(caDays ? { caDays: parseDays(caDays) } : {}),
+      ...(ledger ? { ledger: { url: ledger, ...(passwordFile ? { passwordFile } : {}), ...(pool ? { pool: poolSize(pool) } : {}) } } : {}),
     });
     console.log(`Created a depot in ${root}`);
     console.log(`CA certificate: ${depotLayout(root).caCertificate}`);

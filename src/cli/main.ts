@@ -1,4 +1,4 @@
-import { type CommandDef, renderUsage, runCommand } from "citty";
+import type { CommandDef } from "citty";
 import { DepotError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 
@@ -46,8 +46,13 @@ export async function main(argv: string[]): Promise<number> {
     if (!name.startsWith("-") && !load) {
       throw new DepotError("E_BAD_ARGUMENT", `unknown command '${name}' (commands: ${Object.keys(commands).join(", ")})`);
     }
+    const wantsHelp = argv.includes("--help") || argv.includes("-h");
+    // The server's supervisor parses its own flags: citty, and the node:util
+    // it loads (6 MB), stay out of the process that runs for months.
+    if (name === "start" && !wantsHelp) return await (await import("./start.ts")).runStart(argv.slice(1));
     const command = await load?.();
-    if (argv.includes("--help") || argv.includes("-h")) {
+    const { renderUsage, runCommand } = await import("citty");
+    if (wantsHelp) {
       const usage = await renderUsage(command ?? root, command ? root : undefined);
       process.stdout.write(`${process.stdout.isTTY ? usage : stripAnsi(usage)}\n`);
       return 0;

@@ -1,16 +1,20 @@
 /**
  * @module
  * `depot start`: parses the flags into `ServerOptions` and calls `serve`
- * (`src/server/index.ts`), which does the work.
+ * (`src/server/index.ts`), which does the work. The process that runs it
+ * becomes the supervisor, so the flags are read here (`runStart`) without
+ * citty, whose node:util would stay in its memory for the server's life;
+ * citty only renders `start --help` from the same definition.
  */
-import { defineCommand } from "citty";
-import { existsSync } from "node:fs";
+import type { ArgsDef, CommandDef } from "citty";
+import { existsSync, readFileSync } from "node:fs";
+import { type DepotSettings, parseConfig, settingsFromConfig } from "../ca/config.ts";
+import { depotLayout } from "../ca/layout.ts";
 import { resolve } from "node:path";
 import { DepotError } from "../errors.ts";
 import type { ServerOptions } from "../server/index.ts";
 import { LOG_LEVELS, type LogLevel } from "../server/log.ts";
 import { defaultDepotPath, defaultPidFile } from "../server/paths.ts";
-import { defaultHttpsNames, httpsCertificatePaths } from "../http/api/https-files.ts";
 import type { HttpsListenerSpec } from "../server/listeners/types.ts";
 import { ACME_START_ARGS, acmeFromStartArgs } from "../acme/options.ts";
 import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
@@ -35,25 +39,68 @@ const args = {
   "https-name": { type: "string", description: "A name of the HTTPS certificate the depot issues itself (repeatable; default: localhost, 127.0.0.1, ::1 and the host name)" },
   "https-cert": { type: "string", description: "Serve this certificate (PEM, with its chain) instead of one the depot issues; needs --https-key" },
   "https-key": { type: "string", description: "The key of --https-cert (PEM)" },
+  "api-url": { type: "string", description: "The HTTPS API's base URL as clients reach it (default: depot.cnf's api_url)" },
   "audit-log": { type: "string", description: "Also append the audit records (issuances, revocations, token changes) to this file as JSON lines" },
   ...ACME_START_ARGS,
 } as const;
 
-export default defineCommand({
+export default {
   meta: { name: "start", description: "Run the depot server: a supervisor and its worker processes." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
-    const options = serverOptions(parsed);
-    options.depot = await depotToServe(parsed.path as string | undefined);
-    const https = httpsListener(parsed, rawArgs, options.depot);
-    const acme = acmeFromStartArgs(rawArgs, https !== undefined);
-    if (https && acme) https.acme = acme;
-    if (https) options.listeners.push(https);
-    const { serve } = await import("../server/index.ts");
-    return serve(options);
-  },
-});
+  run: ({ rawArgs }) => runStart(rawArgs),
+} satisfies CommandDef<typeof args>;
+
+/** Runs `depot start` with its raw arguments; resolves with the exit status. */
+export async function runStart(rawArgs: string[]): Promise<number> {
+  rejectUnknownArgs(rawArgs, args);
+  const parsed = flagValues(rawArgs, args);
+  const options = serverOptions(parsed);
+  options.depot = await depotToServe(parsed.path as string | undefined);
+  const settings = depotSettings(options.depot);
+  const https = await httpsListener(parsed, rawArgs, options.depot, settings);
+  if (https) options.listeners.push(https);
+  const apiUrl = lastOf(parsed["api-url"]) ?? settings?.apiUrl;
+  if (apiUrl !== undefined) options.apiUrl = parseApiUrl(apiUrl);
+  // ACME's directory builds its absolute URLs from --api-url when given.
+  const acme = acmeFromStartArgs(rawArgs, https !== undefined);
+  if (https && acme) https.acme = options.apiUrl ? { ...acme, apiUrl: options.apiUrl } : acme;
+  const { serve } = await import("../server/index.ts");
+  return serve(options);
+}
+
+/**
+ * The flags' values, as citty would give them (`--x v`, `--x=v`, `-x v`,
+ * `--flag`, `--no-flag`; positionals in order), for arguments that
+ * `rejectUnknownArgs` has already checked.
+ */
+function flagValues(rawArgs: string[], definition: ArgsDef): Record<string, unknown> {
+  const byName = new Map<string, [string, string]>();
+  const positionals: string[] = [];
+  for (const [name, def] of Object.entries(definition)) {
+    if (def.type === "positional") positionals.push(name);
+    else for (const spelling of [name, ...[(def as { alias?: string | string[] }).alias ?? []].flat()]) byName.set(spelling, [name, def.type ?? "string"]);
+  }
+  const values: Record<string, unknown> = {};
+  const words: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") {
+      words.push(...rawArgs.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      words.push(arg);
+      continue;
+    }
+    const [flag = "", inline] = arg.replace(/^--?/, "").split(/=(.*)/s);
+    const negated = !byName.has(flag) && flag.startsWith("no-");
+    const [name, type] = byName.get(negated ? flag.slice(3) : flag) ?? [flag, "string"];
+    if (type === "boolean") values[name] = !negated;
+    else values[name] = [...[values[name] ?? []].flat(), inline ?? rawArgs[++i]];
+  }
+  positionals.forEach((name, i) => (values[name] = words[i]));
+  return values;
+}
 
 /** The flags as `ServerOptions`, each checked (the depot path is filled in after). */
 function serverOptions(parsed: Record<string, unknown>): ServerOptions {
@@ -82,13 +129,14 @@ function serverOptions(parsed: Record<string, unknown>): ServerOptions {
  * (issued by the upkeep process before the workers start) unless
  * --https-cert/--https-key name one.
  */
-function httpsListener(parsed: Record<string, unknown>, rawArgs: string[], depot: string): HttpsListenerSpec | undefined {
+async function httpsListener(parsed: Record<string, unknown>, rawArgs: string[], depot: string, settings: DepotSettings | undefined): Promise<HttpsListenerSpec | undefined> {
   const given = ["https-host", "https-name", "https-cert", "https-key"].filter((flag) => lastOf(parsed[flag]) !== undefined);
-  if (lastOf(parsed["https-port"]) === undefined) {
+  const portText = lastOf(parsed["https-port"]) ?? settings?.httpsPort;
+  if (portText === undefined) {
     if (given.length > 0) throw new DepotError("E_BAD_ARGUMENT", `--${given[0]} needs --https-port`);
     return undefined;
   }
-  const port = integer(parsed["https-port"], "https-port", 0, 1, 65535);
+  const port = integer(portText, "https-port", 0, 1, 65535);
   const host = lastOf(parsed["https-host"]) ?? lastOf(parsed.host) ?? "127.0.0.1";
   const certFile = lastOf(parsed["https-cert"]);
   const keyFile = lastOf(parsed["https-key"]);
@@ -99,8 +147,33 @@ function httpsListener(parsed: Record<string, unknown>, rawArgs: string[], depot
     return { kind: "https", host, port, certFile: resolve(certFile), keyFile: resolve(keyFile) };
   }
   const names = allValues(rawArgs, "https-name");
+  // Only with --https-port: it loads node:net (7 MB), which would stay in the supervisor.
+  const { defaultHttpsNames, httpsCertificatePaths } = await import("../http/api/https-files.ts");
   const { certPath, keyPath } = httpsCertificatePaths(resolve(depot));
   return { kind: "https", host, port, certFile: certPath, keyFile: keyPath, issueNames: names.length > 0 ? names : defaultHttpsNames() };
+}
+
+/** depot.cnf's settings, read without opening the depot (the supervisor loads no crypto); undefined if unreadable (the upkeep process says why). */
+function depotSettings(depot: string): DepotSettings | undefined {
+  try {
+    return settingsFromConfig(parseConfig(readFileSync(depotLayout(resolve(depot)).config, "utf8")));
+  } catch {
+    return undefined;
+  }
+}
+
+/** An https:// base URL, without query or fragment; kept without a trailing slash. */
+export function parseApiUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.protocol !== "https:" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    throw new DepotError("E_BAD_ARGUMENT", `--api-url must be an https:// URL without query, fragment or credentials, not '${text}'`);
+  }
+  return url.href.replace(/\/+$/, "");
 }
 
 /** The given depot, or the default one, made on first start so that `depot` alone serves at once. */
@@ -108,6 +181,8 @@ async function depotToServe(given: string | undefined): Promise<string> {
   if (given) return given;
   const path = defaultDepotPath();
   if (!existsSync(path)) {
+    // The supervisor loads no CA library, except this once: reflect-metadata before x509.
+    await import("reflect-metadata");
     const { createDepot } = await import("../ca/create.ts");
     await createDepot(path, { label: "Depot CA" });
     console.log(`Created a depot in ${path}`);

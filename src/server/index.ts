@@ -57,6 +57,8 @@ export interface ServerOptions {
   openLineProtocol?: boolean;
   /** Audit records are also appended to this file as JSON lines (--audit-log). */
   auditLog?: string;
+  /** The HTTPS API's base URL as clients reach it (--api-url, or depot.cnf's api_url): for ACME's absolute URLs. */
+  apiUrl?: string;
   /** Test hooks in the workers and the supervisor (DEPOT_TEST_HOOKS=1). */
   testHooks?: boolean;
 }

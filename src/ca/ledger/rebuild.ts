@@ -17,6 +17,8 @@ import { makeIssuer } from "../issuer.ts";
 import { loadSigningKey } from "../keys.ts";
 import { type DepotLayout, depotLayout } from "../layout.ts";
 import { openLedger } from "../ledger.ts";
+import { redactedUrl } from "./postgres.ts";
+import { isPostgresUrl } from "./postgres-settings.ts";
 import { adoptLegacyCertificates } from "../legacy.ts";
 import { x509 } from "../provider.ts";
 import { magnitudeHex } from "../serial.ts";
@@ -41,6 +43,9 @@ export async function rebuildLedger(path: string, options: { withoutCrl?: boolea
   const layout = depotLayout(resolve(path));
   refuseSymlinks(layout);
   const settings = readSettings(layout);
+  if (isPostgresUrl(settings.ledger)) {
+    throw new DepotError("E_BAD_ARGUMENT", `${layout.root} keeps its ledger in PostgreSQL (${redactedUrl(settings.ledger!)}); restore that database from its backup: ledger rebuild is for the SQLite ledger`);
+  }
   refuseReadableKey(layout);
   const key = await loadSigningKey(readText(layout.caKey), layout.caKey);
   const issuer = await makeIssuer(new x509.X509Certificate(readText(layout.caCertificate)), key, layout.caCertificate);
