@@ -218,6 +218,15 @@ describe("two hosts, one PostgreSQL ledger", () => {
     numbers.a.push(crlOf(pathA).number);
     for (const series of [numbers.a, numbers.b]) for (let i = 1; i < series.length; i++) expect(series[i]!).toBeGreaterThan(series[i - 1]!);
     process.stderr.write(`revoke on A to B's crl.pem: ${lag.toFixed(0)} ms\n`);
+
+    // One audit chain for both hosts: an issuance record per certificate and one per revocation, read through B.
+    const audit = depot(["audit", "verify", pathB], { env: db.env });
+    expect(audit.stderr).toBe("");
+    expect(audit.stdout).toMatch(new RegExp(`^audit chain intact: ${rows.size + 2} record\\(s\\), head [0-9a-f]{64}\n$`));
+    // A token made on A is known to B.
+    const created = depot(["token", "create", pathA, "--name", "enrol", "--uses", "1", "--allow", "*.example.com"], { env: db.env });
+    expect(created.stderr).toStartWith("depot: token 'enrol' created");
+    expect(depot(["token", "list", pathB], { env: db.env }).stdout).toContain("enrol");
   }, TIMEOUT);
 
   test("SIGKILL A's workers every 0.5 s for 20 s under load on both: no serial twice, no answer without its row", async () => {

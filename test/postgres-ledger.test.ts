@@ -124,7 +124,7 @@ describe("a depot on PostgreSQL", () => {
     const { path } = initPg(db);
     await db.query("UPDATE depot_schema SET version = 999");
     const result = depot(["list", path], { env: db.env });
-    expect(result.stderr).toMatch(/^depot: the ledger postgres:\/\/\S+ has schema version 999, newer than this depot knows \(1\); upgrade depot on this host\n$/);
+    expect(result.stderr).toMatch(/^depot: the ledger postgres:\/\/\S+ has schema version 999, newer than this depot knows \(2\); upgrade depot on this host\n$/);
     expect(result.exitCode).toBe(1);
   }, SETUP_TIMEOUT);
 
@@ -168,7 +168,40 @@ describe("schema migrations", () => {
     );
     const results = await Promise.all(runs.map(async (p) => ({ code: await p.exited, out: await new Response(p.stdout).text(), err: await new Response(p.stderr).text() })));
     expect(results).toEqual(Array.from({ length: 8 }, () => ({ code: 0, out: "0\n", err: "" })));
-    expect(await db.query("SELECT version FROM depot_schema")).toEqual([{ version: 1 }]);
+    expect(await db.query("SELECT version FROM depot_schema")).toEqual([{ version: 2 }]);
     expect(await db.query("SELECT value FROM depot_meta WHERE name = 'ca_fingerprint'")).toEqual([{ value: fingerprint }]);
+  }, SETUP_TIMEOUT);
+});
+
+describe("tokens and the audit chain, shared by every host", () => {
+  test("two hosts' ledgers at once: a 3-use token gives exactly 3 uses, a 5/min rate exactly 5 requests, and 40 appends make one intact chain", async () => {
+    const db = await pgDatabase();
+    const { PostgresLedger } = await import("../src/ca/ledger/postgres.ts");
+    const { hashToken, newToken } = await import("../src/ca/tokens.ts");
+    process.env.PGPASSWORD = db.password;
+    const open = (host: string) => PostgresLedger.open({ url: db.url, caFingerprint: "cd".repeat(32), host, create: true });
+    const [a, b] = [await open("host-a"), await open("host-b")];
+    try {
+      const token = { name: "enrol", hash: hashToken(newToken()), policy: { admin: false, allow: ["*.example.com"] }, createdAt: new Date(), uses: 3, rate: { limit: 5, windowSeconds: 60 } };
+      await a.tokens.create(token as never, { event: "token-create", requester: "cli", token: "enrol" });
+      expect((await b.tokens.findByHash(token.hash))?.usesLeft).toBe(3);
+
+      const uses = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).tokens.takeUse("enrol")));
+      expect(uses.filter(Boolean)).toHaveLength(3);
+      expect((await a.tokens.findByHash(token.hash))?.usesLeft).toBe(0);
+
+      const now = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 1000);
+      const verdicts = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).tokens.takeRate("enrol", token.rate, now)));
+      expect(verdicts.filter((v) => v.ok)).toHaveLength(5);
+
+      await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).audit.append({ event: "issue", requester: "line", serial: i.toString(16) })));
+      const verdict = await b.audit.verify();
+      expect(verdict).toEqual({ ok: true, count: 41, head: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(await a.audit.lastSeq()).toBe(41);
+    } finally {
+      a.close();
+      b.close();
+      delete process.env.PGPASSWORD;
+    }
   }, SETUP_TIMEOUT);
 });

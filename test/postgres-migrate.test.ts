@@ -39,12 +39,15 @@ describe("depot ledger migrate", () => {
     const { path, serials } = sqliteDepotWithRevocations(5, 2);
     const before = crl(path);
     expect(before.serials).toEqual(serials.slice(0, 2).sort());
+    expect(depot(["token", "create", path, "--name", "enrol", "--uses", "1", "--allow", "*.example.com"]).exitCode).toBe(0);
+    const chainBefore = depotOk(["audit", "verify", path]);
 
     const result = depot(["ledger", "migrate", path, "--to", db.url], { env: db.env });
     expect(result.stderr).toBe("");
     expect(result.stdout).toBe(
       `copied 6 of 6 certificates (2 revoked) to ${db.url}; 0 were there already\n` +
         `verified 6 of 6; CRL numbers continue after ${before.number}\n` +
+        "audit chain: copied 8 of 8 records, verified; API tokens: copied 1 of 1\n" +
         "depot.cnf now names the PostgreSQL ledger; ledger.sqlite3 is kept as it was\n",
     );
     expect(result.exitCode).toBe(0);
@@ -58,6 +61,9 @@ describe("depot ledger migrate", () => {
     expect(after.serials).toEqual(before.serials);
     expect(after.number).toBeGreaterThan(before.number);
     expect(depot(["list", path, "--revoked"], { env: db.env }).stdout.trim().split("\n")).toHaveLength(2);
+    // The same chain, head and all, now read from PostgreSQL; the token came along.
+    expect(depot(["audit", "verify", path], { env: db.env }).stdout).toBe(chainBefore);
+    expect(depot(["token", "list", path], { env: db.env }).stdout).toContain("enrol");
   }, TIMEOUT);
 
   test("run again on a migrated depot it refuses; onto the same database from a copy it copies nothing and verifies all", async () => {
@@ -73,6 +79,7 @@ describe("depot ledger migrate", () => {
     const rerun = depot(["ledger", "migrate", copy, "--to", db.url], { env: db.env });
     expect(rerun.stderr).toBe("");
     expect(rerun.stdout).toStartWith(`copied 0 of 3 certificates (1 revoked) to ${db.url}; 3 were there already\nverified 3 of 3;`);
+    expect(rerun.stdout).toContain("audit chain: copied 0 of 3 records, verified;");
   }, TIMEOUT);
 
   test("refuses a database holding another CA's rows, and leaves depot.cnf on SQLite", async () => {

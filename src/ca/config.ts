@@ -10,7 +10,8 @@
  *   key_type        = rsa-2048
  *
  * The `[ ca ]` section names the label; the label's own section holds the
- * depot's settings. depot's additions (key_type, default_days, crl_days) are
+ * depot's settings. depot's additions (key_type, default_days, crl_days,
+ * public_url, on_crl_change) are
  * further keys there, so the original still reads the file.
  */
 export type ConfigSections = Map<string, Map<string, string>>;
@@ -64,6 +65,10 @@ export interface DepotSettings {
   httpsPort?: string;
   /** The HTTPS base URL as clients reach it (ACME's absolute URLs); `depot start --api-url` overrides it. */
   apiUrl?: string;
+  /** The plain-HTTP base URL (AIA and CDP in every certificate; see ocsp/public-url.ts). */
+  publicUrl?: string;
+  /** A command run after each new crl.pem (see ca/crl-change.ts). */
+  onCrlChange?: string;
 }
 
 const KEYS: [keyof DepotSettings, string][] = [
@@ -76,6 +81,8 @@ const KEYS: [keyof DepotSettings, string][] = [
   ["ledgerPool", "ledger_pool"],
   ["httpsPort", "https_port"],
   ["apiUrl", "api_url"],
+  ["publicUrl", "public_url"],
+  ["onCrlChange", "on_crl_change"],
 ];
 
 export function settingsFromConfig(sections: ConfigSections): DepotSettings | undefined {

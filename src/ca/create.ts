@@ -26,6 +26,10 @@ export interface CreateOptions {
   caDays?: number;
   /** Keep the ledger in PostgreSQL (a database without a depot schema) instead of ledger.sqlite3. */
   ledger?: { url: string; passwordFile?: string; pool?: number };
+  /** Plain-HTTP base URL: AIA and CDP in every certificate (ocsp/public-url.ts). */
+  publicUrl?: string;
+  /** Command run after each new crl.pem (ca/crl-change.ts). */
+  onCrlChange?: string;
 }
 
 /**
@@ -63,7 +67,15 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     const certificate = await selfSignCa(key, subject, serial, validity);
     writeFileSync(layout.caCertificate, pemOf(certificate), { mode: 0o644 });
 
-    const settings = { label, path: root, keyType, defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS), ...ledgerSettings(options.ledger) };
+    const settings = {
+      label,
+      path: root,
+      keyType,
+      defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS),
+      ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+      ...(options.onCrlChange ? { onCrlChange: options.onCrlChange } : {}),
+      ...ledgerSettings(options.ledger),
+    };
     writeFileSync(layout.config, configFromSettings(settings));
     const ledger = await openLedger(layout, settings, { create: true });
     await ledger.record({
@@ -79,7 +91,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     ledger.close();
     writeLedgerMarker(layout);
     // An empty CRL from the start, so web servers can be pointed at crl.pem at once.
-    const depot = await Depot.open(staging);
+    const depot = await Depot.open(staging, { onCrlPublished: () => {} }); // no on-crl-change for a depot not yet in place
     await depot.publishCrl();
     depot.close();
 

@@ -33,6 +33,8 @@ export class CrlPublisher {
     private readonly issuer: Issuer,
     private readonly ledger: Ledger,
     private readonly crlDays: number,
+    /** Told after this process renamed its CRL onto crl.pem (--on-crl-change). */
+    private readonly onPublished?: (published: { path: string; crlNumber: number }) => void | Promise<void>,
   ) {}
 
   /** Signs and publishes a new CRL now, after any publication under way in this process. */
@@ -92,7 +94,9 @@ export class CrlPublisher {
     const staged = `${this.layout.crl}.${process.pid}.${claim.crlNumber}.tmp`;
     try {
       writeFileAtomic(staged, pem);
-      await this.ledger.publishIfNewest(claim, { thisUpdate, nextUpdate }, () => renameSync(staged, this.layout.crl));
+      if (await this.ledger.publishIfNewest(claim, { thisUpdate, nextUpdate }, () => renameSync(staged, this.layout.crl))) {
+        await this.onPublished?.({ path: this.layout.crl, crlNumber: claim.crlNumber });
+      }
     } finally {
       rmSync(staged, { force: true }); // Left only when a newer CRL won, or the publish failed.
     }

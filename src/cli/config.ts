@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { Depot } from "../ca/depot.ts";
+import { ocspWebServerConfig } from "../ocsp/web-server-config.ts";
 import { rejectUnknownArgs } from "./_strict.ts";
 
 const args = {
@@ -13,7 +14,7 @@ export default defineCommand({
     rejectUnknownArgs(rawArgs, args);
     const depot = await Depot.open(parsed.path);
     depot.close();
-    process.stdout.write(webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label));
+    process.stdout.write(webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label) + (depot.publicUrl ? ocspWebServerConfig(depot.publicUrl) : ""));
   },
 });
 

@@ -5,6 +5,7 @@ import { parseKeyType } from "../ca/key-types.ts";
 import { depotLayout } from "../ca/layout.ts";
 import { poolSize } from "../ca/ledger/postgres-settings.ts";
 import { DepotError } from "../errors.ts";
+import { parsePublicUrl } from "../http/public/options.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 const args = {
@@ -15,6 +16,8 @@ const args = {
   ledger: { type: "string", description: "Keep the ledger in PostgreSQL, for several hosts: postgres://user@host:5432/db (password from PGPASSWORD or --ledger-password-file)" },
   "ledger-password-file": { type: "string", description: "File holding the ledger's password; its path is kept in depot.cnf, the password never" },
   "ledger-pool": { type: "string", description: "Connections each process keeps to the ledger (4)" },
+  "public-url": { type: "string", description: "Plain-HTTP base URL of the depot server (kept in depot.cnf): certificates then carry OCSP (URL/ocsp), CA (URL/ca) and CRL (URL/crl) locations" },
+  "on-crl-change": { type: "string", description: "Command run after each new crl.pem (kept in depot.cnf), e.g. 'systemctl reload nginx'" },
 } as const;
 
 export default defineCommand({
@@ -30,12 +33,16 @@ export default defineCommand({
     const passwordFile = lastOf(parsed["ledger-password-file"]);
     const pool = lastOf(parsed["ledger-pool"]);
     if (!ledger && (passwordFile || pool)) throw new DepotError("E_BAD_ARGUMENT", "--ledger-password-file and --ledger-pool need --ledger postgres://...");
+    const publicUrl = lastOf(parsed["public-url"]);
+    const onCrlChange = lastOf(parsed["on-crl-change"]);
     const root = await createDepot(parsed.path, {
       ...(labelWords.length ? { label: labelWords.join(" ") } : {}),
       ...(keyType ? { keyType: parseKeyType(keyType) } : {}),
       ...(days ? { days: parseDays(days) } : {}),
       ...(caDays ? { caDays: parseDays(caDays) } : {}),
       ...(ledger ? { ledger: { url: ledger, ...(passwordFile ? { passwordFile } : {}), ...(pool ? { pool: poolSize(pool) } : {}) } } : {}),
+      ...(publicUrl ? { publicUrl: parsePublicUrl(publicUrl) } : {}),
+      ...(onCrlChange ? { onCrlChange } : {}),
     });
     console.log(`Created a depot in ${root}`);
     console.log(`CA certificate: ${depotLayout(root).caCertificate}`);

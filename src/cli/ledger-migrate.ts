@@ -29,6 +29,7 @@ export default defineCommand({
     const report = await migrateLedgerToPostgres(parsed.path, { url, ...(passwordFile ? { passwordFile } : {}), ...(pool ? { pool: poolSize(pool) } : {}) });
     console.log(`copied ${report.copied} of ${report.total} certificates (${report.revoked} revoked) to ${redactedUrl(url)}; ${report.total - report.copied} were there already`);
     console.log(`verified ${report.verified} of ${report.total}; CRL numbers continue after ${report.crlNumber}`);
+    console.log(`audit chain: copied ${report.audit.copied} of ${report.audit.total} records, verified; API tokens: copied ${report.tokens.copied} of ${report.tokens.total}`);
     console.log("depot.cnf now names the PostgreSQL ledger; ledger.sqlite3 is kept as it was");
   },
 });

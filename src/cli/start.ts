@@ -12,7 +12,8 @@ import { type DepotSettings, parseConfig, settingsFromConfig } from "../ca/confi
 import { depotLayout } from "../ca/layout.ts";
 import { resolve } from "node:path";
 import { DepotError } from "../errors.ts";
-import type { ServerOptions } from "../server/index.ts";
+import type { ListenerSpec, ServerOptions } from "../server/index.ts";
+import { parseOcspValidity, parsePublicUrl } from "../http/public/options.ts";
 import { LOG_LEVELS, type LogLevel } from "../server/log.ts";
 import { defaultDepotPath, defaultPidFile } from "../server/paths.ts";
 import type { HttpsListenerSpec } from "../server/listeners/types.ts";
@@ -41,6 +42,11 @@ const args = {
   "https-key": { type: "string", description: "The key of --https-cert (PEM)" },
   "api-url": { type: "string", description: "The HTTPS API's base URL as clients reach it (default: depot.cnf's api_url)" },
   "audit-log": { type: "string", description: "Also append the audit records (issuances, revocations, token changes) to this file as JSON lines" },
+  "http-port": { type: "string", description: "Port of the plain-HTTP listener: OCSP, CRL, CA certificate, health, metrics (off unless given)" },
+  "http-host": { type: "string", description: "Address of the plain-HTTP listener (default: --host)" },
+  "public-url": { type: "string", description: "Plain-HTTP base URL as clients reach it: certificates carry OCSP, CA and CRL locations under it (default: depot.cnf's public_url)" },
+  "ocsp-validity": { type: "string", description: "How long an OCSP answer is valid and may be cached: seconds, or with s, m, h, d (1h)" },
+  "on-crl-change": { type: "string", description: "Command run after each new crl.pem, e.g. 'systemctl reload nginx' (default: depot.cnf's on_crl_change)" },
   ...ACME_START_ARGS,
 } as const;
 
@@ -105,9 +111,16 @@ function flagValues(rawArgs: string[], definition: ArgsDef): Record<string, unkn
 /** The flags as `ServerOptions`, each checked (the depot path is filled in after). */
 function serverOptions(parsed: Record<string, unknown>): ServerOptions {
   const processCount = integer(parsed["process-count"], "process-count", 2, 1, 64);
+  const line: ListenerSpec = { kind: "line", host: lastOf(parsed.host) ?? "127.0.0.1", port: integer(parsed.port, "port", 35553, 1, 65535) };
+  const http = httpListenerOf(parsed, line.host);
+  if (http && http.port === line.port && http.host === line.host) throw new DepotError("E_BAD_ARGUMENT", `--http-port ${http.port} is the line protocol's port; give another`);
+  const publicUrl = lastOf(parsed["public-url"]);
+  const onCrlChange = lastOf(parsed["on-crl-change"]);
   return {
     depot: "",
-    listeners: [{ kind: "line", host: lastOf(parsed.host) ?? "127.0.0.1", port: integer(parsed.port, "port", 35553, 1, 65535) }],
+    listeners: http ? [line, http] : [line],
+    ...(publicUrl !== undefined ? { publicUrl: parsePublicUrl(publicUrl) } : {}),
+    ...(onCrlChange ? { onCrlChange } : {}),
     processCount,
     maxConnectionQueue: integer(parsed["max-connection-queue"], "max-connection-queue", 1024, 1, 100_000),
     keyPool: integer(parsed["key-pool"], "key-pool", 32, 0, 10_000),
@@ -121,6 +134,23 @@ function serverOptions(parsed: Record<string, unknown>): ServerOptions {
     openLineProtocol: parsed["open-line-protocol"] === true,
     ...(lastOf(parsed["audit-log"]) ? { auditLog: resolve(lastOf(parsed["audit-log"])!) } : {}),
     testHooks: process.env.DEPOT_TEST_HOOKS === "1",
+  };
+}
+
+/** The `http` listener from --http-port (off unless given), --http-host (default: --host) and --ocsp-validity. */
+function httpListenerOf(parsed: Record<string, unknown>, host: string): ListenerSpec | undefined {
+  if (lastOf(parsed["http-port"]) === undefined) {
+    for (const flag of ["http-host", "ocsp-validity"]) {
+      if (lastOf(parsed[flag]) !== undefined) throw new DepotError("E_BAD_ARGUMENT", `--${flag} needs --http-port`);
+    }
+    return undefined;
+  }
+  const validity = lastOf(parsed["ocsp-validity"]);
+  return {
+    kind: "http",
+    host: lastOf(parsed["http-host"]) ?? host,
+    port: integer(parsed["http-port"], "http-port", 0, 1, 65535),
+    ...(validity ? { ocspValiditySeconds: parseOcspValidity(validity) } : {}),
   };
 }
 

@@ -20,7 +20,7 @@ import { inspectPidFile } from "./pidfile.ts";
 import { tellStarter } from "./starter.ts";
 import { Supervisor } from "./supervisor.ts";
 
-export type { LineListenerSpec, ListenerKind, ListenerSpec } from "./listeners/types.ts";
+export type { HttpListenerSpec, LineListenerSpec, ListenerKind, ListenerSpec } from "./listeners/types.ts";
 
 export interface ServerOptions {
   /** The depot folder to serve; it must exist (the CLI creates the default one). */
@@ -61,6 +61,10 @@ export interface ServerOptions {
   apiUrl?: string;
   /** Test hooks in the workers and the supervisor (DEPOT_TEST_HOOKS=1). */
   testHooks?: boolean;
+  /** The plain-HTTP base URL for AIA and CDP (--public-url); default: depot.cnf's public_url. */
+  publicUrl?: string;
+  /** Command run after each new crl.pem the server publishes (--on-crl-change); default: depot.cnf's on_crl_change. */
+  onCrlChange?: string;
 }
 
 /**
@@ -131,6 +135,8 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           allowRevoke: options.allowRevoke === true,
           allowShutdown: options.allowShutdown === true,
           testHooks: options.testHooks === true,
+          processCount: options.processCount,
+          ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
         },
         upkeep: {
           depot: options.depot,
@@ -138,6 +144,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           pollMs: UPKEEP_POLL_MS,
           ...(httpsNames ? { https: { names: httpsNames } } : {}),
           ...(auditFile ? { auditFrom: lastSeqInFile(auditFile.path) ?? -1 } : {}),
+          ...(options.onCrlChange ? { onCrlChange: options.onCrlChange } : {}),
         },
         processCount: options.processCount,
         pidFile: options.pidFile,

@@ -9,6 +9,7 @@ import { Depot } from "../ca/depot.ts";
 import type { KeyType } from "../ca/key-types.ts";
 import { generateKeyPair, type KeyPair } from "../ca/keys.ts";
 import { DepotError } from "../errors.ts";
+import { WorkerMetrics } from "../http/worker-metrics.ts";
 import { KeyPool } from "./key-pool.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
 import type { ListenerContext, OpenedListener } from "./listeners/context.ts";
@@ -32,8 +33,14 @@ class Worker {
   private keyPool: KeyPool | undefined;
   private inFlight = 0;
   private stopping = false;
+  private readonly metrics: WorkerMetrics;
 
-  constructor(private readonly config: WorkerConfig) {}
+  constructor(private readonly config: WorkerConfig) {
+    this.metrics = new WorkerMetrics({
+      keyPool: () => this.keyPool && { type: this.keyPool.type, size: this.keyPool.size },
+      log: (level, message) => log(level, message, config),
+    });
+  }
 
   async start(): Promise<void> {
     process.stdout.on("error", () => this.stop("lost the supervisor's pipe"));
@@ -47,11 +54,18 @@ class Worker {
     try {
       this.depot = await Depot.open(this.config.depot, {
         deferFiles: true,
+        ...(this.config.publicUrl ? { publicUrl: this.config.publicUrl } : {}),
+        // Issuances and revocations by every face (line, HTTPS API, ACME) count in the metrics.
+        onRecorded: (event) =>
+          "issued" in event
+            ? this.metrics.issued(event.issued.type, event.issued.keyType)
+            : this.metrics.revoked(event.revoked.revocationReason ?? "unspecified"),
         onFileError: (error) => log("error", `${(error as Error).message}; the certificate is in the ledger, its file is restored at the next start`, this.config),
       });
     } catch (error) {
       fatal(error instanceof DepotError ? error.message : `cannot open the depot ${this.config.depot}: ${(error as Error)?.message ?? error}`);
     }
+    this.metrics.start(this.depot);
     const context = this.context();
     for (const spec of this.config.listeners) {
       try {
@@ -74,6 +88,7 @@ class Worker {
       servicesFor: (client) => this.services(client),
       makeKeys: (type) => this.makeKeys(type),
       config: this.config,
+      metrics: this.metrics,
       log: (level, message) => log(level, message, this.config),
       logFailure: (error) => this.logFailure(error),
       begin: () => {
@@ -156,6 +171,7 @@ class Worker {
   }
 
   private exit(): never {
+    this.metrics.stop();
     this.depot?.close();
     process.exit(0);
   }

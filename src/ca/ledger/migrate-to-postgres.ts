@@ -17,7 +17,7 @@ import type { CrlEntry } from "../crl.ts";
 import { Depot } from "../depot.ts";
 import { depotLayout } from "../layout.ts";
 import { writeFileAtomic } from "../files.ts";
-import { checkLedgerUrl, redactedUrl } from "./postgres.ts";
+import { checkLedgerUrl, type RawAuditRow, type RawTokenRow, redactedUrl } from "./postgres.ts";
 import { isPostgresUrl, openPostgresLedger } from "./postgres-settings.ts";
 
 export interface MigrateTarget {
@@ -35,6 +35,9 @@ export interface MigrateReport {
   /** Rows read back from PostgreSQL identical to SQLite's. */
   verified: number;
   crlNumber: number;
+  /** Audit records and API tokens: how many SQLite had, how many were new to PostgreSQL. */
+  audit: { total: number; copied: number };
+  tokens: { total: number; copied: number };
 }
 
 export async function migrateLedgerToPostgres(path: string, target: MigrateTarget): Promise<MigrateReport> {
@@ -54,7 +57,7 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
   const depot = await Depot.open(layout.root);
   const records = await depot.ledger.list();
   depot.close();
-  const { crlNumber, crlOnly } = readSqliteExtras(layout.ledger);
+  const { crlNumber, crlOnly, audit, tokens } = readSqliteExtras(layout.ledger);
 
   const newSettings = {
     ...settings,
@@ -67,6 +70,12 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
     const copied = await pg.adopt(records);
     // CRL numbers continue after SQLite's; serials only a CRL knew of stay listed.
     await pg.restoreRevocations(crlNumber, crlOnly);
+    // The audit chain as it is (it still verifies), and the API tokens.
+    const imported = await pg.importAuditAndTokens(audit, tokens);
+    const chain = await pg.audit.verify();
+    if (!chain.ok || chain.count < audit.length) {
+      throw new DepotError("E_LEDGER", `the audit chain in ${redactedUrl(target.url)} does not verify after the copy${chain.ok ? "" : ` (${chain.problem})`}; depot.cnf still names the SQLite ledger`);
+    }
     let verified = 0;
     for (const record of records) {
       const copy = await pg.find(record.serial);
@@ -81,15 +90,23 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
       verified++;
     }
     writeFileAtomic(layout.config, configFromSettings(newSettings));
-    return { total: records.length, revoked: records.filter((r) => r.status === "revoked").length, copied, verified, crlNumber };
+    return {
+      total: records.length,
+      revoked: records.filter((r) => r.status === "revoked").length,
+      copied,
+      verified,
+      crlNumber,
+      audit: { total: audit.length, copied: imported.audit },
+      tokens: { total: tokens.length, copied: imported.tokens },
+    };
   } finally {
     pg.close();
   }
 }
 
 /** What the SQLite ledger keeps beside the certificates: its last CRL number and revocations known only from a CRL. */
-function readSqliteExtras(path: string): { crlNumber: number; crlOnly: CrlEntry[] } {
-  if (!existsSync(path)) return { crlNumber: 0, crlOnly: [] };
+function readSqliteExtras(path: string): { crlNumber: number; crlOnly: CrlEntry[]; audit: RawAuditRow[]; tokens: RawTokenRow[] } {
+  if (!existsSync(path)) return { crlNumber: 0, crlOnly: [], audit: [], tokens: [] };
   const db = new Database(path, { readonly: true });
   try {
     const crlNumber = db.query<{ value: number }, []>("SELECT value FROM counters WHERE name = 'crl_number'").get()?.value ?? 0;
@@ -100,7 +117,12 @@ function readSqliteExtras(path: string): { crlNumber: number; crlOnly: CrlEntry[
           .all()
           .map((row) => ({ serial: row.serial, revokedAt: new Date(row.revoked_at), reason: row.revocation_reason }))
       : [];
-    return { crlNumber, crlOnly };
+    const has = (table: string) => db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== null;
+    const audit = has("audit") ? db.query<RawAuditRow, []>("SELECT seq, time, event, serial, body, previous, hash FROM audit ORDER BY seq").all() : [];
+    const tokens = has("api_tokens")
+      ? db.query<RawTokenRow, []>("SELECT name, hash, policy, created_at, expires_at, uses, uses_left, rate_limit, rate_window, revoked_at FROM api_tokens").all()
+      : [];
+    return { crlNumber, crlOnly, audit, tokens };
   } finally {
     db.close();
   }

@@ -63,6 +63,38 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    why: "API tokens (hash and policy, use counts, rate windows) and the audit hash chain, shared by every host",
+    sql: `
+      CREATE TABLE api_tokens (
+        name          TEXT PRIMARY KEY,
+        hash          TEXT NOT NULL UNIQUE,
+        policy        TEXT NOT NULL,
+        created_at    TIMESTAMPTZ NOT NULL,
+        expires_at    TIMESTAMPTZ,
+        uses          INTEGER,
+        uses_left     INTEGER,
+        rate_limit    INTEGER,
+        rate_window   INTEGER,
+        revoked_at    TIMESTAMPTZ,
+        window_start  BIGINT NOT NULL DEFAULT 0,
+        window_count  INTEGER NOT NULL DEFAULT 0,
+        window_before INTEGER NOT NULL DEFAULT 0
+      );
+      -- One chain for every host: each record holds the SHA-256 of the one before (see audit.ts).
+      CREATE TABLE audit (
+        seq      BIGINT PRIMARY KEY,
+        time     TEXT NOT NULL,
+        event    TEXT NOT NULL,
+        serial   TEXT,
+        body     TEXT NOT NULL,
+        previous TEXT NOT NULL,
+        hash     TEXT NOT NULL
+      );
+      CREATE INDEX audit_serial ON audit (serial);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

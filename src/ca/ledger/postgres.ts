@@ -23,7 +23,10 @@ import { SQL } from "bun";
 import { DepotError } from "../../errors.ts";
 import type { CrlEntry } from "../crl.ts";
 import { type CertificateRecord, type CrlClaim, type CrlState, type Ledger, type ListQuery, SerialCollisionError } from "../ledger.ts";
+import { type AuditActor, type AuditEntry, revokeEntry } from "../audit.ts";
+import { appendAuditWithin, PostgresAuditLog } from "./postgres-audit.ts";
 import { migrateSchema, SCHEMA_VERSION } from "./postgres-schema.ts";
+import { PostgresTokenStore } from "./postgres-tokens.ts";
 
 /** Connections each process keeps at most: 2 hosts x 8 workers x 4 stay well under PostgreSQL's default 100. */
 export const DEFAULT_POOL = 4;
@@ -118,12 +121,19 @@ export class PostgresLedger implements Ledger {
   /** Set once the schema and the CA were checked; until then every operation checks first. */
   private checked: Promise<void> | undefined;
 
+  readonly tokens: PostgresTokenStore;
+  readonly audit: PostgresAuditLog;
+
   private constructor(
     private readonly sql: SQL,
     readonly host: string,
     readonly url: string,
     private readonly check: () => Promise<void>,
-  ) {}
+  ) {
+    const guard = <T>(operation: () => Promise<T>) => this.guard(operation);
+    this.tokens = new PostgresTokenStore(sql, guard);
+    this.audit = new PostgresAuditLog(sql, guard);
+  }
 
   /** Connects, checks (or, with `create`, makes) the schema and the CA it belongs to. */
   static async open(options: PostgresLedgerOptions): Promise<PostgresLedger> {
@@ -175,7 +185,7 @@ export class PostgresLedger implements Ledger {
    * `ledger unavailable` (an ERROR line, a 503), never a half-done issuance:
    * a certificate is only answered after its INSERT returned.
    */
-  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+  async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
       if (!this.checked) {
         this.checked = this.check();
@@ -189,9 +199,16 @@ export class PostgresLedger implements Ledger {
     }
   }
 
-  async record(certificate: CertificateRecord): Promise<void> {
+  /** The row and its audit record commit together; the audit lock is taken last, so it is held only for the commit. */
+  async record(certificate: CertificateRecord, audit?: AuditEntry): Promise<void> {
     try {
-      await this.guard(() => this.insert(this.sql, certificate, false));
+      await this.guard(async () => {
+        if (!audit) return void (await this.insert(this.sql, certificate, false));
+        await this.sql.begin(async (tx) => {
+          await this.insert(tx, certificate, false);
+          await appendAuditWithin(tx, audit);
+        });
+      });
     } catch (error) {
       if (error instanceof SQL.PostgresError && error.errno === "23505" && error.constraint === "certificates_pkey") throw new SerialCollisionError(certificate.serial);
       throw error;
@@ -234,7 +251,7 @@ export class PostgresLedger implements Ledger {
     return rows[0] ? fromRow(rows[0] as Row) : undefined;
   }
 
-  async revoke(serial: string, reason: string, at: Date): Promise<CertificateRecord> {
+  async revoke(serial: string, reason: string, at: Date, actor?: AuditActor): Promise<CertificateRecord> {
     return this.guard(() =>
       this.sql.begin(async (tx) => {
         const rows = (await tx.unsafe(`SELECT ${COLUMNS} FROM certificates WHERE serial = $1 FOR UPDATE`, [serial])) as Row[];
@@ -245,6 +262,7 @@ export class PostgresLedger implements Ledger {
         await tx`UPDATE certificates SET status = 'revoked', revoked_at = ${at}, revocation_reason = ${reason} WHERE serial = ${serial}`;
         // Other hosts watch this counter to re-sign their crl.pem.
         await tx`UPDATE depot_counters SET value = value + 1 WHERE name = 'revocations'`;
+        await appendAuditWithin(tx, revokeEntry(row, reason, actor), at);
         return fromRow({ ...row, status: "revoked", revoked_at: at, revocation_reason: reason });
       }),
     );
@@ -368,6 +386,38 @@ export class PostgresLedger implements Ledger {
     return Number(row.n);
   }
 
+  /**
+   * For `depot ledger migrate`: the SQLite ledger's audit records as they
+   * are (same seq, hashes and bodies, so the chain still verifies) and its
+   * token rows. Records already there are kept; one that differs at the same
+   * seq means another history, and is refused. Returns how many were new.
+   */
+  async importAuditAndTokens(audit: RawAuditRow[], tokens: RawTokenRow[]): Promise<{ audit: number; tokens: number }> {
+    return this.guard(() =>
+      this.sql.begin(async (tx) => {
+        let auditAdded = 0;
+        let tokensAdded = 0;
+        for (const row of audit) {
+          const result = await tx`INSERT INTO audit (seq, time, event, serial, body, previous, hash)
+                                  VALUES (${row.seq}, ${row.time}, ${row.event}, ${row.serial}, ${row.body}, ${row.previous}, ${row.hash}) ON CONFLICT (seq) DO NOTHING`;
+          if ((result.count ?? 0) > 0) auditAdded++;
+          else {
+            const [there] = await tx`SELECT hash FROM audit WHERE seq = ${row.seq}`;
+            if (there.hash !== row.hash) throw new DepotError("E_LEDGER", `the ledger ${redactedUrl(this.url)} holds another audit record ${row.seq}; it is not this depot's history`);
+          }
+        }
+        for (const row of tokens) {
+          const result = await tx`INSERT INTO api_tokens (name, hash, policy, created_at, expires_at, uses, uses_left, rate_limit, rate_window, revoked_at)
+                                  VALUES (${row.name}, ${row.hash}, ${row.policy}, ${new Date(row.created_at)}, ${row.expires_at ? new Date(row.expires_at) : null},
+                                          ${row.uses}, ${row.uses_left}, ${row.rate_limit}, ${row.rate_window}, ${row.revoked_at ? new Date(row.revoked_at) : null})
+                                  ON CONFLICT (name) DO NOTHING`;
+          tokensAdded += result.count ?? 0;
+        }
+        return { audit: auditAdded, tokens: tokensAdded };
+      }),
+    );
+  }
+
   /** The schema version this binary writes. */
   static readonly schemaVersion = SCHEMA_VERSION;
 
@@ -390,6 +440,31 @@ async function withDeadline<T>(work: Promise<T>): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** An audit row of the SQLite ledger, as stored. */
+export interface RawAuditRow {
+  seq: number;
+  time: string;
+  event: string;
+  serial: string | null;
+  body: string;
+  previous: string;
+  hash: string;
+}
+
+/** A token row of the SQLite ledger, as stored (times as ISO text). */
+export interface RawTokenRow {
+  name: string;
+  hash: string;
+  policy: string;
+  created_at: string;
+  expires_at: string | null;
+  uses: number | null;
+  uses_left: number | null;
+  rate_limit: number | null;
+  rate_window: number | null;
+  revoked_at: string | null;
 }
 
 /** Errors that mean "cannot reach PostgreSQL now", as opposed to a bad query. */

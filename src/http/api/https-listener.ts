@@ -19,10 +19,21 @@ import { acmeForDepot } from "../../acme/mount.ts";
 
 export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedListener {
   const internalError = (error: unknown) => context.log("error", `internal error (HTTPS API): ${(error as Error)?.stack ?? error}`);
-  const api = createApi(depotApiServices(context.depot, { makeKeys: context.makeKeys, publishOnRevoke: false }), {
-    internalError,
-    served: (route, status, ms) => context.log("debug", `served ${route} ${status} in ${ms.toFixed(1)} ms (HTTPS)`),
-  });
+  const metrics = context.metrics;
+  const api = createApi(
+    depotApiServices(context.depot, {
+      makeKeys: context.makeKeys,
+      publishOnRevoke: false,
+      ...(metrics.reporter ? { metrics: async () => metrics.reporter?.scrape() ?? "" } : {}),
+    }),
+    {
+      internalError,
+      served: (route, status, ms) => {
+        metrics.httpServed("https", route, status, ms);
+        context.log("debug", `served ${route} ${status} in ${ms.toFixed(1)} ms (HTTPS)`);
+      },
+    },
+  );
   let cert: string;
   let key: string;
   try {

@@ -20,6 +20,15 @@ export interface LineListenerSpec {
   port: number;
 }
 
+/** The plain-HTTP publication point (`src/http/public/`): OCSP, CRL, CA certificate, health, metrics. */
+export interface HttpListenerSpec {
+  kind: "http";
+  host: string;
+  port: number;
+  /** nextUpdate - thisUpdate of OCSP answers, seconds (--ocsp-validity; 1 hour when absent). */
+  ocspValiditySeconds?: number;
+}
+
 /** The HTTPS JSON API (`src/http/api/`), TLS with the files named here. */
 export interface HttpsListenerSpec {
   kind: "https";
@@ -39,8 +48,8 @@ export interface HttpsListenerSpec {
   acme?: AcmeSettings;
 }
 
-/** Every kind of listener; H3 adds `{ kind: "http" … }` here. */
-export type ListenerSpec = LineListenerSpec | HttpsListenerSpec;
+/** Every kind of listener. */
+export type ListenerSpec = LineListenerSpec | HttpListenerSpec | HttpsListenerSpec;
 
 export type ListenerKind = ListenerSpec["kind"];
 
