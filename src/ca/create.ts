@@ -48,10 +48,12 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
   const parent = dirname(root);
   let staging: string;
   try {
-    mkdirSync(parent, { recursive: true });
+    // Only the depot's own folder is created, as `mkdir` without -p: a typo
+    // in a parent must not leave a trail of new folders.
     removeStaleStaging(parent);
     staging = mkdtempSync(`${parent}/.${basename(root)}.init-${process.pid}-`);
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new DepotError("E_IO", `cannot create ${root}: the folder ${parent} does not exist (create it first)`);
     throw ioError("create a depot in", parent, error);
   }
   try {

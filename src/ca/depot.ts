@@ -18,11 +18,11 @@ import { type AuditActor, issueEntry } from "./audit.ts";
 import { type CertificateRecord, type Ledger, openLedger, SerialCollisionError } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
 import { adoptLegacyCertificates } from "./legacy.ts";
-import { leafExtensions, serverNames } from "./profiles.ts";
+import { leafExtensions, leafNames, type Profile } from "./profiles.ts";
 import { x509 } from "./provider.ts";
 import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
 import { CertificateFiles } from "./certificate-files.ts";
-import { DEFAULT_LEAF_DAYS } from "./defaults.ts";
+import { DEFAULT_LEAF_DAYS, MAX_DAYS } from "./defaults.ts";
 import { publicationExtensions } from "../ocsp/public-url.ts";
 import { parsePublicUrl } from "../http/public/options.ts";
 import { crlChangeReporter, type CrlPublished } from "./crl-change.ts";
@@ -30,10 +30,10 @@ import { readSettings, refuseReadableKey, refuseSymlinks } from "./depot-checks.
 
 export type { Crl } from "./crl-publisher.ts";
 
-export const MAX_DAYS = 36_500;
+export { MAX_DAYS };
 
 export interface IssueRequest {
-  profile: "client" | "server";
+  profile: Profile;
   subject: DistinguishedName;
   /** Extra names for a server certificate (DNS names or IP addresses). */
   subjectAltNames?: string[];
@@ -175,9 +175,7 @@ export class Depot {
    * process took it, we sign again with a new one.
    */
   async signPublicKey(request: SignRequest): Promise<Issued> {
-    const commonName = request.subject.find((attr) => attr.name === "CN")?.value;
-    const names = request.profile === "server" ? serverNames(commonName, request.subjectAltNames ?? []) : [];
-    const extensions = [...leafExtensions(request.profile, request.family, names), ...this.publicationExtensions];
+    const extensions = [...leafExtensions(request.profile, request.family, leafNames(request.profile, request.subject, request.subjectAltNames ?? [])), ...this.publicationExtensions];
     const days = request.days ?? this.defaultDays;
     this.signing++;
     try {
@@ -231,7 +229,7 @@ export class Depot {
    * a server, its asked-for names) used; the extensions are the profile's,
    * whatever the request asks for, so a request can never get CA:TRUE.
    */
-  async signCsr(pem: string, options: { profile: "client" | "server"; days?: number; requester?: AuditActor }): Promise<Issued> {
+  async signCsr(pem: string, options: { profile: Profile; days?: number; requester?: AuditActor }): Promise<Issued> {
     const requested = await readCertificateRequest(pem);
     return this.signPublicKey({
       profile: options.profile,

@@ -1,19 +1,18 @@
-import { defineCommand } from "citty";
-import { Depot } from "../ca/depot.ts";
+/**
+ * @module
+ * `depot config`: web-server settings that require this depot's certificates.
+ */
+import { depotCommand } from "./_command.ts";
 import { ocspWebServerConfig } from "../ocsp/web-server-config.ts";
-import { rejectUnknownArgs } from "./_strict.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
 } as const;
 
-export default defineCommand({
+export default depotCommand({
   meta: { name: "config", description: "Print Apache and nginx settings that make a web server require certificates from this depot." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
-    const depot = await Depot.open(parsed.path);
-    depot.close();
+  run(_context, depot) {
     process.stdout.write(webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label) + (depot.publicUrl ? ocspWebServerConfig(depot.publicUrl) : ""));
   },
 });

@@ -1,16 +1,16 @@
 import { defineCommand } from "citty";
 import { createDepot } from "../ca/create.ts";
-import { parseDays } from "../ca/depot.ts";
-import { parseKeyType } from "../ca/key-types.ts";
+import { ED25519_BROWSER_NOTE, KEY_TYPES, type KeyType } from "../ca/key-types.ts";
 import { depotLayout } from "../ca/layout.ts";
 import { poolSize } from "../ca/ledger/postgres-settings.ts";
 import { DepotError } from "../errors.ts";
 import { parsePublicUrl } from "../http/public/options.ts";
+import { daysOption } from "./_args.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 const args = {
   path: { type: "positional", description: "Folder for the new depot (new or empty)", required: true },
-  "key-type": { type: "string", description: "CA key type, and the default for issued keys: rsa-2048 (default), rsa-3072, rsa-4096, ec-p256, ec-p384, ed25519" },
+  "key-type": { type: "enum", options: [...KEY_TYPES] as KeyType[], valueHint: "type", description: "CA key type, and the default for issued keys (default rsa-2048); browsers do not accept ed25519." },
   days: { type: "string", description: "Default validity of issued certificates, in days (365)" },
   "ca-days": { type: "string", description: "Validity of the CA certificate, in days (3650)" },
   ledger: { type: "string", description: "Keep the ledger in PostgreSQL, for several hosts: postgres://user@host:5432/db (password from PGPASSWORD or --ledger-password-file)" },
@@ -26,7 +26,7 @@ export default defineCommand({
   async run({ rawArgs, args: parsed }) {
     rejectUnknownArgs(rawArgs, args, true);
     const labelWords = parsed._.slice(1);
-    const keyType = lastOf(parsed["key-type"]);
+    const keyType = parsed["key-type"];
     const days = lastOf(parsed.days);
     const caDays = lastOf(parsed["ca-days"]);
     const ledger = lastOf(parsed.ledger);
@@ -35,11 +35,12 @@ export default defineCommand({
     if (!ledger && (passwordFile || pool)) throw new DepotError("E_BAD_ARGUMENT", "--ledger-password-file and --ledger-pool need --ledger postgres://...");
     const publicUrl = lastOf(parsed["public-url"]);
     const onCrlChange = lastOf(parsed["on-crl-change"]);
+    if (keyType === "ed25519") process.stderr.write(`depot: warning: an Ed25519 CA: ${ED25519_BROWSER_NOTE}\n`);
     const root = await createDepot(parsed.path, {
       ...(labelWords.length ? { label: labelWords.join(" ") } : {}),
-      ...(keyType ? { keyType: parseKeyType(keyType) } : {}),
-      ...(days ? { days: parseDays(days) } : {}),
-      ...(caDays ? { caDays: parseDays(caDays) } : {}),
+      ...(keyType ? { keyType } : {}),
+      ...(days ? { days: daysOption(parsed, "days")! } : {}),
+      ...(caDays ? { caDays: daysOption(parsed, "ca-days")! } : {}),
       ...(ledger ? { ledger: { url: ledger, ...(passwordFile ? { passwordFile } : {}), ...(pool ? { pool: poolSize(pool) } : {}) } } : {}),
       ...(publicUrl ? { publicUrl: parsePublicUrl(publicUrl) } : {}),
       ...(onCrlChange ? { onCrlChange } : {}),

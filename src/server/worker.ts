@@ -19,6 +19,7 @@ import type { LogLevel } from "./log.ts";
 import { LOG_LEVELS } from "./log.ts";
 import { type WorkerConfig, type WorkerMessage, WORKER_ENV } from "./messages.ts";
 import type { Services } from "./protocol.ts";
+import { printable } from "../ca/dn.ts";
 
 export async function runWorker(): Promise<never> {
   const config = JSON.parse(process.env[WORKER_ENV] ?? "{}") as WorkerConfig;
@@ -125,7 +126,7 @@ class Worker {
         const { serial } = await this.depot.findBySerial(serialText);
         // Recorded only: the upkeep process publishes the CRL, one for a whole burst.
         const { record } = await this.depot.revoke(serial, reason, { publish: false, requester });
-        log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; the upkeep process publishes the CRL`, this.config);
+        log("info", `revoked ${record.serial.toUpperCase()} (${printable(record.subject)}) over the socket; the upkeep process publishes the CRL`, this.config);
         return `OK revoked ${record.serial.toUpperCase()}\n`;
       },
       allowRevoke: this.config.allowRevoke,

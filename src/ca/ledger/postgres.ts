@@ -386,6 +386,42 @@ export class PostgresLedger implements Ledger {
     return Number(row.n);
   }
 
+  async isEmpty(): Promise<boolean> {
+    const rows = await this.guard(() => this.sql`SELECT 1 FROM certificates LIMIT 1`);
+    return (rows as unknown[]).length === 0;
+  }
+
+  /**
+   * The CRL publication lease of this host (each host writes its own
+   * crl.pem): taken when free, expired, or already ours; the advisory lock
+   * makes the check and the take one step across this host's processes.
+   */
+  async leaseCrlPublication(holder: number, now: Date, until: Date): Promise<boolean> {
+    const holderKey = `crl_lease_holder:${this.host}`;
+    const untilKey = `crl_lease_until:${this.host}`;
+    return this.guard(() =>
+      this.sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(hashtext(${holderKey}))`;
+        const rows = (await tx`SELECT name, value FROM depot_counters WHERE name IN (${holderKey}, ${untilKey})`) as { name: string; value: string | number }[];
+        const value = (name: string) => rows.find((row) => row.name === name)?.value;
+        const current = value(holderKey);
+        if (current !== undefined && Number(current) !== holder && Number(value(untilKey) ?? 0) > now.getTime()) return false;
+        for (const [name, v] of [[holderKey, holder], [untilKey, until.getTime()]] as const) {
+          await tx`INSERT INTO depot_counters (name, value) VALUES (${name}, ${v}) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`;
+        }
+        return true;
+      }),
+    );
+  }
+
+  async releaseCrlPublication(holder: number): Promise<void> {
+    const holderKey = `crl_lease_holder:${this.host}`;
+    const untilKey = `crl_lease_until:${this.host}`;
+    await this.guard(
+      () => this.sql`UPDATE depot_counters SET value = 0 WHERE name = ${untilKey} AND (SELECT value FROM depot_counters WHERE name = ${holderKey}) = ${holder}`,
+    );
+  }
+
   /**
    * For `depot ledger migrate`: the SQLite ledger's audit records as they
    * are (same seq, hashes and bodies, so the chain still verifies) and its

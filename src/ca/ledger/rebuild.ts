@@ -10,8 +10,7 @@
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { resolve } from "node:path";
 import { DepotError, ioError } from "../../errors.ts";
-import type { CrlEntry } from "../crl.ts";
-import { crlDerOf, isSignedBy } from "../crl.ts";
+import { type CrlEntry, crlDerOf, isSignedBy, readCrl } from "../crl.ts";
 import { readSettings, refuseReadableKey, refuseSymlinks } from "../depot-checks.ts";
 import { makeIssuer } from "../issuer.ts";
 import { loadSigningKey } from "../keys.ts";
@@ -21,7 +20,6 @@ import { redactedUrl } from "./postgres.ts";
 import { isPostgresUrl } from "./postgres-settings.ts";
 import { adoptLegacyCertificates } from "../legacy.ts";
 import { x509 } from "../provider.ts";
-import { magnitudeHex } from "../serial.ts";
 import { writeLedgerMarker } from "./marker.ts";
 import { sqliteLedgerPresence } from "./sqlite.ts";
 
@@ -99,27 +97,7 @@ function lastCrl(layout: DepotLayout, signedByCa: (der: Uint8Array) => boolean):
   if (!existsSync(layout.crl)) throw new DepotError("E_LEDGER", `${layout.crl} is missing: the revocations cannot be recovered from it${withoutIt}`);
   const der = crlDerOf(readText(layout.crl));
   if (!der || !signedByCa(der)) throw new DepotError("E_LEDGER", `${layout.crl} is not a CRL signed by this CA${withoutIt}`);
-  const crl = new x509.X509Crl(der);
-  const numberExtension = crl.getExtension("2.5.29.20");
-  const crlNumber = numberExtension ? Number(BigInt(`0x${Buffer.from(readIntegerValue(new Uint8Array(numberExtension.value))).toString("hex") || "0"}`)) : 0;
-  const entries = crl.entries.map((entry): CrlEntry => ({
-    serial: magnitudeHex(new Uint8Array(Buffer.from(entry.serialNumber, "hex"))),
-    revokedAt: entry.revocationDate,
-    reason: reasonName(entry.reason),
-  }));
-  return { crlNumber, entries };
-}
-
-/** The content octets of a DER INTEGER (the CRL number extension's value). */
-function readIntegerValue(der: Uint8Array): Uint8Array {
-  if (der[0] !== 0x02) return new Uint8Array();
-  const length = der[1]!;
-  return length & 0x80 ? der.subarray(2 + (length & 0x7f)) : der.subarray(2, 2 + length);
-}
-
-function reasonName(reason: x509.X509CrlReason | undefined): string {
-  if (reason === undefined) return "unspecified";
-  return x509.X509CrlReason[reason] ?? "unspecified";
+  return readCrl(der);
 }
 
 function readText(path: string): string {
