@@ -116,6 +116,13 @@ describe("issuance", () => {
     expect(record?.type).toBe("server");
     const days = (leaf.validToDate.getTime() - leaf.validFromDate.getTime()) / 86_400_000;
     expect(Math.round(days)).toBe(7);
+    // The audit chain names the ACME account and the client's address.
+    const { depot: runDepot } = await import("./helpers.ts");
+    const audit = runDepot(["audit", "export", acme.depotPath]).stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    const entry = audit.find((e) => e.serial === serial && e.event === "issue");
+    expect(entry.requester).toBe(`acme:${client.kid!.split("/").pop()}`);
+    expect(entry.client).toBe("127.0.0.1");
+    expect(entry.sans).toEqual(["web.test", "127.0.0.1"]);
   });
 });
 
