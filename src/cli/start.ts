@@ -64,14 +64,15 @@ export async function runStart(rawArgs: string[]): Promise<number> {
   options.depot = await depotToServe(parsed.path as string | undefined);
   const settings = depotSettings(options.depot);
   const https = await httpsListener(parsed, rawArgs, options.depot, settings);
-  const acme = acmeFromStartArgs(rawArgs, https !== undefined);
-  if (https && acme) https.acme = acme;
   if (https) options.listeners.push(https);
   const apiUrl = lastOf(parsed["api-url"]) ?? settings?.apiUrl;
   if (apiUrl !== undefined) {
     options.apiUrl = parseApiUrl(apiUrl);
     if (https) https.apiUrl = options.apiUrl;
   }
+  // ACME's directory builds its absolute URLs from --api-url when given.
+  const acme = acmeFromStartArgs(rawArgs, https !== undefined);
+  if (https && acme) https.acme = options.apiUrl ? { ...acme, apiUrl: options.apiUrl } : acme;
   const { serve } = await import("../server/index.ts");
   return serve(options);
 }
