@@ -1,6 +1,6 @@
 import { type CommandDef, renderUsage, runCommand } from "citty";
 import { DepotError } from "../errors.ts";
-import { VERSION } from "../version.ts";
+import { VERSION, VERSION_LINE } from "../version.ts";
 import config from "./config.ts";
 import generate from "./generate.ts";
 import init from "./init.ts";
@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   if (first === undefined || (first.startsWith("-") && !["--help", "-h", "--version", "-v"].includes(first))) argv = ["start", ...argv];
   try {
     if (first === "--version" || first === "-v") {
-      console.log(VERSION);
+      console.log(VERSION_LINE);
       return 0;
     }
     const name = argv[0]!;

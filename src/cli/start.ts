@@ -13,6 +13,7 @@ import { depotUpkeep } from "../server/upkeep.ts";
 import { READY_FD_ENV, tellStarter } from "../server/starter.ts";
 import { Supervisor } from "../server/supervisor.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { requireServerPlatform } from "./_server-platform.ts";
 
 
 const args = {
@@ -36,6 +37,7 @@ export default defineCommand({
   async run({ rawArgs, args: parsed }) {
     const readyFd = process.env[READY_FD_ENV] ? Number(process.env[READY_FD_ENV]) : undefined;
     try {
+      requireServerPlatform();
       rejectUnknownArgs(rawArgs, args);
       return await start(rawArgs, parsed, readyFd);
     } catch (error) {
