@@ -1,0 +1,34 @@
+/**
+ * @module
+ * Outside programs a test needs (nginx, pk12util, keytool, chromium, ...),
+ * installed from Debian when missing. We run as root in CI; a missing tool is
+ * installed, never a reason to skip: if the install fails, the test fails
+ * with the reason.
+ */
+import { spawnSync } from "node:child_process";
+
+let updated = false;
+
+function onPath(binary: string): boolean {
+  return spawnSync("sh", ["-c", `command -v '${binary}'`], { stdio: "ignore" }).status === 0;
+}
+
+/** Installs Debian package `pkg` unless `binary` is already on PATH. Idempotent; quick when present. */
+export function ensureTool(binary: string, pkg: string): void {
+  if (onPath(binary)) return;
+  const started = Date.now();
+  process.stderr.write(`test set-up: installing ${pkg} (for ${binary})\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const run = (args: string[]) => {
+    // dpkg's lock may be held by a parallel install; apt-get waits for it.
+    const result = spawnSync("apt-get", ["-o", "DPkg::Lock::Timeout=600", ...args], { env, encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed: ${(result.stderr || result.stdout || String(result.error)).slice(-2000)}`);
+  };
+  if (!updated) {
+    run(["update", "-q"]);
+    updated = true;
+  }
+  run(["install", "-y", "-q", "--no-install-recommends", pkg]);
+  if (!onPath(binary)) throw new Error(`installed ${pkg}, but ${binary} is still not on PATH`);
+  process.stderr.write(`test set-up: installed ${pkg} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+}
