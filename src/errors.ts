@@ -13,6 +13,7 @@ export type ErrorCode =
   | "E_ALREADY_REVOKED"
   | "E_IO"
   | "E_INSECURE_KEY"
+  | "E_BAD_PASSPHRASE"
   | "E_SERVER";
 
 export class DepotError extends Error {

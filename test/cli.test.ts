@@ -69,8 +69,9 @@ beforeAll(() => {
 
 describe("--version and --help", () => {
   test("--version prints package.json's version", () => {
-    expect(depot(["--version"])).toEqual({ exitCode: 0, stdout: `${VERSION}\n`, stderr: "" });
-    expect(depot(["-v"])).toEqual({ exitCode: 0, stdout: `${VERSION}\n`, stderr: "" });
+    // And the commit it was built from (test/release.test.ts checks which).
+    expect(depot(["--version"])).toEqual({ exitCode: 0, stdout: expect.stringMatching(new RegExp(`^depot ${VERSION.replaceAll(".", "\\.")} \\(commit ([0-9a-f]{12}(-dirty)?|unknown)\\)\n$`)), stderr: "" });
+    expect(depot(["-v"])).toEqual(depot(["--version"]));
   });
 
   test("--help names the commands, exits 0, without colour codes when not on a terminal", () => {
@@ -79,7 +80,7 @@ describe("--version and --help", () => {
     expect(result.stderr).toBe("");
     expect(result.stdout).not.toContain("\u001b[");
     expect(result.stdout).toContain(`(depot v${VERSION})`);
-    expect(result.stdout).toMatch(/^USAGE depot start\|stop\|status\|init\|generate\|sign\|revoke\|crl\|list\|show\|config$/m);
+    expect(result.stdout).toMatch(/^USAGE depot start\|stop\|status\|init\|generate\|sign\|revoke\|crl\|list\|show\|config\|key$/m);
     for (const command of ["init", "generate", "config"]) expect(result.stdout).toMatch(new RegExp(`^ +${command} +\\S`, "m"));
   });
 
@@ -345,7 +346,7 @@ describe("config", () => {
 
 describe("errors: one line on stderr, exit 1, no stack trace", () => {
   test("unknown command", () => {
-    expectFailure(depot(["frobnicate"]), "unknown command 'frobnicate' (commands: start, stop, status, init, generate, sign, revoke, crl, list, show, config)");
+    expectFailure(depot(["frobnicate"]), "unknown command 'frobnicate' (commands: start, stop, status, init, generate, sign, revoke, crl, list, show, config, key)");
   });
 
   test("unknown flag", () => {
@@ -558,6 +559,6 @@ describe("errors as an unprivileged user", () => {
   });
 
   test.skipIf(isRoot && !setpriv)("--version works as the unprivileged user (the binary is reachable)", () => {
-    expect(asNobody(["--version"])).toEqual({ exitCode: 0, stdout: `${VERSION}\n`, stderr: "" });
+    expect(asNobody(["--version"])).toEqual({ exitCode: 0, stdout: expect.stringContaining(`depot ${VERSION} (commit `), stderr: "" });
   });
 });

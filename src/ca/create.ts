@@ -10,6 +10,7 @@ import { depotLayout } from "./layout.ts";
 import { SqliteLedger } from "./ledger.ts";
 import { newSerial } from "./serial.ts";
 import { Depot } from "./depot.ts";
+import { encryptPrivateKey } from "./key-encryption.ts";
 
 import { DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS } from "./defaults.ts";
 
@@ -22,6 +23,8 @@ export interface CreateOptions {
   days?: number;
   /** Validity of the CA certificate. */
   caDays?: number;
+  /** Encrypt the CA key under this passphrase (key-encryption.ts). */
+  passphrase?: string;
 }
 
 /**
@@ -51,7 +54,8 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     mkdirSync(layout.certificatesDir, { mode: 0o755 });
 
     const keyPair = await generateKeyPair(keyType);
-    writeFileSync(layout.caKey, keyPair.privateKeyPem, { mode: 0o400, flag: "wx" });
+    const keyFile = options.passphrase === undefined ? keyPair.privateKeyPem : await encryptPrivateKey(keyPair.privateKeyPem, options.passphrase);
+    writeFileSync(layout.caKey, keyFile, { mode: 0o400, flag: "wx" });
     const key = await loadSigningKey(keyPair.privateKeyPem, layout.caKey);
     const serial = newSerial();
     const validity = validityFor(options.caDays ?? DEFAULT_CA_DAYS);
@@ -80,7 +84,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     });
     ledger.close();
     // An empty CRL from the start, so web servers can be pointed at crl.pem at once.
-    const depot = await Depot.open(staging);
+    const depot = await Depot.open(staging, options.passphrase === undefined ? {} : { decryptedKeyPem: keyPair.privateKeyPem });
     await depot.publishCrl();
     depot.close();
 

@@ -7,7 +7,8 @@ import { fingerprintOf, type Issuer, makeIssuer, pemOf, signLeaf, validityFor } 
 import { buildCrl, DEFAULT_CRL_DAYS, type RevocationReason } from "./crl.ts";
 import { readCertificateRequest } from "./csr.ts";
 import { DEFAULT_KEY_TYPE, KEY_SPECS, type KeyFamily, type KeyType, parseKeyType } from "./key-types.ts";
-import { generateKeyPair, type KeyPair, loadSigningKey } from "./keys.ts";
+import { generateKeyPair, type KeyPair } from "./keys.ts";
+import { type CaKeyAccess, loadCaKey } from "./ca-key.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type CertificateRecord, type Ledger, SerialTakenError, SqliteLedger } from "./ledger.ts";
 import { adoptLegacyCertificates } from "./legacy.ts";
@@ -50,7 +51,8 @@ export interface Issued {
   record: CertificateRecord;
 }
 
-export interface OpenOptions {
+/** `CaKeyAccess`: the passphrase of an encrypted CA key, or the key already decrypted (ca-key.ts). */
+export interface OpenOptions extends CaKeyAccess {
   /** A server's workers write certificate files after their answers (see certificate-files.ts). */
   deferFiles?: boolean;
   /** Told of a certificate file that could not be written; the issuance stands (default: a line on stderr). */
@@ -87,7 +89,7 @@ export class Depot {
     if (!settings) {
       throw new DepotError("E_NOT_A_DEPOT", `${layout.root} is not a depot (it needs depot.cnf, private/ca.key and certificates/ca.crt)`);
     }
-    const key = await loadSigningKey(readText(layout.caKey), layout.caKey);
+    const key = await loadCaKey(layout, options);
     let certificate: x509.X509Certificate;
     try {
       certificate = new x509.X509Certificate(readText(layout.caCertificate));

@@ -77,7 +77,8 @@ export async function loadSigningKey(pem: string, where: string): Promise<Signin
   return { type, privateKey, keyObject, publicKeyDer: spki };
 }
 
-function keyTypeOf(key: KeyObject, where: string): KeyType {
+/** The key type of a private or public key (exported for ca-key.ts's locked key). */
+export function keyTypeOf(key: KeyObject, where: string): KeyType {
   const details = key.asymmetricKeyDetails ?? {};
   switch (key.asymmetricKeyType) {
     case "rsa": {

@@ -11,7 +11,7 @@ export default defineCommand({
   args,
   async run({ rawArgs, args: parsed }) {
     rejectUnknownArgs(rawArgs, args);
-    const depot = await Depot.open(parsed.path);
+    const depot = await Depot.open(parsed.path, { withoutSigning: true }); // never signs: an encrypted key stays locked
     depot.close();
     process.stdout.write(webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label));
   },

@@ -1,10 +1,11 @@
 import { defineCommand } from "citty";
 import { closeSync, openSync, rmSync, writeSync } from "node:fs";
-import { Depot, parseDays } from "../ca/depot.ts";
+import { parseDays } from "../ca/depot.ts";
 import { attribute, type DistinguishedName, parseDn } from "../ca/dn.ts";
 import { parseKeyType } from "../ca/key-types.ts";
 import { DepotError, ioError } from "../errors.ts";
 import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { openToSign, passphraseArgs } from "./_passphrase.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -17,6 +18,7 @@ const args = {
   "key-type": { type: "string", description: "Key type (default: the depot's)" },
   days: { type: "string", description: "Validity in days (default: the depot's, 365)" },
   out: { type: "string", description: "Write to FILE (created with mode 0600) instead of stdout" },
+  ...passphraseArgs,
 } as const;
 
 export default defineCommand({
@@ -34,7 +36,7 @@ export default defineCommand({
     const keyType = lastOf(parsed["key-type"]);
     const days = lastOf(parsed.days);
     const out = lastOf(parsed.out);
-    const depot = await Depot.open(parsed.path);
+    const depot = await openToSign(parsed.path, parsed);
     // Claim the output file first: a refused --out must not leave behind a
     // recorded certificate whose private key nobody kept.
     const outFd = out === undefined ? undefined : createSecretFile(out);

@@ -4,12 +4,16 @@ import { parseDays } from "../ca/depot.ts";
 import { parseKeyType } from "../ca/key-types.ts";
 import { depotLayout } from "../ca/layout.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { passphraseArgs, readPassphrase } from "./_passphrase.ts";
+import { DepotError } from "../errors.ts";
 
 const args = {
   path: { type: "positional", description: "Folder for the new depot (new or empty)", required: true },
   "key-type": { type: "string", description: "CA key type, and the default for issued keys: rsa-2048 (default), rsa-3072, rsa-4096, ec-p256, ec-p384, ed25519" },
   days: { type: "string", description: "Default validity of issued certificates, in days (365)" },
   "ca-days": { type: "string", description: "Validity of the CA certificate, in days (3650)" },
+  encrypt: { type: "boolean", description: "Encrypt the CA key under a passphrase (asked twice on a terminal, or --passphrase-file/--passphrase-env)" },
+  ...passphraseArgs,
 } as const;
 
 export default defineCommand({
@@ -21,11 +25,16 @@ export default defineCommand({
     const keyType = lastOf(parsed["key-type"]);
     const days = lastOf(parsed.days);
     const caDays = lastOf(parsed["ca-days"]);
+    if (!parsed.encrypt && (parsed["passphrase-file"] !== undefined || parsed["passphrase-env"] !== undefined)) {
+      throw new DepotError("E_BAD_ARGUMENT", "--passphrase-file and --passphrase-env go with --encrypt");
+    }
+    const passphrase = parsed.encrypt ? await readPassphrase(parsed, { confirm: true }) : undefined;
     const root = await createDepot(parsed.path, {
       ...(labelWords.length ? { label: labelWords.join(" ") } : {}),
       ...(keyType ? { keyType: parseKeyType(keyType) } : {}),
       ...(days ? { days: parseDays(days) } : {}),
       ...(caDays ? { caDays: parseDays(caDays) } : {}),
+      ...(passphrase !== undefined ? { passphrase } : {}),
     });
     console.log(`Created a depot in ${root}`);
     console.log(`CA certificate: ${depotLayout(root).caCertificate}`);

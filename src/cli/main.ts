@@ -12,8 +12,9 @@ import crl from "./crl.ts";
 import sign from "./sign.ts";
 import list from "./list.ts";
 import show from "./show.ts";
+import key from "./key.ts";
 
-export const commands: Record<string, CommandDef<any>> = { start, stop, status, init, generate, sign, revoke, crl, list, show, config };
+export const commands: Record<string, CommandDef<any>> = { start, stop, status, init, generate, sign, revoke, crl, list, show, config, key };
 
 const root: CommandDef = {
   meta: { name: "depot", version: VERSION, description: "A mini certificate authority: CA library, command line and pre-forking server." },

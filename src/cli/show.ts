@@ -16,7 +16,7 @@ export default defineCommand({
   args,
   async run({ rawArgs, args: parsed }) {
     rejectUnknownArgs(rawArgs, args);
-    const depot = await Depot.open(parsed.path);
+    const depot = await Depot.open(parsed.path, { withoutSigning: true }); // never signs: an encrypted key stays locked
     try {
       const record = await depot.findBySerial(parsed.serial);
       const certificate = new x509.X509Certificate(record.pem);

@@ -1,15 +1,17 @@
 import { defineCommand } from "citty";
 import { readFileSync } from "node:fs";
-import { Depot, parseDays } from "../ca/depot.ts";
+import { parseDays } from "../ca/depot.ts";
 import { MAX_CSR_BYTES } from "../ca/csr.ts";
 import { DepotError, ioError } from "../errors.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { openToSign, passphraseArgs } from "./_passphrase.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
   csr: { type: "string", description: "The PEM certificate request (- for stdin)" },
   type: { type: "string", description: "client (default) or server" },
   days: { type: "string", description: "Validity in days (default: the depot's, 365)" },
+  ...passphraseArgs,
 } as const;
 
 export default defineCommand({
@@ -23,7 +25,7 @@ export default defineCommand({
     if (type !== "client" && type !== "server") throw new DepotError("E_BAD_ARGUMENT", `unknown --type '${type}' (client or server)`);
     const days = lastOf(parsed.days);
     const pem = readRequest(csrPath);
-    const depot = await Depot.open(parsed.path);
+    const depot = await openToSign(parsed.path, parsed);
     try {
       const issued = await depot.signRequest(pem, { profile: type, ...(days ? { days: parseDays(days) } : {}) });
       process.stdout.write(issued.certificatePem);

@@ -1,0 +1,39 @@
+/**
+ * @module
+ * The CA key's passphrase on the command line: the two options every
+ * command that signs takes, and opening a depot with them. The passphrase is
+ * asked for only when the key is encrypted, and typed only on a terminal
+ * (readSecret); never taken from argv.
+ */
+import { caKeyIsEncrypted } from "../ca/ca-key.ts";
+import { Depot, type OpenOptions } from "../ca/depot.ts";
+import { depotLayout } from "../ca/layout.ts";
+import { resolve } from "node:path";
+import { readSecret } from "./_secret.ts";
+import { lastOf } from "./_strict.ts";
+
+export const PASSPHRASE_WHAT = "CA key passphrase";
+
+export const passphraseArgs = {
+  "passphrase-file": { type: "string", description: "For an encrypted CA key: a file whose first line is its passphrase ('-': standard input)" },
+  "passphrase-env": { type: "string", description: "For an encrypted CA key: the name of an environment variable holding its passphrase" },
+} as const;
+
+/** The passphrase from --passphrase-file, --passphrase-env, or a prompt on a terminal (twice when `confirm`). */
+export function readPassphrase(parsed: Record<string, unknown>, options: { confirm?: boolean; what?: string } = {}): Promise<string> {
+  const file = lastOf(parsed["passphrase-file"]);
+  const env = lastOf(parsed["passphrase-env"]);
+  return readSecret({
+    what: options.what ?? PASSPHRASE_WHAT,
+    ...(file !== undefined ? { file } : {}),
+    ...(env !== undefined ? { env } : {}),
+    ...(options.confirm ? { confirm: true } : {}),
+  });
+}
+
+/** Opens a depot to sign with: the passphrase is read only if its CA key is encrypted. */
+export async function openToSign(path: string, parsed: Record<string, unknown>, options: OpenOptions = {}): Promise<Depot> {
+  const caKey = depotLayout(resolve(path)).caKey;
+  if (!caKeyIsEncrypted(caKey)) return Depot.open(path, options);
+  return Depot.open(path, { ...options, passphrase: await readPassphrase(parsed) });
+}
