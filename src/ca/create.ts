@@ -11,6 +11,7 @@ import { SqliteLedger } from "./ledger.ts";
 import { newSerial } from "./serial.ts";
 import { Depot } from "./depot.ts";
 import { encryptPrivateKey } from "./key-encryption.ts";
+import { addIntermediateTier, type IntermediateTierOptions } from "./hierarchy.ts";
 
 import { DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS } from "./defaults.ts";
 
@@ -25,6 +26,8 @@ export interface CreateOptions {
   caDays?: number;
   /** Encrypt the CA key under this passphrase (key-encryption.ts). */
   passphrase?: string;
+  /** Two tiers: this CA becomes the root and signs an issuing intermediate (hierarchy.ts). */
+  intermediate?: Omit<IntermediateTierOptions, "label" | "keyType" | "passphrase">;
 }
 
 /**
@@ -83,8 +86,11 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
       status: "valid",
     });
     ledger.close();
+    const issuingKeyPem = options.intermediate
+      ? await addIntermediateTier(layout, { certificate, key }, { ...options.intermediate, label, keyType, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) })
+      : keyPair.privateKeyPem;
     // An empty CRL from the start, so web servers can be pointed at crl.pem at once.
-    const depot = await Depot.open(staging, options.passphrase === undefined ? {} : { decryptedKeyPem: keyPair.privateKeyPem });
+    const depot = await Depot.open(staging, options.passphrase === undefined ? {} : { decryptedKeyPem: issuingKeyPem });
     await depot.publishCrl();
     depot.close();
 

@@ -9,6 +9,7 @@ import { readCertificateRequest } from "./csr.ts";
 import { DEFAULT_KEY_TYPE, KEY_SPECS, type KeyFamily, type KeyType, parseKeyType } from "./key-types.ts";
 import { generateKeyPair, type KeyPair } from "./keys.ts";
 import { type CaKeyAccess, loadCaKey } from "./ca-key.ts";
+import { issuingCa } from "./hierarchy.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type CertificateRecord, type Ledger, SerialTakenError, SqliteLedger } from "./ledger.ts";
 import { adoptLegacyCertificates } from "./legacy.ts";
@@ -89,12 +90,14 @@ export class Depot {
     if (!settings) {
       throw new DepotError("E_NOT_A_DEPOT", `${layout.root} is not a depot (it needs depot.cnf, private/ca.key and certificates/ca.crt)`);
     }
-    const key = await loadCaKey(layout, options);
+    // The intermediate in a two-tier depot (hierarchy.ts), else the one CA.
+    const issuing = issuingCa(layout);
+    const key = await loadCaKey(issuing, options);
     let certificate: x509.X509Certificate;
     try {
-      certificate = new x509.X509Certificate(readText(layout.caCertificate));
+      certificate = new x509.X509Certificate(readText(issuing.caCertificate));
     } catch {
-      throw new DepotError("E_NOT_A_DEPOT", `${layout.caCertificate} is not a readable certificate`);
+      throw new DepotError("E_NOT_A_DEPOT", `${issuing.caCertificate} is not a readable certificate`);
     }
     const ledger = new SqliteLedger(layout.ledger);
     // A depot made by the original has certificates but no ledger: record
