@@ -6,7 +6,7 @@
  * working when the root key has left the machine.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KEY_SPECS, type KeyType } from "../src/ca/key-types.ts";
 import { depot, openssl, type RunResult, tempDir } from "./helpers.ts";
@@ -127,4 +127,43 @@ describe("depot init --intermediate", () => {
     ok(depot(["crl", ca.root]));
     expect(ca.verify(leaf, ["-crl_check_all", "-CRLfile", ca.crl, "-CRLfile", ca.rootCrl])).toContain("certificate revoked");
   }, 60_000);
+
+  test("the root key leaves: root export (encrypted), root remove checks the copy; root crl and intermediate renew work from the copy", () => {
+    const ca = twoTier(["--permit-dns", ".example.com"]);
+    const dir = tempDir();
+    const file = join(dir, "passphrase");
+    writeFileSync(file, "offline root\n", { mode: 0o600 });
+    const exported = join(dir, "root.key");
+    ok(depot(["root", "export", ca.root, "--out", exported, "--passphrase-file", file]));
+    expect(readFileSync(exported, "utf8")).toStartWith("-----BEGIN ENCRYPTED PRIVATE KEY-----\n");
+    expect(statSync(exported).mode & 0o777).toBe(0o600);
+    ok(openssl(["pkey", "-in", exported, "-passin", `file:${file}`, "-noout"]));
+
+    // A copy that is not the root's key is refused, and nothing is removed.
+    const stranger = join(dir, "stranger.key");
+    ok(openssl(["genpkey", "-algorithm", "ed25519", "-out", stranger]));
+    expect(depot(["root", "remove", ca.root, "--root-key", stranger]).stderr).toBe(`depot: ${stranger} is not the key of the root ${ca.rootCrt}\n`);
+    ok(depot(["root", "remove", ca.root, "--root-key", exported, "--passphrase-file", file]));
+    expect(readdirSync(join(ca.root, "private"))).toEqual(["ca.key"]);
+
+    expect(depot(["root", "crl", ca.root]).stderr).toBe(`depot: the root key is not in the depot (${join(ca.root, "private", "root.key")}); give it with --root-key FILE\n`);
+    expect(ok(depot(["root", "crl", ca.root, "--root-key", exported, "--passphrase-file", file]))).toBe(`Root CRL number 2 written to ${ca.rootCrl}\n`);
+    const before = readFileSync(ca.intermediateCrt, "utf8");
+    ok(depot(["intermediate", "renew", ca.root, "--root-key", exported, "--passphrase-file", file, "--days", "100"]));
+    expect(readFileSync(ca.intermediateCrt, "utf8")).not.toBe(before);
+    // Same key, same constraints, new validity: leaves made before and after verify.
+    expect(text(ca.intermediateCrt)).toMatch(/X509v3 Name Constraints: critical\n\s+Permitted:\n\s+DNS:example.com\n/);
+    const leaf = ca.issue("server", "www.example.com", ["--days", "30"]);
+    expect(ca.verify(leaf, ["-crl_check_all", "-CRLfile", ca.crl, "-CRLfile", ca.rootCrl])).toBe(`${leaf}: OK`);
+    const notAfter = new Date(ok(openssl(["x509", "-in", ca.intermediateCrt, "-noout", "-enddate"])).trim().replace("notAfter=", ""));
+    expect(Math.round((notAfter.getTime() - Date.now()) / 86_400_000)).toBe(100);
+  }, 60_000);
+
+  test("root and intermediate commands on a one-tier depot say it has one tier", () => {
+    const root = join(tempDir(), "ca");
+    ok(depot(["init", root]));
+    const expected = `depot: ${root} has one tier: it has no root apart from its CA (make one with init --intermediate)\n`;
+    expect(depot(["root", "crl", root]).stderr).toBe(expected);
+    expect(depot(["intermediate", "renew", root]).stderr).toBe(expected);
+  });
 });

@@ -13,8 +13,10 @@ import sign from "./sign.ts";
 import list from "./list.ts";
 import show from "./show.ts";
 import key from "./key.ts";
+import rootCommand from "./root.ts";
+import intermediate from "./intermediate.ts";
 
-export const commands: Record<string, CommandDef<any>> = { start, stop, status, init, generate, sign, revoke, crl, list, show, config, key };
+export const commands: Record<string, CommandDef<any>> = { start, stop, status, init, generate, sign, revoke, crl, list, show, config, key, root: rootCommand, intermediate };
 
 const root: CommandDef = {
   meta: { name: "depot", version: VERSION, description: "A mini certificate authority: CA library, command line and pre-forking server." },
