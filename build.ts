@@ -59,6 +59,10 @@ async function compile(outfile: string, target: string | undefined, commit: stri
         autoloadBunfig: false,
       },
       minify: true,
+      // Each lazily imported module becomes its own chunk inside the binary, so
+      // a process parses only what it runs: the supervisor and --version do not
+      // parse the CA library (the supervisor's peak memory: 51 MB -> 48 MB).
+      splitting: true,
       sourcemap: "linked",
       define: {
         DEPOT_VERSION: JSON.stringify(packageJson.version),

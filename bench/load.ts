@@ -24,6 +24,8 @@ export interface LoadOptions {
   concurrency: number;
   dnTemplate: string;
   caPem?: string;
+  /** Stop starting new requests after this many milliseconds (a run measured by time, not count). */
+  durationMs?: number;
 }
 
 export interface LoadResult {
@@ -44,8 +46,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const failures: string[] = [];
   let next = 0;
   const started = performance.now();
+  const stopAt = options.durationMs === undefined ? Infinity : started + options.durationMs;
   async function loop() {
-    while (next < options.requests) {
+    while (next < options.requests && performance.now() < stopAt) {
       const i = next++;
       const t0 = performance.now();
       try {
@@ -58,6 +61,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   }
   await Promise.all(Array.from({ length: Math.min(options.concurrency, options.requests) }, loop));
   const wallSeconds = (performance.now() - started) / 1000;
+  answers.length = next; // a timed run sends fewer than `requests`
 
   const ca = options.caPem ? new x509.X509Certificate(options.caPem) : undefined;
   const serials: string[] = [];
@@ -72,10 +76,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   return {
     ok,
-    errors: options.requests - ok,
+    errors: answers.length - ok,
     errorSamples: failures,
     wallSeconds,
-    requestsPerSecond: options.requests / wallSeconds,
+    requestsPerSecond: answers.length / wallSeconds,
     latencyMs: { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: latencies.at(-1) ?? 0 },
     duplicateSerials: serials.length - unique.size,
     serials,

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The one error class the library throws. Only the CLI entry point and the
  * protocol handler turn it into an exit status or an `ERROR` line; anything
  * else that escapes is a bug and is reported as such.
@@ -14,32 +15,70 @@ export type ErrorCode =
   | "E_IO"
   | "E_INSECURE_KEY"
   | "E_BAD_PASSPHRASE"
+  | "E_LEDGER"
+  | "E_NOT_DELIVERED"
   | "E_SERVER";
 
 export class DepotError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "DepotError";
   }
 }
 
-/** Turns a failed file-system call into a one-line message naming the path. */
+/** The message of anything thrown: an Error's message, else the value as text. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string") return (error as { message: string }).message;
+  return String(error);
+}
+
+/** The errno code of a failed system call (ENOENT, ENOSPC, ...), if it is one. */
+export function errnoOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** What an errno means, in words a person acts on. */
+export function reasonOf(error: unknown): string {
+  switch (errnoOf(error)) {
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "ENOENT":
+      return "no such file or directory";
+    case "ENOTDIR":
+      return "a part of the path is not a folder";
+    case "EROFS":
+      return "read-only file system";
+    case "ENOSPC":
+    case "EDQUOT":
+      return "no space left on device";
+    case "ELOOP":
+      return "it is a symbolic link";
+    default:
+      return messageOf(error);
+  }
+}
+
+/** Turns a failed file-system call into a one-line message naming the path; the original error is its `cause`. */
 export function ioError(action: string, path: string, cause: unknown): DepotError {
-  const code = (cause as NodeJS.ErrnoException)?.code;
-  const reason =
-    code === "EACCES" || code === "EPERM"
-      ? "permission denied"
-      : code === "ENOENT"
-        ? "no such file or directory"
-        : code === "ENOTDIR"
-          ? "a part of the path is not a folder"
-          : code === "EROFS"
-            ? "read-only file system"
-            : code === "ENOSPC"
-              ? "no space left on device"
-              : String((cause as Error)?.message ?? cause);
-  return new DepotError("E_IO", `cannot ${action} ${path}: ${reason}`);
+  return new DepotError("E_IO", `cannot ${action} ${path}: ${reasonOf(cause)}`, { cause });
+}
+
+/**
+ * A certificate the ledger holds but that never reached its requester (the
+ * output file could not be written): the operator must know its serial to
+ * revoke it, since nobody kept its key.
+ */
+export function notDeliveredError(serial: string, depotPath: string, cause: unknown): DepotError {
+  return new DepotError(
+    "E_NOT_DELIVERED",
+    `certificate ${serial.toUpperCase()} was issued and recorded in the ledger but not delivered (${messageOf(cause)}); nobody holds its key: revoke it with: depot revoke ${depotPath} ${serial.toUpperCase()}`,
+    { cause },
+  );
 }

@@ -124,12 +124,15 @@ function inLedgerOrder(certs: Cert[]): Cert[] {
 }
 
 describe("depot list", () => {
-  test("one line per certificate, the CA included, with its status", () => {
-    const all = inLedgerOrder([ca, alice, www, bob, carol, dave]);
+  test("one line per certificate issued, with its status; the CA itself only with --all", () => {
+    const issued = inLedgerOrder([alice, www, bob, carol, dave]);
     const stdout = ok(["list", path]);
-    expect(stdout).toBe(`${all.map(listLine).join("\n")}\n`);
+    expect(stdout).toBe(`${issued.map(listLine).join("\n")}\n`);
+    expect(stdout).not.toContain(ca.serial);
+    const all = ok(["list", path, "--all"]);
+    expect(all).toBe(`${inLedgerOrder([ca, alice, www, bob, carol, dave]).map(listLine).join("\n")}\n`);
     // Spot-check the format by hand, independent of listLine.
-    expect(stdout).toContain(`${ca.serial}  ca      valid    ${ca.notAfter.slice(0, 10)}  O=Inspect CA,CN=Inspect CA\n`);
+    expect(all).toContain(`${ca.serial}  ca      valid    ${ca.notAfter.slice(0, 10)}  O=Inspect CA,CN=Inspect CA\n`);
     expect(stdout).toContain(`${www.serial}  server  valid    ${www.notAfter.slice(0, 10)}  CN=www.example.com\n`);
     expect(stdout).toContain(`${bob.serial}  client  revoked  ${bob.notAfter.slice(0, 10)}  O=Example,CN=Bob\n`);
     expect(stdout).toContain(`${carol.serial}  client  expired  2020-01-02  CN=Carol\n`);
@@ -138,13 +141,17 @@ describe("depot list", () => {
   test("--valid, --revoked, --expired filter; revoked wins over expired", () => {
     const expectLines = (filter: string, certs: Cert[]) =>
       expect({ filter, stdout: ok(["list", path, filter]) }).toEqual({ filter, stdout: certs.length ? `${inLedgerOrder(certs).map(listLine).join("\n")}\n` : "" });
-    expectLines("--valid", [ca, alice, www]);
+    expectLines("--valid", [alice, www]);
+    expect(ok(["list", path, "--valid", "--all"])).toBe(`${inLedgerOrder([ca, alice, www]).map(listLine).join("\n")}\n`);
     expectLines("--revoked", [bob, dave]);
     expectLines("--expired", [carol]);
   }, TEST_TIMEOUT_MS);
 
   test("--json parses and matches the ledger rows exactly", () => {
-    const listed = JSON.parse(ok(["list", path, "--json"])) as Record<string, unknown>[];
+    const listed = JSON.parse(ok(["list", path, "--json", "--all"])) as Record<string, unknown>[];
+    // The same text as JSON.stringify of the whole array, though it is written a record at a time.
+    expect(ok(["list", path, "--json", "--all"])).toBe(`${JSON.stringify(listed, null, 2)}\n`);
+    expect((JSON.parse(ok(["list", path, "--json"])) as unknown[]).length).toBe(5);
     const rows = ledger((db) =>
       db
         .query<Record<string, string | null>, []>(
@@ -192,7 +199,7 @@ describe("depot list", () => {
     for (const args of [["--valid", "--revoked"], ["--revoked", "--expired"], ["--valid", "--expired", "--json"]]) {
       expect(depot(["list", path, ...args])).toEqual({ exitCode: 1, stdout: "", stderr: "depot: give at most one of --valid, --revoked, --expired\n" });
     }
-    expect(depot(["list", path, "--all"])).toEqual({ exitCode: 1, stdout: "", stderr: "depot: unknown option --all\n" });
+    expect(depot(["list", path, "--every"])).toEqual({ exitCode: 1, stdout: "", stderr: "depot: unknown option --every\n" });
     const missing = join(dir, "nothing-here");
     expect(depot(["list", missing])).toEqual({ exitCode: 1, stdout: "", stderr: `depot: ${missing} does not exist; create a depot with: depot init ${missing}\n` });
   }, TEST_TIMEOUT_MS);

@@ -75,7 +75,7 @@ function buildLegacyDepot(root: string, work: string): void {
   chmodSync(caKey, 0o400);
 }
 
-/** Every file in the depot but the ledger, with its content hash and mode. */
+/** Every file in the depot but the ledger and its marker, with its content hash and mode. */
 function snapshot(root: string): Record<string, string> {
   const files: Record<string, string> = {};
   const walk = (dir: string) => {
@@ -85,7 +85,7 @@ function snapshot(root: string): Record<string, string> {
       if (stat.isDirectory()) {
         files[`${path}/`] = (stat.mode & 0o777).toString(8);
         walk(path);
-      } else if (!name.startsWith("ledger.sqlite3")) {
+      } else if (!name.startsWith("ledger.sqlite3") && name !== "depot-ledger") {
         files[path] = `${(stat.mode & 0o777).toString(8)} ${stat.mtimeMs} ${createHash("sha256").update(readFileSync(path)).digest("hex")}`;
       }
     }

@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, DEPOT_BIN, depot, openssl, pemBlocks, ROOT, tempDir } from "./helpers.ts";
 
-const DAY_MS = 86_400_000;
+import { BACKDATE_MS, DAY_MS } from "../src/ca/issuer.ts";
 /** Real processes on a busy machine: generous, explicit per test. */
 const TEST_TIMEOUT_MS = 45_000;
 
@@ -156,8 +156,9 @@ describe("a fresh depot's CRL", () => {
     expect(crl.issuer).toBe("O = Rev CA, CN = Rev CA");
     expect(crl.crlNumber).toBe(1);
     expect(crl.authorityKeyId).toBe(subjectKeyIdOf(d.caFile));
-    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime()).toBe(7 * DAY_MS);
-    expect(Math.abs(crl.lastUpdate.getTime() - Date.now())).toBeLessThan(60_000);
+    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime() - BACKDATE_MS).toBe(7 * DAY_MS);
+    // thisUpdate is backdated as certificates are, for web servers whose clock runs a little behind.
+    expect(Math.abs(crl.lastUpdate.getTime() + BACKDATE_MS - Date.now())).toBeLessThan(60_000);
     expect(crl.text).toContain("No Revoked Certificates.\n");
     expect(crl.entries.size).toBe(0);
     // openssl accepts the CRL as signed by the CA.
@@ -265,17 +266,17 @@ describe("depot revoke", () => {
     const henry = issue(d.path, "Henry");
     ok(["revoke", d.path, henry.serial, "--crl-days", "3"]);
     let crl = readCrl(d.crlFile);
-    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime()).toBe(3 * DAY_MS);
+    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime() - BACKDATE_MS).toBe(3 * DAY_MS);
     expect(crl.crlNumber).toBe(2);
 
     ok(["crl", d.path]);
     crl = readCrl(d.crlFile);
-    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime()).toBe(7 * DAY_MS);
+    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime() - BACKDATE_MS).toBe(7 * DAY_MS);
     expect(crl.crlNumber).toBe(3);
 
     ok(["crl", d.path, "--crl-days", "3"]);
     crl = readCrl(d.crlFile);
-    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime()).toBe(3 * DAY_MS);
+    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime() - BACKDATE_MS).toBe(3 * DAY_MS);
     expect(crl.crlNumber).toBe(4);
     expect([...crl.entries.keys()]).toEqual([henry.serial]);
 
@@ -283,11 +284,11 @@ describe("depot revoke", () => {
     writeFileSync(join(d.path, "depot.cnf"), `${readFileSync(join(d.path, "depot.cnf"), "utf8")}crl_days        = 2\n`);
     ok(["crl", d.path]);
     crl = readCrl(d.crlFile);
-    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime()).toBe(2 * DAY_MS);
+    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime() - BACKDATE_MS).toBe(2 * DAY_MS);
     expect(crl.crlNumber).toBe(5);
     ok(["crl", d.path, "--crl-days", "3"]);
     crl = readCrl(d.crlFile);
-    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime()).toBe(3 * DAY_MS);
+    expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime() - BACKDATE_MS).toBe(3 * DAY_MS);
     expect(crl.crlNumber).toBe(6);
 
     const bad = depot(["crl", d.path, "--crl-days", "0"]);

@@ -113,10 +113,26 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, descr
 
 /** Pids of the workers of a supervisor: its children running `__worker`. */
 export function workerPids(supervisorPid: number): number[] {
+  return childPids(supervisorPid, "__worker");
+}
+
+/** Pid of a supervisor's upkeep process (`__upkeep`), if one runs. */
+export function upkeepPid(supervisorPid: number): number | undefined {
+  return childPids(supervisorPid, "__upkeep")[0];
+}
+
+function childPids(supervisorPid: number, command: string): number[] {
   const result = Bun.spawnSync(["pgrep", "-P", String(supervisorPid)]);
   return result.stdout
     .toString()
     .split(/\s+/)
     .filter(Boolean)
-    .map(Number);
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(command);
+      } catch {
+        return false;
+      }
+    });
 }

@@ -68,7 +68,7 @@ function workersOnPort(p: number): number[] {
     try {
       const environ = readFileSync(`/proc/${entry}/environ`, "utf8");
       const config = environ.split("\0").find((v) => v.startsWith("DEPOT_WORKER="));
-      if (config && (JSON.parse(config.slice("DEPOT_WORKER=".length)) as { port?: number }).port === p && alive(Number(entry))) found.push(Number(entry));
+      if (config && (JSON.parse(config.slice("DEPOT_WORKER=".length)) as { listeners?: { port: number }[] }).listeners?.some((l) => l.port === p) && alive(Number(entry))) found.push(Number(entry));
     } catch {
       // Gone, or not ours to read.
     }
@@ -402,7 +402,7 @@ describe("--daemon, status, stop", () => {
     const started = await runDepot(["start", path, "--daemon", "--port", String(p), "--pid-file", pidFile, "--log-file", logFile], env);
     // Ask before anything else: the workers must already be listening.
     const help = await request(p, "help", { timeoutMs: 2000 }).catch((error: Error) => `failed: ${error.message}`);
-    const match = /^depot started in the background \(pid (\d+)\), listening on 127\.0\.0\.1:(\d+)\n$/.exec(started.stdout);
+    const match = /^depot started in the background \(pid (\d+)\), listening on 127\.0\.0\.1:(\d+); the log goes to (.+)\n$/.exec(started.stdout);
     if (match) pids.push(Number(match[1]));
     expect(started.stderr).toBe("");
     expect(started.exitCode).toBe(0);
@@ -485,7 +485,7 @@ describe("depots that cannot be served", () => {
     chmodSync(join(path, "private", "ca.key"), 0o440);
     const p = port();
     const result = await runDepot(["start", path, "--port", String(p), "--pid-file", join(home, "depot.pid"), "--log-file", join(home, "depot.log")], envFor(home));
-    expect(result.stderr).toBe(`depot: refusing to start: ${path}/private/ca.key is readable by group or others (chmod 400 it)\n`);
+    expect(result.stderr).toBe(`depot: refusing to open the depot: ${path}/private/ca.key is readable by group or others (chmod 400 it)\n`);
     expect(result.exitCode).toBe(1);
     expect(existsSync(join(home, "depot.pid"))).toBe(false);
     expect(workersOnPort(p)).toEqual([]);
@@ -503,7 +503,7 @@ describe("the default depot", () => {
 
     const server = spawnDepot(args, envFor(home));
     await waitFor(() => readLog(logFile).includes("| All 2 workers ready\n"), 20_000, () => `${server.stderr()}\n${readLog(logFile)}`);
-    expect(server.stdout()).toBe(`Created a depot in ${expected}\nCA certificate: ${expected}/certificates/ca.crt\n`);
+    expect(server.stdout()).toBe(`Created a depot in ${expected}\nCA certificate: ${expected}/certificates/ca.crt\nTo serve another depot: depot start PATH (make one with: depot init PATH)\n`);
     expect(existsSync(join(expected, "certificates", "ca.crt"))).toBe(true);
     expect(readLog(logFile)).toContain(`| Serving the depot at ${expected}\n`);
     expect(await request(p, "help")).toBe(HELP_ANSWER);
@@ -529,7 +529,7 @@ describe("the default depot", () => {
     const custom = join(home, "elsewhere", "my-depot");
     const server = spawnDepot(["start", "--port", String(p), "--pid-file", join(home, "depot.pid"), "--log-file", logFile], envFor(home, { DEPOT_PATH: custom }));
     await waitFor(() => readLog(logFile).includes("| All 2 workers ready\n"), 20_000, () => `${server.stderr()}\n${readLog(logFile)}`);
-    expect(server.stdout()).toBe(`Created a depot in ${custom}\nCA certificate: ${custom}/certificates/ca.crt\n`);
+    expect(server.stdout()).toBe(`Created a depot in ${custom}\nCA certificate: ${custom}/certificates/ca.crt\nTo serve another depot: depot start PATH (make one with: depot init PATH)\n`);
     expect(existsSync(join(custom, "certificates", "ca.crt"))).toBe(true);
     expect(existsSync(join(home, ".local", "share", "depot"))).toBe(false);
     expect(readLog(logFile)).toContain(`| Serving the depot at ${custom}\n`);

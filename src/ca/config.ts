@@ -1,4 +1,5 @@
 /**
+ * @module
  * depot.cnf, in the original's OpenSSL-config format:
  *
  *   [ ca ]
@@ -53,6 +54,8 @@ export interface DepotSettings {
   keyType?: string;
   defaultDays?: string;
   crlDays?: string;
+  /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot). */
+  ledger?: string;
 }
 
 const KEYS: [keyof DepotSettings, string][] = [
@@ -60,6 +63,7 @@ const KEYS: [keyof DepotSettings, string][] = [
   ["keyType", "key_type"],
   ["defaultDays", "default_days"],
   ["crlDays", "crl_days"],
+  ["ledger", "ledger"],
 ];
 
 export function settingsFromConfig(sections: ConfigSections): DepotSettings | undefined {

@@ -1,13 +1,14 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, resolve } from "node:path";
-import { DepotError, ioError } from "../errors.ts";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { DepotError, errnoOf, ioError, messageOf } from "../errors.ts";
 import { configFromSettings } from "./config.ts";
 import { attribute, formatDn } from "./dn.ts";
 import { fingerprintOf, pemOf, selfSignCa, validityFor } from "./issuer.ts";
 import { DEFAULT_KEY_TYPE, type KeyType } from "./key-types.ts";
 import { generateKeyPair, loadSigningKey } from "./keys.ts";
 import { depotLayout } from "./layout.ts";
-import { SqliteLedger } from "./ledger.ts";
+import { openLedger } from "./ledger.ts";
+import { writeLedgerMarker } from "./ledger/marker.ts";
 import { newSerial } from "./serial.ts";
 import { Depot } from "./depot.ts";
 import { encryptPrivateKey } from "./key-encryption.ts";
@@ -47,7 +48,8 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
   let staging: string;
   try {
     mkdirSync(parent, { recursive: true });
-    staging = mkdtempSync(`${parent}/.${basename(root)}.init-`);
+    removeStaleStaging(parent);
+    staging = mkdtempSync(`${parent}/.${basename(root)}.init-${process.pid}-`);
   } catch (error) {
     throw ioError("create a depot in", parent, error);
   }
@@ -65,16 +67,9 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     const certificate = await selfSignCa(key, subject, serial, validity);
     writeFileSync(layout.caCertificate, pemOf(certificate), { mode: 0o644 });
 
-    writeFileSync(
-      layout.config,
-      configFromSettings({
-        label,
-        path: root,
-        keyType,
-        defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS),
-      }),
-    );
-    const ledger = new SqliteLedger(layout.ledger);
+    const settings = { label, path: root, keyType, defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS) };
+    writeFileSync(layout.config, configFromSettings(settings));
+    const ledger = await openLedger(layout, settings, { create: true });
     await ledger.record({
       serial,
       subject: formatDn(subject),
@@ -86,6 +81,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
       status: "valid",
     });
     ledger.close();
+    writeLedgerMarker(layout);
     const issuingKeyPem = options.intermediate
       ? await addIntermediateTier(layout, { certificate, key }, { ...options.intermediate, label, keyType, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) })
       : keyPair.privateKeyPem;
@@ -111,7 +107,7 @@ function caSubject(label: string) {
   try {
     return [attribute("O", label), attribute("CN", label)];
   } catch (error) {
-    throw new DepotError("E_BAD_ARGUMENT", `the CA label cannot name a certificate: ${(error as Error).message.replace(/^O /, "it ")}`);
+    throw new DepotError("E_BAD_ARGUMENT", `the CA label cannot name a certificate: ${messageOf(error).replace(/^O /, "it ")}`);
   }
 }
 
@@ -121,7 +117,7 @@ function refuseUnlessEmpty(root: string): void {
     if (!statSync(root).isDirectory()) throw new DepotError("E_DEPOT_EXISTS", `${root} exists and is not a folder`);
     entries = readdirSync(root);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    if (errnoOf(error) === "ENOENT") return;
     if (error instanceof DepotError) throw error;
     throw ioError("read", root, error);
   }
@@ -129,4 +125,53 @@ function refuseUnlessEmpty(root: string): void {
     throw new DepotError("E_DEPOT_EXISTS", `${root} already holds a depot; its CA key is never overwritten`);
   }
   if (entries.length > 0) throw new DepotError("E_DEPOT_EXISTS", `${root} is not empty; give an empty or new folder`);
+}
+
+/** A staging folder's name: `.<name>.init-<pid>-<random>`; depot 0.1.0 wrote `.<name>.init-<random>`. */
+const STAGING_NAME = /^\..+\.init-(?:(\d+)-)?[A-Za-z0-9]{6}$/;
+/** What a staging folder may hold: only what createDepot writes. */
+const STAGING_CONTENT = new Set(["private", "certificates", "depot.cnf", "crl.pem", "depot-ledger", "ledger.sqlite3", "ledger.sqlite3-wal", "ledger.sqlite3-shm"]);
+/** A staging folder without a pid (depot 0.1.0), or whose pid may have been reused, is stale after this long. */
+const STALE_AFTER_MS = 60 * 60_000;
+
+/**
+ * Removes the staging folders of `init` runs that were killed (some hold a
+ * CA key): only folders named as createDepot names them, holding only what
+ * it writes, whose process is gone (or, without a pid, older than an hour).
+ */
+export function removeStaleStaging(parent: string, now = Date.now()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const match = STAGING_NAME.exec(name);
+    if (!match) continue;
+    const path = join(parent, name);
+    try {
+      const stats = lstatSync(path);
+      if (!stats.isDirectory() || stats.uid !== process.getuid?.()) continue;
+      if (!readdirSync(path).every((entry) => STAGING_CONTENT.has(entry))) continue;
+      const pid = match[1] === undefined ? undefined : Number(match[1]);
+      const stale = pid === undefined || pid === process.pid ? now - stats.mtimeMs > STALE_AFTER_MS : !isAlive(pid) || now - stats.mtimeMs > STALE_AFTER_MS;
+      if (!stale) continue;
+      rmSync(path, { recursive: true, force: true });
+      removed.push(path);
+    } catch {
+      // Not ours to judge (gone meanwhile, or unreadable): left alone.
+    }
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoOf(error) === "EPERM";
+  }
 }

@@ -1,24 +1,32 @@
-import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+/**
+ * @module
+ * `Depot`: an opened depot, its CA, settings and ledger; issuing, signing,
+ * revoking and publishing the CRL.
+ */
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { DepotError, ioError } from "../errors.ts";
-import { parseConfig, settingsFromConfig } from "./config.ts";
+import { DepotError, ioError, messageOf } from "../errors.ts";
 import { type DistinguishedName, formatDn } from "./dn.ts";
-import { fingerprintOf, type Issuer, makeIssuer, pemOf, signLeaf, validityFor } from "./issuer.ts";
-import { buildCrl, DEFAULT_CRL_DAYS, type RevocationReason } from "./crl.ts";
+import { DAY_MS, fingerprintOf, type Issuer, makeIssuer, pemOf, signLeaf, validityFor } from "./issuer.ts";
+import { DEFAULT_CRL_DAYS, type RevocationReason } from "./crl.ts";
+import { type Crl, CrlPublisher } from "./crl-publisher.ts";
 import { readCertificateRequest } from "./csr.ts";
 import { DEFAULT_KEY_TYPE, KEY_SPECS, type KeyFamily, type KeyType, parseKeyType } from "./key-types.ts";
 import { generateKeyPair, type KeyPair } from "./keys.ts";
 import { type CaKeyAccess, loadCaKey } from "./ca-key.ts";
 import { issuingCa } from "./hierarchy.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
-import { type CertificateRecord, type Ledger, SerialTakenError, SqliteLedger } from "./ledger.ts";
+import { type CertificateRecord, type Ledger, openLedger, SerialCollisionError } from "./ledger.ts";
+import { writeLedgerMarker } from "./ledger/marker.ts";
 import { adoptLegacyCertificates } from "./legacy.ts";
 import { leafExtensions, serverNames } from "./profiles.ts";
 import { x509 } from "./provider.ts";
 import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
 import { CertificateFiles } from "./certificate-files.ts";
-import { writeFileAtomic } from "./files.ts";
 import { DEFAULT_LEAF_DAYS } from "./defaults.ts";
+import { readSettings, refuseReadableKey, refuseSymlinks } from "./depot-checks.ts";
+
+export type { Crl } from "./crl-publisher.ts";
 
 export const MAX_DAYS = 36_500;
 
@@ -40,12 +48,6 @@ export interface SignRequest extends Omit<IssueRequest, "keyType"> {
   family: KeyFamily;
 }
 
-export interface Crl {
-  crlNumber: number;
-  pem: string;
-  revokedCount: number;
-}
-
 export interface Issued {
   serial: string;
   certificatePem: string;
@@ -54,6 +56,8 @@ export interface Issued {
 
 /** `CaKeyAccess`: the passphrase of an encrypted CA key, or the key already decrypted (ca-key.ts). */
 export interface OpenOptions extends CaKeyAccess {
+  /** The ledger to use instead of the one depot.cnf names (tests, or a caller that opened it already). */
+  ledger?: Ledger;
   /** A server's workers write certificate files after their answers (see certificate-files.ts). */
   deferFiles?: boolean;
   /** Told of a certificate file that could not be written; the issuance stands (default: a line on stderr). */
@@ -63,6 +67,7 @@ export interface OpenOptions extends CaKeyAccess {
 /** An opened depot: its CA, its settings and its ledger. */
 export class Depot {
   private readonly files: CertificateFiles;
+  private readonly crls: CrlPublisher;
   /** Issuances under way, so deferred files wait for a quiet moment. */
   private signing = 0;
 
@@ -79,47 +84,61 @@ export class Depot {
     this.files = new CertificateFiles(
       layout.certificatesDir,
       options.deferFiles === true,
-      options.onFileError ?? ((error) => console.error(`depot: ${(error as Error).message}; the certificate is in the ledger and its file will be restored at the next server start`)),
+      options.onFileError ?? ((error) => console.error(`depot: ${messageOf(error)}; the certificate is in the ledger and its file will be restored at the next server start`)),
     );
+    this.crls = new CrlPublisher(layout, issuer, ledger, crlDays);
   }
 
+  /**
+   * Opens the depot at `path`. Refused, each with its own message: a path
+   * inside the depot that is a symbolic link, a CA key readable by group or
+   * others, an unreadable depot.cnf, a ca.crt that does not hold the CA
+   * key's public key, a lost ledger (see ledger.ts).
+   */
   static async open(path: string, options: OpenOptions = {}): Promise<Depot> {
     const layout = depotLayout(resolve(path));
     if (!existsSync(layout.root)) throw new DepotError("E_NOT_A_DEPOT", `${layout.root} does not exist; create a depot with: depot init ${path}`);
-    const settings = existsSync(layout.config) ? settingsFromConfig(parseConfig(readText(layout.config))) : undefined;
-    if (!settings) {
-      throw new DepotError("E_NOT_A_DEPOT", `${layout.root} is not a depot (it needs depot.cnf, private/ca.key and certificates/ca.crt)`);
-    }
+    refuseSymlinks(layout);
+    const settings = readSettings(layout);
+    refuseReadableKey(layout);
     // The intermediate in a two-tier depot (hierarchy.ts), else the one CA.
     const issuing = issuingCa(layout);
     const key = await loadCaKey(issuing, options);
     let certificate: x509.X509Certificate;
     try {
       certificate = new x509.X509Certificate(readText(issuing.caCertificate));
-    } catch {
+    } catch (error) {
+      if (error instanceof DepotError) throw error;
       throw new DepotError("E_NOT_A_DEPOT", `${issuing.caCertificate} is not a readable certificate`);
     }
-    const ledger = new SqliteLedger(layout.ledger);
-    // A depot made by the original has certificates but no ledger: record
-    // them first, so their serials are taken before we issue anything.
-    if (!(await ledger.hasAdopted())) await adoptLegacyCertificates(ledger, layout, key.type);
-    return new Depot(
-      layout,
-      settings.label,
-      settings.keyType ? parseKeyType(settings.keyType) : DEFAULT_KEY_TYPE,
-      settings.defaultDays ? parseDays(settings.defaultDays) : DEFAULT_LEAF_DAYS,
-      settings.crlDays ? parseDays(settings.crlDays) : DEFAULT_CRL_DAYS,
-      await makeIssuer(certificate, key),
-      ledger,
-      options,
-    );
+    const issuer = await makeIssuer(certificate, key, issuing.caCertificate);
+    const ledger = options.ledger ?? (await openLedger(layout, settings));
+    try {
+      // A depot made by the original has certificates but no ledger: record
+      // them first, so their serials are taken before we issue anything.
+      if (!(await ledger.hasAdopted())) await adoptLegacyCertificates(ledger, layout, key.type);
+      writeLedgerMarker(layout);
+      return new Depot(
+        layout,
+        settings.label,
+        settings.keyType ? parseKeyType(settings.keyType) : DEFAULT_KEY_TYPE,
+        settings.defaultDays ? parseDays(settings.defaultDays) : DEFAULT_LEAF_DAYS,
+        settings.crlDays ? parseDays(settings.crlDays) : DEFAULT_CRL_DAYS,
+        issuer,
+        ledger,
+        options,
+      );
+    } catch (error) {
+      if (!options.ledger) ledger.close();
+      throw error;
+    }
   }
 
   /** A fresh key pair and a certificate for it. `makeKeys` lets a server hand out pooled keys. */
   async issue(request: IssueRequest, makeKeys: (type: KeyType) => Promise<KeyPair> = generateKeyPair): Promise<Issued & { privateKeyPem: string }> {
     const keyType = request.keyType ?? this.defaultKeyType;
     const keyPair = await makeKeys(keyType);
-    const issued = await this.sign({ ...request, keyType, family: KEY_SPECS[keyType].family, publicKeyDer: keyPair.publicKeyDer });
+    const issued = await this.signPublicKey({ ...request, keyType, family: KEY_SPECS[keyType].family, publicKeyDer: keyPair.publicKeyDer });
     return { ...issued, privateKeyPem: keyPair.privateKeyPem };
   }
 
@@ -128,7 +147,7 @@ export class Depot {
    * claimed by the ledger insert itself; in the (2^-128) case that another
    * process took it, we sign again with a new one.
    */
-  async sign(request: SignRequest): Promise<Issued> {
+  async signPublicKey(request: SignRequest): Promise<Issued> {
     const commonName = request.subject.find((attr) => attr.name === "CN")?.value;
     const names = request.profile === "server" ? serverNames(commonName, request.subjectAltNames ?? []) : [];
     const extensions = leafExtensions(request.profile, request.family, names);
@@ -161,7 +180,7 @@ export class Depot {
       try {
         await this.ledger.record(record);
       } catch (error) {
-        if (error instanceof SerialTakenError && attempt < 5) continue;
+        if (error instanceof SerialCollisionError && attempt < 5) continue;
         throw error;
       }
       this.files.write(serial, pem, this.signing > 1);
@@ -174,7 +193,7 @@ export class Depot {
     const caEnd = this.issuer.certificate.notAfter;
     if (caEnd.getTime() <= Date.now()) throw new DepotError("E_BAD_ARGUMENT", `the CA certificate expired on ${caEnd.toISOString()}; it cannot issue`);
     if (notAfter.getTime() > caEnd.getTime()) {
-      const daysLeft = Math.floor((caEnd.getTime() - Date.now()) / 86_400_000);
+      const daysLeft = Math.floor((caEnd.getTime() - Date.now()) / DAY_MS);
       throw new DepotError("E_BAD_ARGUMENT", `the certificate would outlive the CA (valid until ${caEnd.toISOString().slice(0, 10)}); give --days ${daysLeft} or less`);
     }
   }
@@ -184,9 +203,9 @@ export class Depot {
    * a server, its asked-for names) used; the extensions are the profile's,
    * whatever the request asks for, so a request can never get CA:TRUE.
    */
-  async signRequest(pem: string, options: { profile: "client" | "server"; days?: number }): Promise<Issued> {
+  async signCsr(pem: string, options: { profile: "client" | "server"; days?: number }): Promise<Issued> {
     const requested = await readCertificateRequest(pem);
-    return this.sign({
+    return this.signPublicKey({
       profile: options.profile,
       subject: requested.subject,
       subjectAltNames: options.profile === "server" ? requested.subjectAltNames : [],
@@ -197,39 +216,65 @@ export class Depot {
     });
   }
 
-  /** Marks a certificate revoked and publishes a new CRL. */
-  async revoke(serial: string, reason: RevocationReason = "unspecified", crlDays?: number): Promise<{ record: CertificateRecord; crl: Crl }> {
-    const record = await this.ledger.revoke(serial, reason, new Date(Math.floor(Date.now() / 1000) * 1000));
+  /**
+   * Marks a certificate revoked in the ledger and, unless `publish` is
+   * false, publishes a CRL that lists it before returning (what
+   * `depot revoke` promises). With `publish: false` it only records the
+   * revocation, in milliseconds whatever the CRL's size; `refreshCrl`, run
+   * by the server's upkeep, publishes it. A certificate already revoked is
+   * still an E_ALREADY_REVOKED error, but first the CRL is republished if it
+   * lags behind the ledger (an earlier revoke killed before its CRL).
+   */
+  async revoke(serial: string, reason?: RevocationReason, options?: { crlDays?: number; publish?: true }): Promise<{ record: CertificateRecord; crl: Crl }>;
+  async revoke(serial: string, reason: RevocationReason, options: { crlDays?: number; publish: false }): Promise<{ record: CertificateRecord; crl: undefined }>;
+  async revoke(serial: string, reason: RevocationReason, options: { crlDays?: number; publish?: boolean }): Promise<{ record: CertificateRecord; crl: Crl | undefined }>;
+  async revoke(
+    serial: string,
+    reason: RevocationReason = "unspecified",
+    options: { crlDays?: number; publish?: boolean } = {},
+  ): Promise<{ record: CertificateRecord; crl: Crl | undefined }> {
+    const publish = options.publish !== false;
+    let record: CertificateRecord;
     try {
-      return { record, crl: await this.publishCrl(crlDays) };
+      record = await this.ledger.revoke(serial, reason, new Date(Math.floor(Date.now() / 1000) * 1000));
     } catch (error) {
-      const why = error instanceof DepotError ? error.message : String((error as Error)?.message ?? error);
-      throw new DepotError("E_IO", `revoked ${record.serial.toUpperCase()} in the ledger, but crl.pem was not rewritten (${why}); run: depot crl ${this.layout.root}`);
+      if (publish && error instanceof DepotError && error.code === "E_ALREADY_REVOKED") await this.refreshCrl().catch(() => undefined);
+      throw error;
     }
+    if (!publish) return { record, crl: undefined };
+    try {
+      return { record, crl: await this.publishCrl(options.crlDays) };
+    } catch (error) {
+      throw new DepotError(
+        "E_IO",
+        `revoked ${record.serial.toUpperCase()} in the ledger, but crl.pem was not rewritten (${messageOf(error)}); the next depot revoke, depot crl or server start publishes it, or run: depot crl ${this.layout.root}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Signs a new CRL (its number one more than any before) listing every revocation so far, and writes it to crl.pem. */
+  publishCrl(crlDays = this.crlDays): Promise<Crl> {
+    return this.crls.publish(crlDays);
   }
 
   /**
-   * Signs a new CRL (its number one more than any before) and writes it to
-   * crl.pem, unless another process published a newer one meanwhile.
+   * Publishes a CRL if one is due: the ledger holds revocations the
+   * published CRL lacks, crl.pem is missing, or less than half of its
+   * validity is left. Otherwise returns undefined. Calls that overlap in one
+   * process share one publication.
    */
-  async publishCrl(crlDays = this.crlDays): Promise<Crl> {
-    const thisUpdate = new Date(Math.floor(Date.now() / 1000) * 1000);
-    const { crlNumber, revoked } = await this.ledger.claimCrl(thisUpdate);
-    const nextUpdate = new Date(thisUpdate.getTime() + crlDays * 86_400_000);
-    const pem = await buildCrl(this.issuer, crlNumber, revoked, thisUpdate, nextUpdate);
-    const staged = `${this.layout.crl}.${process.pid}.${crlNumber}.tmp`;
-    try {
-      writeFileAtomic(staged, pem);
-      await this.ledger.publishIfNewest(crlNumber, () => renameSync(staged, this.layout.crl));
-    } finally {
-      rmSync(staged, { force: true }); // Left only when a newer CRL won, or the publish failed.
-    }
-    return { crlNumber, pem, revokedCount: revoked.length };
+  refreshCrl(now = Date.now()): Promise<Crl | undefined> {
+    return this.crls.refresh(now);
   }
 
-  /** The CRL as published in crl.pem. */
+  /**
+   * The CRL in crl.pem, for a server to hand out: only if it is a regular
+   * file (never a symbolic link) holding a CRL this CA signed; checked once
+   * per change of the file. Errors name no absolute path (they may reach clients).
+   */
   currentCrlPem(): string {
-    return readText(this.layout.crl);
+    return this.crls.published();
   }
 
   /**

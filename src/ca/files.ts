@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { ioError } from "../errors.ts";
@@ -9,7 +8,7 @@ import { ioError } from "../errors.ts";
  * applies from creation, not after.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomHex(4)}.tmp`);
   try {
     // open/write/close rather than writeFileSync, which also ftruncates:
     // on this kind of disk every syscall here shows in issuance throughput.
@@ -28,4 +27,9 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     }
     throw ioError("write", path, error);
   }
+}
+
+/** Random hex for temporary names; WebCrypto, so that a caller (the supervisor) need not load node:crypto (7 MB). */
+function randomHex(bytes: number): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("hex");
 }

@@ -31,7 +31,8 @@ import { fingerprintOf, makeIssuer, pemOf, type Validity, validityFor } from "./
 import { encryptPrivateKey } from "./key-encryption.ts";
 import { KEY_SPECS, type KeyType } from "./key-types.ts";
 import { generateKeyPair, keyTypeOf, type SigningKey } from "./keys.ts";
-import { SqliteLedger } from "./ledger.ts";
+import { openLedger } from "./ledger.ts";
+import { readSettings } from "./depot-checks.ts";
 import type { DepotLayout } from "./layout.ts";
 import { x509 } from "./provider.ts";
 import { newSerial, toDerIntegerHex } from "./serial.ts";
@@ -187,7 +188,7 @@ export async function addIntermediateTier(
   const keyFile = options.passphrase === undefined ? keyPair.privateKeyPem : await encryptPrivateKey(keyPair.privateKeyPem, options.passphrase);
   writeFileSync(layout.caKey, keyFile, { mode: 0o400, flag: "wx" });
   writeFileSync(tiers.intermediateCertificate, pemOf(certificate), { mode: 0o644, flag: "wx" });
-  const ledger = new SqliteLedger(layout.ledger);
+  const ledger = await openLedger(layout, readSettings(layout));
   try {
     await ledger.record({
       serial,
@@ -262,7 +263,7 @@ export async function renewIntermediate(layout: DepotLayout, root: RootCa, days 
     validity: validityFor(Math.min(days, left)),
     ...(keepPermits ? { permits: keepPermits } : {}),
   });
-  const ledger = new SqliteLedger(layout.ledger);
+  const ledger = await openLedger(layout, readSettings(layout));
   try {
     await ledger.record({
       serial,

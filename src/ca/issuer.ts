@@ -2,12 +2,15 @@ import { createHash } from "node:crypto";
 import { type DistinguishedName, toJsonName } from "./dn.ts";
 import { KEY_SPECS } from "./key-types.ts";
 import { type SigningKey, toPem } from "./keys.ts";
+import { DepotError } from "../errors.ts";
 import { LeafEncoder } from "./leaf-encoder.ts";
+import { DerSigner } from "./signer.ts";
 import { caExtensions } from "./profiles.ts";
-import { x509 } from "./provider.ts";
+import { webCrypto, x509 } from "./provider.ts";
 import { toDerIntegerHex } from "./serial.ts";
 
-const DAY_MS = 86_400_000;
+/** Milliseconds in a day: validity periods are counted in whole days. */
+export const DAY_MS = 86_400_000;
 
 /** What a CA needs at hand to sign: its certificate, its key, its key identifier for leaves' AKI, and the leaf encoder. */
 export interface Issuer {
@@ -17,14 +20,22 @@ export interface Issuer {
   encoder: LeafEncoder;
 }
 
-export async function makeIssuer(certificate: x509.X509Certificate, key: SigningKey): Promise<Issuer> {
+/**
+ * The CA's signing material. The certificate must hold the key's own public
+ * key: a ca.crt from another CA (or of another key type) would make every
+ * certificate and CRL fail verification while depot reported success.
+ */
+export async function makeIssuer(certificate: x509.X509Certificate, key: SigningKey, where = "the CA certificate"): Promise<Issuer> {
+  if (!Buffer.from(certificate.publicKey.rawData).equals(key.publicKeyDer)) {
+    throw new DepotError("E_NOT_A_DEPOT", `${where} does not match the CA key (private/ca.key): it holds another public key; put back the CA's own certificate`);
+  }
   const ski = certificate.getExtension(x509.SubjectKeyIdentifierExtension);
   // A CA certificate without an SKI (some old ones) still gets an AKI on its
   // leaves, computed from its key the way an SKI would be.
   const authorityKeyIdentifier = ski
     ? new x509.AuthorityKeyIdentifierExtension(ski.keyId)
-    : await x509.AuthorityKeyIdentifierExtension.create(key.publicKeyDer);
-  const encoder = new LeafEncoder(new Uint8Array(certificate.rawData), key.keyObject, key.type, new Uint8Array(authorityKeyIdentifier.rawData));
+    : await x509.AuthorityKeyIdentifierExtension.create(key.publicKeyDer, false, webCrypto);
+  const encoder = new LeafEncoder(new Uint8Array(certificate.rawData), new DerSigner(key.keyObject, key.type), new Uint8Array(authorityKeyIdentifier.rawData));
   return { certificate, key, authorityKeyIdentifier, encoder };
 }
 
@@ -81,8 +92,8 @@ export async function selfSignCa(
     publicKey: key.publicKeyDer,
     signingKey: key.privateKey,
     signingAlgorithm: KEY_SPECS[key.type].signingAlgorithm,
-    extensions: [...caExtensions(), await x509.SubjectKeyIdentifierExtension.create(key.publicKeyDer)],
-  });
+    extensions: [...caExtensions(), await x509.SubjectKeyIdentifierExtension.create(key.publicKeyDer, false, webCrypto)],
+  }, webCrypto);
 }
 
 type CertificateData = x509.X509Certificate | Uint8Array;

@@ -1,6 +1,9 @@
+/**
+ * @module
+ * Where things live inside a depot folder (the original's layout, plus the ledger).
+ */
 import { join } from "node:path";
 
-/** Where things live inside a depot folder (the original's layout, plus the ledger). */
 export function depotLayout(root: string) {
   return {
     root,
@@ -11,6 +14,8 @@ export function depotLayout(root: string) {
     caCertificate: join(root, "certificates", "ca.crt"),
     crl: join(root, "crl.pem"),
     ledger: join(root, "ledger.sqlite3"),
+    /** Says the depot has a ledger, so a lost one is refused (ledger/marker.ts). */
+    ledgerMarker: join(root, "depot-ledger"),
   };
 }
 export type DepotLayout = ReturnType<typeof depotLayout>;

@@ -1,7 +1,7 @@
-import { createHash, type KeyObject, sign } from "node:crypto";
+import { createHash } from "node:crypto";
 import { children, integerFromHex, oid, readElement, string, TAG, time, tlv } from "./der.ts";
 import type { DistinguishedName } from "./dn.ts";
-import { KEY_SPECS, type KeyType } from "./key-types.ts";
+import type { DerSigner } from "./signer.ts";
 
 /**
  * Encodes and signs leaf certificates without a general ASN.1 library.
@@ -15,27 +15,21 @@ import { KEY_SPECS, type KeyType } from "./key-types.ts";
  */
 export class LeafEncoder {
   private readonly head: Uint8Array;
-  private readonly signatureAlgorithm: Uint8Array;
-  private readonly issuerName: Uint8Array;
-  private readonly hash: string | null;
-  private readonly offThread: boolean;
+  /** The CA's subject Name, exact bytes: the issuer of its leaves and CRLs. */
+  readonly issuerName: Uint8Array;
 
   constructor(
     caCertificateDer: Uint8Array,
-    private readonly caKey: KeyObject,
-    caKeyType: KeyType,
+    readonly signer: DerSigner,
     /** The DER Extension holding the CA's key identifier, added to every leaf. */
-    private readonly authorityKeyIdentifier: Uint8Array,
+    readonly authorityKeyIdentifier: Uint8Array,
   ) {
-    this.signatureAlgorithm = signatureAlgorithmFor(caKeyType);
-    this.hash = hashFor(caKeyType);
-    this.offThread = KEY_SPECS[caKeyType].family === "rsa";
     this.head = tlv(TAG.CONTEXT_0, integerFromHex("02")); // version v3
     this.issuerName = subjectOf(caCertificateDer);
   }
 
   /** The DER certificate. `extensions` are whole DER Extension elements. */
-  async encode(request: {
+  encode(request: {
     serialDerHex: string;
     subject: DistinguishedName;
     publicKeyDer: Uint8Array;
@@ -47,51 +41,18 @@ export class LeafEncoder {
       TAG.SEQUENCE,
       this.head,
       integerFromHex(request.serialDerHex),
-      this.signatureAlgorithm,
+      this.signer.algorithm,
       this.issuerName,
       tlv(TAG.SEQUENCE, time(request.notBefore), time(request.notAfter)),
       encodeName(request.subject),
       request.publicKeyDer,
       tlv(TAG.CONTEXT_3, tlv(TAG.SEQUENCE, ...request.extensions, subjectKeyIdentifier(request.publicKeyDer), this.authorityKeyIdentifier)),
     );
-    const signature = await this.sign(tbs);
-    return tlv(TAG.SEQUENCE, tbs, this.signatureAlgorithm, tlv(TAG.BIT_STRING, new Uint8Array([0]), signature));
-  }
-
-  /**
-   * An RSA signature takes about a millisecond: it goes to node:crypto's
-   * thread pool, so a burst is signed on every core and the event loop stays
-   * free. An EC or Ed25519 signature takes 30 µs, less than the trip to the
-   * pool and back, so it is made right here.
-   */
-  private sign(tbs: Uint8Array): Promise<Uint8Array> | Uint8Array {
-    if (!this.offThread) return sign(this.hash, tbs, this.caKey);
-    return new Promise((resolve, reject) => sign(this.hash, tbs, this.caKey, (error, signature) => (error ? reject(error) : resolve(signature))));
+    return this.signer.signed(tbs);
   }
 }
 
-const OID = {
-  subjectKeyIdentifier: oid("2.5.29.14"),
-  sha256WithRSA: oid("1.2.840.113549.1.1.11"),
-  ecdsaWithSha256: oid("1.2.840.10045.4.3.2"),
-  ecdsaWithSha384: oid("1.2.840.10045.4.3.3"),
-  ed25519: oid("1.3.101.112"),
-};
-const NULL = new Uint8Array([0x05, 0x00]);
-
-function signatureAlgorithmFor(type: KeyType): Uint8Array {
-  const spec = KEY_SPECS[type];
-  if (spec.family === "rsa") return tlv(TAG.SEQUENCE, OID.sha256WithRSA, NULL);
-  if (spec.family === "ed25519") return tlv(TAG.SEQUENCE, OID.ed25519);
-  return tlv(TAG.SEQUENCE, spec.namedCurve === "P-384" ? OID.ecdsaWithSha384 : OID.ecdsaWithSha256);
-}
-
-/** The digest node:crypto's sign() takes (Ed25519 signs the message itself). ECDSA signatures come out DER-encoded, as X.509 wants. */
-function hashFor(type: KeyType): string | null {
-  const spec = KEY_SPECS[type];
-  if (spec.family === "ed25519") return null;
-  return spec.namedCurve === "P-384" ? "sha384" : "sha256";
-}
+const OID = { subjectKeyIdentifier: oid("2.5.29.14") };
 
 /** The subject Name of a certificate, as its exact bytes (the issuer of its leaves). */
 function subjectOf(certificateDer: Uint8Array): Uint8Array {

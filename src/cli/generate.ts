@@ -3,7 +3,7 @@ import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { parseDays } from "../ca/depot.ts";
 import { attribute, type DistinguishedName, parseDn } from "../ca/dn.ts";
 import { parseKeyType } from "../ca/key-types.ts";
-import { DepotError, ioError } from "../errors.ts";
+import { DepotError, ioError, notDeliveredError } from "../errors.ts";
 import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 import { openToSign, passphraseArgs } from "./_passphrase.ts";
 
@@ -49,8 +49,12 @@ export default defineCommand({
         ...(days ? { days: parseDays(days) } : {}),
       });
       const text = issued.privateKeyPem + issued.certificatePem;
-      if (outFd === undefined) process.stdout.write(text);
-      else writeSync(outFd, text);
+      try {
+        if (outFd === undefined) process.stdout.write(text);
+        else writeSync(outFd, text);
+      } catch (error) {
+        throw notDeliveredError(issued.serial, parsed.path, ioError("write", out ?? "stdout", error));
+      }
     } catch (error) {
       if (out !== undefined) rmSync(out, { force: true });
       throw error;

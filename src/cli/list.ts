@@ -1,3 +1,8 @@
+/**
+ * @module
+ * `depot list`: the certificates the depot issued, streamed from the ledger
+ * one row at a time, so memory stays flat whatever the depot's size.
+ */
 import { defineCommand } from "citty";
 import { Depot } from "../ca/depot.ts";
 import type { CertificateRecord } from "../ca/ledger.ts";
@@ -9,11 +14,12 @@ const args = {
   valid: { type: "boolean", description: "Only certificates neither revoked nor expired" },
   revoked: { type: "boolean", description: "Only revoked certificates" },
   expired: { type: "boolean", description: "Only expired certificates" },
+  all: { type: "boolean", description: "Include the CA certificate itself (type ca)" },
   json: { type: "boolean", description: "JSON for scripts: an array of records" },
 } as const;
 
 export default defineCommand({
-  meta: { name: "list", description: "List the certificates the depot issued: serial, type, status, not-after, subject." },
+  meta: { name: "list", description: "List the certificates the depot issued: serial, type, status, not-after, subject. The CA's own certificate only with --all." },
   args,
   async run({ rawArgs, args: parsed }) {
     rejectUnknownArgs(rawArgs, args);
@@ -21,20 +27,46 @@ export default defineCommand({
     if (filters.length > 1) throw new DepotError("E_BAD_ARGUMENT", "give at most one of --valid, --revoked, --expired");
     const depot = await Depot.open(parsed.path, { withoutSigning: true }); // never signs: an encrypted key stays locked
     const now = new Date();
+    const out = new BufferedOutput();
     try {
-      const records = (await depot.ledger.list()).filter((r) => filters.length === 0 || statusOf(r, now) === filters[0]);
+      const records = depot.ledger.each({ ...(filters[0] ? { status: filters[0] } : {}), now, includeCa: parsed.all === true });
       if (parsed.json) {
-        process.stdout.write(`${JSON.stringify(records.map((r) => toJson(r, now)), null, 2)}\n`);
-        return;
+        // The same text JSON.stringify(array, null, 2) would give, one record at a time.
+        let first = true;
+        await out.write("[");
+        for await (const r of records) {
+          await out.write(`${first ? "\n" : ",\n"}${JSON.stringify(toJson(r, now), null, 2).replace(/^/gm, "  ")}`);
+          first = false;
+        }
+        await out.write(first ? "]\n" : "\n]\n");
+      } else {
+        for await (const r of records) {
+          await out.write(`${[r.serial.toUpperCase(), r.type.padEnd(6), statusOf(r, now).padEnd(7), r.notAfter.toISOString().slice(0, 10), r.subject].join("  ")}\n`);
+        }
       }
-      for (const r of records) {
-        console.log([r.serial.toUpperCase(), r.type.padEnd(6), statusOf(r, now).padEnd(7), r.notAfter.toISOString().slice(0, 10), r.subject].join("  "));
-      }
+      await out.flush();
     } finally {
       depot.close();
     }
   },
 });
+
+/** Collects output into chunks of about 64 KiB and waits for stdout to drain between them. */
+class BufferedOutput {
+  private pending = "";
+
+  async write(text: string): Promise<void> {
+    this.pending += text;
+    if (this.pending.length >= 65_536) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending === "") return;
+    const chunk = this.pending;
+    this.pending = "";
+    if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once("drain", resolve));
+  }
+}
 
 /** valid, revoked or expired: revocation wins over expiry. */
 export function statusOf(record: CertificateRecord, now: Date): "valid" | "revoked" | "expired" {

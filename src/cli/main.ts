@@ -1,22 +1,30 @@
 import { type CommandDef, renderUsage, runCommand } from "citty";
 import { DepotError } from "../errors.ts";
 import { VERSION, VERSION_LINE } from "../version.ts";
-import config from "./config.ts";
-import generate from "./generate.ts";
-import init from "./init.ts";
-import start from "./start.ts";
-import status from "./status.ts";
-import stop from "./stop.ts";
-import revoke from "./revoke.ts";
-import crl from "./crl.ts";
-import sign from "./sign.ts";
-import list from "./list.ts";
-import show from "./show.ts";
-import key from "./key.ts";
-import rootCommand from "./root.ts";
-import intermediate from "./intermediate.ts";
 
-export const commands: Record<string, CommandDef<any>> = { start, stop, status, init, generate, sign, revoke, crl, list, show, config, key, root: rootCommand, intermediate };
+type LazyCommand = () => Promise<CommandDef<any>>;
+
+/**
+ * Each command is loaded when it runs, so `--version`, `status` and the
+ * server's supervisor never load the CA library they do not use.
+ */
+export const commands: Record<string, LazyCommand> = {
+  start: () => import("./start.ts").then((m) => m.default),
+  stop: () => import("./stop.ts").then((m) => m.default),
+  status: () => import("./status.ts").then((m) => m.default),
+  init: () => import("./init.ts").then((m) => m.default),
+  generate: () => import("./generate.ts").then((m) => m.default),
+  sign: () => import("./sign.ts").then((m) => m.default),
+  revoke: () => import("./revoke.ts").then((m) => m.default),
+  crl: () => import("./crl.ts").then((m) => m.default),
+  list: () => import("./list.ts").then((m) => m.default),
+  show: () => import("./show.ts").then((m) => m.default),
+  config: () => import("./config.ts").then((m) => m.default),
+  ledger: () => import("./ledger.ts").then((m) => m.default),
+  key: () => import("./key.ts").then((m) => m.default),
+  root: () => import("./root.ts").then((m) => m.default),
+  intermediate: () => import("./intermediate.ts").then((m) => m.default),
+};
 
 const root: CommandDef = {
   meta: { name: "depot", version: VERSION, description: "A mini certificate authority: CA library, command line and pre-forking server." },
@@ -34,10 +42,11 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const name = argv[0]!;
-    const command = name.startsWith("-") ? undefined : commands[name];
-    if (!name.startsWith("-") && !command) {
+    const load = name.startsWith("-") || !Object.hasOwn(commands, name) ? undefined : commands[name];
+    if (!name.startsWith("-") && !load) {
       throw new DepotError("E_BAD_ARGUMENT", `unknown command '${name}' (commands: ${Object.keys(commands).join(", ")})`);
     }
+    const command = await load?.();
     if (argv.includes("--help") || argv.includes("-h")) {
       const usage = await renderUsage(command ?? root, command ? root : undefined);
       process.stdout.write(`${process.stdout.isTTY ? usage : stripAnsi(usage)}\n`);

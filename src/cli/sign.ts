@@ -27,7 +27,7 @@ export default defineCommand({
     const pem = readRequest(csrPath);
     const depot = await openToSign(parsed.path, parsed);
     try {
-      const issued = await depot.signRequest(pem, { profile: type, ...(days ? { days: parseDays(days) } : {}) });
+      const issued = await depot.signCsr(pem, { profile: type, ...(days ? { days: parseDays(days) } : {}) });
       process.stdout.write(issued.certificatePem);
     } finally {
       depot.close();

@@ -1,3 +1,4 @@
+import type { ListenerSpec } from "./listeners/types.ts";
 import type { LogLevel } from "./log.ts";
 
 /**
@@ -16,8 +17,8 @@ export type WorkerMessage =
 /** How the supervisor configures a worker, passed in the DEPOT_WORKER environment variable. */
 export interface WorkerConfig {
   depot: string;
-  host: string;
-  port: number;
+  /** Every listener the worker opens (each kind has its module in listeners/). */
+  listeners: ListenerSpec[];
   maxConnectionQueue: number;
   logLevel: LogLevel;
   heartbeatMs: number;
@@ -43,3 +44,14 @@ export function parseMessage(line: string): WorkerMessage | undefined {
     return undefined;
   }
 }
+
+/** How the supervisor configures the upkeep process, passed in the DEPOT_UPKEEP environment variable. */
+export interface UpkeepConfig {
+  depot: string;
+  logLevel: LogLevel;
+  heartbeatMs: number;
+  /** How often the ledger is checked for revocations the CRL does not list yet. */
+  pollMs: number;
+}
+
+export const UPKEEP_ENV = "DEPOT_UPKEEP";

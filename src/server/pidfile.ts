@@ -11,8 +11,11 @@ export interface ServerState {
   pid: number;
   /** Field 22 of /proc/<pid>/stat: clock ticks since boot when the process started. */
   startTime: string | undefined;
+  /** The first listener's address (kept for older readers of the file). */
   host: string;
   port: number;
+  /** Every listener, in the order given. */
+  listeners?: { kind: string; host: string; port: number }[];
   depot: string;
   workers: number[];
 }

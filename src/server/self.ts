@@ -15,3 +15,9 @@ export function currentSelfCommand(): string[] {
 
 /** The hidden command that starts a worker process. */
 export const WORKER_COMMAND = "__worker";
+
+/** The hidden command that runs a `--daemon` server in the background (`daemon.ts`). */
+export const SERVE_COMMAND = "__serve";
+
+/** The hidden command that starts the upkeep process (`upkeep-process.ts`). */
+export const UPKEEP_COMMAND = "__upkeep";

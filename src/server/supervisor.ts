@@ -1,41 +1,63 @@
+/**
+ * @module
+ * The supervisor: one loop that takes one queued event per turn (a signal,
+ * a child's message, a child's exit) and, when none waits, does
+ * housekeeping with unicorn's verbs: murder lazy children, kill what
+ * outlives the stop deadline, keep the upkeep process and the worker count.
+ * Signal handlers and process callbacks only queue; every state change
+ * happens in the loop. A turn that throws is logged and the loop goes on
+ * (unicorn's master loop does the same): the server must not die, leaving
+ * its pid file behind, over one bad turn. It signs nothing and loads no
+ * crypto: the workers and the upkeep process open the depot.
+ */
+import { type ChildEvents, type ChildRole, type SpawnChild, spawnChild } from "./child.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { describeListener } from "./listeners/types.ts";
 import type { Logger } from "./log.ts";
-import { tellStarter } from "./starter.ts";
-import type { WorkerConfig } from "./messages.ts";
-import { processStartTime, removePidFile, updateState, writePidFile, type ServerState } from "./pidfile.ts";
-import { WorkerProcess } from "./worker-process.ts";
+import { UPKEEP_ENV, type UpkeepConfig, WORKER_ENV, type WorkerConfig, type WorkerMessage } from "./messages.ts";
+import { processStartTime, removePidFile, type ServerState, updateState, writePidFile } from "./pidfile.ts";
+import { TrackedChild } from "./worker-process.ts";
 
 export interface SupervisorOptions {
   worker: Omit<WorkerConfig, "heartbeatMs">;
+  /** The upkeep process's configuration; without it, none is run (unit tests). */
+  upkeep?: Omit<UpkeepConfig, "heartbeatMs">;
   processCount: number;
   pidFile: string;
-  /** A worker silent this long is killed and replaced (--timeout). */
+  /** A child silent this long is killed and replaced (--timeout). */
   timeoutMs: number;
-  /** Where a daemonized server reports "ready" or its error to the command that started it. */
-  readyFd: number | undefined;
-  /** Upkeep of the depot itself (the CRL's validity; files after a crash), run between events. */
-  upkeep?: (afterCrash: boolean) => Promise<unknown>;
+  /** Called once, when every worker of the first generation is ready. */
+  onReady?: () => void;
+  /** Reopen the log (SIGUSR1, after logrotate moved it). */
+  onReopenLog?: () => void;
+  /** Seams for unit tests: how children are spawned, what time it is. */
+  spawn?: SpawnChild;
+  clock?: Clock;
+  /** Take the process's signals (off in unit tests, which call `signal()`). */
+  trapSignals?: boolean;
+  /** SIGUSR2 makes one turn throw, to prove the loop survives it. */
+  testHooks?: boolean;
 }
 
 type Event =
   | { kind: "signal"; signal: NodeJS.Signals }
-  | { kind: "ready"; worker: WorkerProcess }
-  | { kind: "exited"; worker: WorkerProcess; code: number | null; signal: string | null };
+  | { kind: "message"; child: TrackedChild; message: WorkerMessage }
+  | { kind: "exited"; child: TrackedChild; code: number | null; signal: string | null };
 
-const SIGNALS: NodeJS.Signals[] = ["SIGQUIT", "SIGTERM", "SIGINT", "SIGHUP", "SIGTTIN", "SIGTTOU"];
-const HOUSEKEEPING_MS = 250;
-/** A worker that dies before it is ready this many times in a row stops the server. */
-const MAX_STARTUP_FAILURES = 5;
-const QUICK_STOP_MS = 2000;
-const UPKEEP_EVERY_MS = 10 * 60_000;
+export const SIGNALS: NodeJS.Signals[] = ["SIGQUIT", "SIGTERM", "SIGINT", "SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2"];
+export const HOUSEKEEPING_MS = 250;
+/** A child that dies before it is ready this many times in a row stops the server. */
+export const MAX_STARTUP_FAILURES = 5;
+export const QUICK_STOP_MS = 2000;
 
-/**
- * The supervisor: one loop that takes one queued event per turn (a signal,
- * a worker ready, a worker exited) and, when none waits, does housekeeping:
- * kill workers that stopped beating, keep the worker count. Signal handlers
- * and process callbacks only queue.
- */
 export class Supervisor {
-  private readonly workers = new Set<WorkerProcess>();
+  private readonly workers = new Set<TrackedChild>();
+  private upkeep: TrackedChild | undefined;
+  private upkeepEverReady = false;
+  private upkeepFailures = 0;
+  private nextUpkeepSpawnAt = 0;
+  /** A worker died unasked: the files it deferred may be missing; the upkeep process restores them. */
+  private restorePending = false;
   private readonly events: Event[] = [];
   private wake: (() => void) | undefined;
   private target: number;
@@ -46,52 +68,67 @@ export class Supervisor {
   private stopDeadline: number | undefined;
   private exitCode = 0;
   private failure: string | undefined;
-  private nextUpkeepAt = 0;
-  private upkeepRunning = false;
-  /** A worker died unasked since the last upkeep: files it deferred may be missing. */
-  private crashedSinceUpkeep = false;
+  private readonly spawn: SpawnChild;
+  private readonly clock: Clock;
 
   constructor(
     private readonly options: SupervisorOptions,
     private readonly log: Logger,
   ) {
     this.target = options.processCount;
+    this.spawn = options.spawn ?? spawnChild;
+    this.clock = options.clock ?? systemClock;
   }
 
-  /** Runs until the server stops; returns the process exit status. */
-  async join(): Promise<number> {
-    for (const signal of SIGNALS) process.on(signal, () => this.enqueue({ kind: "signal", signal }));
+  /** Whether a stop (graceful or quick) is under way. */
+  get stopping(): boolean {
+    return this.stopDeadline !== undefined;
+  }
+
+  /** Queues a signal, as the process's handlers do. */
+  signal(signal: NodeJS.Signals): void {
+    this.enqueue({ kind: "signal", signal });
+  }
+
+  /** Runs until the server stops; returns the exit status, and why it stopped when it failed. */
+  async join(): Promise<{ status: number; failure?: string }> {
+    const trap = this.options.trapSignals !== false;
+    if (trap) for (const signal of SIGNALS) process.on(signal, () => this.signal(signal));
     writePidFile(this.options.pidFile, this.state());
-    this.log.info(`Starting ${this.target} workers on ${this.options.worker.host}:${this.options.worker.port}`);
+    this.log.info(`Starting ${this.target} workers on ${this.options.worker.listeners.map(describeListener).join(", ")}`);
 
     for (;;) {
       const event = this.events.shift();
-      if (event) {
-        this.handle(event);
-        continue;
+      try {
+        if (event) {
+          this.handle(event);
+          continue;
+        }
+        if (this.stopping && this.workers.size === 0 && !this.upkeep) break;
+        this.murderLazyChildren();
+        this.killAfterStopDeadline();
+        this.maintainUpkeep();
+        this.maintainWorkerCount();
+      } catch (error) {
+        this.log.error(`supervisor: unexpected error, carrying on: ${(error as Error)?.stack ?? error}`);
       }
-      if (this.stopDeadline !== undefined && this.workers.size === 0) break;
-      this.murderLazyWorkers();
-      this.maintainWorkerCount();
-      this.runUpkeep();
-      await this.sleep(HOUSEKEEPING_MS);
+      if (!event) await this.sleep(HOUSEKEEPING_MS);
     }
 
-    for (const signal of SIGNALS) process.removeAllListeners(signal);
+    if (trap) for (const signal of SIGNALS) process.removeAllListeners(signal);
     removePidFile(this.options.pidFile);
-    if (this.failure) this.reportToStarter(`error ${this.failure}`);
     this.log.info(this.failure ? `Stopped: ${this.failure}` : "Stopped");
-    return this.exitCode;
+    return { status: this.exitCode, failure: this.failure };
   }
 
   private handle(event: Event): void {
     switch (event.kind) {
       case "signal":
         return this.handleSignal(event.signal);
-      case "ready":
-        return this.workerReady(event.worker);
+      case "message":
+        return event.child.role === "worker" ? this.workerSaid(event.child, event.message) : this.upkeepSaid(event.child, event.message);
       case "exited":
-        return this.reapWorker(event.worker, event.code, event.signal);
+        return event.child.role === "worker" ? this.reapWorker(event.child, event.code, event.signal) : this.reapUpkeep(event.child, event.code, event.signal);
     }
   }
 
@@ -103,7 +140,7 @@ export class Supervisor {
       case "SIGINT":
         return this.stop(false, signal.slice(3));
       case "SIGHUP": // replace every worker, new ones first
-        if (this.stopDeadline !== undefined) return;
+        if (this.stopping) return;
         this.generation++;
         this.log.info(`HUP: starting ${this.target} new workers; the old ones stop once the new are ready`);
         return;
@@ -115,10 +152,38 @@ export class Supervisor {
         this.target = Math.max(1, this.target - 1);
         this.log.info(`TTOU: now ${this.target} workers`);
         return;
+      case "SIGUSR1": // reopen the log (logrotate moved it)
+        this.options.onReopenLog?.();
+        this.log.info("USR1: reopened the log");
+        return;
+      case "SIGUSR2": // test hook: a turn that throws
+        if (this.options.testHooks) throw new Error("test hook: this turn throws");
+        return;
     }
   }
 
-  private workerReady(worker: WorkerProcess): void {
+  private workerSaid(worker: TrackedChild, message: WorkerMessage): void {
+    worker.lastBeat = this.clock.now();
+    switch (message.t) {
+      case "beat":
+        return;
+      case "ready":
+        if (worker.state === "starting") worker.state = "ready";
+        return this.workerReady(worker);
+      case "stopping":
+        // Replaced at once: the supervisor counts only workers not on their way out.
+        worker.state = "stopping";
+        worker.exitExpected = true;
+        return;
+      case "log":
+        return this.log.write(message.level, message.message, worker.pid);
+      case "fatal":
+        worker.fatal = message.message;
+        return this.log.write("error", message.message, worker.pid);
+    }
+  }
+
+  private workerReady(worker: TrackedChild): void {
     this.startupFailures = 0;
     this.log.debug(`worker ${worker.pid} ready`);
     const current = this.currentWorkers();
@@ -129,27 +194,31 @@ export class Supervisor {
     if (!this.everReady) {
       this.everReady = true;
       this.log.info(`All ${current.length} workers ready`);
-      this.reportToStarter(`ready ${process.pid}`);
+      this.options.onReady?.();
     }
     this.saveState();
   }
 
-  private reapWorker(worker: WorkerProcess, code: number | null, signal: string | null): void {
+  private reapWorker(worker: TrackedChild, code: number | null, signal: string | null): void {
     this.workers.delete(worker);
     const how = signal ? `signal ${signal}` : `status ${code}`;
-    if (worker.exitExpected || this.stopDeadline !== undefined) {
+    if (worker.exitExpected || this.stopping) {
       this.log.info(`worker ${worker.pid} exited (${how})`);
     } else if (worker.state === "starting") {
-      this.startupFailures++;
-      this.nextSpawnAt = performance.now() + Math.min(100 * 2 ** this.startupFailures, 5000);
       this.log.error(`worker ${worker.pid} failed to start (${how})${worker.fatal ? `: ${worker.fatal}` : ""}`);
-      if (this.startupFailures >= MAX_STARTUP_FAILURES) this.giveUpOnNewWorkers(worker.fatal ?? how);
+      this.noteStartupFailure(worker.fatal ?? how);
     } else {
       this.log.warn(`worker ${worker.pid} died (${how}); starting a new one`);
-      this.crashedSinceUpkeep = true;
-      this.nextUpkeepAt = 0;
+      this.restoreFiles();
     }
-    if (this.stopDeadline === undefined) this.saveState();
+    if (!this.stopping) this.saveState();
+  }
+
+  /** One more child failed before it was ready: back off (200 ms, doubling, at most 5 s), give up after MAX_STARTUP_FAILURES. */
+  private noteStartupFailure(reason: string): void {
+    this.startupFailures++;
+    this.nextSpawnAt = this.clock.now() + Math.min(100 * 2 ** this.startupFailures, 5000);
+    if (this.startupFailures >= MAX_STARTUP_FAILURES) this.giveUpOnNewWorkers(reason);
   }
 
   /**
@@ -166,70 +235,125 @@ export class Supervisor {
       this.startupFailures = 0;
       return;
     }
-    this.failure = `workers keep failing at start-up: ${reason}`;
+    this.fail(`workers keep failing at start-up: ${reason}`);
+  }
+
+  private upkeepSaid(upkeep: TrackedChild, message: WorkerMessage): void {
+    upkeep.lastBeat = this.clock.now();
+    switch (message.t) {
+      case "ready":
+        upkeep.state = "ready";
+        this.upkeepEverReady = true;
+        this.upkeepFailures = 0;
+        if (this.restorePending) this.restoreFiles();
+        return;
+      case "log":
+        return this.log.write(message.level, message.message, upkeep.pid);
+      case "fatal":
+        upkeep.fatal = message.message;
+        // Before the first ready, the reason is why the depot cannot be served: the stop says it.
+        if (this.upkeepEverReady) this.log.write("error", message.message, upkeep.pid);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private reapUpkeep(upkeep: TrackedChild, code: number | null, signal: string | null): void {
+    if (this.upkeep === upkeep) this.upkeep = undefined;
+    const how = signal ? `signal ${signal}` : `status ${code}`;
+    if (upkeep.exitExpected || this.stopping) {
+      this.log.debug(`upkeep process ${upkeep.pid} exited (${how})`);
+    } else if (!this.upkeepEverReady) {
+      // It checks the depot before anything else: this depot cannot be served.
+      this.fail(upkeep.fatal ?? `the upkeep process failed to start (${how})`);
+    } else {
+      this.upkeepFailures++;
+      this.nextUpkeepSpawnAt = this.clock.now() + Math.min(100 * 2 ** this.upkeepFailures, 5000);
+      this.log.warn(`upkeep process ${upkeep.pid} died (${how}); starting a new one`);
+    }
+  }
+
+  /** After a worker crash: the upkeep process restores the certificate files it had deferred. */
+  private restoreFiles(): void {
+    if (!this.options.upkeep) return;
+    this.restorePending = this.upkeep?.state !== "ready";
+    if (!this.restorePending) this.upkeep!.send("restore");
+  }
+
+  private fail(reason: string): void {
+    this.failure ??= reason;
     this.exitCode = 1;
     this.stop(false, "start-up failures");
   }
 
-  /** unicorn's murder_lazy_workers: a worker without a heartbeat for --timeout is hung. */
-  private murderLazyWorkers(): void {
-    const now = performance.now();
-    if (this.stopDeadline !== undefined) {
-      if (now > this.stopDeadline) for (const worker of this.workers) worker.signal("SIGKILL");
-      return;
-    }
-    for (const worker of this.workers) {
-      if (now - worker.lastBeat <= this.options.timeoutMs) continue;
-      this.log.error(`worker ${worker.pid} sent no heartbeat for ${this.options.timeoutMs / 1000} s; killing it (SIGKILL)`);
-      worker.lastBeat = now; // Do not log it twice while SIGKILL lands.
-      worker.signal("SIGKILL");
+  /** unicorn's murder_lazy_workers: a child without a heartbeat for --timeout is hung. */
+  private murderLazyChildren(): void {
+    if (this.stopping) return;
+    const now = this.clock.now();
+    for (const child of this.children()) {
+      if (now - child.lastBeat <= this.options.timeoutMs) continue;
+      const name = child.role === "worker" ? "worker" : "upkeep process";
+      this.log.error(`${name} ${child.pid} sent no heartbeat for ${this.options.timeoutMs / 1000} s; killing it (SIGKILL)`);
+      child.lastBeat = now; // Do not log it twice while SIGKILL lands.
+      child.signal("SIGKILL");
     }
   }
 
+  /** Whatever is still running past the stop deadline is killed. */
+  private killAfterStopDeadline(): void {
+    if (this.stopDeadline === undefined || this.clock.now() <= this.stopDeadline) return;
+    for (const child of this.children()) child.signal("SIGKILL");
+  }
+
+  private maintainUpkeep(): void {
+    const config = this.options.upkeep;
+    if (!config || this.stopping || this.upkeep || this.clock.now() < this.nextUpkeepSpawnAt) return;
+    const upkeep = this.spawnTracked("upkeep", { [UPKEEP_ENV]: JSON.stringify({ ...config, heartbeatMs: this.heartbeatMs() }) });
+    if (upkeep) this.upkeep = upkeep;
+  }
+
   private maintainWorkerCount(): void {
-    if (this.stopDeadline !== undefined) return;
+    if (this.stopping) return;
+    // Workers start once the upkeep process has found the depot servable.
+    if (this.options.upkeep && !this.upkeepEverReady) return;
     const current = this.currentWorkers();
     if (current.length > this.target) {
       current.at(-1)!.stop();
       return;
     }
-    if (current.length < this.target && performance.now() >= this.nextSpawnAt) this.spawnMissingWorkers(this.target - current.length);
+    if (current.length < this.target && this.clock.now() >= this.nextSpawnAt) this.spawnMissingWorkers(this.target - current.length);
   }
 
   private spawnMissingWorkers(count: number): void {
+    const env = { [WORKER_ENV]: JSON.stringify({ ...this.options.worker, heartbeatMs: this.heartbeatMs() }) };
     for (let i = 0; i < count; i++) {
-      let worker: WorkerProcess;
-      try {
-        worker = new WorkerProcess(this.generation, { ...this.options.worker, heartbeatMs: this.heartbeatMs() }, this.log, {
-          ready: (w) => this.enqueue({ kind: "ready", worker: w }),
-          exited: (w, code, signal) => this.enqueue({ kind: "exited", worker: w, code, signal }),
-        });
-      } catch (error) {
-        // The system would not start a process (EAGAIN, ENOMEM): a start-up failure, with back-off.
-        this.startupFailures++;
-        this.nextSpawnAt = performance.now() + Math.min(100 * 2 ** this.startupFailures, 5000);
-        this.log.error(`cannot start a worker: ${(error as Error).message}`);
-        if (this.startupFailures >= MAX_STARTUP_FAILURES) this.giveUpOnNewWorkers((error as Error).message);
-        return;
-      }
+      const worker = this.spawnTracked("worker", env);
+      if (!worker) return;
       this.workers.add(worker);
       this.log.debug(`spawned worker ${worker.pid}`);
     }
   }
 
-  /** The depot's own upkeep, at most every UPKEEP_EVERY_MS; its errors are logged, never fatal. */
-  private runUpkeep(): void {
-    const upkeep = this.options.upkeep;
-    if (!upkeep || this.upkeepRunning || this.stopDeadline !== undefined || performance.now() < this.nextUpkeepAt) return;
-    this.upkeepRunning = true;
-    this.nextUpkeepAt = performance.now() + UPKEEP_EVERY_MS;
-    const afterCrash = this.crashedSinceUpkeep;
-    this.crashedSinceUpkeep = false;
-    upkeep(afterCrash)
-      .catch((error: unknown) => this.log.error(`depot upkeep failed: ${(error as Error)?.message ?? error}`))
-      .finally(() => {
-        this.upkeepRunning = false;
-      });
+  /** Spawns a child whose events go to the queue; undefined when the system would not start one. */
+  private spawnTracked(role: ChildRole, env: Record<string, string>): TrackedChild | undefined {
+    let tracked: TrackedChild | undefined;
+    // Children report asynchronously (pipes, exit promises), after `tracked` is set.
+    const events: ChildEvents = {
+      message: (message) => this.enqueue({ kind: "message", child: tracked!, message }),
+      exited: (code, signal) => this.enqueue({ kind: "exited", child: tracked!, code, signal }),
+    };
+    try {
+      tracked = new TrackedChild(role, this.generation, this.spawn(role, env, events), this.clock.now());
+      return tracked;
+    } catch (error) {
+      // The system would not start a process (EAGAIN, ENOMEM): a start-up failure, with back-off.
+      const reason = (error as Error)?.message ?? String(error);
+      this.log.error(`cannot start ${role === "worker" ? "a worker" : "the upkeep process"}: ${reason}`);
+      if (role === "worker") this.noteStartupFailure(reason);
+      else this.nextUpkeepSpawnAt = this.clock.now() + 1000;
+      return undefined;
+    }
   }
 
   /** The state file is for `depot status`: failing to write it (disk full) must not stop the server. */
@@ -242,20 +366,24 @@ export class Supervisor {
   }
 
   private stop(graceful: boolean, why: string): void {
-    if (this.stopDeadline !== undefined && graceful) return;
+    if (this.stopping && graceful) return;
     const waitMs = graceful ? this.options.worker.gracefulTimeoutMs + 1000 : QUICK_STOP_MS;
     // A second TERM or Ctrl-C hastens the end, never postpones it.
-    this.stopDeadline = Math.min(this.stopDeadline ?? Infinity, performance.now() + waitMs);
+    this.stopDeadline = Math.min(this.stopDeadline ?? Infinity, this.clock.now() + waitMs);
     this.log.info(`${why}: ${graceful ? "stopping gracefully" : "stopping now"}`);
-    for (const worker of this.workers) {
-      worker.exitExpected = true;
-      if (graceful) worker.stop();
-      else worker.signal("SIGTERM");
+    for (const child of this.children()) {
+      child.exitExpected = true;
+      if (graceful) child.stop();
+      else child.signal("SIGTERM");
     }
   }
 
+  private children(): TrackedChild[] {
+    return this.upkeep ? [...this.workers, this.upkeep] : [...this.workers];
+  }
+
   /** Workers of the current generation that are not on their way out. */
-  private currentWorkers(): WorkerProcess[] {
+  private currentWorkers(): TrackedChild[] {
     return [...this.workers].filter((w) => w.generation === this.generation && w.state !== "stopping");
   }
 
@@ -264,20 +392,16 @@ export class Supervisor {
   }
 
   private state(): ServerState {
+    const [first] = this.options.worker.listeners;
     return {
       pid: process.pid,
       startTime: processStartTime(process.pid),
-      host: this.options.worker.host,
-      port: this.options.worker.port,
+      host: first!.host,
+      port: first!.port,
+      listeners: this.options.worker.listeners.map(({ kind, host, port }) => ({ kind, host, port })),
       depot: this.options.worker.depot,
       workers: [...this.workers].filter((w) => w.state === "ready").map((w) => w.pid),
     };
-  }
-
-  private reportToStarter(line: string): void {
-    if (this.options.readyFd === undefined) return;
-    tellStarter(this.options.readyFd, line);
-    this.options.readyFd = undefined;
   }
 
   private enqueue(event: Event): void {
@@ -289,13 +413,12 @@ export class Supervisor {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      const cancel = this.clock.after(ms, done);
       this.wake = done;
       function done() {
-        clearTimeout(timer);
+        cancel();
         resolve();
       }
     });
   }
 }
-

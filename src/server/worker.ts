@@ -1,22 +1,22 @@
-import type { Socket, TCPSocketListener } from "bun";
+/**
+ * @module
+ * A worker process: opens the depot, opens every listener the supervisor
+ * names (`listeners/`), and proves it is alive with a heartbeat on stdout.
+ * Its stdin is the lifeline: when the supervisor goes away, stdin ends and
+ * the worker finishes what it accepted, then exits.
+ */
 import { Depot } from "../ca/depot.ts";
-import { DepotError } from "../errors.ts";
-import { listenErrorMessage } from "./bind.ts";
-import { Connection } from "./connection.ts";
-import { KeyPool } from "./key-pool.ts";
 import { generateKeyPair } from "../ca/keys.ts";
+import { DepotError } from "../errors.ts";
+import { KeyPool } from "./key-pool.ts";
+import type { ListenerContext, OpenedListener } from "./listeners/context.ts";
+import { openListener } from "./listeners/registry.ts";
+import { describeListener } from "./listeners/types.ts";
 import type { LogLevel } from "./log.ts";
 import { LOG_LEVELS } from "./log.ts";
 import { type WorkerConfig, type WorkerMessage, WORKER_ENV } from "./messages.ts";
 import type { Services } from "./protocol.ts";
 
-/**
- * A worker process: opens the depot, listens on the shared port (reusePort:
- * the kernel spreads connections over the workers), answers the line
- * protocol, and proves it is alive with a heartbeat on stdout. Its stdin is
- * the lifeline: when the supervisor goes away, stdin ends and the worker
- * finishes what it accepted, then exits.
- */
 export async function runWorker(): Promise<never> {
   const config = JSON.parse(process.env[WORKER_ENV] ?? "{}") as WorkerConfig;
   const worker = new Worker(config);
@@ -26,14 +26,12 @@ export async function runWorker(): Promise<never> {
 
 class Worker {
   private depot!: Depot;
-  private listener: TCPSocketListener<Connection> | undefined;
+  private readonly listeners: OpenedListener[] = [];
   private keyPool: KeyPool | undefined;
-  private inService = 0;
+  private inFlight = 0;
   private stopping = false;
 
-  constructor(private readonly config: WorkerConfig) {
-    this.services = this.makeServices();
-  }
+  constructor(private readonly config: WorkerConfig) {}
 
   async start(): Promise<void> {
     process.stdout.on("error", () => this.stop("lost the supervisor's pipe"));
@@ -52,12 +50,13 @@ class Worker {
     } catch (error) {
       fatal(error instanceof DepotError ? error.message : `cannot open the depot ${this.config.depot}: ${(error as Error)?.message ?? error}`);
     }
-    try {
-      // reusePort is read by Bun.listen, though bun-types only declares it for connect.
-      const options = { hostname: this.config.host, port: this.config.port, reusePort: true, socket: this.socketHandlers() };
-      this.listener = Bun.listen<Connection>(options as unknown as Bun.TCPSocketListenOptions<Connection>);
-    } catch (error) {
-      fatal(listenErrorMessage(error, this.config.host, this.config.port));
+    const context = this.context();
+    for (const spec of this.config.listeners) {
+      try {
+        this.listeners.push(await openListener(spec, context));
+      } catch (error) {
+        fatal(error instanceof DepotError ? error.message : `cannot open the ${describeListener(spec)} listener: ${(error as Error)?.message ?? error}`);
+      }
     }
     setInterval(() => send({ t: "beat" }), this.config.heartbeatMs);
     send({ t: "ready" });
@@ -65,9 +64,30 @@ class Worker {
     this.keyPool.fill();
   }
 
-  private readonly services: Services;
+  private context(): ListenerContext {
+    const worker = this;
+    return {
+      depot: this.depot,
+      services: this.services(),
+      config: this.config,
+      log: (level, message) => log(level, message, this.config),
+      begin: () => {
+        this.inFlight++;
+        let done = false;
+        return () => {
+          if (done) return;
+          done = true;
+          this.finished();
+        };
+      },
+      get stopping() {
+        return worker.stopping;
+      },
+      requestStop: (reason) => this.stop(reason),
+    };
+  }
 
-  private makeServices(): Services {
+  private services(): Services {
     return {
       generate: async (subject) => {
         const issued = await this.depot.issue({ profile: "client", subject }, (type) =>
@@ -75,44 +95,22 @@ class Worker {
         );
         return issued.privateKeyPem + issued.certificatePem;
       },
-      sign: async (csrPem) => (await this.depot.signRequest(csrPem, { profile: "client" })).certificatePem,
+      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client" })).certificatePem,
       crl: async () => this.depot.currentCrlPem(),
       revoke: async (serialText, reason) => {
         const { serial } = await this.depot.findBySerial(serialText);
-        const { record, crl } = await this.depot.revoke(serial, reason);
-        log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; CRL ${crl.crlNumber}`, this.config);
+        // Recorded only: the upkeep process publishes the CRL, one for a whole burst.
+        const { record } = await this.depot.revoke(serial, reason, { publish: false });
+        log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; the upkeep process publishes the CRL`, this.config);
         return `OK revoked ${record.serial.toUpperCase()}\n`;
       },
       allowRevoke: this.config.allowRevoke,
     };
   }
 
-  private socketHandlers() {
-    return {
-      open: (socket: Socket<Connection>) => {
-        if (this.stopping || this.inService >= this.config.maxConnectionQueue) {
-          socket.end("ERROR busy\n");
-          return;
-        }
-        this.inService++;
-        socket.data = new Connection(socket, {
-          services: this.services,
-          finished: () => this.finished(),
-          shutdownRequested: () => setImmediate(() => this.stop("asked to stop by a client (shutdown)")),
-          internalError: (error) => log("error", `internal error: ${(error as Error)?.stack ?? error}`, this.config),
-          served: (command, ms) => log("debug", `served ${command} in ${ms.toFixed(1)} ms`, this.config),
-        });
-      },
-      data: (socket: Socket<Connection>, chunk: Buffer) => socket.data?.onData(chunk),
-      drain: (socket: Socket<Connection>) => socket.data?.onDrain(),
-      close: (socket: Socket<Connection>) => socket.data?.onClose(),
-      error: (socket: Socket<Connection>) => socket.data?.onClose(),
-    };
-  }
-
   private finished(): void {
-    this.inService--;
-    if (this.stopping && this.inService === 0) this.exit();
+    this.inFlight--;
+    if (this.stopping && this.inFlight === 0) this.exit();
   }
 
   /** Graceful stop: accept nothing new, answer what was accepted, then exit (bounded by a deadline). */
@@ -121,9 +119,9 @@ class Worker {
     this.stopping = true;
     send({ t: "stopping", reason });
     log("info", `worker stopping: ${reason}`, this.config);
-    this.listener?.stop(false);
+    for (const listener of this.listeners) listener.stop();
     this.keyPool?.stop();
-    if (this.inService === 0) this.exit();
+    if (this.inFlight === 0) this.exit();
     setTimeout(() => this.exit(), this.config.gracefulTimeoutMs).unref();
   }
 

@@ -1,0 +1,63 @@
+/**
+ * @module
+ * The SQLite ledger's schema, as a list of versioned steps. A ledger's
+ * version is its `PRAGMA user_version`: the number of steps applied. Opening
+ * a ledger applies the missing steps in one transaction; a ledger newer than
+ * this list (written by a newer depot) is refused rather than guessed at.
+ *
+ * To add tables (tokens, audit records, metrics, ...), append a step; never
+ * edit or reorder a released one. Version 1 is the schema depot 0.1.0
+ * created (written with IF NOT EXISTS, so 0.1.0's ledgers, at user_version 0
+ * with these tables already there, pass through it unchanged).
+ */
+export interface Migration {
+  /** 1 for the first step, one more for each after it. */
+  version: number;
+  /** What the step adds, for the record. */
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: "certificates and counters (depot 0.1.0)",
+    sql: `
+CREATE TABLE IF NOT EXISTS certificates (
+  serial            TEXT PRIMARY KEY NOT NULL,
+  subject           TEXT NOT NULL,
+  type              TEXT NOT NULL CHECK (type IN ('client', 'server', 'ca')),
+  key_type          TEXT NOT NULL,
+  not_before        TEXT NOT NULL,
+  not_after         TEXT NOT NULL,
+  fingerprint       TEXT NOT NULL UNIQUE,
+  pem               TEXT NOT NULL,
+  status            TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid', 'revoked')),
+  revoked_at        TEXT,
+  revocation_reason TEXT
+) STRICT;
+CREATE TABLE IF NOT EXISTS counters (
+  name  TEXT PRIMARY KEY NOT NULL,
+  value INTEGER NOT NULL
+) STRICT;`,
+  },
+  {
+    version: 2,
+    description: "indexes for listing and for the CRL; revocations known only from a CRL; the revocation counter",
+    sql: `
+CREATE INDEX IF NOT EXISTS certificates_by_date ON certificates (not_before, serial);
+CREATE INDEX IF NOT EXISTS certificates_revoked ON certificates (revoked_at, serial) WHERE status = 'revoked';
+-- Serials a rebuilt ledger found revoked in crl.pem but without a certificate file:
+-- they stay on every CRL, since nothing else records them.
+CREATE TABLE IF NOT EXISTS crl_only_revocations (
+  serial            TEXT PRIMARY KEY NOT NULL,
+  revoked_at        TEXT NOT NULL,
+  revocation_reason TEXT NOT NULL
+) STRICT;
+-- Counts every revocation; a CRL records the count it covers, so a CRL behind the ledger is seen.
+INSERT OR IGNORE INTO counters (name, value) SELECT 'revocations', count(*) FROM certificates WHERE status = 'revoked';`,
+  },
+];
+
+/** The newest schema version this depot knows. */
+export const SCHEMA_VERSION = MIGRATIONS.length;

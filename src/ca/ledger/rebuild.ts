@@ -1,0 +1,129 @@
+/**
+ * @module
+ * `depot ledger rebuild`: a new ledger for a depot whose ledger was lost,
+ * from what the depot folder still holds: the certificate files (every
+ * certificate issued, valid) and the last published crl.pem (which of them
+ * were revoked, when and why, and the CRL number, which must never go
+ * backwards). Revoked serials whose certificate file is gone too stay on
+ * every future CRL as CRL-only revocations.
+ */
+import { existsSync, readFileSync, renameSync } from "node:fs";
+import { resolve } from "node:path";
+import { DepotError, ioError } from "../../errors.ts";
+import type { CrlEntry } from "../crl.ts";
+import { crlDerOf, isSignedBy } from "../crl.ts";
+import { readSettings, refuseReadableKey, refuseSymlinks } from "../depot-checks.ts";
+import { makeIssuer } from "../issuer.ts";
+import { loadCaKey } from "../ca-key.ts";
+import { issuingCa } from "../hierarchy.ts";
+import { type DepotLayout, depotLayout } from "../layout.ts";
+import { openLedger } from "../ledger.ts";
+import { adoptLegacyCertificates } from "../legacy.ts";
+import { x509 } from "../provider.ts";
+import { magnitudeHex } from "../serial.ts";
+import { writeLedgerMarker } from "./marker.ts";
+import { sqliteLedgerPresence } from "./sqlite.ts";
+
+export interface RebuildReport {
+  certificates: number;
+  revoked: number;
+  crlOnly: number;
+  crlNumber: number | undefined;
+  /** Where a damaged ledger was moved aside, if there was one. */
+  movedAside: string | undefined;
+}
+
+/**
+ * Rebuilds the ledger. Refuses when the ledger is there and readable (there
+ * is nothing to rebuild), and when crl.pem is missing or not this CA's,
+ * unless `withoutCrl` says to go on without revocations.
+ */
+export async function rebuildLedger(path: string, options: { withoutCrl?: boolean } = {}): Promise<RebuildReport> {
+  const layout = depotLayout(resolve(path));
+  refuseSymlinks(layout);
+  const settings = readSettings(layout);
+  refuseReadableKey(layout);
+  // Only verifies (crl.pem's signature): an encrypted key stays locked; the intermediate in two tiers.
+  const issuing = issuingCa(layout);
+  const key = await loadCaKey(issuing, { withoutSigning: true });
+  const issuer = await makeIssuer(new x509.X509Certificate(readText(issuing.caCertificate)), key, issuing.caCertificate);
+
+  const crl = options.withoutCrl ? undefined : lastCrl(layout, (der) => isSignedBy(issuer, der));
+  const movedAside = await moveAsideUnlessHealthy(layout, settings);
+
+  const ledger = await openLedger(layout, settings, { create: true });
+  try {
+    const certificates = await adoptLegacyCertificates(ledger, layout, key.type);
+    const restored = crl ? await ledger.restoreRevocations(crl.crlNumber, crl.entries) : { revoked: 0, crlOnly: 0 };
+    writeLedgerMarker(layout);
+    return { certificates, ...restored, crlNumber: crl?.crlNumber, movedAside };
+  } finally {
+    ledger.close();
+  }
+}
+
+/** A ledger that opens and holds records is not touched; a damaged or empty one is renamed aside, kept for inspection. */
+async function moveAsideUnlessHealthy(layout: DepotLayout, settings: ReturnType<typeof readSettings>): Promise<string | undefined> {
+  const presence = sqliteLedgerPresence(layout.ledger);
+  if (presence === "present") {
+    let count = 0;
+    try {
+      const ledger = await openLedger(layout, settings);
+      count = await ledger.count();
+      ledger.close();
+    } catch {
+      // Damaged: moved aside below.
+    }
+    if (count > 0) {
+      throw new DepotError("E_LEDGER", `the ledger ${layout.ledger} is there and holds ${count} certificate(s); there is nothing to rebuild`);
+    }
+  }
+  if (presence === "missing") return undefined;
+  const aside = `${layout.ledger}.lost-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  for (const suffix of ["", "-wal", "-shm"]) {
+    if (!existsSync(layout.ledger + suffix)) continue;
+    try {
+      renameSync(layout.ledger + suffix, aside + suffix);
+    } catch (error) {
+      throw ioError("move aside", layout.ledger + suffix, error);
+    }
+  }
+  return aside;
+}
+
+/** The revocations and number of crl.pem, which must be a CRL this CA signed. */
+function lastCrl(layout: DepotLayout, signedByCa: (der: Uint8Array) => boolean): { crlNumber: number; entries: CrlEntry[] } {
+  const withoutIt = `; to rebuild without the revocations it held, give --without-crl (revoked certificates then read as valid)`;
+  if (!existsSync(layout.crl)) throw new DepotError("E_LEDGER", `${layout.crl} is missing: the revocations cannot be recovered from it${withoutIt}`);
+  const der = crlDerOf(readText(layout.crl));
+  if (!der || !signedByCa(der)) throw new DepotError("E_LEDGER", `${layout.crl} is not a CRL signed by this CA${withoutIt}`);
+  const crl = new x509.X509Crl(der);
+  const numberExtension = crl.getExtension("2.5.29.20");
+  const crlNumber = numberExtension ? Number(BigInt(`0x${Buffer.from(readIntegerValue(new Uint8Array(numberExtension.value))).toString("hex") || "0"}`)) : 0;
+  const entries = crl.entries.map((entry): CrlEntry => ({
+    serial: magnitudeHex(new Uint8Array(Buffer.from(entry.serialNumber, "hex"))),
+    revokedAt: entry.revocationDate,
+    reason: reasonName(entry.reason),
+  }));
+  return { crlNumber, entries };
+}
+
+/** The content octets of a DER INTEGER (the CRL number extension's value). */
+function readIntegerValue(der: Uint8Array): Uint8Array {
+  if (der[0] !== 0x02) return new Uint8Array();
+  const length = der[1]!;
+  return length & 0x80 ? der.subarray(2 + (length & 0x7f)) : der.subarray(2, 2 + length);
+}
+
+function reasonName(reason: x509.X509CrlReason | undefined): string {
+  if (reason === undefined) return "unspecified";
+  return x509.X509CrlReason[reason] ?? "unspecified";
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw ioError("read", path, error);
+  }
+}

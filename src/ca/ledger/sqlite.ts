@@ -1,0 +1,371 @@
+/**
+ * @module
+ * The ledger in an SQLite file inside the depot (bun:sqlite, WAL mode),
+ * shared by every process that opens the depot.
+ */
+import { Database, SQLiteError, type Statement } from "bun:sqlite";
+import { chmodSync, closeSync, existsSync, openSync, statSync } from "node:fs";
+import { DepotError } from "../../errors.ts";
+import type { CrlEntry } from "../crl.ts";
+import {
+  type CertificateRecord,
+  type CertificateStatus,
+  type CertificateType,
+  type CrlClaim,
+  type CrlState,
+  type Ledger,
+  type ListQuery,
+  SerialCollisionError,
+} from "../ledger.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+import { ledgerError } from "./sqlite-errors.ts";
+
+interface Row {
+  serial: string;
+  subject: string;
+  type: CertificateType;
+  key_type: string;
+  not_before: string;
+  not_after: string;
+  fingerprint: string;
+  pem: string;
+  status: CertificateStatus;
+  revoked_at: string | null;
+  revocation_reason: string | null;
+}
+
+/** The certificates table's columns, in one place: every SELECT and INSERT names them from here. */
+const COLUMN_NAMES = ["serial", "subject", "type", "key_type", "not_before", "not_after", "fingerprint", "pem", "status", "revoked_at", "revocation_reason"] as const;
+const COLUMNS = COLUMN_NAMES.join(", ");
+const INSERT = (verb: string) => `${verb} INTO certificates (${COLUMNS}) VALUES (${COLUMN_NAMES.map((c) => `$${c}`).join(", ")})`;
+
+/**
+ * The WAL is cut back to this size once a checkpoint has emptied it: a
+ * reader that holds a transaction open (anyone who can read the ledger) pins
+ * the WAL and lets it grow meanwhile, but not for good once it lets go.
+ */
+export const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
+
+/** Whether the file holds a ledger: missing, zero bytes (as after a truncation), or there. */
+export function sqliteLedgerPresence(path: string): "missing" | "empty" | "present" {
+  const size = (file: string) => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return undefined;
+    }
+  };
+  const main = size(path);
+  if (main === undefined) return "missing";
+  return main > 0 || (size(`${path}-wal`) ?? 0) > 0 ? "present" : "empty";
+}
+
+export class SqliteLedger implements Ledger {
+  private readonly insert: Statement;
+  private readonly findOne: Statement<Row, [string]>;
+
+  private constructor(
+    private readonly db: Database,
+    private readonly path: string,
+  ) {
+    this.insert = db.prepare(INSERT("INSERT"));
+    this.findOne = db.query<Row, [string]>(`SELECT ${COLUMNS} FROM certificates WHERE serial = ?`);
+  }
+
+  /**
+   * Opens (or, with `create`, makes) the ledger file, brings its schema up
+   * to date, and sets its files' modes: 0600, or 0640 for `groupReadable`.
+   */
+  static open(path: string, options: { create: boolean; groupReadable: boolean }): SqliteLedger {
+    const mode = options.groupReadable ? 0o640 : 0o600;
+    let db: Database | undefined;
+    try {
+      // Made here, so it is never world-readable even for a moment; SQLite
+      // gives the -wal and -shm files the main file's mode.
+      if (options.create && !existsSync(path)) closeSync(openSync(path, "a", mode));
+      db = new Database(path, { create: false, readwrite: true, strict: true });
+      // Opening and the schema may meet another process's first write: let
+      // SQLite wait for the lock here. Afterwards writes fail fast with
+      // SQLITE_BUSY and are retried by `retryBusy`, which waits without
+      // blocking the event loop (SQLite's own busy handler sleeps the thread,
+      // which halved throughput with two workers issuing at once).
+      db.run("PRAGMA busy_timeout = 10000");
+      db.run("PRAGMA journal_mode = WAL");
+      db.run("PRAGMA synchronous = NORMAL");
+      db.run(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
+      migrate(db, path);
+      db.run("PRAGMA busy_timeout = 0");
+      restrictModes(path, mode);
+      return new SqliteLedger(db, path);
+    } catch (error) {
+      db?.close();
+      throw ledgerError(error, path);
+    }
+  }
+
+  async record(certificate: CertificateRecord): Promise<void> {
+    try {
+      await this.write(() => this.insert.run(toRow(certificate) as never));
+    } catch (error) {
+      if (error instanceof SQLiteError && error.code === "SQLITE_CONSTRAINT_PRIMARYKEY") throw new SerialCollisionError(certificate.serial);
+      throw ledgerError(error, this.path);
+    }
+  }
+
+  async adopt(certificates: CertificateRecord[]): Promise<number> {
+    const adoptOne = this.db.prepare(INSERT("INSERT OR IGNORE"));
+    const markAdopted = this.db.prepare("INSERT OR REPLACE INTO counters (name, value) VALUES ('adopted', 1)");
+    const adoptAll = this.db.transaction((records: CertificateRecord[]) => {
+      let added = 0;
+      for (const record of records) added += adoptOne.run(toRow(record) as never).changes;
+      markAdopted.run();
+      return added;
+    });
+    return this.write(() => adoptAll.immediate(certificates));
+  }
+
+  async hasAdopted(): Promise<boolean> {
+    return this.read(() => this.counter("adopted") !== undefined);
+  }
+
+  async find(serial: string): Promise<CertificateRecord | undefined> {
+    return this.read(() => {
+      const row = this.findOne.get(serial);
+      return row ? fromRow(row) : undefined;
+    });
+  }
+
+  async revoke(serial: string, reason: string, at: Date): Promise<CertificateRecord> {
+    const revokeOne = this.db.transaction(() => {
+      const changed = this.db
+        .query("UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ? AND status = 'valid' AND type != 'ca'")
+        .run(at.toISOString(), reason, serial).changes;
+      const row = this.findOne.get(serial);
+      if (!row) throw new DepotError("E_NOT_FOUND", `no certificate with serial ${serial.toUpperCase()} in this depot`);
+      if (row.type === "ca") throw new DepotError("E_BAD_ARGUMENT", `serial ${serial.toUpperCase()} is the CA certificate itself; it cannot be revoked`);
+      if (!changed) throw new DepotError("E_ALREADY_REVOKED", `certificate ${serial.toUpperCase()} is already revoked (since ${row.revoked_at})`);
+      this.db.query("INSERT INTO counters (name, value) VALUES ('revocations', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1").run();
+      return fromRow(row);
+    });
+    return this.write(() => revokeOne.immediate());
+  }
+
+  async claimCrl(now: Date): Promise<CrlClaim> {
+    const claim = this.db.transaction(() => {
+      const { value } = this.db
+        .query<{ value: number }, []>(
+          "INSERT INTO counters (name, value) VALUES ('crl_number', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+        )
+        .get()!;
+      // Only what a CRL entry needs: at 100,000 entries, the PEMs would be 100 MB.
+      const revoked = this.db
+        .query<{ serial: string; revoked_at: string; revocation_reason: string | null }, [string]>(
+          `SELECT serial, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked' AND not_after > ?
+           UNION ALL SELECT serial, revoked_at, revocation_reason FROM crl_only_revocations
+           ORDER BY revoked_at, serial`,
+        )
+        .all(now.toISOString())
+        .map((row): CrlEntry => ({ serial: row.serial, revokedAt: new Date(row.revoked_at), reason: row.revocation_reason ?? "unspecified" }));
+      return { crlNumber: value, revocations: this.counter("revocations") ?? 0, revoked };
+    });
+    return this.write(() => claim.immediate());
+  }
+
+  async publishIfNewest(claim: CrlClaim, validity: { thisUpdate: Date; nextUpdate: Date }, publish: () => void): Promise<boolean> {
+    const setCounter = this.db.query("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)");
+    const guarded = this.db.transaction(() => {
+      if ((this.counter("crl_published") ?? 0) >= claim.crlNumber) return false;
+      publish();
+      setCounter.run("crl_published", claim.crlNumber);
+      setCounter.run("crl_published_revocations", claim.revocations);
+      setCounter.run("crl_this_update", validity.thisUpdate.getTime());
+      setCounter.run("crl_next_update", validity.nextUpdate.getTime());
+      return true;
+    });
+    return this.write(() => guarded.immediate());
+  }
+
+  async crlState(): Promise<CrlState> {
+    return this.read(() => {
+      const thisUpdate = this.counter("crl_this_update");
+      const nextUpdate = this.counter("crl_next_update");
+      return {
+        revocations: this.counter("revocations") ?? 0,
+        published: {
+          crlNumber: this.counter("crl_published") ?? 0,
+          revocations: this.counter("crl_published_revocations") ?? 0,
+          ...(thisUpdate !== undefined ? { thisUpdate: new Date(thisUpdate) } : {}),
+          ...(nextUpdate !== undefined ? { nextUpdate: new Date(nextUpdate) } : {}),
+        },
+      };
+    });
+  }
+
+  async restoreRevocations(crlNumber: number, entries: CrlEntry[]): Promise<{ revoked: number; crlOnly: number }> {
+    const markRevoked = this.db.query("UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ? AND type != 'ca'");
+    const keepCrlOnly = this.db.query("INSERT OR REPLACE INTO crl_only_revocations (serial, revoked_at, revocation_reason) VALUES (?, ?, ?)");
+    const setCounter = this.db.query("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)");
+    const restore = this.db.transaction(() => {
+      let revoked = 0;
+      let crlOnly = 0;
+      for (const entry of entries) {
+        if (markRevoked.run(entry.revokedAt.toISOString(), entry.reason, entry.serial).changes > 0) revoked++;
+        else {
+          keepCrlOnly.run(entry.serial, entry.revokedAt.toISOString(), entry.reason);
+          crlOnly++;
+        }
+      }
+      const number = Math.max(crlNumber, this.counter("crl_number") ?? 0);
+      setCounter.run("crl_number", number);
+      setCounter.run("crl_published", number);
+      setCounter.run("revocations", entries.length);
+      // The published CRL lists them all, but is republished at once (its validity is not known here).
+      setCounter.run("crl_published_revocations", entries.length);
+      return { revoked, crlOnly };
+    });
+    return this.write(() => restore.immediate());
+  }
+
+  async list(query: ListQuery = {}): Promise<CertificateRecord[]> {
+    const records: CertificateRecord[] = [];
+    for await (const record of this.each(query)) records.push(record);
+    return records;
+  }
+
+  async *each(query: ListQuery = {}): AsyncIterable<CertificateRecord> {
+    const now = (query.now ?? new Date()).toISOString();
+    const conditions = [
+      query.includeCa === false ? "type != 'ca'" : undefined,
+      query.status === "revoked" ? "status = 'revoked'" : undefined,
+      query.status === "valid" ? "status = 'valid' AND not_after > $now" : undefined,
+      query.status === "expired" ? "status = 'valid' AND not_after <= $now" : undefined,
+    ].filter((c) => c !== undefined);
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+    const statement = this.db.query<Row, Record<string, string>>(`SELECT ${COLUMNS} FROM certificates ${where} ORDER BY not_before, serial`);
+    const parameters = where.includes("$now") ? { now } : {};
+    let rows: IterableIterator<Row>;
+    try {
+      rows = statement.iterate(parameters as never);
+    } catch (error) {
+      throw ledgerError(error, this.path);
+    }
+    for (const row of rows) yield fromRow(row);
+  }
+
+  async leafSerials(): Promise<string[]> {
+    return this.read(() =>
+      this.db
+        .query<{ serial: string }, []>("SELECT serial FROM certificates WHERE type != 'ca'")
+        .all()
+        .map((row) => row.serial),
+    );
+  }
+
+  async count(): Promise<number> {
+    return this.read(() => this.db.query<{ n: number }, []>("SELECT count(*) AS n FROM certificates").get()!.n);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private counter(name: string): number | undefined {
+    return this.db.query<{ value: number }, [string]>("SELECT value FROM counters WHERE name = ?").get(name)?.value;
+  }
+
+  private read<T>(query: () => T): T {
+    try {
+      return query();
+    } catch (error) {
+      throw ledgerError(error, this.path);
+    }
+  }
+
+  private async write<T>(write: () => T): Promise<T> {
+    try {
+      return await retryBusy(write);
+    } catch (error) {
+      throw ledgerError(error, this.path);
+    }
+  }
+}
+
+/** Applies the missing migration steps, all in one transaction; refuses a ledger newer than this depot. */
+function migrate(db: Database, path: string): void {
+  const versionOf = () => db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version;
+  if (versionOf() === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    const version = versionOf();
+    if (version > SCHEMA_VERSION) {
+      throw new DepotError(
+        "E_LEDGER",
+        `the ledger ${path} has schema version ${version}, newer than this depot knows (${SCHEMA_VERSION}): it was written by a newer depot; use that version`,
+      );
+    }
+    for (const step of MIGRATIONS.slice(version)) db.run(step.sql);
+    db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+function restrictModes(path: string, mode: number): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(file).mode & 0o777) !== mode) chmodSync(file, mode);
+    } catch {
+      // A file not there yet gets the main file's mode from SQLite; one we do not own stays as it is.
+    }
+  }
+}
+
+const BUSY_DEADLINE_MS = 10_000;
+
+/**
+ * Runs a write (one statement or one transaction, all or nothing) until it
+ * gets the database lock: on SQLITE_BUSY nothing was written, so it is safe
+ * to run again. Waits grow from a fraction of a millisecond to 10 ms, with
+ * jitter so that two workers do not retry in step.
+ */
+async function retryBusy<T>(write: () => T): Promise<T> {
+  const deadline = performance.now() + BUSY_DEADLINE_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return write();
+    } catch (error) {
+      const busy = error instanceof SQLiteError && (error.code === "SQLITE_BUSY" || error.code?.startsWith("SQLITE_BUSY_"));
+      if (!busy || performance.now() > deadline) throw error;
+      await Bun.sleep(Math.random() * Math.min(10, 0.25 * 2 ** attempt));
+    }
+  }
+}
+
+function toRow(c: CertificateRecord): Row {
+  return {
+    serial: c.serial,
+    subject: c.subject,
+    type: c.type,
+    key_type: c.keyType,
+    not_before: c.notBefore.toISOString(),
+    not_after: c.notAfter.toISOString(),
+    fingerprint: c.fingerprint,
+    pem: c.pem,
+    status: c.status,
+    revoked_at: c.revokedAt?.toISOString() ?? null,
+    revocation_reason: c.revocationReason ?? null,
+  };
+}
+
+function fromRow(row: Row): CertificateRecord {
+  return {
+    serial: row.serial,
+    subject: row.subject,
+    type: row.type,
+    keyType: row.key_type,
+    notBefore: new Date(row.not_before),
+    notAfter: new Date(row.not_after),
+    fingerprint: row.fingerprint,
+    pem: row.pem,
+    status: row.status,
+    ...(row.revoked_at ? { revokedAt: new Date(row.revoked_at) } : {}),
+    ...(row.revocation_reason ? { revocationReason: row.revocation_reason } : {}),
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * @module
+ * `--daemon`: the starting command runs a background copy of the server
+ * (the hidden command `__serve`, in a new session, its stdout and stderr on
+ * the log file), hands it the `ServerOptions` as one JSON line on its stdin
+ * (never argv or the environment: a later CA passphrase travels the same
+ * way), and waits on a pipe (fd 3, `starter.ts`) until the copy says
+ * `ready <pid>` or `error <reason>`.
+ */
+import { DepotError } from "../errors.ts";
+import type { ServerOptions } from "./index.ts";
+import { openLogFile } from "./log.ts";
+import { addressOf } from "./listeners/types.ts";
+import { currentSelfCommand, SERVE_COMMAND } from "./self.ts";
+import { READY_FD_ENV } from "./starter.ts";
+
+/** Starts the background server; resolves with 0 once it is ready, or throws its reason. */
+export async function startDaemon(options: ServerOptions, logFile: string | undefined): Promise<number> {
+  const output = logFile ? openLogFile(logFile) : "ignore";
+  const child = Bun.spawn([...currentSelfCommand(), SERVE_COMMAND], {
+    stdio: ["pipe", output, output, "pipe"],
+    env: { ...process.env, [READY_FD_ENV]: "3" },
+    detached: true,
+  });
+  child.stdin.write(`${JSON.stringify(options)}\n`);
+  await child.stdin.end();
+  const reply = (await new Response(Bun.file(child.stdio[3] as unknown as number).stream()).text()).trim();
+  child.unref();
+  if (reply.startsWith("ready ")) {
+    const where = options.listeners.map(addressOf).join(", ");
+    console.log(`depot started in the background (pid ${reply.slice(6)}), listening on ${where}; the log goes to ${logFile ?? "nowhere (no writable log file)"}`);
+    return 0;
+  }
+  const why = reply.startsWith("error ") ? reply.slice(6) : `the server stopped during start-up${logFile ? `; see ${logFile}` : ""}`;
+  throw new DepotError("E_SERVER", why);
+}
+
+/** The background copy: reads its options from stdin and serves, reporting on fd 3. */
+export async function runDaemonChild(): Promise<number> {
+  const options = JSON.parse(await Bun.stdin.text()) as ServerOptions;
+  const { runServer } = await import("./index.ts");
+  try {
+    return await runServer(options, Number(process.env[READY_FD_ENV] ?? 3));
+  } catch (error) {
+    // The starter has heard the reason; the log keeps it too.
+    console.error(`depot: ${error instanceof DepotError ? error.message : ((error as Error)?.stack ?? error)}`);
+    return 1;
+  }
+}

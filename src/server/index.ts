@@ -1,0 +1,159 @@
+/**
+ * @module
+ * The server's entry: `serve(options)` checks that the depot can be served,
+ * claims its pid file and ports, and runs the supervisor until it stops (or
+ * hands all of that to a background copy of itself with `daemon`). The
+ * CLI's `start` only parses flags into `ServerOptions`; code and tests can
+ * call `serve` the same way (unjs/listhen's `listen()`, unicorn's
+ * `HttpServer#start`).
+ */
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { DepotError } from "../errors.ts";
+import { claimServerNames, probePorts } from "./bind.ts";
+import { startDaemon } from "./daemon.ts";
+import { isLoopback, type ListenerSpec } from "./listeners/types.ts";
+import { chooseLogFile, type LogLevel, Logger } from "./log.ts";
+import { defaultLogFiles } from "./paths.ts";
+import { inspectPidFile } from "./pidfile.ts";
+import { tellStarter } from "./starter.ts";
+import { Supervisor } from "./supervisor.ts";
+
+export type { LineListenerSpec, ListenerKind, ListenerSpec } from "./listeners/types.ts";
+
+export interface ServerOptions {
+  /** The depot folder to serve; it must exist (the CLI creates the default one). */
+  depot: string;
+  /** What every worker listens on; at least one. */
+  listeners: ListenerSpec[];
+  /** Worker processes (--process-count). */
+  processCount: number;
+  /** Line-protocol connections one worker holds before it answers `ERROR busy` (--max-connection-queue). */
+  maxConnectionQueue: number;
+  /** Key pairs each worker makes ahead while idle (--key-pool); 0 disables the pool. */
+  keyPool: number;
+  /** A worker silent this long is replaced; a graceful stop waits this long for requests (--timeout). */
+  timeoutMs: number;
+  logLevel: LogLevel;
+  /**
+   * Where the log goes. In the foreground: this file if given, else stderr.
+   * With `daemon`: this file if given, else /var/log/depot.log if writable,
+   * else ~/depot.log.
+   */
+  logFile?: string;
+  pidFile: string;
+  /** Run in the background; `serve` resolves once every worker listens. */
+  daemon?: boolean;
+  /** Clients may revoke over the line protocol (--allow-revoke). */
+  allowRevoke?: boolean;
+  /** Test hooks in the workers and the supervisor (DEPOT_TEST_HOOKS=1). */
+  testHooks?: boolean;
+}
+
+/**
+ * Serves the depot until the server is stopped; resolves with the exit
+ * status (0 after QUIT, TERM or INT). With `daemon`, resolves with 0 as soon
+ * as the background server is ready. Throws a `DepotError` for whatever
+ * keeps the server from starting (port in use, not a depot, insecure key)
+ * or stopped it (workers that keep failing at start-up).
+ */
+export async function serve(options: ServerOptions): Promise<number> {
+  if (!options.daemon) return runServer(options, undefined);
+  // The usual mistakes fail here, in the foreground; the background copy
+  // checks the depot, claims the names and probes again, and reports.
+  checkPidFile(options);
+  probePorts(options.listeners);
+  const logFile = options.logFile ?? chooseLogFile(defaultLogFiles());
+  return startDaemon({ ...options, daemon: false, logFile }, logFile);
+}
+
+/**
+ * The server itself: in the foreground, or as the background copy of a
+ * `daemon` start, which reports `ready <pid>` or `error <reason>` on `readyFd`.
+ */
+export async function runServer(options: ServerOptions, readyFd: number | undefined): Promise<number> {
+  let release: (() => void) | undefined;
+  let log: Logger | undefined;
+  // The starter hears one line, once: its fd may be reused after it is closed.
+  let starterFd = readyFd;
+  const tellOnce = (line: string) => {
+    if (starterFd !== undefined) tellStarter(starterFd, line);
+    starterFd = undefined;
+  };
+  try {
+    if (options.listeners.length === 0) throw new DepotError("E_BAD_ARGUMENT", "the server needs at least one listener");
+    const stale = checkPidFile(options);
+    // The server itself (not the --daemon starter) claims its ports and pid file for its lifetime.
+    release = claimServerNames(options.listeners, options.pidFile);
+    probePorts(options.listeners);
+    const inBackground = readyFd !== undefined;
+    // A background server's stderr is the log file already: no copies there.
+    const logger = new Logger(options.logLevel, options.logFile, !inBackground && options.logFile === undefined);
+    log = logger;
+    if (stale !== undefined) log.warn(`replacing the stale pid file ${options.pidFile} (pid ${stale} is not running)`);
+    log.info(`Serving the depot at ${options.depot}`);
+    for (const listener of options.listeners) {
+      // generate and sign need no credentials: whoever reaches the port gets certificates this CA vouches for.
+      if (listener.kind === "line" && !isLoopback(listener.host)) {
+        log.warn(`listening on ${listener.host}, beyond this machine: anyone who can reach port ${listener.port} can have certificates issued by this CA`);
+      }
+    }
+    if (readFileText("/proc/sys/net/ipv4/tcp_migrate_req") === "0") {
+      // Without it, connections queued on a stopping worker's listener are reset.
+      log.warn("net.ipv4.tcp_migrate_req is 0: when a worker stops (HUP, TTOU, shutdown), connections still queued on its listener are reset; set it to 1 for lossless worker replacement");
+    }
+    const supervisor = new Supervisor(
+      {
+        worker: {
+          depot: options.depot,
+          listeners: options.listeners,
+          maxConnectionQueue: options.maxConnectionQueue,
+          logLevel: options.logLevel,
+          gracefulTimeoutMs: options.timeoutMs,
+          keyPool: options.keyPool,
+          keyConcurrency: Math.max(1, Math.round(availableParallelism() / options.processCount)),
+          allowRevoke: options.allowRevoke === true,
+          testHooks: options.testHooks === true,
+        },
+        upkeep: { depot: options.depot, logLevel: options.logLevel, pollMs: UPKEEP_POLL_MS },
+        processCount: options.processCount,
+        pidFile: options.pidFile,
+        timeoutMs: options.timeoutMs,
+        testHooks: options.testHooks === true,
+        onReady: () => {
+          if (readyFd !== undefined) tellOnce(`ready ${process.pid}`);
+          else if (options.logFile !== undefined) console.error(`depot: serving; the log goes to ${options.logFile}`);
+        },
+        onReopenLog: () => logger.reopen(),
+      },
+      log,
+    );
+    const { status, failure } = await supervisor.join();
+    if (failure) throw new DepotError("E_SERVER", failure);
+    return status;
+  } catch (error) {
+    tellOnce(`error ${error instanceof DepotError ? error.message : "internal error; see the log"}`);
+    throw error;
+  } finally {
+    log?.close();
+    release?.();
+  }
+}
+
+/** How often the upkeep process looks for a CRL to publish. */
+const UPKEEP_POLL_MS = 400;
+
+/** The pid file must name no running server; returns the pid of a stale one. */
+function checkPidFile(options: ServerOptions): number | undefined {
+  const running = inspectPidFile(options.pidFile);
+  if (running.kind === "running") throw new DepotError("E_SERVER", `a depot server is already running (pid ${running.pid}, pid file ${options.pidFile})`);
+  return running.kind === "stale" ? running.pid : undefined;
+}
+
+function readFileText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}

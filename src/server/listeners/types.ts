@@ -1,0 +1,39 @@
+/**
+ * @module
+ * What a listener is, as the supervisor passes it to every worker: a plain,
+ * JSON-serialisable description. One kind per face of the server; each kind
+ * has one module in this folder that opens it inside a worker
+ * (`registry.ts` maps the kind to the module).
+ *
+ * To add a kind (HTTP, HTTPS): add its description to `ListenerSpec`, write
+ * `listeners/<kind>.ts` exporting an `open` of type `OpenListener`, and name
+ * it in `registry.ts`. The port probe, the second-instance claim, the state
+ * file and the workers all iterate over `ServerOptions.listeners`.
+ */
+
+/** The line protocol (`protocol.ts`): one request per TCP connection. */
+export interface LineListenerSpec {
+  kind: "line";
+  host: string;
+  port: number;
+}
+
+/** Every kind of listener; H3/H4 add `{ kind: "http" … }` and `{ kind: "https" … }` here. */
+export type ListenerSpec = LineListenerSpec;
+
+export type ListenerKind = ListenerSpec["kind"];
+
+/** host:port as people write it, with brackets round an IPv6 address. */
+export function addressOf(listener: { host: string; port: number }): string {
+  return `${listener.host.includes(":") ? `[${listener.host}]` : listener.host}:${listener.port}`;
+}
+
+/** For log lines: `line 127.0.0.1:35553`. */
+export function describeListener(listener: ListenerSpec): string {
+  return `${listener.kind} ${addressOf(listener)}`;
+}
+
+/** Whether a listener on this host is reachable only from this machine. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}

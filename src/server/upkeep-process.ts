@@ -1,0 +1,119 @@
+/**
+ * @module
+ * The upkeep process (`__upkeep`): the one child of the supervisor that
+ * does the depot's own work, so the supervisor signs nothing and loads no
+ * crypto (nginx's cache manager, beside its workers). At start it checks
+ * that the depot can be served (it opens, its CA key is private) and
+ * restores certificate files a crash lost, then says `ready`; until then no
+ * worker is spawned, and its `fatal` reason is why the server does not
+ * start. Afterwards it polls every `pollMs`: a CRL that is due is published
+ * here, off every event loop that answers clients, one burst of
+ * revocations making one CRL. On a `restore` line on its stdin (a worker
+ * crashed) it restores the files that worker had deferred. Its stdin is
+ * also its lifeline, as a worker's is.
+ */
+import { statSync } from "node:fs";
+import { Depot } from "../ca/depot.ts";
+import { DepotError } from "../errors.ts";
+import { type LogLevel, LOG_LEVELS } from "./log.ts";
+import { UPKEEP_ENV, type UpkeepConfig, type WorkerMessage } from "./messages.ts";
+import { RepeatFilter } from "./repeat-filter.ts";
+
+export async function runUpkeep(): Promise<never> {
+  const config = JSON.parse(process.env[UPKEEP_ENV] ?? "{}") as UpkeepConfig;
+  const log = (level: LogLevel, message: string) => {
+    if (LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(config.logLevel)) send({ t: "log", level, message });
+  };
+  let stopping = false;
+  let restoreWanted = false;
+  let busy = false;
+  let depot: Depot | undefined;
+  const exit = (): never => {
+    depot?.close();
+    process.exit(0);
+  };
+  // Graceful: the job under way finishes (a CRL is written whole or not at all).
+  const stop = () => {
+    stopping = true;
+    if (!busy) exit();
+  };
+  process.on("SIGQUIT", stop);
+  process.on("SIGTERM", exit);
+  process.on("SIGINT", exit);
+  readOrders(
+    (order) => {
+      if (order === "restore") restoreWanted = true;
+    },
+    stop,
+  );
+
+  try {
+    depot = await Depot.open(config.depot);
+    if (statSync(depot.layout.caKey).mode & 0o077) {
+      throw new DepotError("E_INSECURE_KEY", `refusing to start: ${depot.layout.caKey} is readable by group or others (chmod 400 it)`);
+    }
+    // Workers write certificate files just after their answers; a crash in
+    // between leaves a certificate recorded in the ledger without its file.
+    const restored = await depot.restoreMissingFiles();
+    if (restored > 0) log("info", `restored ${restored} certificate file(s) from the ledger`);
+  } catch (error) {
+    send({ t: "fatal", message: error instanceof DepotError ? error.message : `cannot open the depot ${config.depot}: ${(error as Error)?.message ?? error}` });
+    process.exit(1);
+  }
+  const opened = depot;
+  const failures = new RepeatFilter(60_000);
+  setInterval(() => send({ t: "beat" }), config.heartbeatMs);
+
+  const turn = async () => {
+    busy = true;
+    try {
+      if (restoreWanted) {
+        restoreWanted = false;
+        const restored = await opened.restoreMissingFiles();
+        if (restored > 0) log("info", `restored ${restored} certificate file(s) from the ledger after a worker crash`);
+      }
+      // Due when the ledger holds revocations the CRL lacks, or half its validity has passed.
+      const crl = await opened.refreshCrl();
+      if (crl) log("info", `published CRL ${crl.crlNumber} (${crl.revokedCount} revoked)`);
+      failures.clear();
+    } catch (error) {
+      const message = error instanceof DepotError ? error.message : String((error as Error)?.message ?? error);
+      const shown = failures.admit(message);
+      if (shown !== undefined) log("error", `depot upkeep failed: ${shown}`);
+    } finally {
+      busy = false;
+    }
+    if (stopping) exit();
+    setTimeout(turn, config.pollMs);
+  };
+  await turn();
+  send({ t: "ready" });
+  return new Promise<never>(() => {});
+}
+
+/** Reads order lines from stdin; `ended` when the supervisor is gone. */
+async function readOrders(order: (line: string) => void, ended: () => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  try {
+    for await (const chunk of Bun.stdin.stream()) {
+      pending += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = pending.indexOf("\n")) !== -1) {
+        order(pending.slice(0, newline).trim());
+        pending = pending.slice(newline + 1);
+      }
+    }
+  } catch {
+    // A broken pipe means the same as its end.
+  }
+  ended();
+}
+
+function send(message: WorkerMessage): void {
+  try {
+    process.stdout.write(`${JSON.stringify(message)}\n`);
+  } catch {
+    // The supervisor is gone; the lifeline will tell us to stop.
+  }
+}

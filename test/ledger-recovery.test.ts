@@ -1,0 +1,310 @@
+/**
+ * A lost ledger never undoes revocations, a CRL that missed a revocation is
+ * caught up, the ledger's schema is versioned, and its files are private
+ * with a bounded WAL. Through the compiled executable and the library,
+ * checked with openssl.
+ */
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createDepot } from "../src/ca/create.ts";
+import { Depot } from "../src/ca/depot.ts";
+import { parseDn } from "../src/ca/dn.ts";
+import { SCHEMA_VERSION } from "../src/ca/ledger/migrations.ts";
+import { WAL_SIZE_LIMIT } from "../src/ca/ledger/sqlite.ts";
+import { depot, openssl, tempDir } from "./helpers.ts";
+
+const TEST_TIMEOUT_MS = 60_000;
+
+function ok(args: string[]): string {
+  const result = depot(args);
+  if (result.exitCode !== 0) throw new Error(`depot ${args.join(" ")} failed (${result.exitCode}): ${result.stderr}`);
+  return result.stdout;
+}
+
+interface Made {
+  path: string;
+  caFile: string;
+  crlFile: string;
+}
+
+function initDepot(): Made {
+  const path = join(tempDir(), "ca");
+  ok(["init", path, "--key-type", "ec-p256"]);
+  return { path, caFile: join(path, "certificates", "ca.crt"), crlFile: join(path, "crl.pem") };
+}
+
+/** Issues a client certificate; returns its serial (upper-case hex) and file. */
+function issue(d: Made, cn: string): { serial: string; file: string } {
+  const pem = ok(["generate", d.path, "--type", "client", "--cn", cn]);
+  const file = join(d.path, `${cn}.pem`);
+  writeFileSync(file, pem);
+  const serial = openssl(["x509", "-in", file, "-noout", "-serial"]).stdout.trim().replace("serial=", "");
+  return { serial, file };
+}
+
+function crlOf(d: Made): { number: number; serials: string[]; text: string } {
+  const text = openssl(["crl", "-in", d.crlFile, "-noout", "-text"]).stdout;
+  return {
+    number: Number(/X509v3 CRL Number: *\n\s+(\d+)/.exec(text)?.[1]),
+    serials: [...text.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1]!),
+    text,
+  };
+}
+
+const verifyWithCrl = (d: Made, file: string) => openssl(["verify", "-crl_check", "-CAfile", d.caFile, "-CRLfile", d.crlFile, file]);
+
+const lostMessage = (path: string, state: string) =>
+  `depot: the ledger ${path}/ledger.sqlite3 is ${state}, but this depot had one; depot will not start a new one, which would forget every revocation. Restore it from a backup, or rebuild it from the certificate files and crl.pem with: depot ledger rebuild ${path}\n`;
+
+describe("a lost ledger", () => {
+  test("deleted: list, crl and generate refuse, and the revoked certificate stays revoked", () => {
+    const d = initDepot();
+    const alice = issue(d, "alice");
+    ok(["revoke", d.path, alice.serial]);
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(join(d.path, `ledger.sqlite3${suffix}`), { force: true });
+    for (const args of [["list", d.path, "--revoked"], ["crl", d.path], ["generate", d.path, "--type", "client", "--cn", "x"]]) {
+      const result = depot(args);
+      expect({ args, exitCode: result.exitCode, stderr: result.stderr, stdout: result.stdout }).toEqual({ args, exitCode: 1, stderr: lostMessage(d.path, "missing"), stdout: "" });
+    }
+    expect(existsSync(join(d.path, "ledger.sqlite3"))).toBe(false);
+    expect(crlOf(d).serials).toEqual([alice.serial]);
+    expect(verifyWithCrl(d, alice.file).stdout + verifyWithCrl(d, alice.file).stderr).toContain("certificate revoked");
+  }, TEST_TIMEOUT_MS);
+
+  test("truncated to 0 bytes: refused as empty", () => {
+    const d = initDepot();
+    issue(d, "bob");
+    for (const suffix of ["-wal", "-shm"]) rmSync(join(d.path, `ledger.sqlite3${suffix}`), { force: true });
+    truncateSync(join(d.path, "ledger.sqlite3"), 0);
+    const result = depot(["list", d.path]);
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 1, stderr: lostMessage(d.path, "empty") });
+  }, TEST_TIMEOUT_MS);
+
+  test("a depot 0.1.0 made (crl.pem, no marker) that lost its ledger is refused too", () => {
+    const d = initDepot();
+    rmSync(join(d.path, "depot-ledger"));
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(join(d.path, `ledger.sqlite3${suffix}`), { force: true });
+    const result = depot(["list", d.path]);
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 1, stderr: lostMessage(d.path, "missing") });
+  }, TEST_TIMEOUT_MS);
+
+  test("depot ledger rebuild: certificates from their files, revocations, reasons and the CRL number from crl.pem", () => {
+    const d = initDepot();
+    const alice = issue(d, "alice");
+    const bob = issue(d, "bob");
+    const carol = issue(d, "carol");
+    ok(["revoke", d.path, alice.serial, "--reason", "keyCompromise"]);
+    ok(["revoke", d.path, carol.serial, "--reason", "superseded"]);
+    ok(["crl", d.path]); // number 4
+    const before = ok(["list", d.path, "--json"]);
+    // carol's file is lost with the ledger: her revocation must survive anyway.
+    rmSync(join(d.path, "certificates", `${BigInt(`0x${carol.serial}`)}.crt`));
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(join(d.path, `ledger.sqlite3${suffix}`), { force: true });
+
+    const rebuilt = depot(["ledger", "rebuild", d.path]);
+    expect({ exitCode: rebuilt.exitCode, stderr: rebuilt.stderr }).toEqual({ exitCode: 0, stderr: "" });
+    expect(rebuilt.stdout).toBe(
+      "Rebuilt the ledger: 3 certificate(s) from certificates/ (the CA's included)\n" +
+        "Restored 1 revocation(s) from crl.pem (CRL number 4; the next CRL is 5)\n" +
+        "1 revoked serial(s) have no certificate file; they stay on every CRL\n",
+    );
+    const records = JSON.parse(ok(["list", d.path, "--json"])) as { serial: string; status: string; revocationReason: string | null; revokedAt: string | null }[];
+    const old = new Map((JSON.parse(before) as typeof records).map((r) => [r.serial, r]));
+    expect(records.map((r) => [r.serial, r.status]).sort()).toEqual([
+      [alice.serial, "revoked"],
+      [bob.serial, "valid"],
+    ].sort());
+    const aliceNow = records.find((r) => r.serial === alice.serial)!;
+    expect({ reason: aliceNow.revocationReason, at: aliceNow.revokedAt }).toEqual({ reason: "keyCompromise", at: old.get(alice.serial)!.revokedAt });
+
+    // The next CRL continues the numbering and still lists both.
+    ok(["crl", d.path]);
+    const crl = crlOf(d);
+    expect(crl.number).toBe(5);
+    expect(crl.serials.sort()).toEqual([alice.serial, carol.serial].sort());
+    expect(crl.text).toContain("Key Compromise");
+    expect(crl.text).toContain("Superseded");
+    expect(verifyWithCrl(d, alice.file).stderr).toContain("certificate revoked");
+    expect(verifyWithCrl(d, bob.file).stdout).toBe(`${bob.file}: OK\n`);
+
+    // A healthy ledger is never rebuilt over.
+    const again = depot(["ledger", "rebuild", d.path]);
+    expect({ exitCode: again.exitCode, stderr: again.stderr }).toEqual({
+      exitCode: 1,
+      stderr: `depot: the ledger ${d.path}/ledger.sqlite3 is there and holds 3 certificate(s); there is nothing to rebuild\n`,
+    });
+  }, TEST_TIMEOUT_MS);
+
+  test("rebuild without crl.pem needs --without-crl; a damaged ledger is moved aside", () => {
+    const d = initDepot();
+    issue(d, "dave");
+    for (const suffix of ["-wal", "-shm"]) rmSync(join(d.path, `ledger.sqlite3${suffix}`), { force: true });
+    writeFileSync(join(d.path, "ledger.sqlite3"), "this is not a database, it is garbage ".repeat(200));
+    rmSync(d.crlFile);
+    const refused = depot(["ledger", "rebuild", d.path]);
+    expect({ exitCode: refused.exitCode, stderr: refused.stderr }).toEqual({
+      exitCode: 1,
+      stderr: `depot: ${d.crlFile} is missing: the revocations cannot be recovered from it; to rebuild without the revocations it held, give --without-crl (revoked certificates then read as valid)\n`,
+    });
+    const rebuilt = depot(["ledger", "rebuild", d.path, "--without-crl"]);
+    expect(rebuilt.exitCode).toBe(0);
+    expect(rebuilt.stdout).toMatch(/^Moved the damaged ledger aside to .*\/ledger\.sqlite3\.lost-[0-9TZ-]+\nRebuilt the ledger: 2 certificate\(s\)/);
+    expect(ok(["list", d.path]).split("\n").filter(Boolean)).toHaveLength(1);
+  }, TEST_TIMEOUT_MS);
+
+  test("a depot 0.1.0 made (a ledger, no marker) opens and gets the marker", async () => {
+    const d = initDepot();
+    rmSync(join(d.path, "depot-ledger"));
+    expect(ok(["list", d.path])).toBe("");
+    expect(readFileSync(join(d.path, "depot-ledger"), "utf8")).toContain("depot ledger rebuild");
+  }, TEST_TIMEOUT_MS);
+});
+
+describe("publication is recoverable", () => {
+  test("a revocation committed without its CRL (a revoke killed in between): the retry says already revoked and publishes it", async () => {
+    const d = initDepot();
+    const alice = issue(d, "alice");
+    const opened = await Depot.open(d.path);
+    // What a revoke killed after its commit leaves: the row revoked, crl.pem without it.
+    await opened.ledger.revoke(alice.serial.toLowerCase(), "keyCompromise", new Date(Math.floor(Date.now() / 1000) * 1000));
+    opened.close();
+    expect(crlOf(d).serials).toEqual([]);
+    const retry = depot(["revoke", d.path, alice.serial]);
+    expect(retry.exitCode).toBe(1);
+    expect(retry.stderr).toMatch(new RegExp(`^depot: certificate ${alice.serial} is already revoked \\(since .*\\)\\n$`));
+    expect(crlOf(d).serials).toEqual([alice.serial]);
+    expect(verifyWithCrl(d, alice.file).stderr).toContain("certificate revoked");
+  }, TEST_TIMEOUT_MS);
+
+  test("a CRL that failed to be written is written by the next refreshCrl; refreshCrl does nothing when the CRL is current", async () => {
+    const d = initDepot();
+    const bob = issue(d, "bob");
+    // crl.pem cannot be replaced while a folder stands in its place.
+    rmSync(d.crlFile);
+    mkdirSync(join(d.crlFile, "blocker"), { recursive: true });
+    const failed = depot(["revoke", d.path, bob.serial]);
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stderr).toStartWith(`depot: revoked ${bob.serial} in the ledger, but crl.pem was not rewritten (`);
+    rmSync(d.crlFile, { recursive: true });
+
+    const opened = await Depot.open(d.path);
+    try {
+      const crl = await opened.refreshCrl();
+      expect(crl?.revokedCount).toBe(1);
+      expect(crlOf(d).serials).toEqual([bob.serial]);
+      expect(await opened.refreshCrl()).toBeUndefined();
+      // Revocations recorded without publishing are all published by one refresh.
+      const serials = [];
+      for (let i = 0; i < 5; i++) {
+        const issued = await opened.issue({ profile: "client", subject: parseDn(`CN=burst ${i}`) });
+        await opened.revoke(issued.serial, "superseded", { publish: false });
+        serials.push(issued.serial.toUpperCase());
+      }
+      const [first, second] = await Promise.all([opened.refreshCrl(), opened.refreshCrl()]);
+      expect([first?.revokedCount, second]).toEqual([6, undefined]);
+      expect(crlOf(d).serials.sort()).toEqual([bob.serial, ...serials].sort());
+    } finally {
+      opened.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
+  test("refreshCrl re-signs once less than half of the CRL's validity is left", async () => {
+    const d = initDepot();
+    const opened = await Depot.open(d.path);
+    try {
+      expect(await opened.refreshCrl()).toBeUndefined();
+      const day = 86_400_000;
+      expect(await opened.refreshCrl(Date.now() + 3 * day)).toBeUndefined();
+      expect((await opened.refreshCrl(Date.now() + 4 * day))?.crlNumber).toBe(2);
+    } finally {
+      opened.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
+  test("currentCrlPem serves only a CRL this CA signed, never through a symbolic link, naming no absolute path", async () => {
+    const d = initDepot();
+    const opened = await Depot.open(d.path);
+    try {
+      expect(opened.currentCrlPem()).toBe(readFileSync(d.crlFile, "utf8"));
+      rmSync(d.crlFile);
+      await Bun.$`ln -s ${join(d.path, "private", "ca.key")} ${d.crlFile}`.quiet();
+      expect(() => opened.currentCrlPem()).toThrow("cannot read the depot's crl.pem: it is a symbolic link");
+      rmSync(d.crlFile);
+      const other = await createDepot(join(tempDir(), "other"), { keyType: "ec-p256" });
+      writeFileSync(d.crlFile, readFileSync(join(other, "crl.pem")));
+      expect(() => opened.currentCrlPem()).toThrow("the depot's crl.pem is not a CRL signed by this CA; publish a new one with depot crl");
+      writeFileSync(d.crlFile, "garbage\n");
+      expect(() => opened.currentCrlPem()).toThrow("the depot's crl.pem is not a CRL signed by this CA; publish a new one with depot crl");
+    } finally {
+      opened.close();
+    }
+  }, TEST_TIMEOUT_MS);
+});
+
+describe("the ledger's schema and files", () => {
+  test("a ledger newer than this depot is refused, saying so", () => {
+    const d = initDepot();
+    const db = new Database(join(d.path, "ledger.sqlite3"));
+    db.run(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    const result = depot(["list", d.path]);
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({
+      exitCode: 1,
+      stderr: `depot: the ledger ${d.path}/ledger.sqlite3 has schema version ${SCHEMA_VERSION + 1}, newer than this depot knows (${SCHEMA_VERSION}): it was written by a newer depot; use that version\n`,
+    });
+  }, TEST_TIMEOUT_MS);
+
+  test("a depot 0.1.0 ledger (user_version 0, no indexes) is migrated, its records and CRL numbers kept", async () => {
+    const d = initDepot();
+    const alice = issue(d, "alice");
+    ok(["revoke", d.path, alice.serial]);
+    const db = new Database(join(d.path, "ledger.sqlite3"));
+    db.run("DROP INDEX certificates_by_date; DROP INDEX certificates_revoked; DROP TABLE crl_only_revocations");
+    db.run("DELETE FROM counters WHERE name NOT IN ('crl_number', 'crl_published', 'adopted')");
+    db.run("PRAGMA user_version = 0");
+    db.close();
+    rmSync(join(d.path, "depot-ledger"));
+    expect(ok(["list", d.path, "--revoked"])).toContain(alice.serial);
+    const after = new Database(join(d.path, "ledger.sqlite3"), { readonly: true });
+    expect(after.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
+    expect(after.query("SELECT value FROM counters WHERE name = 'revocations'").get()).toEqual({ value: 1 });
+    after.close();
+    ok(["crl", d.path]);
+    expect(crlOf(d)).toMatchObject({ number: 3, serials: [alice.serial] });
+  }, TEST_TIMEOUT_MS);
+
+  test("ledger files are 0600 (0640 in a set-group-ID depot folder), and a 0.1.0 ledger at 0644 is tightened", () => {
+    const d = initDepot();
+    issue(d, "erin");
+    const mode = (file: string) => (statSync(join(d.path, file)).mode & 0o777).toString(8);
+    for (const file of ["ledger.sqlite3", "ledger.sqlite3-wal", "ledger.sqlite3-shm"].filter((f) => existsSync(join(d.path, f)))) expect([file, mode(file)]).toEqual([file, "600"]);
+    Bun.spawnSync(["chmod", "0644", join(d.path, "ledger.sqlite3")]);
+    Bun.spawnSync(["chmod", "g+s", d.path]);
+    ok(["list", d.path]);
+    expect(mode("ledger.sqlite3")).toBe("640");
+  }, TEST_TIMEOUT_MS);
+
+  test("a reader that held a transaction while the WAL grew no longer leaves it large once it lets go", async () => {
+    const root = await createDepot(join(tempDir(), "wal"), { keyType: "ec-p256" });
+    const opened = await Depot.open(root);
+    const walFile = join(root, "ledger.sqlite3-wal");
+    const reader = new Database(join(root, "ledger.sqlite3"), { readonly: true });
+    try {
+      reader.run("BEGIN");
+      reader.query("SELECT count(*) FROM certificates").get(); // holds a snapshot: checkpoints cannot pass it
+      const filler = "x".repeat(20_000);
+      const base = (await opened.issue({ profile: "client", subject: parseDn("CN=template") })).record;
+      for (let i = 0; i < 1_200; i++) await opened.ledger.record({ ...base, serial: `f${i.toString(16).padStart(6, "0")}`, fingerprint: `fill${i}`, pem: filler });
+      expect(statSync(walFile).size).toBeGreaterThan(WAL_SIZE_LIMIT);
+      reader.run("COMMIT");
+      // Once the reader is gone, a checkpoint completes and the next commits restart and cut the WAL.
+      for (let i = 0; i < 3; i++) await opened.issue({ profile: "client", subject: parseDn(`CN=after ${i}`) });
+      expect(statSync(walFile).size).toBeLessThanOrEqual(WAL_SIZE_LIMIT);
+    } finally {
+      reader.close();
+      opened.close();
+    }
+  }, TEST_TIMEOUT_MS);
+});
