@@ -80,8 +80,8 @@ async function compile(outfile: string, target: string | undefined, commit: stri
     for (const log of result.logs) console.error(log);
     process.exit(1);
   }
-  // Embedded in the binary already (see above).
-  rmSync(`${outfile}.map`, { force: true });
+  // Embedded in the binary already (see above); with splitting, one per chunk.
+  for (const output of result.outputs) if (output.path.endsWith(".map")) rmSync(output.path, { force: true });
 }
 
 /** Where Bun fetches a target's runtime from (Bun's own name: aarch64, not arm64). */

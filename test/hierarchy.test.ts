@@ -70,7 +70,7 @@ describe("depot init --intermediate", () => {
     expect(subjectOf(ca.rootCrt)).toBe("CN=Two Tier,O=Two Tier");
     // The intermediate cannot make another CA below it.
     expect(text(ca.rootCrt)).toMatch(/CA:TRUE\n/);
-    const listed = ok(depot(["list", ca.root]));
+    const listed = ok(depot(["list", ca.root, "--all"]));
     expect(listed.match(/ ca /g)).toHaveLength(2);
   }, 60_000);
 

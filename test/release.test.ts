@@ -6,6 +6,7 @@
  * works on its own, copied into an empty folder with no node_modules.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { closeSync, copyFileSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RELEASE_TARGETS, releaseFileName } from "../build.ts";
@@ -81,11 +82,16 @@ describe("the linux-x64 binary, run as a user would", () => {
   test("a stack trace under DEPOT_DEBUG resolves to source lines through the embedded source map (no .map file is shipped)", () => {
     expect(run(["ls", releaseDir]).stdout).not.toContain(".map");
     expect(user(["init", "broken"]).exitCode).toBe(0);
-    writeFileSync(join(work, "broken", "ledger.sqlite3"), "not a database\n");
-    const result = user(["list", "broken"], { DEPOT_DEBUG: "1" });
+    expect(user(["generate", "broken", "--type", "client", "--cn", "x", "--out", "x.pem"]).exitCode).toBe(0);
+    const serial = run(["openssl", "x509", "-in", "x.pem", "-noout", "-serial"], { cwd: work }).stdout.trim().replace("serial=", "");
+    // A ledger row whose PEM is garbage: a bug's kind of failure, reported as an internal error.
+    const db = new Database(join(work, "broken", "ledger.sqlite3"));
+    db.run("UPDATE certificates SET pem = 'garbage' WHERE type = 'client'");
+    db.close();
+    const result = user(["show", "broken", serial], { DEPOT_DEBUG: "1" });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/at .*\(src\/ca\/ledger\.ts:\d+:\d+\)/);
-    expect(result.stderr).toContain("depot: internal error: file is not a database");
+    expect(result.stderr).toMatch(/at run \(src\/cli\/show\.ts:\d+:\d+\)/);
+    expect(result.stderr).toContain("depot: internal error:");
   });
 });
 
