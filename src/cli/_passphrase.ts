@@ -20,15 +20,18 @@ export const passphraseArgs = {
 } as const;
 
 /** The passphrase from --passphrase-file, --passphrase-env, or a prompt on a terminal (twice when `confirm`). */
-export function readPassphrase(parsed: Record<string, unknown>, options: { confirm?: boolean; what?: string } = {}): Promise<string> {
+export async function readPassphrase(parsed: Record<string, unknown>, options: { confirm?: boolean; what?: string } = {}): Promise<string> {
   const file = lastOf(parsed["passphrase-file"]);
   const env = lastOf(parsed["passphrase-env"]);
-  return readSecret({
+  const secret = await readSecret({
     what: options.what ?? PASSPHRASE_WHAT,
     ...(file !== undefined ? { file } : {}),
     ...(env !== undefined ? { env } : {}),
     ...(options.confirm ? { confirm: true } : {}),
   });
+  // Read once; the processes this one starts (a server's workers, a --daemon copy) must not inherit it.
+  if (env !== undefined && file === undefined) delete process.env[env];
+  return secret;
 }
 
 /** Opens a depot to sign with: the passphrase is read only if its CA key is encrypted. */

@@ -11,6 +11,8 @@ import { LOG_LEVELS, type LogLevel } from "../server/log.ts";
 import { defaultDepotPath, defaultPidFile } from "../server/paths.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 import { requireServerPlatform } from "./_server-platform.ts";
+import { passphraseArgs } from "./_passphrase.ts";
+import { unlockCaKeyToServe } from "./_server-key.ts";
 
 const args = {
   path: { type: "positional", required: false, description: "The depot to serve (default: $DEPOT_PATH, else $XDG_DATA_HOME/depot, created on first start)" },
@@ -25,6 +27,7 @@ const args = {
   timeout: { type: "string", description: "Seconds a worker may go without a heartbeat before it is killed and replaced, and that a graceful stop waits for requests in flight (30)" },
   daemon: { type: "boolean", alias: "d", description: "Run in the background; returns once every worker listens" },
   "allow-revoke": { type: "boolean", description: "Let clients revoke certificates over the socket (off: anyone who can connect could revoke)" },
+  ...passphraseArgs,
 } as const;
 
 export default defineCommand({
@@ -35,6 +38,8 @@ export default defineCommand({
     rejectUnknownArgs(rawArgs, args);
     const options = serverOptions(parsed);
     options.depot = await depotToServe(parsed.path as string | undefined);
+    const caKeyPem = await unlockCaKeyToServe(options.depot, parsed);
+    if (caKeyPem !== undefined) options.caKeyPem = caKeyPem;
     const { serve } = await import("../server/index.ts");
     return serve(options);
   },

@@ -48,6 +48,8 @@ export interface ServerOptions {
   allowRevoke?: boolean;
   /** Test hooks in the workers and the supervisor (DEPOT_TEST_HOOKS=1). */
   testHooks?: boolean;
+  /** The CA key, decrypted, when it is encrypted at rest: handed to each child over its stdin (key-handoff.ts). */
+  caKeyPem?: string;
 }
 
 /**
@@ -114,8 +116,10 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           keyConcurrency: Math.max(1, Math.round(availableParallelism() / options.processCount)),
           allowRevoke: options.allowRevoke === true,
           testHooks: options.testHooks === true,
+          caKeyOnStdin: options.caKeyPem !== undefined,
         },
-        upkeep: { depot: options.depot, logLevel: options.logLevel, pollMs: UPKEEP_POLL_MS },
+        upkeep: { depot: options.depot, logLevel: options.logLevel, pollMs: UPKEEP_POLL_MS, caKeyOnStdin: options.caKeyPem !== undefined },
+        ...(options.caKeyPem !== undefined ? { caKeyPem: options.caKeyPem } : {}),
         processCount: options.processCount,
         pidFile: options.pidFile,
         timeoutMs: options.timeoutMs,

@@ -32,6 +32,8 @@ export interface WorkerConfig {
   allowRevoke: boolean;
   /** Lets tests make the worker hang (SIGUSR2), to prove the supervisor kills it. */
   testHooks: boolean;
+  /** The CA key comes first on stdin (key-handoff.ts), never in this config. */
+  caKeyOnStdin?: boolean;
 }
 
 export const WORKER_ENV = "DEPOT_WORKER";
@@ -52,6 +54,8 @@ export interface UpkeepConfig {
   heartbeatMs: number;
   /** How often the ledger is checked for revocations the CRL does not list yet. */
   pollMs: number;
+  /** The CA key comes first on stdin (key-handoff.ts), never in this config. */
+  caKeyOnStdin?: boolean;
 }
 
 export const UPKEEP_ENV = "DEPOT_UPKEEP";

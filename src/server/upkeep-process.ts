@@ -18,6 +18,7 @@ import { DepotError } from "../errors.ts";
 import { type LogLevel, LOG_LEVELS } from "./log.ts";
 import { UPKEEP_ENV, type UpkeepConfig, type WorkerMessage } from "./messages.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
+import { receiveCaKey } from "./key-handoff.ts";
 
 export async function runUpkeep(): Promise<never> {
   const config = JSON.parse(process.env[UPKEEP_ENV] ?? "{}") as UpkeepConfig;
@@ -40,6 +41,9 @@ export async function runUpkeep(): Promise<never> {
   process.on("SIGQUIT", stop);
   process.on("SIGTERM", exit);
   process.on("SIGINT", exit);
+  // An encrypted CA key arrives first on stdin, before the orders are read.
+  const decryptedKeyPem = config.caKeyOnStdin ? await receiveCaKey() : undefined;
+  if (config.caKeyOnStdin && decryptedKeyPem === undefined) exit();
   readOrders(
     (order) => {
       if (order === "restore") restoreWanted = true;
@@ -48,7 +52,7 @@ export async function runUpkeep(): Promise<never> {
   );
 
   try {
-    depot = await Depot.open(config.depot);
+    depot = await Depot.open(config.depot, decryptedKeyPem !== undefined ? { decryptedKeyPem } : {});
     if (statSync(depot.layout.caKey).mode & 0o077) {
       throw new DepotError("E_INSECURE_KEY", `refusing to start: ${depot.layout.caKey} is readable by group or others (chmod 400 it)`);
     }

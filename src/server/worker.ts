@@ -9,6 +9,7 @@ import { Depot } from "../ca/depot.ts";
 import { generateKeyPair } from "../ca/keys.ts";
 import { DepotError } from "../errors.ts";
 import { KeyPool } from "./key-pool.ts";
+import { receiveCaKey } from "./key-handoff.ts";
 import type { ListenerContext, OpenedListener } from "./listeners/context.ts";
 import { openListener } from "./listeners/registry.ts";
 import { describeListener } from "./listeners/types.ts";
@@ -35,6 +36,9 @@ class Worker {
 
   async start(): Promise<void> {
     process.stdout.on("error", () => this.stop("lost the supervisor's pipe"));
+    // An encrypted CA key arrives first on the lifeline, before it is watched.
+    const decryptedKeyPem = this.config.caKeyOnStdin ? await receiveCaKey() : undefined;
+    if (this.config.caKeyOnStdin && decryptedKeyPem === undefined) this.exit();
     this.watchLifeline();
     process.on("SIGQUIT", () => this.stop("asked to stop (QUIT)"));
     // Quick stop: no waiting for requests, but the deferred files go out.
@@ -44,6 +48,7 @@ class Worker {
 
     try {
       this.depot = await Depot.open(this.config.depot, {
+        ...(decryptedKeyPem !== undefined ? { decryptedKeyPem } : {}),
         deferFiles: true,
         onFileError: (error) => log("error", `${(error as Error).message}; the certificate is in the ledger, its file is restored at the next start`, this.config),
       });
