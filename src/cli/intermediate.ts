@@ -4,7 +4,8 @@
  */
 import { defineCommand } from "citty";
 import { parseDays } from "../ca/depot.ts";
-import { DEFAULT_INTERMEDIATE_DAYS, renewIntermediate, tierLayout } from "../ca/hierarchy.ts";
+import { DEFAULT_INTERMEDIATE_DAYS, tierLayout } from "../ca/hierarchy.ts";
+import { renewIntermediate } from "../ca/root-ca.ts";
 import { passphraseArgs } from "./_passphrase.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 import { rootFromArgs, twoTierLayout } from "./root.ts";
