@@ -6,10 +6,11 @@
  * working when the root key has left the machine.
  */
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KEY_SPECS, type KeyType } from "../src/ca/key-types.ts";
-import { depot, openssl, type RunResult, tempDir } from "./helpers.ts";
+import { DEPOT_BIN, depot, openssl, pemBlocks, type RunResult, tempDir } from "./helpers.ts";
+import { freePort, request, waitFor } from "./server-helpers.ts";
 
 function ok(result: RunResult): string {
   if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
@@ -166,4 +167,35 @@ describe("depot init --intermediate", () => {
     expect(depot(["root", "crl", root]).stderr).toBe(expected);
     expect(depot(["intermediate", "renew", root]).stderr).toBe(expected);
   });
+
+  test("generate and sign print the intermediate after the certificate; so does the server's generate answer", async () => {
+    const ca = twoTier();
+    const intermediate = readFileSync(ca.intermediateCrt, "utf8");
+    const [key, certificate, chain, ...rest] = pemBlocks(readFileSync(ca.issue("server", "www.example.test"), "utf8"));
+    expect({ key: key!.split("\n")[0], chain, rest }).toEqual({ key: "-----BEGIN PRIVATE KEY-----", chain: intermediate, rest: [] });
+    expect(issuerOf(writeTemp(certificate!))).toBe(subjectOf(ca.intermediateCrt));
+
+    const dir = tempDir();
+    ok(openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=carol", "-keyout", join(dir, "k.pem"), "-out", join(dir, "r.csr")]));
+    expect(pemBlocks(ok(depot(["sign", ca.root, "--type", "client", "--csr", join(dir, "r.csr")])))[1]).toBe(intermediate);
+
+    const port = freePort();
+    const server = Bun.spawn([DEPOT_BIN, "start", ca.root, "--port", String(port), "--pid-file", join(dir, "pid"), "--log-file", join(dir, "log"), "--process-count", "1"], { stdout: "ignore", stderr: "ignore", env: { ...process.env, HOME: dir } });
+    try {
+      await waitFor(() => existsSync(join(dir, "log")) && readFileSync(join(dir, "log"), "utf8").includes("workers ready"), 30_000, "the server");
+      const blocks = pemBlocks(await request(port, "generate /CN=dave"));
+      expect(blocks).toHaveLength(3);
+      expect(blocks[2]).toBe(intermediate);
+      expect(ca.verify(writeTemp(blocks[1]!))).toEndWith(": OK");
+    } finally {
+      server.kill("SIGQUIT");
+      await server.exited;
+    }
+  }, 60_000);
 });
+
+function writeTemp(pem: string): string {
+  const path = join(tempDir(), "cert.pem");
+  writeFileSync(path, pem);
+  return path;
+}

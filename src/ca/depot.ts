@@ -14,7 +14,7 @@ import { readCertificateRequest } from "./csr.ts";
 import { DEFAULT_KEY_TYPE, KEY_SPECS, type KeyFamily, type KeyType, parseKeyType } from "./key-types.ts";
 import { generateKeyPair, type KeyPair } from "./keys.ts";
 import { type CaKeyAccess, loadCaKey } from "./ca-key.ts";
-import { issuingCa } from "./hierarchy.ts";
+import { chainPem, issuingCa } from "./hierarchy.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type CertificateRecord, type Ledger, openLedger, SerialCollisionError } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
@@ -310,6 +310,12 @@ export class Depot {
   async restoreMissingFiles(): Promise<number> {
     return this.files.restoreMissing(await this.ledger.leafSerials(), async (serial) => (await this.ledger.find(serial))?.pem);
   }
+
+  /** What a leaf's holder sends after its certificate: the intermediate in a two-tier depot, else nothing (hierarchy.ts). */
+  get chainPem(): string {
+    return (this.chain ??= chainPem(this.layout));
+  }
+  private chain: string | undefined;
 
   close(): void {
     this.files.flush();

@@ -48,7 +48,7 @@ export default defineCommand({
         ...(keyType ? { keyType: parseKeyType(keyType) } : {}),
         ...(days ? { days: parseDays(days) } : {}),
       });
-      const text = issued.privateKeyPem + issued.certificatePem;
+      const text = issued.privateKeyPem + issued.certificatePem + depot.chainPem;
       try {
         if (outFd === undefined) process.stdout.write(text);
         else writeSync(outFd, text);

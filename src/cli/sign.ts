@@ -28,7 +28,7 @@ export default defineCommand({
     const depot = await openToSign(parsed.path, parsed);
     try {
       const issued = await depot.signCsr(pem, { profile: type, ...(days ? { days: parseDays(days) } : {}) });
-      process.stdout.write(issued.certificatePem);
+      process.stdout.write(issued.certificatePem + depot.chainPem);
     } finally {
       depot.close();
     }

@@ -98,9 +98,9 @@ class Worker {
         const issued = await this.depot.issue({ profile: "client", subject }, (type) =>
           this.keyPool && type === this.keyPool.type ? this.keyPool.take() : generateKeyPair(type),
         );
-        return issued.privateKeyPem + issued.certificatePem;
+        return issued.privateKeyPem + issued.certificatePem + this.depot.chainPem;
       },
-      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client" })).certificatePem,
+      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client" })).certificatePem + this.depot.chainPem,
       crl: async () => this.depot.currentCrlPem(),
       revoke: async (serialText, reason) => {
         const { serial } = await this.depot.findBySerial(serialText);
