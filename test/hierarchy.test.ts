@@ -118,6 +118,19 @@ describe("depot init --intermediate", () => {
     expect(ca.verify(leaf)).toBe(`${leaf}: OK`);
   }, 30_000);
 
+  test("depot key encrypt and decrypt convert both keys of a two-tier depot", () => {
+    const ca = twoTier();
+    const file = join(tempDir(), "passphrase");
+    writeFileSync(file, "both keys\n", { mode: 0o600 });
+    const keys = ["ca.key", "root.key"].map((name) => join(ca.root, "private", name));
+    expect(ok(depot(["key", "encrypt", ca.root, "--passphrase-file", file]))).toContain(`Encrypted ${keys[0]}\nEncrypted ${keys[1]}\n`);
+    for (const key of keys) expect(readFileSync(key, "utf8")).toStartWith("-----BEGIN ENCRYPTED PRIVATE KEY-----\n");
+    ok(depot(["root", "crl", ca.root, "--passphrase-file", file]));
+    ok(depot(["key", "decrypt", ca.root, "--passphrase-file", file]));
+    for (const key of keys) expect(readFileSync(key, "utf8")).toStartWith("-----BEGIN PRIVATE KEY-----\n");
+    expect(ca.verify(ca.issue("client", "Plain Again"))).toEndWith(": OK");
+  }, 60_000);
+
   test("with the root key gone from the machine, the depot still issues, revokes and publishes its CRL", () => {
     const ca = twoTier();
     rmSync(join(ca.root, "private", "root.key"));

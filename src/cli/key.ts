@@ -4,12 +4,13 @@
  */
 import { defineCommand } from "citty";
 import { createPrivateKey } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { replaceCaKeyFile } from "../ca/ca-key.ts";
 import { decryptPrivateKey, encryptPrivateKey, isEncryptedKeyPem, PBKDF2_ITERATIONS } from "../ca/key-encryption.ts";
 import { loadSigningKey } from "../ca/keys.ts";
 import { depotLayout } from "../ca/layout.ts";
+import { tierLayout } from "../ca/hierarchy.ts";
 import { DepotError, ioError } from "../errors.ts";
 import { passphraseArgs, readPassphrase } from "./_passphrase.ts";
 import { rejectUnknownArgs } from "./_strict.ts";
@@ -19,40 +20,55 @@ const args = {
   ...passphraseArgs,
 } as const;
 
-function readKey(path: string): { caKey: string; pem: string } {
-  const { caKey } = depotLayout(resolve(path));
-  try {
-    return { caKey, pem: readFileSync(caKey, "utf8") };
-  } catch (error) {
-    throw ioError("read the CA key", caKey, error);
-  }
+/** The depot's private keys: private/ca.key, and private/root.key in a two-tier depot while it is there. */
+function readKeys(path: string): { path: string; pem: string }[] {
+  const layout = depotLayout(resolve(path));
+  const rootKey = tierLayout(layout).rootKey;
+  return [layout.caKey, ...(existsSync(rootKey) ? [rootKey] : [])].map((file) => {
+    try {
+      return { path: file, pem: readFileSync(file, "utf8") };
+    } catch (error) {
+      throw ioError("read the CA key", file, error);
+    }
+  });
 }
 
 const encrypt = defineCommand({
-  meta: { name: "encrypt", description: `Encrypt the depot's CA key under a new passphrase (PBES2: PBKDF2-HMAC-SHA256, ${PBKDF2_ITERATIONS.toLocaleString("en")} iterations, AES-256-CBC).` },
+  meta: { name: "encrypt", description: `Encrypt the depot's CA key (and a two-tier depot's root key) under a new passphrase (PBES2: PBKDF2-HMAC-SHA256, ${PBKDF2_ITERATIONS.toLocaleString("en")} iterations, AES-256-CBC).` },
   args,
   async run({ rawArgs, args: parsed }) {
     rejectUnknownArgs(rawArgs, args);
-    const { caKey, pem } = readKey(parsed.path);
-    if (isEncryptedKeyPem(pem)) throw new DepotError("E_BAD_ARGUMENT", `${caKey} is already encrypted`);
-    await loadSigningKey(pem, caKey); // a key depot can sign with, before anything changes
+    const keys = readKeys(parsed.path);
+    const [main] = keys;
+    if (isEncryptedKeyPem(main!.pem)) throw new DepotError("E_BAD_ARGUMENT", `${main!.path} is already encrypted`);
+    for (const key of keys) await loadSigningKey(key.pem, key.path); // keys depot can sign with, before anything changes
     const passphrase = await readPassphrase(parsed, { confirm: true, what: "new CA key passphrase" });
-    replaceCaKeyFile(caKey, await encryptPrivateKey(pem, passphrase));
-    console.log(`Encrypted ${caKey}; commands that sign now need its passphrase (--passphrase-file, --passphrase-env, or a terminal)`);
+    for (const key of keys) {
+      if (isEncryptedKeyPem(key.pem)) continue;
+      replaceCaKeyFile(key.path, await encryptPrivateKey(key.pem, passphrase));
+      console.log(`Encrypted ${key.path}`);
+    }
+    console.log("Commands that sign now need the passphrase (--passphrase-file, --passphrase-env, or a terminal)");
   },
 });
 
 const decrypt = defineCommand({
-  meta: { name: "decrypt", description: "Store the depot's CA key without encryption (PKCS#8), after asking for its passphrase." },
+  meta: { name: "decrypt", description: "Store the depot's CA key (and a two-tier depot's root key) without encryption (PKCS#8), after asking for the passphrase." },
   args,
   async run({ rawArgs, args: parsed }) {
     rejectUnknownArgs(rawArgs, args);
-    const { caKey, pem } = readKey(parsed.path);
-    if (!isEncryptedKeyPem(pem)) throw new DepotError("E_BAD_ARGUMENT", `${caKey} is not encrypted`);
-    const plain = await decryptPrivateKey(pem, await readPassphrase(parsed), caKey);
-    createPrivateKey(plain); // decryptPrivateKey has checked it already; cheap to be sure before replacing
-    replaceCaKeyFile(caKey, plain);
-    console.log(`Decrypted ${caKey}; it is protected by its file mode (0400) only`);
+    const keys = readKeys(parsed.path);
+    const [main] = keys;
+    if (!isEncryptedKeyPem(main!.pem)) throw new DepotError("E_BAD_ARGUMENT", `${main!.path} is not encrypted`);
+    const passphrase = await readPassphrase(parsed);
+    // Every key decrypted before any file changes: a wrong passphrase for one changes none.
+    const plain = [];
+    for (const key of keys) if (isEncryptedKeyPem(key.pem)) plain.push({ path: key.path, pem: await decryptPrivateKey(key.pem, passphrase, key.path) });
+    for (const key of plain) {
+      createPrivateKey(key.pem); // decryptPrivateKey has checked it already; cheap to be sure before replacing
+      replaceCaKeyFile(key.path, key.pem);
+      console.log(`Decrypted ${key.path}; it is protected by its file mode (0400) only`);
+    }
   },
 });
 
