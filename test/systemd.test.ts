@@ -43,6 +43,20 @@ describe("docs/depot.service", () => {
     expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
   });
 
+  test("its encrypted-key variant (LoadCredential and --passphrase-file from the credentials folder) verifies too", () => {
+    const dir = tempDir();
+    const path = join(dir, "depot.service");
+    const line = "# LoadCredential=depot-passphrase:/etc/depot/passphrase";
+    expect(unitText).toContain(line);
+    const variant = unitText
+      .replace(line, line.slice(2))
+      .replace(`ExecStart=${INSTALLED_BIN} `, `ExecStart=${DEPOT_BIN} `)
+      .replace(/^(ExecStart=.*)$/m, "$1 --passphrase-file ${CREDENTIALS_DIRECTORY}/depot-passphrase");
+    writeFileSync(path, variant);
+    const result = run(["systemd-analyze", "verify", path]);
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
+  });
+
   test("it runs the server in the foreground, reloads with HUP and stops with QUIT to the supervisor only", () => {
     expect(execStart.slice(1, 2)).toEqual(["start"]);
     expect(execStart).not.toContain("--daemon");
