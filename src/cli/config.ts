@@ -1,6 +1,8 @@
 import { defineCommand } from "citty";
 import { Depot } from "../ca/depot.ts";
 import { rejectUnknownArgs } from "./_strict.ts";
+import { isTwoTier, tierLayout } from "../ca/hierarchy.ts";
+import { twoTierWebServerConfig } from "./_two-tier-config.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -13,7 +15,12 @@ export default defineCommand({
     rejectUnknownArgs(rawArgs, args);
     const depot = await Depot.open(parsed.path, { withoutSigning: true }); // never signs: an encrypted key stays locked
     depot.close();
-    process.stdout.write(webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label));
+    const tiers = tierLayout(depot.layout);
+    process.stdout.write(
+      isTwoTier(depot.layout)
+        ? twoTierWebServerConfig({ caCertificate: depot.layout.caCertificate, intermediateCertificate: tiers.intermediateCertificate, crl: depot.layout.crl, rootCrl: tiers.rootCrl }, depot.label)
+        : webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label),
+    );
   },
 });
 
