@@ -87,7 +87,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 }
 
 /** Undefined when the answer is a key and a certificate for it, chained to the CA; else what is wrong. */
-async function checkAnswer(text: string, ca: x509.X509Certificate | undefined, serials: string[]): Promise<string | undefined> {
+export async function checkAnswer(text: string, ca: x509.X509Certificate | undefined, serials: string[]): Promise<string | undefined> {
   const key = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(text)?.[0];
   const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(text)?.[0];
   if (!key || !cert) return text.split("\n", 1)[0] || "empty answer";

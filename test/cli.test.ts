@@ -80,7 +80,7 @@ describe("--version and --help", () => {
     expect(result.stderr).toBe("");
     expect(result.stdout).not.toContain("\u001b[");
     expect(result.stdout).toContain(`(depot v${VERSION})`);
-    expect(result.stdout).toMatch(/^USAGE depot start\|stop\|status\|init\|generate\|sign\|revoke\|crl\|list\|show\|config\|ledger\|key\|root\|intermediate$/m);
+    expect(result.stdout).toMatch(/^USAGE depot start\|stop\|status\|init\|generate\|sign\|revoke\|crl\|list\|show\|config\|ledger\|token\|audit\|acme\|key\|root\|intermediate$/m);
     for (const command of ["init", "generate", "config"]) expect(result.stdout).toMatch(new RegExp(`^ +${command} +\\S`, "m"));
   });
 
@@ -346,7 +346,7 @@ describe("config", () => {
 
 describe("errors: one line on stderr, exit 1, no stack trace", () => {
   test("unknown command", () => {
-    expectFailure(depot(["frobnicate"]), "unknown command 'frobnicate' (commands: start, stop, status, init, generate, sign, revoke, crl, list, show, config, ledger, key, root, intermediate)");
+    expectFailure(depot(["frobnicate"]), "unknown command 'frobnicate' (commands: start, stop, status, init, generate, sign, revoke, crl, list, show, config, ledger, token, audit, acme, key, root, intermediate)");
   });
 
   test("unknown flag", () => {

@@ -11,8 +11,12 @@ export function freePort(): number {
   return port;
 }
 
-/** Sends one line (the line ending is added unless `raw`) and reads until the server closes. */
-export async function request(port: number, line: string | Uint8Array, options: { raw?: boolean; timeoutMs?: number } = {}): Promise<string> {
+/**
+ * Sends one line (the line ending is added unless `raw`) and reads until the
+ * server closes. `halfClose` shuts the client's write side after the request
+ * (a FIN, as `nc -N` does) and keeps reading.
+ */
+export async function request(port: number, line: string | Uint8Array, options: { raw?: boolean; timeoutMs?: number; halfClose?: boolean } = {}): Promise<string> {
   const chunks: Buffer[] = [];
   const payload = typeof line === "string" ? Buffer.from(options.raw ? line : `${line}\n`) : Buffer.from(line);
   await new Promise<void>((resolve, reject) => {
@@ -20,9 +24,11 @@ export async function request(port: number, line: string | Uint8Array, options: 
     Bun.connect({
       hostname: "127.0.0.1",
       port,
+      allowHalfOpen: options.halfClose === true,
       socket: {
         open(socket) {
           if (payload.length) socket.write(payload);
+          if (options.halfClose) socket.shutdown(); // FIN: no more to send, still reading
         },
         data(_socket, data) {
           chunks.push(Buffer.from(data));
@@ -103,9 +109,9 @@ export async function startServer(extraArgs: string[] = [], options: { keyType?:
 }
 
 /** Polls `condition` every 20 ms until it holds, or fails with `describe()` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs: number, describe: string | (() => string) = "condition"): Promise<void> {
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, describe: string | (() => string) = "condition"): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${typeof describe === "string" ? describe : describe()}`);
     await Bun.sleep(20);
   }

@@ -213,8 +213,17 @@ describe("workers and supervisor dying", () => {
     expect(portIsFree(server.port)).toBe(true);
   });
 
-  test("shutdown over the socket: OK, that worker is replaced, the server keeps serving", async () => {
-    const server = await serve(["--log-level", "debug"]);
+  test("shutdown over the socket is refused unless the server allows it", async () => {
+    const server = await serve();
+    const before = sorted(workerPids(server.process.pid));
+    expect(await request(server.port, "shutdown")).toBe("ERROR shutdown is disabled on this server (start it with --allow-shutdown)\n");
+    await Bun.sleep(300);
+    expect(sorted(workerPids(server.process.pid))).toEqual(before);
+    expect(server.log()).not.toContain("worker stopping");
+  });
+
+  test("shutdown over the socket (--allow-shutdown): OK, that worker is replaced, the server keeps serving", async () => {
+    const server = await serve(["--log-level", "debug", "--allow-shutdown"]);
     const before = sorted(workerPids(server.process.pid));
     expect(before.length).toBe(2);
 
@@ -265,7 +274,7 @@ describe("port in use", () => {
     // Only the first server's workers hold the port, and it still answers.
     expect(sorted(workersOnPort(first.port))).toEqual(firstWorkers);
     for (let i = 0; i < 10; i++) expect(await request(first.port, "help")).toBe(HELP_ANSWER);
-  });
+  }, 20_000);
 });
 
 describe("port in use, at the same moment", () => {
@@ -520,7 +529,7 @@ describe("the default depot", () => {
     expect(await request(p, "help")).toBe(HELP_ANSWER);
     again.proc.kill("SIGTERM");
     expect(await again.exit(5000)).toBe(0);
-  });
+  }, 20_000);
 
   test("with DEPOT_PATH set, that path is created and served", async () => {
     const home = tempDir("depot-lifecycle-");

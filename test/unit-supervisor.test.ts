@@ -5,45 +5,11 @@ import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Child, ChildEvents, ChildRole, SpawnChild } from "../src/server/child.ts";
-import type { Clock } from "../src/server/clock.ts";
 import { type LogLevel, Logger } from "../src/server/log.ts";
 import type { WorkerMessage } from "../src/server/messages.ts";
 import { Supervisor, type SupervisorOptions } from "../src/server/supervisor.ts";
+import { FakeClock } from "./fakes.ts";
 import { tempDir } from "./helpers.ts";
-
-/** Virtual time: timers fire only when the test advances the clock. */
-class FakeClock implements Clock {
-  private time = 0;
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private nextId = 0;
-  now = () => this.time;
-  after(ms: number, fn: () => void): () => void {
-    const id = this.nextId++;
-    this.timers.push({ at: this.time + ms, fn, id });
-    return () => {
-      this.timers = this.timers.filter((t) => t.id !== id);
-    };
-  }
-  /** Moves time on by `ms`, firing due timers one at a time and letting the loop run after each. */
-  async advance(ms: number): Promise<void> {
-    const end = this.time + ms;
-    for (;;) {
-      await settle();
-      const due = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((t) => t !== due);
-      this.time = Math.max(this.time, due.at);
-      due.fn();
-    }
-    this.time = end;
-    await settle();
-  }
-}
-
-/** Lets queued callbacks and the loop's continuations run. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-}
 
 type Behaviour = "obedient" | "hung";
 
@@ -110,6 +76,7 @@ function harness(overrides: Partial<SupervisorOptions> = {}, behaviour: (role: C
         keyPool: 0,
         keyConcurrency: 1,
         allowRevoke: false,
+        allowShutdown: false,
         testHooks: false,
       },
       upkeep: { depot: "/nowhere", logLevel: "debug", pollMs: 400 },

@@ -6,7 +6,6 @@
 import { DepotError } from "../errors.ts";
 import { children, integerFromHex, oid, readElement, TAG, time, tlv } from "./der.ts";
 import type { Issuer } from "./issuer.ts";
-import { toPem } from "./keys.ts";
 import { toDerIntegerHex } from "./serial.ts";
 
 /** The reasons an operator may give (RFC 5280 5.3.1); `unspecified` is left out of the entry, as the RFC asks. */
@@ -72,12 +71,6 @@ function reasonExtension(reason: string): Uint8Array | undefined {
  */
 export async function buildCrl(issuer: Issuer, crlNumber: number, revoked: CrlEntry[], thisUpdate: Date, nextUpdate: Date): Promise<string> {
   const { encoder } = issuer;
-  const entries = revoked.map((entry) => {
-    const extension = reasonExtension(entry.reason);
-    const serial = integerFromHex(toDerIntegerHex(entry.serial));
-    const date = time(entry.revokedAt);
-    return extension ? tlv(TAG.SEQUENCE, serial, date, extension) : tlv(TAG.SEQUENCE, serial, date);
-  });
   const crlExtensions = tlv(
     TAG.CONTEXT_0,
     tlv(TAG.SEQUENCE, encoder.authorityKeyIdentifier, tlv(TAG.SEQUENCE, OID.crlNumber, tlv(TAG.OCTET_STRING, integerFromHex(toDerIntegerHex(crlNumber.toString(16)))))),
@@ -90,23 +83,74 @@ export async function buildCrl(issuer: Issuer, crlNumber: number, revoked: CrlEn
     time(thisUpdate),
     time(nextUpdate),
     // RFC 5280 5.1.2.6: with no entries the list is left out, not empty.
-    ...(entries.length > 0 ? [tlvOfMany(TAG.SEQUENCE, entries)] : []),
+    ...(revoked.length > 0 ? [tlv(TAG.SEQUENCE, encodeEntries(revoked))] : []),
     crlExtensions,
   );
-  return toPem("X509 CRL", await encoder.signer.signed(tbs));
+  return pemOf(await encoder.signer.signed(tbs));
 }
 
-/** `tlv` for a list too long to spread into arguments. */
-function tlvOfMany(tag: number, parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
+/** PEM `X509 CRL` (which OpenSSL 3 reads), lines cut by slicing: a regex over 6 MB of base64 took 0.1-0.2 s. */
+function pemOf(der: Uint8Array): string {
+  const base64 = Buffer.from(der).toString("base64");
+  const lines: string[] = ["-----BEGIN X509 CRL-----"];
+  for (let i = 0; i < base64.length; i += 64) lines.push(base64.slice(i, i + 64));
+  lines.push("-----END X509 CRL-----", "");
+  return lines.join("\n");
+}
+
+/**
+ * The revokedCertificates entries, written straight into one buffer: a
+ * TLV object per field cost about 10 µs an entry, a second at 100,000.
+ * Each entry is SEQUENCE { INTEGER serial, Time revocationDate, [reason] },
+ * under 128 bytes, so every length here is one byte.
+ */
+function encodeEntries(entries: CrlEntry[]): Uint8Array {
+  const out = new Uint8Array(entries.length * 80);
+  let o = 0;
+  for (const entry of entries) {
+    // The ledger keeps serials as minimal magnitude hex (serial.ts): DER wants a 00 before a high bit.
+    let serialHex = entry.serial.length % 2 ? `0${entry.serial}` : entry.serial;
+    if (HEX[serialHex.charCodeAt(0)]! >= 8) serialHex = `00${serialHex}`;
+    const serialLength = serialHex.length / 2;
+    const date = entry.revokedAt;
+    const year = date.getUTCFullYear();
+    const timeLength = year < 2050 ? 13 : 15; // UTCTime YYMMDDHHMMSSZ, or GeneralizedTime from 2050 (RFC 5280 4.1.2.5)
+    const extension = reasonExtension(entry.reason);
+    if (serialLength > 21) throw new Error(`serial ${entry.serial} is longer than 20 bytes`);
+    out[o++] = TAG.SEQUENCE;
+    out[o++] = 2 + serialLength + 2 + timeLength + (extension?.length ?? 0);
+    out[o++] = TAG.INTEGER;
+    out[o++] = serialLength;
+    for (let i = 0; i < serialHex.length; i += 2) out[o++] = (HEX[serialHex.charCodeAt(i)]! << 4) | HEX[serialHex.charCodeAt(i + 1)]!;
+    out[o++] = timeLength === 13 ? TAG.UTC_TIME : TAG.GENERALIZED_TIME;
+    out[o++] = timeLength;
+    if (timeLength === 15) o = digits(out, o, Math.floor(year / 100));
+    o = digits(out, o, year % 100);
+    o = digits(out, o, date.getUTCMonth() + 1);
+    o = digits(out, o, date.getUTCDate());
+    o = digits(out, o, date.getUTCHours());
+    o = digits(out, o, date.getUTCMinutes());
+    o = digits(out, o, date.getUTCSeconds());
+    out[o++] = 0x5a; // Z
+    if (extension) {
+      out.set(extension, o);
+      o += extension.length;
+    }
   }
-  return tlv(tag, joined);
+  return out.subarray(0, o);
+}
+
+/** Hex digit values by character code. */
+const HEX = new Uint8Array(128);
+for (let i = 0; i < 16; i++) {
+  HEX["0123456789abcdef".charCodeAt(i)] = i;
+  HEX["0123456789ABCDEF".charCodeAt(i)] = i;
+}
+
+function digits(out: Uint8Array, o: number, value: number): number {
+  out[o] = 0x30 + Math.floor(value / 10);
+  out[o + 1] = 0x30 + (value % 10);
+  return o + 2;
 }
 
 /**

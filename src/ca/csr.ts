@@ -21,8 +21,11 @@ const fail = (message: string): never => {
   throw new DepotError("E_BAD_CSR", message);
 };
 
-/** Reads a PEM PKCS#10 request and checks its size, its signature, its key and its subject. */
-export async function readCertificateRequest(pem: string): Promise<RequestedCertificate> {
+/**
+ * Reads a PEM PKCS#10 request and checks its size, its signature, its key and its subject.
+ * `allowEmptySubject`: ACME clients (certbot) send requests whose names are all in the SAN.
+ */
+export async function readCertificateRequest(pem: string, options: { allowEmptySubject?: boolean } = {}): Promise<RequestedCertificate> {
   if (Buffer.byteLength(pem) > MAX_CSR_BYTES) fail(`certificate request is larger than ${MAX_CSR_BYTES / 1024} KiB`);
   let request: x509.Pkcs10CertificateRequest;
   try {
@@ -45,7 +48,8 @@ export async function readCertificateRequest(pem: string): Promise<RequestedCert
   if (request.subjectName.toJSON().some((rdn) => Object.values(rdn).flat().length > 1)) {
     fail("the request's subject has a multi-valued RDN (a+b); depot issues one attribute per RDN");
   }
-  const subject = validSubject(dnFromName(request.subjectName));
+  const requestedSubject = dnFromName(request.subjectName);
+  const subject = options.allowEmptySubject && requestedSubject.length === 0 ? requestedSubject : validSubject(requestedSubject);
   const sanExtension = request.extensions.find((e) => e instanceof x509.SubjectAlternativeNameExtension) as x509.SubjectAlternativeNameExtension | undefined;
   const sans = sanExtension?.names.items ?? [];
   const subjectAltNames = sans.filter((name) => name.type === "dns" || name.type === "ip").map((name) => name.value);

@@ -16,6 +16,7 @@ import { generateKeyPair, type KeyPair } from "./keys.ts";
 import { type CaKeyAccess, loadCaKey } from "./ca-key.ts";
 import { chainPem, issuingCa } from "./hierarchy.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
+import { type AuditActor, issueEntry } from "./audit.ts";
 import { type CertificateRecord, type Ledger, openLedger, SerialCollisionError } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
 import { adoptLegacyCertificates } from "./legacy.ts";
@@ -37,6 +38,8 @@ export interface IssueRequest {
   subjectAltNames?: string[];
   keyType?: KeyType;
   days?: number;
+  /** Who asked, for the audit record written with the ledger row (default: `library`). */
+  requester?: AuditActor;
 }
 
 export interface SignRequest extends Omit<IssueRequest, "keyType"> {
@@ -178,7 +181,7 @@ export class Depot {
         status: "valid",
       };
       try {
-        await this.ledger.record(record);
+        await this.ledger.record(record, issueEntry(record, request.subjectAltNames, request.requester));
       } catch (error) {
         if (error instanceof SerialCollisionError && attempt < 5) continue;
         throw error;
@@ -203,7 +206,7 @@ export class Depot {
    * a server, its asked-for names) used; the extensions are the profile's,
    * whatever the request asks for, so a request can never get CA:TRUE.
    */
-  async signCsr(pem: string, options: { profile: "client" | "server"; days?: number }): Promise<Issued> {
+  async signCsr(pem: string, options: { profile: "client" | "server"; days?: number; requester?: AuditActor }): Promise<Issued> {
     const requested = await readCertificateRequest(pem);
     return this.signPublicKey({
       profile: options.profile,
@@ -213,6 +216,7 @@ export class Depot {
       keyType: requested.keyType,
       family: requested.family,
       ...(options.days ? { days: options.days } : {}),
+      ...(options.requester ? { requester: options.requester } : {}),
     });
   }
 
@@ -225,18 +229,18 @@ export class Depot {
    * still an E_ALREADY_REVOKED error, but first the CRL is republished if it
    * lags behind the ledger (an earlier revoke killed before its CRL).
    */
-  async revoke(serial: string, reason?: RevocationReason, options?: { crlDays?: number; publish?: true }): Promise<{ record: CertificateRecord; crl: Crl }>;
-  async revoke(serial: string, reason: RevocationReason, options: { crlDays?: number; publish: false }): Promise<{ record: CertificateRecord; crl: undefined }>;
-  async revoke(serial: string, reason: RevocationReason, options: { crlDays?: number; publish?: boolean }): Promise<{ record: CertificateRecord; crl: Crl | undefined }>;
+  async revoke(serial: string, reason?: RevocationReason, options?: { crlDays?: number; publish?: true; requester?: AuditActor }): Promise<{ record: CertificateRecord; crl: Crl }>;
+  async revoke(serial: string, reason: RevocationReason, options: { crlDays?: number; publish: false; requester?: AuditActor }): Promise<{ record: CertificateRecord; crl: undefined }>;
+  async revoke(serial: string, reason: RevocationReason, options: { crlDays?: number; publish?: boolean; requester?: AuditActor }): Promise<{ record: CertificateRecord; crl: Crl | undefined }>;
   async revoke(
     serial: string,
     reason: RevocationReason = "unspecified",
-    options: { crlDays?: number; publish?: boolean } = {},
+    options: { crlDays?: number; publish?: boolean; requester?: AuditActor } = {},
   ): Promise<{ record: CertificateRecord; crl: Crl | undefined }> {
     const publish = options.publish !== false;
     let record: CertificateRecord;
     try {
-      record = await this.ledger.revoke(serial, reason, new Date(Math.floor(Date.now() / 1000) * 1000));
+      record = await this.ledger.revoke(serial, reason, new Date(Math.floor(Date.now() / 1000) * 1000), options.requester);
     } catch (error) {
       if (publish && error instanceof DepotError && error.code === "E_ALREADY_REVOKED") await this.refreshCrl().catch(() => undefined);
       throw error;

@@ -10,7 +10,9 @@ import { statSync } from "node:fs";
 import { DepotError } from "../errors.ts";
 import type { DepotSettings } from "./config.ts";
 import type { CrlEntry } from "./crl.ts";
+import type { AuditActor, AuditEntry, AuditLog } from "./audit.ts";
 import type { DepotLayout } from "./layout.ts";
+import type { TokenStore } from "./tokens.ts";
 import { hasLedgerMarker } from "./ledger/marker.ts";
 import { SqliteLedger, sqliteLedgerPresence } from "./ledger/sqlite.ts";
 
@@ -33,6 +35,9 @@ export interface CertificateRecord {
   revokedAt?: Date;
   revocationReason?: string;
 }
+
+/** A record without its PEM: what listing needs, a tenth of the bytes. */
+export type CertificateSummary = Omit<CertificateRecord, "pem">;
 
 /** Another certificate already has this serial (2^-128 for depot's own; possible with adopted ones). */
 export class SerialCollisionError extends Error {
@@ -75,14 +80,23 @@ export interface CrlState {
  * implement it too.
  */
 export interface Ledger {
-  record(certificate: CertificateRecord): Promise<void>;
+  /** Records a certificate and, in the same transaction, its audit record (every issuance has one; the CA's own row has none). */
+  record(certificate: CertificateRecord, audit?: AuditEntry): Promise<void>;
   /** Records certificates found on disk (a depot made by the original); existing serials are kept. */
   adopt(certificates: CertificateRecord[]): Promise<number>;
   /** Whether `adopt` has run to the end once, so files on disk are all recorded. */
   hasAdopted(): Promise<boolean>;
   find(serial: string): Promise<CertificateRecord | undefined>;
-  /** Marks a valid certificate revoked and counts the revocation; an unknown or already revoked serial is an error. */
-  revoke(serial: string, reason: string, at: Date): Promise<CertificateRecord>;
+  /**
+   * Marks a valid certificate revoked and counts the revocation, with its
+   * audit record in the same transaction; an unknown or already revoked
+   * serial is an error.
+   */
+  revoke(serial: string, reason: string, at: Date, actor?: AuditActor): Promise<CertificateRecord>;
+  /** API tokens: their hashes, policies, use counts and rate windows. */
+  readonly tokens: TokenStore;
+  /** The audit trail's hash chain. */
+  readonly audit: AuditLog;
   /**
    * Takes the next CRL number and, in the same transaction, the certificates
    * revoked and not yet expired: a higher number always lists at least as much.
@@ -105,8 +119,8 @@ export interface Ledger {
   restoreRevocations(crlNumber: number, entries: CrlEntry[]): Promise<{ revoked: number; crlOnly: number }>;
   /** Every record the query selects, in order of issue, all at once. */
   list(query?: ListQuery): Promise<CertificateRecord[]>;
-  /** The same, one record at a time: memory stays flat whatever the ledger's size. */
-  each(query?: ListQuery): AsyncIterable<CertificateRecord>;
+  /** The same without PEMs, one record at a time: memory stays flat whatever the ledger's size. */
+  each(query?: ListQuery): AsyncIterable<CertificateSummary>;
   /** Serials of every certificate but the CA's, without the rest of their records. */
   leafSerials(): Promise<string[]>;
   count(): Promise<number>;

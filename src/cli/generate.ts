@@ -47,6 +47,7 @@ export default defineCommand({
         subjectAltNames: sans,
         ...(keyType ? { keyType: parseKeyType(keyType) } : {}),
         ...(days ? { days: parseDays(days) } : {}),
+        requester: { requester: "cli" },
       });
       const text = issued.privateKeyPem + issued.certificatePem + depot.chainPem;
       try {

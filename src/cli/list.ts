@@ -5,7 +5,7 @@
  */
 import { defineCommand } from "citty";
 import { Depot } from "../ca/depot.ts";
-import type { CertificateRecord } from "../ca/ledger.ts";
+import type { CertificateSummary } from "../ca/ledger.ts";
 import { DepotError } from "../errors.ts";
 import { rejectUnknownArgs } from "./_strict.ts";
 
@@ -35,7 +35,7 @@ export default defineCommand({
         let first = true;
         await out.write("[");
         for await (const r of records) {
-          await out.write(`${first ? "\n" : ",\n"}${JSON.stringify(toJson(r, now), null, 2).replace(/^/gm, "  ")}`);
+          await out.write(`${first ? "\n" : ",\n"}${jsonRecord(r, now)}`);
           first = false;
         }
         await out.write(first ? "]\n" : "\n]\n");
@@ -69,22 +69,28 @@ class BufferedOutput {
 }
 
 /** valid, revoked or expired: revocation wins over expiry. */
-export function statusOf(record: CertificateRecord, now: Date): "valid" | "revoked" | "expired" {
+export function statusOf(record: CertificateSummary, now: Date): "valid" | "revoked" | "expired" {
   if (record.status === "revoked") return "revoked";
   return record.notAfter <= now ? "expired" : "valid";
 }
 
-function toJson(r: CertificateRecord, now: Date) {
-  return {
-    serial: r.serial.toUpperCase(),
-    subject: r.subject,
-    type: r.type,
-    keyType: r.keyType,
-    notBefore: r.notBefore.toISOString(),
-    notAfter: r.notAfter.toISOString(),
-    fingerprint: r.fingerprint,
-    status: statusOf(r, now),
-    revokedAt: r.revokedAt?.toISOString() ?? null,
-    revocationReason: r.revocationReason ?? null,
-  };
+/**
+ * A record as JSON.stringify(records, null, 2) writes an element of the
+ * array, built by hand: the generic indenting took most of the time at
+ * 100,000 records.
+ */
+function jsonRecord(r: CertificateSummary, now: Date): string {
+  const fields: [string, unknown][] = [
+    ["serial", r.serial.toUpperCase()],
+    ["subject", r.subject],
+    ["type", r.type],
+    ["keyType", r.keyType],
+    ["notBefore", r.notBefore.toISOString()],
+    ["notAfter", r.notAfter.toISOString()],
+    ["fingerprint", r.fingerprint],
+    ["status", statusOf(r, now)],
+    ["revokedAt", r.revokedAt?.toISOString() ?? null],
+    ["revocationReason", r.revocationReason ?? null],
+  ];
+  return `  {\n${fields.map(([name, value]) => `    "${name}": ${JSON.stringify(value)}`).join(",\n")}\n  }`;
 }

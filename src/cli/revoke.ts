@@ -23,7 +23,7 @@ export default defineCommand({
     const depot = await openToSign(parsed.path, parsed);
     try {
       const { serial } = await depot.findBySerial(parsed.serial);
-      const { record, crl } = await depot.revoke(serial, reason, crlDays ? { crlDays: parseDays(crlDays) } : {});
+      const { record, crl } = await depot.revoke(serial, reason, { ...(crlDays ? { crlDays: parseDays(crlDays) } : {}), requester: { requester: "cli" } });
       console.log(`Revoked ${record.serial.toUpperCase()} (${record.subject}), reason ${reason}`);
       console.log(`CRL number ${crl.crlNumber} with ${crl.revokedCount} revoked certificate(s) written to ${depot.layout.crl}`);
     } finally {

@@ -27,7 +27,7 @@ export default defineCommand({
     const pem = readRequest(csrPath);
     const depot = await openToSign(parsed.path, parsed);
     try {
-      const issued = await depot.signCsr(pem, { profile: type, ...(days ? { days: parseDays(days) } : {}) });
+      const issued = await depot.signCsr(pem, { profile: type, ...(days ? { days: parseDays(days) } : {}), requester: { requester: "cli" } });
       process.stdout.write(issued.certificatePem + depot.chainPem);
     } finally {
       depot.close();

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { DepotError } from "../errors.ts";
 import { inspectPidFile } from "../server/pidfile.ts";
 import { defaultPidFile } from "../server/paths.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
@@ -13,6 +14,7 @@ export default defineCommand({
   async run({ rawArgs, args: parsed }) {
     rejectUnknownArgs(rawArgs, args);
     const server = inspectPidFile(lastOf(parsed["pid-file"]) ?? defaultPidFile());
+    if (server.kind === "untrusted") throw new DepotError("E_SERVER", `not trusting the pid file: ${server.reason}`);
     if (server.kind !== "running") {
       console.log("depot is not running");
       return 1;

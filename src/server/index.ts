@@ -9,7 +9,8 @@
  */
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { DepotError } from "../errors.ts";
+import { AuditFile, lastSeqInFile } from "../ca/audit-file.ts";
+import { DepotError, messageOf } from "../errors.ts";
 import { claimServerNames, probePorts } from "./bind.ts";
 import { startDaemon } from "./daemon.ts";
 import { isLoopback, type ListenerSpec } from "./listeners/types.ts";
@@ -46,6 +47,16 @@ export interface ServerOptions {
   daemon?: boolean;
   /** Clients may revoke over the line protocol (--allow-revoke). */
   allowRevoke?: boolean;
+  /** Clients may stop a worker over the line protocol (--allow-shutdown). */
+  allowShutdown?: boolean;
+  /**
+   * Let a line listener bind beyond loopback (--open-line-protocol): the
+   * line protocol has no authentication, so whoever reaches it gets
+   * certificates this CA vouches for.
+   */
+  openLineProtocol?: boolean;
+  /** Audit records are also appended to this file as JSON lines (--audit-log). */
+  auditLog?: string;
   /** Test hooks in the workers and the supervisor (DEPOT_TEST_HOOKS=1). */
   testHooks?: boolean;
   /** The CA key, decrypted, when it is encrypted at rest: handed to each child over its stdin (key-handoff.ts). */
@@ -61,6 +72,7 @@ export interface ServerOptions {
  */
 export async function serve(options: ServerOptions): Promise<number> {
   if (!options.daemon) return runServer(options, undefined);
+  checkListeners(options);
   // The usual mistakes fail here, in the foreground; the background copy
   // checks the depot, claims the names and probes again, and reports.
   checkPidFile(options);
@@ -83,7 +95,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
     starterFd = undefined;
   };
   try {
-    if (options.listeners.length === 0) throw new DepotError("E_BAD_ARGUMENT", "the server needs at least one listener");
+    checkListeners(options);
     const stale = checkPidFile(options);
     // The server itself (not the --daemon starter) claims its ports and pid file for its lifetime.
     release = claimServerNames(options.listeners, options.pidFile);
@@ -104,6 +116,8 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
       // Without it, connections queued on a stopping worker's listener are reset.
       log.warn("net.ipv4.tcp_migrate_req is 0: when a worker stops (HUP, TTOU, shutdown), connections still queued on its listener are reset; set it to 1 for lossless worker replacement");
     }
+    const httpsNames = options.listeners.find((l) => l.kind === "https")?.issueNames;
+    const auditFile = options.auditLog ? new AuditFile(options.auditLog) : undefined;
     const supervisor = new Supervisor(
       {
         worker: {
@@ -115,10 +129,18 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           keyPool: options.keyPool,
           keyConcurrency: Math.max(1, Math.round(availableParallelism() / options.processCount)),
           allowRevoke: options.allowRevoke === true,
+          allowShutdown: options.allowShutdown === true,
           testHooks: options.testHooks === true,
           caKeyOnStdin: options.caKeyPem !== undefined,
         },
-        upkeep: { depot: options.depot, logLevel: options.logLevel, pollMs: UPKEEP_POLL_MS, caKeyOnStdin: options.caKeyPem !== undefined },
+        upkeep: {
+          depot: options.depot,
+          logLevel: options.logLevel,
+          pollMs: UPKEEP_POLL_MS,
+          caKeyOnStdin: options.caKeyPem !== undefined,
+          ...(httpsNames ? { https: { names: httpsNames } } : {}),
+          ...(auditFile ? { auditFrom: lastSeqInFile(auditFile.path) ?? -1 } : {}),
+        },
         ...(options.caKeyPem !== undefined ? { caKeyPem: options.caKeyPem } : {}),
         processCount: options.processCount,
         pidFile: options.pidFile,
@@ -128,7 +150,17 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           if (readyFd !== undefined) tellOnce(`ready ${process.pid}`);
           else if (options.logFile !== undefined) console.error(`depot: serving; the log goes to ${options.logFile}`);
         },
-        onReopenLog: () => logger.reopen(),
+        onReopenLog: () => {
+          logger.reopen();
+          auditFile?.reopen();
+        },
+        onAudit: (lines) => {
+          try {
+            auditFile?.append(lines);
+          } catch (error) {
+            logger.error(`${messageOf(error)}; ${lines.length} audit record(s) are in the ledger only (depot audit export)`);
+          }
+        },
       },
       log,
     );
@@ -147,10 +179,24 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
 /** How often the upkeep process looks for a CRL to publish. */
 const UPKEEP_POLL_MS = 400;
 
+/** At least one listener; the unauthenticated line protocol on loopback unless opened on purpose. */
+function checkListeners(options: ServerOptions): void {
+  if (options.listeners.length === 0) throw new DepotError("E_BAD_ARGUMENT", "the server needs at least one listener");
+  for (const listener of options.listeners) {
+    if (listener.kind === "line" && !isLoopback(listener.host) && !options.openLineProtocol) {
+      throw new DepotError(
+        "E_BAD_ARGUMENT",
+        `refusing to serve the line protocol on ${listener.host}: it has no authentication, so anyone who can reach it gets certificates from this CA; add --open-line-protocol if that is what you want`,
+      );
+    }
+  }
+}
+
 /** The pid file must name no running server; returns the pid of a stale one. */
 function checkPidFile(options: ServerOptions): number | undefined {
   const running = inspectPidFile(options.pidFile);
   if (running.kind === "running") throw new DepotError("E_SERVER", `a depot server is already running (pid ${running.pid}, pid file ${options.pidFile})`);
+  if (running.kind === "untrusted") throw new DepotError("E_SERVER", `not trusting the pid file: ${running.reason}; remove it, or give another with --pid-file`);
   return running.kind === "stale" ? running.pid : undefined;
 }
 

@@ -8,11 +8,17 @@ import type { LogLevel } from "./log.ts";
  */
 export type WorkerMessage =
   | { t: "ready" }
-  /** The worker decided to stop (a client's `shutdown`): an exit to expect, not a crash. */
+  /** The worker is stopping on its own (lifeline gone, lost pipe): an exit to expect, not a crash. */
   | { t: "stopping"; reason: string }
+  /** A client asked this worker to stop (`shutdown`): replace it, then send it QUIT. */
+  | { t: "retire"; reason: string }
   | { t: "beat" }
   | { t: "log"; level: LogLevel; message: string }
-  | { t: "fatal"; message: string };
+  | { t: "fatal"; message: string }
+  /** Upkeep: audit records for the --audit-log file, as JSON lines. */
+  | { t: "audit"; lines: string[] }
+  /** Upkeep: the HTTPS certificate was renewed; workers must be replaced to load it (as HUP). */
+  | { t: "roll"; reason: string };
 
 /** How the supervisor configures a worker, passed in the DEPOT_WORKER environment variable. */
 export interface WorkerConfig {
@@ -30,6 +36,8 @@ export interface WorkerConfig {
   keyConcurrency: number;
   /** Whether clients may revoke over the socket (--allow-revoke). */
   allowRevoke: boolean;
+  /** Whether clients may stop a worker over the socket (--allow-shutdown). */
+  allowShutdown: boolean;
   /** Lets tests make the worker hang (SIGUSR2), to prove the supervisor kills it. */
   testHooks: boolean;
   /** The CA key comes first on stdin (key-handoff.ts), never in this config. */
@@ -56,6 +64,10 @@ export interface UpkeepConfig {
   pollMs: number;
   /** The CA key comes first on stdin (key-handoff.ts), never in this config. */
   caKeyOnStdin?: boolean;
+  /** The HTTPS listener's certificate to issue (before the workers start) and renew, when the depot makes it. */
+  https?: { names: string[] };
+  /** With --audit-log: forward audit records after this seq (-1: only those made from now on). */
+  auditFrom?: number;
 }
 
 export const UPKEEP_ENV = "DEPOT_UPKEEP";

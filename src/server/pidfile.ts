@@ -1,5 +1,7 @@
-import { readFileSync, rmSync } from "node:fs";
+import { lstatSync, readFileSync, readlinkSync, realpathSync, rmSync } from "node:fs";
+import { basename } from "node:path";
 import { writeFileAtomic } from "../ca/files.ts";
+import { SERVE_COMMAND } from "./self.ts";
 
 /**
  * The pid file holds the supervisor's pid alone, so `kill -QUIT $(cat ~/.depot.pid)`
@@ -49,20 +51,84 @@ export function readPid(pidFile: string): number | undefined {
 
 export type PidFileStatus =
   | { kind: "none" }
+  /** Planted or loosened by someone else: never acted on. */
+  | { kind: "untrusted"; reason: string }
   | { kind: "stale"; pid: number }
   | { kind: "running"; pid: number; state: ServerState };
 
+/**
+ * What a pid file says, trusted only as far as it deserves: the file and
+ * its `.json` must be regular files owned by this user and writable by no
+ * one else (in a shared folder another user could plant them), and the
+ * process they name must be alive, started when the `.json` says, and be a
+ * depot supervisor by its executable and command line.
+ */
 export function inspectPidFile(pidFile: string): PidFileStatus {
   const pid = readPid(pidFile);
   if (pid === undefined) return { kind: "none" };
+  for (const path of [pidFile, stateFile(pidFile)]) {
+    const distrust = distrustOf(path);
+    if (distrust) return { kind: "untrusted", reason: `${path} ${distrust}` };
+  }
   if (!isAlive(pid)) return { kind: "stale", pid };
   // Only a process whose start time is the one our supervisor recorded is
   // ours: anything else (a reused pid, a hand-written file) is never signalled.
   const state = readState(pidFile);
-  if (!state || state.pid !== pid || state.startTime === undefined || state.startTime !== processStartTime(pid)) {
+  if (!state || state.pid !== pid || state.startTime === undefined || state.startTime !== processStartTime(pid) || !isDepotSupervisor(pid)) {
     return { kind: "stale", pid };
   }
   return { kind: "running", pid, state };
+}
+
+/** Why a file of the pid file's pair is not to be trusted, or undefined (a missing file is judged elsewhere). */
+function distrustOf(path: string): string | undefined {
+  let stats;
+  try {
+    stats = lstatSync(path);
+  } catch {
+    return undefined;
+  }
+  if (!stats.isFile()) return "is not a regular file";
+  const uid = process.getuid?.();
+  if (uid !== undefined && stats.uid !== uid) return `belongs to another user (uid ${stats.uid})`;
+  if (stats.mode & 0o022) return "is writable by others";
+  return undefined;
+}
+
+/**
+ * Whether `pid` runs depot's server: its executable is depot (or Bun
+ * running depot's main script) and its arguments are a server's (`start`,
+ * the daemon's hidden command, options only, or none). A process we may not
+ * inspect (another user's) is not ours.
+ */
+export function isDepotSupervisor(pid: number): boolean {
+  let exe: string;
+  let args: string[];
+  try {
+    exe = readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, "");
+    args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return false;
+  }
+  if (args.at(-1) === "") args.pop();
+  let rest: string[];
+  if (basename(exe) === "depot" || exe === ownExecutable()) {
+    rest = Bun.isStandaloneExecutable || basename(exe) === "depot" ? args.slice(1) : args.slice(2);
+  } else if (/^bun(-debug)?$/.test(basename(exe)) && /(^|\/)(main\.ts|depot(\.js)?)$/.test(args[1] ?? "")) {
+    rest = args.slice(2);
+  } else {
+    return false;
+  }
+  const [first] = rest;
+  return first === undefined || first === "start" || first === SERVE_COMMAND || first.startsWith("-");
+}
+
+function ownExecutable(): string {
+  try {
+    return realpathSync(process.execPath);
+  } catch {
+    return process.execPath;
+  }
 }
 
 function readState(pidFile: string): ServerState | undefined {

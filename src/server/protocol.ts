@@ -12,6 +12,9 @@ import { DepotError } from "../errors.ts";
  */
 export const MAX_LINE_BYTES = 8192;
 export const MAX_BODY_BYTES = MAX_CSR_BYTES;
+/** From accept to the end of the first line: an idle or trickling client holds nothing longer. */
+export const FIRST_LINE_MS = 5_000;
+/** For a `sign`'s PEM request after its first line; the longest a request waits for the worker; an answer's write. */
 export const READ_TIMEOUT_MS = 10_000;
 export const CSR_END = "-----END CERTIFICATE REQUEST-----";
 
@@ -27,6 +30,8 @@ export interface Services {
   revoke(serial: string, reason: ReturnType<typeof parseReason>): Promise<string>;
   /** `revoke` over the socket is off unless the server was started with --allow-revoke. */
   allowRevoke: boolean;
+  /** `shutdown` is off unless the server was started with --allow-shutdown. */
+  allowShutdown: boolean;
 }
 
 export interface Answer {
@@ -112,13 +117,16 @@ EXAMPLE
     help: `SHUTDOWN
   shutdown
   Stops the worker that serves this connection, once its other requests are
-  answered; the server starts a fresh one in its place.
+  answered; the server starts a fresh one in its place. Refused unless the
+  server was started with --allow-shutdown: anyone who can connect could
+  otherwise keep recycling the workers.
 RETURNS
   OK
 EXAMPLE
   shutdown
 `,
-    async run() {
+    async run(_argument, _body, services) {
+      if (!services.allowShutdown) throw new DepotError("E_BAD_ARGUMENT", "shutdown is disabled on this server (start it with --allow-shutdown)");
       return { text: "OK\n", shutdown: true };
     },
   },
@@ -171,10 +179,22 @@ export async function answer(line: string, body: string, services: Services, onI
   try {
     return await command.run(argument, body, services);
   } catch (error) {
-    if (error instanceof DepotError) return errorAnswer(error.message);
+    if (error instanceof DepotError) {
+      // The client's mistakes are answered; the server's troubles (disk, files) are also logged.
+      if (SERVER_SIDE.has(error.code)) onInternalError(error);
+      return errorAnswer(SERVER_SIDE.has(error.code) ? withoutPaths(error.message) : error.message);
+    }
     onInternalError(error);
     return errorAnswer("internal error; the server log has the details");
   }
+}
+
+/** Errors that are the server's trouble, not the request's. */
+const SERVER_SIDE = new Set(["E_IO", "E_NOT_A_DEPOT", "E_SERVER", "E_INSECURE_KEY"]);
+
+/** A client learns what failed, not where the depot lives: absolute paths become their last part. */
+export function withoutPaths(message: string): string {
+  return message.replace(/(?<![\w.~-])(?:\/[^\s/:;,'"()]+)+\/?/g, (path) => path.replace(/\/$/, "").split("/").at(-1) ?? "");
 }
 
 export function errorAnswer(reason: string): Answer {

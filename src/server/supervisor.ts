@@ -31,6 +31,8 @@ export interface SupervisorOptions {
   onReady?: () => void;
   /** Reopen the log (SIGUSR1, after logrotate moved it). */
   onReopenLog?: () => void;
+  /** Audit records from the upkeep process, JSON lines for the --audit-log file (the supervisor is its only writer). */
+  onAudit?: (lines: string[]) => void;
   /** Seams for unit tests: how children are spawned, what time it is. */
   spawn?: SpawnChild;
   clock?: Clock;
@@ -143,10 +145,7 @@ export class Supervisor {
       case "SIGINT":
         return this.stop(false, signal.slice(3));
       case "SIGHUP": // replace every worker, new ones first
-        if (this.stopping) return;
-        this.generation++;
-        this.log.info(`HUP: starting ${this.target} new workers; the old ones stop once the new are ready`);
-        return;
+        return this.rollWorkers("HUP");
       case "SIGTTIN": // one worker more
         this.target++;
         this.log.info(`TTIN: now ${this.target} workers`);
@@ -178,6 +177,10 @@ export class Supervisor {
         worker.state = "stopping";
         worker.exitExpected = true;
         return;
+      case "retire":
+        // A replacement is spawned now; this one stops once every current worker is ready.
+        worker.retiring = true;
+        return;
       case "log":
         return this.log.write(message.level, message.message, worker.pid);
       case "fatal":
@@ -191,9 +194,10 @@ export class Supervisor {
     this.log.debug(`worker ${worker.pid} ready`);
     const current = this.currentWorkers();
     if (current.length < this.target || current.some((w) => w.state !== "ready")) return;
-    const old = [...this.workers].filter((w) => w.generation < this.generation && w.state !== "stopping");
+    const old = [...this.workers].filter((w) => (w.generation < this.generation || w.retiring) && w.state !== "stopping");
     for (const w of old) w.stop();
-    if (old.length) this.log.info(`All ${current.length} new workers ready; stopping ${old.length} old ones`);
+    const outgoing = old.filter((w) => w.generation < this.generation).length;
+    if (outgoing) this.log.info(`All ${current.length} new workers ready; stopping ${outgoing} old ones`);
     if (!this.everReady) {
       this.everReady = true;
       this.log.info(`All ${current.length} workers ready`);
@@ -241,6 +245,13 @@ export class Supervisor {
     this.fail(`workers keep failing at start-up: ${reason}`);
   }
 
+  /** A new generation of workers; the old ones stop once the new are ready. */
+  private rollWorkers(why: string): void {
+    if (this.stopping) return;
+    this.generation++;
+    this.log.info(`${why}: starting ${this.target} new workers; the old ones stop once the new are ready`);
+  }
+
   private upkeepSaid(upkeep: TrackedChild, message: WorkerMessage): void {
     upkeep.lastBeat = this.clock.now();
     switch (message.t) {
@@ -252,6 +263,10 @@ export class Supervisor {
         return;
       case "log":
         return this.log.write(message.level, message.message, upkeep.pid);
+      case "audit":
+        return this.options.onAudit?.(message.lines);
+      case "roll":
+        return this.rollWorkers(message.reason);
       case "fatal":
         upkeep.fatal = message.message;
         // Before the first ready, the reason is why the depot cannot be served: the stop says it.
@@ -389,7 +404,7 @@ export class Supervisor {
 
   /** Workers of the current generation that are not on their way out. */
   private currentWorkers(): TrackedChild[] {
-    return [...this.workers].filter((w) => w.generation === this.generation && w.state !== "stopping");
+    return [...this.workers].filter((w) => w.generation === this.generation && w.state !== "stopping" && !w.retiring);
   }
 
   private heartbeatMs(): number {

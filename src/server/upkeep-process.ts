@@ -17,6 +17,8 @@ import { Depot } from "../ca/depot.ts";
 import { DepotError } from "../errors.ts";
 import { type LogLevel, LOG_LEVELS } from "./log.ts";
 import { UPKEEP_ENV, type UpkeepConfig, type WorkerMessage } from "./messages.ts";
+import { AuditForwarder } from "../ca/audit-file.ts";
+import { HttpsCertificateKeeper } from "../http/api/https-certificate.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
 import { receiveCaKey } from "./key-handoff.ts";
 
@@ -29,6 +31,8 @@ export async function runUpkeep(): Promise<never> {
   let restoreWanted = false;
   let busy = false;
   let depot: Depot | undefined;
+  let httpsKeeper: HttpsCertificateKeeper | undefined;
+  let auditForwarder: AuditForwarder | undefined;
   const exit = (): never => {
     depot?.close();
     process.exit(0);
@@ -60,6 +64,13 @@ export async function runUpkeep(): Promise<never> {
     // between leaves a certificate recorded in the ledger without its file.
     const restored = await depot.restoreMissingFiles();
     if (restored > 0) log("info", `restored ${restored} certificate file(s) from the ledger`);
+    if (config.auditFrom !== undefined) auditForwarder = await AuditForwarder.start(depot.ledger.audit, config.auditFrom);
+    if (config.https) {
+      // Before the workers start: they load it when they open the HTTPS listener.
+      httpsKeeper = new HttpsCertificateKeeper(depot, config.https.names);
+      const https = await httpsKeeper.ensure();
+      if (https.issued) log("info", `issued the HTTPS certificate ${https.certPath} for ${config.https.names.join(", ")}, valid until ${https.notAfter.toISOString()}`);
+    }
   } catch (error) {
     send({ t: "fatal", message: error instanceof DepotError ? error.message : `cannot open the depot ${config.depot}: ${(error as Error)?.message ?? error}` });
     process.exit(1);
@@ -79,6 +90,9 @@ export async function runUpkeep(): Promise<never> {
       // Due when the ledger holds revocations the CRL lacks, or half its validity has passed.
       const crl = await opened.refreshCrl();
       if (crl) log("info", `published CRL ${crl.crlNumber} (${crl.revokedCount} revoked)`);
+      await auditForwarder?.forward((lines) => send({ t: "audit", lines }));
+      const renewed = await httpsKeeper?.renewIfDue();
+      if (renewed) send({ t: "roll", reason: `renewed the HTTPS certificate (valid until ${renewed.notAfter.toISOString()})` });
       failures.clear();
     } catch (error) {
       const message = error instanceof DepotError ? error.message : String((error as Error)?.message ?? error);

@@ -13,6 +13,8 @@ export type ChildState = "starting" | "ready" | "stopping";
 export class TrackedChild {
   state: ChildState = "starting";
   exitExpected = false;
+  /** Asked (by a client's `shutdown`) to be replaced: it serves until its replacement is ready. */
+  retiring = false;
   /** The reason the child gave for failing, if it gave one. */
   fatal: string | undefined;
 

@@ -6,10 +6,12 @@
  * the worker finishes what it accepted, then exits.
  */
 import { Depot } from "../ca/depot.ts";
-import { generateKeyPair } from "../ca/keys.ts";
+import type { KeyType } from "../ca/key-types.ts";
+import { generateKeyPair, type KeyPair } from "../ca/keys.ts";
 import { DepotError } from "../errors.ts";
 import { KeyPool } from "./key-pool.ts";
 import { receiveCaKey } from "./key-handoff.ts";
+import { RepeatFilter } from "./repeat-filter.ts";
 import type { ListenerContext, OpenedListener } from "./listeners/context.ts";
 import { openListener } from "./listeners/registry.ts";
 import { describeListener } from "./listeners/types.ts";
@@ -73,9 +75,12 @@ class Worker {
     const worker = this;
     return {
       depot: this.depot,
-      services: this.services(),
+      services: this.services(undefined),
+      servicesFor: (client) => this.services(client),
+      makeKeys: (type) => this.makeKeys(type),
       config: this.config,
       log: (level, message) => log(level, message, this.config),
+      logFailure: (error) => this.logFailure(error),
       begin: () => {
         this.inFlight++;
         let done = false;
@@ -88,29 +93,44 @@ class Worker {
       get stopping() {
         return worker.stopping;
       },
-      requestStop: (reason) => this.stop(reason),
+      requestRetire: (reason) => this.retire(reason),
     };
   }
 
-  private services(): Services {
+  private makeKeys(type: KeyType): Promise<KeyPair> {
+    return this.keyPool && type === this.keyPool.type ? this.keyPool.take() : generateKeyPair(type);
+  }
+
+  /** The line protocol's operations; `client` (its address) goes into the audit records. */
+  private services(client: string | undefined): Services {
+    const requester = { requester: "line", ...(client ? { client } : {}) };
     return {
       generate: async (subject) => {
-        const issued = await this.depot.issue({ profile: "client", subject }, (type) =>
-          this.keyPool && type === this.keyPool.type ? this.keyPool.take() : generateKeyPair(type),
-        );
+        const issued = await this.depot.issue({ profile: "client", subject, requester }, (type) => this.makeKeys(type));
         return issued.privateKeyPem + issued.certificatePem + this.depot.chainPem;
       },
-      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client" })).certificatePem + this.depot.chainPem,
+      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client", requester })).certificatePem + this.depot.chainPem,
       crl: async () => this.depot.currentCrlPem(),
       revoke: async (serialText, reason) => {
         const { serial } = await this.depot.findBySerial(serialText);
         // Recorded only: the upkeep process publishes the CRL, one for a whole burst.
-        const { record } = await this.depot.revoke(serial, reason, { publish: false });
+        const { record } = await this.depot.revoke(serial, reason, { publish: false, requester });
         log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; the upkeep process publishes the CRL`, this.config);
         return `OK revoked ${record.serial.toUpperCase()}\n`;
       },
       allowRevoke: this.config.allowRevoke,
+      allowShutdown: this.config.allowShutdown,
     };
+  }
+
+  private readonly failures = new RepeatFilter(60_000);
+
+  private logFailure(error: unknown): void {
+    const expected = error instanceof DepotError;
+    const message = expected ? error.message : String((error as Error)?.message ?? error);
+    const shown = this.failures.admit(message);
+    if (shown === undefined) return;
+    log("error", expected ? `request failed: ${shown}` : `internal error: ${shown}${(error as Error)?.stack ? `\n${(error as Error).stack}` : ""}`, this.config);
   }
 
   private finished(): void {
@@ -118,12 +138,22 @@ class Worker {
     if (this.stopping && this.inFlight === 0) this.exit();
   }
 
+  private retiring = false;
+
+  /** Asks to be replaced; serves on until the supervisor's QUIT. */
+  private retire(reason: string): void {
+    if (this.retiring || this.stopping) return;
+    this.retiring = true;
+    send({ t: "retire", reason });
+    log("info", `worker stopping: ${reason}`, this.config);
+  }
+
   /** Graceful stop: accept nothing new, answer what was accepted, then exit (bounded by a deadline). */
   stop(reason: string): void {
     if (this.stopping) return;
     this.stopping = true;
     send({ t: "stopping", reason });
-    log("info", `worker stopping: ${reason}`, this.config);
+    if (!this.retiring) log("info", `worker stopping: ${reason}`, this.config);
     for (const listener of this.listeners) listener.stop();
     this.keyPool?.stop();
     if (this.inFlight === 0) this.exit();

@@ -9,7 +9,6 @@
  * schema's presence plays this role.
  */
 import { existsSync } from "node:fs";
-import { ioError } from "../../errors.ts";
 import { writeFileAtomic } from "../files.ts";
 import type { DepotLayout } from "../layout.ts";
 
@@ -24,10 +23,5 @@ export function hasLedgerMarker(layout: DepotLayout): boolean {
 }
 
 export function writeLedgerMarker(layout: DepotLayout): void {
-  if (hasLedgerMarker(layout)) return;
-  try {
-    writeFileAtomic(layout.ledgerMarker, TEXT, 0o644);
-  } catch (error) {
-    throw ioError("write", layout.ledgerMarker, error);
-  }
+  if (!hasLedgerMarker(layout)) writeFileAtomic(layout.ledgerMarker, TEXT, 0o644);
 }

@@ -10,6 +10,8 @@
  * created (written with IF NOT EXISTS, so 0.1.0's ledgers, at user_version 0
  * with these tables already there, pass through it unchanged).
  */
+import { ACME_SCHEMA } from "../../acme/schema.ts";
+
 export interface Migration {
   /** 1 for the first step, one more for each after it. */
   version: number;
@@ -56,6 +58,42 @@ CREATE TABLE IF NOT EXISTS crl_only_revocations (
 ) STRICT;
 -- Counts every revocation; a CRL records the count it covers, so a CRL behind the ledger is seen.
 INSERT OR IGNORE INTO counters (name, value) SELECT 'revocations', count(*) FROM certificates WHERE status = 'revoked';`,
+  },
+  {
+    version: 3,
+    description: "API tokens (hash and policy, use counts, rate windows) and the audit hash chain",
+    sql: `
+CREATE TABLE IF NOT EXISTS api_tokens (
+  name          TEXT PRIMARY KEY NOT NULL,
+  hash          TEXT NOT NULL UNIQUE,
+  policy        TEXT NOT NULL,
+  created_at    TEXT NOT NULL,
+  expires_at    TEXT,
+  uses          INTEGER,
+  uses_left     INTEGER,
+  rate_limit    INTEGER,
+  rate_window   INTEGER,
+  revoked_at    TEXT,
+  window_start  INTEGER NOT NULL DEFAULT 0,
+  window_count  INTEGER NOT NULL DEFAULT 0,
+  window_before INTEGER NOT NULL DEFAULT 0
+) STRICT;
+-- One row per issuance, revocation and token change; each holds the SHA-256 of the one before (see audit.ts).
+CREATE TABLE IF NOT EXISTS audit (
+  seq      INTEGER PRIMARY KEY NOT NULL,
+  time     TEXT NOT NULL,
+  event    TEXT NOT NULL,
+  serial   TEXT,
+  body     TEXT NOT NULL,
+  previous TEXT NOT NULL,
+  hash     TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS audit_serial ON audit (serial);`,
+  },
+  {
+    version: 4,
+    description: "ACME: accounts, orders, authorizations, challenges, used nonces, external account binding keys (src/acme/schema.ts)",
+    sql: ACME_SCHEMA,
   },
 ];
 

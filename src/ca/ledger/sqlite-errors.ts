@@ -7,7 +7,7 @@
 import { SQLiteError } from "bun:sqlite";
 import { accessSync, constants } from "node:fs";
 import { dirname } from "node:path";
-import { DepotError, messageOf } from "../../errors.ts";
+import { DepotError, errnoOf, messageOf } from "../../errors.ts";
 
 export function ledgerError(error: unknown, path: string): unknown {
   if (!(error instanceof SQLiteError)) return error;
@@ -29,6 +29,6 @@ function readOnly(folder: string): boolean {
     accessSync(folder, constants.W_OK);
     return false;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EROFS" || (error as NodeJS.ErrnoException).code === "EACCES";
+    return errnoOf(error) === "EROFS" || errnoOf(error) === "EACCES";
   }
 }

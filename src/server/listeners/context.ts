@@ -3,6 +3,8 @@
  * What a worker lends each of its listeners, and what a listener gives back.
  */
 import type { Depot } from "../../ca/depot.ts";
+import type { KeyType } from "../../ca/key-types.ts";
+import type { KeyPair } from "../../ca/keys.ts";
 import type { LogLevel } from "../log.ts";
 import type { WorkerConfig } from "../messages.ts";
 import type { Services } from "../protocol.ts";
@@ -12,9 +14,19 @@ export interface ListenerContext {
   depot: Depot;
   /** The operations the line protocol offers, shared so other faces can reuse them. */
   services: Services;
+  /** The same, for one client: its address goes into the audit trail with each issuance and revocation. */
+  servicesFor(client: string | undefined): Services;
+  /** A key pair of this type, from the worker's pool when it holds that type. */
+  makeKeys(type: KeyType): Promise<KeyPair>;
   config: WorkerConfig;
   /** A line for the supervisor's log (filtered by the worker's level). */
   log(level: LogLevel, message: string): void;
+  /**
+   * A request failed on the server's side: logged once per burst of the
+   * same failure (a full disk fails every request), with a stack trace only
+   * for the unexpected (anything but a DepotError).
+   */
+  logFailure(error: unknown): void;
   /**
    * Marks a request in flight; call the returned function once it is
    * answered or abandoned. A graceful stop waits until none is left.
@@ -22,8 +34,12 @@ export interface ListenerContext {
   begin(): () => void;
   /** Whether the worker is stopping (no new work should be taken). */
   readonly stopping: boolean;
-  /** Asks the worker to stop gracefully (the line protocol's `shutdown`). */
-  requestStop(reason: string): void;
+  /**
+   * Asks the supervisor to replace this worker (the line protocol's
+   * `shutdown`): it keeps serving until its replacement is ready, then stops
+   * gracefully, so the port never lacks a listener.
+   */
+  requestRetire(reason: string): void;
 }
 
 export interface OpenedListener {

@@ -18,8 +18,25 @@ export interface LineListenerSpec {
   port: number;
 }
 
-/** Every kind of listener; H3/H4 add `{ kind: "http" … }` and `{ kind: "https" … }` here. */
-export type ListenerSpec = LineListenerSpec;
+/** The HTTPS JSON API (`src/http/api/`), TLS with the files named here. */
+export interface HttpsListenerSpec {
+  kind: "https";
+  host: string;
+  port: number;
+  /** PEM: the listener's certificate (the depot's own `https.crt`, or --https-cert) and its key; read by each worker when it starts. */
+  certFile: string;
+  keyFile: string;
+  /**
+   * When the depot makes the certificate itself: its names. The upkeep
+   * process issues it before the workers start and renews it (then the
+   * workers are replaced, as HUP does: a TLS certificate cannot be swapped
+   * in a running Bun.serve).
+   */
+  issueNames?: string[];
+}
+
+/** Every kind of listener; H3 adds `{ kind: "http" … }` here. */
+export type ListenerSpec = LineListenerSpec | HttpsListenerSpec;
 
 export type ListenerKind = ListenerSpec["kind"];
 

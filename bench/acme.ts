@@ -1,0 +1,182 @@
+/**
+ * ACME throughput: `bun bench/acme.ts [--seconds N] [--concurrency C] [--workers W]`.
+ *
+ * Complete orders per second (newOrder -> http-01 validated against a local
+ * responder -> finalize -> download), C clients at once (default 8), each
+ * with its own ES256 account, against W worker processes (default 2) that
+ * serve depot's ACME module on one port with SO_REUSEPORT and share one
+ * depot (EC P-256) and its ledger, as the server's workers do. Every
+ * certificate is verified (signature by the CA, the ordered name). Names
+ * resolve through pebble-challtestsrv (every name -> 127.0.0.1).
+ *
+ * `--worker` is the mode the bench runs its worker processes in.
+ */
+import type { Subprocess } from "bun";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createDepot } from "../src/ca/create.ts";
+import { Depot } from "../src/ca/depot.ts";
+import { x509 } from "../src/ca/provider.ts";
+import { createAcmeServer, depotIssuer, SqliteAcmeStore } from "../src/acme/index.ts";
+import { TestAcmeClient } from "../test/acme-clients/client.ts";
+import { startChallTestSrv, startHttp01Responder } from "../test/acme-clients/harness.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    worker: { type: "boolean", default: false },
+    depot: { type: "string" },
+    port: { type: "string" },
+    "http-port": { type: "string" },
+    "dns-port": { type: "string" },
+    cert: { type: "string" },
+    key: { type: "string" },
+    seconds: { type: "string", default: "10" },
+    concurrency: { type: "string", default: "8" },
+    workers: { type: "string", default: "2" },
+  },
+});
+
+if (flags.worker) await runWorker();
+else await runBench();
+
+async function runWorker(): Promise<void> {
+  const depot = await Depot.open(flags.depot!, { deferFiles: true });
+  const store = new SqliteAcmeStore(depot.layout.ledger);
+  const acme = createAcmeServer({
+    store,
+    issuer: depotIssuer(depot),
+    ordersPerHour: 1_000_000,
+    validators: { httpPort: Number(flags["http-port"]), resolver: `127.0.0.1:${flags["dns-port"]}`, timeoutMs: 5000 },
+  });
+  Bun.serve({ hostname: "127.0.0.1", port: Number(flags.port), reusePort: true, tls: { cert: Bun.file(flags.cert!), key: Bun.file(flags.key!) }, fetch: (r) => acme.handle(r) });
+  console.log("ready");
+  // Ends with the bench: its stdin is our lifeline, as in depot's server.
+  for await (const _ of Bun.stdin.stream()) void _;
+  process.exit(0);
+}
+
+async function runBench(): Promise<void> {
+  const seconds = Number(flags.seconds);
+  const concurrency = Number(flags.concurrency);
+  const workerCount = Number(flags.workers);
+  const dir = mkdtempSync(join(tmpdir(), "depot-acme-bench-"));
+  const depotPath = await createDepot(join(dir, "ca"), { keyType: "ec-p256" });
+  const depot = await Depot.open(depotPath);
+  const tls = await depot.issue({ profile: "server", subject: [{ name: "CN", oid: "2.5.4.3", value: "localhost" }], subjectAltNames: ["localhost"], keyType: "ec-p256" });
+  await Bun.write(join(dir, "tls.crt"), tls.certificatePem);
+  await Bun.write(join(dir, "tls.key"), tls.privateKeyPem);
+  const caPem = depot.issuer.certificate.toString("pem");
+  const caKey = new X509Certificate(caPem).publicKey;
+  const dns = await startChallTestSrv();
+  const responder = startHttp01Responder();
+  const port = await freePort();
+  const workers: Subprocess[] = [];
+  try {
+    for (let i = 0; i < workerCount; i++) {
+      const worker = Bun.spawn(
+        [process.execPath, import.meta.path, "--worker", "--depot", depotPath, "--port", String(port), "--http-port", String(responder.port), "--dns-port", String(dns.dnsPort), "--cert", join(dir, "tls.crt"), "--key", join(dir, "tls.key")],
+        { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
+      );
+      workers.push(worker);
+      const reader = (worker.stdout as ReadableStream<Uint8Array>).getReader();
+      const { value } = await reader.read();
+      if (!new TextDecoder().decode(value).includes("ready")) throw new Error("a worker did not start");
+    }
+    const directory = `https://localhost:${port}/acme/directory`;
+    const clients = await Promise.all(Array.from({ length: concurrency }, async () => {
+      const client = await TestAcmeClient.connect(directory, caPem);
+      await client.register();
+      return client;
+    }));
+    // CSRs made ahead: the bench measures the server, not the client's key generation.
+    let sequence = 0;
+    const csrs = await Promise.all(Array.from({ length: 64 }, () => makeCsrKey()));
+    let completed = 0;
+    let failed = 0;
+    const latencies: number[] = [];
+    const orderOne = async (client: TestAcmeClient) => {
+      const name = `o${sequence++}.bench.test`;
+      const started = performance.now();
+      const created = await client.post<{ authorizations: string[]; finalize: string }>(client.directory.newOrder, { identifiers: [{ type: "dns", value: name }] });
+      if (created.status !== 201) throw new Error(`newOrder: ${created.text}`);
+      const orderUrl = created.headers.get("location")!;
+      const authzUrl = created.body.authorizations[0]!;
+      const authz = await client.post<{ challenges: Array<{ type: string; url: string; token: string }> }>(authzUrl, undefined);
+      const challenge = authz.body.challenges.find((c) => c.type === "http-01")!;
+      responder.tokens.set(challenge.token, client.keyAuthorization(challenge.token));
+      await client.post(challenge.url, {});
+      for (let status = "pending"; status === "pending"; ) {
+        await Bun.sleep(5);
+        status = (await client.post<{ status: string }>(authzUrl, undefined)).body.status;
+        if (status === "invalid") throw new Error(`authorization for ${name} invalid`);
+      }
+      responder.tokens.delete(challenge.token);
+      const csr = await csrFor(csrs[sequence % csrs.length]!, name);
+      const finalized = await client.post<{ status: string; certificate?: string }>(created.body.finalize, { csr });
+      let order = finalized.body;
+      while (order.status !== "valid") {
+        if (order.status === "invalid") throw new Error(`order for ${name} invalid`);
+        await Bun.sleep(5);
+        order = (await client.post<{ status: string; certificate?: string }>(orderUrl, undefined)).body;
+      }
+      const chain = (await client.post(order.certificate!, undefined)).text;
+      const leaf = new X509Certificate(chain.slice(0, chain.indexOf("-----END CERTIFICATE-----") + 25));
+      if (!leaf.verify(caKey) || leaf.subjectAltName !== `DNS:${name}`) throw new Error(`certificate for ${name} does not verify`);
+      latencies.push(performance.now() - started);
+    };
+    // Warm up: one order per client.
+    await Promise.all(clients.map(orderOne));
+    latencies.length = 0;
+    const deadline = performance.now() + seconds * 1000;
+    const started = performance.now();
+    await Promise.all(
+      clients.map(async (client) => {
+        while (performance.now() < deadline) {
+          try {
+            await orderOne(client);
+            completed++;
+          } catch (error) {
+            failed++;
+            console.error(`order failed: ${(error as Error).message}`);
+          }
+        }
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(0);
+    console.log(`ACME complete orders (EC P-256, http-01, ${workerCount} workers, c=${concurrency}): ${completed} in ${elapsed.toFixed(1)} s = ${(completed / elapsed).toFixed(1)} orders/s, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, ${failed} failed, every certificate verified`);
+  } finally {
+    for (const worker of workers) worker.kill();
+    await Promise.all(workers.map((w) => w.exited));
+    responder.stop();
+    dns.stop();
+    depot.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function makeCsrKey(): Promise<CryptoKeyPair> {
+  return (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+}
+
+async function csrFor(keys: CryptoKeyPair, name: string): Promise<string> {
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=${name}`,
+    keys,
+    signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: "dns", value: name }])],
+  });
+  return Buffer.from(csr.rawData).toString("base64url");
+}
+
+async function freePort(): Promise<number> {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+

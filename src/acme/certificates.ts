@@ -1,0 +1,184 @@
+/**
+ * @module The certificate end of ACME: finalize (RFC 8555 7.4: a CSR that
+ * names exactly the order's identifiers, signed by the depot as a server
+ * certificate), download as application/pem-certificate-chain, revokeCert
+ * (7.6) and renewalInfo (RFC 9773).
+ */
+
+import { createHash, createPublicKey, X509Certificate } from "node:crypto";
+import { calculateJwkThumbprint, type JWK } from "jose";
+import { REVOCATION_REASONS, type RevocationReason } from "../ca/crl.ts";
+import { readCertificateRequest, type RequestedCertificate } from "../ca/csr.ts";
+import { DepotError } from "../errors.ts";
+import { magnitudeHex } from "../ca/serial.ts";
+import { parseCertId, renewalWindow } from "./ari.ts";
+import { type Answer, deadOwner, OWNER, type Shared, type Urls } from "./context.ts";
+import type { SignedRequest } from "./jws.ts";
+import { effectiveStatus, orderJson, ownedOrder, POLL_SECONDS } from "./orders.ts";
+import { canonicalIp } from "./policy.ts";
+import { problem } from "./problem.ts";
+import type { Identifier, Order } from "./types.ts";
+
+export async function finalize(shared: Shared, urls: Urls, request: SignedRequest, id: string): Promise<Answer> {
+  const order = await ownedOrder(shared, request, id);
+  const status = await effectiveStatus(shared, order);
+  const dead = deadOwner(order.processingBy);
+  if (status === "processing" && !dead && order.processingSince !== undefined && order.processingSince >= shared.now() - shared.settings.staleFinalizeMs) {
+    return { status: 200, body: await orderJson(shared, urls, order), headers: { Location: urls.order(id), "Retry-After": POLL_SECONDS } };
+  }
+  if (status !== "ready" && status !== "processing") throw problem("orderNotReady", `the order is ${status}, not ready: every authorization must be valid first`);
+  const payload = request.payload as { csr?: unknown } | undefined;
+  if (typeof payload?.csr !== "string") throw problem("malformed", "finalize needs a csr (base64url DER)");
+  const csr = await readCsr(payload.csr);
+  checkCsrNames(csr, order);
+  if ((await spkiThumbprint(csr.publicKeyDer)) === request.thumbprint) throw problem("badCSR", "the certificate's key must not be the account key");
+
+  const now = shared.now();
+  if (!(await shared.store.claimFinalize(id, { now, owner: OWNER, staleBefore: now - shared.settings.staleFinalizeMs, ...(dead ? { deadOwner: dead } : {}) }))) {
+    const current = (await shared.store.order(id))!;
+    return { status: 200, body: await orderJson(shared, urls, current), headers: { Location: urls.order(id), "Retry-After": POLL_SECONDS } };
+  }
+  try {
+    const issued = await shared.issuer.issue({
+      publicKeyDer: csr.publicKeyDer,
+      keyType: csr.keyType,
+      family: csr.family,
+      identifiers: order.identifiers,
+      ...commonNameFor(csr, order),
+      days: shared.settings.days,
+      requester: `acme:${order.accountId}`,
+      ...(request.clientAddress ? { client: request.clientAddress } : {}),
+    });
+    await shared.store.finishOrder(id, { certificateSerial: issued.serial });
+  } catch (error) {
+    await shared.store.finishOrder(id, { back: "pending" });
+    if (error instanceof DepotError) throw problem("serverInternal", `cannot issue: ${error.message}`);
+    throw error;
+  }
+  const done = (await shared.store.order(id))!;
+  return { status: 200, body: await orderJson(shared, urls, done), headers: { Location: urls.order(id) } };
+}
+
+async function readCsr(base64url: string): Promise<RequestedCertificate> {
+  const der = Buffer.from(base64url, "base64url");
+  const pem = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString("base64").match(/.{1,64}/g)?.join("\n") ?? ""}\n-----END CERTIFICATE REQUEST-----\n`;
+  try {
+    return await readCertificateRequest(pem, { allowEmptySubject: true });
+  } catch (error) {
+    if (error instanceof DepotError) throw problem("badCSR", error.message);
+    throw error;
+  }
+}
+
+const key = (id: Identifier) => `${id.type}:${id.value}`;
+
+/** RFC 8555 7.4: the CSR's names (its SAN, and its CN if any) are exactly the order's identifiers. */
+function checkCsrNames(csr: RequestedCertificate, order: Order): void {
+  const asked = new Set(csr.subjectAltNames.map((name) => key(nameToIdentifier(name))));
+  const commonName = csr.subject.find((a) => a.name === "CN")?.value;
+  if (commonName !== undefined) asked.add(key(nameToIdentifier(commonName)));
+  const ordered = new Set(order.identifiers.map(key));
+  const extra = [...asked].filter((n) => !ordered.has(n)).map((n) => n.slice(n.indexOf(":") + 1));
+  const missing = [...ordered].filter((n) => !asked.has(n)).map((n) => n.slice(n.indexOf(":") + 1));
+  if (extra.length > 0 || missing.length > 0) {
+    const parts = [extra.length ? `names ${extra.join(", ")} that the order does not` : "", missing.length ? `lacks ${missing.join(", ")}` : ""].filter(Boolean);
+    throw problem("badCSR", `the CSR ${parts.join(" and ")}; it must name exactly the order's identifiers`);
+  }
+}
+
+function nameToIdentifier(name: string): Identifier {
+  const bare = name.replace(/^\[|\]$/g, "");
+  return /^[0-9.]+$/.test(bare) || bare.includes(":") ? { type: "ip", value: safeIp(bare) } : { type: "dns", value: name.toLowerCase() };
+}
+
+const safeIp = (text: string) => {
+  try {
+    return canonicalIp(text);
+  } catch {
+    return text;
+  }
+};
+
+function commonNameFor(csr: RequestedCertificate, order: Order): { commonName?: string } {
+  const asked = csr.subject.find((a) => a.name === "CN")?.value;
+  const name = asked ?? order.identifiers.find((id) => id.type === "dns")?.value ?? order.identifiers[0]!.value;
+  return name.length <= 64 ? { commonName: name } : {};
+}
+
+async function spkiThumbprint(spki: Uint8Array): Promise<string> {
+  try {
+    const jwk = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }).export({ format: "jwk" }) as JWK;
+    return await calculateJwkThumbprint(jwk, "sha256");
+  } catch {
+    return "";
+  }
+}
+
+export async function certificateResource(shared: Shared, request: SignedRequest, serial: string): Promise<Answer> {
+  const order = await shared.store.orderBySerial(serial);
+  if (!order) throw problem("malformed", `no certificate ${serial}`, { status: 404 });
+  if (order.accountId !== request.account!.id) throw problem("unauthorized", "this certificate was ordered by another account");
+  const record = await shared.issuer.find(serial);
+  if (!record) throw problem("serverInternal", `certificate ${serial} is not in the ledger`);
+  return { status: 200, pem: `${record.pem.trim()}\n${shared.issuer.chainPem}` };
+}
+
+/** RFC 5280 reason codes depot records (crl.ts); the rest are refused with badRevocationReason. */
+const REASON_CODES: Record<number, RevocationReason> = { 0: "unspecified", 1: "keyCompromise", 3: "affiliationChanged", 4: "superseded", 5: "cessationOfOperation" };
+
+export async function revokeCert(shared: Shared, request: SignedRequest): Promise<Answer> {
+  const payload = request.payload as { certificate?: unknown; reason?: unknown } | undefined;
+  if (typeof payload?.certificate !== "string") throw problem("malformed", "revokeCert needs the certificate (base64url DER)");
+  const der = Buffer.from(payload.certificate, "base64url");
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(der);
+  } catch {
+    throw problem("malformed", "the certificate cannot be read (base64url DER expected)");
+  }
+  const reasonCode = payload.reason === undefined ? 0 : payload.reason;
+  const reason = typeof reasonCode === "number" ? REASON_CODES[reasonCode] : undefined;
+  if (!reason) throw problem("badRevocationReason", `reason ${String(payload.reason)} is not one depot records (0, 1, 3, 4, 5: ${REVOCATION_REASONS.join(", ")})`);
+  const serial = magnitudeHex(Buffer.from(certificate.serialNumber, "hex"));
+  const record = await shared.issuer.find(serial);
+  if (!record || record.fingerprint !== createHash("sha256").update(der).digest("hex")) throw problem("malformed", "this certificate was not issued by this CA", { status: 404 });
+  if (record.status === "revoked") throw problem("alreadyRevoked", `certificate ${serial.toUpperCase()} is already revoked`);
+
+  if (request.account) {
+    const order = await shared.store.orderBySerial(serial);
+    const ordered = order?.accountId === request.account.id;
+    if (!ordered && !(await shared.store.hasValidAuthorizations(request.account.id, namesOf(certificate), shared.now()))) {
+      throw problem("unauthorized", "this account neither ordered the certificate nor holds valid authorizations for all its names");
+    }
+  } else {
+    const certificateKey = await spkiThumbprint(new Uint8Array(certificate.publicKey.export({ format: "der", type: "spki" })));
+    if (certificateKey !== request.thumbprint) throw problem("unauthorized", "the JWS key is not the certificate's key");
+  }
+  try {
+    const requester = request.account ? `acme:${request.account.id}` : "acme:certificate-key";
+    await shared.issuer.revoke(serial, reason, { requester, ...(request.clientAddress ? { client: request.clientAddress } : {}) });
+  } catch (error) {
+    if (error instanceof DepotError && error.code === "E_ALREADY_REVOKED") throw problem("alreadyRevoked", error.message);
+    throw error;
+  }
+  return { status: 200 };
+}
+
+function namesOf(certificate: X509Certificate): Identifier[] {
+  return (certificate.subjectAltName ?? "")
+    .split(", ")
+    .filter(Boolean)
+    .map((entry) => (entry.startsWith("DNS:") ? { type: "dns" as const, value: entry.slice(4).toLowerCase() } : { type: "ip" as const, value: safeIp(entry.replace(/^IP Address:/, "")) }));
+}
+
+export async function renewalInfo(shared: Shared, certId: string): Promise<Answer> {
+  const { keyIdHex, serial } = parseCertId(certId);
+  const record = keyIdHex === shared.issuer.keyIdHex ? await shared.issuer.find(serial) : undefined;
+  if (!record || record.type === "ca") throw problem("malformed", "no certificate with this identifier was issued by this CA", { status: 404 });
+  const window = renewalWindow(record.notBefore, record.notAfter, record.status === "revoked", shared.now());
+  return {
+    status: 200,
+    body: { suggestedWindow: { start: window.start.toISOString(), end: window.end.toISOString() } },
+    headers: { "Retry-After": "21600" },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * @module What the ACME server needs from the CA, as an interface (so the
+ * server is tested with fakes beside the real depot), and its implementation
+ * on a `Depot`: the server profile, the order's names, the ACME lifetime.
+ * Certificates go through the depot's own signing, so they appear in
+ * `depot list`, OCSP and the CRL like any other.
+ */
+
+import { createHash } from "node:crypto";
+import type { Depot } from "../ca/depot.ts";
+import type { RevocationReason } from "../ca/crl.ts";
+import type { KeyFamily } from "../ca/key-types.ts";
+import type { CertificateRecord } from "../ca/ledger.ts";
+import { attribute } from "../ca/dn.ts";
+import { x509 } from "../ca/provider.ts";
+import type { Identifier } from "./types.ts";
+
+export interface AcmeIssueRequest {
+  publicKeyDer: Uint8Array<ArrayBuffer>;
+  keyType: string;
+  family: KeyFamily;
+  identifiers: Identifier[];
+  commonName?: string;
+  days: number;
+  /** `acme:<account id>`, for the audit trail. */
+  requester: string;
+  /** The client's IP address, for the audit trail. */
+  client?: string;
+}
+
+export interface AcmeIssuer {
+  issue(request: AcmeIssueRequest): Promise<{ serial: string; certificatePem: string }>;
+  revoke(serial: string, reason: RevocationReason, requester: { requester: string; client?: string }): Promise<void>;
+  find(serial: string): Promise<CertificateRecord | undefined>;
+  /** The issuing chain after the leaf (the CA certificate), PEM. */
+  chainPem: string;
+  /** The CA's subject key identifier, hex: the first half of an ARI certID. */
+  keyIdHex: string;
+}
+
+/**
+ * `publishCrl: false` in a server's workers: the revocation is recorded and
+ * the upkeep process publishes the CRL, one for a whole burst.
+ */
+export function depotIssuer(depot: Depot, options: { publishCrl?: boolean } = {}): AcmeIssuer {
+  const publish = options.publishCrl !== false;
+  const ca = depot.issuer.certificate;
+  const ski = ca.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId
+    // A CA without an SKI extension: the leaves' AKI is then the SHA-1 of its key (RFC 5280 method 1).
+    ?? createHash("sha1").update(Buffer.from(ca.publicKey.rawData)).digest("hex");
+  return {
+    chainPem: ca.toString("pem").trim() + "\n",
+    keyIdHex: ski.toLowerCase(),
+    async issue(request) {
+      const issued = await depot.signPublicKey({
+        profile: "server",
+        subject: request.commonName ? [attribute("CN", request.commonName)] : [],
+        subjectAltNames: request.identifiers.map((id) => id.value),
+        publicKeyDer: request.publicKeyDer,
+        keyType: request.keyType,
+        family: request.family,
+        days: request.days,
+      });
+      return { serial: issued.serial, certificatePem: issued.certificatePem };
+    },
+    async revoke(serial, reason) {
+      await depot.revoke(serial, reason, { publish });
+    },
+    find: (serial) => depot.ledger.find(serial),
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * @module depot's ACME server for one worker: the store on the depot's
+ * ledger, the depot as issuer, and the settings from `depot start`. The
+ * HTTPS listener sends every path under /acme/ to `handle`.
+ */
+
+import type { Depot } from "../ca/depot.ts";
+import { depotIssuer } from "./issuer.ts";
+import type { AcmeSettings } from "./options.ts";
+import { type AcmeServer, createAcmeServer } from "./server.ts";
+import { SqliteAcmeStore } from "./store.ts";
+
+export const ACME_BASE_PATH = "/acme";
+
+export function acmeForDepot(depot: Depot, settings: AcmeSettings, apiUrl?: string): AcmeServer & { close(): void } {
+  const store = new SqliteAcmeStore(depot.layout.ledger);
+  const server = createAcmeServer({
+    store,
+    issuer: depotIssuer(depot, { publishCrl: false }),
+    basePath: ACME_BASE_PATH,
+    ...(apiUrl ? { apiUrl } : {}),
+    allow: settings.allow,
+    days: settings.days,
+    requireEab: settings.requireEab,
+    ordersPerHour: settings.ordersPerHour,
+    validators: { httpPort: settings.httpPort, tlsPort: settings.tlsPort, ...(settings.resolver ? { resolver: settings.resolver } : {}) },
+  });
+  return { ...server, handle: server.handle, queue: server.queue, close: () => store.close() };
+}

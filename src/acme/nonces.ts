@@ -1,0 +1,41 @@
+/**
+ * @module Replay nonces (RFC 8555 6.5). A nonce is its issue time, 8 random
+ * bytes and a MAC under a secret kept in the ledger, so any worker (and a
+ * restarted server) recognises another's nonces without a write per nonce
+ * handed out; only a nonce *used* is written, once, with a unique key, so a
+ * replay is refused by whichever worker sees it.
+ */
+
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { AcmeStore } from "./store.ts";
+
+/** How long a nonce stays usable: long enough for a slow client, short enough to keep the used-nonce table small. */
+export const NONCE_LIFETIME_MS = 60 * 60_000;
+
+export class Nonces {
+  constructor(
+    private readonly store: AcmeStore,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async issue(): Promise<string> {
+    const body = Buffer.alloc(16);
+    body.writeBigUInt64BE(BigInt(this.now()), 0);
+    randomBytes(8).copy(body, 8);
+    const mac = createHmac("sha256", await this.store.nonceSecret()).update(body).digest().subarray(0, 16);
+    return Buffer.concat([body, mac]).toString("base64url");
+  }
+
+  /** Consumes a nonce: true only for a genuine, unexpired nonce seen for the first time. */
+  async use(nonce: unknown): Promise<boolean> {
+    if (typeof nonce !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(nonce)) return false;
+    const bytes = Buffer.from(nonce, "base64url");
+    const body = bytes.subarray(0, 16);
+    const mac = createHmac("sha256", await this.store.nonceSecret()).update(body).digest().subarray(0, 16);
+    if (!timingSafeEqual(mac, bytes.subarray(16))) return false;
+    const now = this.now();
+    const issuedAt = Number(body.readBigUInt64BE(0));
+    if (issuedAt > now + 60_000 || now - issuedAt > NONCE_LIFETIME_MS) return false;
+    return this.store.useNonce(nonce, now, now - NONCE_LIFETIME_MS - 60_000);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * @module The server's ACME settings as flags give them (`--acme`,
+ * `--acme-allow`, `--acme-days`, `--acme-require-eab`,
+ * `--acme-orders-per-hour`, `--acme-http-port`, `--acme-tls-port`,
+ * `--acme-resolver`), checked once in the supervisor so that a mistake stops
+ * `depot start` with one line instead of failing in every worker. The result
+ * is plain JSON, handed to workers inside the HTTPS listener's description.
+ */
+
+import { isIP } from "node:net";
+import { DepotError } from "../errors.ts";
+import { NamePolicy } from "./policy.ts";
+import { DEFAULT_ACME_DAYS, DEFAULT_ORDERS_PER_HOUR } from "./server.ts";
+
+export interface AcmeSettings {
+  allow: string[];
+  days: number;
+  requireEab: boolean;
+  ordersPerHour: number;
+  httpPort: number;
+  tlsPort: number;
+  /** HOST:PORT of the DNS server validators ask; absent: the system's. */
+  resolver?: string;
+}
+
+export interface AcmeFlags {
+  allow?: string[];
+  days?: string;
+  requireEab?: boolean;
+  ordersPerHour?: string;
+  httpPort?: string;
+  tlsPort?: string;
+  resolver?: string;
+}
+
+const bad = (message: string): never => {
+  throw new DepotError("E_BAD_ARGUMENT", message);
+};
+
+function integer(text: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < min || value > max) bad(`${flag} must be a whole number from ${min} to ${max}, not '${text}'`);
+  return value;
+}
+
+export function acmeSettings(flags: AcmeFlags): AcmeSettings {
+  const allow = (flags.allow ?? []).map((p) => p.trim()).filter(Boolean);
+  new NamePolicy(allow); // a malformed pattern is refused here, with its name
+  const settings: AcmeSettings = {
+    allow,
+    days: integer(flags.days, "--acme-days", DEFAULT_ACME_DAYS, 1, 825),
+    requireEab: flags.requireEab === true,
+    ordersPerHour: integer(flags.ordersPerHour, "--acme-orders-per-hour", DEFAULT_ORDERS_PER_HOUR, 1, 1_000_000),
+    httpPort: integer(flags.httpPort, "--acme-http-port", 80, 1, 65535),
+    tlsPort: integer(flags.tlsPort, "--acme-tls-port", 443, 1, 65535),
+  };
+  if (flags.resolver !== undefined) settings.resolver = parseResolver(flags.resolver);
+  return settings;
+}
+
+/** HOST:PORT or [IPv6]:PORT, or a bare address (port 53); node:dns takes an address, not a name. */
+export function parseResolver(text: string): string {
+  const trimmed = text.trim();
+  const bracketed = /^\[([0-9a-f:.]+)\](?::(\d+))?$/i.exec(trimmed);
+  const plain = /^([0-9.]+)(?::(\d+))?$/.exec(trimmed);
+  const [address, port] = bracketed ? [bracketed[1]!, bracketed[2]] : plain ? [plain[1]!, plain[2]] : isIP(trimmed) === 6 ? [trimmed, undefined] : [undefined, undefined];
+  if (!address || !isIP(address)) return bad(`--acme-resolver must be an IP address with an optional port (127.0.0.1:8053, [::1]:53), not '${text}'`);
+  const portNumber = integer(port, "--acme-resolver's port", 53, 1, 65535);
+  return isIP(address) === 6 ? `[${address}]:${portNumber}` : `${address}:${portNumber}`;
+}

@@ -1,0 +1,198 @@
+/**
+ * @module
+ * The audit trail: one record per issuance, revocation and token change,
+ * never a key. Records form one SHA-256 hash chain in the ledger: each
+ * carries the hash of the one before and is appended inside the transaction
+ * of the change it records, so concurrent writers (workers, the CLI, other
+ * hosts sharing a ledger) extend one chain, and no change commits unrecorded.
+ */
+import type { Database } from "bun:sqlite";
+import { createHash } from "node:crypto";
+
+export type AuditEvent = "issue" | "revoke" | "token-create" | "token-revoke";
+
+/** What a caller says about a change. */
+export interface AuditEntry {
+  event: AuditEvent;
+  /** Who asked: `token:NAME` (HTTPS API), `line` (line protocol), `cli`. */
+  requester: string;
+  /** The client's IP address (line protocol, HTTPS API). */
+  client?: string;
+  serial?: string;
+  subject?: string;
+  sans?: string[];
+  profile?: string;
+  keyType?: string;
+  /** A revocation's reason. */
+  reason?: string;
+  /** The token created or revoked (its name; never the token). */
+  token?: string;
+}
+
+/** Who asked for a change: what the audit trail calls them. */
+export interface AuditActor {
+  /** `token:NAME` (HTTPS API), `line` (line protocol), `cli`, `server` (the HTTPS listener's own certificate), `library`. */
+  requester: string;
+  /** The client's IP address (line protocol, HTTPS API). */
+  client?: string;
+}
+
+/** Whom the library names when its caller did not say. */
+export const LIBRARY_ACTOR: AuditActor = { requester: "library" };
+
+/** The record of one issuance (never the key). */
+export function issueEntry(certificate: { serial: string; subject: string; type: string; keyType: string }, sans: string[] | undefined, actor: AuditActor = LIBRARY_ACTOR): AuditEntry {
+  return {
+    event: "issue",
+    requester: actor.requester,
+    ...(actor.client ? { client: actor.client } : {}),
+    serial: certificate.serial,
+    subject: certificate.subject,
+    ...(sans && sans.length > 0 ? { sans } : {}),
+    profile: certificate.type,
+    keyType: certificate.keyType,
+  };
+}
+
+/** The record of one revocation. */
+export function revokeEntry(certificate: { serial: string; subject: string; type: string }, reason: string, actor: AuditActor = LIBRARY_ACTOR): AuditEntry {
+  return {
+    event: "revoke",
+    requester: actor.requester,
+    ...(actor.client ? { client: actor.client } : {}),
+    serial: certificate.serial,
+    subject: certificate.subject,
+    profile: certificate.type,
+    reason,
+  };
+}
+
+/** An entry as the chain holds it. */
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  time: string;
+  /** SHA-256 (hex) of the record before; 64 zeros for the first. */
+  previous: string;
+  /** SHA-256 (hex) of `previous` + "\n" + the record's canonical JSON. */
+  hash: string;
+}
+
+export type AuditVerdict = { ok: true; count: number; head: string } | { ok: false; count: number; seq: number; problem: string };
+
+/** Where the chain lives; a PostgreSQL ledger implements the same. */
+export interface AuditLog {
+  /** Appends in a transaction of its own (token changes made outside the ledger's). */
+  append(entry: AuditEntry, at?: Date): Promise<AuditRecord>;
+  /** Records after `seq`, oldest first, at most `limit` (for export and for tailing into --audit-log). */
+  after(seq: number, limit: number): Promise<AuditRecord[]>;
+  /** Walks the whole chain and says where it breaks. */
+  verify(): Promise<AuditVerdict>;
+  /** The newest record's seq (0 when there is none). */
+  lastSeq(): Promise<number>;
+}
+
+export const GENESIS = "0".repeat(64);
+
+const ENTRY_KEYS = ["event", "requester", "client", "serial", "subject", "sans", "profile", "keyType", "reason", "token"] as const;
+
+/** The record's JSON with a fixed key order and no undefined fields: what the hash covers. */
+export function canonicalBody(seq: number, time: string, entry: AuditEntry): string {
+  const ordered: Record<string, unknown> = { seq, time };
+  for (const key of ENTRY_KEYS) if (entry[key] !== undefined) ordered[key] = entry[key];
+  return JSON.stringify(ordered);
+}
+
+export function chainHash(previous: string, body: string): string {
+  return createHash("sha256").update(`${previous}\n${body}`).digest("hex");
+}
+
+/** A record as one line of `depot audit export` and of --audit-log. */
+export function auditLine(record: AuditRecord): string {
+  return JSON.stringify(record);
+}
+
+interface Row {
+  seq: number;
+  body: string;
+  previous: string;
+  hash: string;
+}
+
+/** The chain in the SQLite ledger file. */
+export class SqliteAuditLog implements AuditLog {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Appends inside the caller's transaction on the same connection (which
+   * must be IMMEDIATE, so the head cannot move underneath); the seq primary
+   * key refuses a fork if it somehow did.
+   */
+  appendWithin(entry: AuditEntry, at = new Date()): AuditRecord {
+    const head = this.db.query<{ seq: number; hash: string }, []>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get();
+    const seq = (head?.seq ?? 0) + 1;
+    const previous = head?.hash ?? GENESIS;
+    const time = at.toISOString();
+    const body = canonicalBody(seq, time, entry);
+    const hash = chainHash(previous, body);
+    this.db
+      .query("INSERT INTO audit (seq, time, event, serial, body, previous, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(seq, time, entry.event, entry.serial ?? null, body, previous, hash);
+    return { ...(JSON.parse(body) as AuditRecord), previous, hash };
+  }
+
+  async append(entry: AuditEntry, at = new Date()): Promise<AuditRecord> {
+    const append = this.db.transaction(() => this.appendWithin(entry, at));
+    return retryBusy(() => append.immediate());
+  }
+
+  async after(seq: number, limit: number): Promise<AuditRecord[]> {
+    return this.db
+      .query<Row, [number, number]>("SELECT seq, body, previous, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?")
+      .all(seq, limit)
+      .map(recordOf);
+  }
+
+  async lastSeq(): Promise<number> {
+    return this.db.query<{ seq: number }, []>("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1").get()?.seq ?? 0;
+  }
+
+  async verify(): Promise<AuditVerdict> {
+    let expectedSeq = 1;
+    let previous = GENESIS;
+    for (const row of this.db.query<Row, []>("SELECT seq, body, previous, hash FROM audit ORDER BY seq").iterate()) {
+      const broken = (problem: string, seq = row.seq): AuditVerdict => ({ ok: false, count: expectedSeq - 1, seq, problem });
+      if (row.seq !== expectedSeq) return broken(`record ${expectedSeq}${row.seq > expectedSeq + 1 ? ` to ${row.seq - 1}` : ""} missing (next is ${row.seq})`, expectedSeq);
+      if (row.previous !== previous) return broken(`record ${row.seq} does not follow record ${row.seq - 1} (its previous hash differs)`);
+      if (chainHash(row.previous, row.body) !== row.hash) return broken(`record ${row.seq} was altered (its hash does not match its content)`);
+      let body: { seq?: unknown };
+      try {
+        body = JSON.parse(row.body) as { seq?: unknown };
+      } catch {
+        return broken(`record ${row.seq} is not JSON`);
+      }
+      if (body.seq !== row.seq) return broken(`record ${row.seq} holds seq ${String(body.seq)}`);
+      previous = row.hash;
+      expectedSeq++;
+    }
+    return { ok: true, count: expectedSeq - 1, head: previous };
+  }
+}
+
+function recordOf(row: Row): AuditRecord {
+  return { ...(JSON.parse(row.body) as AuditRecord), previous: row.previous, hash: row.hash };
+}
+
+/** SQLITE_BUSY means nothing was written: retry on a timer (as the ledger does), never by sleeping the thread. */
+export async function retryBusy<T>(write: () => T, deadlineMs = 10_000): Promise<T> {
+  const deadline = performance.now() + deadlineMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return write();
+    } catch (error) {
+      const code = (error as { code?: string })?.code;
+      const busy = code === "SQLITE_BUSY" || code?.startsWith("SQLITE_BUSY_");
+      if (!busy || performance.now() > deadline) throw error;
+      await Bun.sleep(Math.random() * Math.min(10, 0.25 * 2 ** attempt));
+    }
+  }
+}

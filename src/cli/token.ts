@@ -1,0 +1,151 @@
+/**
+ * @module
+ * `depot token create|list|revoke`: API tokens. A new token is printed once;
+ * the ledger keeps its SHA-256 and its policy. Each change is an audit
+ * record, in the same transaction.
+ */
+import { defineCommand } from "citty";
+import { Depot, parseDays } from "../ca/depot.ts";
+import { parseKeyType } from "../ca/key-types.ts";
+import type { TokenPolicy } from "../ca/token-policy.ts";
+import {
+  checkPolicyPatterns,
+  checkTokenName,
+  formatRate,
+  hashToken,
+  newToken,
+  parseDuration,
+  parseRate,
+  type TokenRecord,
+  type TokenStore,
+} from "../ca/tokens.ts";
+import { DepotError } from "../errors.ts";
+import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
+
+/** Opens the depot's ledger tables for one command. */
+async function withTokens<T>(path: string, work: (tokens: TokenStore) => Promise<T>): Promise<T> {
+  const depot = await Depot.open(path);
+  try {
+    return await work(depot.ledger.tokens);
+  } finally {
+    depot.close();
+  }
+}
+
+const createArgs = {
+  path: { type: "positional", description: "The depot's folder", required: true },
+  name: { type: "string", description: "The token's name (in the audit trail and for revoke)" },
+  admin: { type: "boolean", description: "May list and revoke certificates over the API" },
+  allow: { type: "string", description: "A name the token may issue for (repeatable): *.svc.example.com, 10.0.0.0/8, cn:PATTERN, email:*@example.com" },
+  type: { type: "string", description: "Only this profile: client or server" },
+  "key-type": { type: "string", description: "Only this key type (repeatable)" },
+  "max-days": { type: "string", description: "Longest validity in days" },
+  uses: { type: "string", description: "Number of issuances, then the token is used up (e.g. 1 for enrolment)" },
+  expires: { type: "string", description: "Valid for this long: 30m, 12h, 7d" },
+  rate: { type: "string", description: "At most this many requests, across all workers: 10/min (also /s, /h)" },
+} as const;
+
+const create = defineCommand({
+  meta: { name: "create", description: "Make an API token; prints it once (only its hash is kept)." },
+  args: createArgs,
+  async run({ rawArgs, args: parsed }) {
+    rejectUnknownArgs(rawArgs, createArgs);
+    const nameText = lastOf(parsed.name);
+    if (nameText === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --name (the token's name)");
+    const name = checkTokenName(nameText);
+    const type = lastOf(parsed.type);
+    if (type !== undefined && type !== "client" && type !== "server") throw new DepotError("E_BAD_ARGUMENT", `unknown --type '${type}' (client or server)`);
+    const keyTypes = allValues(rawArgs, "key-type").map(parseKeyType);
+    const maxDays = lastOf(parsed["max-days"]);
+    const policy: TokenPolicy = {
+      admin: parsed.admin === true,
+      allow: allValues(rawArgs, "allow"),
+      ...(type ? { type } : {}),
+      ...(keyTypes.length ? { keyTypes: [...new Set(keyTypes)] } : {}),
+      ...(maxDays ? { maxDays: parseDays(maxDays) } : {}),
+    };
+    checkPolicyPatterns(policy);
+    const usesText = lastOf(parsed.uses);
+    const uses = usesText === undefined ? undefined : Number(usesText);
+    if (uses !== undefined && (!/^\d+$/.test(usesText!) || uses < 1 || !Number.isSafeInteger(uses))) throw new DepotError("E_BAD_ARGUMENT", `--uses must be a whole number of 1 or more, not '${usesText}'`);
+    const expires = lastOf(parsed.expires);
+    const rate = lastOf(parsed.rate);
+    const now = new Date();
+    const token = newToken();
+    const record: TokenRecord = {
+      name,
+      hash: hashToken(token),
+      policy,
+      createdAt: now,
+      ...(expires ? { expiresAt: new Date(now.getTime() + parseDuration(expires)) } : {}),
+      ...(uses !== undefined ? { uses } : {}),
+      ...(rate ? { rate: parseRate(rate) } : {}),
+    };
+    await withTokens(parsed.path, (tokens) => tokens.create(record, { event: "token-create", requester: "cli", token: name }));
+    console.log(token);
+    console.error(`depot: token '${name}' created (${describe(record)}); it is shown only now: keep it secret`);
+  },
+});
+
+const listArgs = {
+  path: { type: "positional", description: "The depot's folder", required: true },
+  json: { type: "boolean", description: "JSON for scripts" },
+} as const;
+
+const list = defineCommand({
+  meta: { name: "list", description: "List the API tokens: name, status and policy (never the tokens)." },
+  args: listArgs,
+  async run({ rawArgs, args: parsed }) {
+    rejectUnknownArgs(rawArgs, listArgs);
+    const records = await withTokens(parsed.path, (tokens) => tokens.list());
+    const now = new Date();
+    if (parsed.json) {
+      process.stdout.write(`${JSON.stringify(records.map(({ hash: _hash, ...rest }) => ({ ...rest, status: statusOf(rest as TokenRecord, now) })), null, 2)}\n`);
+      return;
+    }
+    for (const record of records) console.log([record.name.padEnd(16), statusOf(record, now).padEnd(8), describe(record)].join("  "));
+  },
+});
+
+const revokeArgs = {
+  path: { type: "positional", description: "The depot's folder", required: true },
+  name: { type: "positional", description: "The token's name", required: true },
+} as const;
+
+const revoke = defineCommand({
+  meta: { name: "revoke", description: "Revoke an API token: refused from the next request on." },
+  args: revokeArgs,
+  async run({ rawArgs, args: parsed }) {
+    rejectUnknownArgs(rawArgs, revokeArgs);
+    const name = parsed.name;
+    await withTokens(parsed.path, (tokens) => tokens.revoke(name, new Date(), { event: "token-revoke", requester: "cli", token: name }));
+    console.log(`Revoked token '${name}'`);
+  },
+});
+
+function statusOf(record: TokenRecord, now: Date): string {
+  if (record.revokedAt) return "revoked";
+  if (record.expiresAt && record.expiresAt <= now) return "expired";
+  if (record.usesLeft !== undefined && record.usesLeft <= 0) return "used-up";
+  return "active";
+}
+
+function describe(record: TokenRecord): string {
+  const { policy } = record;
+  const parts = [
+    policy.admin ? "admin" : undefined,
+    policy.type ? `type ${policy.type}` : undefined,
+    policy.allow.length ? `allow ${policy.allow.join(" ")}` : "any name",
+    policy.keyTypes ? `key ${policy.keyTypes.join(",")}` : undefined,
+    policy.maxDays ? `max ${policy.maxDays} days` : undefined,
+    record.uses !== undefined ? `${record.usesLeft ?? record.uses}/${record.uses} uses left` : undefined,
+    record.expiresAt ? `expires ${record.expiresAt.toISOString()}` : undefined,
+    record.rate ? `rate ${formatRate(record.rate)}` : undefined,
+  ];
+  return parts.filter(Boolean).join(", ");
+}
+
+export default defineCommand({
+  meta: { name: "token", description: "API tokens for the HTTPS API: create, list, revoke." },
+  subCommands: { create, list, revoke },
+});

@@ -1,0 +1,110 @@
+/**
+ * @module
+ * The HTTPS JSON API (`/v1/`): a function from a Request to a Response with
+ * its services injected, as hono's `app.request()`, so every route and every
+ * error is tested without a socket. Whatever a handler throws becomes an
+ * RFC 9457 problem document here, and only here.
+ */
+import { DepotError } from "../../errors.ts";
+import { PolicyRefusal } from "../../ca/token-policy.ts";
+import { HttpProblem, problemResponse } from "../problem.ts";
+import { authenticate, requireAdmin } from "./auth.ts";
+import { type Call, issueCertificate, listCertificates, revokeCertificate, showCertificate } from "./certificates.ts";
+import type { ApiServices } from "./services.ts";
+
+export type { ApiServices } from "./services.ts";
+
+/** What the listener knows of the connection. */
+export interface ApiContext {
+  /** The client's IP address, for the audit trail. */
+  clientAddress?: string;
+}
+
+export interface ApiHooks {
+  /** An error that is a bug, not the client's: log it (the client gets 500 without details). */
+  internalError(error: unknown): void;
+  /** Each answered request, for logs and metrics: the route's name, the status, the time taken. */
+  served?(route: string, status: number, ms: number): void;
+}
+
+export type ApiHandler = (request: Request, context?: ApiContext) => Promise<Response>;
+
+interface Route {
+  name: string;
+  pattern: RegExp;
+  methods: Record<string, (call: Call, ...params: string[]) => Promise<Response>>;
+}
+
+const ROUTES: Route[] = [
+  { name: "certificates", pattern: /^\/v1\/certificates\/?$/, methods: { POST: issueCertificate, GET: listCertificates } },
+  { name: "certificate", pattern: /^\/v1\/certificates\/([^/]+)$/, methods: { GET: showCertificate } },
+  { name: "revoke", pattern: /^\/v1\/certificates\/([^/]+)\/revoke$/, methods: { POST: revokeCertificate } },
+  { name: "metrics", pattern: /^\/v1\/metrics$/, methods: { GET: metrics } },
+];
+
+export function createApi(services: ApiServices, hooks: ApiHooks): ApiHandler {
+  return async (request, context = {}) => {
+    const started = performance.now();
+    let routeName = "unknown";
+    let response: Response;
+    try {
+      const url = new URL(request.url);
+      const route = ROUTES.find((r) => r.pattern.test(url.pathname));
+      if (!route) throw new HttpProblem(404, `no such API path: ${url.pathname.slice(0, 100)}`, { slug: "not-found" });
+      routeName = route.name;
+      const handler = route.methods[request.method === "HEAD" ? "GET" : request.method];
+      if (!handler) throw new HttpProblem(405, `${request.method} is not allowed on ${url.pathname.slice(0, 100)}`, { headers: { allow: Object.keys(route.methods).join(", ") } });
+      const params = route.pattern.exec(url.pathname)!.slice(1).map(decodeURIComponent);
+      const now = services.now();
+      const token = await authenticate(request, services, now);
+      const requester = { requester: `token:${token.name}`, ...(context.clientAddress ? { client: context.clientAddress } : {}) };
+      response = await handler({ request, url, token, requester, services, now }, ...params);
+    } catch (error) {
+      response = problemResponse(asProblem(error, hooks));
+    }
+    hooks.served?.(routeName, response.status, performance.now() - started);
+    return response;
+  };
+}
+
+async function metrics(call: Call): Promise<Response> {
+  requireAdmin(call.token, "reading metrics");
+  if (!call.services.metrics) throw new HttpProblem(404, "this server keeps no metrics", { slug: "not-found" });
+  return new Response(await call.services.metrics(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" } });
+}
+
+/** SQLite result codes that mean the ledger cannot be reached or written now, not that the request is wrong. */
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|PROTOCOL|NOLFS)/;
+
+/** Every error as the problem document the client gets. */
+export function asProblem(error: unknown, hooks: ApiHooks): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  if (error instanceof PolicyRefusal) return new HttpProblem(403, error.message, { slug: "outside-policy" });
+  if (error instanceof DepotError) {
+    switch (error.code) {
+      case "E_BAD_DN":
+      case "E_BAD_ARGUMENT":
+      case "E_BAD_CSR":
+        return new HttpProblem(400, error.message, { slug: "bad-request" });
+      case "E_NOT_FOUND":
+        return new HttpProblem(404, error.message, { slug: "not-found" });
+      case "E_ALREADY_REVOKED":
+        return new HttpProblem(409, error.message, { slug: "already-revoked" });
+    }
+    if ((error.code as string).startsWith("E_LEDGER")) return unavailable(error);
+    hooks.internalError(error);
+    return new HttpProblem(500, error.message, { slug: "server-error" });
+  }
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string" && UNAVAILABLE.test(code)) return unavailable(error);
+  hooks.internalError(error);
+  return new HttpProblem(500, "internal error; the server log has the details", { slug: "server-error" });
+}
+
+function unavailable(cause: unknown): HttpProblem {
+  return new HttpProblem(503, "the ledger is unavailable; nothing was issued or changed, retry shortly", {
+    slug: "ledger-unavailable",
+    headers: { "retry-after": "5" },
+    cause,
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * @module
+ * What the API lends from the process that serves it: the depot's issuing
+ * and revoking, the ledger's tokens and certificates. An interface, so the
+ * routes are tested without a socket and a PostgreSQL ledger plugs in behind.
+ */
+import type { AuditActor } from "../../ca/audit.ts";
+import type { RevocationReason } from "../../ca/crl.ts";
+import type { RequestedCertificate } from "../../ca/csr.ts";
+import type { IssueRequest, Issued } from "../../ca/depot.ts";
+import type { CertificateRecord, CertificateSummary } from "../../ca/ledger.ts";
+import type { TokenStore } from "../../ca/tokens.ts";
+
+/** Who asked, for the audit trail: `token:NAME` and the client's address. */
+export type Requester = AuditActor;
+
+export type StatusFilter = "valid" | "revoked" | "expired";
+
+export interface CertificatePage {
+  certificates: CertificateSummary[];
+  /** Give as `cursor` for the next page; absent on the last one. */
+  next?: string;
+}
+
+export interface ApiServices {
+  tokens: TokenStore;
+  /** The CA certificate, PEM: the chain of every answer. */
+  caPem: string;
+  defaultDays: number;
+  defaultKeyType: string;
+  /** A fresh key and a certificate, recorded (with its audit record) before it is answered. */
+  issue(request: IssueRequest, requester: Requester): Promise<Issued & { privateKeyPem: string }>;
+  /** Reads and checks a PEM certificate request (signature, key, subject). */
+  readCsr(pem: string): Promise<RequestedCertificate>;
+  /** Signs a checked request's key with the given profile, subject and names. */
+  signCsr(requested: RequestedCertificate, request: Omit<IssueRequest, "keyType">, requester: Requester): Promise<Issued>;
+  /** A certificate by its serial (lower-case hex, as the ledger keys it). */
+  find(serial: string): Promise<CertificateRecord | undefined>;
+  /** Certificates in issue order, `limit` at a time. */
+  page(filter: StatusFilter | undefined, cursor: string | undefined, limit: number, now: Date): Promise<CertificatePage>;
+  /** Revokes and republishes the CRL. */
+  revoke(serial: string, reason: RevocationReason, requester: Requester): Promise<{ record: CertificateRecord; crlNumber?: number }>;
+  /** Prometheus text for `/v1/metrics`, when the server has a metrics registry. */
+  metrics?(): Promise<string>;
+  now(): Date;
+}
