@@ -154,13 +154,15 @@ describe("commands on an encrypted depot", () => {
     expect(depot(["crl", root, "--passphrase-env", "DEPOT_NO_SUCH_VARIABLE"]).stderr).toBe("depot: environment variable DEPOT_NO_SUCH_VARIABLE (the CA key passphrase) is not set\n");
   });
 
-  test("list, show and config, which never sign, need no passphrase", () => {
+  test("list, show, config, token and audit, which never sign, need no passphrase", () => {
     const listed = ok(depot(["list", root, "--all"]));
     expect(listed).toContain(" ca ");
     const serial = listed.split(/\s+/)[0]!;
     expect(ok(depot(["show", root, serial]))).toContain("-----BEGIN CERTIFICATE-----");
     expect(ok(depot(["config", root]))).toContain(caCrt);
-  });
+    ok(depot(["token", "list", root]));
+    ok(depot(["audit", "verify", root]));
+  }, 60_000);
 });
 
 describe("depot key encrypt / decrypt", () => {
