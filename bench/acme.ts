@@ -3,13 +3,14 @@
  *
  * Complete orders per second (newOrder -> http-01 validated against a local
  * responder -> finalize -> download), C clients at once (default 8), each
- * with its own ES256 account, against W worker processes (default 2) that
- * serve depot's ACME module on one port with SO_REUSEPORT and share one
- * depot (EC P-256) and its ledger, as the server's workers do. Every
- * certificate is verified (signature by the CA, the ordered name). Names
- * resolve through pebble-challtestsrv (every name -> 127.0.0.1).
+ * with its own ES256 account, against the compiled server (`dist/depot start
+ * --https-port P --acme`, W workers, default 2) over a depot with an EC
+ * P-256 CA. Every certificate is verified (signature by the CA, the ordered
+ * name). Names resolve through pebble-challtestsrv (every name -> 127.0.0.1).
  *
- * `--worker` is the mode the bench runs its worker processes in.
+ * `--module` serves depot's ACME module from W bench processes instead
+ * (SO_REUSEPORT, one shared depot), whose CPU profiles `--profile DIR`
+ * writes; `--worker` is the mode those processes run in.
  */
 import type { Subprocess } from "bun";
 import { X509Certificate } from "node:crypto";
@@ -36,6 +37,9 @@ const { values: flags } = parseArgs({
     seconds: { type: "string", default: "10" },
     concurrency: { type: "string", default: "8" },
     workers: { type: "string", default: "2" },
+    module: { type: "boolean", default: false },
+    /** With --module: writes each worker's CPU profile (markdown) into this folder. */
+    profile: { type: "string" },
   },
 });
 
@@ -74,10 +78,24 @@ async function runBench(): Promise<void> {
   const responder = startHttp01Responder();
   const port = await freePort();
   const workers: Subprocess[] = [];
+  let server: Subprocess | undefined;
   try {
-    for (let i = 0; i < workerCount; i++) {
+    if (!flags.module) {
+      server = Bun.spawn(
+        [join(import.meta.dir, "..", "dist", "depot"), "start", depotPath, "--port", String(await freePort()), "--https-port", String(port), "--process-count", String(workerCount),
+          "--pid-file", join(dir, "depot.pid"), "--log-file", join(dir, "depot.log"),
+          "--acme", "--acme-orders-per-hour", "1000000", "--acme-http-port", String(responder.port), "--acme-resolver", `127.0.0.1:${dns.dnsPort}`],
+        { stdin: "ignore", stdout: "ignore", stderr: "inherit", env: { ...process.env, HOME: dir } },
+      );
+      const started = Date.now();
+      while (!(await Bun.file(join(dir, "depot.log")).exists() && /All \d+ workers ready/.test(await Bun.file(join(dir, "depot.log")).text()))) {
+        if (Date.now() - started > 20_000 || server.exitCode !== null) throw new Error("dist/depot did not start (run: bun build.ts)");
+        await Bun.sleep(50);
+      }
+    }
+    for (let i = 0; flags.module && i < workerCount; i++) {
       const worker = Bun.spawn(
-        [process.execPath, import.meta.path, "--worker", "--depot", depotPath, "--port", String(port), "--http-port", String(responder.port), "--dns-port", String(dns.dnsPort), "--cert", join(dir, "tls.crt"), "--key", join(dir, "tls.key")],
+        [process.execPath, ...(flags.profile ? ["--cpu-prof-md", `--cpu-prof-dir=${flags.profile}`] : []), import.meta.path, "--worker", "--depot", depotPath, "--port", String(port), "--http-port", String(responder.port), "--dns-port", String(dns.dnsPort), "--cert", join(dir, "tls.crt"), "--key", join(dir, "tls.key")],
         { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
       );
       workers.push(worker);
@@ -86,6 +104,7 @@ async function runBench(): Promise<void> {
       if (!new TextDecoder().decode(value).includes("ready")) throw new Error("a worker did not start");
     }
     const directory = `https://localhost:${port}/acme/directory`;
+    const served = flags.module ? "bench processes serving the ACME module" : "dist/depot";
     const clients = await Promise.all(Array.from({ length: concurrency }, async () => {
       const client = await TestAcmeClient.connect(directory, caPem);
       await client.register();
@@ -107,8 +126,9 @@ async function runBench(): Promise<void> {
       const authz = await client.post<{ challenges: Array<{ type: string; url: string; token: string }> }>(authzUrl, undefined);
       const challenge = authz.body.challenges.find((c) => c.type === "http-01")!;
       responder.tokens.set(challenge.token, client.keyAuthorization(challenge.token));
-      await client.post(challenge.url, {});
-      for (let status = "pending"; status === "pending"; ) {
+      // The server answers a validation that ends within 100 ms in the challenge POST itself.
+      const answered = (await client.post<{ status: string }>(challenge.url, {})).body.status;
+      for (let status = answered === "valid" ? "valid" : "pending"; status === "pending"; ) {
         await Bun.sleep(5);
         status = (await client.post<{ status: string }>(authzUrl, undefined)).body.status;
         if (status === "invalid") throw new Error(`authorization for ${name} invalid`);
@@ -148,10 +168,16 @@ async function runBench(): Promise<void> {
     const elapsed = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
     const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(0);
-    console.log(`ACME complete orders (EC P-256, http-01, ${workerCount} workers, c=${concurrency}): ${completed} in ${elapsed.toFixed(1)} s = ${(completed / elapsed).toFixed(1)} orders/s, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, ${failed} failed, every certificate verified`);
+    console.log(`ACME complete orders (EC P-256, http-01, ${served}, ${workerCount} workers, c=${concurrency}): ${completed} in ${elapsed.toFixed(1)} s = ${(completed / elapsed).toFixed(1)} orders/s, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, ${failed} failed, every certificate verified`);
   } finally {
+    // Closing a worker's stdin stops it cleanly (so a profile is written); a kill follows if it does not.
+    for (const worker of workers) void (worker.stdin as import("bun").FileSink).end();
+    await Promise.race([Promise.all(workers.map((w) => w.exited)), Bun.sleep(5000)]);
     for (const worker of workers) worker.kill();
-    await Promise.all(workers.map((w) => w.exited));
+    if (server) {
+      server.kill("SIGTERM");
+      await server.exited;
+    }
     responder.stop();
     dns.stop();
     depot.close();

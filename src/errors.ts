@@ -17,7 +17,8 @@ export type ErrorCode =
   | "E_BAD_PASSPHRASE"
   | "E_LEDGER"
   | "E_NOT_DELIVERED"
-  | "E_SERVER";
+  | "E_SERVER"
+  | "E_LEDGER_UNAVAILABLE";
 
 export class DepotError extends Error {
   constructor(

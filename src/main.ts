@@ -1,11 +1,11 @@
 #!/usr/bin/env bun
-// First: @peculiar/x509 needs it loaded before its own module code runs,
-// and a lazily imported chunk may otherwise be evaluated before it.
-import "reflect-metadata";
-import { main } from "./cli/main.ts";
 import { SERVE_COMMAND, UPKEEP_COMMAND, WORKER_COMMAND } from "./server/self.ts";
 
 const argv = process.argv.slice(2);
+// @peculiar/x509 needs reflect-metadata loaded before its own module code
+// runs: load it before any chunk that may import x509. The supervisor (a
+// server's start, its daemon copy) never loads x509, and is spared it.
+if (!isSupervisor(argv)) await import("reflect-metadata");
 if (argv[0] === WORKER_COMMAND) {
   // A worker process, spawned by the supervisor; loaded lazily so the
   // command line does not pay for the server's modules.
@@ -20,8 +20,16 @@ if (argv[0] === WORKER_COMMAND) {
   const { runDaemonChild } = await import("./server/daemon.ts");
   process.exit(await runDaemonChild());
 } else {
+  const { main } = await import("./cli/main.ts");
   const status = await main(argv);
   // A failed command exits at once: whatever it left open (a half-started
   // server's claims, a timer) must not keep the process alive.
   if (status !== 0) process.exit(status);
+}
+
+/** Whether this process becomes a server's supervisor: `start`, bare `depot` (or options only), the daemon's copy; not help. */
+function isSupervisor(args: string[]): boolean {
+  if (args.includes("--help") || args.includes("-h")) return false;
+  const [first] = args;
+  return first === SERVE_COMMAND || first === "start" || first === undefined || (first.startsWith("-") && first !== "--version" && first !== "-v");
 }

@@ -1,15 +1,16 @@
 // Caddy (Debian's 2.6) serves a site on localhost whose certificate comes
-// from depot's ACME server (`acme_ca`, `acme_ca_root`); curl fetches the page
-// over TLS verified against the depot's CA.
+// from a running dist/depot's ACME (2 workers; the issuer's `dir` and
+// `trusted_roots`, as `acme_ca` and `acme_ca_root` set globally); curl
+// fetches the page over TLS verified against the depot's CA.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { join } from "node:path";
-import { type ChallTestSrv, freePort, type LocalAcme, runAsync, startChallTestSrv, startLocalAcme, writeTemp } from "./acme-clients/harness.ts";
+import { type ChallTestSrv, freePort, runAsync, type ServedAcme, startChallTestSrv, startServedAcme, writeTemp } from "./acme-clients/harness.ts";
 import { tempDir } from "./helpers.ts";
 import { ensureTool } from "./tools.ts";
 
 let dns: ChallTestSrv;
-let acme: LocalAcme;
+let acme: ServedAcme;
 let caddy: Subprocess | undefined;
 let httpPort: number;
 let httpsPort: number;
@@ -20,7 +21,7 @@ beforeAll(async () => {
   dns = await startChallTestSrv();
   httpPort = freePort();
   httpsPort = freePort();
-  acme = await startLocalAcme({ validators: { httpPort, tlsPort: httpsPort, resolver: `127.0.0.1:${dns.dnsPort}`, timeoutMs: 5000 } });
+  acme = await startServedAcme(["--acme-http-port", String(httpPort), "--acme-tls-port", String(httpsPort), "--acme-resolver", `127.0.0.1:${dns.dnsPort}`]);
 }, 120_000);
 
 afterAll(async () => {

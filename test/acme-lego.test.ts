@@ -1,18 +1,18 @@
-// lego (Debian's 4.9) gets certificates from depot's ACME server over
-// http-01, tls-alpn-01 and dns-01, for several names in one order, with an
-// external account binding when required, and renews; openssl verifies each
-// against the depot's CA and the names match the order.
+// lego (Debian's 4.9) gets certificates from a running dist/depot (2
+// workers, --https-port --acme) over http-01, tls-alpn-01 and dns-01, for
+// several names in one order, with an external account binding (made by
+// `depot acme eab`) when required, and renews; openssl verifies each against
+// the depot's CA and the names match the order.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chmodSync, readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
-import { createEabKey } from "../src/acme/index.ts";
-import { type ChallTestSrv, freePort, type LocalAcme, runAsync, startChallTestSrv, startLocalAcme, writeTemp } from "./acme-clients/harness.ts";
-import { openssl, pemBlocks, tempDir } from "./helpers.ts";
+import { type ChallTestSrv, freePort, runAsync, type ServedAcme, startChallTestSrv, startServedAcme, writeTemp } from "./acme-clients/harness.ts";
+import { depotOk, openssl, pemBlocks, tempDir } from "./helpers.ts";
 import { ensureTool } from "./tools.ts";
 
 let dns: ChallTestSrv;
-let acme: LocalAcme;
+let acme: ServedAcme;
 let httpPort: number;
 let tlsPort: number;
 
@@ -21,7 +21,7 @@ beforeAll(async () => {
   dns = await startChallTestSrv();
   httpPort = freePort();
   tlsPort = freePort();
-  acme = await startLocalAcme({ validators: { httpPort, tlsPort, resolver: `127.0.0.1:${dns.dnsPort}`, timeoutMs: 5000 }, queue: { retryDelayMs: 200 } });
+  acme = await startServedAcme(["--acme-http-port", String(httpPort), "--acme-tls-port", String(tlsPort), "--acme-resolver", `127.0.0.1:${dns.dnsPort}`]);
 }, 60_000);
 
 afterAll(async () => {
@@ -29,20 +29,20 @@ afterAll(async () => {
   dns?.stop();
 }, 60_000);
 
-async function lego(dir: string, args: string[], directory = acme.directory) {
-  const result = await runAsync(["lego", "--server", directory, "--accept-tos", "--email", "ops@example.test", "--path", dir, ...args], {
-    env: { LEGO_CA_CERTIFICATES: acme.caFile },
+async function lego(dir: string, args: string[], served = acme) {
+  const result = await runAsync(["lego", "--server", served.directory, "--accept-tos", "--email", "ops@example.test", "--path", dir, ...args], {
+    env: { LEGO_CA_CERTIFICATES: served.caFile },
   });
-  if (result.exitCode !== 0) throw new Error(`lego ${args.join(" ")} failed (${result.exitCode}):\n${result.stderr.slice(-3000)}`);
+  if (result.exitCode !== 0) throw new Error(`lego ${args.join(" ")} failed (${result.exitCode}):\n${result.stderr.slice(-3000)}\nserver log:\n${served.server.log().slice(-2000)}`);
   return result;
 }
 
 /** lego's certificate for `first`: verified by openssl against the CA, with exactly `names`. */
-function checkIssued(dir: string, first: string, names: string[]): X509Certificate {
+function checkIssued(dir: string, first: string, names: string[], caFile = acme.caFile): X509Certificate {
   const file = join(dir, "certificates", `${first.replace("*", "_")}.crt`);
   const chain = readFileSync(file, "utf8");
   const leafFile = writeTemp("leaf.pem", pemBlocks(chain)[0]!);
-  expect(openssl(["verify", "-CAfile", acme.caFile, "-purpose", "sslserver", leafFile]).stdout.trim()).toBe(`${leafFile}: OK`);
+  expect(openssl(["verify", "-CAfile", caFile, "-purpose", "sslserver", leafFile]).stdout.trim()).toBe(`${leafFile}: OK`);
   const leaf = new X509Certificate(pemBlocks(chain)[0]!);
   const sans = leaf.subjectAltName!.split(", ").map((n) => n.replace(/^DNS:|^IP Address:/, "")).sort();
   expect(sans).toEqual([...names].sort());
@@ -81,7 +81,7 @@ test("lego over dns-01 with a wildcard, the TXT record set through challtestsrv'
 }, 60_000);
 
 test("lego with an external account binding when the server requires one; without it, lego is refused", async () => {
-  const eab = await startLocalAcme({ depotPath: acme.depotPath, requireEab: true, validators: { httpPort, resolver: `127.0.0.1:${dns.dnsPort}` } });
+  const eab = await startServedAcme(["--acme-require-eab", "--acme-http-port", String(httpPort), "--acme-resolver", `127.0.0.1:${dns.dnsPort}`]);
   try {
     const refused = await runAsync(["lego", "--server", eab.directory, "--accept-tos", "--email", "ops@example.test", "--path", tempDir("lego-"), "--domains", "eab.lego.test", "--http", "--http.port", `127.0.0.1:${httpPort}`, "run"], {
       env: { LEGO_CA_CERTIFICATES: eab.caFile },
@@ -89,10 +89,12 @@ test("lego with an external account binding when the server requires one; withou
     expect(refused.exitCode).not.toBe(0);
     // lego reads meta.externalAccountRequired from the directory and stops before asking.
     expect(refused.stderr).toContain("Server requires External Account Binding");
-    const key = await createEabKey(eab.store, "lego", ["*.lego.test"]);
+    // The binding key made with the CLI while the server runs: the workers read it from the ledger.
+    const out = depotOk(["acme", "eab", eab.depotPath, "--name", "lego", "--allow", "*.lego.test"]);
+    const legoFlags = /^lego: +(.*)$/m.exec(out)![1]!.split(" ");
     const dir = tempDir("lego-");
-    await lego(dir, ["--eab", "--kid", key.kid, "--hmac", Buffer.from(key.hmacKey).toString("base64url"), "--domains", "eab.lego.test", "--http", "--http.port", `127.0.0.1:${httpPort}`, "run"], eab.directory);
-    checkIssued(dir, "eab.lego.test", ["eab.lego.test"]);
+    await lego(dir, [...legoFlags, "--domains", "eab.lego.test", "--http", "--http.port", `127.0.0.1:${httpPort}`, "run"], eab);
+    checkIssued(dir, "eab.lego.test", ["eab.lego.test"], eab.caFile);
   } finally {
     await eab.stop();
   }

@@ -2,7 +2,7 @@
 // name policy means what docs/acme.md says: `*` stands for one or more
 // labels, CIDRs cover addresses, an empty list allows everything.
 import { describe, expect, test } from "bun:test";
-import { acmeSettings, parseResolver } from "../src/acme/index.ts";
+import { acmeFromStartArgs, acmeSettings, parseResolver } from "../src/acme/index.ts";
 import { NamePolicy } from "../src/acme/policy.ts";
 import { reverseDnsName } from "../src/acme/validators.ts";
 
@@ -69,4 +69,16 @@ test("an ARI certID holds the serial's DER content (00 before a high bit) and re
     expect(Buffer.from(id.split(".")[1]!, "base64url").toString("hex")).toBe(derHex);
     expect(parseCertId(id).serial).toBe(ledger);
   }
+});
+
+describe("depot start's ACME flags", () => {
+  test("off without --acme; --acme-* alone or --acme without HTTPS is refused", () => {
+    expect(acmeFromStartArgs(["/d", "--port", "1"], true)).toBeUndefined();
+    expect(() => acmeFromStartArgs(["--acme-days", "3"], true)).toThrow("--acme-days needs --acme");
+    expect(() => acmeFromStartArgs(["--acme"], false)).toThrow("--acme needs --https-port (ACME is served on the HTTPS listener)");
+  });
+  test("repeated --acme-allow, the last of other values", () => {
+    const settings = acmeFromStartArgs(["--acme", "--acme-allow", "*.a.test", "--acme-allow=10.0.0.0/8", "--acme-days", "3", "--acme-days=5", "--acme-require-eab", "--acme-resolver", "127.0.0.1:8053"], true);
+    expect(settings).toEqual({ allow: ["*.a.test", "10.0.0.0/8"], days: 5, requireEab: true, ordersPerHour: 300, httpPort: 80, tlsPort: 443, resolver: "127.0.0.1:8053" });
+  });
 });

@@ -74,7 +74,7 @@ test("a worker SIGKILLed while validating an order: the client still completes i
   await waitFor(() => workerPids(server.process.pid).length === 2 && !workerPids(server.process.pid).includes(victim), 10_000, "the supervisor replaces the killed worker");
 
   const authz = await client.poll<{ status: string }>(authzUrl, (a) => a.status !== "pending", 10_000);
-  expect(authz.status).toBe("valid");
+  if (authz.status !== "valid") throw new Error(`authorization ${JSON.stringify(authz)}\nlog:\n${server.log().slice(-3000)}`);
   const finalized = await client.post<{ status: string; certificate: string }>(created.body.finalize, { csr: csrFor(["crash.server.test"]).der.toString("base64url") });
   expect(finalized.body.status).toBe("valid");
   const leafPem = pemBlocks((await client.post(finalized.body.certificate, undefined)).text)[0]!;

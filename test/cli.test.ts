@@ -3,6 +3,7 @@
  * writes, and the one-line errors it gives (never a stack trace).
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { accessSync, chmodSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -79,9 +80,14 @@ describe("--version and --help", () => {
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toBe("");
     expect(result.stdout).not.toContain("\u001b[");
-    expect(result.stdout).toContain(`(depot v${VERSION})`);
-    expect(result.stdout).toMatch(/^USAGE depot start\|stop\|status\|init\|generate\|sign\|revoke\|crl\|list\|show\|config\|ledger\|token\|audit\|acme\|key\|root\|intermediate$/m);
-    for (const command of ["init", "generate", "config"]) expect(result.stdout).toMatch(new RegExp(`^ +${command} +\\S`, "m"));
+    expect(result.stdout).toStartWith("depot: A mini certificate authority");
+    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "audit", "acme"]) {
+      expect(result.stdout).toMatch(new RegExp(`^  ${command} +\\S`, "m"));
+    }
+    // Bare `depot` runs the server, so its options are named here (the README uses `depot --process-count 4`).
+    expect(result.stdout).toContain("depot [server options]");
+    for (const option of ["-H, --host", "-P, --port", "-n, --process-count", "-d, --daemon", "--allow-revoke"]) expect(result.stdout).toContain(option);
+    expect(result.stdout).toContain("Examples:\n  depot init ~/ca Example CA\n");
   });
 
   test("generate --help exits 0 and names every option", () => {
@@ -89,20 +95,42 @@ describe("--version and --help", () => {
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toBe("");
     expect(result.stdout).not.toContain("\u001b[");
-    expect(result.stdout).toContain("USAGE depot generate [OPTIONS] <PATH>");
-    for (const option of ["--type=<type>", "--cn=<cn>", "--email=<email>", "--uid=<uid>", "--subject=<subject>", "--san=<san>", "--key-type=<key_type>", "--days=<days>", "--out=<out>"]) {
+    // The required --type is in the usage line.
+    expect(result.stdout).toContain("Usage: depot generate PATH --type <client|server> [options]");
+    for (const option of ["--type <client|server>", "--cn <name>", "--email <address>", "--uid <id>", "--subject <dn>", "--san <name>", "--key-type <type>", "--days <days>", "--out <file>", "--p12 <file>", "--password-file <file>", "--password-env <name>", "--legacy"]) {
       expect(result.stdout).toContain(option);
     }
+    expect(result.stdout).toMatch(/browsers do not\s+accept ed25519 client certificates\. One of: rsa-2048,\s+rsa-3072, rsa-4096, ec-p256, ec-p384, ed25519\./);
+    expect(result.stdout).toContain("Examples:\n  depot generate ~/ca --type client");
   });
 
   test("init --help and config --help exit 0 and name their options", () => {
     const init = depot(["init", "--help"]);
     expect(init.exitCode).toBe(0);
-    expect(init.stdout).toContain("USAGE depot init [OPTIONS] <PATH>");
-    for (const option of ["--key-type=<key_type>", "--days=<days>", "--ca-days=<ca_days>"]) expect(init.stdout).toContain(option);
+    // The CA-name words are in the usage line.
+    expect(init.stdout).toContain("Usage: depot init PATH [CA NAME...] [options]");
+    for (const option of ["--key-type <type>", "--days <value>", "--ca-days <value>"]) expect(init.stdout).toContain(option);
     const config = depot(["config", "-h"]);
     expect(config.exitCode).toBe(0);
-    expect(config.stdout).toContain("USAGE depot config [OPTIONS] <PATH>");
+    expect(config.stdout).toContain("Usage: depot config PATH [options]");
+  });
+
+  test("every command's help has an example, and no line is wider than 80 columns when not on a terminal", () => {
+    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "audit", "acme"]) {
+      const help = depot([command, "--help"]);
+      expect(help.exitCode).toBe(0);
+      expect(help.stdout).toMatch(/\nExamples?:\n  \S/);
+      // Examples are commands to copy whole; everything else wraps.
+      const [text = ""] = help.stdout.split(/\nExamples?:\n/);
+      for (const line of text.split("\n")) expect(`${command}: ${line}`).toHaveLength(command.length + 2 + Math.min(line.length, 80));
+    }
+  }, 60_000);
+
+  test("help wraps at the terminal's width when it is one", () => {
+    const help = spawnSync("script", ["-qc", `stty cols 60; ${DEPOT_BIN} generate --help`, "/dev/null"], { encoding: "utf8" });
+    const lines = help.stdout.replace(/\r/g, "").split(/\nExamples?:\n/)[0]!.split("\n");
+    expect(lines.some((line) => line.length > 50)).toBe(true);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(60);
   });
 });
 
@@ -128,7 +156,7 @@ describe("init", () => {
         "",
       ].join("\n"),
     );
-    expect(depotEntries(root)).toEqual(["certificates", "crl.pem", "depot.cnf", "ledger.sqlite3", "private"]);
+    expect(depotEntries(root)).toEqual(["certificates", "crl.pem", "depot-ledger", "depot.cnf", "ledger.sqlite3", "private"]);
     expect(readdirSync(join(root, "private"))).toEqual(["ca.key"]);
     expect(readdirSync(join(root, "certificates"))).toEqual(["ca.crt"]);
     expect(modeOf(root)).toBe(0o755);
@@ -282,7 +310,10 @@ describe("generate", () => {
     // Signed by the RSA CA all the same.
     expect(openssl(["verify", "-CAfile", join(shared, "certificates", "ca.crt")], cert).stdout).toBe("stdin: OK\n");
     // --key-type=VALUE and --days=VALUE spell the same.
-    const inline = keyAndCert(ok(["generate", quick, "--type=client", "--cn=Eve", "--key-type=ed25519", "--days=2"]).stdout);
+    const ed = depot(["generate", quick, "--type=client", "--cn=Eve", "--key-type=ed25519", "--days=2"]);
+    // Browsers refuse Ed25519 client certificates: said, not refused.
+    expect(ed.stderr).toBe("depot: warning: browsers do not accept Ed25519 client certificates or CAs (Chromium: ERR_SSL_VERSION_OR_CIPHER_MISMATCH; NSS refuses the CA); curl and OpenSSL do\n");
+    const inline = keyAndCert(ed.stdout);
     const edCert = new X509Certificate(inline.cert);
     expect(edCert.publicKey.asymmetricKeyType).toBe("ed25519");
     expect(Date.parse(edCert.validTo) - Date.parse(edCert.validFrom)).toBe(2 * DAY_MS);
@@ -346,13 +377,16 @@ describe("config", () => {
 
 describe("errors: one line on stderr, exit 1, no stack trace", () => {
   test("unknown command", () => {
-    expectFailure(depot(["frobnicate"]), "unknown command 'frobnicate' (commands: start, stop, status, init, generate, sign, revoke, crl, list, show, config, ledger, token, audit, acme, key, root, intermediate)");
+    const all = "start, stop, status, init, generate, sign, p12, revoke, crl, list, show, config, install-ca, ledger, token, audit, acme, key, root, intermediate";
+    expectFailure(depot(["frobnicate"]), `unknown command 'frobnicate' (commands: ${all})`);
+    expectFailure(depot(["genrate", quick]), `unknown command 'genrate'; did you mean 'generate'? (commands: ${all})`);
+    expectFailure(depot(["lsit", quick]), `unknown command 'lsit'; did you mean 'list'? (commands: ${all})`);
   });
 
   test("unknown flag", () => {
     expectFailure(depot(["generate", quick, "--type", "client", "--cn", "x", "--bogus"]), "unknown option --bogus");
     expectFailure(depot(["generate", quick, "--type", "client", "--cn", "x", "--colour=red"]), "unknown option --colour");
-    expectFailure(depot(["init", join(tempDir(), "new"), "--key-typo", "ec-p256"]), "unknown option --key-typo");
+    expectFailure(depot(["init", join(tempDir(), "new"), "--key-typo", "ec-p256"]), "unknown option --key-typo; did you mean --key-type?");
     expectFailure(depot(["config", quick, "-q"]), "unknown option -q");
   });
 
@@ -374,18 +408,20 @@ describe("errors: one line on stderr, exit 1, no stack trace", () => {
   });
 
   test("unknown --key-type", () => {
-    expectFailure(depot(["generate", quick, "--type", "client", "--cn", "x", "--key-type", "dsa"]), `unknown key type 'dsa' (known: ${KEY_TYPES})`);
+    expectFailure(depot(["generate", quick, "--type", "client", "--cn", "x", "--key-type", "dsa"]), `unknown --key-type 'dsa' (${KEY_TYPES.replaceAll(", ", " or ")})`);
     const root = join(tempDir(), "never");
-    expectFailure(depot(["init", root, "--key-type", "rsa-1024"]), `unknown key type 'rsa-1024' (known: ${KEY_TYPES})`);
+    expectFailure(depot(["init", root, "--key-type", "rsa-1024"]), `unknown --key-type 'rsa-1024' (${KEY_TYPES.replaceAll(", ", " or ")})`);
     expect(existsSync(root)).toBe(false);
   });
 
   test("bad --days", () => {
     for (const days of ["0", "abc", "1.5", "36501", "-5"]) {
-      expectFailure(depot(["generate", quick, "--type", "client", "--cn", "x", `--days=${days}`]), `days must be a whole number from 1 to 36500, not '${days}'`);
+      expectFailure(depot(["generate", quick, "--type", "client", "--cn", "x", `--days=${days}`]), `--days must be a whole number of days from 1 to 36500, not '${days}'`);
     }
+    // A negative number is a value, refused for what it is (not "needs a value").
+    expectFailure(depot(["generate", quick, "--type", "client", "--cn", "x", "--days", "-5"]), "--days must be a whole number of days from 1 to 36500, not '-5'");
     const root = join(tempDir(), "never");
-    expectFailure(depot(["init", root, "--ca-days", "0"]), "days must be a whole number from 1 to 36500, not '0'");
+    expectFailure(depot(["init", root, "--ca-days", "0"]), "--ca-days must be a whole number of days from 1 to 36500, not '0'");
     expect(existsSync(root)).toBe(false);
   });
 
@@ -404,6 +440,11 @@ describe("errors: one line on stderr, exit 1, no stack trace", () => {
     ["a CN over 64 characters", ["--cn", "a".repeat(65)], "CN is longer than 64 characters"],
     ["a non-ASCII e-mail address", ["--email", "bób@example.com"], "emailAddress must be plain ASCII"],
     ["no subject at all", [], "give a subject: --cn, --email, --uid or --subject"],
+    ["--cn twice", ["--cn", "Bob", "--cn", "Alice"], "--cn is given 2 times ('Bob', 'Alice'): give it once"],
+    ["--cn and a CN in --subject", ["--cn", "Bob", "--subject", "/CN=Alice"], "--cn and --subject both give CN: give it once"],
+    ["an --email that is not an address", ["--email", "not-an-email"], "'not-an-email' is not an e-mail address (name@example.com)"],
+    ["a right-to-left override", ["--cn", "Bob\u202Etxt.exe"], "distinguished name holds a bidirectional control character (U+202E)"],
+    ["a C1 control in --cn", ["--cn", "a\u0085b"], "distinguished name holds a control character (0x85)"],
   ];
   for (const [what, args, message] of badNames) {
     test(`bad name: ${what}`, () => {
@@ -527,7 +568,8 @@ describe("errors as an unprivileged user", () => {
     chmodSync(locked, isRoot ? 0o755 : 0o555);
     if (!isRoot) expect(() => accessSync(locked, constants.W_OK)).toThrow();
     expectFailure(asNobody(["init", `${locked}/ca`, "--key-type", "ec-p256"]), `cannot create a depot in ${locked}: permission denied`);
-    expectFailure(asNobody(["init", `${locked}/deeper/ca`, "--key-type", "ec-p256"]), `cannot create a depot in ${locked}/deeper: permission denied`);
+    // Only the last folder is made, as mkdir without -p: a missing parent is named.
+    expectFailure(asNobody(["init", `${locked}/deeper/ca`, "--key-type", "ec-p256"]), `cannot create ${locked}/deeper/ca: the folder ${locked}/deeper does not exist (create it first)`);
     expect(readdirSync(locked)).toEqual([]);
     expect(readdirSync(parent)).toEqual(["locked"]);
   });
@@ -560,5 +602,55 @@ describe("errors as an unprivileged user", () => {
 
   test.skipIf(isRoot && !setpriv)("--version works as the unprivileged user (the binary is reachable)", () => {
     expect(asNobody(["--version"])).toEqual({ exitCode: 0, stdout: expect.stringContaining(`depot ${VERSION} (commit `), stderr: "" });
+  });
+});
+
+describe("where keys and certificates land (issue 10)", () => {
+  test("generate > FILE: standard output is made 0600 before the key goes in, and depot says so", () => {
+    const file = join(tempDir(), "bob.pem");
+    writeFileSync(file, "", { mode: 0o644 });
+    chmodSync(file, 0o644);
+    const result = run(["sh", "-c", `'${DEPOT_BIN}' generate '${quick}' --type client --cn Bob > '${file}'`]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toBe("depot: standard output is a file: made it mode 0600 (owner only), as it holds a private key\n");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, "utf8")).toStartWith("-----BEGIN PRIVATE KEY-----\n");
+    // Already private: nothing to say. A pipe: nothing to tighten.
+    expect(run(["sh", "-c", `'${DEPOT_BIN}' generate '${quick}' --type client --cn Bob >> '${file}'`]).stderr).toBe("");
+    expect(run(["sh", "-c", `'${DEPOT_BIN}' generate '${quick}' --type client --cn Bob | cat > /dev/null`]).stderr).toBe("");
+  });
+
+  test("sign --out writes the certificate; a failed sign leaves no file behind", () => {
+    const work = tempDir();
+    const key = join(work, "www.key");
+    const csr = join(work, "req.pem");
+    expect(openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-subj", "/CN=www.example.com", "-out", csr]).exitCode).toBe(0);
+    const out = join(work, "www.crt");
+    expect(depot(["sign", quick, "--csr", csr, "--type", "server", "--out", out])).toEqual({ exitCode: 0, stdout: "", stderr: "" });
+    expect(statSync(out).mode & 0o777).toBe(0o644);
+    expect(openssl(["verify", "-CAfile", join(quick, "certificates", "ca.crt"), out]).stdout).toBe(`${out}: OK\n`);
+    const failed = join(work, "never.crt");
+    writeFileSync(join(work, "bad.pem"), "not a request");
+    expectFailure(depot(["sign", quick, "--csr", join(work, "bad.pem"), "--out", failed]), "not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)");
+    expect(existsSync(failed)).toBe(false);
+  });
+
+  test("a client certificate with --email carries it as an rfc822Name in the subjectAltName", () => {
+    const { cert } = keyAndCert(ok(["generate", quick, "--type", "client", "--cn", "Bob", "--email", "bob@example.com"]).stdout);
+    expect(new X509Certificate(cert).subjectAltName).toBe("email:bob@example.com");
+  });
+});
+
+describe("init makes only the last folder (issue 10)", () => {
+  test("a missing parent is named, as mkdir without -p does, and nothing is created", () => {
+    const parent = tempDir();
+    expectFailure(depot(["init", join(parent, "missing", "deep", "ca")]), `cannot create ${join(parent, "missing", "deep", "ca")}: the folder ${join(parent, "missing", "deep")} does not exist (create it first)`);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  test("an Ed25519 CA is made, with a warning that browsers refuse it", () => {
+    const result = depot(["init", join(tempDir(), "ed"), "--key-type", "ed25519"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toBe("depot: warning: an Ed25519 CA: browsers do not accept Ed25519 client certificates or CAs (Chromium: ERR_SSL_VERSION_OR_CIPHER_MISMATCH; NSS refuses the CA); curl and OpenSSL do\n");
   });
 });

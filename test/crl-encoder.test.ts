@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildCrl, type CrlEntry } from "../src/ca/crl.ts";
+import { buildCrl, type CrlEntry, crlDerOf, isSignedBy, readCrl } from "../src/ca/crl.ts";
 import { createDepot } from "../src/ca/create.ts";
 import { Depot } from "../src/ca/depot.ts";
 import { x509 } from "../src/ca/provider.ts";
@@ -60,8 +60,37 @@ describe.each(["ec-p256", "ec-p384", "rsa-2048", "ed25519"] as const)("a %s CA's
         ENTRIES.map((e) => [e.serial.length % 2 ? `0${e.serial}` : e.serial, e.revokedAt.toISOString(), e.reason]),
       );
       expect(await parsed.verify({ publicKey: depot.issuer.certificate.publicKey })).toBe(true);
+      // depot's own reader (for ledger rebuild) reads back the same.
+      const read = readCrl(crlDerOf(pem)!);
+      expect(read.crlNumber).toBe(300);
+      expect(read.entries).toEqual(ENTRIES.map((e) => ({ ...e, serial: e.serial.length % 2 ? `0${e.serial}` : e.serial })));
+      expect(isSignedBy(depot.issuer, crlDerOf(pem)!)).toBe(true);
     } finally {
       depot.close();
     }
   }, 60_000);
 });
+
+test("a CRL of 100,000 entries: openssl verifies it, and depot reads it back (where @peculiar/x509 gives up)", async () => {
+  const root = await createDepot(join(tempDir(), "large"), { keyType: "ec-p256" });
+  const depot = await Depot.open(root);
+  try {
+    const entries: CrlEntry[] = Array.from({ length: 100_000 }, (_, i) => ({
+      serial: (0x50000000000000000000000000000000n + BigInt(i) * 104729n).toString(16),
+      revokedAt: new Date(Date.UTC(2026, 0, 1) + i * 1000),
+      reason: ["unspecified", "keyCompromise", "superseded"][i % 3]!,
+    }));
+    const pem = await buildCrl(depot.issuer, 77, entries, new Date(), new Date(Date.now() + 86_400_000));
+    const file = join(root, "large-crl.pem");
+    writeFileSync(file, pem);
+    const verified = openssl(["crl", "-in", file, "-noout", "-CAfile", join(root, "certificates", "ca.crt")]);
+    expect({ stderr: verified.stderr, exitCode: verified.exitCode }).toEqual({ stderr: "verify OK\n", exitCode: 0 });
+    expect(() => new x509.X509Crl(pem)).toThrow("Maximum ASN.1 node count exceeded");
+    const read = readCrl(crlDerOf(pem)!);
+    expect(read.crlNumber).toBe(77);
+    expect(read.entries.length).toBe(100_000);
+    expect(read.entries[99_999]).toEqual(entries[99_999]!);
+  } finally {
+    depot.close();
+  }
+}, 120_000);

@@ -162,9 +162,14 @@ describe("depot sign --csr", () => {
       expect(mustOpenssl(["x509", "-in", cert, "-noout", "-issuer"])).toBe("issuer=O = CSR CA, CN = CSR CA\n");
 
       const ext = extensionsOf(cert);
+      // A subject's emailAddress is also an rfc822Name (RFC 5280 4.2.1.6); nothing else from the request.
+      const email = /emailAddress=([^/]+)/.exec(subject)?.[1];
       expect([...ext.keys()]).toEqual([
-        "X509v3 Basic Constraints", "X509v3 Key Usage", "X509v3 Extended Key Usage", "X509v3 Subject Key Identifier", "X509v3 Authority Key Identifier",
+        "X509v3 Basic Constraints", "X509v3 Key Usage", "X509v3 Extended Key Usage",
+        ...(email ? ["X509v3 Subject Alternative Name"] : []),
+        "X509v3 Subject Key Identifier", "X509v3 Authority Key Identifier",
       ]);
+      if (email) expect(ext.get("X509v3 Subject Alternative Name")).toEqual({ critical: false, value: `email:${email}` });
       expect(ext.get("X509v3 Basic Constraints")).toEqual({ critical: true, value: "CA:FALSE" });
       expect(ext.get("X509v3 Key Usage")).toEqual({ critical: true, value: keyUsage });
       expect(ext.get("X509v3 Extended Key Usage")).toEqual({ critical: false, value: "TLS Web Client Authentication" });
@@ -247,14 +252,14 @@ describe("depot sign --csr", () => {
       [["sign", depotPath, "--csr", weak], "depot: the request's RSA key has 1024 bits; depot signs RSA keys of 2048 bits or more\n"],
       [["sign", depotPath, "--csr", notCsr], "depot: not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)\n"],
       [["sign", depotPath, "--csr", caFile], "depot: not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)\n"],
-      [["sign", depotPath], "depot: missing --csr FILE\n"],
+      [["sign", depotPath], "depot: missing --csr\n"],
       [["sign", depotPath, "--csr", join(dir, "nowhere.csr")], `depot: cannot read ${join(dir, "nowhere.csr")}: no such file or directory\n`],
       [["sign", depotPath, "--csr", empty], "depot: the certificate request has an empty subject\n"],
       [["sign", depotPath, "--csr", serialNumber], `depot: the request's subject is not acceptable: unknown attribute 'serialNumber' ${known}\n`],
       // @peculiar/x509 spells title (2.5.4.12) 'T'.
       [["sign", depotPath, "--csr", title], `depot: the request's subject is not acceptable: unknown attribute 'title' ${known}\n`],
       [["sign", depotPath, "--csr", valid, "--type", "ca"], "depot: unknown --type 'ca' (client or server)\n"],
-      [["sign", depotPath, "--csr", valid, "--days", "0"], "depot: days must be a whole number from 1 to 36500, not '0'\n"],
+      [["sign", depotPath, "--csr", valid, "--days", "0"], "depot: --days must be a whole number of days from 1 to 36500, not '0'\n"],
     ];
     for (const [args, message] of cases) {
       expect({ args, ...refused(args) }).toEqual({ args, stderr: message, stdout: "", exitCode: 1 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { attribute, type DistinguishedName, formatDn, MAX_DN_BYTES, parseDn, toJsonName } from "../src/ca/dn.ts";
+import { attribute, type DistinguishedName, formatDn, MAX_DN_BYTES, parseDn, printable, toJsonName } from "../src/ca/dn.ts";
 import { DepotError } from "../src/errors.ts";
 
 /** Runs `fn`, asserts it throws a DepotError E_BAD_DN with exactly `message`. */
@@ -269,5 +269,36 @@ describe("attribute", () => {
   test("keeps '=' and '\\' in the value as given (no stray escapes)", () => {
     expect(attribute("O", "R=D").value).toBe("R=D");
     expect(attribute("CN", "a\\b").value).toBe("a\\b");
+  });
+});
+
+describe("names that could deceive a reader (issue 9, item 14)", () => {
+  test.each([
+    ["NEL (C1)", "CN=a\u0085b", "distinguished name holds a control character (0x85)"],
+    ["CSI (C1)", "CN=a\u009b2Jb", "distinguished name holds a control character (0x9B)"],
+    ["line separator", "CN=a\u2028b", "distinguished name holds a control character (U+2028)"],
+    ["right-to-left override", "CN=Bob\u202Etxt.exe", "distinguished name holds a bidirectional control character (U+202E)"],
+    ["first-strong isolate", "CN=a\u2068b", "distinguished name holds a bidirectional control character (U+2068)"],
+  ])("parseDn refuses a %s", (_label, text, message) => {
+    expectBadDn(() => parseDn(text), message);
+  });
+
+  test("printable() escapes controls and bidi characters, and leaves other text alone", () => {
+    expect(printable("CN=Bob\u202Etxt.exe,O=a\u0085b\u009bc\u2028d\u0007e\u001b[31m")).toBe(
+      "CN=Bob\\u{202E}txt.exe,O=a\\u{0085}b\\u{009B}c\\u{2028}d\\u{0007}e\\u{001B}[31m",
+    );
+    expect(printable("CN=Zoë Ωmega 山田,O=Example")).toBe("CN=Zoë Ωmega 山田,O=Example");
+  });
+});
+
+describe("emailAddress", () => {
+  test("must be an address", () => {
+    expectBadDn(() => attribute("emailAddress", "not-an-email"), "'not-an-email' is not an e-mail address (name@example.com)");
+    expectBadDn(() => parseDn("/CN=Bob/emailAddress=bob@"), "'bob@' is not an e-mail address (name@example.com)");
+  });
+  test("accepts the usual forms", () => {
+    for (const address of ["bob@example.com", "bob.owner+ca@mail.example.co.uk", "root@localhost"]) {
+      expect(attribute("emailAddress", address).value).toBe(address);
+    }
   });
 });

@@ -246,3 +246,22 @@ test("the line protocol beyond loopback needs --open-line-protocol, and the refu
   const opened = depot([...args, "--open-line-protocol"], { env: { HOME: home } });
   expect(opened.stderr).not.toContain("refusing to serve the line protocol");
 });
+
+test("the same server-side failure, repeated, is logged once per burst and without a stack trace", async () => {
+  const server = await startServer(["--process-count", "1"]);
+  try {
+    await server.ready;
+    writeFileSync(join(server.depotPath, "crl.pem"), "garbage, not a CRL\n");
+    const answers = new Set<string>();
+    for (let i = 0; i < 30; i++) answers.add(await request(server.port, "crl"));
+    expect([...answers]).toEqual(["ERROR the depot's crl.pem is not a CRL signed by this CA; publish a new one with depot crl\n"]);
+    await waitFor(() => server.log().includes("request failed"), 5000, server.log);
+    await Bun.sleep(300);
+    const lines = server.log().split("\n").filter((line) => line.includes("crl.pem is not a CRL"));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/\| ERROR: request failed: the depot's crl\.pem is not a CRL signed by this CA; publish a new one with depot crl$/);
+    expect(server.log()).not.toContain("    at ");
+  } finally {
+    await server.kill();
+  }
+});

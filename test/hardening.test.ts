@@ -32,7 +32,7 @@ test("a pid file naming a live process that is not our supervisor is never signa
   // This test runner is alive, and it is certainly not a depot supervisor.
   writeFileSync(pidFile, `${process.pid}\n`);
   const stop = depot(["stop", "--pid-file", pidFile]);
-  expect({ exitCode: stop.exitCode, stderr: stop.stderr }).toEqual({ exitCode: 1, stderr: "depot: Can't find a running server\n" });
+  expect({ exitCode: stop.exitCode, stderr: stop.stderr }).toEqual({ exitCode: 1, stderr: "depot: can't find a running server\n" });
   const status = depot(["status", "--pid-file", pidFile]);
   expect({ exitCode: status.exitCode, stdout: status.stdout }).toEqual({ exitCode: 1, stdout: "depot is not running\n" });
 });

@@ -210,6 +210,29 @@ describe("publication is recoverable", () => {
     }
   }, TEST_TIMEOUT_MS);
 
+  test("while another process holds the publication lease, refreshCrl leaves the CRL to it; an expired lease is taken over", async () => {
+    const d = initDepot();
+    const opened = await Depot.open(d.path);
+    try {
+      const issued = await opened.issue({ profile: "client", subject: parseDn("CN=leased") });
+      await opened.revoke(issued.serial, "superseded", { publish: false });
+      const other = 424242; // another process's holder id
+      const now = Date.now();
+      expect(await opened.ledger.leaseCrlPublication(other, new Date(now), new Date(now + 60_000))).toBe(true);
+      expect(await opened.refreshCrl()).toBeUndefined();
+      expect(crlOf(d).serials).toEqual([]);
+      // The other process died holding it: once its lease has run out, it is taken over.
+      expect(await opened.ledger.leaseCrlPublication(other, new Date(now), new Date(now - 1))).toBe(true);
+      expect((await opened.refreshCrl())?.revokedCount).toBe(1);
+      expect(crlOf(d).serials).toEqual([issued.serial.toUpperCase()]);
+      // A forced publication (depot crl, depot revoke) never waits for the lease.
+      expect(await opened.ledger.leaseCrlPublication(other, new Date(), new Date(Date.now() + 60_000))).toBe(true);
+      expect((await opened.publishCrl()).crlNumber).toBe(3);
+    } finally {
+      opened.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
   test("refreshCrl re-signs once less than half of the CRL's validity is left", async () => {
     const d = initDepot();
     const opened = await Depot.open(d.path);
@@ -275,15 +298,43 @@ describe("the ledger's schema and files", () => {
     expect(crlOf(d)).toMatchObject({ number: 3, serials: [alice.serial] });
   }, TEST_TIMEOUT_MS);
 
-  test("ledger files are 0600 (0640 in a set-group-ID depot folder), and a 0.1.0 ledger at 0644 is tightened", () => {
+  test("ledger files are 0600 (0640 in the folder's group when it is set-group-ID), and a 0.1.0 ledger at 0644 is tightened", () => {
     const d = initDepot();
     issue(d, "erin");
     const mode = (file: string) => (statSync(join(d.path, file)).mode & 0o777).toString(8);
     for (const file of ["ledger.sqlite3", "ledger.sqlite3-wal", "ledger.sqlite3-shm"].filter((f) => existsSync(join(d.path, f)))) expect([file, mode(file)]).toEqual([file, "600"]);
     Bun.spawnSync(["chmod", "0644", join(d.path, "ledger.sqlite3")]);
+    Bun.spawnSync(["chgrp", "nogroup", d.path]);
     Bun.spawnSync(["chmod", "g+s", d.path]);
     ok(["list", d.path]);
     expect(mode("ledger.sqlite3")).toBe("640");
+    expect(statSync(join(d.path, "ledger.sqlite3")).gid).toBe(statSync(d.path).gid);
+    expect(statSync(d.path).gid).not.toBe(0);
+  }, TEST_TIMEOUT_MS);
+
+  test("listing in pages: a cursor (not_before, serial) and a limit walk every record once, in order", async () => {
+    const root = await createDepot(join(tempDir(), "pages"), { keyType: "ec-p256" });
+    const opened = await Depot.open(root);
+    try {
+      for (let i = 0; i < 7; i++) await opened.issue({ profile: "client", subject: parseDn(`CN=page ${i}`) });
+      const all = await opened.ledger.list({ includeCa: false });
+      const seen: string[] = [];
+      let after: { notBefore: Date; serial: string } | undefined;
+      for (;;) {
+        const page: string[] = [];
+        for await (const r of opened.ledger.each({ includeCa: false, limit: 3, ...(after ? { after } : {}) })) {
+          page.push(r.serial);
+          after = { notBefore: r.notBefore, serial: r.serial };
+        }
+        if (page.length === 0) break;
+        expect(page.length).toBeLessThanOrEqual(3);
+        seen.push(...page);
+      }
+      expect(seen).toEqual(all.map((r) => r.serial));
+      expect(seen.length).toBe(7);
+    } finally {
+      opened.close();
+    }
   }, TEST_TIMEOUT_MS);
 
   test("a reader that held a transaction while the WAL grew no longer leaves it large once it lets go", async () => {

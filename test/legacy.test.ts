@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Depot } from "../src/ca/depot.ts";
 import { formatDn, parseDn } from "../src/ca/dn.ts";
@@ -163,6 +163,8 @@ describe("a depot made by the original Ruby gem", () => {
       expect(depot.defaultDays).toBe(365);
       expect(depot.issuer.key.type).toBe("rsa-2048");
       expect(existsSync(join(root, "ledger.sqlite3"))).toBe(true);
+      // Adoption marks the depot as having a ledger, so losing it later is refused, not re-adopted.
+      expect(existsSync(join(root, "depot-ledger"))).toBe(true);
 
       // Adopted: the CA and both old leaves, before anything is issued.
       const adopted = await depot.ledger.list();
@@ -304,4 +306,20 @@ describe("a depot made by the original Ruby gem", () => {
       depot.close();
     }
   });
+});
+
+describe("a depot made by the original, after adoption", () => {
+  test("whose ledger is then lost is refused, not adopted again with every revocation forgotten", async () => {
+    const work = tempDir();
+    const root = join(work, "lost");
+    buildLegacyDepot(root, work);
+    const opened = await Depot.open(root);
+    const serial = (await opened.ledger.list()).find((r) => r.type === "client")!.serial;
+    await opened.revoke(serial, "keyCompromise");
+    opened.close();
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(join(root, `ledger.sqlite3${suffix}`), { force: true });
+    const error = await Depot.open(root).catch((e: Error) => e);
+    expect((error as Error).message).toStartWith(`the ledger ${root}/ledger.sqlite3 is missing, but this depot had one;`);
+    expect(existsSync(join(root, "ledger.sqlite3"))).toBe(false);
+  }, 60_000);
 });

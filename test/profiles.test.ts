@@ -170,7 +170,7 @@ function leafExtensionsExpected(
       value: profile === "client" ? "TLS Web Client Authentication" : "TLS Web Server Authentication, TLS Web Client Authentication",
     },
   };
-  if (profile === "server") extensions["X509v3 Subject Alternative Name"] = { critical: false, value: san ?? "" };
+  if (profile === "server" || san !== undefined) extensions["X509v3 Subject Alternative Name"] = { critical: false, value: san ?? "" };
   extensions["X509v3 Subject Key Identifier"] = { critical: false, value: ski };
   extensions["X509v3 Authority Key Identifier"] = { critical: false, value: caSki };
   return extensions;
@@ -290,6 +290,8 @@ describe("every CA key type", () => {
         leafType,
         caType,
         subject: "UID = 12, CN = Bob Owner, emailAddress = bob@example.com",
+        // RFC 5280 4.2.1.6: the address also as an rfc822Name, where TLS software looks.
+        san: "email:bob@example.com",
       });
 
       const server = await depot.issue({

@@ -440,7 +440,7 @@ describe("--daemon, status, stop", () => {
     expect(portIsFree(p)).toBe(true);
 
     const again = await runDepot(["stop", "--pid-file", pidFile], env);
-    expect(again.stderr).toBe("depot: Can't find a running server\n");
+    expect(again.stderr).toBe("depot: can't find a running server\n");
     expect(again.exitCode).toBe(1);
 
     const after = await runDepot(["status", "--pid-file", pidFile], env);

@@ -267,3 +267,23 @@ test("an upkeep process that dies after start is replaced, and asked to restore 
   await h.clock.advance(10);
   await h.joined;
 });
+
+test("the upkeep process's roll (a renewed HTTPS certificate) replaces the workers as HUP does; its audit lines go to onAudit", async () => {
+  const audited: string[][] = [];
+  const h = harness({ onAudit: (lines) => audited.push(lines) });
+  await h.boot();
+  const old = h.workers();
+  h.upkeep()!.say({ t: "audit", lines: ['{"seq":1}', '{"seq":2}'] });
+  h.upkeep()!.say({ t: "roll", reason: "renewed the HTTPS certificate" });
+  await h.clock.advance(250);
+  expect(audited).toEqual([['{"seq":1}', '{"seq":2}']]);
+  const fresh = h.workers().filter((w) => !old.includes(w));
+  expect(fresh).toHaveLength(2);
+  for (const w of fresh) w.say({ t: "ready" });
+  await h.clock.advance(0);
+  expect(old.map((w) => w.signals)).toEqual([["SIGQUIT"], ["SIGQUIT"]]);
+  expect(h.log.lines.some((line) => line.includes("renewed the HTTPS certificate: starting 2 new workers"))).toBe(true);
+  h.supervisor.signal("SIGTERM");
+  await h.clock.advance(10);
+  await h.joined;
+});

@@ -9,4 +9,4 @@ export { depotIssuer, type AcmeIssuer } from "./issuer.ts";
 export { createEabKey } from "./eab.ts";
 export { certIdOf } from "./ari.ts";
 export { acmeForDepot, ACME_BASE_PATH } from "./mount.ts";
-export { acmeSettings, parseResolver, type AcmeFlags, type AcmeSettings } from "./options.ts";
+export { ACME_START_ARGS, acmeFromStartArgs, acmeSettings, parseResolver, type AcmeFlags, type AcmeSettings } from "./options.ts";

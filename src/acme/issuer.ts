@@ -60,11 +60,12 @@ export function depotIssuer(depot: Depot, options: { publishCrl?: boolean } = {}
         keyType: request.keyType,
         family: request.family,
         days: request.days,
+        requester: { requester: request.requester, ...(request.client ? { client: request.client } : {}) },
       });
       return { serial: issued.serial, certificatePem: issued.certificatePem };
     },
-    async revoke(serial, reason) {
-      await depot.revoke(serial, reason, { publish });
+    async revoke(serial, reason, requester) {
+      await depot.revoke(serial, reason, { publish, requester });
     },
     find: (serial) => depot.ledger.find(serial),
   };

@@ -10,7 +10,7 @@
 import { isIP } from "node:net";
 import { DepotError } from "../errors.ts";
 import { NamePolicy } from "./policy.ts";
-import { DEFAULT_ACME_DAYS, DEFAULT_ORDERS_PER_HOUR } from "./server.ts";
+import { DEFAULT_ACME_DAYS, DEFAULT_ORDERS_PER_HOUR } from "./defaults.ts";
 
 export interface AcmeSettings {
   allow: string[];
@@ -68,4 +68,49 @@ export function parseResolver(text: string): string {
   if (!address || !isIP(address)) return bad(`--acme-resolver must be an IP address with an optional port (127.0.0.1:8053, [::1]:53), not '${text}'`);
   const portNumber = integer(port, "--acme-resolver's port", 53, 1, 65535);
   return isIP(address) === 6 ? `[${address}]:${portNumber}` : `${address}:${portNumber}`;
+}
+
+/** The `depot start` flags for ACME, in citty's form, for start's args (help and unknown-flag checks). */
+export const ACME_START_ARGS = {
+  acme: { type: "boolean", description: "Serve ACME (RFC 8555) at https://HOST:HTTPS_PORT/acme/directory; needs --https-port (off unless given: ACME issues to whoever proves control of a name)" },
+  "acme-allow": { type: "string", description: "A name ACME may certify: DNS glob (*.internal.example.com) or IP CIDR (10.0.0.0/8); repeatable (default: any)" },
+  "acme-days": { type: "string", description: `Lifetime of ACME certificates in days (default ${DEFAULT_ACME_DAYS}: short, so a leaked key ages out within a week; clients renew on their own)` },
+  "acme-require-eab": { type: "boolean", description: "ACME accounts need an external account binding (make keys with: depot acme eab)" },
+  "acme-orders-per-hour": { type: "string", description: `Orders one ACME account may make per hour (default ${DEFAULT_ORDERS_PER_HOUR})` },
+  "acme-http-port": { type: "string", description: "Port the http-01 validator connects to on the client's host (default 80)" },
+  "acme-tls-port": { type: "string", description: "Port the tls-alpn-01 validator connects to on the client's host (default 443)" },
+  "acme-resolver": { type: "string", description: "DNS server (IP[:PORT]) for the validators' A/AAAA/TXT lookups (default: the system's)" },
+} as const;
+
+/**
+ * Reads the ACME flags of `depot start` from its raw arguments: undefined
+ * without `--acme`; any other --acme-* flag without it is refused, as is
+ * --acme without an HTTPS listener.
+ */
+export function acmeFromStartArgs(rawArgs: string[], httpsListener: boolean): AcmeSettings | undefined {
+  const values = (name: string) => {
+    const found: string[] = [];
+    for (let i = 0; i < rawArgs.length; i++) {
+      const arg = rawArgs[i]!;
+      if (arg === "--") break;
+      if (arg === `--${name}` && i + 1 < rawArgs.length) found.push(rawArgs[++i]!);
+      else if (arg.startsWith(`--${name}=`)) found.push(arg.slice(name.length + 3));
+    }
+    return found;
+  };
+  const flag = (name: string) => rawArgs.includes(`--${name}`);
+  const enabled = flag("acme");
+  const others = Object.keys(ACME_START_ARGS).filter((name) => name !== "acme" && (flag(name) || values(name).length > 0));
+  if (!enabled) {
+    if (others.length > 0) bad(`--${others[0]} needs --acme`);
+    return undefined;
+  }
+  if (!httpsListener) bad("--acme needs --https-port (ACME is served on the HTTPS listener)");
+  const last = (name: string) => values(name).at(-1);
+  const flags: AcmeFlags = { allow: values("acme-allow"), requireEab: flag("acme-require-eab") };
+  for (const [key, name] of [["days", "acme-days"], ["ordersPerHour", "acme-orders-per-hour"], ["httpPort", "acme-http-port"], ["tlsPort", "acme-tls-port"], ["resolver", "acme-resolver"]] as const) {
+    const value = last(name);
+    if (value !== undefined) flags[key] = value;
+  }
+  return acmeSettings(flags);
 }

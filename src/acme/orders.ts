@@ -213,7 +213,7 @@ export async function challengeResource(shared: Shared, urls: Urls, request: Sig
       // A validation that finishes quickly (a responder on the same network)
       // is answered in this response, saving the client a poll; a slow one
       // is not waited for.
-      if (validation) await Promise.race([validation, Bun.sleep(QUICK_VALIDATION_MS)]);
+      if (validation) await Promise.race([validation.done, Bun.sleep(QUICK_VALIDATION_MS)]);
     }
   }
   const current = (await shared.store.challenge(id))!;
@@ -221,17 +221,22 @@ export async function challengeResource(shared: Shared, urls: Urls, request: Sig
   return { status: 200, body: challengeJson(urls, current), headers: current.status === "processing" ? { ...link, "Retry-After": POLL_SECONDS } : link };
 }
 
-/** Claims the challenge for validation (unless another worker's validation is live) and queues the check; resolves to the running validation. */
-async function startValidation(shared: Shared, account: Account, authorization: Authorization, challenge: Challenge): Promise<Promise<void> | undefined> {
+/**
+ * Claims the challenge for validation (unless another worker's validation is
+ * live) and queues the check. The running validation comes back wrapped: an
+ * async function returning a promise would wait for it.
+ */
+async function startValidation(shared: Shared, account: Account, authorization: Authorization, challenge: Challenge): Promise<{ done: Promise<void> } | undefined> {
   const now = shared.now();
   const claim = { now, owner: OWNER, staleBefore: now - shared.settings.staleValidationMs, ...optional(deadOwner(challenge.processingBy)) };
   if (!(await shared.store.claimChallenge(challenge.id, claim))) return undefined;
-  return shared.queue.enqueue(
+  const done = shared.queue.enqueue(
     () => shared.validate(challenge.type, authorization.identifier, challenge.token, account.thumbprint),
     async (error) => {
       await shared.store.finishChallenge(challenge.id, error ? { status: "invalid", error: error.toDocument(), at: shared.now() } : { status: "valid", at: shared.now() });
     },
   );
+  return { done };
 }
 
 const optional = (dead: string | undefined) => (dead ? { deadOwner: dead } : {});

@@ -1,6 +1,6 @@
 /**
  * @module The ACME tables, in the depot's ledger beside the certificates:
- * step 3 of the ledger's migration list (src/ca/ledger/migrations.ts).
+ * step 4 of the ledger's migration list (src/ca/ledger/migrations.ts).
  */
 export const ACME_SCHEMA = `
 CREATE TABLE IF NOT EXISTS acme_meta (

@@ -20,9 +20,9 @@ import { type QueueOptions, ValidationQueue } from "./validation-queue.ts";
 import { type ValidatorOptions, Validators } from "./validators.ts";
 import type { ChallengeType, Identifier } from "./types.ts";
 
-/** Seven days: short enough that a leaked key or a mis-issuance ages out within a week even where nobody checks revocation; ACME clients renew on their own. */
-export const DEFAULT_ACME_DAYS = 7;
-export const DEFAULT_ORDERS_PER_HOUR = 300;
+import { DEFAULT_ACME_DAYS, DEFAULT_ORDERS_PER_HOUR } from "./defaults.ts";
+
+export { DEFAULT_ACME_DAYS, DEFAULT_ORDERS_PER_HOUR };
 const MAX_BODY_BYTES = 64 * 1024;
 
 export interface AcmeServerOptions {

@@ -2,7 +2,7 @@
  * @module Where the ACME server keeps its state: the `AcmeStore` interface
  * (asynchronous, so a PostgreSQL ledger can implement it too) and its SQLite
  * implementation in the depot's ledger file, whose tables are the ledger's
- * migration step 3. Every worker opens the same
+ * migration step 4. Every worker opens the same
  * file, so an order made on one worker is polled and finalized on another,
  * and a nonce is accepted once by whichever worker sees it first.
  */
@@ -69,7 +69,7 @@ export class SqliteAcmeStore implements AcmeStore {
   private secret?: Uint8Array;
   private pruneAt = 0;
 
-  /** Opens the ledger at `path`, which `Depot.open` has migrated (the ACME tables are its step 3). */
+  /** Opens the ledger at `path`, which `Depot.open` has migrated (the ACME tables are its step 4). */
   constructor(path: string) {
     this.db = new Database(path, { create: false, strict: true });
     this.db.run("PRAGMA busy_timeout = 10000");

@@ -10,7 +10,8 @@
  *   key_type        = rsa-2048
  *
  * The `[ ca ]` section names the label; the label's own section holds the
- * depot's settings. depot's additions (key_type, default_days, crl_days) are
+ * depot's settings. depot's additions (key_type, default_days, crl_days,
+ * public_url, on_crl_change) are
  * further keys there, so the original still reads the file.
  */
 export type ConfigSections = Map<string, Map<string, string>>;
@@ -54,8 +55,20 @@ export interface DepotSettings {
   keyType?: string;
   defaultDays?: string;
   crlDays?: string;
-  /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot). */
+  /** Where the ledger lives: `sqlite` (the default, ledger.sqlite3 in the depot), or postgres://user@host:5432/db (no password here). */
   ledger?: string;
+  /** A file holding the PostgreSQL ledger's password (else PGPASSWORD). */
+  ledgerPasswordFile?: string;
+  /** Connections per process to the PostgreSQL ledger. */
+  ledgerPool?: string;
+  /** The HTTPS API's port when `depot start` is not given --https-port (off when absent). */
+  httpsPort?: string;
+  /** The HTTPS base URL as clients reach it (ACME's absolute URLs); `depot start --api-url` overrides it. */
+  apiUrl?: string;
+  /** The plain-HTTP base URL (AIA and CDP in every certificate; see ocsp/public-url.ts). */
+  publicUrl?: string;
+  /** A command run after each new crl.pem (see ca/crl-change.ts). */
+  onCrlChange?: string;
 }
 
 const KEYS: [keyof DepotSettings, string][] = [
@@ -64,6 +77,12 @@ const KEYS: [keyof DepotSettings, string][] = [
   ["defaultDays", "default_days"],
   ["crlDays", "crl_days"],
   ["ledger", "ledger"],
+  ["ledgerPasswordFile", "ledger_password_file"],
+  ["ledgerPool", "ledger_pool"],
+  ["httpsPort", "https_port"],
+  ["apiUrl", "api_url"],
+  ["publicUrl", "public_url"],
+  ["onCrlChange", "on_crl_change"],
 ];
 
 export function settingsFromConfig(sections: ConfigSections): DepotSettings | undefined {

@@ -9,6 +9,7 @@ import { generateKeyPair, loadSigningKey } from "./keys.ts";
 import { depotLayout } from "./layout.ts";
 import { openLedger } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
+import { checkLedgerUrl } from "./ledger/postgres.ts";
 import { newSerial } from "./serial.ts";
 import { Depot } from "./depot.ts";
 import { encryptPrivateKey } from "./key-encryption.ts";
@@ -29,6 +30,12 @@ export interface CreateOptions {
   passphrase?: string;
   /** Two tiers: this CA becomes the root and signs an issuing intermediate (hierarchy.ts). */
   intermediate?: Omit<IntermediateTierOptions, "label" | "keyType" | "passphrase">;
+  /** Keep the ledger in PostgreSQL (a database without a depot schema) instead of ledger.sqlite3. */
+  ledger?: { url: string; passwordFile?: string; pool?: number };
+  /** Plain-HTTP base URL: AIA and CDP in every certificate (ocsp/public-url.ts). */
+  publicUrl?: string;
+  /** Command run after each new crl.pem (ca/crl-change.ts). */
+  onCrlChange?: string;
 }
 
 /**
@@ -47,10 +54,12 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
   const parent = dirname(root);
   let staging: string;
   try {
-    mkdirSync(parent, { recursive: true });
+    // Only the depot's own folder is created, as `mkdir` without -p: a typo
+    // in a parent must not leave a trail of new folders.
     removeStaleStaging(parent);
     staging = mkdtempSync(`${parent}/.${basename(root)}.init-${process.pid}-`);
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new DepotError("E_IO", `cannot create ${root}: the folder ${parent} does not exist (create it first)`);
     throw ioError("create a depot in", parent, error);
   }
   try {
@@ -67,7 +76,15 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     const certificate = await selfSignCa(key, subject, serial, validity);
     writeFileSync(layout.caCertificate, pemOf(certificate), { mode: 0o644 });
 
-    const settings = { label, path: root, keyType, defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS) };
+    const settings = {
+      label,
+      path: root,
+      keyType,
+      defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS),
+      ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+      ...(options.onCrlChange ? { onCrlChange: options.onCrlChange } : {}),
+      ...ledgerSettings(options.ledger),
+    };
     writeFileSync(layout.config, configFromSettings(settings));
     const ledger = await openLedger(layout, settings, { create: true });
     await ledger.record({
@@ -86,7 +103,8 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
       ? await addIntermediateTier(layout, { certificate, key }, { ...options.intermediate, label, keyType, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) })
       : keyPair.privateKeyPem;
     // An empty CRL from the start, so web servers can be pointed at crl.pem at once.
-    const depot = await Depot.open(staging, options.passphrase === undefined ? {} : { decryptedKeyPem: issuingKeyPem });
+    // no on-crl-change for a depot not yet in place
+    const depot = await Depot.open(staging, { onCrlPublished: () => {}, ...(options.passphrase === undefined ? {} : { decryptedKeyPem: issuingKeyPem }) });
     await depot.publishCrl();
     depot.close();
 
@@ -99,6 +117,17 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     throw ioError("create a depot at", root, error);
   }
   return root;
+}
+
+/** depot.cnf's keys for a PostgreSQL ledger: the URL and where the password is, never the password. */
+function ledgerSettings(ledger: CreateOptions["ledger"]) {
+  if (!ledger) return {};
+  checkLedgerUrl(ledger.url);
+  return {
+    ledger: ledger.url,
+    ...(ledger.passwordFile ? { ledgerPasswordFile: resolve(ledger.passwordFile) } : {}),
+    ...(ledger.pool ? { ledgerPool: String(ledger.pool) } : {}),
+  };
 }
 
 /** The CA's subject, O and CN both the label; a bad label is reported as such, not as a DN attribute. */

@@ -22,9 +22,16 @@ export interface Crl {
   revokedCount: number;
 }
 
+/** This process, as a holder of the publication lease (random, so hosts sharing a ledger differ too). */
+const LEASE_HOLDER = 1 + Math.floor(Math.random() * 2 ** 52);
+/** Longer than any CRL takes to publish (0.6-0.8 s at 100,000 entries); a holder that died frees it after this. */
+const LEASE_MS = 60_000;
+
 export class CrlPublisher {
   /** The publication under way in this process; others wait for it rather than sign in parallel. */
   private inFlight: Promise<Crl> | undefined;
+  /** The last refresh asked for in this process (they run one after another). */
+  private refreshing: Promise<Crl | undefined> | undefined;
   /** The last crl.pem read and verified, by the file's identity. */
   private verified: { identity: string; pem: string } | undefined;
 
@@ -33,6 +40,8 @@ export class CrlPublisher {
     private readonly issuer: Issuer,
     private readonly ledger: Ledger,
     private readonly crlDays: number,
+    /** Told after this process renamed its CRL onto crl.pem (--on-crl-change). */
+    private readonly onPublished?: (published: { path: string; crlNumber: number }) => void | Promise<void>,
   ) {}
 
   /** Signs and publishes a new CRL now, after any publication under way in this process. */
@@ -50,12 +59,33 @@ export class CrlPublisher {
     return run;
   }
 
-  /** Publishes only when due (see `Depot.refreshCrl`); one publication serves every call that overlapped it. */
-  async refresh(now: number): Promise<Crl | undefined> {
+  /**
+   * Publishes only when due (see `Depot.refreshCrl`); one publication serves
+   * every call that overlapped it in this process, and a lease in the ledger
+   * keeps other processes' refreshes out meanwhile (they return undefined;
+   * the lease holder's CRL, or their next refresh, covers their revocations).
+   */
+  refresh(now: number): Promise<Crl | undefined> {
+    // One refresh at a time in this process: the next one checks again once
+    // this one has published, and finds nothing due.
+    const run = (async () => {
+      await this.refreshing?.catch(() => undefined);
+      return this.refreshNow(now);
+    })();
+    this.refreshing = run;
+    return run;
+  }
+
+  private async refreshNow(now: number): Promise<Crl | undefined> {
     while (this.inFlight) await this.inFlight.catch(() => undefined);
     if (!(await this.due(now))) return undefined;
-    if (this.inFlight) return this.refresh(now);
-    return this.publish(this.crlDays);
+    if (this.inFlight) return this.refreshNow(now);
+    if (!(await this.ledger.leaseCrlPublication(LEASE_HOLDER, new Date(), new Date(Date.now() + LEASE_MS)))) return undefined;
+    try {
+      return await this.publish(this.crlDays);
+    } finally {
+      await this.ledger.releaseCrlPublication(LEASE_HOLDER).catch(() => undefined);
+    }
   }
 
   private async due(now: number): Promise<boolean> {
@@ -92,7 +122,9 @@ export class CrlPublisher {
     const staged = `${this.layout.crl}.${process.pid}.${claim.crlNumber}.tmp`;
     try {
       writeFileAtomic(staged, pem);
-      await this.ledger.publishIfNewest(claim, { thisUpdate, nextUpdate }, () => renameSync(staged, this.layout.crl));
+      if (await this.ledger.publishIfNewest(claim, { thisUpdate, nextUpdate }, () => renameSync(staged, this.layout.crl))) {
+        await this.onPublished?.({ path: this.layout.crl, crlNumber: claim.crlNumber });
+      }
     } finally {
       rmSync(staged, { force: true }); // Left only when a newer CRL won, or the publish failed.
     }

@@ -4,7 +4,7 @@
  * crl.pem is one this CA signed before a server hands it out.
  */
 import { DepotError } from "../errors.ts";
-import { children, integerFromHex, oid, readElement, TAG, time, tlv } from "./der.ts";
+import { children, type Element, integerFromHex, oid, readElement, TAG, time, tlv } from "./der.ts";
 import type { Issuer } from "./issuer.ts";
 import { toDerIntegerHex } from "./serial.ts";
 
@@ -14,7 +14,7 @@ export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 export const DEFAULT_CRL_DAYS = 7;
 
 /** CRLReason codes (RFC 5280 5.3.1), for every reason a CRL may carry (a rebuilt ledger keeps what it read). */
-export const REASON_CODES: Record<string, number> = {
+const REASON_CODES: Record<string, number> = {
   unspecified: 0,
   keyCompromise: 1,
   cACompromise: 2,
@@ -173,6 +173,66 @@ export function isSignedBy(issuer: Issuer, der: Uint8Array): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The number and entries of a CRL, read with the DER reader: @peculiar/x509
+ * refuses a CRL of 100,000 entries ("Maximum ASN.1 node count exceeded").
+ * For `depot ledger rebuild`, after `isSignedBy` has vouched for the bytes.
+ */
+export function readCrl(der: Uint8Array): { crlNumber: number; entries: CrlEntry[] } {
+  const crl = readElement(der);
+  const [tbs] = children(der, crl);
+  const fields = children(der, tbs!);
+  let at = fields[0]!.tag === TAG.INTEGER ? 1 : 0; // version, present in v2
+  at += 3; // signature, issuer, thisUpdate
+  if (fields[at] && (fields[at]!.tag === TAG.UTC_TIME || fields[at]!.tag === TAG.GENERALIZED_TIME)) at++; // nextUpdate
+  const entries: CrlEntry[] = [];
+  if (fields[at]?.tag === TAG.SEQUENCE) {
+    for (const entry of children(der, fields[at]!)) {
+      const [serial, date, extensions] = children(der, entry);
+      let reason = "unspecified";
+      for (const extension of extensions ? children(der, extensions) : []) {
+        const [id, ...rest] = children(der, extension);
+        if (!sameBytes(der, id!, OID.reasonCode)) continue;
+        const value = rest.at(-1)!;
+        const enumerated = readElement(der, value.contentStart);
+        const code = der[enumerated.contentStart]!;
+        reason = Object.entries(REASON_CODES).find(([, c]) => c === code)?.[0] ?? "unspecified";
+      }
+      entries.push({ serial: magnitudeOf(der.subarray(serial!.contentStart, serial!.end)), revokedAt: timeOf(der, date!), reason });
+    }
+    at++;
+  }
+  let crlNumber = 0;
+  if (fields[at]?.tag === TAG.CONTEXT_0) {
+    const [list] = children(der, fields[at]!);
+    for (const extension of children(der, list!)) {
+      const [id, ...rest] = children(der, extension);
+      if (!sameBytes(der, id!, OID.crlNumber)) continue;
+      const integer = readElement(der, rest.at(-1)!.contentStart);
+      crlNumber = Number(BigInt(`0x${Buffer.from(der.subarray(integer.contentStart, integer.end)).toString("hex") || "0"}`));
+    }
+  }
+  return { crlNumber, entries };
+}
+
+function sameBytes(der: Uint8Array, element: Element, expected: Uint8Array): boolean {
+  return Buffer.from(der.subarray(element.start, element.end)).equals(expected);
+}
+
+/** A DER INTEGER's content as the ledger keeps serials: magnitude hex, no leading zero bytes. */
+function magnitudeOf(content: Uint8Array): string {
+  let start = 0;
+  while (start < content.length - 1 && content[start] === 0) start++;
+  return Buffer.from(content.subarray(start)).toString("hex");
+}
+
+/** UTCTime (YYMMDDHHMMSSZ, 50-99 meaning 19xx) or GeneralizedTime (YYYYMMDDHHMMSSZ). */
+function timeOf(der: Uint8Array, element: Element): Date {
+  const text = Buffer.from(der.subarray(element.contentStart, element.end)).toString("latin1");
+  const full = element.tag === TAG.UTC_TIME ? `${Number(text.slice(0, 2)) >= 50 ? "19" : "20"}${text}` : text;
+  return new Date(`${full.slice(0, 4)}-${full.slice(4, 6)}-${full.slice(6, 8)}T${full.slice(8, 10)}:${full.slice(10, 12)}:${full.slice(12, 14)}Z`);
 }
 
 /** The DER inside a PEM `X509 CRL` block, or undefined if the text is not one. */

@@ -1,8 +1,7 @@
-import { createPublicKey } from "node:crypto";
-import { children, readElement, TAG } from "./der.ts";
 import { DepotError } from "../errors.ts";
 import { type DistinguishedName, dnFromName, formatDn, parseDn } from "./dn.ts";
 import type { KeyFamily } from "./key-types.ts";
+import { describePublicKey, type KeyDescription } from "./keys.ts";
 import { x509 } from "./provider.ts";
 
 export const MAX_CSR_BYTES = 16 * 1024;
@@ -56,65 +55,25 @@ export async function readCertificateRequest(pem: string, options: { allowEmptyS
   return { subject, publicKeyDer, keyType, family, subjectAltNames };
 }
 
-const KEY_ALGORITHMS: Record<string, string> = {
-  "1.2.840.113549.1.1.1": "rsa",
-  "1.2.840.10045.2.1": "ec",
-  "1.3.101.112": "ed25519",
-  "1.3.101.113": "ed448",
-  "1.2.840.113549.1.1.10": "rsa-pss",
-};
-const CURVES: Record<string, string> = {
-  "1.2.840.10045.3.1.7": "P-256",
-  "1.3.132.0.34": "P-384",
-  "1.3.132.0.35": "secp521r1",
-  "1.3.132.0.10": "secp256k1",
-};
-
-/** The key's type, read from the SPKI's algorithm identifier (and curve), then its size for RSA. */
+/** The key's type, read from the SPKI, and whether depot signs it. */
 function keyOf(spki: Uint8Array): { keyType: string; family: KeyFamily } {
-  let algorithm: string;
-  let curve: string | undefined;
+  let key: KeyDescription;
   try {
-    const [algorithmId] = children(spki, readElement(spki));
-    const [oidElement, parameters] = children(spki, algorithmId!);
-    algorithm = oidText(spki.subarray(oidElement!.contentStart, oidElement!.end));
-    if (parameters?.tag === TAG.OID) curve = oidText(spki.subarray(parameters.contentStart, parameters.end));
+    key = describePublicKey(spki);
   } catch {
     return fail("the certificate request's public key cannot be read");
   }
-  const kind = KEY_ALGORITHMS[algorithm] ?? algorithm;
-  switch (kind) {
-    case "rsa": {
-      const bits = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }).asymmetricKeyDetails?.modulusLength ?? 0;
-      if (bits < 2048) fail(`the request's RSA key has ${bits} bits; depot signs RSA keys of 2048 bits or more`);
-      return { keyType: `rsa-${bits}`, family: "rsa" };
-    }
-    case "ec": {
-      const name = CURVES[curve ?? ""] ?? curve ?? "unknown";
-      if (name === "P-256") return { keyType: "ec-p256", family: "ec" };
-      if (name === "P-384") return { keyType: "ec-p384", family: "ec" };
-      return fail(`the request's EC key is on curve ${name}; depot signs P-256 and P-384 keys`);
-    }
+  switch (key.family) {
+    case "rsa":
+      if (key.bits! < 2048) fail(`the request's RSA key has ${key.bits} bits; depot signs RSA keys of 2048 bits or more`);
+      return { keyType: key.keyType, family: "rsa" };
+    case "ec":
+      if (key.curve === "P-256" || key.curve === "P-384") return { keyType: key.keyType, family: "ec" };
+      return fail(`the request's EC key is on curve ${key.curve}; depot signs P-256 and P-384 keys`);
     case "ed25519":
       return { keyType: "ed25519", family: "ed25519" };
   }
-  return fail(`the request's key type (${kind}) is not one depot signs`);
-}
-
-/** Dotted text of an OBJECT IDENTIFIER's content bytes. */
-function oidText(content: Uint8Array): string {
-  const arcs: number[] = [];
-  let value = 0;
-  for (const byte of content) {
-    value = value * 128 + (byte & 0x7f);
-    if (!(byte & 0x80)) {
-      arcs.push(value);
-      value = 0;
-    }
-  }
-  const first = arcs.shift() ?? 0;
-  const head = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
-  return [...head, ...arcs].join(".");
+  return fail(`the request's key type (${key.family}) is not one depot signs`);
 }
 
 /** The request's subject, held to the same rules as a typed one (round-trip through the parser). */

@@ -51,7 +51,7 @@ export function refuseReadableKey(layout: DepotLayout): void {
   if (mode & 0o077) throw insecureKeyError(layout.caKey);
 }
 
-export function notADepot(layout: DepotLayout): DepotError {
+function notADepot(layout: DepotLayout): DepotError {
   return new DepotError("E_NOT_A_DEPOT", `${layout.root} is not a depot (it needs depot.cnf, private/ca.key and certificates/ca.crt)`);
 }
 

@@ -20,19 +20,22 @@ import { type AuditActor, issueEntry } from "./audit.ts";
 import { type CertificateRecord, type Ledger, openLedger, SerialCollisionError } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
 import { adoptLegacyCertificates } from "./legacy.ts";
-import { leafExtensions, serverNames } from "./profiles.ts";
+import { leafExtensions, leafNames, type Profile } from "./profiles.ts";
 import { x509 } from "./provider.ts";
 import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
 import { CertificateFiles } from "./certificate-files.ts";
-import { DEFAULT_LEAF_DAYS } from "./defaults.ts";
+import { DEFAULT_LEAF_DAYS, MAX_DAYS } from "./defaults.ts";
+import { publicationExtensions } from "../ocsp/public-url.ts";
+import { parsePublicUrl } from "../http/public/options.ts";
+import { crlChangeReporter, type CrlPublished } from "./crl-change.ts";
 import { readSettings, refuseReadableKey, refuseSymlinks } from "./depot-checks.ts";
 
 export type { Crl } from "./crl-publisher.ts";
 
-export const MAX_DAYS = 36_500;
+export { MAX_DAYS };
 
 export interface IssueRequest {
-  profile: "client" | "server";
+  profile: Profile;
   subject: DistinguishedName;
   /** Extra names for a server certificate (DNS names or IP addresses). */
   subjectAltNames?: string[];
@@ -65,6 +68,15 @@ export interface OpenOptions extends CaKeyAccess {
   deferFiles?: boolean;
   /** Told of a certificate file that could not be written; the issuance stands (default: a line on stderr). */
   onFileError?: (error: unknown) => void;
+  /** The plain-HTTP base URL for AIA and CDP (`start --public-url`); default: depot.cnf's public_url. */
+  publicUrl?: string;
+  /**
+   * Told after this process renamed a new crl.pem into place. Default: run
+   * depot.cnf's on_crl_change command, if any, and print how it ended.
+   */
+  onCrlPublished?: (published: CrlPublished) => void | Promise<void>;
+  /** Told of each certificate recorded and each revocation recorded, by any face of a server (the worker's metrics count them). */
+  onRecorded?: (event: { issued: CertificateRecord } | { revoked: CertificateRecord }) => void;
 }
 
 /** An opened depot: its CA, its settings and its ledger. */
@@ -73,6 +85,14 @@ export class Depot {
   private readonly crls: CrlPublisher;
   /** Issuances under way, so deferred files wait for a quiet moment. */
   private signing = 0;
+  /** The plain-HTTP base URL certificates point to (AIA, CDP), if any. */
+  publicUrl: string | undefined;
+  /** depot.cnf's on_crl_change command, if any. */
+  crlChangeCommand: string | undefined;
+  /** AIA and CDP (DER) added to every leaf when a public URL is set. */
+  private publicationExtensions: Uint8Array[] = [];
+  private onCrlPublished: OpenOptions["onCrlPublished"];
+  private onRecorded: OpenOptions["onRecorded"];
 
   private constructor(
     readonly layout: DepotLayout,
@@ -89,7 +109,7 @@ export class Depot {
       options.deferFiles === true,
       options.onFileError ?? ((error) => console.error(`depot: ${messageOf(error)}; the certificate is in the ledger and its file will be restored at the next server start`)),
     );
-    this.crls = new CrlPublisher(layout, issuer, ledger, crlDays);
+    this.crls = new CrlPublisher(layout, issuer, ledger, crlDays, (published) => this.onCrlPublished?.(published));
   }
 
   /**
@@ -121,7 +141,7 @@ export class Depot {
       // them first, so their serials are taken before we issue anything.
       if (!(await ledger.hasAdopted())) await adoptLegacyCertificates(ledger, layout, key.type);
       writeLedgerMarker(layout);
-      return new Depot(
+      const depot = new Depot(
         layout,
         settings.label,
         settings.keyType ? parseKeyType(settings.keyType) : DEFAULT_KEY_TYPE,
@@ -131,6 +151,15 @@ export class Depot {
         ledger,
         options,
       );
+      const publicUrl = options.publicUrl ?? settings.publicUrl;
+      if (publicUrl) {
+        depot.publicUrl = parsePublicUrl(publicUrl);
+        depot.publicationExtensions = publicationExtensions(depot.publicUrl);
+      }
+      depot.crlChangeCommand = settings.onCrlChange;
+      depot.onRecorded = options.onRecorded;
+      depot.onCrlPublished = options.onCrlPublished ?? crlChangeReporter(settings.onCrlChange);
+      return depot;
     } catch (error) {
       if (!options.ledger) ledger.close();
       throw error;
@@ -151,9 +180,7 @@ export class Depot {
    * process took it, we sign again with a new one.
    */
   async signPublicKey(request: SignRequest): Promise<Issued> {
-    const commonName = request.subject.find((attr) => attr.name === "CN")?.value;
-    const names = request.profile === "server" ? serverNames(commonName, request.subjectAltNames ?? []) : [];
-    const extensions = leafExtensions(request.profile, request.family, names);
+    const extensions = [...leafExtensions(request.profile, request.family, leafNames(request.profile, request.subject, request.subjectAltNames ?? [])), ...this.publicationExtensions];
     const days = request.days ?? this.defaultDays;
     this.signing++;
     try {
@@ -187,6 +214,7 @@ export class Depot {
         throw error;
       }
       this.files.write(serial, pem, this.signing > 1);
+      this.onRecorded?.({ issued: record });
       return { serial, certificatePem: pem, record };
     }
   }
@@ -206,7 +234,7 @@ export class Depot {
    * a server, its asked-for names) used; the extensions are the profile's,
    * whatever the request asks for, so a request can never get CA:TRUE.
    */
-  async signCsr(pem: string, options: { profile: "client" | "server"; days?: number; requester?: AuditActor }): Promise<Issued> {
+  async signCsr(pem: string, options: { profile: Profile; days?: number; requester?: AuditActor }): Promise<Issued> {
     const requested = await readCertificateRequest(pem);
     return this.signPublicKey({
       profile: options.profile,
@@ -245,6 +273,7 @@ export class Depot {
       if (publish && error instanceof DepotError && error.code === "E_ALREADY_REVOKED") await this.refreshCrl().catch(() => undefined);
       throw error;
     }
+    this.onRecorded?.({ revoked: record });
     if (!publish) return { record, crl: undefined };
     try {
       return { record, crl: await this.publishCrl(options.crlDays) };

@@ -52,6 +52,22 @@ export function oid(dotted: string): Uint8Array<ArrayBuffer> {
   return tlv(TAG.OID, new Uint8Array(bytes));
 }
 
+/** Dotted text of an OBJECT IDENTIFIER's content bytes: the inverse of `oid`. */
+export function oidText(content: Uint8Array): string {
+  const arcs: number[] = [];
+  let value = 0;
+  for (const byte of content) {
+    value = value * 128 + (byte & 0x7f);
+    if (!(byte & 0x80)) {
+      arcs.push(value);
+      value = 0;
+    }
+  }
+  const first = arcs.shift() ?? 0;
+  const head = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
+  return [...head, ...arcs].join(".");
+}
+
 /** An INTEGER from minimal two's-complement content given in hex. */
 export function integerFromHex(hex: string): Uint8Array<ArrayBuffer> {
   return tlv(TAG.INTEGER, Buffer.from(hex, "hex"));

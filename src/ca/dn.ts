@@ -39,12 +39,37 @@ const SPEC_BY_NAME = new Map(SPECS.map((spec) => [spec.name.toLowerCase(), spec]
 
 export const MAX_DN_BYTES = 4096;
 
+/** An RFC 5322 addr-spec as people write them: local@domain, the domain with a dot or not (localhost). */
+const EMAIL = /^[^@\s"(),:;<>[\\\]]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+
 export interface DnAttribute {
   name: string;
   oid: string;
   value: string;
 }
 export type DistinguishedName = DnAttribute[];
+
+/** Characters that reorder text on display (Unicode bidi embeddings, overrides, isolates, marks). */
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+/** What printable() escapes: C0 and C1 controls, DEL, line and paragraph separators, bidi controls. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/** How a refused character is named: 0x09 for a byte-sized one, U+202E above. */
+const codePoint = (char: string) => {
+  const code = char.codePointAt(0)!;
+  return code < 0x100 ? `0x${code.toString(16).toUpperCase().padStart(2, "0")}` : `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
+};
+
+/**
+ * Text from a certificate, a request or a user, safe to print on a terminal
+ * or in a log line: controls and bidi characters become `\u{XXXX}`, so a name
+ * can neither forge a line, move the cursor, nor read backwards. Names in
+ * depots made elsewhere may hold them, so everything that prints a name
+ * (list, show, the log, error messages) goes through here.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (char) => `\\u{${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}}`);
+}
 
 const fail = (message: string): never => {
   throw new DepotError("E_BAD_DN", message);
@@ -53,11 +78,7 @@ const fail = (message: string): never => {
 export function parseDn(text: string): DistinguishedName {
   if (Buffer.byteLength(text, "utf8") > MAX_DN_BYTES) fail(`distinguished name is longer than ${MAX_DN_BYTES} bytes`);
   if (!text.isWellFormed()) fail("distinguished name is not valid UTF-8");
-  const control = /[\u0000-\u001f\u007f]/.exec(text);
-  if (control) {
-    const code = control[0].charCodeAt(0).toString(16).padStart(2, "0").toUpperCase();
-    fail(`distinguished name holds a control character (0x${code})`);
-  }
+  checkCharacters(text);
   const trimmed = text.trim();
   if (trimmed === "") fail("distinguished name is empty");
 
@@ -66,8 +87,18 @@ export function parseDn(text: string): DistinguishedName {
   return pieces.map(parseAttribute);
 }
 
+/** Controls and bidi characters have no place in a name, however it is given. */
+function checkCharacters(text: string): void {
+  const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.exec(text);
+  if (control) fail(`distinguished name holds a control character (${codePoint(control[0])})`);
+  // A right-to-left override makes "Bob\u202Etxt.exe" print as "Bobexe.txt": refuse them.
+  const bidi = BIDI_CONTROLS.exec(text);
+  if (bidi) fail(`distinguished name holds a bidirectional control character (${codePoint(bidi[0])})`);
+}
+
 /** Helper for callers that build a name from separate options (--cn, --uid). */
 export function attribute(name: string, value: string): DnAttribute {
+  checkCharacters(value);
   return parseAttribute({ text: `${name}=${value}`, equalsAt: [name.length] });
 }
 
@@ -101,10 +132,10 @@ function splitUnescaped(text: string, separators: string): Piece[] {
 function parseAttribute(piece: Piece): DnAttribute {
   if (piece.text.trim() === "") fail("distinguished name has an empty attribute (two separators in a row, or one at an end)");
   const equals = piece.equalsAt[0];
-  if (equals === undefined) fail(`'${piece.text.trim()}' has no '=' (expected NAME=value)`);
+  if (equals === undefined) fail(`'${printable(piece.text.trim())}' has no '=' (expected NAME=value)`);
   const typed = piece.text.slice(0, equals).trim();
   const spec = SPEC_BY_NAME.get(typed.toLowerCase());
-  if (!spec) fail(`unknown attribute '${typed}' (known: ${SPECS.map((s) => s.name).join(", ")})`);
+  if (!spec) fail(`unknown attribute '${printable(typed)}' (known: ${SPECS.map((s) => s.name).join(", ")})`);
   const value = piece.text.slice(equals! + 1).trim();
   if (value === "") fail(`empty value for ${spec!.name}`);
   if (piece.equalsAt.length > 1) fail(`value of ${spec!.name} holds '=': escape it as '\\='`);
@@ -114,20 +145,31 @@ function parseAttribute(piece: Piece): DnAttribute {
 
 function checkValue(spec: AttributeSpec, value: string): void {
   if (spec.name === "C") {
-    if (!/^[A-Za-z]{2}$/.test(value)) fail(`country code '${value}' is not two letters`);
+    if (!/^[A-Za-z]{2}$/.test(value)) fail(`country code '${printable(value)}' is not two letters`);
     return;
   }
   const length = [...value].length;
   if (length > spec.maxLength) fail(`${spec.name} is longer than ${spec.maxLength} characters`);
   if (spec.encoding === "ia5String" && !/^[\x20-\x7e]*$/.test(value)) fail(`${spec.name} must be plain ASCII`);
+  // It also goes into the subjectAltName as an rfc822Name, which must be an address.
+  if (spec.name === "emailAddress" && !EMAIL.test(value)) fail(`'${value}' is not an e-mail address (name@example.com)`);
+}
+
+/** DER tag of each string type. */
+const STRING_TAGS: Record<StringEncoding, number> = { utf8String: 0x0c, printableString: 0x13, ia5String: 0x16 };
+
+/** How an attribute's value is written in a certificate: its string type, and C in upper case. */
+export function encodedValue(attr: DnAttribute): { encoding: StringEncoding; tag: number; text: string } {
+  const spec = SPEC_BY_NAME.get(attr.name.toLowerCase());
+  const encoding = spec?.encoding ?? "utf8String";
+  return { encoding, tag: STRING_TAGS[encoding], text: spec?.name === "C" ? attr.value.toUpperCase() : attr.value };
 }
 
 /** The name in @peculiar/x509's JSON form, each value with its ASN.1 string type. */
 export function toJsonName(dn: DistinguishedName): JsonName {
   return dn.map((attr) => {
-    const spec = SPEC_BY_NAME.get(attr.name.toLowerCase())!;
-    const value = spec.name === "C" ? attr.value.toUpperCase() : attr.value;
-    return { [attr.oid]: [{ [spec.encoding]: value }] };
+    const { encoding, text } = encodedValue(attr);
+    return { [attr.oid]: [{ [encoding]: text }] };
   }) as unknown as JsonName;
 }
 

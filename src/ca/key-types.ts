@@ -60,3 +60,6 @@ export function parseKeyType(text: string): KeyType {
   }
   return found;
 }
+
+/** Said wherever key types are listed, and when an Ed25519 client certificate is made. */
+export const ED25519_BROWSER_NOTE = "browsers do not accept Ed25519 client certificates or CAs (Chromium: ERR_SSL_VERSION_OR_CIPHER_MISMATCH; NSS refuses the CA); curl and OpenSSL do";

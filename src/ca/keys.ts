@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPair as generateNodeKeyPair, type KeyObject } from "node:crypto";
 import { DepotError } from "../errors.ts";
-import { KEY_SPECS, type KeyType } from "./key-types.ts";
+import { children, oidText, readElement, TAG } from "./der.ts";
+import { KEY_SPECS, KEY_TYPES, type KeyType } from "./key-types.ts";
 
 /** A fresh key pair as depot hands it out: the private key as PKCS#8 PEM, the public key as SPKI DER. */
 export interface KeyPair {
@@ -79,19 +80,58 @@ export async function loadSigningKey(pem: string, where: string): Promise<Signin
 
 /** The key type of a private or public key (exported for ca-key.ts's locked key). */
 export function keyTypeOf(key: KeyObject, where: string): KeyType {
-  const details = key.asymmetricKeyDetails ?? {};
-  switch (key.asymmetricKeyType) {
-    case "rsa": {
-      const bits = details.modulusLength;
-      if (bits === 2048 || bits === 3072 || bits === 4096) return `rsa-${bits}`;
-      throw new DepotError("E_INSECURE_KEY", `${where} is an RSA key of ${bits} bits; depot signs with 2048, 3072 or 4096`);
-    }
-    case "ec":
-      if (details.namedCurve === "prime256v1" || details.namedCurve === "P-256") return "ec-p256";
-      if (details.namedCurve === "secp384r1" || details.namedCurve === "P-384") return "ec-p384";
-      break;
-    case "ed25519":
-      return "ed25519";
-  }
+  const spki = new Uint8Array(createPublicKey(key).export({ type: "spki", format: "der" }));
+  const { keyType, family, bits } = describePublicKey(spki);
+  if ((KEY_TYPES as readonly string[]).includes(keyType)) return keyType as KeyType;
+  if (family === "rsa") throw new DepotError("E_INSECURE_KEY", `${where} is an RSA key of ${bits} bits; depot signs with 2048, 3072 or 4096`);
   throw new DepotError("E_NOT_A_DEPOT", `${where} holds a key type depot cannot sign with`);
+}
+
+/** What a public key is, read from its SPKI: the one place depot works out a key's type. */
+export interface KeyDescription {
+  /** rsa, ec, ed25519, or what else the algorithm is (ed448, rsa-pss, a dotted OID). */
+  family: string;
+  /** depot's name: rsa-2048, ec-p256, ed25519; ec-secp521r1 and the family for others. */
+  keyType: string;
+  /** An RSA key's modulus length. */
+  bits?: number;
+  /** An EC key's curve: P-256, P-384, secp521r1, ... */
+  curve?: string;
+}
+
+const KEY_ALGORITHMS: Record<string, string> = {
+  "1.2.840.113549.1.1.1": "rsa",
+  "1.2.840.10045.2.1": "ec",
+  "1.3.101.112": "ed25519",
+  "1.3.101.113": "ed448",
+  "1.2.840.113549.1.1.10": "rsa-pss",
+};
+const CURVES: Record<string, string> = {
+  "1.2.840.10045.3.1.7": "P-256",
+  "1.3.132.0.34": "P-384",
+  "1.3.132.0.35": "secp521r1",
+  "1.3.132.0.10": "secp256k1",
+};
+
+/**
+ * Reads the algorithm identifier (and curve) from the SPKI itself, not
+ * through node:crypto: BoringSSL cannot load keys it does not support
+ * (secp256k1, Ed448), and those still deserve a message naming them.
+ * Throws a plain Error when the SPKI cannot be read.
+ */
+export function describePublicKey(spki: Uint8Array): KeyDescription {
+  const [algorithmId] = children(spki, readElement(spki));
+  const [oidElement, parameters] = children(spki, algorithmId!);
+  const algorithm = oidText(spki.subarray(oidElement!.contentStart, oidElement!.end));
+  const family = KEY_ALGORITHMS[algorithm] ?? algorithm;
+  if (family === "rsa") {
+    const bits = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }).asymmetricKeyDetails?.modulusLength ?? 0;
+    return { family, keyType: `rsa-${bits}`, bits };
+  }
+  if (family === "ec") {
+    const curveOid = parameters?.tag === TAG.OID ? oidText(spki.subarray(parameters.contentStart, parameters.end)) : "unknown";
+    const curve = CURVES[curveOid] ?? curveOid;
+    return { family, keyType: `ec-${curve.toLowerCase().replace("-", "")}`, curve };
+  }
+  return { family, keyType: family };
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { children, integerFromHex, oid, readElement, string, TAG, time, tlv } from "./der.ts";
-import type { DistinguishedName } from "./dn.ts";
+import { type DistinguishedName, encodedValue } from "./dn.ts";
 import type { DerSigner } from "./signer.ts";
 
 /**
@@ -72,8 +72,6 @@ function subjectKeyIdentifier(spki: Uint8Array): Uint8Array {
   return tlv(TAG.SEQUENCE, OID.subjectKeyIdentifier, tlv(TAG.OCTET_STRING, tlv(TAG.OCTET_STRING, keyId)));
 }
 
-/** The string type each attribute is written with: as toJsonName in dn.ts. */
-const STRING_TAG: Record<string, number> = { C: TAG.PRINTABLE_STRING, DC: TAG.IA5_STRING, emailAddress: TAG.IA5_STRING };
 const ATTRIBUTE_OIDS = new Map<string, Uint8Array>();
 
 function encodeName(name: DistinguishedName): Uint8Array {
@@ -82,8 +80,8 @@ function encodeName(name: DistinguishedName): Uint8Array {
     ...name.map((attr) => {
       let type = ATTRIBUTE_OIDS.get(attr.oid);
       if (!type) ATTRIBUTE_OIDS.set(attr.oid, (type = oid(attr.oid)));
-      const value = attr.name === "C" ? attr.value.toUpperCase() : attr.value;
-      return tlv(TAG.SET, tlv(TAG.SEQUENCE, type, string(STRING_TAG[attr.name] ?? TAG.UTF8_STRING, value)));
+      const { tag, text } = encodedValue(attr);
+      return tlv(TAG.SET, tlv(TAG.SEQUENCE, type, string(tag, text)));
     }),
   );
 }

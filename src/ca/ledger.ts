@@ -7,6 +7,7 @@
  * was lost (see `ledger/marker.ts`).
  */
 import { statSync } from "node:fs";
+import type { Profile } from "./profiles.ts";
 import { DepotError } from "../errors.ts";
 import type { DepotSettings } from "./config.ts";
 import type { CrlEntry } from "./crl.ts";
@@ -15,8 +16,9 @@ import type { DepotLayout } from "./layout.ts";
 import type { TokenStore } from "./tokens.ts";
 import { hasLedgerMarker } from "./ledger/marker.ts";
 import { SqliteLedger, sqliteLedgerPresence } from "./ledger/sqlite.ts";
+import { isPostgresUrl, openPostgresLedger } from "./ledger/postgres-settings.ts";
 
-export type CertificateType = "client" | "server" | "ca";
+export type CertificateType = Profile | "ca";
 export type CertificateStatus = "valid" | "revoked";
 
 /** One issued certificate as the ledger keeps it. */
@@ -54,6 +56,10 @@ export interface ListQuery {
   now?: Date;
   /** Whether the CA certificate's row is included (default: yes). */
   includeCa?: boolean;
+  /** Only records after this one in the listing's order (not_before, then serial): a page's cursor. */
+  after?: { notBefore: Date; serial: string };
+  /** At most this many records (a page). */
+  limit?: number;
 }
 
 /** The next CRL, as one transaction took it: its number and what it must list. */
@@ -111,6 +117,14 @@ export interface Ledger {
   publishIfNewest(claim: CrlClaim, validity: { thisUpdate: Date; nextUpdate: Date }, publish: () => void): Promise<boolean>;
   crlState(): Promise<CrlState>;
   /**
+   * Takes the lease on publishing CRLs when due (`refreshCrl`) until
+   * `until`, unless another holder has it: so one process at a time signs a
+   * large CRL for the upkeep, not every server process at once. A holder's
+   * own lease is extended; an expired one is taken over.
+   */
+  leaseCrlPublication(holder: number, now: Date, until: Date): Promise<boolean>;
+  releaseCrlPublication(holder: number): Promise<void>;
+  /**
    * For a rebuilt ledger: marks revoked what the last published CRL listed
    * (serials without a record are kept as CRL-only revocations), and takes
    * up its CRL number, so numbers never go backwards.
@@ -124,6 +138,8 @@ export interface Ledger {
   /** Serials of every certificate but the CA's, without the rest of their records. */
   leafSerials(): Promise<string[]>;
   count(): Promise<number>;
+  /** Whether it holds no record at all (a ledger always holds the CA's once made): cheaper than count. */
+  isEmpty(): Promise<boolean>;
   close(): void;
 }
 
@@ -142,7 +158,8 @@ export interface LedgerOpening {
  */
 export async function openLedger(layout: DepotLayout, settings: DepotSettings, opening: LedgerOpening = {}): Promise<Ledger> {
   const kind = settings.ledger ?? "sqlite";
-  if (kind !== "sqlite") throw new DepotError("E_NOT_A_DEPOT", `${layout.config} names the ledger '${kind}'; this depot knows only sqlite`);
+  if (isPostgresUrl(kind)) return openPostgresLedger(layout, settings, opening.create === true);
+  if (kind !== "sqlite") throw new DepotError("E_NOT_A_DEPOT", `${layout.config} names the ledger '${kind}'; this depot knows sqlite and postgres://user@host:5432/db`);
   if (!opening.create) {
     const presence = sqliteLedgerPresence(layout.ledger);
     const hadLedger = hasLedgerMarker(layout) || presence !== "missing";
@@ -150,7 +167,7 @@ export async function openLedger(layout: DepotLayout, settings: DepotSettings, o
     if (presence === "missing" && !hadLedger && hasCrl(layout)) throw lostLedger(layout, presence);
   }
   const ledger = SqliteLedger.open(layout.ledger, { create: true, groupReadable: groupReadable(layout) });
-  if (!opening.create && hasLedgerMarker(layout) && (await ledger.count()) === 0) {
+  if (!opening.create && hasLedgerMarker(layout) && (await ledger.isEmpty())) {
     ledger.close();
     throw lostLedger(layout, "empty");
   }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { dnFromName, formatDn } from "./dn.ts";
 import { fingerprintOf, pemOf } from "./issuer.ts";
 import type { KeyType } from "./key-types.ts";
+import { describePublicKey } from "./keys.ts";
 import type { DepotLayout } from "./layout.ts";
 import type { CertificateRecord, CertificateType, Ledger } from "./ledger.ts";
 import { x509 } from "./provider.ts";
@@ -46,8 +47,9 @@ function typeOf(certificate: x509.X509Certificate): CertificateType {
 }
 
 function keyTypeName(certificate: x509.X509Certificate): string {
-  const algorithm = certificate.publicKey.algorithm as RsaHashedKeyAlgorithm & EcKeyAlgorithm;
-  if (algorithm.modulusLength) return `rsa-${algorithm.modulusLength}`;
-  if (algorithm.namedCurve) return `ec-${algorithm.namedCurve.toLowerCase().replace("-", "")}`;
-  return algorithm.name.toLowerCase();
+  try {
+    return describePublicKey(new Uint8Array(certificate.publicKey.rawData)).keyType;
+  } catch {
+    return "unknown";
+  }
 }

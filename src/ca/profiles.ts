@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { DepotError } from "../errors.ts";
+import type { DistinguishedName } from "./dn.ts";
 import type { KeyFamily } from "./key-types.ts";
 import { oid, TAG, tlv } from "./der.ts";
 import { x509 } from "./provider.ts";
@@ -9,7 +10,7 @@ import { x509 } from "./provider.ts";
  * signatures. Leaf keyUsage follows the key: RSA keys may encipher, EC and
  * Ed25519 keys only sign.
  */
-export type Profile = "ca" | "client" | "server";
+export type Profile = "client" | "server";
 const { KeyUsageFlags } = x509;
 
 export function caExtensions(): x509.Extension[] {
@@ -24,16 +25,28 @@ export function caExtensions(): x509.Extension[] {
  * fixed ones are built once per profile and key family: @peculiar/x509's
  * extension objects take over a millisecond to make, more than signing.
  */
-export function leafExtensions(profile: "client" | "server", family: KeyFamily, subjectAltNames: SubjectAltName[]): Uint8Array[] {
+export function leafExtensions(profile: Profile, family: KeyFamily, subjectAltNames: SubjectAltName[]): Uint8Array[] {
   const key = `${profile}/${family}`;
   let fixed = FIXED_EXTENSIONS.get(key);
   if (!fixed) FIXED_EXTENSIONS.set(key, (fixed = fixedExtensions(profile, family).map((e) => new Uint8Array(e.rawData))));
-  return profile === "server" ? [...fixed, subjectAltNameExtension(subjectAltNames)] : fixed;
+  return subjectAltNames.length > 0 ? [...fixed, subjectAltNameExtension(subjectAltNames)] : fixed;
+}
+
+/**
+ * A leaf's subjectAltName entries: a server's host names (see serverNames),
+ * then every emailAddress of the subject as an rfc822Name (RFC 5280
+ * 4.2.1.6), which is where TLS software looks for a client's address.
+ */
+export function leafNames(profile: Profile, subject: DistinguishedName, sans: string[]): SubjectAltName[] {
+  const commonName = subject.find((attr) => attr.name === "CN")?.value;
+  const hosts = profile === "server" ? serverNames(commonName, sans) : [];
+  const emails = subject.filter((attr) => attr.name === "emailAddress").map((attr): SubjectAltName => ({ type: "email", value: attr.value }));
+  return [...hosts, ...emails];
 }
 
 const FIXED_EXTENSIONS = new Map<string, Uint8Array[]>();
 
-function fixedExtensions(profile: "client" | "server", family: KeyFamily): x509.Extension[] {
+function fixedExtensions(profile: Profile, family: KeyFamily): x509.Extension[] {
   const signs = KeyUsageFlags.digitalSignature;
   const usage =
     profile === "client"
@@ -54,10 +67,10 @@ function fixedExtensions(profile: "client" | "server", family: KeyFamily): x509.
   ];
 }
 
-/** subjectAltName (RFC 5280 4.2.1.6): dNSName [2] IA5String, iPAddress [7] OCTET STRING. */
+/** subjectAltName (RFC 5280 4.2.1.6): rfc822Name [1] and dNSName [2] IA5String, iPAddress [7] OCTET STRING. */
 function subjectAltNameExtension(names: SubjectAltName[]): Uint8Array {
   const generalNames = names.map((name) =>
-    name.type === "dns" ? tlv(0x82, new TextEncoder().encode(name.value)) : tlv(0x87, ipBytes(name.value)),
+    name.type === "ip" ? tlv(0x87, ipBytes(name.value)) : tlv(name.type === "dns" ? 0x82 : 0x81, new TextEncoder().encode(name.value)),
   );
   return tlv(TAG.SEQUENCE, SAN_OID, tlv(TAG.OCTET_STRING, tlv(TAG.SEQUENCE, ...generalNames)));
 }
@@ -81,7 +94,7 @@ export function ipBytes(address: string): Uint8Array {
 }
 
 export interface SubjectAltName {
-  type: "dns" | "ip";
+  type: "dns" | "ip" | "email";
   value: string;
 }
 

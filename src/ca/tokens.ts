@@ -199,20 +199,12 @@ export class SqliteTokenStore implements TokenStore {
         )
         .get(name);
       if (!row) return { ok: true };
-      const windowMs = rate.windowSeconds * 1000;
-      const start = Math.floor(now.getTime() / windowMs) * windowMs;
-      const current = row.window_start === start ? row.window_count : 0;
-      const before = row.window_start === start ? row.window_before : row.window_start === start - windowMs ? row.window_count : 0;
-      const overlap = 1 - (now.getTime() - start) / windowMs;
-      if (before * overlap + current + 1 > rate.limit) {
-        // When the estimate next drops below the limit: within this window if
-        // the previous one's share is what is over, else once this one ends.
-        const waitMs = current + 1 > rate.limit || before === 0 ? start + windowMs - now.getTime() : (1 - (rate.limit - 1 - current) / before - (1 - overlap)) * windowMs;
-        return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(Math.round(waitMs) / 1000)) };
-      }
+      const decision = slidingWindow(row, rate, now);
+      if (!decision.ok) return decision;
+      const { start, current, before } = decision.next;
       this.db
         .query("UPDATE api_tokens SET window_start = ?, window_count = ?, window_before = ? WHERE name = ?")
-        .run(start, current + 1, before, name);
+        .run(start, current, before, name);
       return { ok: true };
     });
     return retryBusy(() => take.immediate());
@@ -228,6 +220,32 @@ export class SqliteTokenStore implements TokenStore {
   async returnUse(name: string): Promise<void> {
     await retryBusy(() => this.db.query("UPDATE api_tokens SET uses_left = uses_left + 1 WHERE name = ? AND uses_left IS NOT NULL").run(name));
   }
+}
+
+/** A token's rate window as the ledger keeps it. */
+export interface RateWindow {
+  window_start: number;
+  window_count: number;
+  window_before: number;
+}
+
+/**
+ * The decision for one request against a rate (both ledgers' `takeRate`):
+ * refused with when to retry, or allowed with the window to store.
+ */
+export function slidingWindow(row: RateWindow, rate: Rate, now: Date): { ok: false; retryAfterSeconds: number } | { ok: true; next: { start: number; current: number; before: number } } {
+  const windowMs = rate.windowSeconds * 1000;
+  const start = Math.floor(now.getTime() / windowMs) * windowMs;
+  const current = row.window_start === start ? row.window_count : 0;
+  const before = row.window_start === start ? row.window_before : row.window_start === start - windowMs ? row.window_count : 0;
+  const overlap = 1 - (now.getTime() - start) / windowMs;
+  if (before * overlap + current + 1 > rate.limit) {
+    // When the estimate next drops below the limit: within this window if
+    // the previous one's share is what is over, else once this one ends.
+    const waitMs = current + 1 > rate.limit || before === 0 ? start + windowMs - now.getTime() : (1 - (rate.limit - 1 - current) / before - (1 - overlap)) * windowMs;
+    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(Math.round(waitMs) / 1000)) };
+  }
+  return { ok: true, next: { start, current: current + 1, before } };
 }
 
 function fromRow(row: Row): TokenRecord {

@@ -14,10 +14,7 @@ import { lastOf } from "./_strict.ts";
 
 export const PASSPHRASE_WHAT = "CA key passphrase";
 
-export const passphraseArgs = {
-  "passphrase-file": { type: "string", description: "For an encrypted CA key: a file whose first line is its passphrase ('-': standard input)" },
-  "passphrase-env": { type: "string", description: "For an encrypted CA key: the name of an environment variable holding its passphrase" },
-} as const;
+export { passphraseArgs } from "./_passphrase-args.ts";
 
 /** The passphrase from --passphrase-file, --passphrase-env, or a prompt on a terminal (twice when `confirm`). */
 export async function readPassphrase(parsed: Record<string, unknown>, options: { confirm?: boolean; what?: string } = {}): Promise<string> {

@@ -70,9 +70,10 @@ const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1
 /** One line typed on the terminal in raw mode, so nothing is echoed. */
 function promptHidden(prompt: string, what: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(prompt);
+  // Raw mode (no echo) before the prompt: an answer typed the moment it shows must not be echoed.
   stdin.setRawMode(true);
   stdin.resume();
+  process.stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let typed = "";
     const finish = (error?: DepotError) => {

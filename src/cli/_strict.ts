@@ -1,16 +1,22 @@
 import type { ArgsDef } from "citty";
 import { DepotError } from "../errors.ts";
+import { nearest } from "./_help.ts";
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /**
- * citty accepts any flag; depot does not. A mistyped `--proces-count 4`
- * silently starting a server with defaults is worse than an error.
- * `extraPositionals` says whether words beyond the declared positionals are
- * welcome (init's label words are).
+ * citty accepts any flag, and keeps the last of a repeated one; depot does
+ * not. A mistyped `--proces-count 4` silently starting a server with
+ * defaults, or `--cn Bob --cn Alice` silently issuing CN=Alice, is worse than
+ * an error. `extraPositionals` says whether words beyond the declared
+ * positionals are welcome (init's label words are); `repeatable` names the
+ * options that may be given more than once (`--san`).
  */
-export function rejectUnknownArgs(rawArgs: string[], argsDef: ArgsDef, extraPositionals = false): void {
+export function rejectUnknownArgs(rawArgs: string[], argsDef: ArgsDef, extraPositionals = false, repeatable: string[] = []): void {
   const known = new Map<string, "boolean" | "value">();
+  /** Each spelling's option name, to catch `--type a -t b`. */
+  const canonical = new Map<string, string>();
+  const given = new Map<string, string[]>();
   let positionals = 0;
   for (const [name, def] of Object.entries(argsDef)) {
     if (def.type === "positional") {
@@ -18,7 +24,10 @@ export function rejectUnknownArgs(rawArgs: string[], argsDef: ArgsDef, extraPosi
       continue;
     }
     const kind = def.type === "boolean" ? "boolean" : "value";
-    for (const spelling of [name, kebab(name), ...[(def as { alias?: string | string[] }).alias ?? []].flat()]) known.set(spelling, kind);
+    for (const spelling of [name, kebab(name), ...[(def as { alias?: string | string[] }).alias ?? []].flat()]) {
+      known.set(spelling, kind);
+      canonical.set(spelling, kebab(name));
+    }
   }
   known.set("help", "boolean").set("h", "boolean");
 
@@ -37,14 +46,25 @@ export function rejectUnknownArgs(rawArgs: string[], argsDef: ArgsDef, extraPosi
     const name = known.has(flag) ? flag : flag.replace(/^no-/, "");
     const kind = known.get(name);
     if (!kind || (name !== flag && kind !== "boolean")) {
-      throw new DepotError("E_BAD_ARGUMENT", `unknown option ${arg.split("=")[0]}`);
+      const guess = nearest(flag, [...known.keys()].filter((k) => k.length > 1));
+      throw new DepotError("E_BAD_ARGUMENT", `unknown option ${arg.split("=")[0]}${guess ? `; did you mean --${guess}?` : ""}`);
     }
-    if (kind === "value" && inlineValue === undefined) {
-      const value = rawArgs[i + 1];
-      if (value === undefined || (value.startsWith("-") && value !== "-")) {
-        throw new DepotError("E_BAD_ARGUMENT", `option ${arg} needs a value`);
+    if (kind === "value") {
+      let value = inlineValue;
+      if (value === undefined) {
+        value = rawArgs[i + 1];
+        // A negative number is a value (`--days -5`), to be refused for what it is.
+        if (value === undefined || (value.startsWith("-") && value !== "-" && !/^-\d/.test(value))) {
+          throw new DepotError("E_BAD_ARGUMENT", `option ${arg} needs a value`);
+        }
+        i++;
       }
-      i++;
+      const option = canonical.get(name)!;
+      const values = [...(given.get(option) ?? []), value];
+      given.set(option, values);
+      if (values.length > 1 && !repeatable.includes(option)) {
+        throw new DepotError("E_BAD_ARGUMENT", `--${option} is given ${values.length} times (${values.map((v) => `'${v}'`).join(", ")}): give it once`);
+      }
     }
   }
   if (!extraPositionals && seen.length > positionals) {

@@ -1,26 +1,25 @@
-import { defineCommand } from "citty";
-import { Depot } from "../ca/depot.ts";
-import { rejectUnknownArgs } from "./_strict.ts";
+/**
+ * @module
+ * `depot config`: web-server settings that require this depot's certificates.
+ */
+import { depotCommand } from "./_command.ts";
 import { isTwoTier, tierLayout } from "../ca/hierarchy.ts";
 import { twoTierWebServerConfig } from "./_two-tier-config.ts";
+import { ocspWebServerConfig } from "../ocsp/web-server-config.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
 } as const;
 
-export default defineCommand({
+export default depotCommand({
   meta: { name: "config", description: "Print Apache and nginx settings that make a web server require certificates from this depot." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
-    const depot = await Depot.open(parsed.path, { withoutSigning: true }); // never signs: an encrypted key stays locked
-    depot.close();
+  run(_context, depot) {
     const tiers = tierLayout(depot.layout);
-    process.stdout.write(
-      isTwoTier(depot.layout)
-        ? twoTierWebServerConfig({ caCertificate: depot.layout.caCertificate, intermediateCertificate: tiers.intermediateCertificate, crl: depot.layout.crl, rootCrl: tiers.rootCrl }, depot.label)
-        : webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label),
-    );
+    const settings = isTwoTier(depot.layout)
+      ? twoTierWebServerConfig({ caCertificate: depot.layout.caCertificate, intermediateCertificate: tiers.intermediateCertificate, crl: depot.layout.crl, rootCrl: tiers.rootCrl }, depot.label)
+      : webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label);
+    process.stdout.write(settings + (depot.publicUrl ? ocspWebServerConfig(depot.publicUrl) : ""));
   },
 });
 

@@ -1,10 +1,12 @@
 /**
  * @module
- * `depot ledger rebuild PATH`: the explicit recovery of a lost ledger.
+ * `depot ledger rebuild PATH`: the explicit recovery of a lost ledger;
+ * `depot ledger migrate PATH --to postgres://…` (ledger-migrate.ts).
  */
 import { defineCommand } from "citty";
 import { rebuildLedger } from "../ca/ledger/rebuild.ts";
 import { rejectUnknownArgs } from "./_strict.ts";
+import migrate from "./ledger-migrate.ts";
 
 const rebuildArgs = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -31,6 +33,6 @@ const rebuild = defineCommand({
 });
 
 export default defineCommand({
-  meta: { name: "ledger", description: "Look after the depot's ledger (ledger rebuild PATH)." },
-  subCommands: { rebuild },
+  meta: { name: "ledger", description: "Look after the depot's ledger (ledger rebuild PATH, ledger migrate PATH --to postgres://…)." },
+  subCommands: { rebuild, migrate },
 });

@@ -8,6 +8,7 @@ import { Depot } from "../ca/depot.ts";
 import type { CertificateSummary } from "../ca/ledger.ts";
 import { DepotError } from "../errors.ts";
 import { rejectUnknownArgs } from "./_strict.ts";
+import { printable } from "../ca/dn.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -41,7 +42,7 @@ export default defineCommand({
         await out.write(first ? "]\n" : "\n]\n");
       } else {
         for await (const r of records) {
-          await out.write(`${[r.serial.toUpperCase(), r.type.padEnd(6), statusOf(r, now).padEnd(7), r.notAfter.toISOString().slice(0, 10), r.subject].join("  ")}\n`);
+          await out.write(`${[r.serial.toUpperCase(), r.type.padEnd(6), statusOf(r, now).padEnd(7), r.notAfter.toISOString().slice(0, 10), printable(r.subject)].join("  ")}\n`);
         }
       }
       await out.flush();

@@ -1,73 +1,105 @@
-import { type CommandDef, renderUsage, runCommand } from "citty";
-import { DepotError } from "../errors.ts";
-import { VERSION, VERSION_LINE } from "../version.ts";
-
-type LazyCommand = () => Promise<CommandDef<any>>;
-
 /**
- * Each command is loaded when it runs, so `--version`, `status` and the
- * server's supervisor never load the CA library they do not use.
+ * @module
+ * The command line's entry: picks the command, prints help, and is the only
+ * place errors become messages and exit statuses. Commands are loaded
+ * lazily, so `depot --version` or `depot stop` loads no CA library.
  */
-export const commands: Record<string, LazyCommand> = {
-  start: () => import("./start.ts").then((m) => m.default),
-  stop: () => import("./stop.ts").then((m) => m.default),
-  status: () => import("./status.ts").then((m) => m.default),
-  init: () => import("./init.ts").then((m) => m.default),
-  generate: () => import("./generate.ts").then((m) => m.default),
-  sign: () => import("./sign.ts").then((m) => m.default),
-  revoke: () => import("./revoke.ts").then((m) => m.default),
-  crl: () => import("./crl.ts").then((m) => m.default),
-  list: () => import("./list.ts").then((m) => m.default),
-  show: () => import("./show.ts").then((m) => m.default),
-  config: () => import("./config.ts").then((m) => m.default),
-  ledger: () => import("./ledger.ts").then((m) => m.default),
-  token: () => import("./token.ts").then((m) => m.default),
-  audit: () => import("./audit.ts").then((m) => m.default),
-  acme: () => import("./acme.ts").then((m) => m.default),
-  key: () => import("./key.ts").then((m) => m.default),
-  root: () => import("./root.ts").then((m) => m.default),
-  intermediate: () => import("./intermediate.ts").then((m) => m.default),
+import type { CommandDef } from "citty";
+import { DepotError } from "../errors.ts";
+import { VERSION_LINE } from "../version.ts";
+import { nearest, renderHelp, renderMainHelp } from "./_help.ts";
+
+type Loader = () => Promise<CommandDef<any>>;
+const load = (module: Promise<{ default: CommandDef<any> }>) => module.then((m) => m.default);
+
+export const commands: Record<string, Loader> = {
+  start: () => load(import("./start.ts")),
+  stop: () => load(import("./stop.ts")),
+  status: () => load(import("./status.ts")),
+  init: () => load(import("./init.ts")),
+  generate: () => load(import("./generate.ts")),
+  sign: () => load(import("./sign.ts")),
+  p12: () => load(import("./p12.ts")),
+  revoke: () => load(import("./revoke.ts")),
+  crl: () => load(import("./crl.ts")),
+  list: () => load(import("./list.ts")),
+  show: () => load(import("./show.ts")),
+  config: () => load(import("./config.ts")),
+  "install-ca": () => load(import("./install-ca.ts")),
+  ledger: () => load(import("./ledger.ts")),
+  token: () => load(import("./token.ts")),
+  audit: () => load(import("./audit.ts")),
+  acme: () => load(import("./acme.ts")),
+  key: () => load(import("./key.ts")),
+  root: () => load(import("./root.ts")),
+  intermediate: () => load(import("./intermediate.ts")),
 };
 
-const root: CommandDef = {
-  meta: { name: "depot", version: VERSION, description: "A mini certificate authority: CA library, command line and pre-forking server." },
-  subCommands: commands,
-};
+const DESCRIPTION = "A mini certificate authority: CA library, command line and pre-forking server.";
 
-/** Runs the command line and returns the exit status; the only place errors become messages. */
+/** Runs the command line and returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const [first] = argv;
-  // Bare `depot`, or `depot --process-count 4`, runs the server.
-  if (first === undefined || (first.startsWith("-") && !["--help", "-h", "--version", "-v"].includes(first))) argv = ["start", ...argv];
   try {
     if (first === "--version" || first === "-v") {
       console.log(VERSION_LINE);
       return 0;
     }
-    const name = argv[0]!;
-    const load = name.startsWith("-") || !Object.hasOwn(commands, name) ? undefined : commands[name];
-    if (!name.startsWith("-") && !load) {
-      throw new DepotError("E_BAD_ARGUMENT", `unknown command '${name}' (commands: ${Object.keys(commands).join(", ")})`);
-    }
-    const command = await load?.();
-    if (argv.includes("--help") || argv.includes("-h")) {
-      const usage = await renderUsage(command ?? root, command ? root : undefined);
-      process.stdout.write(`${process.stdout.isTTY ? usage : stripAnsi(usage)}\n`);
+    if (first === "--help" || first === "-h" || first === "help") {
+      const loaded = Object.fromEntries(await Promise.all(Object.entries(commands).map(async ([name, loader]) => [name, await loader()] as const)));
+      process.stdout.write(renderMainHelp(DESCRIPTION, loaded));
       return 0;
     }
-    const { result } = await runCommand(command ?? root, { rawArgs: command ? argv.slice(1) : argv });
+    // Bare `depot`, or `depot --process-count 4`, runs the server.
+    if (first === undefined || first.startsWith("-")) argv = ["start", ...argv];
+    const name = argv[0]!;
+    const loader = Object.hasOwn(commands, name) ? commands[name] : undefined;
+    if (!loader) {
+      const guess = nearest(name, Object.keys(commands));
+      throw new DepotError("E_BAD_ARGUMENT", `unknown command '${name}'${guess ? `; did you mean '${guess}'?` : ""} (commands: ${Object.keys(commands).join(", ")})`);
+    }
+    const rest = argv.slice(1);
+    const wantsHelp = rest.includes("--help") || rest.includes("-h");
+    // The server's supervisor parses its own flags: citty, and the node:util
+    // it loads (6 MB), stay out of the process that runs for months.
+    if (name === "start" && !wantsHelp) return await (await import("./start.ts")).runStart(rest);
+    const command = await loader();
+    if (wantsHelp) {
+      // `depot ledger rebuild --help`: the help of the subcommand named.
+      let [helpName, helpCommand, words] = [name, command, rest];
+      for (;;) {
+        const subCommands = (await resolveValue(helpCommand.subCommands)) as Record<string, unknown> | undefined;
+        const [word] = words;
+        if (!subCommands || word === undefined || !Object.hasOwn(subCommands, word)) break;
+        [helpName, helpCommand, words] = [`${helpName} ${word}`, (await resolveValue(subCommands[word])) as CommandDef<any>, words.slice(1)];
+      }
+      process.stdout.write(await renderHelp(helpName, helpCommand));
+      return 0;
+    }
+    const { runCommand } = await import("citty");
+    const { result } = await runCommand(command, { rawArgs: rest });
     return typeof result === "number" ? result : 0;
   } catch (error) {
-    console.error(`depot: ${messageOf(error)}`);
+    console.error(`depot: ${describe(error)}`);
     return 1;
   }
 }
 
-function messageOf(error: unknown): string {
+/** citty's Resolvable: a value, a promise, or a function giving either. */
+async function resolveValue(value: unknown): Promise<unknown> {
+  return typeof value === "function" ? await value() : await value;
+}
+
+function describe(error: unknown): string {
   if (error instanceof DepotError) return error.message;
   // citty's own usage errors (missing positional, bad enum) carry a code.
   const { name, code, message } = (error ?? {}) as { name?: string; code?: string; message?: string };
-  if (name === "CLIError" || code === "EARG") return stripAnsi(String(message)).replace(/^Missing required positional argument: (\w+)/, (_, arg) => `missing ${arg}`);
+  if (name === "CLIError" || code === "EARG") {
+    return stripAnsi(String(message))
+      .replace(/^Missing required positional argument: (\w+)/, (_, arg) => `missing ${arg}`)
+      .replace(/^Missing required argument: (--\S+)/, "missing $1")
+      .replace(/^Invalid value for argument: (--\S+) \((.*)\)\. Expected one of: (.*)\.$/, (_, option, value, choices) => `unknown ${option} '${value}' (${choices.split(", ").join(" or ")})`);
+  }
   if (process.env.DEPOT_DEBUG) console.error(error);
   return `internal error: ${stripAnsi(String(message ?? error))} (set DEPOT_DEBUG=1 for details)`;
 }

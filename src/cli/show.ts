@@ -1,9 +1,11 @@
-import { defineCommand } from "citty";
-import { Depot } from "../ca/depot.ts";
-import { dnFromName, formatDn } from "../ca/dn.ts";
+/**
+ * @module
+ * `depot show`: one certificate, a readable summary then its PEM.
+ */
+import { dnFromName, formatDn, printable } from "../ca/dn.ts";
 import { x509 } from "../ca/provider.ts";
 import { serialToDecimal } from "../ca/serial.ts";
-import { rejectUnknownArgs } from "./_strict.ts";
+import { depotCommand } from "./_command.ts";
 import { statusOf } from "./list.ts";
 
 const args = {
@@ -11,31 +13,25 @@ const args = {
   serial: { type: "positional", description: "Serial of the certificate (as for revoke)", required: true },
 } as const;
 
-export default defineCommand({
+export default depotCommand({
   meta: { name: "show", description: "Print one certificate: a readable summary, then its PEM." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
-    const depot = await Depot.open(parsed.path, { withoutSigning: true }); // never signs: an encrypted key stays locked
-    try {
-      const record = await depot.findBySerial(parsed.serial);
-      const certificate = new x509.X509Certificate(record.pem);
-      const san = certificate.getExtension(x509.SubjectAlternativeNameExtension);
-      const lines = [
-        `Serial:      ${record.serial.toUpperCase()} (decimal ${serialToDecimal(record.serial)})`,
-        `Subject:     ${record.subject}`,
-        `Issuer:      ${formatDn(dnFromName(certificate.issuerName))}`,
-        `Type:        ${record.type}`,
-        `Key type:    ${record.keyType}`,
-        `Not before:  ${record.notBefore.toISOString()}`,
-        `Not after:   ${record.notAfter.toISOString()}`,
-        `Status:      ${statusOf(record, new Date())}${record.revokedAt ? ` since ${record.revokedAt.toISOString()} (${record.revocationReason})` : ""}`,
-        `SHA-256:     ${record.fingerprint.toUpperCase().replace(/(..)(?=.)/g, "$1:")}`,
-      ];
-      if (san) lines.push(`Names:       ${san.names.items.map((n) => `${n.type.toUpperCase()}:${n.value}`).join(", ")}`);
-      process.stdout.write(`${lines.join("\n")}\n${record.pem}`);
-    } finally {
-      depot.close();
-    }
+  async run({ args: parsed }, depot) {
+    const record = await depot.findBySerial(parsed.serial);
+    const certificate = new x509.X509Certificate(record.pem);
+    const san = certificate.getExtension(x509.SubjectAlternativeNameExtension);
+    const lines = [
+      `Serial:      ${record.serial.toUpperCase()} (decimal ${serialToDecimal(record.serial)})`,
+      `Subject:     ${printable(record.subject)}`,
+      `Issuer:      ${printable(formatDn(dnFromName(certificate.issuerName)))}`,
+      `Type:        ${record.type}`,
+      `Key type:    ${record.keyType}`,
+      `Not before:  ${record.notBefore.toISOString()}`,
+      `Not after:   ${record.notAfter.toISOString()}`,
+      `Status:      ${statusOf(record, new Date())}${record.revokedAt ? ` since ${record.revokedAt.toISOString()} (${record.revocationReason})` : ""}`,
+      `SHA-256:     ${record.fingerprint.toUpperCase().replace(/(..)(?=.)/g, "$1:")}`,
+    ];
+    if (san) lines.push(`Names:       ${printable(san.names.items.map((n) => `${n.type.toUpperCase()}:${n.value}`).join(", "))}`);
+    process.stdout.write(`${lines.join("\n")}\n${record.pem}`);
   },
 });

@@ -1,37 +1,41 @@
-import { defineCommand } from "citty";
+/**
+ * @module
+ * `depot sign`: a certificate for a request (CSR) whose key never leaves
+ * its owner.
+ */
 import { readFileSync } from "node:fs";
-import { parseDays } from "../ca/depot.ts";
 import { MAX_CSR_BYTES } from "../ca/csr.ts";
 import { DepotError, ioError } from "../errors.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
-import { openToSign, passphraseArgs } from "./_passphrase.ts";
+import { daysOption, stringOption } from "./_args.ts";
+import { depotCommand } from "./_command.ts";
+import { passphraseArgs } from "./_passphrase.ts";
+import type { Profile } from "../ca/profiles.ts";
+import { writePublicFile, writeStdout } from "./_output.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
-  csr: { type: "string", description: "The PEM certificate request (- for stdin)" },
-  type: { type: "string", description: "client (default) or server" },
-  days: { type: "string", description: "Validity in days (default: the depot's, 365)" },
+  csr: { type: "string", valueHint: "file", required: true, description: "The PEM certificate request (- for standard input), e.g. from openssl req -new" },
+  type: { type: "enum", options: ["client", "server"] as Profile[], default: "client", description: "client (default) or server" },
+  days: { type: "string", valueHint: "days", description: "Validity in days (default: the depot's, 365)" },
+  out: { type: "string", valueHint: "file", description: "Write the certificate to FILE (written whole or not at all) instead of standard output" },
   ...passphraseArgs,
 } as const;
 
-export default defineCommand({
+export default depotCommand({
   meta: { name: "sign", description: "Sign a certificate request: the private key never leaves its owner. Prints the certificate." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
-    const csrPath = lastOf(parsed.csr);
+  signs: true,
+  async run({ args: parsed }, depot) {
+    const csrPath = stringOption(parsed, "csr");
     if (csrPath === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --csr FILE");
-    const type = lastOf(parsed.type) ?? "client";
-    if (type !== "client" && type !== "server") throw new DepotError("E_BAD_ARGUMENT", `unknown --type '${type}' (client or server)`);
-    const days = lastOf(parsed.days);
+    const days = daysOption(parsed, "days");
+    const out = stringOption(parsed, "out");
     const pem = readRequest(csrPath);
-    const depot = await openToSign(parsed.path, parsed);
-    try {
-      const issued = await depot.signCsr(pem, { profile: type, ...(days ? { days: parseDays(days) } : {}), requester: { requester: "cli" } });
-      process.stdout.write(issued.certificatePem + depot.chainPem);
-    } finally {
-      depot.close();
-    }
+    const issued = await depot.signCsr(pem, { profile: parsed.type, ...(days ? { days } : {}), requester: { requester: "cli" } });
+    const recorded = { serial: issued.serial, depotPath: String(parsed.path) };
+    // The intermediate after the certificate in a two-tier depot (empty in one tier).
+    if (out === undefined) writeStdout(issued.certificatePem + depot.chainPem, recorded);
+    else writePublicFile(out, issued.certificatePem + depot.chainPem, recorded);
   },
 });
 

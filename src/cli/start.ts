@@ -1,20 +1,26 @@
 /**
  * @module
  * `depot start`: parses the flags into `ServerOptions` and calls `serve`
- * (`src/server/index.ts`), which does the work.
+ * (`src/server/index.ts`), which does the work. The process that runs it
+ * becomes the supervisor, so the flags are read here (`runStart`) without
+ * citty, whose node:util would stay in its memory for the server's life;
+ * citty only renders `start --help` from the same definition.
  */
-import { defineCommand } from "citty";
-import { existsSync } from "node:fs";
+import type { ArgsDef, CommandDef } from "citty";
+import { existsSync, readFileSync } from "node:fs";
+import { type DepotSettings, parseConfig, settingsFromConfig } from "../ca/config.ts";
+import { depotLayout } from "../ca/layout.ts";
 import { resolve } from "node:path";
 import { DepotError } from "../errors.ts";
-import type { ServerOptions } from "../server/index.ts";
+import type { ListenerSpec, ServerOptions } from "../server/index.ts";
+import { parseOcspValidity, parsePublicUrl } from "../http/public/options.ts";
 import { LOG_LEVELS, type LogLevel } from "../server/log.ts";
 import { defaultDepotPath, defaultPidFile } from "../server/paths.ts";
-import { defaultHttpsNames, httpsCertificatePaths } from "../http/api/https-files.ts";
 import type { HttpsListenerSpec } from "../server/listeners/types.ts";
+import { ACME_START_ARGS, acmeFromStartArgs } from "../acme/options.ts";
 import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 import { requireServerPlatform } from "./_server-platform.ts";
-import { passphraseArgs } from "./_passphrase.ts";
+import { passphraseArgs } from "./_passphrase-args.ts";
 import { unlockCaKeyToServe } from "./_server-key.ts";
 
 const args = {
@@ -37,33 +43,90 @@ const args = {
   "https-name": { type: "string", description: "A name of the HTTPS certificate the depot issues itself (repeatable; default: localhost, 127.0.0.1, ::1 and the host name)" },
   "https-cert": { type: "string", description: "Serve this certificate (PEM, with its chain) instead of one the depot issues; needs --https-key" },
   "https-key": { type: "string", description: "The key of --https-cert (PEM)" },
+  "api-url": { type: "string", description: "The HTTPS API's base URL as clients reach it (default: depot.cnf's api_url)" },
   "audit-log": { type: "string", description: "Also append the audit records (issuances, revocations, token changes) to this file as JSON lines" },
+  "http-port": { type: "string", description: "Port of the plain-HTTP listener: OCSP, CRL, CA certificate, health, metrics (off unless given)" },
+  "http-host": { type: "string", description: "Address of the plain-HTTP listener (default: --host)" },
+  "public-url": { type: "string", description: "Plain-HTTP base URL as clients reach it: certificates carry OCSP, CA and CRL locations under it (default: depot.cnf's public_url)" },
+  "ocsp-validity": { type: "string", description: "How long an OCSP answer is valid and may be cached: seconds, or with s, m, h, d (1h)" },
+  "on-crl-change": { type: "string", description: "Command run after each new crl.pem, e.g. 'systemctl reload nginx' (default: depot.cnf's on_crl_change)" },
+  ...ACME_START_ARGS,
   ...passphraseArgs,
 } as const;
 
-export default defineCommand({
+export default {
   meta: { name: "start", description: "Run the depot server: a supervisor and its worker processes." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    requireServerPlatform();
-    rejectUnknownArgs(rawArgs, args);
-    const options = serverOptions(parsed);
-    options.depot = await depotToServe(parsed.path as string | undefined);
-    const https = httpsListener(parsed, rawArgs, options.depot);
-    if (https) options.listeners.push(https);
-    const caKeyPem = await unlockCaKeyToServe(options.depot, parsed);
-    if (caKeyPem !== undefined) options.caKeyPem = caKeyPem;
-    const { serve } = await import("../server/index.ts");
-    return serve(options);
-  },
-});
+  run: ({ rawArgs }) => runStart(rawArgs),
+} satisfies CommandDef<typeof args>;
+
+/** Runs `depot start` with its raw arguments; resolves with the exit status. */
+export async function runStart(rawArgs: string[]): Promise<number> {
+  requireServerPlatform();
+  rejectUnknownArgs(rawArgs, args);
+  const parsed = flagValues(rawArgs, args);
+  const options = serverOptions(parsed);
+  options.depot = await depotToServe(parsed.path as string | undefined);
+  const settings = depotSettings(options.depot);
+  const https = await httpsListener(parsed, rawArgs, options.depot, settings);
+  const acme = acmeFromStartArgs(rawArgs, https !== undefined);
+  if (https && acme) https.acme = acme;
+  if (https) options.listeners.push(https);
+  const apiUrl = lastOf(parsed["api-url"]) ?? settings?.apiUrl;
+  if (apiUrl !== undefined) options.apiUrl = parseApiUrl(apiUrl);
+  const caKeyPem = await unlockCaKeyToServe(options.depot, parsed);
+  if (caKeyPem !== undefined) options.caKeyPem = caKeyPem;
+  const { serve } = await import("../server/index.ts");
+  return serve(options);
+}
+
+/**
+ * The flags' values, as citty would give them (`--x v`, `--x=v`, `-x v`,
+ * `--flag`, `--no-flag`; positionals in order), for arguments that
+ * `rejectUnknownArgs` has already checked.
+ */
+function flagValues(rawArgs: string[], definition: ArgsDef): Record<string, unknown> {
+  const byName = new Map<string, [string, string]>();
+  const positionals: string[] = [];
+  for (const [name, def] of Object.entries(definition)) {
+    if (def.type === "positional") positionals.push(name);
+    else for (const spelling of [name, ...[(def as { alias?: string | string[] }).alias ?? []].flat()]) byName.set(spelling, [name, def.type ?? "string"]);
+  }
+  const values: Record<string, unknown> = {};
+  const words: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") {
+      words.push(...rawArgs.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      words.push(arg);
+      continue;
+    }
+    const [flag = "", inline] = arg.replace(/^--?/, "").split(/=(.*)/s);
+    const negated = !byName.has(flag) && flag.startsWith("no-");
+    const [name, type] = byName.get(negated ? flag.slice(3) : flag) ?? [flag, "string"];
+    if (type === "boolean") values[name] = !negated;
+    else values[name] = [...[values[name] ?? []].flat(), inline ?? rawArgs[++i]];
+  }
+  positionals.forEach((name, i) => (values[name] = words[i]));
+  return values;
+}
 
 /** The flags as `ServerOptions`, each checked (the depot path is filled in after). */
 function serverOptions(parsed: Record<string, unknown>): ServerOptions {
   const processCount = integer(parsed["process-count"], "process-count", 2, 1, 64);
+  const line: ListenerSpec = { kind: "line", host: lastOf(parsed.host) ?? "127.0.0.1", port: integer(parsed.port, "port", 35553, 1, 65535) };
+  const http = httpListenerOf(parsed, line.host);
+  if (http && http.port === line.port && http.host === line.host) throw new DepotError("E_BAD_ARGUMENT", `--http-port ${http.port} is the line protocol's port; give another`);
+  const publicUrl = lastOf(parsed["public-url"]);
+  const onCrlChange = lastOf(parsed["on-crl-change"]);
   return {
     depot: "",
-    listeners: [{ kind: "line", host: lastOf(parsed.host) ?? "127.0.0.1", port: integer(parsed.port, "port", 35553, 1, 65535) }],
+    listeners: http ? [line, http] : [line],
+    ...(publicUrl !== undefined ? { publicUrl: parsePublicUrl(publicUrl) } : {}),
+    ...(onCrlChange ? { onCrlChange } : {}),
     processCount,
     maxConnectionQueue: integer(parsed["max-connection-queue"], "max-connection-queue", 1024, 1, 100_000),
     keyPool: integer(parsed["key-pool"], "key-pool", 32, 0, 10_000),
@@ -80,18 +143,36 @@ function serverOptions(parsed: Record<string, unknown>): ServerOptions {
   };
 }
 
+/** The `http` listener from --http-port (off unless given), --http-host (default: --host) and --ocsp-validity. */
+function httpListenerOf(parsed: Record<string, unknown>, host: string): ListenerSpec | undefined {
+  if (lastOf(parsed["http-port"]) === undefined) {
+    for (const flag of ["http-host", "ocsp-validity"]) {
+      if (lastOf(parsed[flag]) !== undefined) throw new DepotError("E_BAD_ARGUMENT", `--${flag} needs --http-port`);
+    }
+    return undefined;
+  }
+  const validity = lastOf(parsed["ocsp-validity"]);
+  return {
+    kind: "http",
+    host: lastOf(parsed["http-host"]) ?? host,
+    port: integer(parsed["http-port"], "http-port", 0, 1, 65535),
+    ...(validity ? { ocspValiditySeconds: parseOcspValidity(validity) } : {}),
+  };
+}
+
 /**
  * `--https-port`: the API's listener, with the depot's own certificate
  * (issued by the upkeep process before the workers start) unless
  * --https-cert/--https-key name one.
  */
-function httpsListener(parsed: Record<string, unknown>, rawArgs: string[], depot: string): HttpsListenerSpec | undefined {
+async function httpsListener(parsed: Record<string, unknown>, rawArgs: string[], depot: string, settings: DepotSettings | undefined): Promise<HttpsListenerSpec | undefined> {
   const given = ["https-host", "https-name", "https-cert", "https-key"].filter((flag) => lastOf(parsed[flag]) !== undefined);
-  if (lastOf(parsed["https-port"]) === undefined) {
+  const portText = lastOf(parsed["https-port"]) ?? settings?.httpsPort;
+  if (portText === undefined) {
     if (given.length > 0) throw new DepotError("E_BAD_ARGUMENT", `--${given[0]} needs --https-port`);
     return undefined;
   }
-  const port = integer(parsed["https-port"], "https-port", 0, 1, 65535);
+  const port = integer(portText, "https-port", 0, 1, 65535);
   const host = lastOf(parsed["https-host"]) ?? lastOf(parsed.host) ?? "127.0.0.1";
   const certFile = lastOf(parsed["https-cert"]);
   const keyFile = lastOf(parsed["https-key"]);
@@ -102,8 +183,33 @@ function httpsListener(parsed: Record<string, unknown>, rawArgs: string[], depot
     return { kind: "https", host, port, certFile: resolve(certFile), keyFile: resolve(keyFile) };
   }
   const names = allValues(rawArgs, "https-name");
+  // Only with --https-port: it loads node:net (7 MB), which would stay in the supervisor.
+  const { defaultHttpsNames, httpsCertificatePaths } = await import("../http/api/https-files.ts");
   const { certPath, keyPath } = httpsCertificatePaths(resolve(depot));
   return { kind: "https", host, port, certFile: certPath, keyFile: keyPath, issueNames: names.length > 0 ? names : defaultHttpsNames() };
+}
+
+/** depot.cnf's settings, read without opening the depot (the supervisor loads no crypto); undefined if unreadable (the upkeep process says why). */
+function depotSettings(depot: string): DepotSettings | undefined {
+  try {
+    return settingsFromConfig(parseConfig(readFileSync(depotLayout(resolve(depot)).config, "utf8")));
+  } catch {
+    return undefined;
+  }
+}
+
+/** An https:// base URL, without query or fragment; kept without a trailing slash. */
+export function parseApiUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.protocol !== "https:" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    throw new DepotError("E_BAD_ARGUMENT", `--api-url must be an https:// URL without query, fragment or credentials, not '${text}'`);
+  }
+  return url.href.replace(/\/+$/, "");
 }
 
 /** The given depot, or the default one, made on first start so that `depot` alone serves at once. */
@@ -111,6 +217,8 @@ async function depotToServe(given: string | undefined): Promise<string> {
   if (given) return given;
   const path = defaultDepotPath();
   if (!existsSync(path)) {
+    // The supervisor loads no CA library, except this once: reflect-metadata before x509.
+    await import("reflect-metadata");
     const { createDepot } = await import("../ca/create.ts");
     await createDepot(path, { label: "Depot CA" });
     console.log(`Created a depot in ${path}`);

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { DepotError } from "../errors.ts";
+import { addressOf } from "../server/listeners/types.ts";
 import { inspectPidFile } from "../server/pidfile.ts";
 import { defaultPidFile } from "../server/paths.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
@@ -22,7 +23,9 @@ export default defineCommand({
     const state = server.state;
     console.log(`depot is running: pid ${server.pid}`);
     if (state) {
-      console.log(`listening on ${state.host}:${state.port}`);
+      // The line listener by its address alone, as before; other kinds named.
+      const listeners = state.listeners ?? [{ kind: "line", host: state.host, port: state.port }];
+      console.log(`listening on ${listeners.map((l) => (l.kind === "line" ? addressOf(l) : `${addressOf(l)} (${l.kind})`)).join(", ")}`);
       console.log(`depot: ${state.depot}`);
       console.log(`workers: ${state.workers.join(" ")}`);
     }

@@ -19,7 +19,7 @@ export default defineCommand({
     if (!Number.isFinite(waitSeconds) || waitSeconds <= 0) throw new DepotError("E_BAD_ARGUMENT", `--wait must be a number of seconds above 0, not '${lastOf(parsed.wait)}'`);
     const server = inspectPidFile(pidFile);
     if (server.kind === "untrusted") throw new DepotError("E_SERVER", `not trusting the pid file: ${server.reason}`);
-    if (server.kind !== "running") throw new DepotError("E_SERVER", "Can't find a running server");
+    if (server.kind !== "running") throw new DepotError("E_SERVER", "can't find a running server");
     process.kill(server.pid, "SIGQUIT");
     const deadline = Date.now() + waitSeconds * 1000;
     while (isAlive(server.pid)) {

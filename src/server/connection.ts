@@ -44,8 +44,8 @@ export interface ConnectionHooks {
   /** An answer asked the worker to stop (the `shutdown` command). */
   shutdownRequested(): void;
   internalError(error: unknown): void;
-  /** For the debug log: the request's command and how long it took. */
-  served(command: string, milliseconds: number): void;
+  /** For the debug log and the metrics: the request's command, how long it took, and whether it was answered ERROR. */
+  served(command: string, milliseconds: number, outcome: "ok" | "error"): void;
 }
 
 type Stage = "reading" | "processing" | "writing" | "done";
@@ -141,7 +141,7 @@ export class Connection {
       .schedule(work, READ_TIMEOUT_MS)
       .then((outcome) => {
         if (!outcome.ran) return this.send(errorAnswer("busy"));
-        this.hooks.served(commandWord(line), this.hooks.clock.now() - this.startedAt);
+        this.hooks.served(commandWord(line), this.hooks.clock.now() - this.startedAt, outcome.value.text.startsWith("ERROR") ? "error" : "ok");
         this.send(outcome.value);
       })
       .catch((error: unknown) => {

@@ -20,7 +20,7 @@ import { inspectPidFile } from "./pidfile.ts";
 import { tellStarter } from "./starter.ts";
 import { Supervisor } from "./supervisor.ts";
 
-export type { LineListenerSpec, ListenerKind, ListenerSpec } from "./listeners/types.ts";
+export type { HttpListenerSpec, LineListenerSpec, ListenerKind, ListenerSpec } from "./listeners/types.ts";
 
 export interface ServerOptions {
   /** The depot folder to serve; it must exist (the CLI creates the default one). */
@@ -57,10 +57,16 @@ export interface ServerOptions {
   openLineProtocol?: boolean;
   /** Audit records are also appended to this file as JSON lines (--audit-log). */
   auditLog?: string;
+  /** The HTTPS API's base URL as clients reach it (--api-url, or depot.cnf's api_url): for ACME's absolute URLs. */
+  apiUrl?: string;
   /** Test hooks in the workers and the supervisor (DEPOT_TEST_HOOKS=1). */
   testHooks?: boolean;
   /** The CA key, decrypted, when it is encrypted at rest: handed to each child over its stdin (key-handoff.ts). */
   caKeyPem?: string;
+  /** The plain-HTTP base URL for AIA and CDP (--public-url); default: depot.cnf's public_url. */
+  publicUrl?: string;
+  /** Command run after each new crl.pem the server publishes (--on-crl-change); default: depot.cnf's on_crl_change. */
+  onCrlChange?: string;
 }
 
 /**
@@ -132,6 +138,8 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           allowShutdown: options.allowShutdown === true,
           testHooks: options.testHooks === true,
           caKeyOnStdin: options.caKeyPem !== undefined,
+          processCount: options.processCount,
+          ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
         },
         upkeep: {
           depot: options.depot,
@@ -140,6 +148,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           caKeyOnStdin: options.caKeyPem !== undefined,
           ...(httpsNames ? { https: { names: httpsNames } } : {}),
           ...(auditFile ? { auditFrom: lastSeqInFile(auditFile.path) ?? -1 } : {}),
+          ...(options.onCrlChange ? { onCrlChange: options.onCrlChange } : {}),
         },
         ...(options.caKeyPem !== undefined ? { caKeyPem: options.caKeyPem } : {}),
         processCount: options.processCount,

@@ -38,6 +38,10 @@ export interface WorkerConfig {
   allowRevoke: boolean;
   /** Whether clients may stop a worker over the socket (--allow-shutdown). */
   allowShutdown: boolean;
+  /** Workers the supervisor keeps (the http listener's /health says it). */
+  processCount?: number;
+  /** --public-url, overriding depot.cnf's public_url (AIA and CDP in what the worker issues). */
+  publicUrl?: string;
   /** Lets tests make the worker hang (SIGUSR2), to prove the supervisor kills it. */
   testHooks: boolean;
   /** The CA key comes first on stdin (key-handoff.ts), never in this config. */
@@ -68,6 +72,8 @@ export interface UpkeepConfig {
   https?: { names: string[] };
   /** With --audit-log: forward audit records after this seq (-1: only those made from now on). */
   auditFrom?: number;
+  /** --on-crl-change, overriding depot.cnf's on_crl_change: run after each CRL this process publishes. */
+  onCrlChange?: string;
 }
 
 export const UPKEEP_ENV = "DEPOT_UPKEEP";

@@ -13,6 +13,7 @@
  * also its lifeline, as a worker's is.
  */
 import { statSync } from "node:fs";
+import { crlChangeLogger } from "../ca/crl-change.ts";
 import { Depot } from "../ca/depot.ts";
 import { DepotError } from "../errors.ts";
 import { type LogLevel, LOG_LEVELS } from "./log.ts";
@@ -56,7 +57,11 @@ export async function runUpkeep(): Promise<never> {
   );
 
   try {
-    depot = await Depot.open(config.depot, decryptedKeyPem !== undefined ? { decryptedKeyPem } : {});
+    // A new CRL runs --on-crl-change (or depot.cnf's on_crl_change) here, its outcome logged.
+    depot = await Depot.open(config.depot, {
+      onCrlPublished: crlChangeLogger(() => config.onCrlChange ?? depot?.crlChangeCommand, log),
+      ...(decryptedKeyPem !== undefined ? { decryptedKeyPem } : {}),
+    });
     if (statSync(depot.layout.caKey).mode & 0o077) {
       throw new DepotError("E_INSECURE_KEY", `refusing to start: ${depot.layout.caKey} is readable by group or others (chmod 400 it)`);
     }

@@ -9,6 +9,7 @@ import { Depot } from "../ca/depot.ts";
 import type { KeyType } from "../ca/key-types.ts";
 import { generateKeyPair, type KeyPair } from "../ca/keys.ts";
 import { DepotError } from "../errors.ts";
+import { WorkerMetrics } from "../http/worker-metrics.ts";
 import { KeyPool } from "./key-pool.ts";
 import { receiveCaKey } from "./key-handoff.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
@@ -19,6 +20,7 @@ import type { LogLevel } from "./log.ts";
 import { LOG_LEVELS } from "./log.ts";
 import { type WorkerConfig, type WorkerMessage, WORKER_ENV } from "./messages.ts";
 import type { Services } from "./protocol.ts";
+import { printable } from "../ca/dn.ts";
 
 export async function runWorker(): Promise<never> {
   const config = JSON.parse(process.env[WORKER_ENV] ?? "{}") as WorkerConfig;
@@ -33,8 +35,14 @@ class Worker {
   private keyPool: KeyPool | undefined;
   private inFlight = 0;
   private stopping = false;
+  private readonly metrics: WorkerMetrics;
 
-  constructor(private readonly config: WorkerConfig) {}
+  constructor(private readonly config: WorkerConfig) {
+    this.metrics = new WorkerMetrics({
+      keyPool: () => this.keyPool && { type: this.keyPool.type, size: this.keyPool.size },
+      log: (level, message) => log(level, message, config),
+    });
+  }
 
   async start(): Promise<void> {
     process.stdout.on("error", () => this.stop("lost the supervisor's pipe"));
@@ -52,11 +60,18 @@ class Worker {
       this.depot = await Depot.open(this.config.depot, {
         ...(decryptedKeyPem !== undefined ? { decryptedKeyPem } : {}),
         deferFiles: true,
+        ...(this.config.publicUrl ? { publicUrl: this.config.publicUrl } : {}),
+        // Issuances and revocations by every face (line, HTTPS API, ACME) count in the metrics.
+        onRecorded: (event) =>
+          "issued" in event
+            ? this.metrics.issued(event.issued.type, event.issued.keyType)
+            : this.metrics.revoked(event.revoked.revocationReason ?? "unspecified"),
         onFileError: (error) => log("error", `${(error as Error).message}; the certificate is in the ledger, its file is restored at the next start`, this.config),
       });
     } catch (error) {
       fatal(error instanceof DepotError ? error.message : `cannot open the depot ${this.config.depot}: ${(error as Error)?.message ?? error}`);
     }
+    this.metrics.start(this.depot);
     const context = this.context();
     for (const spec of this.config.listeners) {
       try {
@@ -79,6 +94,7 @@ class Worker {
       servicesFor: (client) => this.services(client),
       makeKeys: (type) => this.makeKeys(type),
       config: this.config,
+      metrics: this.metrics,
       log: (level, message) => log(level, message, this.config),
       logFailure: (error) => this.logFailure(error),
       begin: () => {
@@ -115,7 +131,7 @@ class Worker {
         const { serial } = await this.depot.findBySerial(serialText);
         // Recorded only: the upkeep process publishes the CRL, one for a whole burst.
         const { record } = await this.depot.revoke(serial, reason, { publish: false, requester });
-        log("info", `revoked ${record.serial.toUpperCase()} (${record.subject}) over the socket; the upkeep process publishes the CRL`, this.config);
+        log("info", `revoked ${record.serial.toUpperCase()} (${printable(record.subject)}) over the socket; the upkeep process publishes the CRL`, this.config);
         return `OK revoked ${record.serial.toUpperCase()}\n`;
       },
       allowRevoke: this.config.allowRevoke,
@@ -161,6 +177,7 @@ class Worker {
   }
 
   private exit(): never {
+    this.metrics.stop();
     this.depot?.close();
     process.exit(0);
   }

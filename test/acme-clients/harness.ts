@@ -138,3 +138,34 @@ export async function runAsync(cmd: string[], options: { env?: Record<string, st
   clearTimeout(timer);
   return { exitCode, stdout, stderr };
 }
+
+export interface ServedAcme {
+  server: import("../server-helpers.ts").RunningServer;
+  directory: string;
+  depotPath: string;
+  caFile: string;
+  caPem: string;
+  httpsPort: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real thing: `dist/depot start --https-port P --acme` with 2 workers
+ * over a fresh depot (EC P-256 CA), plus `extraArgs` (--acme-* flags).
+ */
+export async function startServedAcme(extraArgs: string[]): Promise<ServedAcme> {
+  const { startServer } = await import("../server-helpers.ts");
+  const httpsPort = freePort();
+  const server = await startServer(["--process-count", "2", "--https-port", String(httpsPort), "--acme", ...extraArgs]);
+  await server.ready;
+  const caFile = join(server.depotPath, "certificates", "ca.crt");
+  return {
+    server,
+    directory: `https://localhost:${httpsPort}/acme/directory`,
+    depotPath: server.depotPath,
+    caFile,
+    caPem: await Bun.file(caFile).text(),
+    httpsPort,
+    stop: () => server.kill(),
+  };
+}

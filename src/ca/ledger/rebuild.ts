@@ -10,17 +10,17 @@
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { resolve } from "node:path";
 import { DepotError, ioError } from "../../errors.ts";
-import type { CrlEntry } from "../crl.ts";
-import { crlDerOf, isSignedBy } from "../crl.ts";
+import { type CrlEntry, crlDerOf, isSignedBy, readCrl } from "../crl.ts";
 import { readSettings, refuseReadableKey, refuseSymlinks } from "../depot-checks.ts";
 import { makeIssuer } from "../issuer.ts";
 import { loadCaKey } from "../ca-key.ts";
 import { issuingCa } from "../hierarchy.ts";
 import { type DepotLayout, depotLayout } from "../layout.ts";
 import { openLedger } from "../ledger.ts";
+import { redactedUrl } from "./postgres.ts";
+import { isPostgresUrl } from "./postgres-settings.ts";
 import { adoptLegacyCertificates } from "../legacy.ts";
 import { x509 } from "../provider.ts";
-import { magnitudeHex } from "../serial.ts";
 import { writeLedgerMarker } from "./marker.ts";
 import { sqliteLedgerPresence } from "./sqlite.ts";
 
@@ -42,6 +42,9 @@ export async function rebuildLedger(path: string, options: { withoutCrl?: boolea
   const layout = depotLayout(resolve(path));
   refuseSymlinks(layout);
   const settings = readSettings(layout);
+  if (isPostgresUrl(settings.ledger)) {
+    throw new DepotError("E_BAD_ARGUMENT", `${layout.root} keeps its ledger in PostgreSQL (${redactedUrl(settings.ledger!)}); restore that database from its backup: ledger rebuild is for the SQLite ledger`);
+  }
   refuseReadableKey(layout);
   // Only verifies (crl.pem's signature): an encrypted key stays locked; the intermediate in two tiers.
   const issuing = issuingCa(layout);
@@ -97,27 +100,7 @@ function lastCrl(layout: DepotLayout, signedByCa: (der: Uint8Array) => boolean):
   if (!existsSync(layout.crl)) throw new DepotError("E_LEDGER", `${layout.crl} is missing: the revocations cannot be recovered from it${withoutIt}`);
   const der = crlDerOf(readText(layout.crl));
   if (!der || !signedByCa(der)) throw new DepotError("E_LEDGER", `${layout.crl} is not a CRL signed by this CA${withoutIt}`);
-  const crl = new x509.X509Crl(der);
-  const numberExtension = crl.getExtension("2.5.29.20");
-  const crlNumber = numberExtension ? Number(BigInt(`0x${Buffer.from(readIntegerValue(new Uint8Array(numberExtension.value))).toString("hex") || "0"}`)) : 0;
-  const entries = crl.entries.map((entry): CrlEntry => ({
-    serial: magnitudeHex(new Uint8Array(Buffer.from(entry.serialNumber, "hex"))),
-    revokedAt: entry.revocationDate,
-    reason: reasonName(entry.reason),
-  }));
-  return { crlNumber, entries };
-}
-
-/** The content octets of a DER INTEGER (the CRL number extension's value). */
-function readIntegerValue(der: Uint8Array): Uint8Array {
-  if (der[0] !== 0x02) return new Uint8Array();
-  const length = der[1]!;
-  return length & 0x80 ? der.subarray(2 + (length & 0x7f)) : der.subarray(2, 2 + length);
-}
-
-function reasonName(reason: x509.X509CrlReason | undefined): string {
-  if (reason === undefined) return "unspecified";
-  return x509.X509CrlReason[reason] ?? "unspecified";
+  return readCrl(der);
 }
 
 function readText(path: string): string {

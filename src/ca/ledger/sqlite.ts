@@ -4,7 +4,8 @@
  * shared by every process that opens the depot.
  */
 import { Database, SQLiteError, type Statement } from "bun:sqlite";
-import { chmodSync, closeSync, existsSync, openSync, statSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, openSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { DepotError } from "../../errors.ts";
 import type { CrlEntry } from "../crl.ts";
 import {
@@ -92,6 +93,7 @@ export class SqliteLedger implements Ledger {
    */
   static open(path: string, options: { create: boolean; groupReadable: boolean }): SqliteLedger {
     const mode = options.groupReadable ? 0o640 : 0o600;
+    const group = options.groupReadable ? statSync(dirname(path)).gid : undefined;
     let db: Database | undefined;
     try {
       // Made here, so it is never world-readable even for a moment; SQLite
@@ -109,7 +111,7 @@ export class SqliteLedger implements Ledger {
       db.run(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
       migrate(db, path);
       db.run("PRAGMA busy_timeout = 0");
-      restrictModes(path, mode);
+      restrictModes(path, mode, group);
       return new SqliteLedger(db, path);
     } catch (error) {
       db?.close();
@@ -223,6 +225,24 @@ export class SqliteLedger implements Ledger {
     });
   }
 
+  async leaseCrlPublication(holder: number, now: Date, until: Date): Promise<boolean> {
+    const setCounter = this.db.query("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)");
+    const lease = this.db.transaction(() => {
+      const current = this.counter("crl_lease_holder");
+      if (current !== undefined && current !== holder && (this.counter("crl_lease_until") ?? 0) > now.getTime()) return false;
+      setCounter.run("crl_lease_holder", holder);
+      setCounter.run("crl_lease_until", until.getTime());
+      return true;
+    });
+    return this.write(() => lease.immediate());
+  }
+
+  async releaseCrlPublication(holder: number): Promise<void> {
+    await this.write(() =>
+      this.db.query("UPDATE counters SET value = 0 WHERE name = 'crl_lease_until' AND (SELECT value FROM counters WHERE name = 'crl_lease_holder') = ?").run(holder),
+    );
+  }
+
   async restoreRevocations(crlNumber: number, entries: CrlEntry[]): Promise<{ revoked: number; crlOnly: number }> {
     const markRevoked = this.db.query("UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ? AND type != 'ca'");
     const keepCrlOnly = this.db.query("INSERT OR REPLACE INTO crl_only_revocations (serial, revoked_at, revocation_reason) VALUES (?, ?, ?)");
@@ -250,14 +270,14 @@ export class SqliteLedger implements Ledger {
 
   async list(query: ListQuery = {}): Promise<CertificateRecord[]> {
     const { sql, parameters } = listQuery(COLUMNS, query);
-    return this.read(() => this.db.query<Row, Record<string, string>>(sql).all(parameters as never).map((row) => fromRow(row)));
+    return this.read(() => this.db.query<Row, Record<string, string | number>>(sql).all(parameters as never).map((row) => fromRow(row)));
   }
 
   async *each(query: ListQuery = {}): AsyncIterable<CertificateSummary> {
     const { sql, parameters } = listQuery(SUMMARY_COLUMNS, query);
     let rows: IterableIterator<Omit<Row, "pem">>;
     try {
-      rows = this.db.query<Omit<Row, "pem">, Record<string, string>>(sql).iterate(parameters as never);
+      rows = this.db.query<Omit<Row, "pem">, Record<string, string | number>>(sql).iterate(parameters as never);
     } catch (error) {
       throw ledgerError(error, this.path);
     }
@@ -286,6 +306,10 @@ export class SqliteLedger implements Ledger {
     return this.read(() => this.db.query<{ n: number }, []>("SELECT count(*) AS n FROM certificates").get()!.n);
   }
 
+  async isEmpty(): Promise<boolean> {
+    return this.read(() => this.db.query("SELECT 1 FROM certificates LIMIT 1").get() === null);
+  }
+
   close(): void {
     this.db.close();
   }
@@ -312,16 +336,20 @@ export class SqliteLedger implements Ledger {
 }
 
 /** The SELECT for `list` and `each`: in order of issue, which the certificates_by_date index gives without a sort. */
-function listQuery(columns: string, query: ListQuery): { sql: string; parameters: Record<string, string> } {
+function listQuery(columns: string, query: ListQuery): { sql: string; parameters: Record<string, string | number> } {
   const conditions = [
     query.includeCa === false ? "type != 'ca'" : undefined,
     query.status === "revoked" ? "status = 'revoked'" : undefined,
     query.status === "valid" ? "status = 'valid' AND not_after > $now" : undefined,
     query.status === "expired" ? "status = 'valid' AND not_after <= $now" : undefined,
+    query.after ? "(not_before, serial) > ($after_not_before, $after_serial)" : undefined,
   ].filter((c) => c !== undefined);
   const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
-  const parameters: Record<string, string> = where.includes("$now") ? { now: (query.now ?? new Date()).toISOString() } : {};
-  return { sql: `SELECT ${columns} FROM certificates ${where} ORDER BY not_before, serial`, parameters };
+  const parameters: Record<string, string | number> = {};
+  if (where.includes("$now")) parameters.now = (query.now ?? new Date()).toISOString();
+  if (query.after) Object.assign(parameters, { after_not_before: query.after.notBefore.toISOString(), after_serial: query.after.serial });
+  const limit = query.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(query.limit))}` : "";
+  return { sql: `SELECT ${columns} FROM certificates ${where} ORDER BY not_before, serial${limit}`, parameters };
 }
 
 /** Applies the missing migration steps, all in one transaction; refuses a ledger newer than this depot. */
@@ -341,10 +369,13 @@ function migrate(db: Database, path: string): void {
   }).immediate();
 }
 
-function restrictModes(path: string, mode: number): void {
+/** The ledger files' modes, and with a group-readable depot their group: the folder's. */
+function restrictModes(path: string, mode: number, group: number | undefined): void {
   for (const file of [path, `${path}-wal`, `${path}-shm`]) {
     try {
-      if ((statSync(file).mode & 0o777) !== mode) chmodSync(file, mode);
+      const stats = statSync(file);
+      if (group !== undefined && stats.gid !== group) chownSync(file, -1, group);
+      if ((stats.mode & 0o777) !== mode) chmodSync(file, mode);
     } catch {
       // A file not there yet gets the main file's mode from SQLite; one we do not own stays as it is.
     }

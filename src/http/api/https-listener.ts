@@ -15,13 +15,25 @@ import type { HttpsListenerSpec } from "../../server/listeners/types.ts";
 import { depotApiServices } from "./depot-services.ts";
 import { createApi } from "./index.ts";
 import { listenHttps } from "./listener.ts";
+import { acmeForDepot } from "../../acme/mount.ts";
 
 export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedListener {
   const internalError = (error: unknown) => context.log("error", `internal error (HTTPS API): ${(error as Error)?.stack ?? error}`);
-  const api = createApi(depotApiServices(context.depot, { makeKeys: context.makeKeys, publishOnRevoke: false }), {
-    internalError,
-    served: (route, status, ms) => context.log("debug", `served ${route} ${status} in ${ms.toFixed(1)} ms (HTTPS)`),
-  });
+  const metrics = context.metrics;
+  const api = createApi(
+    depotApiServices(context.depot, {
+      makeKeys: context.makeKeys,
+      publishOnRevoke: false,
+      ...(metrics.reporter ? { metrics: async () => metrics.reporter?.scrape() ?? "" } : {}),
+    }),
+    {
+      internalError,
+      served: (route, status, ms) => {
+        metrics.httpServed("https", route, status, ms);
+        context.log("debug", `served ${route} ${status} in ${ms.toFixed(1)} ms (HTTPS)`);
+      },
+    },
+  );
   let cert: string;
   let key: string;
   try {
@@ -30,6 +42,7 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
   } catch (error) {
     throw new DepotError("E_SERVER", `cannot read the HTTPS certificate or key (${spec.certFile}, ${spec.keyFile}): ${(error as Error).message}`);
   }
+  const acme = spec.acme ? acmeForDepot(context.depot, spec.acme) : undefined;
   try {
     const server = listenHttps({
       hostname: spec.host,
@@ -43,6 +56,15 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
         if (context.stopping) response.headers.set("connection", "close");
         return response;
       },
+      ...(acme
+        ? {
+            acme: async (request, requestContext) => {
+              const response = await acme.handle(request, requestContext);
+              if (context.stopping) response.headers.set("connection", "close");
+              return response;
+            },
+          }
+        : {}),
     });
     const serving = context.begin();
     return { stop: () => void server.stop(false).then(serving, serving) };

@@ -2,7 +2,8 @@
  * @module
  * The HTTPS listener: `Bun.serve` with TLS, and SO_REUSEPORT so that every
  * worker listens on the same port and the kernel spreads connections. It
- * answers `/v1/` with the API; anything else is a 404 problem.
+ * answers `/v1/` with the API, `/acme/` with ACME when `--acme` is on;
+ * anything else is a 404 problem.
  */
 import type { Server } from "bun";
 import { problem } from "../problem.ts";
@@ -15,6 +16,8 @@ export interface HttpsListenerOptions {
   cert: string;
   key: string;
   api: ApiHandler;
+  /** ACME (`--acme`): every path under /acme/. */
+  acme?: ApiHandler;
   reusePort?: boolean;
   /** Told of an error Bun caught outside the handler. */
   internalError(error: unknown): void;
@@ -32,6 +35,10 @@ export function listenHttps(options: HttpsListenerOptions): Server<undefined> {
     maxRequestBodySize: MAX_REQUEST_BYTES,
     fetch(request, server) {
       const path = new URL(request.url).pathname;
+      if (options.acme && path.startsWith("/acme/")) {
+        const address = server.requestIP(request)?.address;
+        return options.acme(request, address ? { clientAddress: address } : {});
+      }
       if (!path.startsWith("/v1/")) return problem(404, `no such path: ${path.slice(0, 100)} (the API is under /v1/)`, { slug: "not-found" });
       const address = server.requestIP(request)?.address;
       return options.api(request, address ? { clientAddress: address } : {});

@@ -3,6 +3,7 @@
  * What a worker lends each of its listeners, and what a listener gives back.
  */
 import type { Depot } from "../../ca/depot.ts";
+import type { WorkerMetrics } from "../../http/worker-metrics.ts";
 import type { KeyType } from "../../ca/key-types.ts";
 import type { KeyPair } from "../../ca/keys.ts";
 import type { LogLevel } from "../log.ts";
@@ -19,6 +20,8 @@ export interface ListenerContext {
   /** A key pair of this type, from the worker's pool when it holds that type. */
   makeKeys(type: KeyType): Promise<KeyPair>;
   config: WorkerConfig;
+  /** The worker's counters (src/http/metrics.ts), flushed to every worker's totals. */
+  metrics: WorkerMetrics;
   /** A line for the supervisor's log (filtered by the worker's level). */
   log(level: LogLevel, message: string): void;
   /**

@@ -45,7 +45,10 @@ export function open(spec: LineListenerSpec, context: ListenerContext): OpenedLi
           finished: done,
           shutdownRequested: () => setImmediate(() => context.requestRetire("asked to stop by a client (shutdown)")),
           internalError: (error) => context.logFailure(error),
-          served: (command, ms) => context.log("debug", `served ${command} in ${ms.toFixed(1)} ms`),
+          served: (command, ms, outcome) => {
+            context.metrics.lineServed(command, ms, outcome);
+            context.log("debug", `served ${command} in ${ms.toFixed(1)} ms`);
+          },
         },
         busy,
       );

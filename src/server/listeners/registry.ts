@@ -12,6 +12,7 @@ type Openers = { [K in ListenerKind]: () => Promise<OpenListener<Extract<Listene
 
 const OPENERS: Openers = {
   line: () => import("./line.ts").then((m) => m.open),
+  http: () => import("./http.ts").then((m) => m.open),
   https: () => import("../../http/api/https-listener.ts").then((m) => m.open),
 };
 

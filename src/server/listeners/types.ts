@@ -11,11 +11,22 @@
  * file and the workers all iterate over `ServerOptions.listeners`.
  */
 
+import type { AcmeSettings } from "../../acme/options.ts";
+
 /** The line protocol (`protocol.ts`): one request per TCP connection. */
 export interface LineListenerSpec {
   kind: "line";
   host: string;
   port: number;
+}
+
+/** The plain-HTTP publication point (`src/http/public/`): OCSP, CRL, CA certificate, health, metrics. */
+export interface HttpListenerSpec {
+  kind: "http";
+  host: string;
+  port: number;
+  /** nextUpdate - thisUpdate of OCSP answers, seconds (--ocsp-validity; 1 hour when absent). */
+  ocspValiditySeconds?: number;
 }
 
 /** The HTTPS JSON API (`src/http/api/`), TLS with the files named here. */
@@ -33,10 +44,12 @@ export interface HttpsListenerSpec {
    * in a running Bun.serve).
    */
   issueNames?: string[];
+  /** Serve ACME under /acme/ with these settings (`--acme`, docs/acme.md). */
+  acme?: AcmeSettings;
 }
 
-/** Every kind of listener; H3 adds `{ kind: "http" … }` here. */
-export type ListenerSpec = LineListenerSpec | HttpsListenerSpec;
+/** Every kind of listener. */
+export type ListenerSpec = LineListenerSpec | HttpListenerSpec | HttpsListenerSpec;
 
 export type ListenerKind = ListenerSpec["kind"];
 

@@ -1,0 +1,151 @@
+/**
+ * @module
+ * The PostgreSQL ledger's speed, next to SQLite's in the same run:
+ * `bun bench/postgres.ts [--quick] [--json]`.
+ *
+ * 1. EC P-256 issuance on 2 workers (dist/depot, one host), SQLite ledger
+ *    and PostgreSQL ledger (a throw-away cluster on this machine, started
+ *    by test/pg-server.ts), alternating runs so both see the same machine;
+ *    the best run of each is kept and their ratio printed (aim: >= 0.7).
+ * 2. Two hosts on one PostgreSQL ledger: the time from a revoke answered on
+ *    host A to host B's `crl` answer listing the serial.
+ */
+import "reflect-metadata";
+import type { Subprocess } from "bun";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import * as x509 from "@peculiar/x509";
+import { type PgDatabase, pgDatabase } from "../test/pg-server.ts";
+import { type LoadResult, request, runLoad } from "./load.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const DEPOT = join(ROOT, "dist", "depot");
+const { values: flags } = parseArgs({ options: { quick: { type: "boolean", default: false }, json: { type: "boolean", default: false } } });
+const REQUESTS = flags.quick ? 1000 : 4000;
+const CONCURRENCY = 32;
+const ROUNDS = flags.quick ? 2 : 3;
+const REVOCATIONS = flags.quick ? 5 : 20;
+
+const work = mkdtempSync(join(tmpdir(), "depot-bench-pg-"));
+const started: Subprocess[] = [];
+process.on("exit", () => {
+  for (const proc of started) proc.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
+
+function init(path: string, db?: PgDatabase): void {
+  const result = Bun.spawnSync([DEPOT, "init", path, "Bench CA", "--key-type", "ec-p256", ...(db ? ["--ledger", db.url] : [])], { env: { ...process.env, ...db?.env } });
+  if (result.exitCode !== 0) throw new Error(`init failed: ${result.stderr}`);
+}
+
+async function start(path: string, db?: PgDatabase): Promise<{ port: number; stop(): Promise<void> }> {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  const proc = Bun.spawn(
+    [DEPOT, "start", path, "--port", String(port), "--process-count", "2", "--max-connection-queue", "1024", "--allow-revoke",
+      "--pid-file", join(path, "bench.pid"), "--log-file", join(path, "bench.log"), "--log-level", "warn"],
+    { stdout: "ignore", stderr: "ignore", stdin: "ignore", env: { ...process.env, ...db?.env, HOME: path } },
+  );
+  started.push(proc);
+  const stateFile = join(path, "bench.pid.json");
+  const deadline = performance.now() + 20_000;
+  while (!(existsSync(stateFile) && JSON.parse(readFileSync(stateFile, "utf8")).workers.length === 2)) {
+    if (performance.now() > deadline) throw new Error(`server for ${path} did not start in 20 s`);
+    await Bun.sleep(5);
+  }
+  return {
+    port,
+    async stop() {
+      proc.kill("SIGQUIT");
+      await proc.exited;
+    },
+  };
+}
+
+async function issuance(label: string, db?: PgDatabase): Promise<LoadResult> {
+  const path = join(work, `${label}-${Date.now()}`);
+  init(path, db);
+  const server = await start(path, db);
+  try {
+    await runLoad({ host: "127.0.0.1", port: server.port, requests: 200, concurrency: CONCURRENCY, dnTemplate: "/CN=warm {i}" }); // warm-up
+    const result = await runLoad({
+      host: "127.0.0.1",
+      port: server.port,
+      requests: REQUESTS,
+      concurrency: CONCURRENCY,
+      dnTemplate: "/CN=bench {i}",
+      caPem: readFileSync(join(path, "certificates", "ca.crt"), "utf8"),
+    });
+    if (result.errors > 0 || result.duplicateSerials > 0) throw new Error(`${label}: ${result.errors} errors, ${result.duplicateSerials} duplicate serials: ${result.errorSamples.join("; ")}`);
+    return result;
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Milliseconds from host A answering `revoke` to host B's `crl` answer listing the serial, `count` times. */
+async function revocationLag(db: PgDatabase, count: number): Promise<number[]> {
+  const pathA = join(work, "host-a");
+  const pathB = join(work, "host-b");
+  init(pathA, db);
+  cpSync(pathA, pathB, { recursive: true });
+  const [a, b] = [await start(pathA, db), await start(pathB, db)];
+  try {
+    const lags: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const answer = await request("127.0.0.1", a.port, `generate /CN=to revoke ${i}`);
+      const certificate = new x509.X509Certificate(answer.slice(answer.indexOf("-----BEGIN CERTIFICATE-----")));
+      const serial = certificate.serialNumber.replace(/^0+/, "").toLowerCase();
+      const ok = await request("127.0.0.1", a.port, `revoke ${serial}`);
+      if (!ok.startsWith("OK")) throw new Error(`revoke failed: ${ok}`);
+      const revokedAt = performance.now();
+      for (;;) {
+        const crl = new x509.X509Crl(await request("127.0.0.1", b.port, "crl"));
+        if (crl.entries.some((e) => e.serialNumber.replace(/^0+/, "").toLowerCase() === serial)) break;
+        if (performance.now() - revokedAt > 10_000) throw new Error(`host B's CRL did not list ${serial} within 10 s`);
+        await Bun.sleep(10);
+      }
+      lags.push(performance.now() - revokedAt);
+      await Bun.sleep(Math.random() * 300); // not in step with the followers' 1 s timer
+    }
+    return lags.sort((x, y) => x - y);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+}
+
+const best = (results: LoadResult[]) => results.reduce((x, y) => (y.requestsPerSecond > x.requestsPerSecond ? y : x));
+
+const sqliteRuns: LoadResult[] = [];
+const postgresRuns: LoadResult[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  sqliteRuns.push(await issuance("sqlite"));
+  postgresRuns.push(await issuance("postgres", await pgDatabase()));
+}
+const lags = await revocationLag(await pgDatabase(), REVOCATIONS);
+const [sqlite, postgres] = [best(sqliteRuns), best(postgresRuns)];
+const summary = {
+  requests: REQUESTS,
+  concurrency: CONCURRENCY,
+  rounds: ROUNDS,
+  sqlitePerSecond: sqliteRuns.map((r) => Math.round(r.requestsPerSecond)),
+  postgresPerSecond: postgresRuns.map((r) => Math.round(r.requestsPerSecond)),
+  ratio: postgres.requestsPerSecond / sqlite.requestsPerSecond,
+  sqliteP99Ms: sqlite.latencyMs.p99,
+  postgresP99Ms: postgres.latencyMs.p99,
+  revokeToOtherHostCrlMs: { median: lags[Math.floor(lags.length / 2)]!, max: lags[lags.length - 1]!, count: lags.length },
+};
+if (flags.json) {
+  console.log(JSON.stringify(summary, null, 2));
+} else {
+  console.log(`EC P-256 issuance, 2 workers, ${REQUESTS} requests x ${ROUNDS} rounds, ${CONCURRENCY} in flight`);
+  console.log(`  SQLite      req/s ${summary.sqlitePerSecond.join(", ")}   p99 ${sqlite.latencyMs.p99.toFixed(1)} ms`);
+  console.log(`  PostgreSQL  req/s ${summary.postgresPerSecond.join(", ")}   p99 ${postgres.latencyMs.p99.toFixed(1)} ms`);
+  console.log(`  PostgreSQL / SQLite (best runs): ${summary.ratio.toFixed(2)} (aim >= 0.70)`);
+  console.log(`Revoke on host A to host B's CRL listing it (${lags.length} times): median ${summary.revokeToOtherHostCrlMs.median.toFixed(0)} ms, max ${summary.revokeToOtherHostCrlMs.max.toFixed(0)} ms (target 5000)`);
+}
+process.exit(0);

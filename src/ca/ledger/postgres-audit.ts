@@ -1,0 +1,85 @@
+/**
+ * @module
+ * The audit hash chain in the PostgreSQL ledger: one chain for every host.
+ * A record is appended inside the transaction of the change it records,
+ * after a transaction-level advisory lock, so two hosts never read the same
+ * head; the lock is released by the commit, and the seq primary key would
+ * refuse a fork anyway.
+ */
+import type { SQL } from "bun";
+import { type AuditEntry, type AuditLog, type AuditRecord, type AuditVerdict, canonicalBody, chainHash, GENESIS } from "../audit.ts";
+
+/** pg_advisory_xact_lock key: one writer at the chain's head at a time. */
+const AUDIT_LOCK = 0x64_65_70_03;
+const PAGE = 1000;
+
+interface Row {
+  seq: string | number;
+  body: string;
+  previous: string;
+  hash: string;
+}
+
+/** Appends inside the caller's transaction `tx` (hold nothing else afterwards: the lock lasts until commit). */
+export async function appendAuditWithin(tx: SQL, entry: AuditEntry, at = new Date()): Promise<AuditRecord> {
+  await tx`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`;
+  const [head] = (await tx`SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`) as { seq: string; hash: string }[];
+  const seq = Number(head?.seq ?? 0) + 1;
+  const previous = head?.hash ?? GENESIS;
+  const time = at.toISOString();
+  const body = canonicalBody(seq, time, entry);
+  const hash = chainHash(previous, body);
+  await tx`INSERT INTO audit (seq, time, event, serial, body, previous, hash) VALUES (${seq}, ${time}, ${entry.event}, ${entry.serial ?? null}, ${body}, ${previous}, ${hash})`;
+  return { ...(JSON.parse(body) as AuditRecord), previous, hash };
+}
+
+export class PostgresAuditLog implements AuditLog {
+  constructor(
+    private readonly sql: SQL,
+    private readonly guard: <T>(operation: () => Promise<T>) => Promise<T>,
+  ) {}
+
+  append(entry: AuditEntry, at = new Date()): Promise<AuditRecord> {
+    return this.guard(() => this.sql.begin((tx) => appendAuditWithin(tx, entry, at)));
+  }
+
+  async after(seq: number, limit: number): Promise<AuditRecord[]> {
+    const rows = (await this.guard(() => this.sql`SELECT seq, body, previous, hash FROM audit WHERE seq > ${seq} ORDER BY seq LIMIT ${limit}`)) as Row[];
+    return rows.map(recordOf);
+  }
+
+  async lastSeq(): Promise<number> {
+    const [row] = (await this.guard(() => this.sql`SELECT seq FROM audit ORDER BY seq DESC LIMIT 1`)) as Row[];
+    return Number(row?.seq ?? 0);
+  }
+
+  /** Walks the chain in pages (the same checks as the SQLite ledger's). */
+  async verify(): Promise<AuditVerdict> {
+    let expectedSeq = 1;
+    let previous = GENESIS;
+    for (;;) {
+      const rows = (await this.guard(() => this.sql`SELECT seq, body, previous, hash FROM audit WHERE seq >= ${expectedSeq} ORDER BY seq LIMIT ${PAGE}`)) as Row[];
+      for (const raw of rows) {
+        const row = { ...raw, seq: Number(raw.seq) };
+        const broken = (problem: string, seq = row.seq): AuditVerdict => ({ ok: false, count: expectedSeq - 1, seq, problem });
+        if (row.seq !== expectedSeq) return broken(`record ${expectedSeq}${row.seq > expectedSeq + 1 ? ` to ${row.seq - 1}` : ""} missing (next is ${row.seq})`, expectedSeq);
+        if (row.previous !== previous) return broken(`record ${row.seq} does not follow record ${row.seq - 1} (its previous hash differs)`);
+        if (chainHash(row.previous, row.body) !== row.hash) return broken(`record ${row.seq} was altered (its hash does not match its content)`);
+        let body: { seq?: unknown };
+        try {
+          body = JSON.parse(row.body) as { seq?: unknown };
+        } catch {
+          return broken(`record ${row.seq} is not JSON`);
+        }
+        if (body.seq !== row.seq) return broken(`record ${row.seq} holds seq ${String(body.seq)}`);
+        previous = row.hash;
+        expectedSeq++;
+      }
+      if (rows.length < PAGE) return { ok: true, count: expectedSeq - 1, head: previous };
+    }
+  }
+}
+
+function recordOf(row: Row): AuditRecord {
+  return { ...(JSON.parse(row.body) as AuditRecord), previous: row.previous, hash: row.hash };
+}

@@ -1,0 +1,142 @@
+/**
+ * @module
+ * The PostgreSQL ledger's schema as a list of numbered migrations. At open,
+ * one process takes a transaction-level advisory lock and brings the schema
+ * up to this binary's version; the others wait on the lock, then find
+ * nothing to do. DDL is transactional in PostgreSQL, so a migration that
+ * fails leaves the schema as it was. A schema newer than this binary knows
+ * is refused: an older binary must not write rows it does not understand.
+ */
+import type { SQL } from "bun";
+import { DepotError } from "../../errors.ts";
+
+interface Migration {
+  version: number;
+  why: string;
+  sql: string;
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    why: "certificates with their issuing host, the CA they belong to, the CRL sequence and per-host publication",
+    sql: `
+      CREATE TABLE depot_meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      CREATE TABLE certificates (
+        serial            TEXT PRIMARY KEY,
+        subject           TEXT NOT NULL,
+        type              TEXT NOT NULL CHECK (type IN ('client', 'server', 'ca')),
+        key_type          TEXT NOT NULL,
+        not_before        TIMESTAMPTZ NOT NULL,
+        not_after         TIMESTAMPTZ NOT NULL,
+        fingerprint       TEXT NOT NULL UNIQUE,
+        pem               TEXT NOT NULL,
+        status            TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid', 'revoked')),
+        revoked_at        TIMESTAMPTZ,
+        revocation_reason TEXT,
+        host              TEXT NOT NULL
+      );
+      CREATE INDEX certificates_revoked ON certificates (not_after) WHERE status = 'revoked';
+      CREATE INDEX certificates_host ON certificates (host);
+      CREATE SEQUENCE crl_number AS BIGINT;
+      CREATE TABLE depot_counters (
+        name  TEXT PRIMARY KEY,
+        value BIGINT NOT NULL
+      );
+      INSERT INTO depot_counters (name, value) VALUES ('revocations', 0);
+      CREATE TABLE crl_published (
+        host        TEXT PRIMARY KEY,
+        crl_number  BIGINT NOT NULL,
+        -- depot_counters.revocations when that CRL was claimed: lower than now means due.
+        revocations BIGINT NOT NULL DEFAULT -1,
+        this_update TIMESTAMPTZ,
+        next_update TIMESTAMPTZ
+      );
+      -- Serials a CRL listed revoked with no certificate on record (a rebuilt SQLite ledger's): on every CRL.
+      CREATE TABLE crl_only_revocations (
+        serial            TEXT PRIMARY KEY,
+        revoked_at        TIMESTAMPTZ NOT NULL,
+        revocation_reason TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    why: "API tokens (hash and policy, use counts, rate windows) and the audit hash chain, shared by every host",
+    sql: `
+      CREATE TABLE api_tokens (
+        name          TEXT PRIMARY KEY,
+        hash          TEXT NOT NULL UNIQUE,
+        policy        TEXT NOT NULL,
+        created_at    TIMESTAMPTZ NOT NULL,
+        expires_at    TIMESTAMPTZ,
+        uses          INTEGER,
+        uses_left     INTEGER,
+        rate_limit    INTEGER,
+        rate_window   INTEGER,
+        revoked_at    TIMESTAMPTZ,
+        window_start  BIGINT NOT NULL DEFAULT 0,
+        window_count  INTEGER NOT NULL DEFAULT 0,
+        window_before INTEGER NOT NULL DEFAULT 0
+      );
+      -- One chain for every host: each record holds the SHA-256 of the one before (see audit.ts).
+      CREATE TABLE audit (
+        seq      BIGINT PRIMARY KEY,
+        time     TEXT NOT NULL,
+        event    TEXT NOT NULL,
+        serial   TEXT,
+        body     TEXT NOT NULL,
+        previous TEXT NOT NULL,
+        hash     TEXT NOT NULL
+      );
+      CREATE INDEX audit_serial ON audit (serial);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Key of the advisory lock that makes one process migrate while the others wait. */
+const MIGRATION_LOCK = 0x64_65_70_01;
+
+/**
+ * Brings the schema to SCHEMA_VERSION. Without `create`, a database with no
+ * depot schema at all is refused (a wrong URL must not become an empty CA).
+ * Returns the version found before migrating (0: none).
+ */
+export async function migrateSchema(sql: SQL, options: { create: boolean; url: string }): Promise<number> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    const [{ present }] = await tx`SELECT to_regclass('depot_schema') IS NOT NULL AS present`;
+    let found = 0;
+    if (present) {
+      const [row] = await tx`SELECT version FROM depot_schema`;
+      found = Number(row?.version ?? 0);
+    } else if (!options.create) {
+      throw new DepotError("E_LEDGER", `the database ${options.url} holds no depot ledger; make one with depot init PATH --ledger URL, or depot ledger migrate PATH --to URL`);
+    }
+    if (found > SCHEMA_VERSION) {
+      throw new DepotError("E_LEDGER", `the ledger ${options.url} has schema version ${found}, newer than this depot knows (${SCHEMA_VERSION}); upgrade depot on this host`);
+    }
+    if (!present) await tx`CREATE TABLE depot_schema (version INTEGER NOT NULL)`;
+    for (const migration of MIGRATIONS.filter((m) => m.version > found)) {
+      try {
+        await tx.unsafe(migration.sql);
+      } catch (error) {
+        // 42P07: a table of that name exists, not depot's (depot's would have depot_schema).
+        if ((error as { errno?: string }).errno === "42P07") {
+          throw new DepotError("E_LEDGER", `the database ${options.url} already holds tables of another program (${(error as Error).message}); give depot a database of its own`);
+        }
+        throw error;
+      }
+    }
+    if (found < SCHEMA_VERSION) {
+      await tx`DELETE FROM depot_schema`;
+      await tx`INSERT INTO depot_schema (version) VALUES (${SCHEMA_VERSION})`;
+    }
+    return found;
+  });
+}

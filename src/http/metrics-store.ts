@@ -1,0 +1,92 @@
+/**
+ * @module
+ * Where the workers' counts add up: a small SQLite file in the depot
+ * (`metrics.sqlite`, beside the ledger but apart from it, so that metrics
+ * never contend with issuance for the ledger's write lock and the ledger's
+ * schema stays the ledger's). Counters only ever grow by the increments the
+ * workers flush; gauges are one row per worker, counted while fresh.
+ */
+import { Database, SQLiteError } from "bun:sqlite";
+import { join } from "node:path";
+import type { Sample } from "./metrics.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS counters (
+  name   TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  value  REAL NOT NULL,
+  PRIMARY KEY (name, labels)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gauges (
+  worker     TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  labels     TEXT NOT NULL,
+  value      REAL NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (worker, name, labels)
+) STRICT, WITHOUT ROWID;
+`;
+
+/** A worker's gauges count while it flushed them this recently (it flushes every second). */
+export const GAUGE_FRESH_MS = 3000;
+
+export function metricsStorePath(depotRoot: string): string {
+  return join(depotRoot, "metrics.sqlite");
+}
+
+export class MetricsStore {
+  private readonly db: Database;
+
+  constructor(path: string) {
+    this.db = new Database(path, { create: true, strict: true });
+    this.db.run("PRAGMA busy_timeout = 5000");
+    this.db.run("PRAGMA journal_mode = WAL");
+    this.db.run("PRAGMA synchronous = NORMAL");
+    this.db.run(SCHEMA);
+    // Past the set-up, a worker's event loop never waits long on this file:
+    // a flush that meets the lock fails and its increments go with the next one.
+    this.db.run("PRAGMA busy_timeout = 20");
+  }
+
+  /**
+   * Adds a worker's increments and replaces its gauges, in one transaction.
+   * Throws on a busy database: the caller keeps the increments for the next flush.
+   */
+  flush(worker: string, increments: Sample[], gauges: Sample[], now = Date.now()): void {
+    const add = this.db.prepare("INSERT INTO counters (name, labels, value) VALUES (?, ?, ?) ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value");
+    const set = this.db.prepare("INSERT OR REPLACE INTO gauges (worker, name, labels, value, updated_ms) VALUES (?, ?, ?, ?, ?)");
+    this.db.transaction(() => {
+      for (const sample of increments) add.run(sample.name, sample.labels, sample.value);
+      for (const sample of gauges) set.run(worker, sample.name, sample.labels, sample.value, now);
+      // Gauges of workers long gone would only grow the table.
+      this.db.prepare("DELETE FROM gauges WHERE updated_ms < ?").run(now - 60_000);
+    }).immediate();
+  }
+
+  counters(): Sample[] {
+    return this.db.query<Sample, []>("SELECT name, labels, value FROM counters").all();
+  }
+
+  /** Each gauge summed over the workers that reported it recently, and how many workers that is. */
+  gauges(now = Date.now()): { samples: Sample[]; workers: number } {
+    const since = now - GAUGE_FRESH_MS;
+    const samples = this.db
+      .query<Sample, [number]>("SELECT name, labels, sum(value) AS value FROM gauges WHERE updated_ms >= ? GROUP BY name, labels")
+      .all(since);
+    const workers = this.db.query<{ n: number }, [number]>("SELECT count(DISTINCT worker) AS n FROM gauges WHERE updated_ms >= ?").get(since)!.n;
+    return { samples, workers };
+  }
+
+  /** Drops a worker's gauges at once when it stops (its pool is gone). */
+  forget(worker: string): void {
+    try {
+      this.db.prepare("DELETE FROM gauges WHERE worker = ?").run(worker);
+    } catch (error) {
+      if (!(error instanceof SQLiteError)) throw error;
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
