@@ -100,7 +100,7 @@ describe("--version and --help", () => {
     for (const option of ["--type <client|server>", "--cn <name>", "--email <address>", "--uid <id>", "--subject <dn>", "--san <name>", "--key-type <type>", "--days <days>", "--out <file>", "--p12 <file>", "--password-file <file>", "--password-env <name>", "--legacy"]) {
       expect(result.stdout).toContain(option);
     }
-    expect(result.stdout).toMatch(/browsers do not\s+accept ed25519 client certificates\. One of: rsa-2048,\s+rsa-3072, rsa-4096, ec-p256, ec-p384, ed25519\./);
+    expect(result.stdout).toMatch(/browsers do not\s+accept ed25519 client certificates\. One of:\s+rsa-2048,\s+rsa-3072,\s+rsa-4096,\s+ec-p256,\s+ec-p384,\s+ed25519\./);
     expect(result.stdout).toContain("Examples:\n  depot generate ~/ca --type client");
   });
 

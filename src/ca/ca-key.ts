@@ -10,8 +10,8 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, write
 import { basename, dirname, join } from "node:path";
 import { DepotError, ioError } from "../errors.ts";
 import { decryptPrivateKey, isEncryptedKeyPem } from "./key-encryption.ts";
-import { KEY_SPECS } from "./key-types.ts";
-import { keyTypeOf, loadSigningKey, type SigningKey } from "./keys.ts";
+import { KEY_SPECS, KEY_TYPES, type KeyType } from "./key-types.ts";
+import { describePublicKey, loadSigningKey, type SigningKey } from "./keys.ts";
 
 export interface CaKeyAccess {
   /** The passphrase of an encrypted CA key. */
@@ -54,10 +54,17 @@ async function lockedKey(certificatePem: string, where: string): Promise<Signing
   } catch {
     throw new DepotError("E_NOT_A_DEPOT", `${where} is not a readable certificate`);
   }
-  const type = keyTypeOf(publicKey, where);
   const spki = new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
+  const type = publicKeyType(spki, where);
   const verifyOnly = await crypto.subtle.importKey("spki", spki, KEY_SPECS[type].importAlgorithm, false, ["verify"]);
   return { type, privateKey: verifyOnly, keyObject: publicKey, publicKeyDer: spki };
+}
+
+/** The key type of a public key (SPKI DER), one depot signs with. */
+export function publicKeyType(spki: Uint8Array, where: string): KeyType {
+  const { keyType } = describePublicKey(spki);
+  if ((KEY_TYPES as readonly string[]).includes(keyType)) return keyType as KeyType;
+  throw new DepotError("E_NOT_A_DEPOT", `${where} holds a key type depot cannot sign with`);
 }
 
 function readText(path: string): string {

@@ -78,8 +78,7 @@ export async function loadSigningKey(pem: string, where: string): Promise<Signin
   return { type, privateKey, keyObject, publicKeyDer: spki };
 }
 
-/** The key type of a private or public key (exported for ca-key.ts's locked key). */
-export function keyTypeOf(key: KeyObject, where: string): KeyType {
+function keyTypeOf(key: KeyObject, where: string): KeyType {
   const spki = new Uint8Array(createPublicKey(key).export({ type: "spki", format: "der" }));
   const { keyType, family, bits } = describePublicKey(spki);
   if ((KEY_TYPES as readonly string[]).includes(keyType)) return keyType as KeyType;

@@ -5,18 +5,17 @@
  * re-issue the intermediate for its same key. The layout and the signing of
  * an intermediate are in hierarchy.ts.
  */
-import { createPublicKey } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { NameConstraints } from "@peculiar/asn1-x509";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { DepotError } from "../errors.ts";
-import { loadCaKey } from "./ca-key.ts";
+import { loadCaKey, publicKeyType } from "./ca-key.ts";
 import { readSettings } from "./depot-checks.ts";
 import { dnFromName, formatDn } from "./dn.ts";
 import { writeFileAtomic } from "./files.ts";
 import { DEFAULT_INTERMEDIATE_DAYS, DEFAULT_ROOT_CRL_DAYS, isTwoTier, type NamePermits, signIntermediate, signRootCrl, tierLayout } from "./hierarchy.ts";
 import { fingerprintOf, pemOf, validityFor } from "./issuer.ts";
-import { keyTypeOf, type SigningKey } from "./keys.ts";
+import type { SigningKey } from "./keys.ts";
 import type { DepotLayout } from "./layout.ts";
 import { openLedger } from "./ledger.ts";
 import { x509 } from "./provider.ts";
@@ -83,7 +82,7 @@ export async function renewIntermediate(layout: DepotLayout, root: RootCa, days 
       serial,
       subject: formatDn(dnFromName(certificate.subjectName)),
       type: "ca",
-      keyType: keyTypeOf(createPublicKey(pemOf(certificate)), tiers.intermediateCertificate),
+      keyType: publicKeyType(new Uint8Array(certificate.publicKey.rawData), tiers.intermediateCertificate),
       notBefore: certificate.notBefore,
       notAfter: certificate.notAfter,
       fingerprint: fingerprintOf(certificate),
