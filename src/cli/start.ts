@@ -63,7 +63,7 @@ export default {
 /** Runs `depot start` with its raw arguments; resolves with the exit status. */
 export async function runStart(rawArgs: string[]): Promise<number> {
   requireServerPlatform();
-  rejectUnknownArgs(rawArgs, args);
+  rejectUnknownArgs(rawArgs, args, false, ["https-name", "acme-allow"]);
   const parsed = flagValues(rawArgs, args);
   const options = serverOptions(parsed);
   options.depot = await depotToServe(parsed.path as string | undefined);

@@ -49,7 +49,7 @@ const create = defineCommand({
   meta: { name: "create", description: "Make an API token; prints it once (only its hash is kept)." },
   args: createArgs,
   async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, createArgs);
+    rejectUnknownArgs(rawArgs, createArgs, false, ["allow", "key-type"]);
     const nameText = lastOf(parsed.name);
     if (nameText === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --name (the token's name)");
     const name = checkTokenName(nameText);
