@@ -139,14 +139,17 @@ describe("depot start refuses before anything listens", () => {
     const port = freePort();
     const started = start(ca, port, ["--daemon", "--passphrase-file", ca.passphraseFile]);
     const [exitCode, stdout] = await Promise.all([started.exited, new Response(started.stdout).text()]);
-    expect({ exitCode, stdout: stdout.slice(0, 31) }).toEqual({ exitCode: 0, stdout: "depot started in the background" });
-    const pid = Number(readFileSync(ca.pidFile, "utf8").trim());
+    const pid = existsSync(ca.pidFile) ? Number(readFileSync(ca.pidFile, "utf8").trim()) : 0;
     try {
+      expect({ exitCode, stdout: stdout.slice(0, 31) }).toEqual({ exitCode: 0, stdout: "depot started in the background" });
       expect(await request(port, "generate /CN=carol")).toContain("-----BEGIN CERTIFICATE-----");
       for (const each of [pid, ...workerPids(pid)]) expect(readFileSync(`/proc/${each}/cmdline`, "utf8")).not.toContain("BEGIN");
     } finally {
-      process.kill(pid, "SIGQUIT");
-      await waitFor(() => !existsSync(`/proc/${pid}`), 20_000, "the daemon to stop");
+      // Stopped whatever happened above: a daemon left running would outlive the test.
+      if (pid > 0) {
+        process.kill(pid, "SIGQUIT");
+        await waitFor(() => !existsSync(`/proc/${pid}`), 20_000, "the daemon to stop");
+      }
     }
   }, 60_000);
 });
