@@ -24,7 +24,7 @@ import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 /** Opens the depot's ledger tables for one command. */
 async function withTokens<T>(path: string, work: (tokens: TokenStore) => Promise<T>): Promise<T> {
-  const depot = await Depot.open(path);
+  const depot = await Depot.open(path, { withoutSigning: true }); // never signs: an encrypted key stays locked
   try {
     return await work(depot.ledger.tokens);
   } finally {
