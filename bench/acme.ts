@@ -14,8 +14,8 @@
  */
 import type { Subprocess } from "bun";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createDepot } from "../src/ca/create.ts";
@@ -150,6 +150,10 @@ async function runBench(): Promise<void> {
     // Warm up: one order per client.
     await Promise.all(clients.map(orderOne));
     latencies.length = 0;
+    // CPU time is what the machine's other load does not distort: the server's (every process it runs) and ours.
+    const serverPids = server ? [server.pid, ...childPids(server.pid)] : workers.map((w) => w.pid);
+    const serverCpuBefore = cpuMs(serverPids);
+    const clientCpuBefore = process.cpuUsage();
     const deadline = performance.now() + seconds * 1000;
     const started = performance.now();
     await Promise.all(
@@ -166,9 +170,12 @@ async function runBench(): Promise<void> {
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
+    const serverCpu = cpuMs(serverPids) - serverCpuBefore;
+    const clientUsage = process.cpuUsage(clientCpuBefore);
+    const clientCpu = (clientUsage.user + clientUsage.system) / 1000;
     latencies.sort((a, b) => a - b);
     const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(0);
-    console.log(`ACME complete orders (EC P-256, http-01, ${served}, ${workerCount} workers, c=${concurrency}): ${completed} in ${elapsed.toFixed(1)} s = ${(completed / elapsed).toFixed(1)} orders/s, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, ${failed} failed, every certificate verified`);
+    console.log(`ACME complete orders (EC P-256, http-01, ${served}, ${workerCount} workers, c=${concurrency}): ${completed} in ${elapsed.toFixed(1)} s = ${(completed / elapsed).toFixed(1)} orders/s, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, ${failed} failed, every certificate verified; CPU per order: server ${(serverCpu / completed).toFixed(1)} ms, bench client ${(clientCpu / completed).toFixed(1)} ms; load average ${loadavg()[0]!.toFixed(1)}`);
   } finally {
     // Closing a worker's stdin stops it cleanly (so a profile is written); a kill follows if it does not.
     for (const worker of workers) void (worker.stdin as import("bun").FileSink).end();
@@ -183,6 +190,25 @@ async function runBench(): Promise<void> {
     depot.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** user + system CPU of these processes, ms (from /proc; clock ticks of 10 ms). */
+function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks * 10;
+}
+
+function childPids(pid: number): number[] {
+  const out = Bun.spawnSync(["pgrep", "-P", String(pid)]).stdout.toString();
+  return out.split(/\s+/).filter(Boolean).map(Number);
 }
 
 async function makeCsrKey(): Promise<CryptoKeyPair> {

@@ -140,7 +140,24 @@ function nonceRequest(which: number, nonce: Buffer): Uint8Array<ArrayBuffer> {
   return tlv(TAG.SEQUENCE, tlv(TAG.SEQUENCE, tlv(TAG.SEQUENCE, tlv(TAG.SEQUENCE, certIds[which]!)), tlv(0xa2, tlv(TAG.SEQUENCE, extension))));
 }
 
-async function round(withNonce: boolean): Promise<{ perSecond: number; answered: number; failures: number; p99Ms: number }> {
+/** CPU seconds (user + system) the server's processes have used so far: per response, a figure the machine's other load skews less than rates. */
+function serverCpuSeconds(): number {
+  const pids = [server.pid, ...Bun.spawnSync(["pgrep", "-P", String(server.pid)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number)];
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return ticks / 100;
+}
+
+async function round(withNonce: boolean): Promise<{ perSecond: number; answered: number; failures: number; p99Ms: number; serverCpuUs: number; clientCpuUs: number }> {
+  const server0 = serverCpuSeconds();
+  const client0 = process.cpuUsage();
   const fixed = serials.map((serial) => requestFor(serial));
   const deadline = performance.now() + SECONDS * 1000;
   let answered = 0;
@@ -166,8 +183,16 @@ async function round(withNonce: boolean): Promise<{ perSecond: number; answered:
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(client0);
   latencies.sort((a, b) => a - b);
-  return { perSecond: answered / elapsed, answered, failures, p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0 };
+  return {
+    perSecond: answered / elapsed,
+    answered,
+    failures,
+    p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+    serverCpuUs: ((serverCpuSeconds() - server0) * 1e6) / answered,
+    clientCpuUs: (client.user + client.system) / answered,
+  };
 }
 
 try {
@@ -182,7 +207,10 @@ try {
   else {
     console.log(`OCSP over keep-alive, c=${CONCURRENCY}, 2 workers, EC P-256 CA, ${SECONDS} s each, every response verified`);
     for (const row of rows) {
-      console.log(`${row.scenario.padEnd(9)} ${row.perSecond.toFixed(0).padStart(7)}/s  answered ${row.answered}  failures ${row.failures}  p99 ${row.p99Ms.toFixed(2)} ms`);
+      console.log(
+        `${row.scenario.padEnd(9)} ${row.perSecond.toFixed(0).padStart(7)}/s  answered ${row.answered}  failures ${row.failures}  p99 ${row.p99Ms.toFixed(2)} ms  ` +
+          `CPU per response: server ${row.serverCpuUs.toFixed(0)} us, client ${row.clientCpuUs.toFixed(0)} us`,
+      );
     }
   }
 } finally {

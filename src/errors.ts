@@ -14,6 +14,7 @@ export type ErrorCode =
   | "E_ALREADY_REVOKED"
   | "E_IO"
   | "E_INSECURE_KEY"
+  | "E_BAD_PASSPHRASE"
   | "E_LEDGER"
   | "E_NOT_DELIVERED"
   | "E_SERVER"

@@ -1,8 +1,8 @@
 // certbot (Debian's 2.1) gets a certificate from a running dist/depot (2
 // workers, --https-port --acme) with `certonly --standalone` over http-01,
 // renews it with --force-renewal and revokes it; openssl verifies the
-// certificates against the depot's CA, and after the revoke the ledger says
-// revoked and the CRL the server publishes lists it.
+// certificates against the depot's CA, and after the revoke the server's
+// OCSP responder says revoked, the ledger too, and the CRL lists it.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -15,12 +15,14 @@ import { ensureTool } from "./tools.ts";
 let dns: ChallTestSrv;
 let acme: ServedAcme;
 let httpPort: number;
+let publicPort: number;
 
 beforeAll(async () => {
   ensureTool("certbot", "certbot");
   dns = await startChallTestSrv();
   httpPort = freePort();
-  acme = await startServedAcme(["--acme-http-port", String(httpPort), "--acme-resolver", `127.0.0.1:${dns.dnsPort}`]);
+  publicPort = freePort();
+  acme = await startServedAcme(["--http-port", String(publicPort), "--acme-http-port", String(httpPort), "--acme-resolver", `127.0.0.1:${dns.dnsPort}`]);
 }, 120_000);
 
 afterAll(async () => {
@@ -48,11 +50,15 @@ test("certbot certonly --standalone, renew --force-renewal, revoke", async () =>
     return leaf;
   };
   const first = check();
+  const ocsp = () =>
+    openssl(["ocsp", "-issuer", acme.caFile, "-cert", join(live, "cert.pem"), "-url", `http://127.0.0.1:${publicPort}/ocsp`, "-CAfile", acme.caFile, "-no_nonce"]).stdout;
+  expect(ocsp()).toContain(": good");
   await certbot(["renew", "--force-renewal", "--no-random-sleep-on-renew"]);
   const renewed = check();
   expect(renewed.serialNumber).not.toBe(first.serialNumber);
 
   await certbot(["revoke", "--cert-path", join(live, "cert.pem"), "--server", acme.directory, "--reason", "superseded", "--no-delete-after-revoke"]);
+  expect(ocsp()).toMatch(/: revoked\n[\s\S]*Reason: superseded/);
   const serial = renewed.serialNumber.toLowerCase().replace(/^(00)+(?=..)/, "");
   const depot = await Depot.open(acme.depotPath);
   try {

@@ -32,6 +32,7 @@ beforeAll(async () => {
     "--https-port", String(httpsPort),
     "--acme",
     "--acme-allow", "*.test",
+    "--acme-allow", "10.0.0.0/8",
     "--acme-http-port", String(responder.port),
     "--acme-resolver", `127.0.0.1:${dns.dnsPort}`,
   ]);

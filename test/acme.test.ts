@@ -116,6 +116,13 @@ describe("issuance", () => {
     expect(record?.type).toBe("server");
     const days = (leaf.validToDate.getTime() - leaf.validFromDate.getTime()) / 86_400_000;
     expect(Math.round(days)).toBe(7);
+    // The audit chain names the ACME account and the client's address.
+    const { depot: runDepot } = await import("./helpers.ts");
+    const audit = runDepot(["audit", "export", acme.depotPath]).stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    const entry = audit.find((e) => e.serial === serial && e.event === "issue");
+    expect(entry.requester).toBe(`acme:${client.kid!.split("/").pop()}`);
+    expect(entry.client).toBe("127.0.0.1");
+    expect(entry.sans).toEqual(["web.test", "127.0.0.1"]);
   });
 });
 
@@ -414,6 +421,42 @@ describe("external account binding", () => {
       expect(reused.body.detail).toBe(`external account binding key '${key.kid}' has already been used for an account`);
     } finally {
       await eabAcme.stop();
+    }
+  });
+});
+
+describe("tls-alpn-01 for an IP address", () => {
+  test("the validator asks for the reverse-DNS name as SNI and accepts the acme-tls/1 certificate for the address", async () => {
+    const { createServer } = await import("node:tls");
+    const { createHash } = await import("node:crypto");
+    const { tempDir } = await import("./helpers.ts");
+    const client = await newClient();
+    const created = await client.post<Order>(client.directory.newOrder, { identifiers: [{ type: "ip", value: "127.0.0.1" }] });
+    const authzUrl = created.body.authorizations[0]!;
+    const challenge = (await client.post<Authz>(authzUrl, undefined)).body.challenges.find((c) => c.type === "tls-alpn-01")!;
+    // RFC 8737 3: a self-signed certificate naming only the address, with the critical acmeIdentifier extension.
+    const digest = createHash("sha256").update(client.keyAuthorization(challenge.token)).digest("hex").replace(/(..)/g, "$1:").slice(0, -1);
+    const dir = tempDir();
+    const made = openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${dir}/k.pem`, "-out", `${dir}/c.pem`, "-subj", "/CN=acme", "-days", "1",
+      "-addext", "subjectAltName=IP:127.0.0.1", "-addext", `1.3.6.1.5.5.7.1.31=critical,DER:04:20:${digest}`]);
+    expect(made.exitCode).toBe(0);
+    const servernames: string[] = [];
+    const server = createServer({ key: await Bun.file(`${dir}/k.pem`).text(), cert: await Bun.file(`${dir}/c.pem`).text(), ALPNProtocols: ["acme-tls/1"], SNICallback: (name, done) => { servernames.push(name); done(null); } }, (socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    const alpn = await startLocalAcme({ depotPath: acme.depotPath, validators: { tlsPort: port, timeoutMs: 3000 } });
+    try {
+      const moved = await TestAcmeClient.connect(alpn.directory, alpn.caPem);
+      await moved.useKey({ privateKey: client.privateKey, alg: "ES256" });
+      moved.kid = client.kid!.replace(`:${acme.port}/`, `:${alpn.port}/`);
+      const swap = (u: string) => u.replace(`:${acme.port}/`, `:${alpn.port}/`);
+      await moved.post(swap(challenge.url), {});
+      const authz = await moved.poll<Authz>(swap(authzUrl), (a) => a.status !== "pending");
+      expect(authz.status).toBe("valid");
+      expect(servernames).toContain("1.0.0.127.in-addr.arpa");
+    } finally {
+      server.close();
+      await alpn.stop();
     }
   });
 });

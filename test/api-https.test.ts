@@ -177,3 +177,13 @@ test("depot audit verify detects a tampered row", async () => {
   expect(result.exitCode).toBe(1);
   expect(result.stderr).toBe(`depot: audit chain broken at record ${seq}: record ${seq} was altered (its hash does not match its content) (${seq - 1} record(s) before it verify)\n`);
 });
+
+test("/v1/metrics: Prometheus text for an admin token, 403 for another", async () => {
+  const refused = curl("GET", "/v1/metrics", { token: tokens.services });
+  expect(refused.status).toBe(403);
+  expect(refused.body.detail).toBe("reading metrics needs an admin token (depot token create --admin); token 'services' is not one");
+  const result = run(["curl", "-sS", "--cacert", caFile, "-H", `Authorization: Bearer ${tokens.admin}`, "-w", "\n%{http_code} %{content_type}", `https://localhost:${port}/v1/metrics`]);
+  const lines = result.stdout.trim().split("\n");
+  expect(lines.at(-1)).toStartWith("200 text/plain");
+  expect(lines.some((line) => line.startsWith("# TYPE depot_"))).toBe(true);
+});

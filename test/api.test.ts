@@ -130,12 +130,30 @@ describe("issuing", () => {
     [{ type: "client", cn: "x", san: ["a.example"] }, "san is for server certificates (type server)"],
     [{ type: "server", cn: "not a host" }, "a server certificate needs a DNS name or IP address: give it as --cn or --san"],
     [{ type: "server", cn: "a.example", san: ["bad name!"] }, "'bad name!' is not a DNS name or an IP address"],
-    [{ type: "client", cn: "x", colour: "red" }, "unknown field 'colour' (known: type, subject, cn, email, uid, san, keyType, days, csr, format)"],
-    [{ type: "client", cn: "x", format: "pkcs12" }, "format 'pkcs12' is not available (formats: pem)"],
+    [{ type: "client", cn: "x", colour: "red" }, "unknown field 'colour' (known: type, subject, cn, email, uid, san, keyType, days, csr, format, password)"],
+    [{ type: "client", cn: "x", format: "jks" }, "format 'jks' is not available (formats: pem, pkcs12)"],
+    [{ type: "client", cn: "x", format: "pkcs12" }, "format pkcs12 needs a password (it protects the key in the file)"],
+    [{ type: "client", cn: "x", password: "p" }, "password is for format pkcs12"],
     [{ type: "client", cn: 7 }, "cn must be a string"],
   ])("400 for %j: %s", async (body, detail) => {
     const token = await makeToken(`bad-${Math.random().toString(36).slice(2)}`);
     await expectProblem(await call("POST", "/v1/certificates", { token, body }), 400, detail);
+  });
+
+  test("format pkcs12: key, certificate and CA in one file that openssl opens with the password; no PEM key in the answer", async () => {
+    const token = await makeToken("p12");
+    const response = await call("POST", "/v1/certificates", { token, body: { type: "client", cn: "Bob Owner", format: "pkcs12", password: "correct horse" } });
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as { pkcs12: string; privateKey?: string; certificate: string };
+    expect(body.privateKey).toBeUndefined();
+    const file = join(tempDir(), "bob.p12");
+    writeFileSync(file, Buffer.from(body.pkcs12, "base64"));
+    const opened = openssl(["pkcs12", "-in", file, "-passin", "pass:correct horse", "-nodes"]);
+    expect(opened.exitCode).toBe(0);
+    expect(opened.stdout).toContain("-----BEGIN PRIVATE KEY-----");
+    expect(opened.stdout.match(/-----BEGIN CERTIFICATE-----/g)?.length).toBe(2);
+    expect(opened.stdout).toContain(body.certificate.trim().split("\n")[1]!);
+    expect(openssl(["pkcs12", "-in", file, "-passin", "pass:wrong", "-nodes"]).exitCode).not.toBe(0);
   });
 
   test("400 for a body that is not JSON; 415 for another media type; 413 past 64 KiB", async () => {

@@ -175,7 +175,7 @@ describe("pid files planted by someone else (issue 9 item 9)", () => {
       writeFileSync(pidFile, `${victim.pid}\n`);
       writeFileSync(`${pidFile}.json`, JSON.stringify({ pid: victim.pid, startTime: startTimeOf(victim.pid), host: "127.0.0.1", port: 1, depot: "/x", workers: [] }));
       const stop = depot(["stop", "--pid-file", pidFile, "--wait", "1"]);
-      expect({ exitCode: stop.exitCode, stderr: stop.stderr }).toEqual({ exitCode: 1, stderr: "depot: Can't find a running server\n" });
+      expect({ exitCode: stop.exitCode, stderr: stop.stderr }).toEqual({ exitCode: 1, stderr: "depot: can't find a running server\n" });
       await Bun.sleep(100);
       expect(victim.exitCode).toBeNull();
     } finally {

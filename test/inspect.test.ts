@@ -235,7 +235,7 @@ describe("depot show", () => {
       expect({ spelling, stdout: ok(["show", path, spelling]) }).toEqual({ spelling, stdout: shown });
     }
 
-    expect(ok(["show", path, alice.decimal])).toBe(expectedShow(alice));
+    expect(ok(["show", path, alice.decimal])).toBe(expectedShow(alice, { names: "EMAIL:alice@example.com" }));
     expect(pemBlocks(ok(["show", path, alice.serial]))).toEqual([readFileSync(join(path, "certificates", `${alice.decimal}.crt`), "utf8")]);
     expect(ok(["show", path, colons(bob.serial)])).toBe(expectedShow(bob, { status: `revoked since ${bobRevokedAt} (keyCompromise)` }));
     expect(ok(["show", path, carol.serial])).toBe(expectedShow(carol, { status: "expired" }));

@@ -22,6 +22,8 @@ ensureTool("ss", "iproute2");
 interface Host {
   path: string;
   port: number;
+  /** The plain-HTTP listener: OCSP, CRL. */
+  httpPort: number;
   process: Subprocess<"ignore", "pipe", "pipe">;
   log(): string;
   kill(): Promise<void>;
@@ -49,15 +51,17 @@ function twoHostFolders(db: PgDatabase): [string, string] {
 async function startHost(path: string, db: PgDatabase, extra: string[] = [], workers = 2): Promise<Host> {
   const home = tempDir("depot-host-home-");
   const port = freePort();
+  const httpPort = freePort();
   const logFile = join(home, "depot.log");
   const proc = Bun.spawn(
-    [DEPOT_BIN, "start", path, "--port", String(port), "--process-count", String(workers), "--pid-file", join(home, "depot.pid"), "--log-file", logFile, "--allow-revoke", ...extra],
+    [DEPOT_BIN, "start", path, "--port", String(port), "--process-count", String(workers), "--pid-file", join(home, "depot.pid"), "--log-file", logFile, "--allow-revoke", "--http-port", String(httpPort), ...extra],
     { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...db.env, HOME: home } },
   );
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
   const host: Host = {
     path,
     port,
+    httpPort,
     process: proc,
     log,
     async kill() {
@@ -165,6 +169,15 @@ function filesMatchRows(path: string, rows: Map<string, { host: string }>): bool
   return JSON.stringify(fileSerials(path)) === JSON.stringify(own);
 }
 
+/** A certificate's status from a host's OCSP responder, as the real `openssl ocsp` reads it. */
+function ocspStatus(host: Host, caPath: string, pem: string): string {
+  const dir = tempDir("depot-ocsp-");
+  writeFileSync(join(dir, "leaf.pem"), pem);
+  const ca = join(caPath, "certificates", "ca.crt");
+  const result = openssl(["ocsp", "-issuer", ca, "-cert", join(dir, "leaf.pem"), "-url", `http://127.0.0.1:${host.httpPort}/ocsp`, "-CAfile", ca]);
+  return /: (good|revoked|unknown)\b/.exec(result.stdout)?.[1] ?? `no status: ${result.stdout} ${result.stderr}`;
+}
+
 /** Workers that are ready: those holding a listening socket on the port (they listen, then say ready). */
 function listeningPids(port: number): number[] {
   const out = Bun.spawnSync(["ss", "-Hltnp", `sport = :${port}`]).stdout.toString();
@@ -197,11 +210,15 @@ describe("two hosts, one PostgreSQL ledger", () => {
     expect(listed.stderr).toBe("");
     expect(JSON.parse(listed.stdout).filter((r: { type: string }) => r.type !== "ca")).toHaveLength(rows.size);
 
-    // A revoke through A: each host's upkeep publishes its crl.pem; B's within 5 s.
+    // A revoke through A: B's OCSP says so within 1 s (checked first, so B has a cached "good" to drop);
+    // each host's upkeep publishes its crl.pem, B's within 5 s.
     const numbers = { a: [crlOf(pathA).number], b: [crlOf(pathB).number] };
     const victim = serialOf(outcome.certificates[7]!);
+    expect(ocspStatus(b, pathA, outcome.certificates[7]!)).toBe("good");
     expect(await request(a.port, `revoke ${victim} keyCompromise`)).toBe(`OK revoked ${victim.toUpperCase()}\n`);
     const revokedAt = performance.now();
+    await waitFor(() => ocspStatus(b, pathA, outcome.certificates[7]!) === "revoked", 1_000, "B's OCSP did not say revoked within 1 s");
+    const ocspLag = performance.now() - revokedAt;
     await waitFor(() => crlOf(pathB).serials.includes(victim), 5_000, () => `B's CRL does not list ${victim}; B's log:\n${b.log()}`);
     const lag = performance.now() - revokedAt;
     await waitFor(() => crlOf(pathA).serials.includes(victim), 5_000, "A's CRL does not list what A revoked");
@@ -217,7 +234,7 @@ describe("two hosts, one PostgreSQL ledger", () => {
     await waitFor(() => crlOf(pathA).serials.includes(second), 5_000, "A's CRL does not list the serial revoked on B");
     numbers.a.push(crlOf(pathA).number);
     for (const series of [numbers.a, numbers.b]) for (let i = 1; i < series.length; i++) expect(series[i]!).toBeGreaterThan(series[i - 1]!);
-    process.stderr.write(`revoke on A to B's crl.pem: ${lag.toFixed(0)} ms\n`);
+    process.stderr.write(`revoke on A to B's OCSP: ${ocspLag.toFixed(0)} ms, to B's crl.pem: ${lag.toFixed(0)} ms\n`);
 
     // One audit chain for both hosts: an issuance record per certificate and one per revocation, read through B.
     const audit = depot(["audit", "verify", pathB], { env: db.env });

@@ -9,6 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { depot, openssl, tempDir } from "./helpers.ts";
+import { SCHEMA_VERSION } from "../src/ca/ledger/postgres-schema.ts";
 import { type PgDatabase, pgDatabase } from "./pg-server.ts";
 
 const SETUP_TIMEOUT = 300_000;
@@ -124,7 +125,7 @@ describe("a depot on PostgreSQL", () => {
     const { path } = initPg(db);
     await db.query("UPDATE depot_schema SET version = 999");
     const result = depot(["list", path], { env: db.env });
-    expect(result.stderr).toMatch(/^depot: the ledger postgres:\/\/\S+ has schema version 999, newer than this depot knows \(2\); upgrade depot on this host\n$/);
+    expect(result.stderr).toMatch(new RegExp(`^depot: the ledger postgres://\\S+ has schema version 999, newer than this depot knows \\(${SCHEMA_VERSION}\\); upgrade depot on this host\n$`));
     expect(result.exitCode).toBe(1);
   }, SETUP_TIMEOUT);
 
@@ -168,7 +169,7 @@ describe("schema migrations", () => {
     );
     const results = await Promise.all(runs.map(async (p) => ({ code: await p.exited, out: await new Response(p.stdout).text(), err: await new Response(p.stderr).text() })));
     expect(results).toEqual(Array.from({ length: 8 }, () => ({ code: 0, out: "0\n", err: "" })));
-    expect(await db.query("SELECT version FROM depot_schema")).toEqual([{ version: 2 }]);
+    expect(await db.query("SELECT version FROM depot_schema")).toEqual([{ version: SCHEMA_VERSION }]);
     expect(await db.query("SELECT value FROM depot_meta WHERE name = 'ca_fingerprint'")).toEqual([{ value: fingerprint }]);
   }, SETUP_TIMEOUT);
 });

@@ -158,7 +158,7 @@ describe("README.md", () => {
     const helpOf = new Map<string, string>();
     const help = (command: string) => {
       if (!helpOf.has(command)) {
-        const result = run([DEPOT_BIN, command, "--help"]);
+        const result = run([DEPOT_BIN, ...command.split(" "), "--help"]);
         expect({ command, exitCode: result.exitCode }).toEqual({ command, exitCode: 0 });
         helpOf.set(command, result.stdout);
       }
@@ -169,8 +169,13 @@ describe("README.md", () => {
       for (const raw of block.code.split("\n")) {
         const line = raw.replace(/\s+#.*$/, "").trim();
         const words = line.replace(/^sudo\s+/, "").replace(/^(\w+=\S*\s+)+/, "").match(/"[^"]*"|'[^']*'|\S+/g) ?? [];
-        if (words[0] === "depot") {
-          const command = words[1] === undefined || words[1].startsWith("-") ? "start" : words[1];
+        if (words[0] === "depot" && (words[1] === "--version" || words[1] === "--help")) {
+          expect(`${block.line}: ${words.join(" ")}`).toBe(`${block.line}: ${run([DEPOT_BIN, words[1]]).exitCode === 0 ? words.join(" ") : "(fails)"}`);
+          checked++;
+        } else if (words[0] === "depot") {
+          // `depot root export ...`: the help of the subcommand (ledger, token, audit, key, root, ...).
+          const subcommand = words[2] !== undefined && /^[a-z]+$/.test(words[2]) && run([DEPOT_BIN, words[1]!, words[2], "--help"]).exitCode === 0;
+          const command = words[1] === undefined || words[1].startsWith("-") ? "start" : subcommand ? `${words[1]} ${words[2]}` : words[1];
           const text = help(command);
           for (const word of words.filter((w) => w.startsWith("--"))) {
             expect(`${block.line}: ${word}`).toBe(`${block.line}: ${text.includes(word.split("=")[0]!) ? word : "(not in the help)"}`);

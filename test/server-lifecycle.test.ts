@@ -450,7 +450,7 @@ describe("--daemon, status, stop", () => {
     // The daemon's own log went to the log file.
     expect(readLog(logFile)).toContain(`${logPrefix(pid)}`);
     expect(readLog(logFile)).toContain("| All 2 workers ready\n");
-  });
+  }, 20_000);
 
   test("start --daemon on a port in use fails with the port error", async () => {
     const home = tempDir("depot-lifecycle-");
@@ -546,6 +546,24 @@ describe("the default depot", () => {
     server.proc.kill("SIGTERM");
     expect(await server.exit(5000)).toBe(0);
   });
+});
+
+describe("where the log goes", () => {
+  test("in the foreground without --log-file: stderr, and no log file is written (not even /var/log/depot.log as root)", async () => {
+    const home = tempDir("depot-lifecycle-");
+    const path = newDepot(home);
+    const p = port();
+    const systemLog = "/var/log/depot.log";
+    const before = existsSync(systemLog) ? readFileSync(systemLog, "utf8").length : -1;
+    const server = spawnDepot(["start", path, "--port", String(p), "--pid-file", join(home, "depot.pid")], envFor(home));
+    await waitFor(() => server.stderr().includes("| All 2 workers ready\n"), 20_000, () => server.stderr());
+    expect(server.stderr()).toContain(`| Serving the depot at ${path}\n`);
+    expect(await request(p, "help")).toBe(HELP_ANSWER);
+    server.proc.kill("SIGTERM");
+    expect(await server.exit(5000)).toBe(0);
+    expect(existsSync(systemLog) ? readFileSync(systemLog, "utf8").length : -1).toBe(before);
+    expect(existsSync(join(home, "depot.log"))).toBe(false);
+  }, 20_000);
 });
 
 describe("bad options", () => {

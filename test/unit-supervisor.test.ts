@@ -268,6 +268,25 @@ test("an upkeep process that dies after start is replaced, and asked to restore 
   await h.joined;
 });
 
+test("a worker that asks to retire (a client's shutdown) serves on until its replacement is ready, then gets QUIT", async () => {
+  const h = harness();
+  await h.boot();
+  const [retiring, other] = h.workers();
+  retiring!.say({ t: "retire", reason: "asked to stop by a client (shutdown)" });
+  await h.clock.advance(250);
+  const replacement = h.workers().find((w) => w !== retiring && w !== other)!;
+  expect(replacement).toBeDefined();
+  expect(retiring!.signals).toEqual([]);
+  replacement.say({ t: "ready" });
+  await h.clock.advance(0);
+  expect(retiring!.signals).toEqual(["SIGQUIT"]);
+  expect(other!.signals).toEqual([]);
+  expect(h.workers().sort((a, b) => a.pid - b.pid)).toEqual([other!, replacement].sort((a, b) => a.pid - b.pid));
+  h.supervisor.signal("SIGTERM");
+  await h.clock.advance(10);
+  await h.joined;
+});
+
 test("the upkeep process's roll (a renewed HTTPS certificate) replaces the workers as HUP does; its audit lines go to onAudit", async () => {
   const audited: string[][] = [];
   const h = harness({ onAudit: (lines) => audited.push(lines) });

@@ -14,7 +14,7 @@ import { DepotError } from "../errors.ts";
 
 export const ACME_BASE_PATH = "/acme";
 
-export function acmeForDepot(depot: Depot, settings: AcmeSettings, apiUrl?: string): AcmeServer & { close(): void } {
+export function acmeForDepot(depot: Depot, settings: AcmeSettings, apiUrl = settings.apiUrl): AcmeServer & { close(): void } {
   // ACME's accounts, orders and nonces have no PostgreSQL store yet: say so, rather than open a ledger.sqlite3 that is not this depot's ledger.
   if (depot.ledger instanceof PostgresLedger) {
     throw new DepotError("E_BAD_ARGUMENT", "ACME keeps its accounts, orders and nonces in the SQLite ledger only, and this depot's ledger is in PostgreSQL; run ACME on a SQLite depot");

@@ -21,6 +21,8 @@ export interface AcmeSettings {
   tlsPort: number;
   /** HOST:PORT of the DNS server validators ask; absent: the system's. */
   resolver?: string;
+  /** The HTTPS base URL as clients reach it (`--api-url`); absent: each request's own origin. */
+  apiUrl?: string;
 }
 
 export interface AcmeFlags {

@@ -12,6 +12,8 @@ import { writeLedgerMarker } from "./ledger/marker.ts";
 import { checkLedgerUrl } from "./ledger/postgres.ts";
 import { newSerial } from "./serial.ts";
 import { Depot } from "./depot.ts";
+import { encryptPrivateKey } from "./key-encryption.ts";
+import { addIntermediateTier, type IntermediateTierOptions } from "./hierarchy.ts";
 
 import { DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS } from "./defaults.ts";
 
@@ -24,6 +26,10 @@ export interface CreateOptions {
   days?: number;
   /** Validity of the CA certificate. */
   caDays?: number;
+  /** Encrypt the CA key under this passphrase (key-encryption.ts). */
+  passphrase?: string;
+  /** Two tiers: this CA becomes the root and signs an issuing intermediate (hierarchy.ts). */
+  intermediate?: Omit<IntermediateTierOptions, "label" | "keyType" | "passphrase">;
   /** Keep the ledger in PostgreSQL (a database without a depot schema) instead of ledger.sqlite3. */
   ledger?: { url: string; passwordFile?: string; pool?: number };
   /** Plain-HTTP base URL: AIA and CDP in every certificate (ocsp/public-url.ts). */
@@ -62,7 +68,8 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     mkdirSync(layout.certificatesDir, { mode: 0o755 });
 
     const keyPair = await generateKeyPair(keyType);
-    writeFileSync(layout.caKey, keyPair.privateKeyPem, { mode: 0o400, flag: "wx" });
+    const keyFile = options.passphrase === undefined ? keyPair.privateKeyPem : await encryptPrivateKey(keyPair.privateKeyPem, options.passphrase);
+    writeFileSync(layout.caKey, keyFile, { mode: 0o400, flag: "wx" });
     const key = await loadSigningKey(keyPair.privateKeyPem, layout.caKey);
     const serial = newSerial();
     const validity = validityFor(options.caDays ?? DEFAULT_CA_DAYS);
@@ -92,8 +99,12 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
     });
     ledger.close();
     writeLedgerMarker(layout);
+    const issuingKeyPem = options.intermediate
+      ? await addIntermediateTier(layout, { certificate, key }, { ...options.intermediate, label, keyType, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) })
+      : keyPair.privateKeyPem;
     // An empty CRL from the start, so web servers can be pointed at crl.pem at once.
-    const depot = await Depot.open(staging, { onCrlPublished: () => {} }); // no on-crl-change for a depot not yet in place
+    // no on-crl-change for a depot not yet in place
+    const depot = await Depot.open(staging, { onCrlPublished: () => {}, ...(options.passphrase === undefined ? {} : { decryptedKeyPem: issuingKeyPem }) });
     await depot.publishCrl();
     depot.close();
 

@@ -12,7 +12,9 @@ import { DEFAULT_CRL_DAYS, type RevocationReason } from "./crl.ts";
 import { type Crl, CrlPublisher } from "./crl-publisher.ts";
 import { readCertificateRequest } from "./csr.ts";
 import { DEFAULT_KEY_TYPE, KEY_SPECS, type KeyFamily, type KeyType, parseKeyType } from "./key-types.ts";
-import { generateKeyPair, type KeyPair, loadSigningKey } from "./keys.ts";
+import { generateKeyPair, type KeyPair } from "./keys.ts";
+import { type CaKeyAccess, loadCaKey } from "./ca-key.ts";
+import { chainPem, issuingCa } from "./hierarchy.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type AuditActor, issueEntry } from "./audit.ts";
 import { type CertificateRecord, type Ledger, openLedger, SerialCollisionError } from "./ledger.ts";
@@ -58,7 +60,8 @@ export interface Issued {
   record: CertificateRecord;
 }
 
-export interface OpenOptions {
+/** `CaKeyAccess`: the passphrase of an encrypted CA key, or the key already decrypted (ca-key.ts). */
+export interface OpenOptions extends CaKeyAccess {
   /** The ledger to use instead of the one depot.cnf names (tests, or a caller that opened it already). */
   ledger?: Ledger;
   /** A server's workers write certificate files after their answers (see certificate-files.ts). */
@@ -121,15 +124,17 @@ export class Depot {
     refuseSymlinks(layout);
     const settings = readSettings(layout);
     refuseReadableKey(layout);
-    const key = await loadSigningKey(readText(layout.caKey), layout.caKey);
+    // The intermediate in a two-tier depot (hierarchy.ts), else the one CA.
+    const issuing = issuingCa(layout);
+    const key = await loadCaKey(issuing, options);
     let certificate: x509.X509Certificate;
     try {
-      certificate = new x509.X509Certificate(readText(layout.caCertificate));
+      certificate = new x509.X509Certificate(readText(issuing.caCertificate));
     } catch (error) {
       if (error instanceof DepotError) throw error;
-      throw new DepotError("E_NOT_A_DEPOT", `${layout.caCertificate} is not a readable certificate`);
+      throw new DepotError("E_NOT_A_DEPOT", `${issuing.caCertificate} is not a readable certificate`);
     }
-    const issuer = await makeIssuer(certificate, key, layout.caCertificate);
+    const issuer = await makeIssuer(certificate, key, issuing.caCertificate);
     const ledger = options.ledger ?? (await openLedger(layout, settings));
     try {
       // A depot made by the original has certificates but no ledger: record
@@ -338,6 +343,12 @@ export class Depot {
   async restoreMissingFiles(): Promise<number> {
     return this.files.restoreMissing(await this.ledger.leafSerials(), async (serial) => (await this.ledger.find(serial))?.pem);
   }
+
+  /** What a leaf's holder sends after its certificate: the intermediate in a two-tier depot, else nothing (hierarchy.ts). */
+  get chainPem(): string {
+    return (this.chain ??= chainPem(this.layout));
+  }
+  private chain: string | undefined;
 
   close(): void {
     this.files.flush();

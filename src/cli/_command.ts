@@ -36,6 +36,12 @@ export function command<T extends ArgsDef>(spec: CommandSpec<T>): CommandDef<T> 
 export interface DepotCommandSpec<T extends ArgsDef> extends Omit<CommandSpec<T>, "run"> {
   /** How the depot is opened (a server's workers defer files, ...). */
   open?: OpenOptions;
+  /**
+   * The command signs: an encrypted CA key is opened with the passphrase
+   * (its args must include `passphraseArgs`; _passphrase.ts). Otherwise an
+   * encrypted key stays locked and no passphrase is asked for.
+   */
+  signs?: boolean;
   /** Runs with the depot named by the PATH positional, open; it is closed afterwards. */
   run(context: CommandContext<T>, depot: Depot): unknown | Promise<unknown>;
 }
@@ -47,7 +53,10 @@ export function depotCommand<T extends ArgsDef & { path: { type: "positional" } 
     async run(context) {
       // Loaded here, not at the top: `depot --help` and `depot stop` need no CA library.
       const { Depot } = await import("../ca/depot.ts");
-      const depot = await Depot.open(String(context.args.path), spec.open);
+      const path = String(context.args.path);
+      const depot = spec.signs
+        ? await (await import("./_passphrase.ts")).openToSign(path, context.args as Record<string, unknown>, spec.open)
+        : await Depot.open(path, { withoutSigning: true, ...spec.open });
       try {
         return await spec.run(context, depot);
       } finally {

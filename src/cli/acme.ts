@@ -22,11 +22,11 @@ const eab = defineCommand({
   meta: { name: "eab", description: "Make an ACME external account binding key; prints its key id and HMAC key once." },
   args: eabArgs,
   async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, eabArgs);
+    rejectUnknownArgs(rawArgs, eabArgs, false, ["allow"]);
     const name = lastOf(parsed.name)?.trim();
     if (!name) throw new DepotError("E_BAD_ARGUMENT", "--name needs a value (who the binding is for)");
     const allow = allValues(rawArgs, "allow").map((p) => p.trim()).filter(Boolean);
-    const depot = await Depot.open(parsed.path);
+    const depot = await Depot.open(parsed.path, { withoutSigning: true }); // never signs: an encrypted key stays locked
     const store = new SqliteAcmeStore(depot.layout.ledger);
     try {
       const key = await createEabKey(store, name, allow);

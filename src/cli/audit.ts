@@ -10,7 +10,7 @@ import { DepotError } from "../errors.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 async function withAudit<T>(path: string, work: (audit: AuditLog) => Promise<T>): Promise<T> {
-  const depot = await Depot.open(path);
+  const depot = await Depot.open(path, { withoutSigning: true }); // never signs: an encrypted key stays locked
   try {
     return await work(depot.ledger.audit);
   } finally {

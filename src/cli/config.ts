@@ -3,6 +3,8 @@
  * `depot config`: web-server settings that require this depot's certificates.
  */
 import { depotCommand } from "./_command.ts";
+import { isTwoTier, tierLayout } from "../ca/hierarchy.ts";
+import { twoTierWebServerConfig } from "./_two-tier-config.ts";
 import { ocspWebServerConfig } from "../ocsp/web-server-config.ts";
 
 const args = {
@@ -13,7 +15,11 @@ export default depotCommand({
   meta: { name: "config", description: "Print Apache and nginx settings that make a web server require certificates from this depot." },
   args,
   run(_context, depot) {
-    process.stdout.write(webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label) + (depot.publicUrl ? ocspWebServerConfig(depot.publicUrl) : ""));
+    const tiers = tierLayout(depot.layout);
+    const settings = isTwoTier(depot.layout)
+      ? twoTierWebServerConfig({ caCertificate: depot.layout.caCertificate, intermediateCertificate: tiers.intermediateCertificate, crl: depot.layout.crl, rootCrl: tiers.rootCrl }, depot.label)
+      : webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label);
+    process.stdout.write(settings + (depot.publicUrl ? ocspWebServerConfig(depot.publicUrl) : ""));
   },
 });
 

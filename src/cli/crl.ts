@@ -1,10 +1,12 @@
 import { defineCommand } from "citty";
-import { Depot, parseDays } from "../ca/depot.ts";
+import { parseDays } from "../ca/depot.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { openToSign, passphraseArgs } from "./_passphrase.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
   "crl-days": { type: "string", description: "Days until nextUpdate (default: the depot's, 7)" },
+  ...passphraseArgs,
 } as const;
 
 export default defineCommand({
@@ -13,7 +15,7 @@ export default defineCommand({
   async run({ rawArgs, args: parsed }) {
     rejectUnknownArgs(rawArgs, args);
     const crlDays = lastOf(parsed["crl-days"]);
-    const depot = await Depot.open(parsed.path);
+    const depot = await openToSign(parsed.path, parsed);
     try {
       const crl = await depot.publishCrl(crlDays ? parseDays(crlDays) : undefined);
       process.stdout.write(crl.pem);

@@ -9,6 +9,7 @@ import { ED25519_BROWSER_NOTE, KEY_TYPES, type KeyType } from "../ca/key-types.t
 import { DepotError } from "../errors.ts";
 import { daysOption, stringOption } from "./_args.ts";
 import { depotCommand } from "./_command.ts";
+import { passphraseArgs } from "./_passphrase.ts";
 import type { Profile } from "../ca/profiles.ts";
 import { abandonSecretFile, claimSecretFile, fillSecretFile, secureStdoutForSecret, writeStdout } from "./_output.ts";
 import { pkcs12Password, pkcs12PasswordArgs } from "./_pkcs12-options.ts";
@@ -27,11 +28,13 @@ const args = {
   out: { type: "string", valueHint: "file", description: "Write the key and certificate to FILE (created with mode 0600) instead of standard output" },
   p12: { type: "string", valueHint: "file", description: "Also write a PKCS#12 bundle (key, certificate, CA certificate; mode 0600) for a browser or key store; without --out, only the certificate is printed" },
   ...pkcs12PasswordArgs,
+  ...passphraseArgs,
 } as const;
 
 export default depotCommand({
   meta: { name: "generate", description: "Issue a key pair and a certificate: prints the private key (PKCS#8) then the certificate, PEM." },
   args,
+  signs: true,
   repeatable: ["san"],
   async run({ rawArgs, args: parsed }, depot) {
     const type = parsed.type;
@@ -53,12 +56,13 @@ export default depotCommand({
     const bundle = p12 === undefined ? undefined : await pkcs12Password(parsed);
     const keyOnStdout = out === undefined && p12 === undefined;
     if (keyOnStdout) secureStdoutForSecret();
-    const outFd = out === undefined ? undefined : claimSecretFile(out);
+    let outFd = out === undefined ? undefined : claimSecretFile(out);
     let p12Fd: number | undefined;
     try {
       p12Fd = p12 === undefined ? undefined : claimSecretFile(p12);
       const issued = await depot.issue({ profile: type, subject, subjectAltNames: sans, keyType, ...(days ? { days } : {}), requester: { requester: "cli" } });
-      const pem = issued.privateKeyPem + issued.certificatePem;
+      // The intermediate after the certificate in a two-tier depot (empty in one tier).
+      const pem = issued.privateKeyPem + issued.certificatePem + depot.chainPem;
       const recorded = { serial: issued.serial, depotPath: String(parsed.path) };
       if (p12Fd !== undefined && bundle) {
         const { makePkcs12 } = await import("../ca/pkcs12.ts");
@@ -74,8 +78,12 @@ export default depotCommand({
         p12Fd = undefined;
         fillSecretFile(fd, p12!, der, recorded);
       }
-      if (outFd !== undefined) fillSecretFile(outFd, out!, pem, recorded);
-      else writeStdout(keyOnStdout ? pem : issued.certificatePem, recorded);
+      if (outFd !== undefined) {
+        // fillSecretFile closes (or on failure removes) the file itself.
+        const fd = outFd;
+        outFd = undefined;
+        fillSecretFile(fd, out!, pem, recorded);
+      } else writeStdout(keyOnStdout ? pem : issued.certificatePem + depot.chainPem, recorded);
     } catch (error) {
       if (outFd !== undefined) abandonSecretFile(outFd, out!);
       throw error;

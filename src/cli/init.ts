@@ -6,7 +6,8 @@ import { poolSize } from "../ca/ledger/postgres-settings.ts";
 import { DepotError } from "../errors.ts";
 import { parsePublicUrl } from "../http/public/options.ts";
 import { daysOption } from "./_args.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { passphraseArgs, readPassphrase } from "./_passphrase.ts";
 
 const args = {
   path: { type: "positional", description: "Folder for the new depot (new or empty)", required: true },
@@ -18,13 +19,19 @@ const args = {
   "ledger-pool": { type: "string", description: "Connections each process keeps to the ledger (4)" },
   "public-url": { type: "string", description: "Plain-HTTP base URL of the depot server (kept in depot.cnf): certificates then carry OCSP (URL/ocsp), CA (URL/ca) and CRL (URL/crl) locations" },
   "on-crl-change": { type: "string", description: "Command run after each new crl.pem (kept in depot.cnf), e.g. 'systemctl reload nginx'" },
+  intermediate: { type: "boolean", description: "Two tiers: a root CA (ca.crt, what clients trust) and an issuing intermediate (pathLen 0) signed by it, which issues everything" },
+  "intermediate-days": { type: "string", description: "With --intermediate: validity of the intermediate, in days (1825, never beyond the root)" },
+  "permit-dns": { type: "string", description: "With --intermediate: the only DNS domain it may certify, e.g. .example.com (repeatable)" },
+  "permit-ip": { type: "string", description: "With --intermediate: the only IP range it may certify, e.g. 10.0.0.0/8 (repeatable)" },
+  encrypt: { type: "boolean", description: "Encrypt the CA key under a passphrase (asked twice on a terminal, or --passphrase-file/--passphrase-env)" },
+  ...passphraseArgs,
 } as const;
 
 export default defineCommand({
   meta: { name: "init", description: "Create a depot: a CA key and certificate in a new folder. Words after PATH name the CA (default: the folder's name)." },
   args,
   async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args, true);
+    rejectUnknownArgs(rawArgs, args, true, ["permit-dns", "permit-ip"]);
     const labelWords = parsed._.slice(1);
     const keyType = parsed["key-type"];
     const days = lastOf(parsed.days);
@@ -35,6 +42,15 @@ export default defineCommand({
     if (!ledger && (passwordFile || pool)) throw new DepotError("E_BAD_ARGUMENT", "--ledger-password-file and --ledger-pool need --ledger postgres://...");
     const publicUrl = lastOf(parsed["public-url"]);
     const onCrlChange = lastOf(parsed["on-crl-change"]);
+    if (!parsed.encrypt && (parsed["passphrase-file"] !== undefined || parsed["passphrase-env"] !== undefined)) {
+      throw new DepotError("E_BAD_ARGUMENT", "--passphrase-file and --passphrase-env go with --encrypt");
+    }
+    const permits = { dns: allValues(rawArgs, "permit-dns"), ip: allValues(rawArgs, "permit-ip") };
+    const intermediateDays = lastOf(parsed["intermediate-days"]);
+    if (!parsed.intermediate && (permits.dns.length || permits.ip.length || intermediateDays)) {
+      throw new DepotError("E_BAD_ARGUMENT", "--intermediate-days, --permit-dns and --permit-ip go with --intermediate");
+    }
+    const passphrase = parsed.encrypt ? await readPassphrase(parsed, { confirm: true }) : undefined;
     if (keyType === "ed25519") process.stderr.write(`depot: warning: an Ed25519 CA: ${ED25519_BROWSER_NOTE}\n`);
     const root = await createDepot(parsed.path, {
       ...(labelWords.length ? { label: labelWords.join(" ") } : {}),
@@ -44,6 +60,8 @@ export default defineCommand({
       ...(ledger ? { ledger: { url: ledger, ...(passwordFile ? { passwordFile } : {}), ...(pool ? { pool: poolSize(pool) } : {}) } } : {}),
       ...(publicUrl ? { publicUrl: parsePublicUrl(publicUrl) } : {}),
       ...(onCrlChange ? { onCrlChange } : {}),
+      ...(passphrase !== undefined ? { passphrase } : {}),
+      ...(parsed.intermediate ? { intermediate: { permits, ...(intermediateDays ? { days: daysOption(parsed, "intermediate-days")! } : {}) } } : {}),
     });
     console.log(`Created a depot in ${root}`);
     console.log(`CA certificate: ${depotLayout(root).caCertificate}`);

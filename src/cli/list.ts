@@ -26,7 +26,7 @@ export default defineCommand({
     rejectUnknownArgs(rawArgs, args);
     const filters = (["valid", "revoked", "expired"] as const).filter((f) => parsed[f]);
     if (filters.length > 1) throw new DepotError("E_BAD_ARGUMENT", "give at most one of --valid, --revoked, --expired");
-    const depot = await Depot.open(parsed.path);
+    const depot = await Depot.open(parsed.path, { withoutSigning: true }); // never signs: an encrypted key stays locked
     const now = new Date();
     const out = new BufferedOutput();
     try {

@@ -6,7 +6,7 @@
  */
 import type { CommandDef } from "citty";
 import { DepotError } from "../errors.ts";
-import { VERSION } from "../version.ts";
+import { VERSION_LINE } from "../version.ts";
 import { nearest, renderHelp, renderMainHelp } from "./_help.ts";
 
 type Loader = () => Promise<CommandDef<any>>;
@@ -30,6 +30,9 @@ export const commands: Record<string, Loader> = {
   token: () => load(import("./token.ts")),
   audit: () => load(import("./audit.ts")),
   acme: () => load(import("./acme.ts")),
+  key: () => load(import("./key.ts")),
+  root: () => load(import("./root.ts")),
+  intermediate: () => load(import("./intermediate.ts")),
 };
 
 const DESCRIPTION = "A mini certificate authority: CA library, command line and pre-forking server.";
@@ -39,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   const [first] = argv;
   try {
     if (first === "--version" || first === "-v") {
-      console.log(VERSION);
+      console.log(VERSION_LINE);
       return 0;
     }
     if (first === "--help" || first === "-h" || first === "help") {

@@ -1,13 +1,15 @@
 import { defineCommand } from "citty";
 import { parseReason } from "../ca/crl.ts";
-import { Depot, parseDays } from "../ca/depot.ts";
+import { parseDays } from "../ca/depot.ts";
 import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { openToSign, passphraseArgs } from "./_passphrase.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
   serial: { type: "positional", description: "Serial of the certificate: hex as openssl prints it (AB:CD or ABCD), 0x-hex, or the decimal of its file name", required: true },
   reason: { type: "string", description: "keyCompromise, superseded, cessationOfOperation, affiliationChanged or unspecified (default)" },
   "crl-days": { type: "string", description: "Days until the new CRL's nextUpdate (default: the depot's, 7)" },
+  ...passphraseArgs,
 } as const;
 
 export default defineCommand({
@@ -18,7 +20,7 @@ export default defineCommand({
     const reasonText = lastOf(parsed.reason);
     const reason = reasonText === undefined ? "unspecified" : parseReason(reasonText);
     const crlDays = lastOf(parsed["crl-days"]);
-    const depot = await Depot.open(parsed.path);
+    const depot = await openToSign(parsed.path, parsed);
     try {
       const { serial } = await depot.findBySerial(parsed.serial);
       const { record, crl } = await depot.revoke(serial, reason, { ...(crlDays ? { crlDays: parseDays(crlDays) } : {}), requester: { requester: "cli" } });

@@ -8,6 +8,7 @@ import { MAX_CSR_BYTES } from "../ca/csr.ts";
 import { DepotError, ioError } from "../errors.ts";
 import { daysOption, stringOption } from "./_args.ts";
 import { depotCommand } from "./_command.ts";
+import { passphraseArgs } from "./_passphrase.ts";
 import type { Profile } from "../ca/profiles.ts";
 import { writePublicFile, writeStdout } from "./_output.ts";
 
@@ -17,11 +18,13 @@ const args = {
   type: { type: "enum", options: ["client", "server"] as Profile[], default: "client", description: "client (default) or server" },
   days: { type: "string", valueHint: "days", description: "Validity in days (default: the depot's, 365)" },
   out: { type: "string", valueHint: "file", description: "Write the certificate to FILE (written whole or not at all) instead of standard output" },
+  ...passphraseArgs,
 } as const;
 
 export default depotCommand({
   meta: { name: "sign", description: "Sign a certificate request: the private key never leaves its owner. Prints the certificate." },
   args,
+  signs: true,
   async run({ args: parsed }, depot) {
     const csrPath = stringOption(parsed, "csr");
     if (csrPath === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --csr FILE");
@@ -30,8 +33,9 @@ export default depotCommand({
     const pem = readRequest(csrPath);
     const issued = await depot.signCsr(pem, { profile: parsed.type, ...(days ? { days } : {}), requester: { requester: "cli" } });
     const recorded = { serial: issued.serial, depotPath: String(parsed.path) };
-    if (out === undefined) writeStdout(issued.certificatePem, recorded);
-    else writePublicFile(out, issued.certificatePem, recorded);
+    // The intermediate after the certificate in a two-tier depot (empty in one tier).
+    if (out === undefined) writeStdout(issued.certificatePem + depot.chainPem, recorded);
+    else writePublicFile(out, issued.certificatePem + depot.chainPem, recorded);
   },
 });
 

@@ -19,6 +19,9 @@ import { defaultDepotPath, defaultPidFile } from "../server/paths.ts";
 import type { HttpsListenerSpec } from "../server/listeners/types.ts";
 import { ACME_START_ARGS, acmeFromStartArgs } from "../acme/options.ts";
 import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { requireServerPlatform } from "./_server-platform.ts";
+import { passphraseArgs } from "./_passphrase-args.ts";
+import { unlockCaKeyToServe } from "./_server-key.ts";
 
 const args = {
   path: { type: "positional", required: false, description: "The depot to serve (default: $DEPOT_PATH, else $XDG_DATA_HOME/depot, created on first start)" },
@@ -48,6 +51,7 @@ const args = {
   "ocsp-validity": { type: "string", description: "How long an OCSP answer is valid and may be cached: seconds, or with s, m, h, d (1h)" },
   "on-crl-change": { type: "string", description: "Command run after each new crl.pem, e.g. 'systemctl reload nginx' (default: depot.cnf's on_crl_change)" },
   ...ACME_START_ARGS,
+  ...passphraseArgs,
 } as const;
 
 export default {
@@ -58,17 +62,24 @@ export default {
 
 /** Runs `depot start` with its raw arguments; resolves with the exit status. */
 export async function runStart(rawArgs: string[]): Promise<number> {
-  rejectUnknownArgs(rawArgs, args);
+  requireServerPlatform();
+  rejectUnknownArgs(rawArgs, args, false, ["https-name", "acme-allow"]);
   const parsed = flagValues(rawArgs, args);
   const options = serverOptions(parsed);
   options.depot = await depotToServe(parsed.path as string | undefined);
   const settings = depotSettings(options.depot);
   const https = await httpsListener(parsed, rawArgs, options.depot, settings);
-  const acme = acmeFromStartArgs(rawArgs, https !== undefined);
-  if (https && acme) https.acme = acme;
   if (https) options.listeners.push(https);
   const apiUrl = lastOf(parsed["api-url"]) ?? settings?.apiUrl;
-  if (apiUrl !== undefined) options.apiUrl = parseApiUrl(apiUrl);
+  if (apiUrl !== undefined) {
+    options.apiUrl = parseApiUrl(apiUrl);
+    if (https) https.apiUrl = options.apiUrl;
+  }
+  // ACME's directory builds its absolute URLs from --api-url when given.
+  const acme = acmeFromStartArgs(rawArgs, https !== undefined);
+  if (https && acme) https.acme = options.apiUrl ? { ...acme, apiUrl: options.apiUrl } : acme;
+  const caKeyPem = await unlockCaKeyToServe(options.depot, parsed);
+  if (caKeyPem !== undefined) options.caKeyPem = caKeyPem;
   const { serve } = await import("../server/index.ts");
   return serve(options);
 }

@@ -24,7 +24,7 @@ import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 
 /** Opens the depot's ledger tables for one command. */
 async function withTokens<T>(path: string, work: (tokens: TokenStore) => Promise<T>): Promise<T> {
-  const depot = await Depot.open(path);
+  const depot = await Depot.open(path, { withoutSigning: true }); // never signs: an encrypted key stays locked
   try {
     return await work(depot.ledger.tokens);
   } finally {
@@ -49,7 +49,7 @@ const create = defineCommand({
   meta: { name: "create", description: "Make an API token; prints it once (only its hash is kept)." },
   args: createArgs,
   async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, createArgs);
+    rejectUnknownArgs(rawArgs, createArgs, false, ["allow", "key-type"]);
     const nameText = lastOf(parsed.name);
     if (nameText === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --name (the token's name)");
     const name = checkTokenName(nameText);

@@ -9,6 +9,7 @@
  * (a statement per request was a tenth of a cached answer's cost).
  */
 import { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
 
 export const READ_EVERY_MS = 5;
 
@@ -17,6 +18,19 @@ export class LedgerChanges {
   private readonly statement;
   private last = 0;
   private readAt = -Infinity;
+
+  /**
+   * The counter of an SQLite ledger; undefined for another ledger
+   * (PostgreSQL), whose revocations the cache then sees within RECHECK_MS.
+   */
+  static forSqlite(ledgerPath: string): LedgerChanges | undefined {
+    if (!existsSync(ledgerPath)) return undefined;
+    try {
+      return new LedgerChanges(ledgerPath);
+    } catch {
+      return undefined;
+    }
+  }
 
   constructor(ledgerPath: string) {
     this.db = new Database(ledgerPath, { readonly: true });

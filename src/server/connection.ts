@@ -162,9 +162,9 @@ export class Connection {
     this.stage = "writing";
     if (result.shutdown) this.hooks.shutdownRequested();
     this.unsent = Buffer.from(result.text);
-    // A client that never reads its answer must not hold the connection for ever.
-    this.cancelDeadline = this.hooks.clock.after(READ_TIMEOUT_MS, () => this.close());
     this.flush();
+    // A client that does not read the rest of its answer must not hold the connection for ever.
+    if (this.stage === "writing") this.cancelDeadline = this.hooks.clock.after(READ_TIMEOUT_MS, () => this.close());
   }
 
   /** A socket may take only part of the data; the rest goes on drain. */

@@ -61,6 +61,8 @@ export interface ServerOptions {
   apiUrl?: string;
   /** Test hooks in the workers and the supervisor (DEPOT_TEST_HOOKS=1). */
   testHooks?: boolean;
+  /** The CA key, decrypted, when it is encrypted at rest: handed to each child over its stdin (key-handoff.ts). */
+  caKeyPem?: string;
   /** The plain-HTTP base URL for AIA and CDP (--public-url); default: depot.cnf's public_url. */
   publicUrl?: string;
   /** Command run after each new crl.pem the server publishes (--on-crl-change); default: depot.cnf's on_crl_change. */
@@ -135,6 +137,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           allowRevoke: options.allowRevoke === true,
           allowShutdown: options.allowShutdown === true,
           testHooks: options.testHooks === true,
+          caKeyOnStdin: options.caKeyPem !== undefined,
           processCount: options.processCount,
           ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
         },
@@ -142,10 +145,12 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           depot: options.depot,
           logLevel: options.logLevel,
           pollMs: UPKEEP_POLL_MS,
+          caKeyOnStdin: options.caKeyPem !== undefined,
           ...(httpsNames ? { https: { names: httpsNames } } : {}),
           ...(auditFile ? { auditFrom: lastSeqInFile(auditFile.path) ?? -1 } : {}),
           ...(options.onCrlChange ? { onCrlChange: options.onCrlChange } : {}),
         },
+        ...(options.caKeyPem !== undefined ? { caKeyPem: options.caKeyPem } : {}),
         processCount: options.processCount,
         pidFile: options.pidFile,
         timeoutMs: options.timeoutMs,

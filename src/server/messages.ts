@@ -44,6 +44,8 @@ export interface WorkerConfig {
   publicUrl?: string;
   /** Lets tests make the worker hang (SIGUSR2), to prove the supervisor kills it. */
   testHooks: boolean;
+  /** The CA key comes first on stdin (key-handoff.ts), never in this config. */
+  caKeyOnStdin?: boolean;
 }
 
 export const WORKER_ENV = "DEPOT_WORKER";
@@ -64,6 +66,8 @@ export interface UpkeepConfig {
   heartbeatMs: number;
   /** How often the ledger is checked for revocations the CRL does not list yet. */
   pollMs: number;
+  /** The CA key comes first on stdin (key-handoff.ts), never in this config. */
+  caKeyOnStdin?: boolean;
   /** The HTTPS listener's certificate to issue (before the workers start) and renew, when the depot makes it. */
   https?: { names: string[] };
   /** With --audit-log: forward audit records after this seq (-1: only those made from now on). */

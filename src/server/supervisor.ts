@@ -11,6 +11,7 @@
  * crypto: the workers and the upkeep process open the depot.
  */
 import { type ChildEvents, type ChildRole, type SpawnChild, spawnChild } from "./child.ts";
+import { keyHandoffLine } from "./key-handoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { describeListener } from "./listeners/types.ts";
 import type { Logger } from "./log.ts";
@@ -39,6 +40,8 @@ export interface SupervisorOptions {
   trapSignals?: boolean;
   /** SIGUSR2 makes one turn throw, to prove the loop survives it. */
   testHooks?: boolean;
+  /** The decrypted CA key, kept only to hand to each child it spawns (key-handoff.ts); the supervisor signs nothing. */
+  caKeyPem?: string;
 }
 
 type Event =
@@ -359,7 +362,9 @@ export class Supervisor {
       exited: (code, signal) => this.enqueue({ kind: "exited", child: tracked!, code, signal }),
     };
     try {
-      tracked = new TrackedChild(role, this.generation, this.spawn(role, env, events), this.clock.now());
+      const child = this.spawn(role, env, events);
+      if (this.options.caKeyPem !== undefined) child.send(keyHandoffLine(this.options.caKeyPem));
+      tracked = new TrackedChild(role, this.generation, child, this.clock.now());
       return tracked;
     } catch (error) {
       // The system would not start a process (EAGAIN, ENOMEM): a start-up failure, with back-off.

@@ -21,6 +21,7 @@ import { UPKEEP_ENV, type UpkeepConfig, type WorkerMessage } from "./messages.ts
 import { AuditForwarder } from "../ca/audit-file.ts";
 import { HttpsCertificateKeeper } from "../http/api/https-certificate.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
+import { receiveCaKey } from "./key-handoff.ts";
 
 export async function runUpkeep(): Promise<never> {
   const config = JSON.parse(process.env[UPKEEP_ENV] ?? "{}") as UpkeepConfig;
@@ -45,6 +46,9 @@ export async function runUpkeep(): Promise<never> {
   process.on("SIGQUIT", stop);
   process.on("SIGTERM", exit);
   process.on("SIGINT", exit);
+  // An encrypted CA key arrives first on stdin, before the orders are read.
+  const decryptedKeyPem = config.caKeyOnStdin ? await receiveCaKey() : undefined;
+  if (config.caKeyOnStdin && decryptedKeyPem === undefined) exit();
   readOrders(
     (order) => {
       if (order === "restore") restoreWanted = true;
@@ -58,7 +62,10 @@ export async function runUpkeep(): Promise<never> {
   setInterval(() => send({ t: "beat" }), config.heartbeatMs);
   try {
     // A new CRL runs --on-crl-change (or depot.cnf's on_crl_change) here, its outcome logged.
-    depot = await Depot.open(config.depot, { onCrlPublished: crlChangeLogger(() => config.onCrlChange ?? depot?.crlChangeCommand, log) });
+    depot = await Depot.open(config.depot, {
+      onCrlPublished: crlChangeLogger(() => config.onCrlChange ?? depot?.crlChangeCommand, log),
+      ...(decryptedKeyPem !== undefined ? { decryptedKeyPem } : {}),
+    });
     if (statSync(depot.layout.caKey).mode & 0o077) {
       throw new DepotError("E_INSECURE_KEY", `refusing to start: ${depot.layout.caKey} is readable by group or others (chmod 400 it)`);
     }

@@ -11,6 +11,7 @@ import { generateKeyPair, type KeyPair } from "../ca/keys.ts";
 import { DepotError } from "../errors.ts";
 import { WorkerMetrics } from "../http/worker-metrics.ts";
 import { KeyPool } from "./key-pool.ts";
+import { receiveCaKey } from "./key-handoff.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
 import type { ListenerContext, OpenedListener } from "./listeners/context.ts";
 import { openListener } from "./listeners/registry.ts";
@@ -45,6 +46,9 @@ class Worker {
 
   async start(): Promise<void> {
     process.stdout.on("error", () => this.stop("lost the supervisor's pipe"));
+    // An encrypted CA key arrives first on the lifeline, before it is watched.
+    const decryptedKeyPem = this.config.caKeyOnStdin ? await receiveCaKey() : undefined;
+    if (this.config.caKeyOnStdin && decryptedKeyPem === undefined) this.exit();
     this.watchLifeline();
     process.on("SIGQUIT", () => this.stop("asked to stop (QUIT)"));
     // Quick stop: no waiting for requests, but the deferred files go out.
@@ -54,6 +58,7 @@ class Worker {
 
     try {
       this.depot = await Depot.open(this.config.depot, {
+        ...(decryptedKeyPem !== undefined ? { decryptedKeyPem } : {}),
         deferFiles: true,
         ...(this.config.publicUrl ? { publicUrl: this.config.publicUrl } : {}),
         // Issuances and revocations by every face (line, HTTPS API, ACME) count in the metrics.
@@ -118,9 +123,9 @@ class Worker {
     return {
       generate: async (subject) => {
         const issued = await this.depot.issue({ profile: "client", subject, requester }, (type) => this.makeKeys(type));
-        return issued.privateKeyPem + issued.certificatePem;
+        return issued.privateKeyPem + issued.certificatePem + this.depot.chainPem;
       },
-      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client", requester })).certificatePem,
+      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client", requester })).certificatePem + this.depot.chainPem,
       crl: async () => this.depot.currentCrlPem(),
       revoke: async (serialText, reason) => {
         const { serial } = await this.depot.findBySerial(serialText);

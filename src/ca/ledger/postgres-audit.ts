@@ -1,16 +1,16 @@
 /**
  * @module
  * The audit hash chain in the PostgreSQL ledger: one chain for every host.
- * A record is appended inside the transaction of the change it records,
- * after a transaction-level advisory lock, so two hosts never read the same
- * head; the lock is released by the commit, and the seq primary key would
- * refuse a fork anyway.
+ * A record is appended inside the transaction of the change it records, by
+ * a server-side function that takes a transaction-level advisory lock, reads
+ * the head and inserts, so two hosts never read the same head; the lock is
+ * released by the commit, and the seq primary key would refuse a fork anyway.
  */
 import type { SQL } from "bun";
 import { type AuditEntry, type AuditLog, type AuditRecord, type AuditVerdict, canonicalBody, chainHash, GENESIS } from "../audit.ts";
 
-/** pg_advisory_xact_lock key: one writer at the chain's head at a time. */
-const AUDIT_LOCK = 0x64_65_70_03;
+// depot_audit_append (postgres-schema.ts, step 3) takes pg_advisory_xact_lock(0x64657003): one writer at the chain's head at a time.
+
 const PAGE = 1000;
 
 interface Row {
@@ -20,17 +20,29 @@ interface Row {
   hash: string;
 }
 
-/** Appends inside the caller's transaction `tx` (hold nothing else afterwards: the lock lasts until commit). */
-export async function appendAuditWithin(tx: SQL, entry: AuditEntry, at = new Date()): Promise<AuditRecord> {
-  await tx`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`;
-  const [head] = (await tx`SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`) as { seq: string; hash: string }[];
-  const seq = Number(head?.seq ?? 0) + 1;
-  const previous = head?.hash ?? GENESIS;
+/** What depot_audit_append (schema step 3) needs: everything of the canonical body after its seq. */
+function appendArguments(entry: AuditEntry, at: Date) {
   const time = at.toISOString();
-  const body = canonicalBody(seq, time, entry);
-  const hash = chainHash(previous, body);
-  await tx`INSERT INTO audit (seq, time, event, serial, body, previous, hash) VALUES (${seq}, ${time}, ${entry.event}, ${entry.serial ?? null}, ${body}, ${previous}, ${hash})`;
-  return { ...(JSON.parse(body) as AuditRecord), previous, hash };
+  const prefix = '{"seq":0';
+  const tail = canonicalBody(0, time, entry).slice(prefix.length);
+  return { time, event: entry.event, serial: entry.serial ?? null, tail };
+}
+
+/**
+ * The statement that appends one record: the function takes the chain's
+ * lock, reads the head, hashes and inserts, in one round trip; the lock
+ * lasts until the statement's transaction commits.
+ */
+export function appendAuditSql(entry: AuditEntry, at = new Date()): { text: string; values: unknown[] } {
+  const a = appendArguments(entry, at);
+  return { text: "SELECT o_seq, o_previous, o_hash, o_body FROM depot_audit_append($1, $2, $3, $4)", values: [a.time, a.event, a.serial, a.tail] };
+}
+
+/** Appends inside the caller's transaction `tx` (the lock lasts until its commit: append last). */
+export async function appendAuditWithin(tx: SQL, entry: AuditEntry, at = new Date()): Promise<AuditRecord> {
+  const { text, values } = appendAuditSql(entry, at);
+  const [row] = (await tx.unsafe(text, values)) as { o_previous: string; o_hash: string; o_body: string }[];
+  return { ...(JSON.parse(row!.o_body) as AuditRecord), previous: row!.o_previous, hash: row!.o_hash };
 }
 
 export class PostgresAuditLog implements AuditLog {

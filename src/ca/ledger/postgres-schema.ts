@@ -95,6 +95,29 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX audit_serial ON audit (serial);
     `,
   },
+  {
+    version: 3,
+    why: "appending to the audit chain in one call: the lock is held for microseconds, not for round trips (the same hash as audit.ts's chainHash)",
+    sql: `
+      CREATE FUNCTION depot_audit_append(p_time TEXT, p_event TEXT, p_serial TEXT, p_tail TEXT)
+      RETURNS TABLE (o_seq BIGINT, o_previous TEXT, o_hash TEXT, o_body TEXT) LANGUAGE plpgsql AS $fn$
+      DECLARE
+        head_seq  BIGINT;
+        head_hash TEXT;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(${0x64_65_70_03});
+        SELECT a.seq, a.hash INTO head_seq, head_hash FROM audit a ORDER BY a.seq DESC LIMIT 1;
+        o_seq := COALESCE(head_seq, 0) + 1;
+        o_previous := COALESCE(head_hash, repeat('0', 64));
+        -- canonicalBody(seq, ...): the caller sends everything after the seq.
+        o_body := '{"seq":' || o_seq || p_tail;
+        o_hash := encode(sha256(convert_to(o_previous || E'\\n' || o_body, 'UTF8')), 'hex');
+        INSERT INTO audit (seq, time, event, serial, body, previous, hash) VALUES (o_seq, p_time, p_event, p_serial, o_body, o_previous, o_hash);
+        RETURN NEXT;
+      END
+      $fn$;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -24,7 +24,7 @@ import { DepotError } from "../../errors.ts";
 import type { CrlEntry } from "../crl.ts";
 import { type CertificateRecord, type CrlClaim, type CrlState, type Ledger, type ListQuery, SerialCollisionError } from "../ledger.ts";
 import { type AuditActor, type AuditEntry, revokeEntry } from "../audit.ts";
-import { appendAuditWithin, PostgresAuditLog } from "./postgres-audit.ts";
+import { appendAuditSql, appendAuditWithin, PostgresAuditLog } from "./postgres-audit.ts";
 import { migrateSchema, SCHEMA_VERSION } from "./postgres-schema.ts";
 import { PostgresTokenStore } from "./postgres-tokens.ts";
 
@@ -204,10 +204,14 @@ export class PostgresLedger implements Ledger {
     try {
       await this.guard(async () => {
         if (!audit) return void (await this.insert(this.sql, certificate, false));
-        await this.sql.begin(async (tx) => {
-          await this.insert(tx, certificate, false);
-          await appendAuditWithin(tx, audit);
-        });
+        // One statement, one implicit transaction, one round trip: the insert, then the audit append (which takes the chain's lock).
+        const c = certificate;
+        const append = appendAuditSql(audit);
+        await this.sql.unsafe(
+          `WITH inserted AS (INSERT INTO certificates (${COLUMNS}, host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING serial)
+           SELECT appended.o_seq FROM inserted, LATERAL depot_audit_append($13, $14, $15, $16) AS appended`,
+          [c.serial, c.subject, c.type, c.keyType, c.notBefore, c.notAfter, c.fingerprint, c.pem, c.status, c.revokedAt ?? null, c.revocationReason ?? null, this.host, ...append.values],
+        );
       });
     } catch (error) {
       if (error instanceof SQL.PostgresError && error.errno === "23505" && error.constraint === "certificates_pkey") throw new SerialCollisionError(certificate.serial);

@@ -13,7 +13,8 @@ import { DepotError, ioError } from "../../errors.ts";
 import { type CrlEntry, crlDerOf, isSignedBy, readCrl } from "../crl.ts";
 import { readSettings, refuseReadableKey, refuseSymlinks } from "../depot-checks.ts";
 import { makeIssuer } from "../issuer.ts";
-import { loadSigningKey } from "../keys.ts";
+import { loadCaKey } from "../ca-key.ts";
+import { issuingCa } from "../hierarchy.ts";
 import { type DepotLayout, depotLayout } from "../layout.ts";
 import { openLedger } from "../ledger.ts";
 import { redactedUrl } from "./postgres.ts";
@@ -45,8 +46,10 @@ export async function rebuildLedger(path: string, options: { withoutCrl?: boolea
     throw new DepotError("E_BAD_ARGUMENT", `${layout.root} keeps its ledger in PostgreSQL (${redactedUrl(settings.ledger!)}); restore that database from its backup: ledger rebuild is for the SQLite ledger`);
   }
   refuseReadableKey(layout);
-  const key = await loadSigningKey(readText(layout.caKey), layout.caKey);
-  const issuer = await makeIssuer(new x509.X509Certificate(readText(layout.caCertificate)), key, layout.caCertificate);
+  // Only verifies (crl.pem's signature): an encrypted key stays locked; the intermediate in two tiers.
+  const issuing = issuingCa(layout);
+  const key = await loadCaKey(issuing, { withoutSigning: true });
+  const issuer = await makeIssuer(new x509.X509Certificate(readText(issuing.caCertificate)), key, issuing.caCertificate);
 
   const crl = options.withoutCrl ? undefined : lastCrl(layout, (der) => isSignedBy(issuer, der));
   const movedAside = await moveAsideUnlessHealthy(layout, settings);

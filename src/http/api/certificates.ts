@@ -30,11 +30,11 @@ export interface Call {
   now: Date;
 }
 
-const ISSUE_FIELDS = ["type", "subject", "cn", "email", "uid", "san", "keyType", "days", "csr", "format"] as const;
+const ISSUE_FIELDS = ["type", "subject", "cn", "email", "uid", "san", "keyType", "days", "csr", "format", "password"] as const;
 const SUBJECT_FIELDS = ["subject", "cn", "email", "uid", "san", "keyType"] as const;
 
-/** The formats an answer can take; "pkcs12" (key and chain in one file) plugs in here. */
-const FORMATS = ["pem"] as const;
+/** The formats of a depot-made key: PEM, or PKCS#12 (key, certificate and CA in one file, base64, protected by `password`). */
+const FORMATS = ["pem", "pkcs12"] as const;
 
 const bad = (detail: string) => new HttpProblem(400, detail, { slug: "bad-request" });
 
@@ -44,6 +44,10 @@ export async function issueCertificate(call: Call): Promise<Response> {
   rejectUnknownFields(body, ISSUE_FIELDS);
   const format = stringField(body, "format") ?? "pem";
   if (!(FORMATS as readonly string[]).includes(format)) throw bad(`format '${format}' is not available (formats: ${FORMATS.join(", ")})`);
+  const password = stringField(body, "password");
+  if (format === "pkcs12" && !password) throw bad("format pkcs12 needs a password (it protects the key in the file)");
+  if (format !== "pkcs12" && password !== undefined) throw bad("password is for format pkcs12");
+  if (format === "pkcs12" && body.csr !== undefined) throw bad("format pkcs12 is for a key depot makes; with csr the key stays with you");
   const typeText = stringField(body, "type") ?? token.policy.type;
   if (typeText !== "client" && typeText !== "server") throw bad(typeText === undefined ? "missing type (client or server)" : `unknown type '${typeText}' (client or server)`);
   const type: "client" | "server" = typeText;
@@ -81,11 +85,16 @@ export async function issueCertificate(call: Call): Promise<Response> {
     const issued = requested
       ? await services.signCsr(requested, common, call.requester)
       : await services.issue({ ...common, keyType: keyType as KeyType }, call.requester);
+    const privateKeyPem = "privateKeyPem" in issued ? (issued.privateKeyPem as string) : undefined;
     const answer = {
       ...summary(issued.record),
       certificate: issued.certificatePem,
       chain: [services.caPem],
-      ...("privateKeyPem" in issued ? { privateKey: issued.privateKeyPem } : {}),
+      ...(privateKeyPem === undefined
+        ? {}
+        : format === "pkcs12"
+          ? { pkcs12: await pkcs12Of(privateKeyPem, issued.certificatePem, services.caPem, subject, password!) }
+          : { privateKey: privateKeyPem }),
     };
     return json(answer, 201, { location: `/v1/certificates/${issued.record.serial.toUpperCase()}` });
   } catch (error) {
@@ -178,4 +187,12 @@ function patternsOf(token: TokenRecord): ReturnType<typeof compilePatterns> {
     PATTERNS.set(token.hash, (patterns = compilePatterns(token.policy.allow)));
   }
   return patterns;
+}
+
+/** The key, certificate and CA certificate as one PKCS#12 file, base64 (loaded only when asked for). */
+async function pkcs12Of(privateKeyPem: string, certificatePem: string, caPem: string, subject: DistinguishedName, password: string): Promise<string> {
+  const { makePkcs12 } = await import("../../ca/pkcs12.ts");
+  const friendlyName = subject.find((a) => a.name === "CN")?.value;
+  const der = makePkcs12({ privateKeyPem, certificatePem, chainPems: [caPem], password, ...(friendlyName ? { friendlyName } : {}) });
+  return Buffer.from(der).toString("base64");
 }

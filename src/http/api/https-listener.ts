@@ -1,11 +1,10 @@
 /**
  * @module
  * The `https` listener kind in a worker: the /v1/ API over TLS on the shared
- * port (SO_REUSEPORT), with the worker's depot and key pool. The listener
- * counts as work in flight until Bun's graceful `stop` resolves, which is
- * once every accepted request is answered and written (idle keep-alive
- * connections do not hold it); answers given while stopping carry
- * `Connection: close`, so keep-alive clients move to another worker.
+ * port (SO_REUSEPORT), with the worker's depot, key pool and metrics (and
+ * ACME under /acme/ with --acme). The listener counts as work in flight
+ * until its stop is done (see `stop` below); answers given while stopping
+ * carry `Connection: close`, so keep-alive clients move to another worker.
  */
 import { readFileSync } from "node:fs";
 import { DepotError } from "../../errors.ts";
@@ -16,6 +15,11 @@ import { depotApiServices } from "./depot-services.ts";
 import { createApi } from "./index.ts";
 import { listenHttps } from "./listener.ts";
 import { acmeForDepot } from "../../acme/mount.ts";
+
+/** How long a stopping listener keeps answering (with Connection: close) before it closes. */
+export const CLOSE_GRACE_MS = 250;
+/** How long the worker stays after the listener's last answer, for it to reach the client. */
+export const FLUSH_MS = 250;
 
 export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedListener {
   const internalError = (error: unknown) => context.log("error", `internal error (HTTPS API): ${(error as Error)?.stack ?? error}`);
@@ -28,6 +32,7 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
     }),
     {
       internalError,
+      received: (method, path) => context.log("debug", `received ${method} ${path.slice(0, 100)} (HTTPS)`),
       served: (route, status, ms) => {
         metrics.httpServed("https", route, status, ms);
         context.log("debug", `served ${route} ${status} in ${ms.toFixed(1)} ms (HTTPS)`);
@@ -42,7 +47,16 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
   } catch (error) {
     throw new DepotError("E_SERVER", `cannot read the HTTPS certificate or key (${spec.certFile}, ${spec.keyFile}): ${(error as Error).message}`);
   }
-  const acme = spec.acme ? acmeForDepot(context.depot, spec.acme) : undefined;
+  const acme = spec.acme ? acmeForDepot(context.depot, spec.acme, spec.apiUrl) : undefined;
+  // Our own count of requests being answered, and when the last answer left
+  // the handler: Bun's stop() resolved before answers were on the wire.
+  let answering = 0;
+  let lastAnswerAt = 0;
+  const answered = <T>(response: T): T => {
+    answering--;
+    lastAnswerAt = performance.now();
+    return response;
+  };
   try {
     const server = listenHttps({
       hostname: spec.host,
@@ -52,14 +66,16 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
       key,
       internalError,
       api: async (request, requestContext) => {
-        const response = await api(request, requestContext);
+        answering++;
+        const response = await api(request, requestContext).finally(() => answered(undefined));
         if (context.stopping) response.headers.set("connection", "close");
         return response;
       },
       ...(acme
         ? {
             acme: async (request, requestContext) => {
-              const response = await acme.handle(request, requestContext);
+              answering++;
+              const response = await acme.handle(request, requestContext).finally(() => answered(undefined));
               if (context.stopping) response.headers.set("connection", "close");
               return response;
             },
@@ -67,7 +83,29 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
         : {}),
     });
     const serving = context.begin();
-    return { stop: () => void server.stop(false).then(serving, serving) };
+    return {
+      stop: () => {
+        // Requests already sent on open connections still reach us for a
+        // moment, and are answered (with Connection: close); then the
+        // listening socket closes, idle connections are closed, and what is
+        // in flight completes.
+        // The worker may exit once nothing is being answered and the last
+        // answer has had FLUSH_MS to reach the wire: Bun's stop() resolves
+        // when answers are handed to TLS, and exiting then lost some.
+        // Bun's stop(false) dropped connections whose request was still
+        // being worked on (an RSA key on the thread pool): the listener
+        // closes only once nothing is being answered (every answer in the
+        // meantime says Connection: close; the worker's graceful deadline
+        // bounds the wait).
+        setTimeout(() => {
+          const check = setInterval(() => {
+            if (answering > 0 || performance.now() - lastAnswerAt < FLUSH_MS) return;
+            clearInterval(check);
+            void server.stop(false).then(() => Bun.sleep(FLUSH_MS)).then(serving, serving);
+          }, 50);
+        }, CLOSE_GRACE_MS);
+      },
+    };
   } catch (error) {
     throw new DepotError("E_SERVER", listenErrorMessage(error, spec.host, spec.port));
   }

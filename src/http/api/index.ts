@@ -25,6 +25,8 @@ export interface ApiHooks {
   internalError(error: unknown): void;
   /** Each answered request, for logs and metrics: the route's name, the status, the time taken. */
   served?(route: string, status: number, ms: number): void;
+  /** Each request as it is taken up (debug logs: what a graceful stop must still answer). */
+  received?(method: string, path: string): void;
 }
 
 export type ApiHandler = (request: Request, context?: ApiContext) => Promise<Response>;
@@ -49,6 +51,7 @@ export function createApi(services: ApiServices, hooks: ApiHooks): ApiHandler {
     let response: Response;
     try {
       const url = new URL(request.url);
+      hooks.received?.(request.method, url.pathname);
       const route = ROUTES.find((r) => r.pattern.test(url.pathname));
       if (!route) throw new HttpProblem(404, `no such API path: ${url.pathname.slice(0, 100)}`, { slug: "not-found" });
       routeName = route.name;

@@ -41,19 +41,19 @@ export class PublicListener {
   private server: Server<undefined> | undefined;
   private stopping = false;
   private inFlight = 0;
-  private changes!: LedgerChanges;
+  private changes: LedgerChanges | undefined;
 
   constructor(private readonly options: PublicListenerOptions) {}
 
   /** Listens; throws a DepotError naming the address when it cannot. */
   start(): void {
     const { depot, metrics } = this.options;
-    this.changes = new LedgerChanges(depot.layout.ledger);
+    this.changes = LedgerChanges.forSqlite(depot.layout.ledger);
     const handler = publicRoutes({
       ocsp: new OcspResponder({
         issuer: depot.issuer,
         find: (serial) => depot.ledger.find(serial),
-        changes: () => this.changes.version(),
+        ...(this.changes ? { changes: () => this.changes!.version() } : {}),
         ...(this.options.ocspValiditySeconds ? { validitySeconds: this.options.ocspValiditySeconds } : {}),
       }),
       publication: new Publication(depot.layout.caCertificate, depot.layout.crl),

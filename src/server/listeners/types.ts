@@ -46,6 +46,8 @@ export interface HttpsListenerSpec {
   issueNames?: string[];
   /** Serve ACME under /acme/ with these settings (`--acme`, docs/acme.md). */
   acme?: AcmeSettings;
+  /** The base URL clients reach this listener at (--api-url, depot.cnf's api_url): ACME's absolute URLs use it. */
+  apiUrl?: string;
 }
 
 /** Every kind of listener. */
