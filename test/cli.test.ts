@@ -135,6 +135,17 @@ describe("--version and --help", () => {
 });
 
 describe("init", () => {
+  test("init --api-url keeps the HTTPS base URL in depot.cnf (no trailing slash); anything but https:// is refused", () => {
+    const root = join(tempDir(), "api");
+    expect(depot(["init", root, "--api-url", "https://ca.example.com:8443/"]).exitCode).toBe(0);
+    expect(readFileSync(join(root, "depot.cnf"), "utf8")).toMatch(/^api_url += https:\/\/ca\.example\.com:8443$/m);
+    const refused = depot(["init", join(tempDir(), "api2"), "--api-url", "http://ca.example.com"]);
+    expect({ exitCode: refused.exitCode, stderr: refused.stderr }).toEqual({
+      exitCode: 1,
+      stderr: "depot: --api-url must be an https:// URL without query, fragment or credentials, not 'http://ca.example.com'\n",
+    });
+  });
+
   test("init PATH My Example CA makes the depot: output, depot.cnf, modes, CA certificate", () => {
     const parent = tempDir();
     const root = join(parent, "example");

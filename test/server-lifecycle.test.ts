@@ -581,7 +581,7 @@ describe("bad options", () => {
       [["--port", String(p), "--process-count", "0"], "depot: --process-count must be a number from 1 to 64, not '0'\n"],
       [["--port", String(p), "--log-level", "loud"], "depot: --log-level must be one of debug, info, warn, error, not 'loud'\n"],
       [["--port", String(p), "--bogus"], "depot: unknown option --bogus\n"],
-      [["--port", String(p), "--proces-count", "4"], "depot: unknown option --proces-count\n"],
+      [["--port", String(p), "--proces-count", "4"], "depot: unknown option --proces-count; did you mean --process-count?\n"],
       [["--port"], "depot: option --port needs a value\n"],
     ];
     for (const [extra, expected] of cases) {

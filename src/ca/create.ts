@@ -34,6 +34,8 @@ export interface CreateOptions {
   ledger?: { url: string; passwordFile?: string; pool?: number };
   /** Plain-HTTP base URL: AIA and CDP in every certificate (ocsp/public-url.ts). */
   publicUrl?: string;
+  /** HTTPS base URL as clients reach it (the API and ACME's absolute URLs). */
+  apiUrl?: string;
   /** Command run after each new crl.pem (ca/crl-change.ts). */
   onCrlChange?: string;
 }
@@ -82,6 +84,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
       keyType,
       defaultDays: String(options.days ?? DEFAULT_LEAF_DAYS),
       ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+      ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
       ...(options.onCrlChange ? { onCrlChange: options.onCrlChange } : {}),
       ...ledgerSettings(options.ledger),
     };

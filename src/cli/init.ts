@@ -5,6 +5,7 @@ import { depotLayout } from "../ca/layout.ts";
 import { poolSize } from "../ca/ledger/postgres-settings.ts";
 import { DepotError } from "../errors.ts";
 import { parsePublicUrl } from "../http/public/options.ts";
+import { parseApiUrl } from "./start.ts";
 import { daysOption } from "./_args.ts";
 import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 import { passphraseArgs, readPassphrase } from "./_passphrase.ts";
@@ -18,6 +19,7 @@ const args = {
   "ledger-password-file": { type: "string", description: "File holding the ledger's password; its path is kept in depot.cnf, the password never" },
   "ledger-pool": { type: "string", description: "Connections each process keeps to the ledger (4)" },
   "public-url": { type: "string", description: "Plain-HTTP base URL of the depot server (kept in depot.cnf): certificates then carry OCSP (URL/ocsp), CA (URL/ca) and CRL (URL/crl) locations" },
+  "api-url": { type: "string", description: "HTTPS base URL of the depot server as clients reach it (kept in depot.cnf; ACME's directory builds its absolute URLs from it)" },
   "on-crl-change": { type: "string", description: "Command run after each new crl.pem (kept in depot.cnf), e.g. 'systemctl reload nginx'" },
   intermediate: { type: "boolean", description: "Two tiers: a root CA (ca.crt, what clients trust) and an issuing intermediate (pathLen 0) signed by it, which issues everything" },
   "intermediate-days": { type: "string", description: "With --intermediate: validity of the intermediate, in days (1825, never beyond the root)" },
@@ -41,6 +43,7 @@ export default defineCommand({
     const pool = lastOf(parsed["ledger-pool"]);
     if (!ledger && (passwordFile || pool)) throw new DepotError("E_BAD_ARGUMENT", "--ledger-password-file and --ledger-pool need --ledger postgres://...");
     const publicUrl = lastOf(parsed["public-url"]);
+    const apiUrl = lastOf(parsed["api-url"]);
     const onCrlChange = lastOf(parsed["on-crl-change"]);
     if (!parsed.encrypt && (parsed["passphrase-file"] !== undefined || parsed["passphrase-env"] !== undefined)) {
       throw new DepotError("E_BAD_ARGUMENT", "--passphrase-file and --passphrase-env go with --encrypt");
@@ -59,6 +62,7 @@ export default defineCommand({
       ...(caDays ? { caDays: daysOption(parsed, "ca-days")! } : {}),
       ...(ledger ? { ledger: { url: ledger, ...(passwordFile ? { passwordFile } : {}), ...(pool ? { pool: poolSize(pool) } : {}) } } : {}),
       ...(publicUrl ? { publicUrl: parsePublicUrl(publicUrl) } : {}),
+      ...(apiUrl ? { apiUrl: parseApiUrl(apiUrl) } : {}),
       ...(onCrlChange ? { onCrlChange } : {}),
       ...(passphrase !== undefined ? { passphrase } : {}),
       ...(parsed.intermediate ? { intermediate: { permits, ...(intermediateDays ? { days: daysOption(parsed, "intermediate-days")! } : {}) } } : {}),

@@ -7,10 +7,10 @@
  * citty only renders `start --help` from the same definition.
  */
 import type { ArgsDef, CommandDef } from "citty";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { type DepotSettings, parseConfig, settingsFromConfig } from "../ca/config.ts";
 import { depotLayout } from "../ca/layout.ts";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { DepotError } from "../errors.ts";
 import type { ListenerSpec, ServerOptions } from "../server/index.ts";
 import { parseOcspValidity, parsePublicUrl } from "../http/public/options.ts";
@@ -224,6 +224,8 @@ async function depotToServe(given: string | undefined): Promise<string> {
     // The supervisor loads no CA library, except this once: reflect-metadata before x509.
     await import("reflect-metadata");
     const { createDepot } = await import("../ca/create.ts");
+    // The XDG data folder may not exist yet; createDepot makes only the depot's own folder.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     await createDepot(path, { label: "Depot CA" });
     console.log(`Created a depot in ${path}`);
     console.log(`CA certificate: ${path}/certificates/ca.crt`);
