@@ -7,10 +7,11 @@
  */
 
 import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { Depot } from "../ca/depot.ts";
 import { createEabKey, SqliteAcmeStore } from "../acme/index.ts";
 import { DepotError } from "../errors.ts";
-import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
+import {allValues, lastOf } from "./_strict.ts";
 
 const eabArgs = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -18,11 +19,11 @@ const eabArgs = {
   allow: { type: "string", description: "A name the bound account may order: DNS glob (*.svc.example.com) or IP CIDR (10.0.0.0/8); repeatable (default: the server's --acme-allow alone)" },
 } as const;
 
-const eab = defineCommand({
+const eab = command({
   meta: { name: "eab", description: "Make an ACME external account binding key; prints its key id and HMAC key once." },
   args: eabArgs,
+  repeatable: ["allow"],
   async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, eabArgs, false, ["allow"]);
     const name = lastOf(parsed.name)?.trim();
     if (!name) throw new DepotError("E_BAD_ARGUMENT", "--name needs a value (who the binding is for)");
     const allow = allValues(rawArgs, "allow").map((p) => p.trim()).filter(Boolean);

@@ -4,10 +4,11 @@
  * revocations and token changes.
  */
 import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { type AuditLog, auditLine } from "../ca/audit.ts";
 import { Depot } from "../ca/depot.ts";
 import { DepotError } from "../errors.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import {lastOf } from "./_strict.ts";
 
 async function withAudit<T>(path: string, work: (audit: AuditLog) => Promise<T>): Promise<T> {
   const depot = await Depot.open(path, { withoutSigning: true }); // never signs: an encrypted key stays locked
@@ -22,11 +23,10 @@ const verifyArgs = {
   path: { type: "positional", description: "The depot's folder", required: true },
 } as const;
 
-const verify = defineCommand({
+const verify = command({
   meta: { name: "verify", description: "Check the audit chain; says where it breaks (exit 1)." },
   args: verifyArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, verifyArgs);
+  async run({ args: parsed }) {
     const verdict = await withAudit(parsed.path, (audit) => audit.verify());
     if (!verdict.ok) throw new DepotError("E_BAD_ARGUMENT", `audit chain broken at record ${verdict.seq}: ${verdict.problem} (${verdict.count} record(s) before it verify)`);
     console.log(`audit chain intact: ${verdict.count} record(s), head ${verdict.head}`);
@@ -38,11 +38,10 @@ const exportArgs = {
   after: { type: "string", description: "Only records after this sequence number" },
 } as const;
 
-const exportCommand = defineCommand({
+const exportCommand = command({
   meta: { name: "export", description: "Print the audit records as JSON lines, oldest first." },
   args: exportArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, exportArgs);
+  async run({ args: parsed }) {
     const afterText = lastOf(parsed.after) ?? "0";
     if (!/^\d+$/.test(afterText)) throw new DepotError("E_BAD_ARGUMENT", `--after must be a record's sequence number, not '${afterText}'`);
     await withAudit(parsed.path, async (audit) => {

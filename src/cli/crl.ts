@@ -1,6 +1,6 @@
-import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { parseDays } from "../ca/depot.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import {lastOf } from "./_strict.ts";
 import { openToSign, passphraseArgs } from "./_passphrase.ts";
 
 const args = {
@@ -9,11 +9,10 @@ const args = {
   ...passphraseArgs,
 } as const;
 
-export default defineCommand({
+export default command({
   meta: { name: "crl", description: "Sign a fresh CRL (run it from cron before nextUpdate), write it to crl.pem and print it." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
+  async run({ args: parsed }) {
     const crlDays = lastOf(parsed["crl-days"]);
     const depot = await openToSign(parsed.path, parsed);
     try {

@@ -3,11 +3,11 @@
  * `depot list`: the certificates the depot issued, streamed from the ledger
  * one row at a time, so memory stays flat whatever the depot's size.
  */
-import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { Depot } from "../ca/depot.ts";
 import type { CertificateSummary } from "../ca/ledger.ts";
 import { DepotError } from "../errors.ts";
-import { rejectUnknownArgs } from "./_strict.ts";
+
 import { printable } from "../ca/dn.ts";
 
 const args = {
@@ -19,11 +19,10 @@ const args = {
   json: { type: "boolean", description: "JSON for scripts: an array of records" },
 } as const;
 
-export default defineCommand({
+export default command({
   meta: { name: "list", description: "List the certificates the depot issued: serial, type, status, not-after, subject. The CA's own certificate only with --all." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
+  async run({ args: parsed }) {
     const filters = (["valid", "revoked", "expired"] as const).filter((f) => parsed[f]);
     if (filters.length > 1) throw new DepotError("E_BAD_ARGUMENT", "give at most one of --valid, --revoked, --expired");
     const depot = await Depot.open(parsed.path, { withoutSigning: true }); // never signs: an encrypted key stays locked

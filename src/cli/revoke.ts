@@ -1,7 +1,7 @@
-import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { parseReason } from "../ca/crl.ts";
 import { parseDays } from "../ca/depot.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import {lastOf } from "./_strict.ts";
 import { openToSign, passphraseArgs } from "./_passphrase.ts";
 
 const args = {
@@ -12,11 +12,10 @@ const args = {
   ...passphraseArgs,
 } as const;
 
-export default defineCommand({
+export default command({
   meta: { name: "revoke", description: "Revoke a certificate and rewrite the depot's CRL (crl.pem)." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
+  async run({ args: parsed }) {
     const reasonText = lastOf(parsed.reason);
     const reason = reasonText === undefined ? "unspecified" : parseReason(reasonText);
     const crlDays = lastOf(parsed["crl-days"]);

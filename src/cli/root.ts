@@ -5,6 +5,7 @@
  * depot's private/root.key; an encrypted one takes the passphrase options.
  */
 import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { caKeyIsEncrypted } from "../ca/ca-key.ts";
@@ -15,7 +16,7 @@ import { encryptPrivateKey, isEncryptedKeyPem } from "../ca/key-encryption.ts";
 import { depotLayout } from "../ca/layout.ts";
 import { DepotError, ioError } from "../errors.ts";
 import { passphraseArgs, readPassphrase } from "./_passphrase.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import {lastOf } from "./_strict.ts";
 
 const path = { type: "positional", description: "The depot's folder (made with init --intermediate)", required: true } as const;
 const rootKey = { type: "string", description: "The root key file (default: the depot's private/root.key, while it is there)" } as const;
@@ -36,11 +37,10 @@ export async function rootFromArgs(layout: ReturnType<typeof depotLayout>, parse
 }
 
 const crlArgs = { path, "root-key": rootKey, "crl-days": { type: "string", description: `Days until the root CRL's nextUpdate (${DEFAULT_ROOT_CRL_DAYS})` }, ...passphraseArgs } as const;
-const crl = defineCommand({
+const crl = command({
   meta: { name: "crl", description: "Sign the root's CRL (root-crl.pem, for the intermediate) anew with the root key, before its nextUpdate." },
   args: crlArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, crlArgs);
+  async run({ args: parsed }) {
     const layout = twoTierLayout(parsed.path);
     const days = lastOf(parsed["crl-days"]);
     const { crlNumber } = await renewRootCrl(layout, await rootFromArgs(layout, parsed), days ? parseDays(days) : undefined);
@@ -49,11 +49,10 @@ const crl = defineCommand({
 });
 
 const exportArgs = { path, out: { type: "string", description: "The file to write (new; mode 0600)", required: true }, ...passphraseArgs } as const;
-const exportRoot = defineCommand({
+const exportRoot = command({
   meta: { name: "export", description: "Copy the root key out of the depot, encrypted (asks for a new passphrase unless it is encrypted already)." },
   args: exportArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, exportArgs);
+  async run({ args: parsed }) {
     const layout = twoTierLayout(parsed.path);
     const keyFile = tierLayout(layout).rootKey;
     const out = lastOf(parsed.out)!;
@@ -74,11 +73,10 @@ const exportRoot = defineCommand({
 });
 
 const removeArgs = { path, "root-key": { type: "string", description: "The exported copy, checked to be the root's key before the depot's is removed", required: true }, ...passphraseArgs } as const;
-const remove = defineCommand({
+const remove = command({
   meta: { name: "remove", description: "Delete the root key from the depot once an exported copy is checked; the depot keeps issuing with the intermediate." },
   args: removeArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, removeArgs);
+  async run({ args: parsed }) {
     const layout = twoTierLayout(parsed.path);
     const keyFile = tierLayout(layout).rootKey;
     if (!existsSync(keyFile)) throw new DepotError("E_BAD_ARGUMENT", `${keyFile} is already gone`);

@@ -5,6 +5,7 @@
  * record, in the same transaction.
  */
 import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { Depot, parseDays } from "../ca/depot.ts";
 import { parseKeyType } from "../ca/key-types.ts";
 import type { TokenPolicy } from "../ca/token-policy.ts";
@@ -20,7 +21,7 @@ import {
   type TokenStore,
 } from "../ca/tokens.ts";
 import { DepotError } from "../errors.ts";
-import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
+import {allValues, lastOf } from "./_strict.ts";
 
 /** Opens the depot's ledger tables for one command. */
 async function withTokens<T>(path: string, work: (tokens: TokenStore) => Promise<T>): Promise<T> {
@@ -45,11 +46,11 @@ const createArgs = {
   rate: { type: "string", description: "At most this many requests, across all workers: 10/min (also /s, /h)" },
 } as const;
 
-const create = defineCommand({
+const create = command({
   meta: { name: "create", description: "Make an API token; prints it once (only its hash is kept)." },
   args: createArgs,
+  repeatable: ["allow", "key-type"],
   async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, createArgs, false, ["allow", "key-type"]);
     const nameText = lastOf(parsed.name);
     if (nameText === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --name (the token's name)");
     const name = checkTokenName(nameText);
@@ -92,11 +93,10 @@ const listArgs = {
   json: { type: "boolean", description: "JSON for scripts" },
 } as const;
 
-const list = defineCommand({
+const list = command({
   meta: { name: "list", description: "List the API tokens: name, status and policy (never the tokens)." },
   args: listArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, listArgs);
+  async run({ args: parsed }) {
     const records = await withTokens(parsed.path, (tokens) => tokens.list());
     const now = new Date();
     if (parsed.json) {
@@ -112,11 +112,10 @@ const revokeArgs = {
   name: { type: "positional", description: "The token's name", required: true },
 } as const;
 
-const revoke = defineCommand({
+const revoke = command({
   meta: { name: "revoke", description: "Revoke an API token: refused from the next request on." },
   args: revokeArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, revokeArgs);
+  async run({ args: parsed }) {
     const name = parsed.name;
     await withTokens(parsed.path, (tokens) => tokens.revoke(name, new Date(), { event: "token-revoke", requester: "cli", token: name }));
     console.log(`Revoked token '${name}'`);
