@@ -6,7 +6,7 @@ import { poolSize } from "../ca/ledger/postgres-settings.ts";
 import { DepotError } from "../errors.ts";
 import { parsePublicUrl } from "../http/public/options.ts";
 import { daysOption } from "./_args.ts";
-import {allValues, lastOf } from "./_strict.ts";
+import { allValues, lastOf } from "./_strict.ts";
 import { passphraseArgs, readPassphrase } from "./_passphrase.ts";
 
 const args = {

@@ -8,7 +8,7 @@ import { parseDays } from "../ca/depot.ts";
 import { DEFAULT_INTERMEDIATE_DAYS, tierLayout } from "../ca/hierarchy.ts";
 import { renewIntermediate } from "../ca/root-ca.ts";
 import { passphraseArgs } from "./_passphrase.ts";
-import {lastOf } from "./_strict.ts";
+import { lastOf } from "./_strict.ts";
 import { rootFromArgs, twoTierLayout } from "./root.ts";
 
 const args = {

@@ -8,7 +8,7 @@ import { migrateLedgerToPostgres } from "../ca/ledger/migrate-to-postgres.ts";
 import { redactedUrl } from "../ca/ledger/postgres.ts";
 import { poolSize } from "../ca/ledger/postgres-settings.ts";
 import { DepotError } from "../errors.ts";
-import {lastOf } from "./_strict.ts";
+import { lastOf } from "./_strict.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },

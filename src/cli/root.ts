@@ -16,7 +16,7 @@ import { encryptPrivateKey, isEncryptedKeyPem } from "../ca/key-encryption.ts";
 import { depotLayout } from "../ca/layout.ts";
 import { DepotError, ioError } from "../errors.ts";
 import { passphraseArgs, readPassphrase } from "./_passphrase.ts";
-import {lastOf } from "./_strict.ts";
+import { lastOf } from "./_strict.ts";
 
 const path = { type: "positional", description: "The depot's folder (made with init --intermediate)", required: true } as const;
 const rootKey = { type: "string", description: "The root key file (default: the depot's private/root.key, while it is there)" } as const;

@@ -3,7 +3,7 @@ import { DepotError } from "../errors.ts";
 import { addressOf } from "../server/listeners/types.ts";
 import { inspectPidFile } from "../server/pidfile.ts";
 import { defaultPidFile } from "../server/paths.ts";
-import {lastOf } from "./_strict.ts";
+import { lastOf } from "./_strict.ts";
 
 const args = {
   "pid-file": { type: "string", alias: "p", description: "PID file (~/.depot.pid)" },

@@ -2,7 +2,7 @@ import { command } from "./_command.ts";
 import { DepotError } from "../errors.ts";
 import { inspectPidFile, isAlive } from "../server/pidfile.ts";
 import { defaultPidFile } from "../server/paths.ts";
-import {lastOf } from "./_strict.ts";
+import { lastOf } from "./_strict.ts";
 
 const args = {
   "pid-file": { type: "string", alias: "p", description: "PID file (~/.depot.pid)" },

@@ -5,8 +5,8 @@
  * record, in the same transaction.
  */
 import { defineCommand } from "citty";
-import { command } from "./_command.ts";
-import { Depot, parseDays } from "../ca/depot.ts";
+import { command, withDepot } from "./_command.ts";
+import { parseDays } from "../ca/depot.ts";
 import { parseKeyType } from "../ca/key-types.ts";
 import type { TokenPolicy } from "../ca/token-policy.ts";
 import {
@@ -21,16 +21,11 @@ import {
   type TokenStore,
 } from "../ca/tokens.ts";
 import { DepotError } from "../errors.ts";
-import {allValues, lastOf } from "./_strict.ts";
+import { allValues, lastOf } from "./_strict.ts";
 
-/** Opens the depot's ledger tables for one command. */
-async function withTokens<T>(path: string, work: (tokens: TokenStore) => Promise<T>): Promise<T> {
-  const depot = await Depot.open(path, { withoutSigning: true }); // never signs: an encrypted key stays locked
-  try {
-    return await work(depot.ledger.tokens);
-  } finally {
-    depot.close();
-  }
+/** Works on the depot's token tables for one command. */
+function withTokens<T>(path: string, work: (tokens: TokenStore) => Promise<T>): Promise<T> {
+  return withDepot(path, (depot) => work(depot.ledger.tokens));
 }
 
 const createArgs = {
