@@ -28,6 +28,12 @@ export function twoTierLayout(given: string) {
   return layout;
 }
 
+/** A two-tier depot's layout and its own root key file (private/root.key). */
+function twoTierRootKey(given: string) {
+  const layout = twoTierLayout(given);
+  return { layout, keyFile: tierLayout(layout).rootKey };
+}
+
 /** Loads the root with its key from --root-key or private/root.key, asking for a passphrase only if the key is encrypted. */
 export async function rootFromArgs(layout: ReturnType<typeof depotLayout>, parsed: Record<string, unknown>) {
   const keyFile = lastOf(parsed["root-key"]) ?? tierLayout(layout).rootKey;
@@ -53,8 +59,7 @@ const exportRoot = command({
   meta: { name: "export", description: "Copy the root key out of the depot, encrypted (asks for a new passphrase unless it is encrypted already)." },
   args: exportArgs,
   async run({ args: parsed }) {
-    const layout = twoTierLayout(parsed.path);
-    const keyFile = tierLayout(layout).rootKey;
+    const { keyFile } = twoTierRootKey(parsed.path);
     const out = lastOf(parsed.out)!;
     let pem: string;
     try {
@@ -77,8 +82,7 @@ const remove = command({
   meta: { name: "remove", description: "Delete the root key from the depot once an exported copy is checked; the depot keeps issuing with the intermediate." },
   args: removeArgs,
   async run({ args: parsed }) {
-    const layout = twoTierLayout(parsed.path);
-    const keyFile = tierLayout(layout).rootKey;
+    const { layout, keyFile } = twoTierRootKey(parsed.path);
     if (!existsSync(keyFile)) throw new DepotError("E_BAD_ARGUMENT", `${keyFile} is already gone`);
     const copy = lastOf(parsed["root-key"])!;
     if (resolve(copy) === keyFile) throw new DepotError("E_BAD_ARGUMENT", "--root-key must name the exported copy, not the depot's own root.key");
