@@ -40,12 +40,16 @@ export interface AuditActor {
 /** Whom the library names when its caller did not say. */
 export const LIBRARY_ACTOR: AuditActor = { requester: "library" };
 
+/** The entry's fields that say who asked (no client field when none is known). */
+function actorFields(actor: AuditActor): Pick<AuditEntry, "requester" | "client"> {
+  return { requester: actor.requester, ...(actor.client ? { client: actor.client } : {}) };
+}
+
 /** The record of one issuance (never the key). */
 export function issueEntry(certificate: { serial: string; subject: string; type: string; keyType: string }, sans: string[] | undefined, actor: AuditActor = LIBRARY_ACTOR): AuditEntry {
   return {
     event: "issue",
-    requester: actor.requester,
-    ...(actor.client ? { client: actor.client } : {}),
+    ...actorFields(actor),
     serial: certificate.serial,
     subject: certificate.subject,
     ...(sans && sans.length > 0 ? { sans } : {}),
@@ -58,8 +62,7 @@ export function issueEntry(certificate: { serial: string; subject: string; type:
 export function revokeEntry(certificate: { serial: string; subject: string; type: string }, reason: string, actor: AuditActor = LIBRARY_ACTOR): AuditEntry {
   return {
     event: "revoke",
-    requester: actor.requester,
-    ...(actor.client ? { client: actor.client } : {}),
+    ...actorFields(actor),
     serial: certificate.serial,
     subject: certificate.subject,
     profile: certificate.type,
