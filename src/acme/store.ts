@@ -120,14 +120,18 @@ export class SqliteAcmeStore implements AcmeStore {
     return retryBusy(() => create.immediate());
   }
 
+  /** The row the query (one `?`, matching at most one row) finds, as what `from` makes of it. */
+  private one<R, T>(sql: string, key: string, from: (row: R) => T): T | undefined {
+    const row = this.db.query<R, [string]>(sql).get(key);
+    return row ? from(row) : undefined;
+  }
+
   async accountById(id: string): Promise<Account | undefined> {
-    const row = this.db.query<AccountRow, [string]>("SELECT * FROM acme_accounts WHERE id = ?").get(id);
-    return row ? accountFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_accounts WHERE id = ?", id, accountFrom);
   }
 
   async accountByThumbprint(thumbprint: string): Promise<Account | undefined> {
-    const row = this.db.query<AccountRow, [string]>("SELECT * FROM acme_accounts WHERE thumbprint = ?").get(thumbprint);
-    return row ? accountFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_accounts WHERE thumbprint = ?", thumbprint, accountFrom);
   }
 
   async updateAccount(id: string, change: { contact?: string[]; status?: AccountStatus }): Promise<Account | undefined> {
@@ -179,18 +183,15 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async order(id: string): Promise<Order | undefined> {
-    const row = this.db.query<OrderRow, [string]>("SELECT * FROM acme_orders WHERE id = ?").get(id);
-    return row ? orderFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_orders WHERE id = ?", id, orderFrom);
   }
 
   async orderBySerial(serial: string): Promise<Order | undefined> {
-    const row = this.db.query<OrderRow, [string]>("SELECT * FROM acme_orders WHERE certificate_serial = ?").get(serial);
-    return row ? orderFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_orders WHERE certificate_serial = ?", serial, orderFrom);
   }
 
   async authorization(id: string): Promise<Authorization | undefined> {
-    const row = this.db.query<AuthorizationRow, [string]>("SELECT * FROM acme_authorizations WHERE id = ?").get(id);
-    return row ? authorizationFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_authorizations WHERE id = ?", id, authorizationFrom);
   }
 
   async authorizationsOf(orderId: string): Promise<Authorization[]> {
@@ -198,8 +199,7 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async challenge(id: string): Promise<Challenge | undefined> {
-    const row = this.db.query<ChallengeRow, [string]>("SELECT * FROM acme_challenges WHERE id = ?").get(id);
-    return row ? challengeFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_challenges WHERE id = ?", id, challengeFrom);
   }
 
   async challengesOf(authorizationId: string): Promise<Challenge[]> {
