@@ -207,13 +207,20 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async claimChallenge(id: string, claim: Claim): Promise<boolean> {
+    return this.claimRow("acme_challenges", id, claim, "AND (SELECT status FROM acme_authorizations WHERE id = acme_challenges.authorization_id) = 'pending'");
+  }
+
+  /**
+   * Claims a row of `table` for `claim.owner`: one still pending, or one in
+   * processing whose claim went stale or whose owner died; `also` narrows it.
+   */
+  private async claimRow(table: "acme_challenges" | "acme_orders", id: string, claim: Claim, also = ""): Promise<boolean> {
     const changed = await retryBusy(
       () =>
         this.db
           .query(
-            `UPDATE acme_challenges SET status = 'processing', processing_since = ?1, processing_by = ?4 WHERE id = ?2
-               AND (status = 'pending' OR (status = 'processing' AND (processing_since < ?3 OR processing_by = ?5)))
-               AND (SELECT status FROM acme_authorizations WHERE id = acme_challenges.authorization_id) = 'pending'`,
+            `UPDATE ${table} SET status = 'processing', processing_since = ?1, processing_by = ?4 WHERE id = ?2
+               AND (status = 'pending' OR (status = 'processing' AND (processing_since < ?3 OR processing_by = ?5)))${also ? `\n               ${also}` : ""}`,
           )
           .run(claim.now, id, claim.staleBefore, claim.owner, claim.deadOwner ?? null).changes,
     );
@@ -244,16 +251,7 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async claimFinalize(orderId: string, claim: Claim): Promise<boolean> {
-    const changed = await retryBusy(
-      () =>
-        this.db
-          .query(
-            `UPDATE acme_orders SET status = 'processing', processing_since = ?1, processing_by = ?4 WHERE id = ?2
-               AND (status = 'pending' OR (status = 'processing' AND (processing_since < ?3 OR processing_by = ?5)))`,
-          )
-          .run(claim.now, orderId, claim.staleBefore, claim.owner, claim.deadOwner ?? null).changes,
-    );
-    return changed > 0;
+    return this.claimRow("acme_orders", orderId, claim);
   }
 
   async finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: ProblemDocument } | { back: "pending" }): Promise<void> {
