@@ -9,6 +9,7 @@
 
 import { isIP } from "node:net";
 import { DepotError } from "../errors.ts";
+import { allValues } from "../cli/_strict.ts";
 import { NamePolicy } from "./policy.ts";
 import { DEFAULT_ACME_DAYS, DEFAULT_ORDERS_PER_HOUR } from "./defaults.ts";
 
@@ -90,16 +91,7 @@ export const ACME_START_ARGS = {
  * --acme without an HTTPS listener.
  */
 export function acmeFromStartArgs(rawArgs: string[], httpsListener: boolean): AcmeSettings | undefined {
-  const values = (name: string) => {
-    const found: string[] = [];
-    for (let i = 0; i < rawArgs.length; i++) {
-      const arg = rawArgs[i]!;
-      if (arg === "--") break;
-      if (arg === `--${name}` && i + 1 < rawArgs.length) found.push(rawArgs[++i]!);
-      else if (arg.startsWith(`--${name}=`)) found.push(arg.slice(name.length + 3));
-    }
-    return found;
-  };
+  const values = (name: string) => allValues(rawArgs, name);
   const flag = (name: string) => rawArgs.includes(`--${name}`);
   const enabled = flag("acme");
   const others = Object.keys(ACME_START_ARGS).filter((name) => name !== "acme" && (flag(name) || values(name).length > 0));

@@ -138,11 +138,15 @@ async function firstFailure(shared: Shared, order: Order): Promise<ProblemDocume
   return order.expires <= shared.now() ? { type: "urn:ietf:params:acme:error:malformed", detail: "the order expired" } : undefined;
 }
 
+/** `resource` when it exists and belongs to the request's account; otherwise the problem that says which it is not. */
+function owned<T extends { accountId: string }>(resource: T | undefined, what: "order" | "authorization", id: string, request: SignedRequest): T {
+  if (!resource) throw problem("malformed", `no ${what} ${id}`, { status: 404 });
+  if (resource.accountId !== request.account!.id) throw problem("unauthorized", `this ${what} belongs to another account`);
+  return resource;
+}
+
 export async function ownedOrder(shared: Shared, request: SignedRequest, id: string): Promise<Order> {
-  const order = await shared.store.order(id);
-  if (!order) throw problem("malformed", `no order ${id}`, { status: 404 });
-  if (order.accountId !== request.account!.id) throw problem("unauthorized", "this order belongs to another account");
-  return order;
+  return owned(await shared.store.order(id), "order", id, request);
 }
 
 export async function orderResource(shared: Shared, urls: Urls, request: SignedRequest, id: string): Promise<Answer> {
@@ -169,10 +173,7 @@ function challengeJson(urls: Urls, challenge: Challenge): Record<string, unknown
 }
 
 async function ownedAuthorization(shared: Shared, request: SignedRequest, id: string): Promise<Authorization> {
-  const authorization = await shared.store.authorization(id);
-  if (!authorization) throw problem("malformed", `no authorization ${id}`, { status: 404 });
-  if (authorization.accountId !== request.account!.id) throw problem("unauthorized", "this authorization belongs to another account");
-  return authorization;
+  return owned(await shared.store.authorization(id), "authorization", id, request);
 }
 
 export async function authorizationResource(shared: Shared, urls: Urls, request: SignedRequest, id: string): Promise<Answer> {

@@ -120,14 +120,18 @@ export class SqliteAcmeStore implements AcmeStore {
     return retryBusy(() => create.immediate());
   }
 
+  /** The row the query (one `?`, matching at most one row) finds, as what `from` makes of it. */
+  private one<R, T>(sql: string, key: string, from: (row: R) => T): T | undefined {
+    const row = this.db.query<R, [string]>(sql).get(key);
+    return row ? from(row) : undefined;
+  }
+
   async accountById(id: string): Promise<Account | undefined> {
-    const row = this.db.query<AccountRow, [string]>("SELECT * FROM acme_accounts WHERE id = ?").get(id);
-    return row ? accountFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_accounts WHERE id = ?", id, accountFrom);
   }
 
   async accountByThumbprint(thumbprint: string): Promise<Account | undefined> {
-    const row = this.db.query<AccountRow, [string]>("SELECT * FROM acme_accounts WHERE thumbprint = ?").get(thumbprint);
-    return row ? accountFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_accounts WHERE thumbprint = ?", thumbprint, accountFrom);
   }
 
   async updateAccount(id: string, change: { contact?: string[]; status?: AccountStatus }): Promise<Account | undefined> {
@@ -179,18 +183,15 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async order(id: string): Promise<Order | undefined> {
-    const row = this.db.query<OrderRow, [string]>("SELECT * FROM acme_orders WHERE id = ?").get(id);
-    return row ? orderFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_orders WHERE id = ?", id, orderFrom);
   }
 
   async orderBySerial(serial: string): Promise<Order | undefined> {
-    const row = this.db.query<OrderRow, [string]>("SELECT * FROM acme_orders WHERE certificate_serial = ?").get(serial);
-    return row ? orderFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_orders WHERE certificate_serial = ?", serial, orderFrom);
   }
 
   async authorization(id: string): Promise<Authorization | undefined> {
-    const row = this.db.query<AuthorizationRow, [string]>("SELECT * FROM acme_authorizations WHERE id = ?").get(id);
-    return row ? authorizationFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_authorizations WHERE id = ?", id, authorizationFrom);
   }
 
   async authorizationsOf(orderId: string): Promise<Authorization[]> {
@@ -198,8 +199,7 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async challenge(id: string): Promise<Challenge | undefined> {
-    const row = this.db.query<ChallengeRow, [string]>("SELECT * FROM acme_challenges WHERE id = ?").get(id);
-    return row ? challengeFrom(row) : undefined;
+    return this.one("SELECT * FROM acme_challenges WHERE id = ?", id, challengeFrom);
   }
 
   async challengesOf(authorizationId: string): Promise<Challenge[]> {
@@ -207,13 +207,20 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async claimChallenge(id: string, claim: Claim): Promise<boolean> {
+    return this.claimRow("acme_challenges", id, claim, "AND (SELECT status FROM acme_authorizations WHERE id = acme_challenges.authorization_id) = 'pending'");
+  }
+
+  /**
+   * Claims a row of `table` for `claim.owner`: one still pending, or one in
+   * processing whose claim went stale or whose owner died; `also` narrows it.
+   */
+  private async claimRow(table: "acme_challenges" | "acme_orders", id: string, claim: Claim, also = ""): Promise<boolean> {
     const changed = await retryBusy(
       () =>
         this.db
           .query(
-            `UPDATE acme_challenges SET status = 'processing', processing_since = ?1, processing_by = ?4 WHERE id = ?2
-               AND (status = 'pending' OR (status = 'processing' AND (processing_since < ?3 OR processing_by = ?5)))
-               AND (SELECT status FROM acme_authorizations WHERE id = acme_challenges.authorization_id) = 'pending'`,
+            `UPDATE ${table} SET status = 'processing', processing_since = ?1, processing_by = ?4 WHERE id = ?2
+               AND (status = 'pending' OR (status = 'processing' AND (processing_since < ?3 OR processing_by = ?5)))${also ? `\n               ${also}` : ""}`,
           )
           .run(claim.now, id, claim.staleBefore, claim.owner, claim.deadOwner ?? null).changes,
     );
@@ -244,16 +251,7 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async claimFinalize(orderId: string, claim: Claim): Promise<boolean> {
-    const changed = await retryBusy(
-      () =>
-        this.db
-          .query(
-            `UPDATE acme_orders SET status = 'processing', processing_since = ?1, processing_by = ?4 WHERE id = ?2
-               AND (status = 'pending' OR (status = 'processing' AND (processing_since < ?3 OR processing_by = ?5)))`,
-          )
-          .run(claim.now, orderId, claim.staleBefore, claim.owner, claim.deadOwner ?? null).changes,
-    );
-    return changed > 0;
+    return this.claimRow("acme_orders", orderId, claim);
   }
 
   async finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: ProblemDocument } | { back: "pending" }): Promise<void> {

@@ -40,12 +40,16 @@ export interface AuditActor {
 /** Whom the library names when its caller did not say. */
 export const LIBRARY_ACTOR: AuditActor = { requester: "library" };
 
+/** The entry's fields that say who asked (no client field when none is known). */
+function actorFields(actor: AuditActor): Pick<AuditEntry, "requester" | "client"> {
+  return { requester: actor.requester, ...(actor.client ? { client: actor.client } : {}) };
+}
+
 /** The record of one issuance (never the key). */
 export function issueEntry(certificate: { serial: string; subject: string; type: string; keyType: string }, sans: string[] | undefined, actor: AuditActor = LIBRARY_ACTOR): AuditEntry {
   return {
     event: "issue",
-    requester: actor.requester,
-    ...(actor.client ? { client: actor.client } : {}),
+    ...actorFields(actor),
     serial: certificate.serial,
     subject: certificate.subject,
     ...(sans && sans.length > 0 ? { sans } : {}),
@@ -58,8 +62,7 @@ export function issueEntry(certificate: { serial: string; subject: string; type:
 export function revokeEntry(certificate: { serial: string; subject: string; type: string }, reason: string, actor: AuditActor = LIBRARY_ACTOR): AuditEntry {
   return {
     event: "revoke",
-    requester: actor.requester,
-    ...(actor.client ? { client: actor.client } : {}),
+    ...actorFields(actor),
     serial: certificate.serial,
     subject: certificate.subject,
     profile: certificate.type,
@@ -157,29 +160,56 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async verify(): Promise<AuditVerdict> {
-    let expectedSeq = 1;
-    let previous = GENESIS;
+    const walk = new AuditChainWalk();
     for (const row of this.db.query<Row, []>("SELECT seq, body, previous, hash FROM audit ORDER BY seq").iterate()) {
-      const broken = (problem: string, seq = row.seq): AuditVerdict => ({ ok: false, count: expectedSeq - 1, seq, problem });
-      if (row.seq !== expectedSeq) return broken(`record ${expectedSeq}${row.seq > expectedSeq + 1 ? ` to ${row.seq - 1}` : ""} missing (next is ${row.seq})`, expectedSeq);
-      if (row.previous !== previous) return broken(`record ${row.seq} does not follow record ${row.seq - 1} (its previous hash differs)`);
-      if (chainHash(row.previous, row.body) !== row.hash) return broken(`record ${row.seq} was altered (its hash does not match its content)`);
-      let body: { seq?: unknown };
-      try {
-        body = JSON.parse(row.body) as { seq?: unknown };
-      } catch {
-        return broken(`record ${row.seq} is not JSON`);
-      }
-      if (body.seq !== row.seq) return broken(`record ${row.seq} holds seq ${String(body.seq)}`);
-      previous = row.hash;
-      expectedSeq++;
+      const broken = walk.check(row);
+      if (broken) return broken;
     }
-    return { ok: true, count: expectedSeq - 1, head: previous };
+    return walk.verdict;
   }
 }
 
-function recordOf(row: Row): AuditRecord {
+/** A stored row (any ledger) as the record it holds. */
+export function recordOf(row: { body: string; previous: string; hash: string }): AuditRecord {
   return { ...(JSON.parse(row.body) as AuditRecord), previous: row.previous, hash: row.hash };
+}
+
+/**
+ * The chain's checks, one stored row at a time in seq order: the same for
+ * every ledger (SQLite walks its rows in one query, PostgreSQL in pages).
+ */
+export class AuditChainWalk {
+  private expectedSeq = 1;
+  private previous = GENESIS;
+
+  /** The seq the next row must have (where a paged walk resumes). */
+  get nextSeq(): number {
+    return this.expectedSeq;
+  }
+
+  /** The verdict when the chain holds up to here. */
+  get verdict(): AuditVerdict {
+    return { ok: true, count: this.expectedSeq - 1, head: this.previous };
+  }
+
+  /** The broken verdict if `row` does not extend the chain, else undefined (and the walk moves past it). */
+  check(row: { seq: number; body: string; previous: string; hash: string }): AuditVerdict | undefined {
+    const expectedSeq = this.expectedSeq;
+    const broken = (problem: string, seq = row.seq): AuditVerdict => ({ ok: false, count: expectedSeq - 1, seq, problem });
+    if (row.seq !== expectedSeq) return broken(`record ${expectedSeq}${row.seq > expectedSeq + 1 ? ` to ${row.seq - 1}` : ""} missing (next is ${row.seq})`, expectedSeq);
+    if (row.previous !== this.previous) return broken(`record ${row.seq} does not follow record ${row.seq - 1} (its previous hash differs)`);
+    if (chainHash(row.previous, row.body) !== row.hash) return broken(`record ${row.seq} was altered (its hash does not match its content)`);
+    let body: { seq?: unknown };
+    try {
+      body = JSON.parse(row.body) as { seq?: unknown };
+    } catch {
+      return broken(`record ${row.seq} is not JSON`);
+    }
+    if (body.seq !== row.seq) return broken(`record ${row.seq} holds seq ${String(body.seq)}`);
+    this.previous = row.hash;
+    this.expectedSeq++;
+    return undefined;
+  }
 }
 
 /** SQLITE_BUSY means nothing was written: retry on a timer (as the ledger does), never by sleeping the thread. */

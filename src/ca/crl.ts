@@ -13,8 +13,11 @@ export const REVOCATION_REASONS = ["unspecified", "keyCompromise", "affiliationC
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 export const DEFAULT_CRL_DAYS = 7;
 
-/** CRLReason codes (RFC 5280 5.3.1), for every reason a CRL may carry (a rebuilt ledger keeps what it read). */
-const REASON_CODES: Record<string, number> = {
+/**
+ * CRLReason codes (RFC 5280 5.3.1), for every reason a CRL may carry (a
+ * rebuilt ledger keeps what it read); OCSP's revokedInfo uses the same.
+ */
+export const REASON_CODES: Record<string, number> = {
   unspecified: 0,
   keyCompromise: 1,
   cACompromise: 2,

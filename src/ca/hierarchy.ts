@@ -23,8 +23,8 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import { isIP } from "node:net";
 import { DepotError } from "../errors.ts";
 import { buildCrl } from "./crl.ts";
-import { attribute, type DistinguishedName, formatDn, toJsonName } from "./dn.ts";
-import { fingerprintOf, makeIssuer, pemOf, type Validity, validityFor } from "./issuer.ts";
+import { attribute, type DistinguishedName, dnFromName, formatDn, toJsonName } from "./dn.ts";
+import { DAY_MS, fingerprintOf, makeIssuer, pemOf, type Validity, validityFor } from "./issuer.ts";
 import { encryptPrivateKey } from "./key-encryption.ts";
 import { KEY_SPECS, type KeyType } from "./key-types.ts";
 import { generateKeyPair, type SigningKey } from "./keys.ts";
@@ -109,6 +109,31 @@ export async function signIntermediate(root: { certificate: x509.X509Certificate
   });
 }
 
+/** Whole days the root has left: no intermediate it signs may outlive it. */
+export function rootDaysLeft(root: { certificate: x509.X509Certificate }): number {
+  return Math.floor((root.certificate.notAfter.getTime() - Date.now()) / DAY_MS);
+}
+
+/** Records an intermediate the root just signed in the depot's ledger (as a `ca` row, like the root). */
+export async function recordIntermediate(layout: DepotLayout, serial: string, certificate: x509.X509Certificate, keyType: string): Promise<void> {
+  const ledger = await openLedger(layout, readSettings(layout));
+  try {
+    await ledger.record({
+      serial,
+      subject: formatDn(dnFromName(certificate.subjectName)),
+      type: "ca",
+      keyType,
+      notBefore: certificate.notBefore,
+      notAfter: certificate.notAfter,
+      fingerprint: fingerprintOf(certificate),
+      pem: pemOf(certificate),
+      status: "valid",
+    });
+  } finally {
+    ledger.close();
+  }
+}
+
 /** The root's CRL: the intermediates it revoked (none, at first), signed by the root key. */
 export async function signRootCrl(
   root: { certificate: x509.X509Certificate; key: SigningKey },
@@ -118,7 +143,7 @@ export async function signRootCrl(
   now = Date.now(),
 ): Promise<string> {
   const thisUpdate = new Date(Math.floor(now / 1000) * 1000);
-  const nextUpdate = new Date(thisUpdate.getTime() + days * 86_400_000);
+  const nextUpdate = new Date(thisUpdate.getTime() + days * DAY_MS);
   const issuer = await makeIssuer(root.certificate, root.key);
   return buildCrl(issuer, crlNumber, revoked as Parameters<typeof buildCrl>[2], thisUpdate, nextUpdate);
 }
@@ -178,29 +203,14 @@ export async function addIntermediateTier(
   const keyPair = await generateKeyPair(options.keyType);
   const subject = [attribute("O", options.label), attribute("CN", `${options.label} Intermediate CA`.slice(0, 64))];
   const serial = newSerial();
-  const days = Math.min(options.days ?? DEFAULT_INTERMEDIATE_DAYS, Math.floor((root.certificate.notAfter.getTime() - Date.now()) / 86_400_000));
+  const days = Math.min(options.days ?? DEFAULT_INTERMEDIATE_DAYS, rootDaysLeft(root));
   const certificate = await signIntermediate(root, { subject, publicKeyDer: keyPair.publicKeyDer, serial, validity: validityFor(days), ...(options.permits ? { permits: options.permits } : {}) });
 
   renameSync(layout.caKey, tiers.rootKey);
   const keyFile = options.passphrase === undefined ? keyPair.privateKeyPem : await encryptPrivateKey(keyPair.privateKeyPem, options.passphrase);
   writeFileSync(layout.caKey, keyFile, { mode: 0o400, flag: "wx" });
   writeFileSync(tiers.intermediateCertificate, pemOf(certificate), { mode: 0o644, flag: "wx" });
-  const ledger = await openLedger(layout, readSettings(layout));
-  try {
-    await ledger.record({
-      serial,
-      subject: formatDn(subject),
-      type: "ca",
-      keyType: options.keyType,
-      notBefore: certificate.notBefore,
-      notAfter: certificate.notAfter,
-      fingerprint: fingerprintOf(certificate),
-      pem: pemOf(certificate),
-      status: "valid",
-    });
-  } finally {
-    ledger.close();
-  }
+  await recordIntermediate(layout, serial, certificate, options.keyType);
   writeFileSync(tiers.rootCrl, await signRootCrl(root, 1), { mode: 0o644, flag: "wx" });
   return keyPair.privateKeyPem;
 }

@@ -5,8 +5,8 @@
  * figure for PBKDF2-SHA256) and AES-256-CBC, what `openssl pkey -passin`
  * reads. node:crypto's `KeyObject.export({ cipher })` would do it in one call
  * but with 2,048 iterations, so the structure is built here from @peculiar's
- * ASN.1 schemas (asn1-pkcs8, asn1-x509; the two PBES2 parameter types they
- * lack are declared below) and the cryptography is WebCrypto's.
+ * ASN.1 schemas (asn1-pkcs8; the two PBES2 parameter types they lack are
+ * declared in pbes2.ts) and the cryptography is WebCrypto's.
  *
  * Reading accepts what OpenSSL writes too: PBKDF2 with HMAC-SHA1/256/384/512
  * and AES-128/192/256-CBC, so a key encrypted with `openssl pkcs8 -topk8
@@ -14,10 +14,10 @@
  */
 import { createPrivateKey } from "node:crypto";
 import { EncryptedData, EncryptedPrivateKeyInfo } from "@peculiar/asn1-pkcs8";
-import { AsnConvert, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes, OctetString } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { DepotError } from "../errors.ts";
 import { toPem } from "./keys.ts";
+import { PBES2_OID, Pbes2Params, pbes2Aes256Algorithm, Pbkdf2Params } from "./pbes2.ts";
 
 /** OWASP's 2023 figure for PBKDF2-HMAC-SHA256. */
 export const PBKDF2_ITERATIONS = 600_000;
@@ -26,52 +26,17 @@ const MAX_ITERATIONS = 10_000_000;
 
 export const ENCRYPTED_KEY_LABEL = "ENCRYPTED PRIVATE KEY";
 
-const OID = {
-  pbes2: "1.2.840.113549.1.5.13",
-  pbkdf2: "1.2.840.113549.1.5.12",
-};
 const PRFS: Record<string, string> = {
   "1.2.840.113549.2.7": "SHA-1",
   "1.2.840.113549.2.9": "SHA-256",
   "1.2.840.113549.2.10": "SHA-384",
   "1.2.840.113549.2.11": "SHA-512",
 };
-const HMAC_SHA256 = "1.2.840.113549.2.9";
 const CIPHERS: Record<string, number> = {
   "2.16.840.1.101.3.4.1.2": 128,
   "2.16.840.1.101.3.4.1.22": 192,
   "2.16.840.1.101.3.4.1.42": 256,
 };
-const AES_256_CBC = "2.16.840.1.101.3.4.1.42";
-const NULL = new Uint8Array([0x05, 0x00]).buffer;
-
-/** RFC 8018 A.4: PBES2-params. */
-export class Pbes2Params {
-  keyDerivationFunc = new AlgorithmIdentifier();
-  encryptionScheme = new AlgorithmIdentifier();
-  constructor(params: Partial<Pbes2Params> = {}) {
-    Object.assign(this, params);
-  }
-}
-AsnProp({ type: AlgorithmIdentifier })(Pbes2Params.prototype, "keyDerivationFunc");
-AsnProp({ type: AlgorithmIdentifier })(Pbes2Params.prototype, "encryptionScheme");
-
-/** RFC 8018 A.2: PBKDF2-params, the salt as the OCTET STRING choice (the only one in use). */
-export class Pbkdf2Params {
-  salt = new OctetString();
-  iterationCount = 0;
-  keyLength?: number;
-  /** Absent means HMAC-SHA1 (the ASN.1 default). */
-  prf?: AlgorithmIdentifier;
-  constructor(params: Partial<Pbkdf2Params> = {}) {
-    Object.assign(this, params);
-  }
-}
-AsnProp({ type: OctetString })(Pbkdf2Params.prototype, "salt");
-AsnProp({ type: AsnPropTypes.Integer })(Pbkdf2Params.prototype, "iterationCount");
-AsnProp({ type: AsnPropTypes.Integer, optional: true })(Pbkdf2Params.prototype, "keyLength");
-AsnProp({ type: AlgorithmIdentifier, optional: true })(Pbkdf2Params.prototype, "prf");
-for (const schema of [Pbes2Params, Pbkdf2Params]) AsnType({ type: AsnTypeTypes.Sequence })(schema);
 
 export function isEncryptedKeyPem(pem: string): boolean {
   return pem.includes(`-----BEGIN ${ENCRYPTED_KEY_LABEL}-----`);
@@ -87,14 +52,9 @@ export async function encryptPrivateKey(privateKeyPem: string, passphrase: strin
   const iv = crypto.getRandomValues(new Uint8Array(16));
   const key = await deriveAesKey(passphrase, salt, iterations, "SHA-256", 256, "encrypt");
   const ciphertext = await crypto.subtle.encrypt({ name: "AES-CBC", iv }, key, pkcs8);
-  // As OpenSSL 3 writes it: no keyLength (AES's is fixed), the PRF with NULL parameters.
-  const kdf = new Pbkdf2Params({ salt: new OctetString(salt), iterationCount: iterations, prf: new AlgorithmIdentifier({ algorithm: HMAC_SHA256, parameters: NULL }) });
-  const pbes2 = new Pbes2Params({
-    keyDerivationFunc: new AlgorithmIdentifier({ algorithm: OID.pbkdf2, parameters: AsnConvert.serialize(kdf) }),
-    encryptionScheme: new AlgorithmIdentifier({ algorithm: AES_256_CBC, parameters: AsnConvert.serialize(new OctetString(iv)) }),
-  });
   const info = new EncryptedPrivateKeyInfo({
-    encryptionAlgorithm: new AlgorithmIdentifier({ algorithm: OID.pbes2, parameters: AsnConvert.serialize(pbes2) }),
+    // As OpenSSL 3 writes it: no keyLength (AES's is fixed).
+    encryptionAlgorithm: pbes2Aes256Algorithm({ salt, iterations, iv }),
     encryptedData: new EncryptedData(ciphertext),
   });
   return toPem(ENCRYPTED_KEY_LABEL, AsnConvert.serialize(info));
@@ -109,7 +69,7 @@ export async function decryptPrivateKey(encryptedPem: string, passphrase: string
   const kdfParams = parse(pbes2.keyDerivationFunc.parameters, Pbkdf2Params, where);
   const hash = PRFS[kdfParams.prf?.algorithm ?? "1.2.840.113549.2.7"];
   const bits = CIPHERS[pbes2.encryptionScheme.algorithm];
-  if (pbes2.keyDerivationFunc.algorithm !== OID.pbkdf2 || !hash || !bits) {
+  if (pbes2.keyDerivationFunc.algorithm !== PBES2_OID.pbkdf2 || !hash || !bits) {
     throw new DepotError("E_NOT_A_DEPOT", `${where} is encrypted with an algorithm depot does not read (it reads PBES2 with PBKDF2 and AES-CBC)`);
   }
   if (!(kdfParams.iterationCount >= 1 && kdfParams.iterationCount <= MAX_ITERATIONS)) {
@@ -139,7 +99,7 @@ function parseEncryptedKey(pem: string, where: string): { pbes2: Pbes2Params; ci
   const body = new RegExp(`-----BEGIN ${ENCRYPTED_KEY_LABEL}-----([^-]*)-----END ${ENCRYPTED_KEY_LABEL}-----`).exec(pem)?.[1];
   if (body === undefined) throw new DepotError("E_NOT_A_DEPOT", `${where} is not an encrypted private key`);
   const info = parse(Buffer.from(body.replace(/\s+/g, ""), "base64"), EncryptedPrivateKeyInfo, where);
-  if (info.encryptionAlgorithm.algorithm !== OID.pbes2) {
+  if (info.encryptionAlgorithm.algorithm !== PBES2_OID.pbes2) {
     throw new DepotError("E_NOT_A_DEPOT", `${where} is encrypted with an algorithm depot does not read (it reads PBES2 with PBKDF2 and AES-CBC)`);
   }
   return { pbes2: parse(info.encryptionAlgorithm.parameters, Pbes2Params, where), ciphertext: info.encryptedData.buffer };

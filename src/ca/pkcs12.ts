@@ -4,9 +4,9 @@
  * certificate, for browsers and operating-system key stores.
  *
  * The structures come from @peculiar's ASN.1 schemas (asn1-pfx, asn1-cms,
- * asn1-pkcs8); the three small parameter types they lack (RFC 8018's
- * PBES2-params and PBKDF2-params, RFC 7292's pkcs-12PbeParams) are declared
- * here with asn1-schema. The cryptography is node:crypto's.
+ * asn1-pkcs8); RFC 7292's pkcs-12PbeParams, which they lack, is declared
+ * here with asn1-schema, RFC 8018's PBES2 types in pbes2.ts. The
+ * cryptography is node:crypto's.
  *
  * Two encryptions:
  * - "modern" (the default), what OpenSSL 3 writes: key and certificates
@@ -33,6 +33,7 @@ import { AsnBmpStringConverter, AsnConvert, AsnProp, AsnPropTypes, AsnType, AsnT
 import { DigestInfo } from "@peculiar/asn1-rsa";
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { DepotError } from "../errors.ts";
+import { DER_NULL, pbes2Aes256Algorithm } from "./pbes2.ts";
 
 export type Pkcs12Encryption = "modern" | "legacy";
 
@@ -57,10 +58,6 @@ const ITERATIONS = 2048;
 const OID = {
   data: "1.2.840.113549.1.7.1",
   encryptedData: "1.2.840.113549.1.7.6",
-  pbes2: "1.2.840.113549.1.5.13",
-  pbkdf2: "1.2.840.113549.1.5.12",
-  hmacWithSHA256: "1.2.840.113549.2.9",
-  aes256Cbc: "2.16.840.1.101.3.4.1.42",
   pbeWithSHAAnd3KeyTripleDESCBC: "1.2.840.113549.1.12.1.3",
   sha1: "1.3.14.3.2.26",
   sha256: "2.16.840.1.101.3.4.2.1",
@@ -154,32 +151,6 @@ function encryptPrivateKey(pkcs8: Buffer, password: string, encryption: Pkcs12En
   return new PKCS8ShroudedKeyBag({ encryptionAlgorithm: algorithm, encryptedData: new OctetString(ciphertext) });
 }
 
-/** RFC 8018 A.4: PBES2-params. */
-class Pbes2Params {
-  keyDerivationFunc = new AlgorithmIdentifier();
-  encryptionScheme = new AlgorithmIdentifier();
-  constructor(params: Partial<Pbes2Params> = {}) {
-    Object.assign(this, params);
-  }
-}
-AsnProp({ type: AlgorithmIdentifier })(Pbes2Params.prototype, "keyDerivationFunc");
-AsnProp({ type: AlgorithmIdentifier })(Pbes2Params.prototype, "encryptionScheme");
-
-/** RFC 8018 A.2: PBKDF2-params, with the salt given as an OCTET STRING. */
-class Pbkdf2Params {
-  salt = new OctetString();
-  iterationCount = 0;
-  keyLength?: number;
-  prf?: AlgorithmIdentifier;
-  constructor(params: Partial<Pbkdf2Params> = {}) {
-    Object.assign(this, params);
-  }
-}
-AsnProp({ type: OctetString })(Pbkdf2Params.prototype, "salt");
-AsnProp({ type: AsnPropTypes.Integer })(Pbkdf2Params.prototype, "iterationCount");
-AsnProp({ type: AsnPropTypes.Integer, optional: true })(Pbkdf2Params.prototype, "keyLength");
-AsnProp({ type: AlgorithmIdentifier, optional: true })(Pbkdf2Params.prototype, "prf");
-
 /** RFC 7292 C: pkcs-12PbeParams. */
 class Pkcs12PbeParams {
   salt = new OctetString();
@@ -190,9 +161,7 @@ class Pkcs12PbeParams {
 }
 AsnProp({ type: OctetString })(Pkcs12PbeParams.prototype, "salt");
 AsnProp({ type: AsnPropTypes.Integer })(Pkcs12PbeParams.prototype, "iterations");
-for (const schema of [EncryptedData, Pbes2Params, Pbkdf2Params, Pkcs12PbeParams]) AsnType({ type: AsnTypeTypes.Sequence })(schema);
-
-const NULL = new Uint8Array([0x05, 0x00]).buffer;
+for (const schema of [EncryptedData, Pkcs12PbeParams]) AsnType({ type: AsnTypeTypes.Sequence })(schema);
 
 function encrypt(plain: Uint8Array, password: string, encryption: Pkcs12Encryption): { algorithm: AlgorithmIdentifier; ciphertext: Buffer } {
   const salt = randomBytes(encryption === "modern" ? 16 : 8);
@@ -212,18 +181,8 @@ function encrypt(plain: Uint8Array, password: string, encryption: Pkcs12Encrypti
   const key = pbkdf2Sync(Buffer.from(password, "utf8"), salt, ITERATIONS, 32, "sha256");
   const iv = randomBytes(16);
   const cipher = createCipheriv("aes-256-cbc", key, iv);
-  const kdf = new Pbkdf2Params({
-    salt: new OctetString(salt),
-    iterationCount: ITERATIONS,
-    keyLength: 32,
-    prf: new AlgorithmIdentifier({ algorithm: OID.hmacWithSHA256, parameters: NULL }),
-  });
-  const params = new Pbes2Params({
-    keyDerivationFunc: new AlgorithmIdentifier({ algorithm: OID.pbkdf2, parameters: AsnConvert.serialize(kdf) }),
-    encryptionScheme: new AlgorithmIdentifier({ algorithm: OID.aes256Cbc, parameters: AsnConvert.serialize(new OctetString(iv)) }),
-  });
   return {
-    algorithm: new AlgorithmIdentifier({ algorithm: OID.pbes2, parameters: AsnConvert.serialize(params) }),
+    algorithm: pbes2Aes256Algorithm({ salt, iterations: ITERATIONS, iv, keyLength: 32 }),
     ciphertext: Buffer.concat([cipher.update(plain), cipher.final()]),
   };
 }
@@ -234,7 +193,7 @@ function macOf(authSafe: Uint8Array, password: string, hash: "sha1" | "sha256"):
   const mac = createHmac(hash, key).update(authSafe).digest();
   return new MacData({
     mac: new DigestInfo({
-      digestAlgorithm: new AlgorithmIdentifier({ algorithm: hash === "sha256" ? OID.sha256 : OID.sha1, parameters: NULL }),
+      digestAlgorithm: new AlgorithmIdentifier({ algorithm: hash === "sha256" ? OID.sha256 : OID.sha1, parameters: DER_NULL }),
       digest: new OctetString(mac),
     }),
     macSalt: new OctetString(salt),

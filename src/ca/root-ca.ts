@@ -10,14 +10,12 @@ import { NameConstraints } from "@peculiar/asn1-x509";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { DepotError } from "../errors.ts";
 import { loadCaKey, publicKeyType } from "./ca-key.ts";
-import { readSettings } from "./depot-checks.ts";
-import { dnFromName, formatDn } from "./dn.ts";
+import { dnFromName } from "./dn.ts";
 import { writeFileAtomic } from "./files.ts";
-import { DEFAULT_INTERMEDIATE_DAYS, DEFAULT_ROOT_CRL_DAYS, isTwoTier, type NamePermits, signIntermediate, signRootCrl, tierLayout } from "./hierarchy.ts";
-import { fingerprintOf, pemOf, validityFor } from "./issuer.ts";
+import { DEFAULT_INTERMEDIATE_DAYS, DEFAULT_ROOT_CRL_DAYS, isTwoTier, type NamePermits, recordIntermediate, rootDaysLeft, signIntermediate, signRootCrl, tierLayout } from "./hierarchy.ts";
+import { pemOf, validityFor } from "./issuer.ts";
 import type { SigningKey } from "./keys.ts";
 import type { DepotLayout } from "./layout.ts";
-import { openLedger } from "./ledger.ts";
 import { x509 } from "./provider.ts";
 import { newSerial } from "./serial.ts";
 
@@ -68,30 +66,14 @@ export async function renewIntermediate(layout: DepotLayout, root: RootCa, days 
   const current = new x509.X509Certificate(readFileSync(tiers.intermediateCertificate, "utf8"));
   const keepPermits = permits ?? permitsOf(current);
   const serial = newSerial();
-  const left = Math.floor((root.certificate.notAfter.getTime() - Date.now()) / 86_400_000);
   const certificate = await signIntermediate(root, {
     subject: dnFromName(current.subjectName),
     publicKeyDer: new Uint8Array(current.publicKey.rawData),
     serial,
-    validity: validityFor(Math.min(days, left)),
+    validity: validityFor(Math.min(days, rootDaysLeft(root))),
     ...(keepPermits ? { permits: keepPermits } : {}),
   });
-  const ledger = await openLedger(layout, readSettings(layout));
-  try {
-    await ledger.record({
-      serial,
-      subject: formatDn(dnFromName(certificate.subjectName)),
-      type: "ca",
-      keyType: publicKeyType(new Uint8Array(certificate.publicKey.rawData), tiers.intermediateCertificate),
-      notBefore: certificate.notBefore,
-      notAfter: certificate.notAfter,
-      fingerprint: fingerprintOf(certificate),
-      pem: pemOf(certificate),
-      status: "valid",
-    });
-  } finally {
-    ledger.close();
-  }
+  await recordIntermediate(layout, serial, certificate, publicKeyType(new Uint8Array(certificate.publicKey.rawData), tiers.intermediateCertificate));
   writeFileAtomic(tiers.intermediateCertificate, pemOf(certificate));
   return certificate;
 }

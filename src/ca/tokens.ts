@@ -119,19 +119,22 @@ export function checkPolicyPatterns(policy: TokenPolicy): void {
   compilePatterns(policy.allow);
 }
 
-interface Row {
+/** An api_tokens row as both ledgers store it; `Time` is ISO text in SQLite, a Date from PostgreSQL. */
+export interface TokenRow<Time extends string | Date = string> {
   name: string;
   hash: string;
   policy: string;
-  created_at: string;
-  expires_at: string | null;
+  created_at: Time;
+  expires_at: Time | null;
   uses: number | null;
   uses_left: number | null;
   rate_limit: number | null;
   rate_window: number | null;
-  revoked_at: string | null;
+  revoked_at: Time | null;
 }
-const COLUMNS = "name, hash, policy, created_at, expires_at, uses, uses_left, rate_limit, rate_window, revoked_at";
+type Row = TokenRow;
+/** The api_tokens table's columns, for every SELECT of a whole row. */
+export const TOKEN_COLUMNS = "name, hash, policy, created_at, expires_at, uses, uses_left, rate_limit, rate_window, revoked_at";
 
 /** Tokens in the SQLite ledger (tables made by its migration 3); audit records go through the same connection, in the same transaction. */
 export class SqliteTokenStore implements TokenStore {
@@ -148,7 +151,7 @@ export class SqliteTokenStore implements TokenStore {
       // A revoked token's name may be given again; its row (and its hash) go, its audit records stay.
       this.db.query("DELETE FROM api_tokens WHERE name = ?").run(token.name);
       this.db
-        .query(`INSERT INTO api_tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`)
+        .query(`INSERT INTO api_tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`)
         .run(
           token.name,
           token.hash,
@@ -166,22 +169,22 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async findByHash(hash: string): Promise<TokenRecord | undefined> {
-    const row = this.db.query<Row, [string]>(`SELECT ${COLUMNS} FROM api_tokens WHERE hash = ?`).get(hash);
-    return row && sameHash(row.hash, hash) ? fromRow(row) : undefined;
+    const row = this.db.query<Row, [string]>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE hash = ?`).get(hash);
+    return row && sameHash(row.hash, hash) ? tokenFromRow(row) : undefined;
   }
 
   async list(): Promise<TokenRecord[]> {
-    return this.db.query<Row, []>(`SELECT ${COLUMNS} FROM api_tokens ORDER BY created_at, name`).all().map(fromRow);
+    return this.db.query<Row, []>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, name`).all().map(tokenFromRow);
   }
 
   async revoke(name: string, at: Date, audit: AuditEntry): Promise<TokenRecord> {
     const revoke = this.db.transaction(() => {
-      const row = this.db.query<Row, [string]>(`SELECT ${COLUMNS} FROM api_tokens WHERE name = ?`).get(name);
+      const row = this.db.query<Row, [string]>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE name = ?`).get(name);
       if (!row) throw new DepotError("E_NOT_FOUND", `no token named '${name}' in this depot`);
       if (row.revoked_at) throw new DepotError("E_ALREADY_REVOKED", `token '${name}' is already revoked (since ${row.revoked_at})`);
       this.db.query("UPDATE api_tokens SET revoked_at = ? WHERE name = ?").run(at.toISOString(), name);
       this.audit.appendWithin(audit, at);
-      return fromRow({ ...row, revoked_at: at.toISOString() });
+      return tokenFromRow({ ...row, revoked_at: at.toISOString() });
     });
     return retryBusy(() => revoke.immediate());
   }
@@ -248,7 +251,8 @@ export function slidingWindow(row: RateWindow, rate: Rate, now: Date): { ok: fal
   return { ok: true, next: { start, current: current + 1, before } };
 }
 
-function fromRow(row: Row): TokenRecord {
+/** The token a row holds. */
+export function tokenFromRow(row: TokenRow<string | Date>): TokenRecord {
   return {
     name: row.name,
     hash: row.hash,

@@ -18,6 +18,8 @@ export interface CommandSpec<T extends ArgsDef> {
   extraPositionals?: boolean;
   /** Options that may be given more than once, kebab-case (`san`). */
   repeatable?: string[];
+  /** Checks of the arguments that need no depot: run before it is opened (and a passphrase asked for). */
+  check?(context: CommandContext<T>): void;
   run(context: CommandContext<T>): unknown | Promise<unknown>;
 }
 
@@ -26,8 +28,9 @@ export function command<T extends ArgsDef>(spec: CommandSpec<T>): CommandDef<T> 
   return defineCommand({
     meta: spec.meta,
     args: spec.args,
-    setup({ rawArgs }) {
-      rejectUnknownArgs(rawArgs, spec.args, spec.extraPositionals, spec.repeatable);
+    setup(context) {
+      rejectUnknownArgs(context.rawArgs, spec.args, spec.extraPositionals, spec.repeatable);
+      spec.check?.(context);
     },
     run: spec.run,
   });
@@ -51,12 +54,9 @@ export function depotCommand<T extends ArgsDef & { path: { type: "positional" } 
   return command({
     ...spec,
     async run(context) {
-      // Loaded here, not at the top: `depot --help` and `depot stop` need no CA library.
-      const { Depot } = await import("../ca/depot.ts");
       const path = String(context.args.path);
-      const depot = spec.signs
-        ? await (await import("./_passphrase.ts")).openToSign(path, context.args as Record<string, unknown>, spec.open)
-        : await Depot.open(path, { withoutSigning: true, ...spec.open });
+      if (!spec.signs) return withDepot(path, async (depot) => spec.run(context, depot), spec.open);
+      const depot = await (await import("./_passphrase.ts")).openToSign(path, context.args as Record<string, unknown>, spec.open);
       try {
         return await spec.run(context, depot);
       } finally {
@@ -64,4 +64,20 @@ export function depotCommand<T extends ArgsDef & { path: { type: "positional" } 
       }
     },
   });
+}
+
+/**
+ * Runs `work` on the depot at `path`, opened without signing (an encrypted
+ * CA key stays locked, no passphrase is asked for), and closes it however
+ * `work` ends.
+ */
+export async function withDepot<T>(path: string, work: (depot: Depot) => Promise<T>, options: OpenOptions = {}): Promise<T> {
+  // Loaded here, not at the top: `depot --help` and `depot stop` need no CA library.
+  const { Depot } = await import("../ca/depot.ts");
+  const depot = await Depot.open(path, { withoutSigning: true, ...options });
+  try {
+    return await work(depot);
+  } finally {
+    depot.close();
+  }
 }

@@ -11,24 +11,34 @@ const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase(
  * an error. `extraPositionals` says whether words beyond the declared
  * positionals are welcome (init's label words are); `repeatable` names the
  * options that may be given more than once (`--san`).
+ *
+ * Returns what it walked: the values as citty would give them, keyed by
+ * the definition's names (every value option's values in order; booleans,
+ * `--no-x` false; positionals in order), for `depot start`, which parses
+ * without citty.
  */
-export function rejectUnknownArgs(rawArgs: string[], argsDef: ArgsDef, extraPositionals = false, repeatable: string[] = []): void {
+export function rejectUnknownArgs(rawArgs: string[], argsDef: ArgsDef, extraPositionals = false, repeatable: string[] = []): Record<string, unknown> {
   const known = new Map<string, "boolean" | "value">();
   /** Each spelling's option name, to catch `--type a -t b`. */
   const canonical = new Map<string, string>();
+  /** Each spelling's name in the definition, to key the values. */
+  const defined = new Map<string, string>();
   const given = new Map<string, string[]>();
-  let positionals = 0;
+  const values: Record<string, unknown> = {};
+  const positionalNames: string[] = [];
   for (const [name, def] of Object.entries(argsDef)) {
     if (def.type === "positional") {
-      positionals++;
+      positionalNames.push(name);
       continue;
     }
     const kind = def.type === "boolean" ? "boolean" : "value";
     for (const spelling of [name, kebab(name), ...[(def as { alias?: string | string[] }).alias ?? []].flat()]) {
       known.set(spelling, kind);
       canonical.set(spelling, kebab(name));
+      defined.set(spelling, name);
     }
   }
+  const positionals = positionalNames.length;
   known.set("help", "boolean").set("h", "boolean");
 
   const seen: string[] = [];
@@ -49,6 +59,7 @@ export function rejectUnknownArgs(rawArgs: string[], argsDef: ArgsDef, extraPosi
       const guess = nearest(flag, [...known.keys()].filter((k) => k.length > 1));
       throw new DepotError("E_BAD_ARGUMENT", `unknown option ${arg.split("=")[0]}${guess ? `; did you mean --${guess}?` : ""}`);
     }
+    if (kind === "boolean" && defined.has(name)) values[defined.get(name)!] = name === flag;
     if (kind === "value") {
       let value = inlineValue;
       if (value === undefined) {
@@ -60,16 +71,20 @@ export function rejectUnknownArgs(rawArgs: string[], argsDef: ArgsDef, extraPosi
         i++;
       }
       const option = canonical.get(name)!;
-      const values = [...(given.get(option) ?? []), value];
-      given.set(option, values);
-      if (values.length > 1 && !repeatable.includes(option)) {
-        throw new DepotError("E_BAD_ARGUMENT", `--${option} is given ${values.length} times (${values.map((v) => `'${v}'`).join(", ")}): give it once`);
+      const optionValues = [...(given.get(option) ?? []), value];
+      given.set(option, optionValues);
+      if (optionValues.length > 1 && !repeatable.includes(option)) {
+        throw new DepotError("E_BAD_ARGUMENT", `--${option} is given ${optionValues.length} times (${optionValues.map((v) => `'${v}'`).join(", ")}): give it once`);
       }
+      const key = defined.get(name)!;
+      values[key] = [...((values[key] as string[] | undefined) ?? []), value];
     }
   }
   if (!extraPositionals && seen.length > positionals) {
     throw new DepotError("E_BAD_ARGUMENT", `unexpected argument '${seen[positionals]}'`);
   }
+  positionalNames.forEach((name, i) => (values[name] = seen[i]));
+  return values;
 }
 
 /**

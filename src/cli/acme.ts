@@ -7,10 +7,10 @@
  */
 
 import { defineCommand } from "citty";
-import { Depot } from "../ca/depot.ts";
+import { command, withDepot } from "./_command.ts";
 import { createEabKey, SqliteAcmeStore } from "../acme/index.ts";
 import { DepotError } from "../errors.ts";
-import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { allValues, lastOf } from "./_strict.ts";
 
 const eabArgs = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -18,29 +18,29 @@ const eabArgs = {
   allow: { type: "string", description: "A name the bound account may order: DNS glob (*.svc.example.com) or IP CIDR (10.0.0.0/8); repeatable (default: the server's --acme-allow alone)" },
 } as const;
 
-const eab = defineCommand({
+const eab = command({
   meta: { name: "eab", description: "Make an ACME external account binding key; prints its key id and HMAC key once." },
   args: eabArgs,
+  repeatable: ["allow"],
   async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, eabArgs, false, ["allow"]);
     const name = lastOf(parsed.name)?.trim();
     if (!name) throw new DepotError("E_BAD_ARGUMENT", "--name needs a value (who the binding is for)");
     const allow = allValues(rawArgs, "allow").map((p) => p.trim()).filter(Boolean);
-    const depot = await Depot.open(parsed.path, { withoutSigning: true }); // never signs: an encrypted key stays locked
-    const store = new SqliteAcmeStore(depot.layout.ledger);
-    try {
-      const key = await createEabKey(store, name, allow);
-      const hmac = Buffer.from(key.hmacKey).toString("base64url");
-      console.log(`key id:   ${key.kid}`);
-      console.log(`HMAC key: ${hmac}`);
-      console.log(`for:      ${name}${allow.length ? `, names ${allow.join(", ")}` : ", any name the server allows"}`);
-      console.log(`certbot:  --eab-kid ${key.kid} --eab-hmac-key ${hmac}`);
-      console.log(`lego:     --eab --kid ${key.kid} --hmac ${hmac}`);
-      console.log("The HMAC key is shown only now; it binds one ACME account.");
-    } finally {
-      store.close();
-      depot.close();
-    }
+    await withDepot(parsed.path, async (depot) => {
+      const store = new SqliteAcmeStore(depot.layout.ledger);
+      try {
+        const key = await createEabKey(store, name, allow);
+        const hmac = Buffer.from(key.hmacKey).toString("base64url");
+        console.log(`key id:   ${key.kid}`);
+        console.log(`HMAC key: ${hmac}`);
+        console.log(`for:      ${name}${allow.length ? `, names ${allow.join(", ")}` : ", any name the server allows"}`);
+        console.log(`certbot:  --eab-kid ${key.kid} --eab-hmac-key ${hmac}`);
+        console.log(`lego:     --eab --kid ${key.kid} --hmac ${hmac}`);
+        console.log("The HMAC key is shown only now; it binds one ACME account.");
+      } finally {
+        store.close();
+      }
+    });
   },
 });
 

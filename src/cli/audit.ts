@@ -4,30 +4,20 @@
  * revocations and token changes.
  */
 import { defineCommand } from "citty";
-import { type AuditLog, auditLine } from "../ca/audit.ts";
-import { Depot } from "../ca/depot.ts";
+import { depotCommand } from "./_command.ts";
+import { auditLine } from "../ca/audit.ts";
 import { DepotError } from "../errors.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
-
-async function withAudit<T>(path: string, work: (audit: AuditLog) => Promise<T>): Promise<T> {
-  const depot = await Depot.open(path, { withoutSigning: true }); // never signs: an encrypted key stays locked
-  try {
-    return await work(depot.ledger.audit);
-  } finally {
-    depot.close();
-  }
-}
+import { lastOf } from "./_strict.ts";
 
 const verifyArgs = {
   path: { type: "positional", description: "The depot's folder", required: true },
 } as const;
 
-const verify = defineCommand({
+const verify = depotCommand({
   meta: { name: "verify", description: "Check the audit chain; says where it breaks (exit 1)." },
   args: verifyArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, verifyArgs);
-    const verdict = await withAudit(parsed.path, (audit) => audit.verify());
+  async run(_context, depot) {
+    const verdict = await depot.ledger.audit.verify();
     if (!verdict.ok) throw new DepotError("E_BAD_ARGUMENT", `audit chain broken at record ${verdict.seq}: ${verdict.problem} (${verdict.count} record(s) before it verify)`);
     console.log(`audit chain intact: ${verdict.count} record(s), head ${verdict.head}`);
   },
@@ -38,21 +28,23 @@ const exportArgs = {
   after: { type: "string", description: "Only records after this sequence number" },
 } as const;
 
-const exportCommand = defineCommand({
+/** The --after value: a record's sequence number (0: from the first). */
+const afterOf = (after: unknown): string => lastOf(after) ?? "0";
+
+const exportCommand = depotCommand({
   meta: { name: "export", description: "Print the audit records as JSON lines, oldest first." },
   args: exportArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, exportArgs);
-    const afterText = lastOf(parsed.after) ?? "0";
+  check({ args: parsed }) {
+    const afterText = afterOf(parsed.after);
     if (!/^\d+$/.test(afterText)) throw new DepotError("E_BAD_ARGUMENT", `--after must be a record's sequence number, not '${afterText}'`);
-    await withAudit(parsed.path, async (audit) => {
-      for (let after = Number(afterText); ; ) {
-        const records = await audit.after(after, 1000);
-        if (records.length === 0) break;
-        process.stdout.write(`${records.map(auditLine).join("\n")}\n`);
-        after = records.at(-1)!.seq;
-      }
-    });
+  },
+  async run({ args: parsed }, depot) {
+    for (let after = Number(afterOf(parsed.after)); ; ) {
+      const records = await depot.ledger.audit.after(after, 1000);
+      if (records.length === 0) break;
+      process.stdout.write(`${records.map(auditLine).join("\n")}\n`);
+      after = records.at(-1)!.seq;
+    }
   },
 });
 

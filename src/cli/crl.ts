@@ -1,7 +1,7 @@
-import { defineCommand } from "citty";
+import { depotCommand } from "./_command.ts";
 import { parseDays } from "../ca/depot.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
-import { openToSign, passphraseArgs } from "./_passphrase.ts";
+import { lastOf } from "./_strict.ts";
+import { passphraseArgs } from "./_passphrase.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -9,18 +9,13 @@ const args = {
   ...passphraseArgs,
 } as const;
 
-export default defineCommand({
+export default depotCommand({
   meta: { name: "crl", description: "Sign a fresh CRL (run it from cron before nextUpdate), write it to crl.pem and print it." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
+  signs: true,
+  async run({ args: parsed }, depot) {
     const crlDays = lastOf(parsed["crl-days"]);
-    const depot = await openToSign(parsed.path, parsed);
-    try {
-      const crl = await depot.publishCrl(crlDays ? parseDays(crlDays) : undefined);
-      process.stdout.write(crl.pem);
-    } finally {
-      depot.close();
-    }
+    const crl = await depot.publishCrl(crlDays ? parseDays(crlDays) : undefined);
+    process.stdout.write(crl.pem);
   },
 });

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { createDepot } from "../ca/create.ts";
 import { ED25519_BROWSER_NOTE, KEY_TYPES, type KeyType } from "../ca/key-types.ts";
 import { depotLayout } from "../ca/layout.ts";
@@ -7,7 +7,7 @@ import { DepotError } from "../errors.ts";
 import { parsePublicUrl } from "../http/public/options.ts";
 import { parseApiUrl } from "./start.ts";
 import { daysOption } from "./_args.ts";
-import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { allValues, lastOf } from "./_strict.ts";
 import { passphraseArgs, readPassphrase } from "./_passphrase.ts";
 
 const args = {
@@ -29,11 +29,12 @@ const args = {
   ...passphraseArgs,
 } as const;
 
-export default defineCommand({
+export default command({
   meta: { name: "init", description: "Create a depot: a CA key and certificate in a new folder. Words after PATH name the CA (default: the folder's name)." },
   args,
+  extraPositionals: true,
+  repeatable: ["permit-dns", "permit-ip"],
   async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args, true, ["permit-dns", "permit-ip"]);
     const labelWords = parsed._.slice(1);
     const keyType = parsed["key-type"];
     const days = lastOf(parsed.days);

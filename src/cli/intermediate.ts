@@ -3,11 +3,12 @@
  * two-tier depot's intermediate (same key, fresh validity) with the root key.
  */
 import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { parseDays } from "../ca/depot.ts";
 import { DEFAULT_INTERMEDIATE_DAYS, tierLayout } from "../ca/hierarchy.ts";
 import { renewIntermediate } from "../ca/root-ca.ts";
 import { passphraseArgs } from "./_passphrase.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { lastOf } from "./_strict.ts";
 import { rootFromArgs, twoTierLayout } from "./root.ts";
 
 const args = {
@@ -17,11 +18,10 @@ const args = {
   ...passphraseArgs,
 } as const;
 
-const renew = defineCommand({
+const renew = command({
   meta: { name: "renew", description: "Re-issue the intermediate certificate for its same key, signed by the root; a running server takes it at its next HUP." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
+  async run({ args: parsed }) {
     const layout = twoTierLayout(parsed.path);
     const days = lastOf(parsed.days);
     const certificate = await renewIntermediate(layout, await rootFromArgs(layout, parsed), days ? parseDays(days) : undefined);

@@ -3,6 +3,7 @@
  * existing depot's CA key in place, atomically (ca-key.ts).
  */
 import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { createPrivateKey } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -13,7 +14,7 @@ import { depotLayout } from "../ca/layout.ts";
 import { tierLayout } from "../ca/hierarchy.ts";
 import { DepotError, ioError } from "../errors.ts";
 import { passphraseArgs, readPassphrase } from "./_passphrase.ts";
-import { rejectUnknownArgs } from "./_strict.ts";
+
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -33,11 +34,10 @@ function readKeys(path: string): { path: string; pem: string }[] {
   });
 }
 
-const encrypt = defineCommand({
+const encrypt = command({
   meta: { name: "encrypt", description: `Encrypt the depot's CA key (and a two-tier depot's root key) under a new passphrase (PBES2: PBKDF2-HMAC-SHA256, ${PBKDF2_ITERATIONS.toLocaleString("en")} iterations, AES-256-CBC).` },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
+  async run({ args: parsed }) {
     const keys = readKeys(parsed.path);
     const [main] = keys;
     if (isEncryptedKeyPem(main!.pem)) throw new DepotError("E_BAD_ARGUMENT", `${main!.path} is already encrypted`);
@@ -52,11 +52,10 @@ const encrypt = defineCommand({
   },
 });
 
-const decrypt = defineCommand({
+const decrypt = command({
   meta: { name: "decrypt", description: "Store the depot's CA key (and a two-tier depot's root key) without encryption (PKCS#8), after asking for the passphrase." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
+  async run({ args: parsed }) {
     const keys = readKeys(parsed.path);
     const [main] = keys;
     if (!isEncryptedKeyPem(main!.pem)) throw new DepotError("E_BAD_ARGUMENT", `${main!.path} is not encrypted`);

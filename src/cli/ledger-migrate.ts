@@ -3,12 +3,12 @@
  * `depot ledger migrate PATH --to postgres://…`: the command line over
  * `migrateLedgerToPostgres` (src/ca/ledger-migrate.ts).
  */
-import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { migrateLedgerToPostgres } from "../ca/ledger/migrate-to-postgres.ts";
 import { redactedUrl } from "../ca/ledger/postgres.ts";
 import { poolSize } from "../ca/ledger/postgres-settings.ts";
 import { DepotError } from "../errors.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { lastOf } from "./_strict.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -17,11 +17,10 @@ const args = {
   "ledger-pool": { type: "string", description: "Connections each process keeps to the ledger (4)" },
 } as const;
 
-export default defineCommand({
+export default command({
   meta: { name: "migrate", description: "Copy the depot's SQLite ledger into PostgreSQL, check the copy, and switch the depot to it (safe to run again)." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
+  async run({ args: parsed }) {
     const url = lastOf(parsed.to);
     if (!url) throw new DepotError("E_BAD_ARGUMENT", "give the target: depot ledger migrate PATH --to postgres://user@host:5432/db");
     const passwordFile = lastOf(parsed["ledger-password-file"]);

@@ -5,7 +5,7 @@
  */
 import { defineCommand } from "citty";
 import { rebuildLedger } from "../ca/ledger/rebuild.ts";
-import { rejectUnknownArgs } from "./_strict.ts";
+import { command } from "./_command.ts";
 import migrate from "./ledger-migrate.ts";
 
 const rebuildArgs = {
@@ -13,14 +13,13 @@ const rebuildArgs = {
   "without-crl": { type: "boolean", description: "Go on when crl.pem is missing or not this CA's: every certificate then reads as valid" },
 } as const;
 
-const rebuild = defineCommand({
+const rebuild = command({
   meta: {
     name: "rebuild",
     description: "Make a new ledger for a depot that lost its own, from the certificate files and the revocations and number of the last crl.pem.",
   },
   args: rebuildArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, rebuildArgs);
+  async run({ args: parsed }) {
     const report = await rebuildLedger(parsed.path, { withoutCrl: parsed["without-crl"] === true });
     if (report.movedAside) console.log(`Moved the damaged ledger aside to ${report.movedAside}`);
     console.log(`Rebuilt the ledger: ${report.certificates} certificate(s) from certificates/ (the CA's included)`);

@@ -3,11 +3,10 @@
  * `depot list`: the certificates the depot issued, streamed from the ledger
  * one row at a time, so memory stays flat whatever the depot's size.
  */
-import { defineCommand } from "citty";
-import { Depot } from "../ca/depot.ts";
+import { depotCommand } from "./_command.ts";
 import type { CertificateSummary } from "../ca/ledger.ts";
 import { DepotError } from "../errors.ts";
-import { rejectUnknownArgs } from "./_strict.ts";
+
 import { printable } from "../ca/dn.ts";
 
 const args = {
@@ -19,38 +18,39 @@ const args = {
   json: { type: "boolean", description: "JSON for scripts: an array of records" },
 } as const;
 
-export default defineCommand({
+export default depotCommand({
   meta: { name: "list", description: "List the certificates the depot issued: serial, type, status, not-after, subject. The CA's own certificate only with --all." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
-    const filters = (["valid", "revoked", "expired"] as const).filter((f) => parsed[f]);
-    if (filters.length > 1) throw new DepotError("E_BAD_ARGUMENT", "give at most one of --valid, --revoked, --expired");
-    const depot = await Depot.open(parsed.path, { withoutSigning: true }); // never signs: an encrypted key stays locked
+  check({ args: parsed }) {
+    if (filtersOf(parsed).length > 1) throw new DepotError("E_BAD_ARGUMENT", "give at most one of --valid, --revoked, --expired");
+  },
+  async run({ args: parsed }, depot) {
+    const filters = filtersOf(parsed);
     const now = new Date();
     const out = new BufferedOutput();
-    try {
-      const records = depot.ledger.each({ ...(filters[0] ? { status: filters[0] } : {}), now, includeCa: parsed.all === true });
-      if (parsed.json) {
-        // The same text JSON.stringify(array, null, 2) would give, one record at a time.
-        let first = true;
-        await out.write("[");
-        for await (const r of records) {
-          await out.write(`${first ? "\n" : ",\n"}${jsonRecord(r, now)}`);
-          first = false;
-        }
-        await out.write(first ? "]\n" : "\n]\n");
-      } else {
-        for await (const r of records) {
-          await out.write(`${[r.serial.toUpperCase(), r.type.padEnd(6), statusOf(r, now).padEnd(7), r.notAfter.toISOString().slice(0, 10), printable(r.subject)].join("  ")}\n`);
-        }
+    const records = depot.ledger.each({ ...(filters[0] ? { status: filters[0] } : {}), now, includeCa: parsed.all === true });
+    if (parsed.json) {
+      // The same text JSON.stringify(array, null, 2) would give, one record at a time.
+      let first = true;
+      await out.write("[");
+      for await (const r of records) {
+        await out.write(`${first ? "\n" : ",\n"}${jsonRecord(r, now)}`);
+        first = false;
       }
-      await out.flush();
-    } finally {
-      depot.close();
+      await out.write(first ? "]\n" : "\n]\n");
+    } else {
+      for await (const r of records) {
+        await out.write(`${[r.serial.toUpperCase(), r.type.padEnd(6), statusOf(r, now).padEnd(7), r.notAfter.toISOString().slice(0, 10), printable(r.subject)].join("  ")}\n`);
+      }
     }
+    await out.flush();
   },
 });
+
+/** The status filters given (at most one may be). */
+function filtersOf(parsed: { valid?: boolean; revoked?: boolean; expired?: boolean }): ("valid" | "revoked" | "expired")[] {
+  return (["valid", "revoked", "expired"] as const).filter((f) => parsed[f]);
+}
 
 /** Collects output into chunks of about 64 KiB and waits for stdout to drain between them. */
 class BufferedOutput {

@@ -1,8 +1,8 @@
-import { defineCommand } from "citty";
-import { parseReason } from "../ca/crl.ts";
+import { depotCommand } from "./_command.ts";
+import { parseReason, type RevocationReason } from "../ca/crl.ts";
 import { parseDays } from "../ca/depot.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
-import { openToSign, passphraseArgs } from "./_passphrase.ts";
+import { lastOf } from "./_strict.ts";
+import { passphraseArgs } from "./_passphrase.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
@@ -12,22 +12,23 @@ const args = {
   ...passphraseArgs,
 } as const;
 
-export default defineCommand({
+export default depotCommand({
   meta: { name: "revoke", description: "Revoke a certificate and rewrite the depot's CRL (crl.pem)." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
-    const reasonText = lastOf(parsed.reason);
-    const reason = reasonText === undefined ? "unspecified" : parseReason(reasonText);
+  signs: true,
+  check: ({ args: parsed }) => void reasonOf(parsed.reason),
+  async run({ args: parsed }, depot) {
+    const reason = reasonOf(parsed.reason);
     const crlDays = lastOf(parsed["crl-days"]);
-    const depot = await openToSign(parsed.path, parsed);
-    try {
-      const { serial } = await depot.findBySerial(parsed.serial);
-      const { record, crl } = await depot.revoke(serial, reason, { ...(crlDays ? { crlDays: parseDays(crlDays) } : {}), requester: { requester: "cli" } });
-      console.log(`Revoked ${record.serial.toUpperCase()} (${record.subject}), reason ${reason}`);
-      console.log(`CRL number ${crl.crlNumber} with ${crl.revokedCount} revoked certificate(s) written to ${depot.layout.crl}`);
-    } finally {
-      depot.close();
-    }
+    const { serial } = await depot.findBySerial(parsed.serial);
+    const { record, crl } = await depot.revoke(serial, reason, { ...(crlDays ? { crlDays: parseDays(crlDays) } : {}), requester: { requester: "cli" } });
+    console.log(`Revoked ${record.serial.toUpperCase()} (${record.subject}), reason ${reason}`);
+    console.log(`CRL number ${crl.crlNumber} with ${crl.revokedCount} revoked certificate(s) written to ${depot.layout.crl}`);
   },
 });
+
+/** The --reason given, checked (unspecified when none is). */
+function reasonOf(text: unknown): RevocationReason {
+  const reasonText = lastOf(text);
+  return reasonText === undefined ? "unspecified" : parseReason(reasonText);
+}

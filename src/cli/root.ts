@@ -5,6 +5,7 @@
  * depot's private/root.key; an encrypted one takes the passphrase options.
  */
 import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { caKeyIsEncrypted } from "../ca/ca-key.ts";
@@ -15,7 +16,7 @@ import { encryptPrivateKey, isEncryptedKeyPem } from "../ca/key-encryption.ts";
 import { depotLayout } from "../ca/layout.ts";
 import { DepotError, ioError } from "../errors.ts";
 import { passphraseArgs, readPassphrase } from "./_passphrase.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { lastOf } from "./_strict.ts";
 
 const path = { type: "positional", description: "The depot's folder (made with init --intermediate)", required: true } as const;
 const rootKey = { type: "string", description: "The root key file (default: the depot's private/root.key, while it is there)" } as const;
@@ -27,6 +28,12 @@ export function twoTierLayout(given: string) {
   return layout;
 }
 
+/** A two-tier depot's layout and its own root key file (private/root.key). */
+function twoTierRootKey(given: string) {
+  const layout = twoTierLayout(given);
+  return { layout, keyFile: tierLayout(layout).rootKey };
+}
+
 /** Loads the root with its key from --root-key or private/root.key, asking for a passphrase only if the key is encrypted. */
 export async function rootFromArgs(layout: ReturnType<typeof depotLayout>, parsed: Record<string, unknown>) {
   const keyFile = lastOf(parsed["root-key"]) ?? tierLayout(layout).rootKey;
@@ -36,11 +43,10 @@ export async function rootFromArgs(layout: ReturnType<typeof depotLayout>, parse
 }
 
 const crlArgs = { path, "root-key": rootKey, "crl-days": { type: "string", description: `Days until the root CRL's nextUpdate (${DEFAULT_ROOT_CRL_DAYS})` }, ...passphraseArgs } as const;
-const crl = defineCommand({
+const crl = command({
   meta: { name: "crl", description: "Sign the root's CRL (root-crl.pem, for the intermediate) anew with the root key, before its nextUpdate." },
   args: crlArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, crlArgs);
+  async run({ args: parsed }) {
     const layout = twoTierLayout(parsed.path);
     const days = lastOf(parsed["crl-days"]);
     const { crlNumber } = await renewRootCrl(layout, await rootFromArgs(layout, parsed), days ? parseDays(days) : undefined);
@@ -49,13 +55,11 @@ const crl = defineCommand({
 });
 
 const exportArgs = { path, out: { type: "string", description: "The file to write (new; mode 0600)", required: true }, ...passphraseArgs } as const;
-const exportRoot = defineCommand({
+const exportRoot = command({
   meta: { name: "export", description: "Copy the root key out of the depot, encrypted (asks for a new passphrase unless it is encrypted already)." },
   args: exportArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, exportArgs);
-    const layout = twoTierLayout(parsed.path);
-    const keyFile = tierLayout(layout).rootKey;
+  async run({ args: parsed }) {
+    const { keyFile } = twoTierRootKey(parsed.path);
     const out = lastOf(parsed.out)!;
     let pem: string;
     try {
@@ -74,13 +78,11 @@ const exportRoot = defineCommand({
 });
 
 const removeArgs = { path, "root-key": { type: "string", description: "The exported copy, checked to be the root's key before the depot's is removed", required: true }, ...passphraseArgs } as const;
-const remove = defineCommand({
+const remove = command({
   meta: { name: "remove", description: "Delete the root key from the depot once an exported copy is checked; the depot keeps issuing with the intermediate." },
   args: removeArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, removeArgs);
-    const layout = twoTierLayout(parsed.path);
-    const keyFile = tierLayout(layout).rootKey;
+  async run({ args: parsed }) {
+    const { layout, keyFile } = twoTierRootKey(parsed.path);
     if (!existsSync(keyFile)) throw new DepotError("E_BAD_ARGUMENT", `${keyFile} is already gone`);
     const copy = lastOf(parsed["root-key"])!;
     if (resolve(copy) === keyFile) throw new DepotError("E_BAD_ARGUMENT", "--root-key must name the exported copy, not the depot's own root.key");

@@ -6,7 +6,7 @@
  * citty, whose node:util would stay in its memory for the server's life;
  * citty only renders `start --help` from the same definition.
  */
-import type { ArgsDef, CommandDef } from "citty";
+import type { CommandDef } from "citty";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { type DepotSettings, parseConfig, settingsFromConfig } from "../ca/config.ts";
 import { depotLayout } from "../ca/layout.ts";
@@ -63,8 +63,7 @@ export default {
 /** Runs `depot start` with its raw arguments; resolves with the exit status. */
 export async function runStart(rawArgs: string[]): Promise<number> {
   requireServerPlatform();
-  rejectUnknownArgs(rawArgs, args, false, ["https-name", "acme-allow"]);
-  const parsed = flagValues(rawArgs, args);
+  const parsed = rejectUnknownArgs(rawArgs, args, false, ["https-name", "acme-allow"]);
   const options = serverOptions(parsed);
   options.depot = await depotToServe(parsed.path as string | undefined);
   const settings = depotSettings(options.depot);
@@ -82,40 +81,6 @@ export async function runStart(rawArgs: string[]): Promise<number> {
   if (caKeyPem !== undefined) options.caKeyPem = caKeyPem;
   const { serve } = await import("../server/index.ts");
   return serve(options);
-}
-
-/**
- * The flags' values, as citty would give them (`--x v`, `--x=v`, `-x v`,
- * `--flag`, `--no-flag`; positionals in order), for arguments that
- * `rejectUnknownArgs` has already checked.
- */
-function flagValues(rawArgs: string[], definition: ArgsDef): Record<string, unknown> {
-  const byName = new Map<string, [string, string]>();
-  const positionals: string[] = [];
-  for (const [name, def] of Object.entries(definition)) {
-    if (def.type === "positional") positionals.push(name);
-    else for (const spelling of [name, ...[(def as { alias?: string | string[] }).alias ?? []].flat()]) byName.set(spelling, [name, def.type ?? "string"]);
-  }
-  const values: Record<string, unknown> = {};
-  const words: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i]!;
-    if (arg === "--") {
-      words.push(...rawArgs.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith("-") || arg === "-") {
-      words.push(arg);
-      continue;
-    }
-    const [flag = "", inline] = arg.replace(/^--?/, "").split(/=(.*)/s);
-    const negated = !byName.has(flag) && flag.startsWith("no-");
-    const [name, type] = byName.get(negated ? flag.slice(3) : flag) ?? [flag, "string"];
-    if (type === "boolean") values[name] = !negated;
-    else values[name] = [...[values[name] ?? []].flat(), inline ?? rawArgs[++i]];
-  }
-  positionals.forEach((name, i) => (values[name] = words[i]));
-  return values;
 }
 
 /** The flags as `ServerOptions`, each checked (the depot path is filled in after). */

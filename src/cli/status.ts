@@ -1,19 +1,18 @@
-import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { DepotError } from "../errors.ts";
 import { addressOf } from "../server/listeners/types.ts";
 import { inspectPidFile } from "../server/pidfile.ts";
 import { defaultPidFile } from "../server/paths.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { lastOf } from "./_strict.ts";
 
 const args = {
   "pid-file": { type: "string", alias: "p", description: "PID file (~/.depot.pid)" },
 } as const;
 
-export default defineCommand({
+export default command({
   meta: { name: "status", description: "Say whether a server runs, with its pid, address and workers. Exits 1 if none runs." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
+  async run({ args: parsed }) {
     const server = inspectPidFile(lastOf(parsed["pid-file"]) ?? defaultPidFile());
     if (server.kind === "untrusted") throw new DepotError("E_SERVER", `not trusting the pid file: ${server.reason}`);
     if (server.kind !== "running") {

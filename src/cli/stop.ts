@@ -1,19 +1,18 @@
-import { defineCommand } from "citty";
+import { command } from "./_command.ts";
 import { DepotError } from "../errors.ts";
 import { inspectPidFile, isAlive } from "../server/pidfile.ts";
 import { defaultPidFile } from "../server/paths.ts";
-import { lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { lastOf } from "./_strict.ts";
 
 const args = {
   "pid-file": { type: "string", alias: "p", description: "PID file (~/.depot.pid)" },
   wait: { type: "string", description: "Seconds to wait for the server to exit (60)" },
 } as const;
 
-export default defineCommand({
+export default command({
   meta: { name: "stop", description: "Stop a running server gracefully (QUIT) and wait until it has exited." },
   args,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, args);
+  async run({ args: parsed }) {
     const pidFile = lastOf(parsed["pid-file"]) ?? defaultPidFile();
     const waitSeconds = Number(lastOf(parsed.wait) ?? 60);
     if (!Number.isFinite(waitSeconds) || waitSeconds <= 0) throw new DepotError("E_BAD_ARGUMENT", `--wait must be a number of seconds above 0, not '${lastOf(parsed.wait)}'`);

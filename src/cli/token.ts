@@ -5,7 +5,8 @@
  * record, in the same transaction.
  */
 import { defineCommand } from "citty";
-import { Depot, parseDays } from "../ca/depot.ts";
+import { command, withDepot } from "./_command.ts";
+import { parseDays } from "../ca/depot.ts";
 import { parseKeyType } from "../ca/key-types.ts";
 import type { TokenPolicy } from "../ca/token-policy.ts";
 import {
@@ -20,16 +21,11 @@ import {
   type TokenStore,
 } from "../ca/tokens.ts";
 import { DepotError } from "../errors.ts";
-import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
+import { allValues, lastOf } from "./_strict.ts";
 
-/** Opens the depot's ledger tables for one command. */
-async function withTokens<T>(path: string, work: (tokens: TokenStore) => Promise<T>): Promise<T> {
-  const depot = await Depot.open(path, { withoutSigning: true }); // never signs: an encrypted key stays locked
-  try {
-    return await work(depot.ledger.tokens);
-  } finally {
-    depot.close();
-  }
+/** Works on the depot's token tables for one command. */
+function withTokens<T>(path: string, work: (tokens: TokenStore) => Promise<T>): Promise<T> {
+  return withDepot(path, (depot) => work(depot.ledger.tokens));
 }
 
 const createArgs = {
@@ -45,11 +41,11 @@ const createArgs = {
   rate: { type: "string", description: "At most this many requests, across all workers: 10/min (also /s, /h)" },
 } as const;
 
-const create = defineCommand({
+const create = command({
   meta: { name: "create", description: "Make an API token; prints it once (only its hash is kept)." },
   args: createArgs,
+  repeatable: ["allow", "key-type"],
   async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, createArgs, false, ["allow", "key-type"]);
     const nameText = lastOf(parsed.name);
     if (nameText === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --name (the token's name)");
     const name = checkTokenName(nameText);
@@ -92,11 +88,10 @@ const listArgs = {
   json: { type: "boolean", description: "JSON for scripts" },
 } as const;
 
-const list = defineCommand({
+const list = command({
   meta: { name: "list", description: "List the API tokens: name, status and policy (never the tokens)." },
   args: listArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, listArgs);
+  async run({ args: parsed }) {
     const records = await withTokens(parsed.path, (tokens) => tokens.list());
     const now = new Date();
     if (parsed.json) {
@@ -112,11 +107,10 @@ const revokeArgs = {
   name: { type: "positional", description: "The token's name", required: true },
 } as const;
 
-const revoke = defineCommand({
+const revoke = command({
   meta: { name: "revoke", description: "Revoke an API token: refused from the next request on." },
   args: revokeArgs,
-  async run({ rawArgs, args: parsed }) {
-    rejectUnknownArgs(rawArgs, revokeArgs);
+  async run({ args: parsed }) {
     const name = parsed.name;
     await withTokens(parsed.path, (tokens) => tokens.revoke(name, new Date(), { event: "token-revoke", requester: "cli", token: name }));
     console.log(`Revoked token '${name}'`);

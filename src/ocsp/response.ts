@@ -9,6 +9,7 @@
  * wrapper (tbs, algorithm, signature) is the CA's DerSigner's, as for
  * certificates and CRLs.
  */
+import { REASON_CODES } from "../ca/crl.ts";
 import { oid, TAG, tlv } from "../ca/der.ts";
 import type { CertificateQuery } from "./request.ts";
 
@@ -53,20 +54,6 @@ const NONCE_OID = oid("1.3.6.1.5.5.7.48.1.2");
 const GOOD = new Uint8Array([0x80, 0x00]); // [0] IMPLICIT NULL
 const UNKNOWN = new Uint8Array([0x82, 0x00]); // [2] IMPLICIT NULL
 
-/** CRLReason values (RFC 5280 5.3.1). */
-const CRL_REASONS: Record<string, number> = {
-  unspecified: 0,
-  keyCompromise: 1,
-  cACompromise: 2,
-  affiliationChanged: 3,
-  superseded: 4,
-  cessationOfOperation: 5,
-  certificateHold: 6,
-  removeFromCRL: 8,
-  privilegeWithdrawn: 9,
-  aACompromise: 10,
-};
-
 /** An unsuccessful response: the status alone, unsigned (RFC 6960 4.2.1). */
 export function errorResponse(status: Exclude<ResponseStatusName, "successful">): Uint8Array {
   return tlv(TAG.SEQUENCE, tlv(ENUMERATED, new Uint8Array([OCSP_RESPONSE_STATUS[status]])));
@@ -95,7 +82,7 @@ export async function signedResponse(signer: OcspSigner, parts: SignedResponsePa
 function certStatus(status: CertificateStatus): Uint8Array {
   if (status.kind === "good") return GOOD;
   if (status.kind === "unknown") return UNKNOWN;
-  const reason = status.reason ? CRL_REASONS[status.reason] : undefined;
+  const reason = status.reason ? REASON_CODES[status.reason] : undefined;
   // [1] IMPLICIT RevokedInfo; `unspecified` is left out, as in the CRL (RFC 5280 5.3.1).
   return tlv(0xa1, generalizedTime(status.at), ...(reason ? [tlv(TAG.CONTEXT_0, tlv(ENUMERATED, new Uint8Array([reason])))] : []));
 }

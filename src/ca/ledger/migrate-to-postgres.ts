@@ -18,6 +18,7 @@ import { Depot } from "../depot.ts";
 import { depotLayout } from "../layout.ts";
 import { writeFileAtomic } from "../files.ts";
 import { checkLedgerUrl, type RawAuditRow, type RawTokenRow, redactedUrl } from "./postgres.ts";
+import { TOKEN_COLUMNS } from "../tokens.ts";
 import { isPostgresUrl, openPostgresLedger } from "./postgres-settings.ts";
 
 export interface MigrateTarget {
@@ -120,7 +121,7 @@ function readSqliteExtras(path: string): { crlNumber: number; crlOnly: CrlEntry[
     const has = (table: string) => db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== null;
     const audit = has("audit") ? db.query<RawAuditRow, []>("SELECT seq, time, event, serial, body, previous, hash FROM audit ORDER BY seq").all() : [];
     const tokens = has("api_tokens")
-      ? db.query<RawTokenRow, []>("SELECT name, hash, policy, created_at, expires_at, uses, uses_left, rate_limit, rate_window, revoked_at FROM api_tokens").all()
+      ? db.query<RawTokenRow, []>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens`).all()
       : [];
     return { crlNumber, crlOnly, audit, tokens };
   } finally {

@@ -7,7 +7,7 @@
  * released by the commit, and the seq primary key would refuse a fork anyway.
  */
 import type { SQL } from "bun";
-import { type AuditEntry, type AuditLog, type AuditRecord, type AuditVerdict, canonicalBody, chainHash, GENESIS } from "../audit.ts";
+import { AuditChainWalk, type AuditEntry, type AuditLog, type AuditRecord, type AuditVerdict, canonicalBody, recordOf } from "../audit.ts";
 
 // depot_audit_append (postgres-schema.ts, step 3) takes pg_advisory_xact_lock(0x64657003): one writer at the chain's head at a time.
 
@@ -67,31 +67,14 @@ export class PostgresAuditLog implements AuditLog {
 
   /** Walks the chain in pages (the same checks as the SQLite ledger's). */
   async verify(): Promise<AuditVerdict> {
-    let expectedSeq = 1;
-    let previous = GENESIS;
+    const walk = new AuditChainWalk();
     for (;;) {
-      const rows = (await this.guard(() => this.sql`SELECT seq, body, previous, hash FROM audit WHERE seq >= ${expectedSeq} ORDER BY seq LIMIT ${PAGE}`)) as Row[];
-      for (const raw of rows) {
-        const row = { ...raw, seq: Number(raw.seq) };
-        const broken = (problem: string, seq = row.seq): AuditVerdict => ({ ok: false, count: expectedSeq - 1, seq, problem });
-        if (row.seq !== expectedSeq) return broken(`record ${expectedSeq}${row.seq > expectedSeq + 1 ? ` to ${row.seq - 1}` : ""} missing (next is ${row.seq})`, expectedSeq);
-        if (row.previous !== previous) return broken(`record ${row.seq} does not follow record ${row.seq - 1} (its previous hash differs)`);
-        if (chainHash(row.previous, row.body) !== row.hash) return broken(`record ${row.seq} was altered (its hash does not match its content)`);
-        let body: { seq?: unknown };
-        try {
-          body = JSON.parse(row.body) as { seq?: unknown };
-        } catch {
-          return broken(`record ${row.seq} is not JSON`);
-        }
-        if (body.seq !== row.seq) return broken(`record ${row.seq} holds seq ${String(body.seq)}`);
-        previous = row.hash;
-        expectedSeq++;
+      const rows = (await this.guard(() => this.sql`SELECT seq, body, previous, hash FROM audit WHERE seq >= ${walk.nextSeq} ORDER BY seq LIMIT ${PAGE}`)) as Row[];
+      for (const row of rows) {
+        const broken = walk.check({ ...row, seq: Number(row.seq) });
+        if (broken) return broken;
       }
-      if (rows.length < PAGE) return { ok: true, count: expectedSeq - 1, head: previous };
+      if (rows.length < PAGE) return walk.verdict;
     }
   }
-}
-
-function recordOf(row: Row): AuditRecord {
-  return { ...(JSON.parse(row.body) as AuditRecord), previous: row.previous, hash: row.hash };
 }

@@ -8,23 +8,10 @@
 import type { SQL } from "bun";
 import { DepotError } from "../../errors.ts";
 import type { AuditEntry } from "../audit.ts";
-import type { TokenPolicy } from "../token-policy.ts";
-import { type Rate, type RateVerdict, sameHash, slidingWindow, type TokenRecord, type TokenStore } from "../tokens.ts";
+import { type Rate, type RateVerdict, sameHash, slidingWindow, TOKEN_COLUMNS, tokenFromRow, type TokenRecord, type TokenRow, type TokenStore } from "../tokens.ts";
 import { appendAuditWithin } from "./postgres-audit.ts";
 
-interface Row {
-  name: string;
-  hash: string;
-  policy: string;
-  created_at: Date;
-  expires_at: Date | null;
-  uses: number | null;
-  uses_left: number | null;
-  rate_limit: number | null;
-  rate_window: number | null;
-  revoked_at: Date | null;
-}
-const COLUMNS = "name, hash, policy, created_at, expires_at, uses, uses_left, rate_limit, rate_window, revoked_at";
+type Row = TokenRow<Date>;
 
 export class PostgresTokenStore implements TokenStore {
   constructor(
@@ -48,25 +35,25 @@ export class PostgresTokenStore implements TokenStore {
   }
 
   async findByHash(hash: string): Promise<TokenRecord | undefined> {
-    const rows = (await this.guard(() => this.sql.unsafe(`SELECT ${COLUMNS} FROM api_tokens WHERE hash = $1`, [hash]))) as Row[];
+    const rows = (await this.guard(() => this.sql.unsafe(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE hash = $1`, [hash]))) as Row[];
     const row = rows[0];
-    return row && sameHash(row.hash, hash) ? fromRow(row) : undefined;
+    return row && sameHash(row.hash, hash) ? tokenFromRow(row) : undefined;
   }
 
   async list(): Promise<TokenRecord[]> {
-    const rows = (await this.guard(() => this.sql.unsafe(`SELECT ${COLUMNS} FROM api_tokens ORDER BY created_at, name`))) as Row[];
-    return rows.map(fromRow);
+    const rows = (await this.guard(() => this.sql.unsafe(`SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, name`))) as Row[];
+    return rows.map(tokenFromRow);
   }
 
   revoke(name: string, at: Date, audit: AuditEntry): Promise<TokenRecord> {
     return this.guard(() =>
       this.sql.begin(async (tx) => {
-        const [row] = (await tx.unsafe(`SELECT ${COLUMNS} FROM api_tokens WHERE name = $1 FOR UPDATE`, [name])) as Row[];
+        const [row] = (await tx.unsafe(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE name = $1 FOR UPDATE`, [name])) as Row[];
         if (!row) throw new DepotError("E_NOT_FOUND", `no token named '${name}' in this depot`);
         if (row.revoked_at) throw new DepotError("E_ALREADY_REVOKED", `token '${name}' is already revoked (since ${row.revoked_at.toISOString()})`);
         await tx`UPDATE api_tokens SET revoked_at = ${at} WHERE name = ${name}`;
         await appendAuditWithin(tx, audit, at);
-        return fromRow({ ...row, revoked_at: at });
+        return tokenFromRow({ ...row, revoked_at: at });
       }),
     );
   }
@@ -97,17 +84,4 @@ export class PostgresTokenStore implements TokenStore {
   async returnUse(name: string): Promise<void> {
     await this.guard(() => this.sql`UPDATE api_tokens SET uses_left = uses_left + 1 WHERE name = ${name} AND uses_left IS NOT NULL`);
   }
-}
-
-function fromRow(row: Row): TokenRecord {
-  return {
-    name: row.name,
-    hash: row.hash,
-    policy: JSON.parse(row.policy) as TokenPolicy,
-    createdAt: new Date(row.created_at),
-    ...(row.expires_at ? { expiresAt: new Date(row.expires_at) } : {}),
-    ...(row.uses !== null ? { uses: row.uses, usesLeft: row.uses_left ?? 0 } : {}),
-    ...(row.rate_limit !== null && row.rate_window !== null ? { rate: { limit: row.rate_limit, windowSeconds: row.rate_window } } : {}),
-    ...(row.revoked_at ? { revokedAt: new Date(row.revoked_at) } : {}),
-  };
 }

@@ -27,6 +27,8 @@ import { type AuditActor, type AuditEntry, revokeEntry } from "../audit.ts";
 import { appendAuditSql, appendAuditWithin, PostgresAuditLog } from "./postgres-audit.ts";
 import { migrateSchema, SCHEMA_VERSION } from "./postgres-schema.ts";
 import { PostgresTokenStore } from "./postgres-tokens.ts";
+import type { TokenRow } from "../tokens.ts";
+import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
 
 /** Connections each process keeps at most: 2 hosts x 8 workers x 4 stay well under PostgreSQL's default 100. */
 export const DEFAULT_POOL = 4;
@@ -98,19 +100,7 @@ function passwordOf(passwordFile: string | undefined): string | undefined {
   return process.env.PGPASSWORD;
 }
 
-interface Row {
-  serial: string;
-  subject: string;
-  type: CertificateRecord["type"];
-  key_type: string;
-  not_before: Date;
-  not_after: Date;
-  fingerprint: string;
-  pem: string;
-  status: CertificateRecord["status"];
-  revoked_at: Date | null;
-  revocation_reason: string | null;
-}
+type Row = CertificateRow<Date>;
 
 const COLUMNS = "serial, subject, type, key_type, not_before, not_after, fingerprint, pem, status, revoked_at, revocation_reason";
 /** pg_advisory_xact_lock key serialising CRL claims, so a higher number never lists less. */
@@ -252,7 +242,7 @@ export class PostgresLedger implements Ledger {
 
   async find(serial: string): Promise<CertificateRecord | undefined> {
     const rows = await this.guard(() => this.sql.unsafe(`SELECT ${COLUMNS} FROM certificates WHERE serial = $1`, [serial]));
-    return rows[0] ? fromRow(rows[0] as Row) : undefined;
+    return rows[0] ? certificateFromRow(rows[0] as Row) : undefined;
   }
 
   async revoke(serial: string, reason: string, at: Date, actor?: AuditActor): Promise<CertificateRecord> {
@@ -267,7 +257,7 @@ export class PostgresLedger implements Ledger {
         // Other hosts watch this counter to re-sign their crl.pem.
         await tx`UPDATE depot_counters SET value = value + 1 WHERE name = 'revocations'`;
         await appendAuditWithin(tx, revokeEntry(row, reason, actor), at);
-        return fromRow({ ...row, status: "revoked", revoked_at: at, revocation_reason: reason });
+        return certificateFromRow({ ...row, status: "revoked", revoked_at: at, revocation_reason: reason });
       }),
     );
   }
@@ -372,7 +362,7 @@ export class PostgresLedger implements Ledger {
       const where = page.length > 0 ? `WHERE ${page.join(" AND ")}` : "";
       const values = after ? [...parameters, after.notBefore, after.serial] : parameters;
       const rows = (await this.guard(() => this.sql.unsafe(`SELECT ${COLUMNS} FROM certificates ${where} ORDER BY not_before, serial LIMIT ${PAGE}`, values))) as Row[];
-      for (const row of rows) yield fromRow(row);
+      for (const row of rows) yield certificateFromRow(row);
       if (rows.length < PAGE) return;
       const last = rows[rows.length - 1]!;
       after = { notBefore: last.not_before, serial: last.serial };
@@ -494,18 +484,7 @@ export interface RawAuditRow {
 }
 
 /** A token row of the SQLite ledger, as stored (times as ISO text). */
-export interface RawTokenRow {
-  name: string;
-  hash: string;
-  policy: string;
-  created_at: string;
-  expires_at: string | null;
-  uses: number | null;
-  uses_left: number | null;
-  rate_limit: number | null;
-  rate_window: number | null;
-  revoked_at: string | null;
-}
+export type RawTokenRow = TokenRow<string>;
 
 /** Errors that mean "cannot reach PostgreSQL now", as opposed to a bad query. */
 export function isUnavailable(error: unknown): boolean {
@@ -515,20 +494,4 @@ export function isUnavailable(error: unknown): boolean {
   // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now),
   // 53300 (too many connections), 57014 (statement_timeout: too slow to count on).
   return /^08|^57P0[123]$|^53300$|^57014$/.test(errno);
-}
-
-function fromRow(row: Row): CertificateRecord {
-  return {
-    serial: row.serial,
-    subject: row.subject,
-    type: row.type,
-    keyType: row.key_type,
-    notBefore: new Date(row.not_before),
-    notAfter: new Date(row.not_after),
-    fingerprint: row.fingerprint,
-    pem: row.pem,
-    status: row.status,
-    ...(row.revoked_at ? { revokedAt: new Date(row.revoked_at) } : {}),
-    ...(row.revocation_reason ? { revocationReason: row.revocation_reason } : {}),
-  };
 }

@@ -10,9 +10,7 @@ import { DepotError } from "../../errors.ts";
 import type { CrlEntry } from "../crl.ts";
 import {
   type CertificateRecord,
-  type CertificateStatus,
   type CertificateSummary,
-  type CertificateType,
   type CrlClaim,
   type CrlState,
   type Ledger,
@@ -23,20 +21,9 @@ import { type AuditActor, type AuditEntry, revokeEntry, SqliteAuditLog } from ".
 import { SqliteTokenStore } from "../tokens.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import { ledgerError } from "./sqlite-errors.ts";
+import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
 
-interface Row {
-  serial: string;
-  subject: string;
-  type: CertificateType;
-  key_type: string;
-  not_before: string;
-  not_after: string;
-  fingerprint: string;
-  pem: string;
-  status: CertificateStatus;
-  revoked_at: string | null;
-  revocation_reason: string | null;
-}
+type Row = CertificateRow<string>;
 
 /** The certificates table's columns, in one place: every SELECT and INSERT names them from here. */
 const COLUMN_NAMES = ["serial", "subject", "type", "key_type", "not_before", "not_after", "fingerprint", "pem", "status", "revoked_at", "revocation_reason"] as const;
@@ -147,7 +134,7 @@ export class SqliteLedger implements Ledger {
   async find(serial: string): Promise<CertificateRecord | undefined> {
     return this.read(() => {
       const row = this.findOne.get(serial);
-      return row ? fromRow(row) : undefined;
+      return row ? certificateFromRow(row) : undefined;
     });
   }
 
@@ -162,7 +149,7 @@ export class SqliteLedger implements Ledger {
       if (!changed) throw new DepotError("E_ALREADY_REVOKED", `certificate ${serial.toUpperCase()} is already revoked (since ${row.revoked_at})`);
       this.db.query("INSERT INTO counters (name, value) VALUES ('revocations', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1").run();
       this.audit.appendWithin(revokeEntry(row, reason, actor), at);
-      return fromRow(row);
+      return certificateFromRow(row);
     });
     return this.write(() => revokeOne.immediate());
   }
@@ -270,7 +257,7 @@ export class SqliteLedger implements Ledger {
 
   async list(query: ListQuery = {}): Promise<CertificateRecord[]> {
     const { sql, parameters } = listQuery(COLUMNS, query);
-    return this.read(() => this.db.query<Row, Record<string, string | number>>(sql).all(parameters as never).map((row) => fromRow(row)));
+    return this.read(() => this.db.query<Row, Record<string, string | number>>(sql).all(parameters as never).map((row) => certificateFromRow(row)));
   }
 
   async *each(query: ListQuery = {}): AsyncIterable<CertificateSummary> {
@@ -284,7 +271,7 @@ export class SqliteLedger implements Ledger {
     // Rows come in batches between yields: one await per row cost more than the row itself.
     let batch: CertificateSummary[] = [];
     for (const row of rows) {
-      batch.push(fromRow(row));
+      batch.push(certificateFromRow(row));
       if (batch.length === 256) {
         yield* batch;
         batch = [];
@@ -416,23 +403,5 @@ function toRow(c: CertificateRecord): Row {
     status: c.status,
     revoked_at: c.revokedAt?.toISOString() ?? null,
     revocation_reason: c.revocationReason ?? null,
-  };
-}
-
-function fromRow(row: Row): CertificateRecord;
-function fromRow(row: Omit<Row, "pem">): CertificateSummary;
-function fromRow(row: Row | Omit<Row, "pem">): CertificateRecord | CertificateSummary {
-  return {
-    serial: row.serial,
-    subject: row.subject,
-    type: row.type,
-    keyType: row.key_type,
-    notBefore: new Date(row.not_before),
-    notAfter: new Date(row.not_after),
-    fingerprint: row.fingerprint,
-    ...("pem" in row ? { pem: row.pem } : {}),
-    status: row.status,
-    ...(row.revoked_at ? { revokedAt: new Date(row.revoked_at) } : {}),
-    ...(row.revocation_reason ? { revocationReason: row.revocation_reason } : {}),
   };
 }
