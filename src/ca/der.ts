@@ -1,4 +1,5 @@
 /**
+ * @module
  * Just enough DER to build certificates fast: a TLV writer, and a reader
  * that walks the elements of a structure without decoding them.
  */

@@ -1,4 +1,5 @@
 /**
+ * @module
  * How to run this program again: the compiled executable runs itself; from
  * source, it is Bun plus the entry script. Pure, so it can be table-tested.
  */
