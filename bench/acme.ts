@@ -24,6 +24,7 @@ import { x509 } from "../src/ca/provider.ts";
 import { createAcmeServer, depotIssuer, SqliteAcmeStore } from "../src/acme/index.ts";
 import { TestAcmeClient } from "../test/acme-clients/client.ts";
 import { startChallTestSrv, startHttp01Responder } from "../test/acme-clients/harness.ts";
+import { freePort } from "./_ports.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -225,10 +226,4 @@ async function csrFor(keys: CryptoKeyPair, name: string): Promise<string> {
   return Buffer.from(csr.rawData).toString("base64url");
 }
 
-async function freePort(): Promise<number> {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-}
 

@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { checkAnswer, type LoadResult, runLoad } from "./load.ts";
 import * as x509 from "@peculiar/x509";
+import { freePort } from "./_ports.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -23,13 +24,6 @@ const concurrency = 16;
 
 const work = mkdtempSync(join(tmpdir(), "depot-bench-api-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-}
 
 const depotPath = join(work, "ca");
 const init = Bun.spawnSync([DEPOT, "init", depotPath, "Bench CA", "--key-type", "ec-p256"]);

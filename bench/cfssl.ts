@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runLoad } from "./load.ts";
+import { freePort } from "./_ports.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -35,13 +36,6 @@ const concurrency = Number(flags.c);
 
 const work = mkdtempSync(join(tmpdir(), "depot-cfssl-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-}
 
 function ensureCfssl(): void {
   if (Bun.which("cfssl") && Bun.which("cfssljson")) return;

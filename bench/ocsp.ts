@@ -23,6 +23,7 @@ import { children, oid, readElement, TAG, tlv } from "../src/ca/der.ts";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { freePort } from "./_ports.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -35,13 +36,6 @@ const CERTIFICATES = 32;
 
 const work = mkdtempSync(join(tmpdir(), "depot-bench-ocsp-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-}
 
 function must(cmd: string[]): string {
   const result = Bun.spawnSync(cmd);

@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import * as x509 from "@peculiar/x509";
 import { type PgDatabase, pgDatabase } from "../test/pg-server.ts";
 import { type LoadResult, request, runLoad } from "./load.ts";
+import { freePort } from "./_ports.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -39,13 +40,6 @@ process.on("exit", () => {
 function init(path: string, db?: PgDatabase): void {
   const result = Bun.spawnSync([DEPOT, "init", path, "Bench CA", "--key-type", "ec-p256", ...(db ? ["--ledger", db.url] : [])], { env: { ...process.env, ...db?.env } });
   if (result.exitCode !== 0) throw new Error(`init failed: ${result.stderr}`);
-}
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
 }
 
 async function start(path: string, db?: PgDatabase, http = false): Promise<{ port: number; httpPort: number; stop(): Promise<void> }> {

@@ -31,6 +31,7 @@ import { Database } from "bun:sqlite";
 import { certificateFileName } from "../src/ca/serial.ts";
 import { makeLargeDepot } from "./fill-ledger.ts";
 import { runLoad } from "./load.ts";
+import { freePort } from "./_ports.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -45,13 +46,6 @@ const { values: flags } = parseArgs({
 const sizes = flags.sizes.split(",").map(Number);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, digits = 2) => +x.toFixed(digits);
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-}
 
 /** Runs dist/depot with `args`, reading its stdout through a pipe; wall, CPU, peak RSS, lines. */
 async function timed(args: string[]) {
