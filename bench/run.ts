@@ -257,8 +257,40 @@ for (const r of rows) {
   r.ratio = r.referencePerSecond ? r.depotPerSecond / r.referencePerSecond : undefined;
 }
 
+// The HTTP faces in the same run: OCSP over keep-alive, and issuance over
+// the HTTPS API beside the line protocol (each script starts its own server).
+interface HttpRow {
+  scenario: string;
+  perSecond: number;
+  p99Ms: number;
+  errors: number;
+  note: string;
+}
+async function runJson(script: string, args: string[]): Promise<any> {
+  const child = Bun.spawn([process.execPath, join(ROOT, "bench", script), ...args, "--json"], { stdout: "pipe", stderr: "ignore" });
+  const text = await new Response(child.stdout).text();
+  if ((await child.exited) !== 0 && !text.trim()) throw new Error(`bench/${script} failed`);
+  return JSON.parse(text);
+}
+const httpRows: HttpRow[] = [];
+{
+  const ocsp = await runJson("ocsp.ts", ["--seconds", flags.quick ? "2" : "5"]);
+  for (const r of ocsp.rows as { scenario: string; perSecond: number; p99Ms: number; failures: number; serverCpuUs: number }[]) {
+    httpRows.push({ scenario: `OCSP, ${r.scenario}, c=16 keep-alive`, perSecond: r.perSecond, p99Ms: r.p99Ms, errors: r.failures, note: `server CPU ${r.serverCpuUs.toFixed(0)} us/response` });
+  }
+  const api = await runJson("api.ts", flags.quick ? ["--quick"] : []);
+  httpRows.push({ scenario: "EC P-256 issuance, line protocol, c=16", perSecond: api.linePerSecond, p99Ms: api.lineP99Ms, errors: 0, note: `server CPU ${api.lineServerCpuMs.toFixed(2)} ms/cert` });
+  httpRows.push({
+    scenario: "EC P-256 issuance, HTTPS API keep-alive, c=16",
+    perSecond: api.apiPerSecond,
+    p99Ms: api.apiP99Ms,
+    errors: api.errors + (api.duplicateSerials ? 1 : 0),
+    note: `${api.ratio.toFixed(2)} x the line protocol; server CPU ${api.apiServerCpuMs.toFixed(2)} ms/cert`,
+  });
+}
+
 if (flags.json) {
-  console.log(JSON.stringify({ cores, bun: Bun.version, rows }, null, 2));
+  console.log(JSON.stringify({ cores, bun: Bun.version, rows, httpRows }, null, 2));
 } else {
   const header = ["key type", "scenario", "n", "c", "depot req/s", "reference ops/s", "ratio", "p50 ms", "p99 ms", "errors", "dup serials", "ledger rows", "worker RSS MB", "start ms"];
   const lines = rows.map((r) => [
@@ -272,7 +304,9 @@ if (flags.json) {
   if (help) console.log(`\nhelp latency during RSA-2048 load: p95 ${help.helpP95Ms!.toFixed(1)} ms, max ${help.helpMaxMs!.toFixed(1)} ms`);
   const burst = rows.find((r) => r.burstP99s);
   if (burst) console.log(`RSA-2048 burst p99 per round: ${burst.burstP99s!.map((v) => v.toFixed(1)).join(", ")} ms`);
+  console.log(`\n| HTTP faces | per second | p99 ms | errors | |\n| --- | --- | --- | --- | --- |`);
+  for (const r of httpRows) console.log(`| ${r.scenario} | ${r.perSecond.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.errors} | ${r.note} |`);
   console.log(`cores ${cores}, bun ${Bun.version}`);
 }
-const failed = rows.some((r) => r.errors > 0 || r.duplicateSerials > 0 || r.ledgerRows !== r.requests);
+const failed = rows.some((r) => r.errors > 0 || r.duplicateSerials > 0 || r.ledgerRows !== r.requests) || httpRows.some((r) => r.errors > 0);
 process.exitCode = failed ? 1 : 0;
