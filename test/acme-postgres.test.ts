@@ -1,0 +1,151 @@
+/**
+ * The ACME store on a real PostgreSQL ledger (test/pg-server.ts), as two
+ * hosts see it: two stores on two connection pools over one database. A
+ * nonce is accepted once whichever host sees it, an order made through one
+ * is read, claimed and finished through the other, and each claim is taken
+ * by one host only.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { SQL } from "bun";
+import { PostgresAcmeStore } from "../src/acme/postgres-store.ts";
+import { migrateSchema } from "../src/ca/ledger/postgres-schema.ts";
+import type { Account, Authorization, Challenge, Order } from "../src/acme/types.ts";
+import { pgDatabase } from "./pg-server.ts";
+
+const SETUP_TIMEOUT = 300_000;
+const pools: SQL[] = [];
+
+async function twoHosts(): Promise<[PostgresAcmeStore, PostgresAcmeStore]> {
+  const db = await pgDatabase();
+  const open = () => {
+    const sql = new SQL({ url: db.url, password: db.password, max: 2 });
+    pools.push(sql);
+    return sql;
+  };
+  const a = open();
+  await migrateSchema(a, { create: true, url: db.url });
+  return [new PostgresAcmeStore(a), new PostgresAcmeStore(open())];
+}
+
+afterAll(async () => {
+  await Promise.allSettled(pools.map((sql) => sql.close()));
+});
+
+const now = Date.now();
+const account = (id: string, thumbprint = `thumb-${id}`, eabKid?: string): Account => ({
+  id,
+  thumbprint,
+  jwk: { kty: "EC", crv: "P-256", x: id, y: id },
+  status: "valid",
+  contact: ["mailto:ops@example.test"],
+  termsOfServiceAgreed: true,
+  ...(eabKid ? { eabKid } : {}),
+  createdAt: now,
+});
+
+function anOrder(accountId: string, id = "order-1") {
+  const authorizations: Authorization[] = ["a.test", "b.test"].map((value, i) => ({
+    id: `${id}-authz-${i}`,
+    accountId,
+    orderId: id,
+    identifier: { type: "dns", value },
+    wildcard: false,
+    status: "pending",
+    expires: now + 3_600_000,
+  }));
+  const challenges: Challenge[] = authorizations.flatMap((a) =>
+    (["http-01", "dns-01"] as const).map((type) => ({ id: `${a.id}-${type}`, authorizationId: a.id, type, token: `token-${a.id}-${type}`, status: "pending" as const })),
+  );
+  const order: Order = {
+    id,
+    accountId,
+    status: "pending",
+    identifiers: authorizations.map((a) => a.identifier),
+    authorizationIds: authorizations.map((a) => a.id),
+    expires: now + 3_600_000,
+    notAfter: now + 86_400_000,
+    createdAt: now,
+  };
+  return { order, authorizations, challenges };
+}
+
+describe("PostgreSQL AcmeStore shared by two hosts", () => {
+  test("a nonce is accepted once, whichever host sees it; the nonce secret is one for both", async () => {
+    const [a, b] = await twoHosts();
+    expect(Buffer.from(await a.nonceSecret()).toString("hex")).toBe(Buffer.from(await b.nonceSecret()).toString("hex"));
+    expect(await a.useNonce("n-1", now, now - 3_600_000)).toBe(true);
+    expect(await b.useNonce("n-1", now, now - 3_600_000)).toBe(false);
+    expect(await a.useNonce("n-1", now, now - 3_600_000)).toBe(false);
+    // Raced: of 20 uses of one nonce spread over both hosts, exactly one wins.
+    const verdicts = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).useNonce("n-raced", now, now - 3_600_000)));
+    expect(verdicts.filter(Boolean).length).toBe(1);
+  }, SETUP_TIMEOUT);
+
+  test("accounts: one per key across hosts, an EAB key binds one account, a taken key is refused on change", async () => {
+    const [a, b] = await twoHosts();
+    const [first, second] = await Promise.all([a.createAccount(account("acct-1", "same")), b.createAccount(account("acct-2", "same"))]);
+    expect(first).not.toBe("eab-used");
+    expect((first as Account).id).toBe((second as Account).id);
+    expect(await b.accountByThumbprint("same")).toEqual(first as Account);
+
+    await a.addEabKey({ kid: "kid-1", name: "team", hmacKey: new Uint8Array([1, 2, 3]), allow: ["*.a.test"], createdAt: now });
+    const bound = await Promise.all([a.createAccount(account("acct-3", "t3", "kid-1")), b.createAccount(account("acct-4", "t4", "kid-1"))]);
+    expect(bound.filter((r) => r === "eab-used").length).toBe(1);
+    expect((await b.eabKey("kid-1"))?.accountId).toMatch(/^acct-[34]$/);
+    expect((await b.eabKey("kid-1"))?.hmacKey).toEqual(new Uint8Array([1, 2, 3]));
+
+    const boundThumbprint = (await b.eabKey("kid-1"))!.accountId === "acct-3" ? "t3" : "t4";
+    expect(await a.changeKey((first as Account).id, { kty: "EC" }, boundThumbprint)).toBe(false);
+    expect(await a.changeKey((first as Account).id, { kty: "EC", x: "new" }, "fresh")).toBe(true);
+    expect((await b.accountById((first as Account).id))?.thumbprint).toBe("fresh");
+    const updated = await b.updateAccount((first as Account).id, { status: "deactivated" });
+    expect(updated?.status).toBe("deactivated");
+    expect(updated?.contact).toEqual(["mailto:ops@example.test"]);
+  }, SETUP_TIMEOUT);
+
+  test("an order made on one host is validated and finalized on the other; each claim is taken once", async () => {
+    const [a, b] = await twoHosts();
+    await a.createAccount(account("acct"));
+    const { order, authorizations, challenges } = anOrder("acct");
+    await a.createOrder(order, authorizations, challenges);
+    expect(await b.order(order.id)).toEqual(order);
+    expect((await b.authorizationsOf(order.id)).map((z) => z.id)).toEqual(authorizations.map((z) => z.id));
+    expect((await b.challengesOf(authorizations[0]!.id)).map((c) => c.type)).toEqual(["http-01", "dns-01"]);
+    expect(await b.ordersOf("acct", now)).toEqual([order.id]);
+    expect(await b.ordersSince("acct", now - 1)).toEqual({ count: 1, oldest: now });
+
+    // Both hosts try to validate the same challenge: one claim wins.
+    const http = challenges[0]!;
+    const claim = (owner: string) => ({ now, owner, staleBefore: now - 60_000 });
+    const claims = await Promise.all([a.claimChallenge(http.id, claim("host-a")), b.claimChallenge(http.id, claim("host-b"))]);
+    expect(claims.filter(Boolean).length).toBe(1);
+    const winner = claims[0] ? a : b;
+    // A stale claim is taken over; a live one is not.
+    expect(await (claims[0] ? b : a).claimChallenge(http.id, claim("host-late"))).toBe(false);
+    await winner.finishChallenge(http.id, { status: "valid", at: now });
+    expect((await a.challenge(http.id))?.status).toBe("valid");
+    expect((await a.authorization(authorizations[0]!.id))?.status).toBe("valid");
+    // The authorization is valid now: its other challenge can no longer be claimed.
+    expect(await b.claimChallenge(challenges[1]!.id, claim("host-b"))).toBe(false);
+
+    const failed = challenges[2]!;
+    expect(await b.claimChallenge(failed.id, claim("host-b"))).toBe(true);
+    await b.finishChallenge(failed.id, { status: "invalid", error: { type: "urn:ietf:params:acme:error:connection", detail: "refused" }, at: now });
+    expect((await a.challenge(failed.id))?.error?.detail).toBe("refused");
+    expect((await a.authorization(authorizations[1]!.id))?.status).toBe("invalid");
+    await a.setAuthorizationStatus(authorizations[1]!.id, "valid");
+    expect(await b.hasValidAuthorizations("acct", order.identifiers, now)).toBe(true);
+    expect(await b.hasValidAuthorizations("acct", [{ type: "dns", value: "c.test" }], now)).toBe(false);
+
+    // Finalize raced on both hosts: one moves the order to processing.
+    const finalizes = await Promise.all([a.claimFinalize(order.id, claim("host-a")), b.claimFinalize(order.id, claim("host-b"))]);
+    expect(finalizes.filter(Boolean).length).toBe(1);
+    const holder = finalizes[0] ? "host-a" : "host-b";
+    expect((await a.order(order.id))?.processingBy).toBe(holder);
+    // The holder died: its claim is taken over by naming it dead.
+    expect(await b.claimFinalize(order.id, { ...claim("host-b2"), deadOwner: holder })).toBe(true);
+    await b.finishOrder(order.id, { certificateSerial: "0a1b2c" });
+    expect((await a.orderBySerial("0a1b2c"))?.status).toBe("valid");
+    expect(await a.claimFinalize(order.id, claim("host-a"))).toBe(false);
+  }, SETUP_TIMEOUT);
+});
