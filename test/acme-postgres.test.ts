@@ -11,6 +11,11 @@ import { PostgresAcmeStore } from "../src/acme/postgres-store.ts";
 import { migrateSchema } from "../src/ca/ledger/postgres-schema.ts";
 import type { Account, Authorization, Challenge, Order } from "../src/acme/types.ts";
 import { pgDatabase } from "./pg-server.ts";
+import { join } from "node:path";
+import { X509Certificate } from "node:crypto";
+import { csrFor, TestAcmeClient } from "./acme-clients/client.ts";
+import { startChallTestSrv, startHttp01Responder, startLocalAcme, writeTemp } from "./acme-clients/harness.ts";
+import { depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
 
 const SETUP_TIMEOUT = 300_000;
 const pools: SQL[] = [];
@@ -147,5 +152,69 @@ describe("PostgreSQL AcmeStore shared by two hosts", () => {
     await b.finishOrder(order.id, { certificateSerial: "0a1b2c" });
     expect((await a.orderBySerial("0a1b2c"))?.status).toBe("valid");
     expect(await a.claimFinalize(order.id, claim("host-a"))).toBe(false);
+  }, SETUP_TIMEOUT);
+});
+
+describe("two ACME servers on one PostgreSQL depot", () => {
+  type Order = { status: string; authorizations: string[]; finalize: string; certificate?: string };
+  type Authz = { status: string; challenges: Array<{ type: string; url: string; token: string }> };
+
+  test("an order made on one is finalized on the other, the certificate verifies, and a nonce from one is refused on the other once used", async () => {
+    const db = await pgDatabase();
+    const path = join(tempDir("depot-acme-pg-"), "ca");
+    const init = depot(["init", path, "ACME PG CA", "--key-type", "ec-p256", "--ledger", db.url], { env: db.env });
+    expect(init.stderr).toBe("");
+    // Depot.open in this process reads the password as a depot process does.
+    process.env.PGPASSWORD = db.password;
+    const dns = await startChallTestSrv();
+    const responder = startHttp01Responder();
+    const validators = { httpPort: responder.port, resolver: `127.0.0.1:${dns.dnsPort}`, timeoutMs: 2000 };
+    const hostA = await startLocalAcme({ depotPath: path, allow: ["*.test"], validators });
+    const hostB = await startLocalAcme({ depotPath: path, allow: ["*.test"], validators });
+    try {
+      const client = await TestAcmeClient.connect(hostA.directory, hostA.caPem);
+      expect((await client.register()).status).toBe(201);
+      const created = await client.post<Order>(client.directory.newOrder, { identifiers: [{ type: "dns", value: "shared.test" }] });
+      expect(created.status).toBe(201);
+      const url = created.headers.get("location")!;
+      for (const authzUrl of created.body.authorizations) {
+        const challenge = (await client.post<Authz>(authzUrl, undefined)).body.challenges.find((c) => c.type === "http-01")!;
+        responder.tokens.set(challenge.token, client.keyAuthorization(challenge.token));
+        expect((await client.post(challenge.url, {})).status).toBe(200);
+        expect((await client.poll<Authz>(authzUrl, (a) => a.status !== "pending")).status).toBe("valid");
+      }
+      const ready = await client.poll<Order>(url, (o) => o.status !== "pending");
+      expect(ready.status).toBe("ready");
+
+      // The same account, now through host B: URLs differ only in the port.
+      const swap = (u: string) => u.replace(`:${hostA.port}/`, `:${hostB.port}/`);
+      const moved = await TestAcmeClient.connect(hostB.directory, hostB.caPem);
+      await moved.useKey({ privateKey: client.privateKey, alg: "ES256" });
+      moved.kid = swap(client.kid!);
+      const finalized = await moved.post<Order>(swap(ready.finalize), { csr: csrFor(["shared.test"]).der.toString("base64url") });
+      expect(finalized.body.status).toBe("valid");
+      const valid = (await client.post<Order>(url, undefined)).body;
+      expect(valid.status).toBe("valid");
+      const download = await client.post(valid.certificate!, undefined);
+      expect(download.status).toBe(200);
+      const leaf = writeTemp("leaf.pem", pemBlocks(download.text)[0]!);
+      const verified = openssl(["verify", "-CAfile", hostA.caFile, leaf]);
+      expect(verified.stdout).toContain(": OK");
+      // The certificate's row is in the shared ledger.
+      const serial = new X509Certificate(pemBlocks(download.text)[0]!).serialNumber.toLowerCase().replace(/^(00)+(?=..)/, "");
+      expect(await db.query("SELECT serial FROM certificates WHERE serial = $1", serial)).toEqual([{ serial }]);
+
+      // A nonce from host A, used on host B, is refused when replayed on host A.
+      const nonce = await client.freshNonce();
+      expect((await moved.post(moved.kid, undefined, { nonce })).status).toBe(200);
+      expect((await client.post(client.kid!, undefined, { nonce })).body.type).toBe("urn:ietf:params:acme:error:badNonce");
+    } finally {
+      await hostA.stop();
+      await hostB.stop();
+      hostA.depot.close();
+      hostB.depot.close();
+      responder.stop();
+      dns.stop();
+    }
   }, SETUP_TIMEOUT);
 });
