@@ -15,7 +15,9 @@ import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { csrFor, TestAcmeClient } from "./acme-clients/client.ts";
 import { startChallTestSrv, startHttp01Responder, startLocalAcme, writeTemp } from "./acme-clients/harness.ts";
-import { depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
+import { DEPOT_BIN, depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
+import { freePort, waitFor } from "./server-helpers.ts";
+import { existsSync, readFileSync } from "node:fs";
 
 const SETUP_TIMEOUT = 300_000;
 const pools: SQL[] = [];
@@ -215,6 +217,41 @@ describe("two ACME servers on one PostgreSQL depot", () => {
       hostB.depot.close();
       responder.stop();
       dns.stop();
+    }
+  }, SETUP_TIMEOUT);
+});
+
+describe("depot start --acme on a PostgreSQL depot", () => {
+  test("the real server (2 workers) serves ACME from the shared database; a used nonce is refused by whichever worker sees it again", async () => {
+    const db = await pgDatabase();
+    const home = tempDir("depot-acme-pg-start-");
+    const path = join(home, "ca");
+    expect(depot(["init", path, "ACME PG CA", "--key-type", "ec-p256", "--ledger", db.url], { env: db.env }).exitCode).toBe(0);
+    const httpsPort = freePort();
+    const logFile = join(home, "depot.log");
+    const server = Bun.spawn(
+      [DEPOT_BIN, "start", path, "--port", String(freePort()), "--https-port", String(httpsPort), "--process-count", "2", "--acme", "--acme-allow", "*.test", "--pid-file", join(home, "depot.pid"), "--log-file", logFile],
+      { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, HOME: home, ...db.env } },
+    );
+    const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
+    try {
+      await waitFor(() => /All \d+ workers ready/.test(log()), 20_000, () => `server not ready; log:\n${log()}`);
+      const caPem = readFileSync(join(path, "certificates", "ca.crt"), "utf8");
+      const client = await TestAcmeClient.connect(`https://localhost:${httpsPort}/acme/directory`, caPem);
+      expect((await client.register()).status).toBe(201);
+      const created = await client.post<{ status: string }>(client.directory.newOrder, { identifiers: [{ type: "dns", value: "served.test" }] });
+      expect(created.status).toBe(201);
+      expect(await db.query("SELECT status FROM acme_orders")).toEqual([{ status: "pending" }]);
+      expect((await db.query("SELECT count(*)::int AS n FROM acme_accounts"))[0]).toEqual({ n: 1 });
+      // Requests spread over both workers (reusePort): every replay is refused, whichever worker it reaches.
+      for (let i = 0; i < 8; i++) {
+        const nonce = await client.freshNonce();
+        expect((await client.post(client.kid!, undefined, { nonce })).status).toBe(200);
+        expect((await client.post(client.kid!, undefined, { nonce })).body.type).toBe("urn:ietf:params:acme:error:badNonce");
+      }
+    } finally {
+      server.kill("SIGTERM");
+      await server.exited;
     }
   }, SETUP_TIMEOUT);
 });
