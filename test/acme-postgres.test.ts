@@ -17,7 +17,9 @@ import { csrFor, TestAcmeClient } from "./acme-clients/client.ts";
 import { startChallTestSrv, startHttp01Responder, startLocalAcme, writeTemp } from "./acme-clients/harness.ts";
 import { DEPOT_BIN, depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
 import { freePort, waitFor } from "./server-helpers.ts";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { Depot } from "../src/ca/depot.ts";
+import { SqliteAcmeStore } from "../src/acme/store.ts";
 
 const SETUP_TIMEOUT = 300_000;
 const pools: SQL[] = [];
@@ -253,5 +255,44 @@ describe("depot start --acme on a PostgreSQL depot", () => {
       server.kill("SIGTERM");
       await server.exited;
     }
+  }, SETUP_TIMEOUT);
+});
+
+describe("depot ledger migrate with ACME state", () => {
+  test("accounts, orders, authorizations and challenges move to PostgreSQL; a second run copies none", async () => {
+    const db = await pgDatabase();
+    const path = join(tempDir("depot-acme-migrate-"), "ca");
+    expect(depot(["init", path, "ACME SQLite CA", "--key-type", "ec-p256"]).exitCode).toBe(0);
+    // Depot.open migrates the SQLite ledger (ACME tables are its step 4); then the SQLite store writes as a server would.
+    (await Depot.open(path)).close();
+    const sqlite = new SqliteAcmeStore(join(path, "ledger.sqlite3"));
+    await sqlite.nonceSecret();
+    await sqlite.createAccount(account("acct-m"));
+    const { order, authorizations, challenges } = anOrder("acct-m", "order-m");
+    await sqlite.createOrder(order, authorizations, challenges);
+    await sqlite.useNonce("used-before-the-move", now, now - 3_600_000);
+    sqlite.close();
+
+    const result = depot(["ledger", "migrate", path, "--to", db.url], { env: db.env });
+    expect(result.stderr).toBe("");
+    // meta 1 + nonce 1 + account 1 + order 1 + authorizations 2 + challenges 4
+    expect(result.stdout).toContain("ACME: copied 10 of 10 rows");
+    expect(result.exitCode).toBe(0);
+
+    const sql = new SQL({ url: db.url, password: db.password, max: 1 });
+    pools.push(sql);
+    const pg = new PostgresAcmeStore(sql);
+    expect(await pg.order("order-m")).toEqual(order);
+    expect(await pg.accountById("acct-m")).toEqual(account("acct-m"));
+    expect((await pg.authorizationsOf("order-m")).map((a) => a.id)).toEqual(authorizations.map((a) => a.id));
+    expect((await pg.authorizationsOf("order-m"))[0]!.wildcard).toBe(false);
+    expect(await pg.useNonce("used-before-the-move", now, now - 3_600_000)).toBe(false);
+
+    // Idempotent: rerun against the SQLite ledger as it was (depot.cnf back to SQLite).
+    const config = join(path, "depot.cnf");
+    writeFileSync(config, readFileSync(config, "utf8").replace(/^ledger\s*=.*\n/m, ""));
+    const again = depot(["ledger", "migrate", path, "--to", db.url], { env: db.env });
+    expect(again.stderr).toBe("");
+    expect(again.stdout).toContain("ACME: copied 0 of 10 rows");
   }, SETUP_TIMEOUT);
 });

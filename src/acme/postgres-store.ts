@@ -13,6 +13,11 @@ import type { AcmeStore, Claim } from "./store.ts";
 import type { Account, AccountStatus, Authorization, AuthorizationStatus, Challenge, EabKey, Identifier, Order } from "./types.ts";
 import type { ProblemDocument } from "./problem.ts";
 
+/** The ACME tables in the order a copy must fill them (orders reference accounts). */
+export const ACME_TABLES = ["acme_meta", "acme_used_nonces", "acme_eab_keys", "acme_accounts", "acme_orders", "acme_authorizations", "acme_challenges"] as const;
+/** INTEGER 0/1 in SQLite, BOOLEAN here. */
+const BOOLEAN_COLUMNS = new Set(["tos", "wildcard"]);
+
 type Guard = <T>(operation: () => Promise<T>) => Promise<T>;
 type Row = Record<string, unknown>;
 
@@ -232,6 +237,31 @@ export class PostgresAcmeStore implements AcmeStore {
       createdAt: num(row.created_at),
       ...(row.account_id ? { accountId: String(row.account_id) } : {}),
     };
+  }
+
+  /**
+   * For `depot ledger migrate`: the SQLite ledger's ACME rows, table by table
+   * (ACME_TABLES order, so accounts come before their orders), copied as they
+   * are in one transaction; rows already there are kept. Returns how many were new.
+   */
+  async importRows(tables: Record<string, Row[]>): Promise<number> {
+    return this.guard(() =>
+      this.sql.begin(async (tx) => {
+        let added = 0;
+        for (const table of ACME_TABLES) {
+          for (const row of tables[table] ?? []) {
+            const columns = Object.keys(row);
+            const values = columns.map((c) => (BOOLEAN_COLUMNS.has(c) ? row[c] === 1 || row[c] === true : row[c]));
+            const result = await tx.unsafe(
+              `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")}) ON CONFLICT DO NOTHING`,
+              values,
+            );
+            added += result.count ?? 0;
+          }
+        }
+        return added;
+      }),
+    );
   }
 
   /** The connection pool is the ledger's; it closes with the ledger. */
