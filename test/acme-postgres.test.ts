@@ -19,7 +19,10 @@ import { DEPOT_BIN, depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
 import { freePort, waitFor } from "./server-helpers.ts";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { Depot } from "../src/ca/depot.ts";
-import { SqliteAcmeStore } from "../src/acme/store.ts";
+import { type AcmeStore, SqliteAcmeStore } from "../src/acme/store.ts";
+import { createAcmeServer } from "../src/acme/server.ts";
+import type { AcmeIssuer } from "../src/acme/issuer.ts";
+import { DepotError } from "../src/errors.ts";
 
 const SETUP_TIMEOUT = 300_000;
 const pools: SQL[] = [];
@@ -295,4 +298,18 @@ describe("depot ledger migrate with ACME state", () => {
     expect(again.stderr).toBe("");
     expect(again.stdout).toContain("ACME: copied 0 of 10 rows");
   }, SETUP_TIMEOUT);
+});
+
+describe("the ledger out of reach", () => {
+  test("a store that answers 'ledger unavailable' gives 503 with Retry-After and a problem document, not a 500", async () => {
+    // A fake beside the real-database tests above: every store call fails as PostgresLedger's guard does in an outage.
+    const down = new Proxy({}, { get: () => async () => { throw new DepotError("E_LEDGER_UNAVAILABLE", "ledger unavailable"); } }) as unknown as AcmeStore;
+    const server = createAcmeServer({ store: down, issuer: {} as AcmeIssuer, basePath: "/acme" });
+    const answer = await server.handle(new Request("https://localhost/acme/new-nonce", { method: "HEAD" }));
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get("retry-after")).toBe("1");
+    const document = await server.handle(new Request("https://localhost/acme/new-nonce"));
+    expect(document.status).toBe(503);
+    expect(await document.json()).toMatchObject({ type: "urn:ietf:params:acme:error:serverInternal", detail: "ledger unavailable", status: 503 });
+  });
 });
