@@ -15,6 +15,7 @@ import { Nonces } from "./nonces.ts";
 import { authorizationResource, challengeResource, newOrder, orderResource, ordersList } from "./orders.ts";
 import { NamePolicy } from "./policy.ts";
 import { AcmeProblem, problem } from "./problem.ts";
+import { DepotError } from "../errors.ts";
 import type { AcmeStore } from "./store.ts";
 import { type QueueOptions, ValidationQueue } from "./validation-queue.ts";
 import { type ValidatorOptions, Validators } from "./validators.ts";
@@ -96,7 +97,12 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
 
   async function respond(urls: Urls, answer: Answer): Promise<Response> {
     const headers = new Headers(answer.headers);
-    headers.set("Replay-Nonce", await shared.nonces.issue());
+    // A nonce needs the secret in the ledger; with the ledger out of reach an error answer (the 503) goes without one.
+    const nonce = await shared.nonces.issue().catch((error) => {
+      if (answer.status >= 400 && isLedgerUnavailable(error)) return undefined;
+      throw error;
+    });
+    if (nonce) headers.set("Replay-Nonce", nonce);
     headers.append("Link", `<${urls.directory()}>;rel="index"`);
     headers.set("Cache-Control", "no-store");
     if (answer.pem !== undefined) {
@@ -159,7 +165,9 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
       try {
         return await respond(urls, await route(request, urls, path, context));
       } catch (error) {
-        const known = error instanceof AcmeProblem ? error : undefined;
+        // The PostgreSQL ledger out of reach: a retryable 503, not an internal error with a stack trace.
+        const unavailable = isLedgerUnavailable(error) ? problem("serverInternal", "ledger unavailable", { status: 503, retryAfterSeconds: 1 }) : undefined;
+        const known = error instanceof AcmeProblem ? error : unavailable;
         if (!known) console.error(`acme: ${request.method} ${path}: ${(error as Error)?.stack ?? error}`);
         const answered = known ?? problem("serverInternal", "internal error");
         const headers: Record<string, string> = { ...answered.options.headers };
@@ -169,3 +177,5 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
     },
   };
 }
+
+const isLedgerUnavailable = (error: unknown) => error instanceof DepotError && error.code === "E_LEDGER_UNAVAILABLE";

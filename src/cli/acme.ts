@@ -8,7 +8,8 @@
 
 import { defineCommand } from "citty";
 import { command, withDepot } from "./_command.ts";
-import { createEabKey, SqliteAcmeStore } from "../acme/index.ts";
+import { createEabKey } from "../acme/index.ts";
+import { acmeStoreFor } from "../acme/mount.ts";
 import { DepotError } from "../errors.ts";
 import { allValues, lastOf } from "./_strict.ts";
 
@@ -27,7 +28,7 @@ const eab = command({
     if (!name) throw new DepotError("E_BAD_ARGUMENT", "--name needs a value (who the binding is for)");
     const allow = allValues(rawArgs, "allow").map((p) => p.trim()).filter(Boolean);
     await withDepot(parsed.path, async (depot) => {
-      const store = new SqliteAcmeStore(depot.layout.ledger);
+      const store = acmeStoreFor(depot);
       try {
         const key = await createEabKey(store, name, allow);
         const hmac = Buffer.from(key.hmacKey).toString("base64url");

@@ -11,7 +11,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDepot } from "../../src/ca/create.ts";
 import { Depot } from "../../src/ca/depot.ts";
-import { createAcmeServer, depotIssuer, SqliteAcmeStore, type AcmeServer, type AcmeServerOptions } from "../../src/acme/index.ts";
+import { createAcmeServer, depotIssuer, type AcmeServer, type AcmeServerOptions, type AcmeStore } from "../../src/acme/index.ts";
+import { acmeStoreFor } from "../../src/acme/mount.ts";
 import { tempDir } from "../helpers.ts";
 import { freePort, waitFor } from "../server-helpers.ts";
 import { ensureTool } from "../tools.ts";
@@ -87,7 +88,7 @@ export interface LocalAcme {
   port: number;
   acme: AcmeServer;
   server: Server<unknown>;
-  store: SqliteAcmeStore;
+  store: AcmeStore;
   stop(): Promise<void>;
 }
 
@@ -96,7 +97,7 @@ export async function startLocalAcme(options: Partial<AcmeServerOptions> & { dep
   const depotPath = options.depotPath ?? (await createDepot(join(tempDir("depot-acme-"), "ca"), { keyType: "ec-p256" }));
   const depot = await Depot.open(depotPath);
   const tls = await depot.issue({ profile: "server", subject: [{ name: "CN", oid: "2.5.4.3", value: "localhost" }], subjectAltNames: ["localhost", "127.0.0.1"], keyType: "ec-p256" });
-  const store = new SqliteAcmeStore(depot.layout.ledger);
+  const store = acmeStoreFor(depot);
   const acme = createAcmeServer({ store, issuer: depotIssuer(depot), ...options });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert: tls.certificatePem, key: tls.privateKeyPem }, fetch: (request, server) => acme.handle(request, { clientAddress: server.requestIP(request)?.address ?? "" }) });
   const caFile = depot.layout.caCertificate;

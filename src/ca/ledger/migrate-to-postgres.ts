@@ -20,6 +20,7 @@ import { writeFileAtomic } from "../files.ts";
 import { checkLedgerUrl, type RawAuditRow, type RawTokenRow, redactedUrl } from "./postgres.ts";
 import { TOKEN_COLUMNS } from "../tokens.ts";
 import { isPostgresUrl, openPostgresLedger } from "./postgres-settings.ts";
+import { ACME_TABLES } from "../../acme/postgres-store.ts";
 
 export interface MigrateTarget {
   url: string;
@@ -39,6 +40,8 @@ export interface MigrateReport {
   /** Audit records and API tokens: how many SQLite had, how many were new to PostgreSQL. */
   audit: { total: number; copied: number };
   tokens: { total: number; copied: number };
+  /** ACME rows (accounts, orders, authorizations, challenges, EAB keys, used nonces): in SQLite, new to PostgreSQL. */
+  acme: { total: number; copied: number };
 }
 
 export async function migrateLedgerToPostgres(path: string, target: MigrateTarget): Promise<MigrateReport> {
@@ -58,7 +61,7 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
   const depot = await Depot.open(layout.root);
   const records = await depot.ledger.list();
   depot.close();
-  const { crlNumber, crlOnly, audit, tokens } = readSqliteExtras(layout.ledger);
+  const { crlNumber, crlOnly, audit, tokens, acme } = readSqliteExtras(layout.ledger);
 
   const newSettings = {
     ...settings,
@@ -73,6 +76,8 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
     await pg.restoreRevocations(crlNumber, crlOnly);
     // The audit chain as it is (it still verifies), and the API tokens.
     const imported = await pg.importAuditAndTokens(audit, tokens);
+    // ACME's accounts and orders, so clients keep their accounts after the move.
+    const acmeCopied = await pg.acme.importRows(acme);
     const chain = await pg.audit.verify();
     if (!chain.ok || chain.count < audit.length) {
       throw new DepotError("E_LEDGER", `the audit chain in ${redactedUrl(target.url)} does not verify after the copy${chain.ok ? "" : ` (${chain.problem})`}; depot.cnf still names the SQLite ledger`);
@@ -99,6 +104,7 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
       crlNumber,
       audit: { total: audit.length, copied: imported.audit },
       tokens: { total: tokens.length, copied: imported.tokens },
+      acme: { total: Object.values(acme).reduce((n, rows) => n + rows.length, 0), copied: acmeCopied },
     };
   } finally {
     pg.close();
@@ -106,8 +112,8 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
 }
 
 /** What the SQLite ledger keeps beside the certificates: its last CRL number and revocations known only from a CRL. */
-function readSqliteExtras(path: string): { crlNumber: number; crlOnly: CrlEntry[]; audit: RawAuditRow[]; tokens: RawTokenRow[] } {
-  if (!existsSync(path)) return { crlNumber: 0, crlOnly: [], audit: [], tokens: [] };
+function readSqliteExtras(path: string): { crlNumber: number; crlOnly: CrlEntry[]; audit: RawAuditRow[]; tokens: RawTokenRow[]; acme: Record<string, Record<string, unknown>[]> } {
+  if (!existsSync(path)) return { crlNumber: 0, crlOnly: [], audit: [], tokens: [], acme: {} };
   const db = new Database(path, { readonly: true });
   try {
     const crlNumber = db.query<{ value: number }, []>("SELECT value FROM counters WHERE name = 'crl_number'").get()?.value ?? 0;
@@ -123,7 +129,9 @@ function readSqliteExtras(path: string): { crlNumber: number; crlOnly: CrlEntry[
     const tokens = has("api_tokens")
       ? db.query<RawTokenRow, []>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens`).all()
       : [];
-    return { crlNumber, crlOnly, audit, tokens };
+    const acme: Record<string, Record<string, unknown>[]> = {};
+    for (const table of ACME_TABLES) if (has(table)) acme[table] = db.query<Record<string, unknown>, []>(`SELECT * FROM ${table} ORDER BY rowid`).all();
+    return { crlNumber, crlOnly, audit, tokens, acme };
   } finally {
     db.close();
   }

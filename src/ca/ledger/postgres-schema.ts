@@ -118,6 +118,84 @@ const MIGRATIONS: Migration[] = [
       $fn$;
     `,
   },
+  {
+    version: 4,
+    why: "ACME accounts, orders, authorizations, challenges, EAB keys and used nonces, shared by every host (times in ms since the epoch, as the SQLite store's)",
+    sql: `
+      CREATE TABLE acme_meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      CREATE TABLE acme_used_nonces (
+        nonce   TEXT PRIMARY KEY,
+        used_at BIGINT NOT NULL
+      );
+      CREATE INDEX acme_used_nonces_used_at ON acme_used_nonces (used_at);
+      CREATE TABLE acme_accounts (
+        id         TEXT PRIMARY KEY,
+        thumbprint TEXT NOT NULL UNIQUE,
+        jwk        TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('valid', 'deactivated', 'revoked')),
+        contact    TEXT NOT NULL,
+        tos        BOOLEAN NOT NULL,
+        eab_kid    TEXT,
+        created_at BIGINT NOT NULL
+      );
+      CREATE TABLE acme_orders (
+        id                 TEXT PRIMARY KEY,
+        account_id         TEXT NOT NULL REFERENCES acme_accounts (id),
+        status             TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'valid', 'invalid')),
+        identifiers        TEXT NOT NULL,
+        authorizations     TEXT NOT NULL,
+        expires            BIGINT NOT NULL,
+        not_before         BIGINT,
+        not_after          BIGINT,
+        error              TEXT,
+        certificate_serial TEXT,
+        replaces           TEXT,
+        created_at         BIGINT NOT NULL,
+        processing_since   BIGINT,
+        processing_by      TEXT
+      );
+      CREATE INDEX acme_orders_account ON acme_orders (account_id, created_at);
+      CREATE INDEX acme_orders_serial ON acme_orders (certificate_serial);
+      -- position: the order of creation (SQLite's rowid), so an order lists its authorizations as it was made.
+      CREATE TABLE acme_authorizations (
+        id         TEXT PRIMARY KEY,
+        position   BIGSERIAL NOT NULL,
+        account_id TEXT NOT NULL,
+        order_id   TEXT NOT NULL,
+        type       TEXT NOT NULL CHECK (type IN ('dns', 'ip')),
+        value      TEXT NOT NULL,
+        wildcard   BOOLEAN NOT NULL,
+        status     TEXT NOT NULL,
+        expires    BIGINT NOT NULL
+      );
+      CREATE INDEX acme_authorizations_order ON acme_authorizations (order_id);
+      CREATE INDEX acme_authorizations_account ON acme_authorizations (account_id, type, value);
+      CREATE TABLE acme_challenges (
+        id               TEXT PRIMARY KEY,
+        position         BIGSERIAL NOT NULL,
+        authorization_id TEXT NOT NULL,
+        type             TEXT NOT NULL,
+        token            TEXT NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'valid', 'invalid')),
+        validated        BIGINT,
+        error            TEXT,
+        processing_since BIGINT,
+        processing_by    TEXT
+      );
+      CREATE INDEX acme_challenges_authorization ON acme_challenges (authorization_id);
+      CREATE TABLE acme_eab_keys (
+        kid        TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        hmac_key   TEXT NOT NULL,
+        allow      TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        account_id TEXT
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

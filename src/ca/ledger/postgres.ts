@@ -27,6 +27,7 @@ import { type AuditActor, type AuditEntry, revokeEntry } from "../audit.ts";
 import { appendAuditSql, appendAuditWithin, PostgresAuditLog } from "./postgres-audit.ts";
 import { migrateSchema, SCHEMA_VERSION } from "./postgres-schema.ts";
 import { PostgresTokenStore } from "./postgres-tokens.ts";
+import { PostgresAcmeStore } from "../../acme/postgres-store.ts";
 import type { TokenRow } from "../tokens.ts";
 import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
 
@@ -113,6 +114,8 @@ export class PostgresLedger implements Ledger {
 
   readonly tokens: PostgresTokenStore;
   readonly audit: PostgresAuditLog;
+  /** ACME's accounts, orders and nonces, on the same pool (schema step 4). */
+  readonly acme: PostgresAcmeStore;
 
   private constructor(
     private readonly sql: SQL,
@@ -123,6 +126,7 @@ export class PostgresLedger implements Ledger {
     const guard = <T>(operation: () => Promise<T>) => this.guard(operation);
     this.tokens = new PostgresTokenStore(sql, guard);
     this.audit = new PostgresAuditLog(sql, guard);
+    this.acme = new PostgresAcmeStore(sql, guard);
   }
 
   /** Connects, checks (or, with `create`, makes) the schema and the CA it belongs to. */

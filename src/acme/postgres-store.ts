@@ -1,0 +1,328 @@
+/**
+ * @module The `AcmeStore` on the PostgreSQL ledger (its schema step 4), so
+ * every host behind a load balancer shares one set of accounts, orders and
+ * nonces: an order made on host A is finalized on host B, and a nonce is
+ * accepted once by whichever host sees it first (the primary key of the
+ * used nonce makes the second insert do nothing). Each state change is one
+ * conditional UPDATE or one transaction, as in the SQLite store.
+ */
+
+import type { SQL } from "bun";
+import { randomBytes } from "node:crypto";
+import type { AcmeStore, Claim } from "./store.ts";
+import type { Account, AccountStatus, Authorization, AuthorizationStatus, Challenge, EabKey, Identifier, Order } from "./types.ts";
+import type { ProblemDocument } from "./problem.ts";
+
+/** The ACME tables in the order a copy must fill them (orders reference accounts). */
+export const ACME_TABLES = ["acme_meta", "acme_used_nonces", "acme_eab_keys", "acme_accounts", "acme_orders", "acme_authorizations", "acme_challenges"] as const;
+/** INTEGER 0/1 in SQLite, BOOLEAN here. */
+const BOOLEAN_COLUMNS = new Set(["tos", "wildcard"]);
+
+type Guard = <T>(operation: () => Promise<T>) => Promise<T>;
+type Row = Record<string, unknown>;
+
+/** 23505: unique_violation. */
+const isUnique = (error: unknown) => (error as { errno?: string })?.errno === "23505";
+/** BIGINT columns arrive as strings; the store's times are numbers. */
+const num = (value: unknown) => Number(value);
+const numOrNone = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
+
+export class PostgresAcmeStore implements AcmeStore {
+  private secret?: Uint8Array;
+  private pruneAt = 0;
+
+  /** `guard` is the ledger's: it checks the schema first and turns a lost connection into "ledger unavailable". */
+  constructor(
+    private readonly sql: SQL,
+    private readonly guard: Guard = (operation) => operation(),
+  ) {}
+
+  private rows(run: (sql: SQL) => Promise<unknown>): Promise<Row[]> {
+    return this.guard(async () => (await run(this.sql)) as Row[]);
+  }
+
+  async nonceSecret(): Promise<Uint8Array> {
+    if (this.secret) return this.secret;
+    const candidate = randomBytes(32).toString("base64url");
+    await this.rows((sql) => sql`INSERT INTO acme_meta (name, value) VALUES ('nonce_secret', ${candidate}) ON CONFLICT (name) DO NOTHING`);
+    const [row] = await this.rows((sql) => sql`SELECT value FROM acme_meta WHERE name = 'nonce_secret'`);
+    return (this.secret = Buffer.from(String(row!.value), "base64url"));
+  }
+
+  async useNonce(nonce: string, now: number, forgetBefore: number): Promise<boolean> {
+    if (now >= this.pruneAt) {
+      this.pruneAt = now + 60_000;
+      await this.rows((sql) => sql`DELETE FROM acme_used_nonces WHERE used_at < ${forgetBefore}`);
+    }
+    const inserted = await this.guard(() => this.sql`INSERT INTO acme_used_nonces (nonce, used_at) VALUES (${nonce}, ${now}) ON CONFLICT (nonce) DO NOTHING`);
+    return (inserted.count ?? 0) === 1;
+  }
+
+  createAccount(account: Account): Promise<Account | "eab-used"> {
+    const attempt = () =>
+      this.guard(() =>
+        this.sql.begin(async (tx): Promise<Account | "eab-used"> => {
+          const [existing] = (await tx`SELECT * FROM acme_accounts WHERE thumbprint = ${account.thumbprint}`) as Row[];
+          if (existing) return accountFrom(existing);
+          if (account.eabKid) {
+            const bound = await tx`UPDATE acme_eab_keys SET account_id = ${account.id} WHERE kid = ${account.eabKid} AND account_id IS NULL`;
+            if ((bound.count ?? 0) === 0) return "eab-used";
+          }
+          await tx`INSERT INTO acme_accounts (id, thumbprint, jwk, status, contact, tos, eab_kid, created_at)
+                   VALUES (${account.id}, ${account.thumbprint}, ${JSON.stringify(account.jwk)}, ${account.status}, ${JSON.stringify(account.contact)},
+                           ${account.termsOfServiceAgreed}, ${account.eabKid ?? null}, ${account.createdAt})`;
+          return account;
+        }),
+      );
+    // Two hosts creating the same key's account at once: the loser's insert fails on the thumbprint, and the retry finds the winner's account.
+    return attempt().catch((error) => {
+      if (isUnique(error)) return attempt();
+      throw error;
+    });
+  }
+
+  async accountById(id: string): Promise<Account | undefined> {
+    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_accounts WHERE id = ${id}`);
+    return row ? accountFrom(row) : undefined;
+  }
+
+  async accountByThumbprint(thumbprint: string): Promise<Account | undefined> {
+    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_accounts WHERE thumbprint = ${thumbprint}`);
+    return row ? accountFrom(row) : undefined;
+  }
+
+  async updateAccount(id: string, change: { contact?: string[]; status?: AccountStatus }): Promise<Account | undefined> {
+    const contact = change.contact ? JSON.stringify(change.contact) : null;
+    const status = change.status ?? null;
+    await this.rows((sql) => sql`UPDATE acme_accounts SET contact = COALESCE(${contact}, contact), status = COALESCE(${status}, status) WHERE id = ${id}`);
+    return this.accountById(id);
+  }
+
+  async changeKey(id: string, jwk: Record<string, unknown>, thumbprint: string): Promise<boolean> {
+    try {
+      await this.rows((sql) => sql`UPDATE acme_accounts SET jwk = ${JSON.stringify(jwk)}, thumbprint = ${thumbprint} WHERE id = ${id}`);
+      return true;
+    } catch (error) {
+      if (isUnique(error)) return false;
+      throw error;
+    }
+  }
+
+  async ordersSince(accountId: string, since: number): Promise<{ count: number; oldest?: number }> {
+    const [row] = await this.rows((sql) => sql`SELECT count(*) AS n, min(created_at) AS oldest FROM acme_orders WHERE account_id = ${accountId} AND created_at >= ${since}`);
+    const oldest = numOrNone(row!.oldest);
+    return { count: num(row!.n), ...(oldest !== undefined ? { oldest } : {}) };
+  }
+
+  async createOrder(order: Order, authorizations: Authorization[], challenges: Challenge[]): Promise<void> {
+    await this.guard(() =>
+      this.sql.begin(async (tx) => {
+        await tx`INSERT INTO acme_orders (id, account_id, status, identifiers, authorizations, expires, not_before, not_after, replaces, created_at)
+                 VALUES (${order.id}, ${order.accountId}, ${order.status}, ${JSON.stringify(order.identifiers)}, ${JSON.stringify(order.authorizationIds)},
+                         ${order.expires}, ${order.notBefore ?? null}, ${order.notAfter ?? null}, ${order.replaces ?? null}, ${order.createdAt})`;
+        for (const a of authorizations) {
+          await tx`INSERT INTO acme_authorizations (id, account_id, order_id, type, value, wildcard, status, expires)
+                   VALUES (${a.id}, ${a.accountId}, ${a.orderId}, ${a.identifier.type}, ${a.identifier.value}, ${a.wildcard}, ${a.status}, ${a.expires})`;
+        }
+        for (const c of challenges) {
+          await tx`INSERT INTO acme_challenges (id, authorization_id, type, token, status) VALUES (${c.id}, ${c.authorizationId}, ${c.type}, ${c.token}, ${c.status})`;
+        }
+      }),
+    );
+  }
+
+  async ordersOf(accountId: string, now: number): Promise<string[]> {
+    const rows = await this.rows((sql) => sql`SELECT id FROM acme_orders WHERE account_id = ${accountId} AND expires > ${now} ORDER BY created_at LIMIT 1000`);
+    return rows.map((row) => String(row.id));
+  }
+
+  async order(id: string): Promise<Order | undefined> {
+    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_orders WHERE id = ${id}`);
+    return row ? orderFrom(row) : undefined;
+  }
+
+  async orderBySerial(serial: string): Promise<Order | undefined> {
+    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_orders WHERE certificate_serial = ${serial}`);
+    return row ? orderFrom(row) : undefined;
+  }
+
+  async authorization(id: string): Promise<Authorization | undefined> {
+    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_authorizations WHERE id = ${id}`);
+    return row ? authorizationFrom(row) : undefined;
+  }
+
+  async authorizationsOf(orderId: string): Promise<Authorization[]> {
+    return (await this.rows((sql) => sql`SELECT * FROM acme_authorizations WHERE order_id = ${orderId} ORDER BY position`)).map(authorizationFrom);
+  }
+
+  async challenge(id: string): Promise<Challenge | undefined> {
+    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_challenges WHERE id = ${id}`);
+    return row ? challengeFrom(row) : undefined;
+  }
+
+  async challengesOf(authorizationId: string): Promise<Challenge[]> {
+    return (await this.rows((sql) => sql`SELECT * FROM acme_challenges WHERE authorization_id = ${authorizationId} ORDER BY position`)).map(challengeFrom);
+  }
+
+  /** One statement, as claimRow in the SQLite store: a pending challenge of a pending authorization, or a stale or orphaned claim. */
+  async claimChallenge(id: string, claim: Claim): Promise<boolean> {
+    const result = await this.guard(
+      () => this.sql`UPDATE acme_challenges SET status = 'processing', processing_since = ${claim.now}, processing_by = ${claim.owner} WHERE id = ${id}
+        AND (status = 'pending' OR (status = 'processing' AND (processing_since < ${claim.staleBefore} OR processing_by = ${claim.deadOwner ?? null})))
+        AND (SELECT status FROM acme_authorizations WHERE id = acme_challenges.authorization_id) = 'pending'`,
+    );
+    return (result.count ?? 0) > 0;
+  }
+
+  async finishChallenge(id: string, outcome: { status: "valid" | "invalid"; error?: ProblemDocument; at: number }): Promise<void> {
+    await this.guard(() =>
+      this.sql.begin(async (tx) => {
+        await tx`UPDATE acme_challenges SET status = ${outcome.status}, validated = ${outcome.status === "valid" ? outcome.at : null},
+                   error = ${outcome.error ? JSON.stringify(outcome.error) : null}, processing_since = NULL
+                 WHERE id = ${id} AND status = 'processing'`;
+        await tx`UPDATE acme_authorizations SET status = ${outcome.status}
+                 WHERE id = (SELECT authorization_id FROM acme_challenges WHERE id = ${id}) AND status = 'pending'`;
+      }),
+    );
+  }
+
+  async setAuthorizationStatus(id: string, status: AuthorizationStatus): Promise<void> {
+    await this.rows((sql) => sql`UPDATE acme_authorizations SET status = ${status} WHERE id = ${id}`);
+  }
+
+  async hasValidAuthorizations(accountId: string, identifiers: Identifier[], now: number): Promise<boolean> {
+    for (const identifier of identifiers) {
+      const [row] = await this.rows(
+        (sql) => sql`SELECT 1 FROM acme_authorizations WHERE account_id = ${accountId} AND type = ${identifier.type} AND value = ${identifier.value}
+                       AND status = 'valid' AND expires > ${now} LIMIT 1`,
+      );
+      if (!row) return false;
+    }
+    return true;
+  }
+
+  async claimFinalize(orderId: string, claim: Claim): Promise<boolean> {
+    const result = await this.guard(
+      () => this.sql`UPDATE acme_orders SET status = 'processing', processing_since = ${claim.now}, processing_by = ${claim.owner} WHERE id = ${orderId}
+        AND (status = 'pending' OR (status = 'processing' AND (processing_since < ${claim.staleBefore} OR processing_by = ${claim.deadOwner ?? null})))`,
+    );
+    return (result.count ?? 0) > 0;
+  }
+
+  async finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: ProblemDocument } | { back: "pending" }): Promise<void> {
+    if ("certificateSerial" in outcome) {
+      await this.rows((sql) => sql`UPDATE acme_orders SET status = 'valid', certificate_serial = ${outcome.certificateSerial}, processing_since = NULL WHERE id = ${orderId}`);
+    } else if ("error" in outcome) {
+      await this.rows((sql) => sql`UPDATE acme_orders SET status = 'invalid', error = ${JSON.stringify(outcome.error)}, processing_since = NULL WHERE id = ${orderId}`);
+    } else {
+      await this.rows((sql) => sql`UPDATE acme_orders SET status = 'pending', processing_since = NULL WHERE id = ${orderId}`);
+    }
+  }
+
+  async addEabKey(key: EabKey): Promise<void> {
+    await this.rows(
+      (sql) => sql`INSERT INTO acme_eab_keys (kid, name, hmac_key, allow, created_at)
+                   VALUES (${key.kid}, ${key.name}, ${Buffer.from(key.hmacKey).toString("base64url")}, ${JSON.stringify(key.allow)}, ${key.createdAt})`,
+    );
+  }
+
+  async eabKey(kid: string): Promise<EabKey | undefined> {
+    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_eab_keys WHERE kid = ${kid}`);
+    if (!row) return undefined;
+    return {
+      kid: String(row.kid),
+      name: String(row.name),
+      hmacKey: new Uint8Array(Buffer.from(String(row.hmac_key), "base64url")),
+      allow: JSON.parse(String(row.allow)),
+      createdAt: num(row.created_at),
+      ...(row.account_id ? { accountId: String(row.account_id) } : {}),
+    };
+  }
+
+  /**
+   * For `depot ledger migrate`: the SQLite ledger's ACME rows, table by table
+   * (ACME_TABLES order, so accounts come before their orders), copied as they
+   * are in one transaction; rows already there are kept. Returns how many were new.
+   */
+  async importRows(tables: Record<string, Row[]>): Promise<number> {
+    return this.guard(() =>
+      this.sql.begin(async (tx) => {
+        let added = 0;
+        for (const table of ACME_TABLES) {
+          for (const row of tables[table] ?? []) {
+            const columns = Object.keys(row);
+            const values = columns.map((c) => (BOOLEAN_COLUMNS.has(c) ? row[c] === 1 || row[c] === true : row[c]));
+            const result = await tx.unsafe(
+              `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")}) ON CONFLICT DO NOTHING`,
+              values,
+            );
+            added += result.count ?? 0;
+          }
+        }
+        return added;
+      }),
+    );
+  }
+
+  /** The connection pool is the ledger's; it closes with the ledger. */
+  close(): void {}
+}
+
+const accountFrom = (row: Row): Account => ({
+  id: String(row.id),
+  thumbprint: String(row.thumbprint),
+  jwk: JSON.parse(String(row.jwk)),
+  status: row.status as AccountStatus,
+  contact: JSON.parse(String(row.contact)),
+  termsOfServiceAgreed: row.tos === true,
+  ...(row.eab_kid ? { eabKid: String(row.eab_kid) } : {}),
+  createdAt: num(row.created_at),
+});
+
+const orderFrom = (row: Row): Order => {
+  const notBefore = numOrNone(row.not_before);
+  const notAfter = numOrNone(row.not_after);
+  const processingSince = numOrNone(row.processing_since);
+  return {
+    id: String(row.id),
+    accountId: String(row.account_id),
+    status: row.status as Order["status"],
+    identifiers: JSON.parse(String(row.identifiers)),
+    authorizationIds: JSON.parse(String(row.authorizations)),
+    expires: num(row.expires),
+    ...(notBefore !== undefined ? { notBefore } : {}),
+    ...(notAfter !== undefined ? { notAfter } : {}),
+    ...(row.error ? { error: JSON.parse(String(row.error)) } : {}),
+    ...(row.certificate_serial ? { certificateSerial: String(row.certificate_serial) } : {}),
+    ...(row.replaces ? { replaces: String(row.replaces) } : {}),
+    createdAt: num(row.created_at),
+    ...(processingSince !== undefined ? { processingSince } : {}),
+    ...(row.processing_by !== null && row.processing_by !== undefined ? { processingBy: String(row.processing_by) } : {}),
+  };
+};
+
+const authorizationFrom = (row: Row): Authorization => ({
+  id: String(row.id),
+  accountId: String(row.account_id),
+  orderId: String(row.order_id),
+  identifier: { type: row.type as "dns" | "ip", value: String(row.value) },
+  wildcard: row.wildcard === true,
+  status: row.status as AuthorizationStatus,
+  expires: num(row.expires),
+});
+
+const challengeFrom = (row: Row): Challenge => {
+  const validated = numOrNone(row.validated);
+  const processingSince = numOrNone(row.processing_since);
+  return {
+    id: String(row.id),
+    authorizationId: String(row.authorization_id),
+    type: row.type as Challenge["type"],
+    token: String(row.token),
+    status: row.status as Challenge["status"],
+    ...(validated !== undefined ? { validated } : {}),
+    ...(row.error ? { error: JSON.parse(String(row.error)) } : {}),
+    ...(processingSince !== undefined ? { processingSince } : {}),
+    ...(row.processing_by !== null && row.processing_by !== undefined ? { processingBy: String(row.processing_by) } : {}),
+  };
+};
