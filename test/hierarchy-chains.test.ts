@@ -105,3 +105,50 @@ describe("two tiers: served chains", () => {
     }
   });
 });
+
+describe("two tiers: a real ACME order", () => {
+  test("the downloaded chain is the leaf then the intermediate, and verifies with only the root trusted", async () => {
+    const { startHttp01Responder, startLocalAcme } = await import("./acme-clients/harness.ts");
+    const { csrFor, TestAcmeClient } = await import("./acme-clients/client.ts");
+    const path = join(tempDir(), "ca");
+    await createDepot(path, { keyType: "ec-p256", intermediate: {} });
+    const responder = startHttp01Responder();
+    const acme = await startLocalAcme({ depotPath: path, allow: ["127.0.0.0/8"], validators: { httpPort: responder.port, timeoutMs: 2000 }, ordersPerHour: 1000 });
+    try {
+      const intermediate = readFileSync(join(path, "certificates", "intermediate.crt"), "utf8");
+      const root = readFileSync(join(path, "certificates", "ca.crt"), "utf8");
+      // The ACME server's own TLS certificate comes from the intermediate; the client trusts both tiers for it.
+      const client = await TestAcmeClient.connect(acme.directory, intermediate + root);
+      expect((await client.register()).status).toBe(201);
+      type Order = { status: string; authorizations: string[]; finalize: string; certificate?: string };
+      const created = await client.post<Order>(client.directory.newOrder, { identifiers: [{ type: "ip", value: "127.0.0.1" }] });
+      expect(created.status).toBe(201);
+      const url = created.headers.get("location")!;
+      for (const authzUrl of created.body.authorizations) {
+        const authz = (await client.post<{ challenges: Array<{ type: string; url: string; token: string }> }>(authzUrl, undefined)).body;
+        const challenge = authz.challenges.find((c) => c.type === "http-01")!;
+        responder.tokens.set(challenge.token, client.keyAuthorization(challenge.token));
+        expect((await client.post(challenge.url, {})).status).toBe(200);
+        expect((await client.poll<{ status: string }>(authzUrl, (a) => a.status !== "pending")).status).toBe("valid");
+      }
+      expect((await client.poll<Order>(url, (o) => o.status !== "pending")).status).toBe("ready");
+      expect((await client.post<Order>(created.body.finalize, { csr: csrFor(["127.0.0.1"]).der.toString("base64url") })).status).toBe(200);
+      const valid = await client.poll<Order>(url, (o) => o.status === "valid" || o.status === "invalid");
+      const download = await client.post(valid.certificate!, undefined);
+      expect(download.headers.get("content-type")).toBe("application/pem-certificate-chain");
+      const [leaf, ...chain] = pemBlocks(download.text);
+      expect(chain).toHaveLength(1);
+      expect(same(chain[0]!, intermediate)).toBe(true);
+      const rootOnly = join(tempDir(), "root.pem");
+      writeFileSync(rootOnly, root);
+      const dir = tempDir();
+      writeFileSync(join(dir, "leaf.pem"), leaf!);
+      writeFileSync(join(dir, "chain.pem"), chain.join(""));
+      const verify = openssl(["verify", "-CAfile", rootOnly, "-untrusted", join(dir, "chain.pem"), join(dir, "leaf.pem")]);
+      expect((verify.stdout + verify.stderr).trim()).toBe(`${join(dir, "leaf.pem")}: OK`);
+    } finally {
+      await acme.stop();
+      responder.stop();
+    }
+  }, 60_000);
+});
