@@ -14,7 +14,7 @@ import { readCertificateRequest } from "./csr.ts";
 import { DEFAULT_KEY_TYPE, KEY_SPECS, type KeyFamily, type KeyType, parseKeyType } from "./key-types.ts";
 import { generateKeyPair, type KeyPair } from "./keys.ts";
 import { type CaKeyAccess, loadCaKey } from "./ca-key.ts";
-import { chainPem, issuingCa } from "./hierarchy.ts";
+import { bundlePems, chainPem, issuingCa } from "./hierarchy.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type AuditActor, issueEntry } from "./audit.ts";
 import { type CertificateRecord, type Ledger, openLedger, SerialCollisionError } from "./ledger.ts";
@@ -349,6 +349,11 @@ export class Depot {
     return (this.chain ??= chainPem(this.layout));
   }
   private chain: string | undefined;
+
+  /** The CA certificates a PKCS#12 bundle carries: the issuer, then the root in a two-tier depot (hierarchy.ts). */
+  get bundlePems(): string[] {
+    return bundlePems(this.layout);
+  }
 
   close(): void {
     this.files.flush();

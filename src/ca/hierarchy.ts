@@ -66,6 +66,17 @@ export function chainPem(layout: Parameters<typeof tierLayout>[0]): string {
   return isTwoTier(layout) ? readFileSync(tierLayout(layout).intermediateCertificate, "utf8") : "";
 }
 
+/**
+ * The CA certificates a PKCS#12 bundle carries after its leaf: the issuing
+ * CA, then (in two tiers) the root, so an importer (Keychain, Windows, NSS)
+ * gets the whole path. A served chain (TLS, the API's `chain`, ACME) never
+ * holds the root: see `chainPem`.
+ */
+export function bundlePems(layout: Parameters<typeof tierLayout>[0]): string[] {
+  const issuing = readFileSync(issuingCa(layout).caCertificate, "utf8");
+  return isTwoTier(layout) ? [issuing, readFileSync(layout.caCertificate, "utf8")] : [issuing];
+}
+
 /** Names an intermediate may certify; a leaked intermediate cannot mint others (RFC 5280 4.2.1.10). */
 export interface NamePermits {
   /** DNS names: `.example.com` (or `example.com`) permits example.com and everything under it. */

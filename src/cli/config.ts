@@ -19,7 +19,7 @@ export default depotCommand({
     const settings = isTwoTier(depot.layout)
       ? twoTierWebServerConfig({ caCertificate: depot.layout.caCertificate, intermediateCertificate: tiers.intermediateCertificate, crl: depot.layout.crl, rootCrl: tiers.rootCrl }, depot.label)
       : webServerConfig(depot.layout.caCertificate, depot.layout.crl, depot.label);
-    process.stdout.write(settings + (depot.publicUrl ? ocspWebServerConfig(depot.publicUrl) : ""));
+    process.stdout.write(settings + (depot.publicUrl ? ocspWebServerConfig(depot.publicUrl, { twoTier: isTwoTier(depot.layout) }) : ""));
   },
 });
 

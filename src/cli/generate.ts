@@ -4,7 +4,6 @@
  * with --p12, as a PKCS#12 bundle for a browser).
  */
 import { attribute, type DistinguishedName, parseDn } from "../ca/dn.ts";
-import { pemOf } from "../ca/issuer.ts";
 import { ED25519_BROWSER_NOTE, KEY_TYPES, type KeyType } from "../ca/key-types.ts";
 import { DepotError } from "../errors.ts";
 import { daysOption, stringOption } from "./_args.ts";
@@ -70,7 +69,7 @@ export default depotCommand({
         const der = makePkcs12({
           privateKeyPem: issued.privateKeyPem,
           certificatePem: issued.certificatePem,
-          chainPems: [pemOf(depot.issuer.certificate)],
+          chainPems: depot.bundlePems,
           ...(commonName !== undefined ? { friendlyName: commonName } : {}),
           ...bundle,
         });

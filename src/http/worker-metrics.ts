@@ -8,7 +8,7 @@
 import type { Depot } from "../ca/depot.ts";
 import { MetricsReporter } from "./metrics-reporter.ts";
 import { metricsStorePath } from "./metrics-store.ts";
-import { type CrlCopy, Publication } from "./public/publication.ts";
+import { type CrlCopy, type Publication, publicationOf } from "./public/publication.ts";
 
 export interface WorkerMetricsOptions {
   /** The key pool's current fill, for the gauge. */
@@ -23,7 +23,7 @@ export class WorkerMetrics {
   constructor(private readonly options: WorkerMetricsOptions) {}
 
   start(depot: Depot): void {
-    const publication = new Publication(depot.layout.caCertificate, depot.layout.crl);
+    const publication = publicationOf(depot.layout);
     this.reporter = new MetricsReporter({
       storePath: metricsStorePath(depot.layout.root),
       worker: String(process.pid),

@@ -93,7 +93,7 @@ export async function issueCertificate(call: Call): Promise<Response> {
       ...(privateKeyPem === undefined
         ? {}
         : format === "pkcs12"
-          ? { pkcs12: await pkcs12Of(privateKeyPem, issued.certificatePem, services.caPem, subject, password!) }
+          ? { pkcs12: await pkcs12Of(privateKeyPem, issued.certificatePem, services.bundlePems ?? [services.caPem], subject, password!) }
           : { privateKey: privateKeyPem }),
     };
     return json(answer, 201, { location: `/v1/certificates/${issued.record.serial.toUpperCase()}` });
@@ -190,9 +190,9 @@ function patternsOf(token: TokenRecord): ReturnType<typeof compilePatterns> {
 }
 
 /** The key, certificate and CA certificate as one PKCS#12 file, base64 (loaded only when asked for). */
-async function pkcs12Of(privateKeyPem: string, certificatePem: string, caPem: string, subject: DistinguishedName, password: string): Promise<string> {
+async function pkcs12Of(privateKeyPem: string, certificatePem: string, caPems: string[], subject: DistinguishedName, password: string): Promise<string> {
   const { makePkcs12 } = await import("../../ca/pkcs12.ts");
   const friendlyName = subject.find((a) => a.name === "CN")?.value;
-  const der = makePkcs12({ privateKeyPem, certificatePem, chainPems: [caPem], password, ...(friendlyName ? { friendlyName } : {}) });
+  const der = makePkcs12({ privateKeyPem, certificatePem, chainPems: caPems, password, ...(friendlyName ? { friendlyName } : {}) });
   return Buffer.from(der).toString("base64");
 }

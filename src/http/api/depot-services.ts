@@ -28,6 +28,7 @@ export function depotApiServices(depot: Depot, options: DepotServicesOptions = {
   return {
     tokens: depot.ledger.tokens,
     caPem: depot.issuer.certificate.toString("pem").trim() + "\n",
+    bundlePems: depot.bundlePems,
     defaultDays: depot.defaultDays,
     defaultKeyType: depot.defaultKeyType,
     // The audit record is written by the ledger, in the transaction of the row.

@@ -26,6 +26,8 @@ export interface ApiServices {
   tokens: TokenStore;
   /** The CA certificate, PEM: the chain of every answer. */
   caPem: string;
+  /** What a PKCS#12 answer carries after the leaf: the issuer, then the root in two tiers (default: `caPem` alone). */
+  bundlePems?: string[];
   defaultDays: number;
   defaultKeyType: string;
   /** A fresh key and a certificate, recorded (with its audit record) before it is answered. */

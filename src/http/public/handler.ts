@@ -5,7 +5,11 @@
  *   GET  /ocsp/<base64 request>   RFC 6960 appendix A.1 (any number of path segments)
  *   POST /ocsp                    application/ocsp-request
  *   GET  /crl, /crl.pem           the CRL, DER or PEM
- *   GET  /ca, /ca.pem             the CA certificate, DER or PEM
+ *   GET  /ca, /ca.pem             the issuing CA, DER or PEM: the leaves' issuer, what caIssuers
+ *                                 names (the intermediate in a two-tier depot, else the one CA)
+ *   GET  /root, /root.pem         the root clients trust, DER or PEM (the one CA in a one-tier depot)
+ *   GET  /root.crl, /root.crl.pem the root's CRL for the intermediate, DER or PEM; 404 in a
+ *                                 one-tier depot, which has no root CRL (its CA's CRL is /crl)
  *   GET  /health                  JSON: ok, version, workers, ledger reachable
  *   GET  /metrics                 Prometheus text, to loopback clients only
  *
@@ -16,7 +20,7 @@ import { VERSION } from "../../version.ts";
 import type { MetricsRegistry } from "../metrics.ts";
 import type { OcspAnswer, OcspResponder } from "../../ocsp/responder.ts";
 import { decodeGetPath, MalformedOcspRequest } from "../../ocsp/request.ts";
-import type { Publication } from "./publication.ts";
+import type { CrlCopy, Publication } from "./publication.ts";
 
 export interface PublicRoutesOptions {
   ocsp: OcspResponder;
@@ -71,7 +75,7 @@ function pathOf(url: string): string {
 /** The route a path belongs to: a label with few values (the OCSP request in a GET path is not one). */
 function routeOf(path: string): string {
   if (path === "/ocsp" || path.startsWith("/ocsp/")) return "/ocsp";
-  return ["/crl", "/crl.pem", "/ca", "/ca.pem", "/health", "/metrics"].includes(path) ? path : "other";
+  return ["/crl", "/crl.pem", "/ca", "/ca.pem", "/root", "/root.pem", "/root.crl", "/root.crl.pem", "/health", "/metrics"].includes(path) ? path : "other";
 }
 
 async function answer(options: PublicRoutesOptions, request: Request, route: string, path: string, clientAddress: string | undefined): Promise<Response> {
@@ -85,13 +89,19 @@ async function answer(options: PublicRoutesOptions, request: Request, route: str
       return bytes(publication.caDer, "application/pkix-cert");
     case "/ca.pem":
       return bytes(new TextEncoder().encode(publication.caPem), "application/x-pem-file");
+    case "/root":
+      return bytes(publication.rootDer, "application/pkix-cert");
+    case "/root.pem":
+      return bytes(new TextEncoder().encode(publication.rootPem), "application/x-pem-file");
     case "/crl":
-    case "/crl.pem": {
-      const crl = publication.currentCrl();
-      const body = route === "/crl" ? crl.der : new TextEncoder().encode(crl.pem);
-      const headers: Record<string, string> = { "Last-Modified": crl.thisUpdate.toUTCString() };
-      if (crl.nextUpdate) headers.Expires = crl.nextUpdate.toUTCString();
-      return bytes(body, route === "/crl" ? "application/pkix-crl" : "application/x-pem-file", headers);
+    case "/crl.pem":
+      return crlResponse(publication.currentCrl(), route === "/crl");
+    case "/root.crl":
+    case "/root.crl.pem": {
+      // A one-tier depot has no root CRL: its one CA's CRL is /crl.
+      const crl = publication.currentRootCrl();
+      if (!crl) return text(404, `${path}: this depot has one tier; its CA's CRL is /crl\n`);
+      return crlResponse(crl, route === "/root.crl");
     }
     case "/health": {
       const ledger = await options.ledgerReachable().catch(() => false);
@@ -156,6 +166,12 @@ function ocspResponse(answer: OcspAnswer, request: Request): Response {
     headers["Cache-Control"] = "no-store";
   }
   return new Response(request.method === "HEAD" ? null : (answer.body as Uint8Array<ArrayBuffer>), { headers });
+}
+
+function crlResponse(crl: CrlCopy, der: boolean): Response {
+  const headers: Record<string, string> = { "Last-Modified": crl.thisUpdate.toUTCString() };
+  if (crl.nextUpdate) headers.Expires = crl.nextUpdate.toUTCString();
+  return bytes(der ? crl.der : new TextEncoder().encode(crl.pem), der ? "application/pkix-crl" : "application/x-pem-file", headers);
 }
 
 function bytes(body: Uint8Array, type: string, extra: Record<string, string> = {}): Response {

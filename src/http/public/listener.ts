@@ -18,7 +18,7 @@ import { LedgerChanges } from "../../ocsp/ledger-changes.ts";
 import { OcspResponder } from "../../ocsp/responder.ts";
 import type { MetricsReporter } from "../metrics-reporter.ts";
 import { publicRoutes } from "./handler.ts";
-import { Publication } from "./publication.ts";
+import { publicationOf } from "./publication.ts";
 
 export interface PublicListenerOptions {
   depot: Depot;
@@ -56,7 +56,7 @@ export class PublicListener {
         ...(this.changes ? { changes: () => this.changes!.version() } : {}),
         ...(this.options.ocspValiditySeconds ? { validitySeconds: this.options.ocspValiditySeconds } : {}),
       }),
-      publication: new Publication(depot.layout.caCertificate, depot.layout.crl),
+      publication: publicationOf(depot.layout),
       ...(metrics ? { metrics: metrics.registry, scrape: () => metrics.scrape() } : {}),
       ledgerReachable: async () => (await depot.ledger.count()) > 0,
       workers: this.options.workers,

@@ -1,11 +1,15 @@
 /**
  * @module
- * What the plain-HTTP listener publishes from the depot folder: the CA
- * certificate (read once: it does not change while a depot is served) and
- * the CRL (read again whenever crl.pem changed, since any process may
- * rewrite it), with the CRL's number and dates for the metrics.
+ * What the plain-HTTP listener publishes from the depot folder: the issuing
+ * CA's certificate (read once: it does not change while a depot is served)
+ * and its CRL (read again whenever crl.pem changed, since any process may
+ * rewrite it), with the CRL's number and dates for the metrics. In a
+ * two-tier depot also the root (ca.crt) and the root's CRL for the
+ * intermediate (root-crl.pem, rewritten by `depot root crl`).
  */
 import { readFileSync, statSync } from "node:fs";
+import { issuingCa, isTwoTier, tierLayout } from "../../ca/hierarchy.ts";
+import type { DepotLayout } from "../../ca/layout.ts";
 import { x509 } from "../../ca/provider.ts";
 
 export interface CrlCopy {
@@ -16,21 +20,55 @@ export interface CrlCopy {
   nextUpdate: Date | undefined;
 }
 
+/** The root's files, in a two-tier depot. */
+export interface RootFiles {
+  certificatePath: string;
+  crlPath: string;
+}
+
+/** What a depot publishes: the issuing CA and its CRL, and in two tiers the root and its CRL. */
+export function publicationOf(layout: DepotLayout): Publication {
+  const root: RootFiles | undefined = isTwoTier(layout) ? { certificatePath: layout.caCertificate, crlPath: tierLayout(layout).rootCrl } : undefined;
+  return new Publication(issuingCa(layout).caCertificate, layout.crl, root);
+}
+
 export class Publication {
+  /** The issuing CA: the leaves' issuer, what caIssuers points at. */
   readonly caPem: string;
   readonly caDer: Uint8Array;
-  private crl: (CrlCopy & { stamp: string }) | undefined;
+  /** The CA clients trust: the root in two tiers, else the one CA. */
+  readonly rootPem: string;
+  readonly rootDer: Uint8Array;
+  private readonly crl: CrlFile;
+  private readonly rootCrl: CrlFile | undefined;
 
-  constructor(
-    caCertificatePath: string,
-    private readonly crlPath: string,
-  ) {
+  constructor(caCertificatePath: string, crlPath: string, root?: RootFiles) {
     this.caPem = readFileSync(caCertificatePath, "utf8");
     this.caDer = derOf(this.caPem);
+    this.rootPem = root ? readFileSync(root.certificatePath, "utf8") : this.caPem;
+    this.rootDer = root ? derOf(this.rootPem) : this.caDer;
+    this.crl = new CrlFile(crlPath);
+    this.rootCrl = root ? new CrlFile(root.crlPath) : undefined;
   }
 
-  /** crl.pem as it is now; re-read when its size or modification time changed. */
+  /** crl.pem as it is now. */
   currentCrl(): CrlCopy {
+    return this.crl.current();
+  }
+
+  /** The root's CRL (listing revoked intermediates) as it is now; none in a one-tier depot. */
+  currentRootCrl(): CrlCopy | undefined {
+    return this.rootCrl?.current();
+  }
+}
+
+/** A CRL file, re-read when its size or modification time changed. */
+class CrlFile {
+  private crl: (CrlCopy & { stamp: string }) | undefined;
+
+  constructor(private readonly crlPath: string) {}
+
+  current(): CrlCopy {
     const stat = statSync(this.crlPath);
     const stamp = `${stat.mtimeMs}/${stat.size}/${stat.ino}`;
     if (this.crl?.stamp !== stamp) {

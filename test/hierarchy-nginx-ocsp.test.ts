@@ -1,0 +1,135 @@
+/**
+ * nginx mutual TLS through a two-tier depot with a public URL, configured
+ * with exactly the nginx directives `depot config` prints (both CRLs,
+ * `ssl_verify_depth 2`, `ssl_ocsp leaf`): a client is accepted, and refused
+ * on its next connection once revoked, without a reload or a new CRL file,
+ * because nginx asks a real `depot start --http-port` over OCSP.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DEPOT_BIN, depot, openssl, run, type RunResult, tempDir } from "./helpers.ts";
+import { freePort, waitFor } from "./server-helpers.ts";
+import { ensureTool } from "./tools.ts";
+
+function ok(result: RunResult): string {
+  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
+  return result.stdout;
+}
+
+const dir = tempDir("depot-nginx-ocsp-two-tier-");
+const root = join(dir, "ca");
+const rootCrt = join(root, "certificates", "ca.crt");
+const httpPort = freePort();
+let depotServer: ReturnType<typeof Bun.spawn> | undefined;
+let nginx: ReturnType<typeof Bun.spawn> | undefined;
+let port: number;
+const files = { server: "", alice: "", bob: "" };
+
+function issue(name: string, args: string[]): string {
+  const out = join(dir, `${name}.pem`);
+  ok(depot(["generate", root, ...args, "--out", out]));
+  return out;
+}
+
+/** The nginx directives of `depot config` (lines beginning `ssl_` or `resolver`), and the line that makes the CRL file. */
+function depotConfig(): { nginx: string; makeCrls: string } {
+  const text = ok(depot(["config", root]));
+  return {
+    nginx: text.split("\n").filter((line) => /^(ssl_|resolver )/.test(line)).join("\n"),
+    makeCrls: /^#\s+(cat .*)$/m.exec(text)![1]!,
+  };
+}
+
+async function startNginx(directives: string): Promise<void> {
+  const prefix = join(dir, `nginx-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(join(prefix, "logs"), { recursive: true });
+  port = freePort();
+  const conf = join(prefix, "nginx.conf");
+  writeFileSync(
+    conf,
+    `daemon off;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log info;
+events {}
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fastcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${files.server};
+    ssl_certificate_key ${files.server};
+${directives.replace(/^/gm, "    ")}
+    location / { return 200 "hello $ssl_client_s_dn\\n"; }
+  }
+}
+`,
+  );
+  nginx = Bun.spawn(["nginx", "-p", prefix, "-c", conf], { stdout: "ignore", stderr: "pipe" });
+  await waitFor(() => run(["curl", "-s", "-o", "/dev/null", "-k", `https://127.0.0.1:${port}/`]).exitCode === 0, 15_000, () => `nginx to listen: ${readFileSync(join(prefix, "logs", "error.log"), "utf8")}`);
+}
+
+async function stopNginx(): Promise<void> {
+  if (!nginx) return;
+  nginx.kill("SIGQUIT");
+  await nginx.exited;
+  nginx = undefined;
+}
+
+function statusOf(clientPem: string): string {
+  return run(["curl", "-s", "-o", "/dev/null", "--cacert", rootCrt, "-w", "%{http_code}", "--cert", clientPem, "--key", clientPem, `https://localhost:${port}/`, "--resolve", `localhost:${port}:127.0.0.1`]).stdout;
+}
+
+beforeAll(async () => {
+  ensureTool("nginx", "nginx");
+  ensureTool("curl", "curl");
+  ok(depot(["init", root, "Ocsp Two Tier", "--intermediate", "--key-type", "ec-p256", "--public-url", `http://127.0.0.1:${httpPort}`]));
+  files.server = issue("server", ["--type", "server", "--cn", "localhost", "--san", "127.0.0.1"]);
+  files.alice = issue("alice", ["--type", "client", "--cn", "Alice Example"]);
+  files.bob = issue("bob", ["--type", "client", "--cn", "Bob Example"]);
+  const home = join(dir, "home");
+  mkdirSync(home);
+  depotServer = Bun.spawn(
+    [DEPOT_BIN, "start", root, "--port", String(freePort()), "--http-port", String(httpPort), "--pid-file", join(home, "pid"), "--log-file", join(home, "log"), "--process-count", "1"],
+    { stdout: "ignore", stderr: "ignore", env: { ...process.env, HOME: home } },
+  );
+  await waitFor(() => existsSync(join(home, "log")) && readFileSync(join(home, "log"), "utf8").includes("workers ready"), 30_000, "the depot server");
+}, 600_000);
+
+afterAll(async () => {
+  await stopNginx();
+  depotServer?.kill("SIGQUIT");
+  await depotServer?.exited;
+});
+
+describe("nginx with ssl_ocsp through the two tiers, as depot config says", () => {
+  test("depot config says ssl_ocsp leaf and ssl_verify_depth 2; a client revoked while nginx runs is refused on its next connection", async () => {
+    const config = depotConfig();
+    expect(config.nginx).toContain("ssl_verify_depth 2;");
+    expect(config.nginx).toContain("ssl_ocsp leaf;");
+    expect(config.nginx).not.toContain("ssl_ocsp on;");
+    ok(run(["sh", "-c", config.makeCrls]));
+    await startNginx(config.nginx);
+    try {
+      expect(statusOf(files.alice)).toBe("200");
+      expect(statusOf(files.bob)).toBe("200");
+      const serial = ok(openssl(["x509", "-in", files.bob, "-noout", "-serial"])).trim().replace("serial=", "");
+      ok(depot(["revoke", root, serial]));
+      // No reload, no new CRL file: only OCSP can tell nginx.
+      expect(statusOf(files.bob)).toBe("400");
+      expect(statusOf(files.alice)).toBe("200");
+    } finally {
+      await stopNginx();
+    }
+  }, 60_000);
+
+  test("with ssl_ocsp on, nginx asks about the intermediate too, which names no responder: everyone is refused", async () => {
+    const config = depotConfig();
+    await startNginx(config.nginx.replace("ssl_ocsp leaf;", "ssl_ocsp on;"));
+    try {
+      expect(statusOf(files.alice)).toBe("400");
+    } finally {
+      await stopNginx();
+    }
+  }, 60_000);
+});
