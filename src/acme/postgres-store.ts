@@ -41,6 +41,12 @@ export class PostgresAcmeStore implements AcmeStore {
     return this.guard(async () => (await run(this.sql)) as Row[]);
   }
 
+  /** The one row a lookup by key finds, as `from` reads it; undefined when there is none. */
+  private async one<T>(run: (sql: SQL) => Promise<unknown>, from: (row: Row) => T): Promise<T | undefined> {
+    const [row] = await this.rows(run);
+    return row ? from(row) : undefined;
+  }
+
   async nonceSecret(): Promise<Uint8Array> {
     if (this.secret) return this.secret;
     const candidate = randomBytes(32).toString("base64url");
@@ -82,13 +88,11 @@ export class PostgresAcmeStore implements AcmeStore {
   }
 
   async accountById(id: string): Promise<Account | undefined> {
-    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_accounts WHERE id = ${id}`);
-    return row ? accountFrom(row) : undefined;
+    return this.one((sql) => sql`SELECT * FROM acme_accounts WHERE id = ${id}`, accountFrom);
   }
 
   async accountByThumbprint(thumbprint: string): Promise<Account | undefined> {
-    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_accounts WHERE thumbprint = ${thumbprint}`);
-    return row ? accountFrom(row) : undefined;
+    return this.one((sql) => sql`SELECT * FROM acme_accounts WHERE thumbprint = ${thumbprint}`, accountFrom);
   }
 
   async updateAccount(id: string, change: { contact?: string[]; status?: AccountStatus }): Promise<Account | undefined> {
@@ -137,18 +141,15 @@ export class PostgresAcmeStore implements AcmeStore {
   }
 
   async order(id: string): Promise<Order | undefined> {
-    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_orders WHERE id = ${id}`);
-    return row ? orderFrom(row) : undefined;
+    return this.one((sql) => sql`SELECT * FROM acme_orders WHERE id = ${id}`, orderFrom);
   }
 
   async orderBySerial(serial: string): Promise<Order | undefined> {
-    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_orders WHERE certificate_serial = ${serial}`);
-    return row ? orderFrom(row) : undefined;
+    return this.one((sql) => sql`SELECT * FROM acme_orders WHERE certificate_serial = ${serial}`, orderFrom);
   }
 
   async authorization(id: string): Promise<Authorization | undefined> {
-    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_authorizations WHERE id = ${id}`);
-    return row ? authorizationFrom(row) : undefined;
+    return this.one((sql) => sql`SELECT * FROM acme_authorizations WHERE id = ${id}`, authorizationFrom);
   }
 
   async authorizationsOf(orderId: string): Promise<Authorization[]> {
@@ -156,8 +157,7 @@ export class PostgresAcmeStore implements AcmeStore {
   }
 
   async challenge(id: string): Promise<Challenge | undefined> {
-    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_challenges WHERE id = ${id}`);
-    return row ? challengeFrom(row) : undefined;
+    return this.one((sql) => sql`SELECT * FROM acme_challenges WHERE id = ${id}`, challengeFrom);
   }
 
   async challengesOf(authorizationId: string): Promise<Challenge[]> {
