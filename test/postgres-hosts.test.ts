@@ -12,7 +12,7 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEPOT_BIN, depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
-import { freePort, request, waitFor, workerPids } from "./server-helpers.ts";
+import { freePort, killServer, request, waitFor, workerPids } from "./server-helpers.ts";
 import { type PgDatabase, pgDatabase, pgServer } from "./pg-server.ts";
 import { ensureTool } from "./tools.ts";
 
@@ -64,18 +64,7 @@ async function startHost(path: string, db: PgDatabase, extra: string[] = [], wor
     httpPort,
     process: proc,
     log,
-    async kill() {
-      const workers = workerPids(proc.pid);
-      proc.kill("SIGKILL");
-      for (const pid of workers) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }
-      await proc.exited;
-    },
+    kill: () => killServer(proc),
   };
   running.push(host);
   await waitFor(() => /All \d+ workers ready/.test(log()), 20_000, () => `host on ${port} not ready; log:\n${log()}`);

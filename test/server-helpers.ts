@@ -93,18 +93,7 @@ export async function startServer(extraArgs: string[] = [], options: { keyType?:
     logFile,
     log,
     ready,
-    async kill() {
-      const workers = workerPids(proc.pid);
-      proc.kill("SIGKILL");
-      for (const pid of workers) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }
-      await proc.exited;
-    },
+    kill: () => killServer(proc),
   };
 }
 
@@ -141,4 +130,18 @@ function childPids(supervisorPid: number, command: string): number[] {
         return false;
       }
     });
+}
+
+/** SIGKILL a supervisor and its workers at once (the upkeep process follows through its lifeline). */
+export async function killServer(proc: Subprocess): Promise<void> {
+  const workers = workerPids(proc.pid);
+  proc.kill("SIGKILL");
+  for (const pid of workers) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  await proc.exited;
 }
