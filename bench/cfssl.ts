@@ -1,5 +1,5 @@
 /**
- * @module depot against cfssl, side by side in one run: `bun bench/cfssl.ts [--rounds 3] [-n 4000] [--json]`.
+ * @module depot against cfssl, side by side in one run: `bun bench/cfssl.ts [--rounds 3] [-n 4000] [--json] [--depot dist/depot]`.
  *
  * Both issue an EC P-256 key and certificate per request: depot over its line
  * protocol (compiled dist/depot, 2 workers, default options, every answer
@@ -21,15 +21,17 @@ import { runLoad } from "./load.ts";
 import { freePort } from "./_ports.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const DEPOT = join(ROOT, "dist", "depot");
 const { values: flags } = parseArgs({
   options: {
+    depot: { type: "string", default: join(ROOT, "dist", "depot") },
     rounds: { type: "string", default: "3" },
     n: { type: "string", short: "n", default: "4000" },
     c: { type: "string", short: "c", default: "16" },
     json: { type: "boolean", default: false },
   },
 });
+/** The binary under test: the build of this checkout unless `--depot` names another (an A/B against an older build). */
+const DEPOT = resolve(flags.depot);
 const rounds = Number(flags.rounds);
 const requests = Number(flags.n);
 const concurrency = Number(flags.c);

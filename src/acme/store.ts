@@ -10,6 +10,7 @@
 import { Database, SQLiteError } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { DepotError } from "../errors.ts";
+import { retryBusy } from "../ca/ledger/sqlite-busy.ts";
 import type { Account, AccountStatus, Authorization, AuthorizationStatus, Challenge, EabKey, Identifier, Order } from "./types.ts";
 import type { ProblemDocument } from "./problem.ts";
 
@@ -399,17 +400,3 @@ const challengeFrom = (row: ChallengeRow): Challenge => ({
 });
 
 const isConstraint = (error: unknown) => error instanceof SQLiteError && (error.code?.startsWith("SQLITE_CONSTRAINT") ?? false);
-
-/** As the ledger's: a write that met another process's lock wrote nothing, so it is run again after a short, jittered wait. */
-async function retryBusy<T>(write: () => T): Promise<T> {
-  const deadline = performance.now() + 10_000;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return write();
-    } catch (error) {
-      const busy = error instanceof SQLiteError && (error.code === "SQLITE_BUSY" || (error.code?.startsWith("SQLITE_BUSY_") ?? false));
-      if (!busy || performance.now() > deadline) throw error;
-      await Bun.sleep(Math.random() * Math.min(10, 0.25 * 2 ** attempt));
-    }
-  }
-}

@@ -8,6 +8,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
+import { retryBusy } from "./ledger/sqlite-busy.ts";
 
 export type AuditEvent = "issue" | "revoke" | "token-create" | "token-revoke";
 
@@ -209,20 +210,5 @@ export class AuditChainWalk {
     this.previous = row.hash;
     this.expectedSeq++;
     return undefined;
-  }
-}
-
-/** SQLITE_BUSY means nothing was written: retry on a timer (as the ledger does), never by sleeping the thread. */
-export async function retryBusy<T>(write: () => T, deadlineMs = 10_000): Promise<T> {
-  const deadline = performance.now() + deadlineMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return write();
-    } catch (error) {
-      const code = (error as { code?: string })?.code;
-      const busy = code === "SQLITE_BUSY" || code?.startsWith("SQLITE_BUSY_");
-      if (!busy || performance.now() > deadline) throw error;
-      await Bun.sleep(Math.random() * Math.min(10, 0.25 * 2 ** attempt));
-    }
   }
 }

@@ -21,6 +21,8 @@ import { type AuditActor, type AuditEntry, revokeEntry, SqliteAuditLog } from ".
 import { SqliteTokenStore } from "../tokens.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import { ledgerError } from "./sqlite-errors.ts";
+import { retryBusy } from "./sqlite-busy.ts";
+import { GroupCommit } from "./group-commit.ts";
 import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
 
 type Row = CertificateRow<string>;
@@ -57,8 +59,8 @@ export class SqliteLedger implements Ledger {
   private readonly findOne: Statement<Row, [string]>;
   readonly tokens: SqliteTokenStore;
   readonly audit: SqliteAuditLog;
-  /** The insert and its audit record, one IMMEDIATE transaction. */
-  private readonly recordWithAudit;
+  /** Certificates being recorded: each with its audit record, a group at a time in one IMMEDIATE transaction. */
+  private readonly recording: GroupCommit<{ row: Row; audit: AuditEntry | undefined }>;
 
   private constructor(
     private readonly db: Database,
@@ -67,10 +69,20 @@ export class SqliteLedger implements Ledger {
     this.insert = db.prepare(INSERT("INSERT"));
     this.tokens = new SqliteTokenStore(db);
     this.audit = new SqliteAuditLog(db);
-    this.recordWithAudit = db.transaction((row: Row, entry: AuditEntry) => {
-      this.insert.run(row as never);
-      this.audit.appendWithin(entry);
-    });
+    const recordGroup = db.transaction((group: { row: Row; audit: AuditEntry | undefined }[]) =>
+      group.map(({ row, audit }) => {
+        try {
+          this.insert.run(row as never);
+        } catch (error) {
+          // A constraint undoes only this statement; the rest of the group still commits.
+          if (!(error instanceof SQLiteError) || !error.code?.startsWith("SQLITE_CONSTRAINT")) throw error;
+          return error.code === "SQLITE_CONSTRAINT_PRIMARYKEY" ? new SerialCollisionError(row.serial) : ledgerError(error, path);
+        }
+        if (audit) this.audit.appendWithin(audit);
+        return undefined;
+      }),
+    );
+    this.recording = new GroupCommit((group) => recordGroup.immediate(group), (error) => ledgerError(error, path));
     this.findOne = db.query<Row, [string]>(`SELECT ${COLUMNS} FROM certificates WHERE serial = ?`);
   }
 
@@ -106,13 +118,9 @@ export class SqliteLedger implements Ledger {
     }
   }
 
-  async record(certificate: CertificateRecord, audit?: AuditEntry): Promise<void> {
-    try {
-      await this.write(() => (audit ? this.recordWithAudit.immediate(toRow(certificate), audit) : this.insert.run(toRow(certificate) as never)));
-    } catch (error) {
-      if (error instanceof SQLiteError && error.code === "SQLITE_CONSTRAINT_PRIMARYKEY") throw new SerialCollisionError(certificate.serial);
-      throw ledgerError(error, this.path);
-    }
+  /** Resolves once the row (and its audit record) is committed, in a group with whatever else this process records meanwhile. */
+  record(certificate: CertificateRecord, audit?: AuditEntry): Promise<void> {
+    return this.recording.add({ row: toRow(certificate), audit });
   }
 
   async adopt(certificates: CertificateRecord[]): Promise<number> {
@@ -365,27 +373,6 @@ function restrictModes(path: string, mode: number, group: number | undefined): v
       if ((stats.mode & 0o777) !== mode) chmodSync(file, mode);
     } catch {
       // A file not there yet gets the main file's mode from SQLite; one we do not own stays as it is.
-    }
-  }
-}
-
-const BUSY_DEADLINE_MS = 10_000;
-
-/**
- * Runs a write (one statement or one transaction, all or nothing) until it
- * gets the database lock: on SQLITE_BUSY nothing was written, so it is safe
- * to run again. Waits grow from a fraction of a millisecond to 10 ms, with
- * jitter so that two workers do not retry in step.
- */
-async function retryBusy<T>(write: () => T): Promise<T> {
-  const deadline = performance.now() + BUSY_DEADLINE_MS;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return write();
-    } catch (error) {
-      const busy = error instanceof SQLiteError && (error.code === "SQLITE_BUSY" || error.code?.startsWith("SQLITE_BUSY_"));
-      if (!busy || performance.now() > deadline) throw error;
-      await Bun.sleep(Math.random() * Math.min(10, 0.25 * 2 ** attempt));
     }
   }
 }

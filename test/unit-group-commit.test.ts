@@ -1,0 +1,93 @@
+// Group commit: what a burst of records becomes (one transaction), and what
+// each caller is told when one item, the whole group, or the lock fails.
+import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GroupCommit } from "../src/ca/ledger/group-commit.ts";
+import { SqliteLedger } from "../src/ca/ledger/sqlite.ts";
+import { SerialCollisionError, type CertificateRecord } from "../src/ca/ledger.ts";
+
+const busy = () => Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
+
+test("records made in one turn of the event loop commit as one group, each told after the commit", async () => {
+  const groups: number[][] = [];
+  const group = new GroupCommit<number>((items) => {
+    groups.push(items);
+    return items.map(() => undefined);
+  });
+  const settled: number[] = [];
+  const all = [1, 2, 3, 4].map((n) => group.add(n).then(() => settled.push(n)));
+  expect(groups).toEqual([]); // nothing is written before the turn ends
+  await Promise.all(all);
+  expect(groups).toEqual([[1, 2, 3, 4]]);
+  expect(settled).toEqual([1, 2, 3, 4]);
+  await group.add(5);
+  expect(groups).toEqual([[1, 2, 3, 4], [5]]);
+});
+
+test("an item refused alone fails only its caller; a thrown error fails the whole group, in the caller's words", async () => {
+  const refusing = new GroupCommit<string>((items) => items.map((item) => (item === "bad" ? new Error(`refused ${item}`) : undefined)));
+  const outcomes = await Promise.allSettled(["a", "bad", "c"].map((item) => refusing.add(item)));
+  expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+  expect(String((outcomes[1] as PromiseRejectedResult).reason)).toContain("refused bad");
+
+  const failing = new GroupCommit<string>(
+    () => {
+      throw new Error("disk full");
+    },
+    (error) => new Error(`said plainly: ${(error as Error).message}`),
+  );
+  const failed = await Promise.allSettled(["a", "b"].map((item) => failing.add(item)));
+  expect(failed.map((o) => (o as PromiseRejectedResult).reason.message)).toEqual(["said plainly: disk full", "said plainly: disk full"]);
+});
+
+test("while the lock is held elsewhere the group waits, and what arrives meanwhile joins it", async () => {
+  let attempts = 0;
+  let secondAdded = false;
+  const groups: string[][] = [];
+  const group = new GroupCommit<string>((items) => {
+    attempts++;
+    if (!secondAdded) throw busy();
+    groups.push([...items]);
+    return items.map(() => undefined);
+  });
+  const first = group.add("first");
+  await Bun.sleep(1); // the first attempts fail busy meanwhile
+  const second = group.add("second");
+  secondAdded = true;
+  await Promise.all([first, second]);
+  expect(attempts).toBeGreaterThan(1);
+  expect(groups).toEqual([["first", "second"]]);
+});
+
+test("in a real ledger, a serial taken twice in one group refuses only the second, and the audit chain stays whole", async () => {
+  const folder = mkdtempSync(join(tmpdir(), "depot-group-"));
+  try {
+    const ledger = SqliteLedger.open(join(folder, "ledger.sqlite3"), { create: true, groupReadable: false });
+    const record = (serial: string, fingerprint = `fp-${serial}-${Math.random()}`): CertificateRecord => ({
+      serial,
+      subject: `/CN=${serial}`,
+      type: "client",
+      keyType: "ec-p256",
+      notBefore: new Date(1_700_000_000_000),
+      notAfter: new Date(1_800_000_000_000),
+      fingerprint,
+      pem: "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+      status: "valid",
+    });
+    const entry = (serial: string) => ({ event: "issue" as const, requester: "test", serial });
+    const outcomes = await Promise.allSettled(["0a", "0b", "0a", "0c"].map((serial) => ledger.record(record(serial), entry(serial))));
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+    expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(SerialCollisionError);
+    expect((await ledger.list()).map((c) => c.serial).sort()).toEqual(["0a", "0b", "0c"]);
+    // Any other constraint also refuses its own row only.
+    const again = await Promise.allSettled([ledger.record(record("0d", "same"), entry("0d")), ledger.record(record("0e", "same"), entry("0e"))]);
+    expect(again.map((o) => o.status)).toEqual(["fulfilled", "rejected"]);
+    // One audit record per row written, none for the refused one, and the chain verifies.
+    expect(await ledger.audit.verify()).toMatchObject({ ok: true, count: 4 });
+    ledger.close();
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
