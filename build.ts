@@ -63,6 +63,8 @@ async function compile(outfile: string, target: string | undefined, commit: stri
       // a process parses only what it runs: the supervisor and --version do not
       // parse the CA library (the supervisor's peak memory: 51 MB -> 48 MB).
       splitting: true,
+      bytecode: true,
+      format: "esm",
       sourcemap: "linked",
       define: {
         DEPOT_VERSION: JSON.stringify(packageJson.version),

@@ -27,6 +27,18 @@ export interface ChildEvents {
 export type SpawnChild = (role: ChildRole, env: Record<string, string>, events: ChildEvents) => Child;
 
 /**
+ * JavaScriptCore's optimizing tiers (DFG, and FTL above it) are off in the
+ * workers: a worker's time goes to native code (signatures, SQLite,
+ * sockets), and the optimized code and its compiler's memory grew each
+ * worker by 4-7 MB under load for no measured gain in speed (docs/performance.md,
+ * target 3). A BUN_JSC_ setting in the supervisor's environment wins.
+ */
+const JIT_LIMITS: Record<ChildRole, Record<string, string>> = {
+  worker: { BUN_JSC_useDFGJIT: "false" },
+  upkeep: {},
+};
+
+/**
  * The executable itself with a hidden command. stdin is the lifeline (the
  * child stops when it ends); stdout carries JSON lines (`messages.ts`).
  */
@@ -35,7 +47,7 @@ export const spawnChild: SpawnChild = (role, env, events) => {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "inherit",
-    env: { ...process.env, ...env },
+    env: { ...JIT_LIMITS[role], ...process.env, ...env },
     // Its own session: a Ctrl-C at the terminal reaches the supervisor,
     // which decides what the children do.
     detached: true,

@@ -11,6 +11,7 @@ import { generateKeyPair, type KeyPair } from "../ca/keys.ts";
 import { DepotError } from "../errors.ts";
 import { WorkerMetrics } from "../http/worker-metrics.ts";
 import { KeyPool } from "./key-pool.ts";
+import { IdleTrim } from "./idle-trim.ts";
 import { receiveCaKey } from "./key-handoff.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
 import type { ListenerContext, OpenedListener } from "./listeners/context.ts";
@@ -36,6 +37,7 @@ class Worker {
   private inFlight = 0;
   private stopping = false;
   private readonly metrics: WorkerMetrics;
+  private readonly idleTrim = new IdleTrim(() => this.inFlight > 0);
 
   constructor(private readonly config: WorkerConfig) {
     this.metrics = new WorkerMetrics({
@@ -151,6 +153,7 @@ class Worker {
 
   private finished(): void {
     this.inFlight--;
+    this.idleTrim.served();
     if (this.stopping && this.inFlight === 0) this.exit();
   }
 

@@ -1,0 +1,71 @@
+/**
+ * @module How a 2-worker server's memory moves with the requests it serves:
+ * `bun bench/footprint.ts [--depot dist/depot] [-n 8000] [--rounds 3]`.
+ *
+ * Starts the server on a fresh EC P-256 depot (default options), prints each
+ * process's PSS and the anonymous part of it (heaps, JIT code, SQLite's
+ * caches; the rest is the binary's pages, shared) when idle, right after each
+ * round of `generate` at concurrency 16, and 1.5 s later. Target 3 of the
+ * performance issue is the total right after the load: at most 90 MB.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { runLoad } from "./load.ts";
+import { freePort } from "./_ports.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    depot: { type: "string", default: join(import.meta.dir, "..", "dist", "depot") },
+    n: { type: "string", short: "n", default: "8000" },
+    rounds: { type: "string", default: "3" },
+  },
+});
+const depotBinary = resolve(flags.depot);
+const work = mkdtempSync(join(tmpdir(), "depot-footprint-"));
+process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+const depotPath = join(work, "depot");
+const init = Bun.spawnSync([depotBinary, "init", depotPath, "Bench CA", "--key-type", "ec-p256"]);
+if (init.exitCode !== 0) throw new Error(`depot init failed: ${init.stderr}`);
+const port = freePort();
+const pidFile = join(work, "depot.pid");
+const server = Bun.spawn([depotBinary, "start", depotPath, "--port", String(port), "--pid-file", pidFile, "--log-file", join(work, "depot.log")], {
+  stdout: "ignore",
+  stderr: "ignore",
+  stdin: "ignore",
+});
+const started = performance.now();
+while (!(existsSync(`${pidFile}.json`) && JSON.parse(readFileSync(`${pidFile}.json`, "utf8")).workers.length === 2)) {
+  if (performance.now() - started > 15_000) throw new Error("depot did not start in 15 s");
+  await Bun.sleep(10);
+}
+
+/** One line: each process's PSS (anonymous part in brackets), then the total, in MB. */
+function footprint(): string {
+  const children = Bun.spawnSync(["pgrep", "-P", String(server.pid)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number);
+  let total = 0;
+  const parts = [server.pid, ...children].map((pid) => {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(rollup)?.[1] ?? 0) / 1024;
+    total += mb("Pss");
+    const role = pid === server.pid ? "supervisor" : readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).at(-1);
+    return `${role} ${mb("Pss").toFixed(1)} (${mb("Pss_Anon").toFixed(1)})`;
+  });
+  return `${parts.join(" | ")} | total ${total.toFixed(1)}`;
+}
+
+console.log(`idle         ${footprint()}`);
+const caPem = readFileSync(join(depotPath, "certificates", "ca.crt"), "utf8");
+try {
+  for (let round = 1; round <= Number(flags.rounds); round++) {
+    const result = await runLoad({ host: "127.0.0.1", port, requests: Number(flags.n), concurrency: 16, dnTemplate: "/CN=footprint-{i}", caPem });
+    console.log(`round ${round}: ${(result.ok / result.wallSeconds).toFixed(0)} good/s, ${result.errors} errors`);
+    console.log(`  right after ${footprint()}`);
+    await Bun.sleep(1500);
+    console.log(`  1.5 s later ${footprint()}`);
+  }
+} finally {
+  server.kill("SIGQUIT");
+  await server.exited;
+}
