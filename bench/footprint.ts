@@ -5,7 +5,9 @@
  * Starts the server on a fresh EC P-256 depot (default options), prints each
  * process's PSS and the anonymous part of it (heaps, JIT code, SQLite's
  * caches; the rest is the binary's pages, shared) when idle, right after each
- * round of `generate` at concurrency 16, and 1.5 s later. Target 3 of the
+ * round of `generate` at concurrency 16, and 1.5 s later; and each
+ * process's CPU time (user + system) per good answer in the round, to
+ * compare two builds (`--depot`) run one after the other. Target 3 of the
  * performance issue is the total right after the load: at most 90 MB.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -55,12 +57,34 @@ function footprint(): string {
   return `${parts.join(" | ")} | total ${total.toFixed(1)}`;
 }
 
+/** Each process's CPU seconds (user + system), by role. */
+function cpuByRole(): Map<string, number> {
+  const children = Bun.spawnSync(["pgrep", "-P", String(server.pid)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number);
+  const cpu = new Map<string, number>();
+  for (const pid of [server.pid, ...children]) {
+    try {
+      // After the command's closing parenthesis: utime is the 12th field, stime the 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      const role = pid === server.pid ? "supervisor" : readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).at(-1)!;
+      cpu.set(role, (cpu.get(role) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return cpu;
+}
+
 console.log(`idle         ${footprint()}`);
 const caPem = readFileSync(join(depotPath, "certificates", "ca.crt"), "utf8");
 try {
   for (let round = 1; round <= Number(flags.rounds); round++) {
+    const cpuBefore = cpuByRole();
     const result = await runLoad({ host: "127.0.0.1", port, requests: Number(flags.n), concurrency: 16, dnTemplate: "/CN=footprint-{i}", caPem });
+    const cpuAfter = cpuByRole();
+    const perAnswer = [...cpuAfter].map(([role, seconds]) => [role, ((seconds - (cpuBefore.get(role) ?? 0)) * 1e6) / Math.max(1, result.ok)] as const);
+    const cpuTotal = perAnswer.reduce((sum, [, us]) => sum + us, 0);
     console.log(`round ${round}: ${(result.ok / result.wallSeconds).toFixed(0)} good/s, ${result.errors} errors`);
+    console.log(`  CPU µs per answer: ${perAnswer.map(([role, us]) => `${role} ${us.toFixed(0)}`).join(" | ")} | total ${cpuTotal.toFixed(0)}`);
     console.log(`  right after ${footprint()}`);
     await Bun.sleep(1500);
     console.log(`  1.5 s later ${footprint()}`);
