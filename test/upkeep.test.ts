@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createDepot } from "../src/ca/create.ts";
 import { buildCrl } from "../src/ca/crl.ts";
 import { Depot } from "../src/ca/depot.ts";
+import { parseDn } from "../src/ca/dn.ts";
 import { DEPOT_BIN, openssl, tempDir } from "./helpers.ts";
 import { freePort, request, startServer, waitFor, workerPids } from "./server-helpers.ts";
 
@@ -62,5 +63,33 @@ test("after a worker is killed, the upkeep process restores certificate files mi
     expect(readFileSync(file, "utf8")).toBe(answer.slice(answer.indexOf("-----BEGIN CERTIFICATE-----")));
   } finally {
     await server.kill();
+  }
+});
+
+test("at start, files a crash lost are restored after the workers are ready: start-up does not wait for the comparison", async () => {
+  const home = tempDir();
+  const root = await createDepot(join(home, "gaps"), { keyType: "ec-p256" });
+  const opened = await Depot.open(root);
+  const issued: Awaited<ReturnType<Depot["issue"]>>[] = [];
+  for (const name of ["kept", "lost-1", "lost-2"]) issued.push(await opened.issue({ profile: "client", subject: parseDn(`CN=${name}`) }));
+  opened.close();
+  const files = issued.map((c) => join(root, "certificates", `${BigInt(`0x${c.serial}`)}.crt`));
+  rmSync(files[1]!);
+  rmSync(files[2]!);
+  const logFile = join(home, "depot.log");
+  const server = Bun.spawn([DEPOT_BIN, "start", root, "--port", String(freePort()), "--pid-file", join(home, "pid"), "--log-file", logFile], {
+    stdout: "ignore",
+    stderr: "ignore",
+    env: { ...process.env, HOME: home },
+  });
+  try {
+    const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
+    await waitFor(() => log().includes("restored 2 certificate file(s) from the ledger"), 10_000, log);
+    expect(log().indexOf("All 2 workers ready")).toBeGreaterThan(-1);
+    expect(log().indexOf("All 2 workers ready")).toBeLessThan(log().indexOf("restored 2 certificate file(s)"));
+    for (const [i, file] of files.entries()) expect(readFileSync(file, "utf8")).toBe(issued[i]!.certificatePem);
+  } finally {
+    server.kill("SIGKILL");
+    await server.exited;
   }
 });

@@ -3,10 +3,12 @@
  * The upkeep process (`__upkeep`): the one child of the supervisor that
  * does the depot's own work, so the supervisor signs nothing and loads no
  * crypto (nginx's cache manager, beside its workers). At start it checks
- * that the depot can be served (it opens, its CA key is private) and
- * restores certificate files a crash lost, then says `ready`; until then no
- * worker is spawned, and its `fatal` reason is why the server does not
- * start. Afterwards it polls every `pollMs`: a CRL that is due is published
+ * that the depot can be served (it opens, its CA key is private), then
+ * says `ready`; until then no worker is spawned, and its `fatal` reason is
+ * why the server does not start. Right after, it restores certificate
+ * files a crash lost: a missing file is a gap in the folder's mirror of the
+ * ledger, not a lost certificate, and comparing a million serials with the
+ * folder takes seconds that start-up need not wait for. Afterwards it polls every `pollMs`: a CRL that is due is published
  * here, off every event loop that answers clients, one burst of
  * revocations making one CRL. On a `restore` line on its stdin (a worker
  * crashed) it restores the files that worker had deferred. Its stdin is
@@ -29,7 +31,8 @@ export async function runUpkeep(): Promise<never> {
     if (LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(config.logLevel)) send({ t: "log", level, message });
   };
   let stopping = false;
-  let restoreWanted = false;
+  /** Why the next turn restores missing files: at start, or after a worker crash. */
+  let restoreWanted: "start" | "crash" | undefined;
   let busy = false;
   let depot: Depot | undefined;
   let httpsKeeper: HttpsCertificateKeeper | undefined;
@@ -51,7 +54,7 @@ export async function runUpkeep(): Promise<never> {
   if (config.caKeyOnStdin && decryptedKeyPem === undefined) exit();
   readOrders(
     (order) => {
-      if (order === "restore") restoreWanted = true;
+      if (order === "restore") restoreWanted = "crash";
     },
     stop,
   );
@@ -69,10 +72,6 @@ export async function runUpkeep(): Promise<never> {
     if (statSync(depot.layout.caKey).mode & 0o077) {
       throw new DepotError("E_INSECURE_KEY", `refusing to start: ${depot.layout.caKey} is readable by group or others (chmod 400 it)`);
     }
-    // Workers write certificate files just after their answers; a crash in
-    // between leaves a certificate recorded in the ledger without its file.
-    const restored = await depot.restoreMissingFiles();
-    if (restored > 0) log("info", `restored ${restored} certificate file(s) from the ledger`);
     if (config.auditFrom !== undefined) auditForwarder = await AuditForwarder.start(depot.ledger.audit, config.auditFrom);
     if (config.https) {
       // Before the workers start: they load it when they open the HTTPS listener.
@@ -90,10 +89,13 @@ export async function runUpkeep(): Promise<never> {
   const turn = async () => {
     busy = true;
     try {
+      // Workers write certificate files just after their answers; a crash in
+      // between leaves a certificate recorded in the ledger without its file.
       if (restoreWanted) {
-        restoreWanted = false;
+        const why = restoreWanted;
+        restoreWanted = undefined;
         const restored = await opened.restoreMissingFiles();
-        if (restored > 0) log("info", `restored ${restored} certificate file(s) from the ledger after a worker crash`);
+        if (restored > 0) log("info", `restored ${restored} certificate file(s) from the ledger${why === "crash" ? " after a worker crash" : ""}`);
       }
       // Due when the ledger holds revocations the CRL lacks, or half its validity has passed.
       const crl = await opened.refreshCrl();
@@ -114,6 +116,7 @@ export async function runUpkeep(): Promise<never> {
   };
   await turn();
   send({ t: "ready" });
+  restoreWanted ??= "start";
   return new Promise<never>(() => {});
 }
 
