@@ -298,6 +298,21 @@ describe("the ledger's schema and files", () => {
     expect(crlOf(d)).toMatchObject({ number: 3, serials: [alice.serial] });
   }, TEST_TIMEOUT_MS);
 
+  test("a version 4 ledger loses the audit chain's serial index on open, and its chain still verifies", () => {
+    const d = initDepot();
+    issue(d, "bob");
+    const db = new Database(join(d.path, "ledger.sqlite3"));
+    db.run("CREATE INDEX audit_serial ON audit (serial)");
+    db.run("PRAGMA user_version = 4");
+    db.close();
+    issue(d, "carol");
+    const after = new Database(join(d.path, "ledger.sqlite3"), { readonly: true });
+    expect(after.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
+    expect(after.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'audit_serial'").all()).toEqual([]);
+    after.close();
+    expect(ok(["audit", "verify", d.path])).toContain("audit chain intact: 2 record(s)");
+  }, TEST_TIMEOUT_MS);
+
   test("ledger files are 0600 (0640 in the folder's group when it is set-group-ID), and a 0.1.0 ledger at 0644 is tightened", () => {
     const d = initDepot();
     issue(d, "erin");
