@@ -73,7 +73,7 @@ async function runBench(): Promise<void> {
   const tls = await depot.issue({ profile: "server", subject: [{ name: "CN", oid: "2.5.4.3", value: "localhost" }], subjectAltNames: ["localhost"], keyType: "ec-p256" });
   await Bun.write(join(dir, "tls.crt"), tls.certificatePem);
   await Bun.write(join(dir, "tls.key"), tls.privateKeyPem);
-  const caPem = depot.issuer.certificate.toString("pem");
+  const caPem = depot.issuer.certificatePem;
   const caKey = new X509Certificate(caPem).publicKey;
   const dns = await startChallTestSrv();
   const responder = startHttp01Responder();

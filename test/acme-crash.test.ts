@@ -34,7 +34,7 @@ test("SIGKILL of the worker validating an order: the other worker completes it",
   const tls = await depot.issue({ profile: "server", subject: [{ name: "CN", oid: "2.5.4.3", value: "localhost" }], subjectAltNames: ["localhost"], keyType: "ec-p256" });
   await Bun.write(join(dir, "tls.crt"), tls.certificatePem);
   await Bun.write(join(dir, "tls.key"), tls.privateKeyPem);
-  const caPem = depot.issuer.certificate.toString("pem");
+  const caPem = depot.issuer.certificatePem;
 
   // The first request for a token hangs (the validator is mid-flight when its worker dies); later ones answer.
   const tokens = new Map<string, string>();

@@ -90,7 +90,7 @@ test("every truncation is refused as malformed; 5,000 random corruptions are rea
 test("good, revoked (with and without a reason) and unknown answers with a nonce read back with the library, signed by the CA", async () => {
   const der = opensslRequest("answers", ["-serial", "0x01", "-serial", "0x02", "-serial", "0x03", "-serial", "0x04"]);
   const query = parseOcspRequest(der);
-  const identity = new IssuerIdentity(new Uint8Array(depot.issuer.certificate.rawData));
+  const identity = new IssuerIdentity(depot.issuer.certificate.der);
   const thisUpdate = new Date("2026-11-29T10:00:00Z");
   const nextUpdate = new Date("2026-11-29T11:00:00Z");
   const revokedAt = new Date("2026-11-28T09:30:15Z");

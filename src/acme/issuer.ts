@@ -6,13 +6,11 @@
  * `depot list`, OCSP and the CRL like any other.
  */
 
-import { createHash } from "node:crypto";
 import type { Depot } from "../ca/depot.ts";
 import type { RevocationReason } from "../ca/crl.ts";
 import type { KeyFamily } from "../ca/key-types.ts";
 import type { CertificateRecord } from "../ca/ledger.ts";
 import { attribute } from "../ca/dn.ts";
-import { x509 } from "../ca/provider.ts";
 import type { Identifier } from "./types.ts";
 
 export interface AcmeIssueRequest {
@@ -44,13 +42,10 @@ export interface AcmeIssuer {
  */
 export function depotIssuer(depot: Depot, options: { publishCrl?: boolean } = {}): AcmeIssuer {
   const publish = options.publishCrl !== false;
-  const ca = depot.issuer.certificate;
-  const ski = ca.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId
-    // A CA without an SKI extension: the leaves' AKI is then the SHA-1 of its key (RFC 5280 method 1).
-    ?? createHash("sha1").update(Buffer.from(ca.publicKey.rawData)).digest("hex");
   return {
-    chainPem: ca.toString("pem").trim() + "\n",
-    keyIdHex: ski.toLowerCase(),
+    chainPem: depot.issuer.certificatePem.trim() + "\n",
+    // What the leaves' AKI holds: the CA's SKI, or its key's SHA-1 (RFC 5280 method 1).
+    keyIdHex: Buffer.from(depot.issuer.keyId).toString("hex"),
     async issue(request) {
       const issued = await depot.signPublicKey({
         profile: "server",

@@ -9,7 +9,7 @@ import { createPublicKey, randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { DepotError, ioError } from "../errors.ts";
-import { decryptPrivateKey, isEncryptedKeyPem } from "./key-encryption.ts";
+import { isEncryptedKeyPem } from "./key-pem.ts";
 import { KEY_SPECS, KEY_TYPES, type KeyType } from "./key-types.ts";
 import { describePublicKey, loadSigningKey, type SigningKey } from "./keys.ts";
 
@@ -32,7 +32,11 @@ export async function loadCaKey(paths: { caKey: string; caCertificate: string },
   if (access.decryptedKeyPem !== undefined) return loadSigningKey(access.decryptedKeyPem, paths.caKey);
   const pem = readText(paths.caKey);
   if (!isEncryptedKeyPem(pem)) return loadSigningKey(pem, paths.caKey);
-  if (access.passphrase !== undefined) return loadSigningKey(await decryptPrivateKey(pem, access.passphrase, paths.caKey), paths.caKey);
+  if (access.passphrase !== undefined) {
+    // Loaded only for an encrypted key: its ASN.1 schemas cost every process that loads them.
+    const { decryptPrivateKey } = await import("./key-encryption.ts");
+    return loadSigningKey(await decryptPrivateKey(pem, access.passphrase, paths.caKey), paths.caKey);
+  }
   if (access.withoutSigning) return lockedKey(readText(paths.caCertificate), paths.caCertificate);
   throw new DepotError("E_BAD_PASSPHRASE", `the CA key ${paths.caKey} is encrypted: ${PASSPHRASE_HINT}`);
 }

@@ -10,18 +10,16 @@ import { type DistinguishedName, formatDn } from "./dn.ts";
 import { DAY_MS, fingerprintOf, type Issuer, makeIssuer, pemOf, signLeaf, validityFor } from "./issuer.ts";
 import { DEFAULT_CRL_DAYS, type RevocationReason } from "./crl.ts";
 import { type Crl, CrlPublisher } from "./crl-publisher.ts";
-import { readCertificateRequest } from "./csr.ts";
 import { DEFAULT_KEY_TYPE, KEY_SPECS, type KeyFamily, type KeyType, parseKeyType } from "./key-types.ts";
 import { generateKeyPair, type KeyPair } from "./keys.ts";
 import { type CaKeyAccess, loadCaKey } from "./ca-key.ts";
-import { bundlePems, chainPem, issuingCa } from "./hierarchy.ts";
+import { bundlePems, chainPem, issuingCa } from "./tiers.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type AuditActor, issueEntry } from "./audit.ts";
 import { type CertificateRecord, type Ledger, openLedger, SerialCollisionError } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
-import { adoptLegacyCertificates } from "./legacy.ts";
 import { leafExtensions, leafNames, type Profile } from "./profiles.ts";
-import { x509 } from "./provider.ts";
+import { certificateDerFromPem, type CertificateFields, readCertificateDer } from "./certificate-der.ts";
 import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
 import { CertificateFiles } from "./certificate-files.ts";
 import { DEFAULT_LEAF_DAYS, MAX_DAYS } from "./defaults.ts";
@@ -127,19 +125,16 @@ export class Depot {
     // The intermediate in a two-tier depot (hierarchy.ts), else the one CA.
     const issuing = issuingCa(layout);
     const key = await loadCaKey(issuing, options);
-    let certificate: x509.X509Certificate;
-    try {
-      certificate = new x509.X509Certificate(readText(issuing.caCertificate));
-    } catch (error) {
-      if (error instanceof DepotError) throw error;
-      throw new DepotError("E_NOT_A_DEPOT", `${issuing.caCertificate} is not a readable certificate`);
-    }
-    const issuer = await makeIssuer(certificate, key, issuing.caCertificate);
+    const issuer = makeIssuer(readCaCertificate(issuing.caCertificate), key, issuing.caCertificate);
     const ledger = options.ledger ?? (await openLedger(layout, settings));
     try {
       // A depot made by the original has certificates but no ledger: record
       // them first, so their serials are taken before we issue anything.
-      if (!(await ledger.hasAdopted())) await adoptLegacyCertificates(ledger, layout, key.type);
+      if (!(await ledger.hasAdopted())) {
+        // Loaded only here: reading the original's files takes @peculiar/x509, which a server's processes otherwise never load.
+        const { adoptLegacyCertificates } = await import("./legacy.ts");
+        await adoptLegacyCertificates(ledger, layout, key.type);
+      }
       writeLedgerMarker(layout);
       const depot = new Depot(
         layout,
@@ -235,6 +230,8 @@ export class Depot {
    * whatever the request asks for, so a request can never get CA:TRUE.
    */
   async signCsr(pem: string, options: { profile: Profile; days?: number; requester?: AuditActor }): Promise<Issued> {
+    // Loaded on the first request to sign: parsing and checking a CSR takes @peculiar/x509.
+    const { readCertificateRequest } = await import("./csr.ts");
     const requested = await readCertificateRequest(pem);
     return this.signPublicKey({
       profile: options.profile,
@@ -367,6 +364,16 @@ export function parseDays(text: string | number): number {
     throw new DepotError("E_BAD_ARGUMENT", `days must be a whole number from 1 to ${MAX_DAYS}, not '${text}'`);
   }
   return days;
+}
+
+/** The issuing CA's certificate, read without @peculiar/x509 (certificate-der.ts). */
+function readCaCertificate(path: string): CertificateFields {
+  const pem = readText(path);
+  try {
+    return readCertificateDer(certificateDerFromPem(pem));
+  } catch {
+    throw new DepotError("E_NOT_A_DEPOT", `${path} is not a readable certificate`);
+  }
 }
 
 function readText(path: string): string {

@@ -126,3 +126,10 @@ export function children(der: Uint8Array, parent: Element): Element[] {
   }
   return found;
 }
+
+/** A UTCTime (YYMMDDHHMMSSZ, 50-99 meaning 19xx) or GeneralizedTime (YYYYMMDDHHMMSSZ) element's date. */
+export function readTime(der: Uint8Array, element: Element): Date {
+  const text = Buffer.from(der.subarray(element.contentStart, element.end)).toString("latin1");
+  const full = element.tag === TAG.UTC_TIME ? `${Number(text.slice(0, 2)) >= 50 ? "19" : "20"}${text}` : text;
+  return new Date(`${full.slice(0, 4)}-${full.slice(4, 6)}-${full.slice(6, 8)}T${full.slice(8, 10)}:${full.slice(10, 12)}:${full.slice(12, 14)}Z`);
+}

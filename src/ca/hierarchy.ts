@@ -16,12 +16,12 @@
  * A depot without `intermediate.crt` is one tier (and every depot made
  * before this), and opens as it always did.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { renameSync, writeFileSync } from "node:fs";
 import { NameConstraints, GeneralName, GeneralSubtree, GeneralSubtrees } from "@peculiar/asn1-x509";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { isIP } from "node:net";
 import { DepotError } from "../errors.ts";
+import { readCertificateDer } from "./certificate-der.ts";
 import { buildCrl } from "./crl.ts";
 import { attribute, type DistinguishedName, dnFromName, formatDn, toJsonName } from "./dn.ts";
 import { DAY_MS, fingerprintOf, makeIssuer, pemOf, type Validity, validityFor } from "./issuer.ts";
@@ -40,42 +40,8 @@ export const DEFAULT_INTERMEDIATE_DAYS = 1825;
 /** The root's CRL is signed rarely (with the root key, perhaps offline), so it lasts long. */
 export const DEFAULT_ROOT_CRL_DAYS = 365;
 
-export function tierLayout(layout: Pick<DepotLayout, "root" | "privateDir" | "certificatesDir" | "caKey" | "caCertificate">) {
-  return {
-    intermediateCertificate: join(layout.certificatesDir, "intermediate.crt"),
-    rootKey: join(layout.privateDir, "root.key"),
-    rootCrl: join(layout.root, "root-crl.pem"),
-  };
-}
-
-/** Whether a depot has two tiers. */
-export function isTwoTier(layout: Parameters<typeof tierLayout>[0]): boolean {
-  return existsSync(tierLayout(layout).intermediateCertificate);
-}
-
-/**
- * The files of the CA that signs leaves and CRLs: the intermediate in a
- * two-tier depot, else the one CA. Its key is `private/ca.key` either way.
- */
-export function issuingCa(layout: Parameters<typeof tierLayout>[0]): { caKey: string; caCertificate: string } {
-  return { caKey: layout.caKey, caCertificate: isTwoTier(layout) ? tierLayout(layout).intermediateCertificate : layout.caCertificate };
-}
-
-/** The certificates a leaf's holder sends after its own: the intermediate, PEM, or nothing in a one-tier depot. */
-export function chainPem(layout: Parameters<typeof tierLayout>[0]): string {
-  return isTwoTier(layout) ? readFileSync(tierLayout(layout).intermediateCertificate, "utf8") : "";
-}
-
-/**
- * The CA certificates a PKCS#12 bundle carries after its leaf: the issuing
- * CA, then (in two tiers) the root, so an importer (Keychain, Windows, NSS)
- * gets the whole path. A served chain (TLS, the API's `chain`, ACME) never
- * holds the root: see `chainPem`.
- */
-export function bundlePems(layout: Parameters<typeof tierLayout>[0]): string[] {
-  const issuing = readFileSync(issuingCa(layout).caCertificate, "utf8");
-  return isTwoTier(layout) ? [issuing, readFileSync(layout.caCertificate, "utf8")] : [issuing];
-}
+export { bundlePems, chainPem, isTwoTier, issuingCa, tierLayout } from "./tiers.ts";
+import { tierLayout } from "./tiers.ts";
 
 /** Names an intermediate may certify; a leaked intermediate cannot mint others (RFC 5280 4.2.1.10). */
 export interface NamePermits {
@@ -155,7 +121,7 @@ export async function signRootCrl(
 ): Promise<string> {
   const thisUpdate = new Date(Math.floor(now / 1000) * 1000);
   const nextUpdate = new Date(thisUpdate.getTime() + days * DAY_MS);
-  const issuer = await makeIssuer(root.certificate, root.key);
+  const issuer = makeIssuer(readCertificateDer(new Uint8Array(root.certificate.rawData)), root.key);
   return buildCrl(issuer, crlNumber, revoked as Parameters<typeof buildCrl>[2], thisUpdate, nextUpdate);
 }
 

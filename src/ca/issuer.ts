@@ -1,22 +1,24 @@
 import { createHash } from "node:crypto";
-import { type DistinguishedName, toJsonName } from "./dn.ts";
-import { KEY_SPECS } from "./key-types.ts";
+import type { CertificateFields } from "./certificate-der.ts";
+import { oid, TAG, tlv } from "./der.ts";
+import type { DistinguishedName } from "./dn.ts";
 import { type SigningKey, toPem } from "./keys.ts";
 import { DepotError } from "../errors.ts";
-import { LeafEncoder } from "./leaf-encoder.ts";
+import { keyIdentifierOf, LeafEncoder } from "./leaf-encoder.ts";
 import { DerSigner } from "./signer.ts";
-import { caExtensions } from "./profiles.ts";
-import { webCrypto, x509 } from "./provider.ts";
 import { toDerIntegerHex } from "./serial.ts";
 
 /** Milliseconds in a day: validity periods are counted in whole days. */
 export const DAY_MS = 86_400_000;
 
-/** What a CA needs at hand to sign: its certificate, its key, its key identifier for leaves' AKI, and the leaf encoder. */
+/** What a CA needs at hand to sign: its certificate, its key, the key identifier its leaves carry, and the leaf encoder. */
 export interface Issuer {
-  certificate: x509.X509Certificate;
+  certificate: CertificateFields;
+  /** The certificate as PEM. */
+  certificatePem: string;
   key: SigningKey;
-  authorityKeyIdentifier: x509.AuthorityKeyIdentifierExtension;
+  /** The key identifier in every leaf's and CRL's authorityKeyIdentifier: the CA's SKI, or its key's SHA-1 (RFC 5280 method 1). */
+  keyId: Uint8Array;
   encoder: LeafEncoder;
 }
 
@@ -25,19 +27,22 @@ export interface Issuer {
  * key: a ca.crt from another CA (or of another key type) would make every
  * certificate and CRL fail verification while depot reported success.
  */
-export async function makeIssuer(certificate: x509.X509Certificate, key: SigningKey, where = "the CA certificate"): Promise<Issuer> {
-  if (!Buffer.from(certificate.publicKey.rawData).equals(key.publicKeyDer)) {
+export function makeIssuer(certificate: CertificateFields, key: SigningKey, where = "the CA certificate"): Issuer {
+  if (!Buffer.from(certificate.spki).equals(key.publicKeyDer)) {
     throw new DepotError("E_NOT_A_DEPOT", `${where} does not match the CA key (private/ca.key): it holds another public key; put back the CA's own certificate`);
   }
-  const ski = certificate.getExtension(x509.SubjectKeyIdentifierExtension);
   // A CA certificate without an SKI (some old ones) still gets an AKI on its
   // leaves, computed from its key the way an SKI would be.
-  const authorityKeyIdentifier = ski
-    ? new x509.AuthorityKeyIdentifierExtension(ski.keyId)
-    : await x509.AuthorityKeyIdentifierExtension.create(key.publicKeyDer, false, webCrypto);
-  const encoder = new LeafEncoder(new Uint8Array(certificate.rawData), new DerSigner(key.keyObject, key.type), new Uint8Array(authorityKeyIdentifier.rawData));
-  return { certificate, key, authorityKeyIdentifier, encoder };
+  const keyId = certificate.subjectKeyId ?? keyIdentifierOf(key.publicKeyDer);
+  const encoder = new LeafEncoder(certificate.der, new DerSigner(key.keyObject, key.type), authorityKeyIdentifierExtension(keyId));
+  return { certificate, certificatePem: pemOf(certificate.der), key, keyId, encoder };
 }
+
+/** The authorityKeyIdentifier extension (not critical) naming `keyId`: SEQUENCE { [0] keyIdentifier }. */
+function authorityKeyIdentifierExtension(keyId: Uint8Array): Uint8Array {
+  return tlv(TAG.SEQUENCE, AKI_OID, tlv(TAG.OCTET_STRING, tlv(TAG.SEQUENCE, tlv(0x80, keyId))));
+}
+const AKI_OID = oid("2.5.29.35");
 
 export interface Validity {
   notBefore: Date;
@@ -77,26 +82,9 @@ export function signLeaf(issuer: Issuer, request: LeafRequest): Promise<Uint8Arr
   });
 }
 
-export async function selfSignCa(
-  key: SigningKey,
-  subject: DistinguishedName,
-  serial: string,
-  validity: Validity,
-): Promise<x509.X509Certificate> {
-  const name = toJsonName(subject);
-  return x509.X509CertificateGenerator.create({
-    serialNumber: toDerIntegerHex(serial),
-    subject: name,
-    issuer: name,
-    ...validity,
-    publicKey: key.publicKeyDer,
-    signingKey: key.privateKey,
-    signingAlgorithm: KEY_SPECS[key.type].signingAlgorithm,
-    extensions: [...caExtensions(), await x509.SubjectKeyIdentifierExtension.create(key.publicKeyDer, false, webCrypto)],
-  }, webCrypto);
-}
 
-type CertificateData = x509.X509Certificate | Uint8Array;
+/** A certificate as bytes, or as any object that holds them (@peculiar/x509's X509Certificate). */
+type CertificateData = Uint8Array | { rawData: ArrayBuffer };
 const derOf = (certificate: CertificateData) => (certificate instanceof Uint8Array ? certificate : new Uint8Array(certificate.rawData));
 
 export function fingerprintOf(certificate: CertificateData): string {

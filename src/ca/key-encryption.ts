@@ -24,7 +24,8 @@ export const PBKDF2_ITERATIONS = 600_000;
 /** More than any sane file holds; bounds the work a crafted key file can ask of us. */
 const MAX_ITERATIONS = 10_000_000;
 
-export const ENCRYPTED_KEY_LABEL = "ENCRYPTED PRIVATE KEY";
+import { ENCRYPTED_KEY_LABEL } from "./key-pem.ts";
+export { ENCRYPTED_KEY_LABEL, isEncryptedKeyPem } from "./key-pem.ts";
 
 const PRFS: Record<string, string> = {
   "1.2.840.113549.2.7": "SHA-1",
@@ -38,9 +39,6 @@ const CIPHERS: Record<string, number> = {
   "2.16.840.1.101.3.4.1.42": 256,
 };
 
-export function isEncryptedKeyPem(pem: string): boolean {
-  return pem.includes(`-----BEGIN ${ENCRYPTED_KEY_LABEL}-----`);
-}
 
 /**
  * Encrypts a private key (PEM in any form depot reads: PKCS#8, PKCS#1, SEC1)

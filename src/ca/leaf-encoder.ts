@@ -65,11 +65,15 @@ function subjectOf(certificateDer: Uint8Array): Uint8Array {
 }
 
 /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's bits. */
-function subjectKeyIdentifier(spki: Uint8Array): Uint8Array {
+export function keyIdentifierOf(spki: Uint8Array): Uint8Array {
   const [, bitString] = children(spki, readElement(spki));
   const keyBits = spki.subarray(bitString!.contentStart + 1, bitString!.end);
-  const keyId = createHash("sha1").update(keyBits).digest();
-  return tlv(TAG.SEQUENCE, OID.subjectKeyIdentifier, tlv(TAG.OCTET_STRING, tlv(TAG.OCTET_STRING, keyId)));
+  return createHash("sha1").update(keyBits).digest();
+}
+
+/** The subjectKeyIdentifier extension of a key. */
+function subjectKeyIdentifier(spki: Uint8Array): Uint8Array {
+  return tlv(TAG.SEQUENCE, OID.subjectKeyIdentifier, tlv(TAG.OCTET_STRING, tlv(TAG.OCTET_STRING, keyIdentifierOf(spki))));
 }
 
 const ATTRIBUTE_OIDS = new Map<string, Uint8Array>();

@@ -3,7 +3,6 @@ import { DepotError } from "../errors.ts";
 import type { DistinguishedName } from "./dn.ts";
 import type { KeyFamily } from "./key-types.ts";
 import { oid, TAG, tlv } from "./der.ts";
-import { x509 } from "./provider.ts";
 
 /**
  * The certificate profiles, as the original issued them, with SHA-256
@@ -11,24 +10,15 @@ import { x509 } from "./provider.ts";
  * Ed25519 keys only sign.
  */
 export type Profile = "client" | "server";
-const { KeyUsageFlags } = x509;
-
-export function caExtensions(): x509.Extension[] {
-  return [
-    new x509.BasicConstraintsExtension(true, undefined, true),
-    new x509.KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
-  ];
-}
 
 /**
  * The DER extensions of a leaf (SKI and AKI are added by the encoder). The
- * fixed ones are built once per profile and key family: @peculiar/x509's
- * extension objects take over a millisecond to make, more than signing.
+ * fixed ones are built once per profile and key family.
  */
 export function leafExtensions(profile: Profile, family: KeyFamily, subjectAltNames: SubjectAltName[]): Uint8Array[] {
   const key = `${profile}/${family}`;
   let fixed = FIXED_EXTENSIONS.get(key);
-  if (!fixed) FIXED_EXTENSIONS.set(key, (fixed = fixedExtensions(profile, family).map((e) => new Uint8Array(e.rawData))));
+  if (!fixed) FIXED_EXTENSIONS.set(key, (fixed = fixedExtensions(profile, family)));
   return subjectAltNames.length > 0 ? [...fixed, subjectAltNameExtension(subjectAltNames)] : fixed;
 }
 
@@ -46,25 +36,40 @@ export function leafNames(profile: Profile, subject: DistinguishedName, sans: st
 
 const FIXED_EXTENSIONS = new Map<string, Uint8Array[]>();
 
-function fixedExtensions(profile: Profile, family: KeyFamily): x509.Extension[] {
-  const signs = KeyUsageFlags.digitalSignature;
+/**
+ * basicConstraints CA:FALSE and keyUsage (both critical), extendedKeyUsage,
+ * encoded as @peculiar/x509 encoded them (test/profiles.test.ts compares):
+ * that library costs each process that loads it about 6 MB.
+ */
+function fixedExtensions(profile: Profile, family: KeyFamily): Uint8Array[] {
   const usage =
     profile === "client"
       ? family === "rsa"
-        ? signs | KeyUsageFlags.nonRepudiation | KeyUsageFlags.keyEncipherment
-        : signs
+        ? KEY_USAGE.digitalSignature | KEY_USAGE.nonRepudiation | KEY_USAGE.keyEncipherment
+        : KEY_USAGE.digitalSignature
       : family === "rsa"
-        ? signs | KeyUsageFlags.keyEncipherment
-        : signs;
-  const purposes =
-    profile === "client"
-      ? [x509.ExtendedKeyUsage.clientAuth]
-      : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
+        ? KEY_USAGE.digitalSignature | KEY_USAGE.keyEncipherment
+        : KEY_USAGE.digitalSignature;
+  const purposes = profile === "client" ? [EKU.clientAuth] : [EKU.serverAuth, EKU.clientAuth];
+  const critical = tlv(TAG.BOOLEAN, new Uint8Array([0xff]));
   return [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(usage, true),
-    new x509.ExtendedKeyUsageExtension(purposes, false),
+    tlv(TAG.SEQUENCE, oid("2.5.29.19"), critical, tlv(TAG.OCTET_STRING, tlv(TAG.SEQUENCE))),
+    tlv(TAG.SEQUENCE, oid("2.5.29.15"), critical, tlv(TAG.OCTET_STRING, keyUsageBits(usage))),
+    tlv(TAG.SEQUENCE, oid("2.5.29.37"), tlv(TAG.OCTET_STRING, tlv(TAG.SEQUENCE, ...purposes.map((purpose) => oid(purpose))))),
   ];
+}
+
+/** keyUsage bits as RFC 5280 numbers them (bit 0 is the first, most significant, bit). */
+const KEY_USAGE = { digitalSignature: 1 << 0, nonRepudiation: 1 << 1, keyEncipherment: 1 << 2 } as const;
+const EKU = { serverAuth: "1.3.6.1.5.5.7.3.1", clientAuth: "1.3.6.1.5.5.7.3.2" } as const;
+
+/** A keyUsage BIT STRING in DER: the named bits, trailing zero bits left out and counted as unused. */
+function keyUsageBits(usage: number): Uint8Array {
+  let byte = 0;
+  for (let bit = 0; bit < 8; bit++) if (usage & (1 << bit)) byte |= 0x80 >> bit;
+  let unused = 0;
+  while (unused < 8 && !(byte & (1 << unused))) unused++;
+  return tlv(TAG.BIT_STRING, new Uint8Array([unused, byte]));
 }
 
 /** subjectAltName (RFC 5280 4.2.1.6): rfc822Name [1] and dNSName [2] IA5String, iPAddress [7] OCTET STRING. */

@@ -72,7 +72,7 @@ export class OcspResponder {
   private readonly cache = new Map<string, CachedAnswer>();
 
   constructor(private readonly options: ResponderOptions) {
-    this.identity = new IssuerIdentity(new Uint8Array(options.issuer.certificate.rawData));
+    this.identity = new IssuerIdentity(options.issuer.certificate.der);
     this.signer = options.signer ?? caSigner(options.issuer, this.identity.keyHash("sha1"));
     this.validityMs = (options.validitySeconds ?? DEFAULT_OCSP_VALIDITY_S) * 1000;
     this.now = options.now ?? Date.now;

@@ -21,7 +21,7 @@ import { DepotError } from "../errors.ts";
 import { type LogLevel, LOG_LEVELS } from "./log.ts";
 import { UPKEEP_ENV, type UpkeepConfig, type WorkerMessage } from "./messages.ts";
 import { AuditForwarder } from "../ca/audit-file.ts";
-import { HttpsCertificateKeeper } from "../http/api/https-certificate.ts";
+import type { HttpsCertificateKeeper } from "../http/api/https-certificate.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
 import { receiveCaKey } from "./key-handoff.ts";
 
@@ -75,6 +75,8 @@ export async function runUpkeep(): Promise<never> {
     if (config.auditFrom !== undefined) auditForwarder = await AuditForwarder.start(depot.ledger.audit, config.auditFrom);
     if (config.https) {
       // Before the workers start: they load it when they open the HTTPS listener.
+      // Loaded only with --https-port: reading certificates' names takes @peculiar/x509.
+      const { HttpsCertificateKeeper } = await import("../http/api/https-certificate.ts");
       httpsKeeper = new HttpsCertificateKeeper(depot, config.https.names);
       const https = await httpsKeeper.ensure();
       if (https.issued) log("info", `issued the HTTPS certificate ${https.certPath} for ${config.https.names.join(", ")}, valid until ${https.notAfter.toISOString()}`);

@@ -101,7 +101,7 @@ export async function startLocalAcme(options: Partial<AcmeServerOptions> & { dep
   const acme = createAcmeServer({ store, issuer: depotIssuer(depot), ...options });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert: tls.certificatePem, key: tls.privateKeyPem }, fetch: (request, server) => acme.handle(request, { clientAddress: server.requestIP(request)?.address ?? "" }) });
   const caFile = depot.layout.caCertificate;
-  const caPem = depot.issuer.certificate.toString("pem");
+  const caPem = depot.issuer.certificatePem;
   return {
     depot,
     depotPath,

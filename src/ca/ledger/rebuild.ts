@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { DepotError, ioError } from "../../errors.ts";
 import { type CrlEntry, crlDerOf, isSignedBy, readCrl } from "../crl.ts";
 import { readSettings, refuseReadableKey, refuseSymlinks } from "../depot-checks.ts";
+import { readCertificateDer } from "../certificate-der.ts";
 import { makeIssuer } from "../issuer.ts";
 import { loadCaKey } from "../ca-key.ts";
 import { issuingCa } from "../hierarchy.ts";
@@ -49,7 +50,7 @@ export async function rebuildLedger(path: string, options: { withoutCrl?: boolea
   // Only verifies (crl.pem's signature): an encrypted key stays locked; the intermediate in two tiers.
   const issuing = issuingCa(layout);
   const key = await loadCaKey(issuing, { withoutSigning: true });
-  const issuer = await makeIssuer(new x509.X509Certificate(readText(issuing.caCertificate)), key, issuing.caCertificate);
+  const issuer = makeIssuer(readCertificateDer(new Uint8Array(new x509.X509Certificate(readText(issuing.caCertificate)).rawData)), key, issuing.caCertificate);
 
   const crl = options.withoutCrl ? undefined : lastCrl(layout, (der) => isSignedBy(issuer, der));
   const movedAside = await moveAsideUnlessHealthy(layout, settings);

@@ -27,7 +27,7 @@ export function depotApiServices(depot: Depot, options: DepotServicesOptions = {
   const makeKeys = options.makeKeys ?? generateKeyPair;
   return {
     tokens: depot.ledger.tokens,
-    caPem: depot.issuer.certificate.toString("pem").trim() + "\n",
+    caPem: depot.issuer.certificatePem.trim() + "\n",
     bundlePems: depot.bundlePems,
     defaultDays: depot.defaultDays,
     defaultKeyType: depot.defaultKeyType,

@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import type { Depot } from "../../ca/depot.ts";
+import { readCertificateDer } from "../../ca/certificate-der.ts";
 import { attribute } from "../../ca/dn.ts";
 import { writeFileAtomic } from "../../ca/files.ts";
 import { parseSubjectAltName } from "../../ca/profiles.ts";
@@ -55,7 +56,8 @@ function readCurrent(certPath: string, keyPath: string, depot: Depot): x509.X509
   try {
     const certificate = new x509.X509Certificate(readFileSync(certPath, "utf8"));
     // One the depot's CA did not sign (the CA was replaced) is replaced too.
-    return certificate.issuer === depot.issuer.certificate.subject ? certificate : undefined;
+    const issuer = readCertificateDer(new Uint8Array(certificate.rawData)).issuer;
+    return Buffer.from(issuer).equals(depot.issuer.certificate.subject) ? certificate : undefined;
   } catch {
     return undefined;
   }

@@ -8,9 +8,9 @@
  * intermediate (root-crl.pem, rewritten by `depot root crl`).
  */
 import { readFileSync, statSync } from "node:fs";
-import { issuingCa, isTwoTier, tierLayout } from "../../ca/hierarchy.ts";
+import { readCrlHeader } from "../../ca/crl.ts";
+import { issuingCa, isTwoTier, tierLayout } from "../../ca/tiers.ts";
 import type { DepotLayout } from "../../ca/layout.ts";
-import { x509 } from "../../ca/provider.ts";
 
 export interface CrlCopy {
   pem: string;
@@ -73,26 +73,12 @@ class CrlFile {
     const stamp = `${stat.mtimeMs}/${stat.size}/${stat.ino}`;
     if (this.crl?.stamp !== stamp) {
       const pem = readFileSync(this.crlPath, "utf8");
-      const parsed = new x509.X509Crl(pem);
-      const number = parsed.getExtension("2.5.29.20");
-      this.crl = {
-        stamp,
-        pem,
-        der: new Uint8Array(parsed.rawData),
-        number: number ? crlNumberOf(new Uint8Array(number.value)) : 0,
-        thisUpdate: parsed.thisUpdate,
-        nextUpdate: parsed.nextUpdate,
-      };
+      const der = derOf(pem);
+      const header = readCrlHeader(der);
+      this.crl = { stamp, pem, der, number: header.crlNumber, thisUpdate: header.thisUpdate, nextUpdate: header.nextUpdate };
     }
     return this.crl;
   }
-}
-
-/** The INTEGER inside the CRL number extension's value. */
-function crlNumberOf(value: Uint8Array): number {
-  let result = 0;
-  for (let i = 2; i < 2 + value[1]!; i++) result = result * 256 + value[i]!;
-  return result;
 }
 
 export function derOf(pem: string): Uint8Array {
