@@ -114,6 +114,8 @@ http {
     ssl_certificate ${parts.certificate};
     ssl_certificate_key ${parts.key ?? parts.certificate};
 ${directives}
+    # The page names the client certificate nginx saw; as text, so a browser shows it instead of saving it.
+    default_type text/plain;
     location / { return 200 "hello $ssl_client_s_dn\\n"; }
   }
 }
