@@ -11,16 +11,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { depot, run, tempDir } from "./helpers.ts";
-import { freePort } from "./server-helpers.ts";
+import { ensureNginx, type RunningNginx, startNginx } from "./nginx.ts";
 import { ensureTool } from "./tools.ts";
 
 const POLICY_DIR = "/etc/chromium/policies/managed";
 const PASSWORD = "browser test";
 let dir: string;
-let port: number;
 let policyFile: string;
-let nginx: ReturnType<typeof Bun.spawn> | undefined;
-
+let nginx: RunningNginx | undefined;
 
 /** A HOME whose NSS database trusts the depot's CA and, if given, holds a client certificate. */
 function browserHome(name: string, p12?: string): string {
@@ -46,7 +44,7 @@ function load(home: string): string {
     [
       "chromium", "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      `--user-data-dir=${join(home, "profile")}`, "--virtual-time-budget=5000", "--dump-dom", `https://127.0.0.1:${port}/`,
+      `--user-data-dir=${join(home, "profile")}`, "--virtual-time-budget=5000", "--dump-dom", `https://127.0.0.1:${nginx!.port}/`,
     ],
     { env: { HOME: home } },
   );
@@ -55,12 +53,11 @@ function load(home: string): string {
 
 beforeAll(async () => {
   const started = Date.now();
-  ensureTool("nginx", "nginx");
+  ensureNginx();
   ensureTool("pk12util", "libnss3-tools");
   ensureTool("chromium", "chromium");
   process.stderr.write(`browser test: tools ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   dir = tempDir("depot-browser-");
-  port = freePort();
   const ca = join(dir, "ca");
   const ok = (args: string[]) => {
     const result = depot(args);
@@ -71,50 +68,20 @@ beforeAll(async () => {
   writeFileSync(join(dir, "pw"), PASSWORD);
   ok(["generate", ca, "--type", "client", "--cn", "Browser User", "--p12", join(dir, "user.p12"), "--password-file", join(dir, "pw")]);
 
-  const prefix = join(dir, "nginx");
-  mkdirSync(join(prefix, "logs"), { recursive: true });
-  const conf = join(prefix, "nginx.conf");
-  writeFileSync(
-    conf,
-    `daemon off;
-master_process off;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log;
-events {}
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${dir}/server.pem;
-    ssl_certificate_key ${dir}/server.pem;
-    ssl_client_certificate ${ca}/certificates/ca.crt;
-    ssl_verify_client on;
-    default_type text/plain;
-    location / { return 200 "hello $ssl_client_s_dn\\n"; }
-  }
-}
-`,
-  );
-  nginx = Bun.spawn(["nginx", "-p", prefix, "-c", conf, "-e", `${prefix}/logs/error.log`], { stdout: "ignore", stderr: "pipe" });
-  for (let i = 0; i < 100; i++) {
-    const probe = run(["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${port}`]);
-    if (probe.exitCode === 0) break;
-    await Bun.sleep(100);
-  }
+  nginx = await startNginx({
+    certificate: join(dir, "server.pem"),
+    directives: `ssl_client_certificate ${ca}/certificates/ca.crt;
+ssl_verify_client on;`,
+  });
 
   mkdirSync(POLICY_DIR, { recursive: true });
   policyFile = join(POLICY_DIR, `depot-test-${process.pid}.json`);
-  writeFileSync(policyFile, JSON.stringify({ AutoSelectCertificateForUrls: [JSON.stringify({ pattern: `https://127.0.0.1:${port}`, filter: {} })] }));
+  writeFileSync(policyFile, JSON.stringify({ AutoSelectCertificateForUrls: [JSON.stringify({ pattern: `https://127.0.0.1:${nginx.port}`, filter: {} })] }));
 }, 900_000);
 
-afterAll(() => {
+afterAll(async () => {
   if (policyFile) rmSync(policyFile, { force: true });
-  nginx?.kill();
+  await nginx?.stop();
 });
 
 describe("headless Chromium and nginx requiring a depot client certificate", () => {

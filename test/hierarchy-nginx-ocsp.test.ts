@@ -6,9 +6,10 @@
  * because nginx asks a real `depot start --http-port` over OCSP.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEPOT_BIN, depot, openssl, run, type RunResult, tempDir } from "./helpers.ts";
+import { ensureNginx, type RunningNginx, startNginx } from "./nginx.ts";
 import { freePort, waitFor } from "./server-helpers.ts";
 import { ensureTool } from "./tools.ts";
 
@@ -22,8 +23,7 @@ const root = join(dir, "ca");
 const rootCrt = join(root, "certificates", "ca.crt");
 const httpPort = freePort();
 let depotServer: ReturnType<typeof Bun.spawn> | undefined;
-let nginx: ReturnType<typeof Bun.spawn> | undefined;
-let port: number;
+let nginx: RunningNginx | undefined;
 const files = { server: "", alice: "", bob: "" };
 
 function issue(name: string, args: string[]): string {
@@ -41,47 +41,13 @@ function depotConfig(): { nginx: string; makeCrls: string } {
   };
 }
 
-async function startNginx(directives: string): Promise<void> {
-  const prefix = join(dir, `nginx-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(join(prefix, "logs"), { recursive: true });
-  port = freePort();
-  const conf = join(prefix, "nginx.conf");
-  writeFileSync(
-    conf,
-    `daemon off;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log info;
-events {}
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fastcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${files.server};
-    ssl_certificate_key ${files.server};
-${directives.replace(/^/gm, "    ")}
-    location / { return 200 "hello $ssl_client_s_dn\\n"; }
-  }
-}
-`,
-  );
-  nginx = Bun.spawn(["nginx", "-p", prefix, "-c", conf], { stdout: "ignore", stderr: "pipe" });
-  await waitFor(() => run(["curl", "-s", "-o", "/dev/null", "-k", `https://127.0.0.1:${port}/`]).exitCode === 0, 15_000, () => `nginx to listen: ${readFileSync(join(prefix, "logs", "error.log"), "utf8")}`);
-}
-
-async function stopNginx(): Promise<void> {
-  if (!nginx) return;
-  nginx.kill("SIGQUIT");
-  await nginx.exited;
-  nginx = undefined;
-}
-
 function statusOf(clientPem: string): string {
+  const port = nginx!.port;
   return run(["curl", "-s", "-o", "/dev/null", "--cacert", rootCrt, "-w", "%{http_code}", "--cert", clientPem, "--key", clientPem, `https://localhost:${port}/`, "--resolve", `localhost:${port}:127.0.0.1`]).stdout;
 }
 
 beforeAll(async () => {
-  ensureTool("nginx", "nginx");
+  ensureNginx();
   ensureTool("curl", "curl");
   ok(depot(["init", root, "Ocsp Two Tier", "--intermediate", "--key-type", "ec-p256", "--public-url", `http://127.0.0.1:${httpPort}`]));
   files.server = issue("server", ["--type", "server", "--cn", "localhost", "--san", "127.0.0.1"]);
@@ -97,7 +63,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  await stopNginx();
+  await nginx?.stop();
   depotServer?.kill("SIGQUIT");
   await depotServer?.exited;
 });
@@ -109,7 +75,7 @@ describe("nginx with ssl_ocsp through the two tiers, as depot config says", () =
     expect(config.nginx).toContain("ssl_ocsp leaf;");
     expect(config.nginx).not.toContain("ssl_ocsp on;");
     ok(run(["sh", "-c", config.makeCrls]));
-    await startNginx(config.nginx);
+    nginx = await startNginx({ certificate: files.server, directives: config.nginx });
     try {
       expect(statusOf(files.alice)).toBe("200");
       expect(statusOf(files.bob)).toBe("200");
@@ -119,17 +85,17 @@ describe("nginx with ssl_ocsp through the two tiers, as depot config says", () =
       expect(statusOf(files.bob)).toBe("400");
       expect(statusOf(files.alice)).toBe("200");
     } finally {
-      await stopNginx();
+      await nginx.stop();
     }
   }, 60_000);
 
   test("with ssl_ocsp on, nginx asks about the intermediate too, which names no responder: everyone is refused", async () => {
     const config = depotConfig();
-    await startNginx(config.nginx.replace("ssl_ocsp leaf;", "ssl_ocsp on;"));
+    nginx = await startNginx({ certificate: files.server, directives: config.nginx.replace("ssl_ocsp leaf;", "ssl_ocsp on;") });
     try {
       expect(statusOf(files.alice)).toBe("400");
     } finally {
-      await stopNginx();
+      await nginx.stop();
     }
   }, 60_000);
 });

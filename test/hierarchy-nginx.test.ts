@@ -6,10 +6,10 @@
  * (nginx checks every level once it has a CRL).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { depot, openssl, pemBlocks, run, type RunResult, tempDir } from "./helpers.ts";
-import { freePort, waitFor } from "./server-helpers.ts";
+import { ensureNginx, type RunningNginx, startNginx } from "./nginx.ts";
 import { ensureTool } from "./tools.ts";
 
 function ok(result: RunResult): string {
@@ -20,8 +20,7 @@ function ok(result: RunResult): string {
 const dir = tempDir("depot-nginx-two-tier-");
 const root = join(dir, "ca");
 const rootCrt = join(root, "certificates", "ca.crt");
-let port: number;
-let nginx: ReturnType<typeof Bun.spawn> | undefined;
+let nginx: RunningNginx | undefined;
 const files: Record<string, string> = {};
 
 /** Issues into a file (key, certificate, intermediate) and returns its path. */
@@ -39,50 +38,16 @@ function depotConfig(): { nginx: string; makeCrls: string } {
   return { nginx: nginxPart, makeCrls };
 }
 
-async function startNginx(serverDirectives: string): Promise<void> {
-  const prefix = join(dir, `nginx-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(join(prefix, "logs"), { recursive: true });
-  port = freePort();
-  const conf = join(prefix, "nginx.conf");
-  writeFileSync(
-    conf,
-    `daemon off;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log info;
-events {}
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fastcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${files.server};
-    ssl_certificate_key ${files.server};
-${serverDirectives}
-    location / { return 200 "hello $ssl_client_s_dn\\n"; }
-  }
-}
-`,
-  );
-  nginx = Bun.spawn(["nginx", "-p", prefix, "-c", conf], { stdout: "ignore", stderr: "pipe" });
-  await waitFor(() => run(["curl", "-s", "-o", "/dev/null", "-k", `https://127.0.0.1:${port}/`]).exitCode === 0, 15_000, () => `nginx to listen: ${readFileSync(join(prefix, "logs", "error.log"), "utf8")}`);
-}
-
-async function stopNginx(): Promise<void> {
-  if (!nginx) return;
-  nginx.kill("SIGQUIT");
-  await nginx.exited;
-  nginx = undefined;
-}
-
 /** curl with a client certificate file (key and certificates in it), trusting the depot's root for the server. */
 function get(clientPem?: string): { status: string; body: string } {
+  const port = nginx!.port;
   const result = run(["curl", "-s", "--cacert", rootCrt, "-w", "\n%{http_code}", ...(clientPem ? ["--cert", clientPem, "--key", clientPem] : []), `https://localhost:${port}/`, "--resolve", `localhost:${port}:127.0.0.1`]);
   const lines = result.stdout.trimEnd().split("\n");
   return { status: lines.at(-1)!, body: lines.slice(0, -1).join("\n").trimEnd() };
 }
 
 beforeAll(() => {
-  ensureTool("nginx", "nginx");
+  ensureNginx();
   ensureTool("curl", "curl");
   ok(depot(["init", root, "Two Tier", "--intermediate", "--key-type", "ec-p256"]));
   const other = join(dir, "other");
@@ -99,14 +64,14 @@ beforeAll(() => {
   ok(depot(["revoke", root, serial]));
 }, 600_000);
 
-afterAll(stopNginx);
+afterAll(() => nginx?.stop());
 
 describe("nginx mutual TLS through the two tiers, as depot config says", () => {
   test("the intermediate's clients are accepted, revoked, foreign and absent ones refused", async () => {
     const config = depotConfig();
     expect(config.nginx).toContain("ssl_verify_depth 2;");
     ok(run(["sh", "-c", config.makeCrls]));
-    await startNginx(config.nginx.replace(/^/gm, "    "));
+    nginx = await startNginx({ certificate: files.server!, directives: config.nginx });
     try {
       expect(get(files.alice)).toEqual({ status: "200", body: "hello CN=Alice Example" });
       expect(get(files.aliceLeafOnly)).toEqual({ status: "200", body: "hello CN=Alice Example" });
@@ -114,17 +79,17 @@ describe("nginx mutual TLS through the two tiers, as depot config says", () => {
       expect(get(files.stranger).status).toBe("400");
       expect(get().status).toBe("400");
     } finally {
-      await stopNginx();
+      await nginx.stop();
     }
   }, 60_000);
 
   test("with the leaves' CRL alone, nginx cannot check the intermediate and refuses everyone: the root's CRL is needed", async () => {
     const config = depotConfig();
-    await startNginx(config.nginx.replace(/ssl_crl .*;/, `ssl_crl ${join(root, "crl.pem")};`).replace(/^/gm, "    "));
+    nginx = await startNginx({ certificate: files.server!, directives: config.nginx.replace(/ssl_crl .*;/, `ssl_crl ${join(root, "crl.pem")};`) });
     try {
       expect(get(files.alice).status).toBe("400");
     } finally {
-      await stopNginx();
+      await nginx.stop();
     }
   }, 60_000);
 });
