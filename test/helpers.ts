@@ -8,14 +8,16 @@ export const DEPOT_BIN = join(ROOT, "dist", "depot");
 /** The Bun running the tests, for fixtures that run as separate processes. */
 export const BUN = process.execPath;
 
-// bun test runs every file in one process: clean up when it exits, not
-// after the first file (an afterAll here would only be registered once).
+// bun test runs every file in one process, and never fires process.on("exit")
+// there: test/cleanup.ts (preloaded by npm test) removes them all at the end.
 const made: string[] = [];
-process.on("exit", () => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
 
-/** A fresh folder under the system temp dir, removed when the test file ends. */
+/** Removes every folder tempDir made (test/cleanup.ts, once all files have run). */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** A fresh folder under the system temp dir, removed when the test run ends. */
 export function tempDir(prefix = "depot-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   made.push(dir);

@@ -1,0 +1,7 @@
+// Preloaded by `npm test` (package.json): a top-level afterAll in a preload
+// runs once, after every test file, and removes the temporary folders the
+// tests made (a full run made about 1 GB of them in /tmp).
+import { afterAll } from "bun:test";
+import { removeTempDirs } from "./helpers.ts";
+
+afterAll(removeTempDirs);
