@@ -13,12 +13,13 @@
  * when it is missing (as root) and says so.
  */
 import type { Subprocess } from "bun";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runLoad } from "./load.ts";
 import { freePort } from "./_ports.ts";
+import { type DefaultServer, startDefaultServer } from "./_default-server.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values: flags } = parseArgs({
@@ -146,33 +147,9 @@ async function loadCfssl(port: number, n: number, c: number): Promise<RoundResul
 
 // ---- depot -------------------------------------------------------------
 
-interface DepotServer {
-  process: Subprocess;
-  port: number;
-  depotPath: string;
-  pidFile: string;
-}
+type DepotServer = DefaultServer;
 
-async function startDepot(): Promise<DepotServer> {
-  const depotPath = join(work, "depot");
-  const init = Bun.spawnSync([DEPOT, "init", depotPath, "Bench CA", "--key-type", "ec-p256"]);
-  if (init.exitCode !== 0) throw new Error(`depot init failed: ${init.stderr}`);
-  const port = freePort();
-  const pidFile = join(work, "depot.pid");
-  // Default options but the port, the pid file and the log file (kept out of $HOME).
-  const proc = Bun.spawn([DEPOT, "start", depotPath, "--port", String(port), "--pid-file", pidFile, "--log-file", join(work, "depot.log")], {
-    stdout: "ignore",
-    stderr: "ignore",
-    stdin: "ignore",
-  });
-  const stateFile = `${pidFile}.json`;
-  const started = performance.now();
-  while (!(existsSync(stateFile) && JSON.parse(readFileSync(stateFile, "utf8")).workers.length === 2)) {
-    if (performance.now() - started > 15_000) throw new Error("depot did not start in 15 s");
-    await Bun.sleep(10);
-  }
-  return { process: proc, port, depotPath, pidFile };
-}
+const startDepot = () => startDefaultServer(DEPOT, work);
 
 async function loadDepot(server: DepotServer, n: number, c: number): Promise<RoundResult> {
   const result = await runLoad({

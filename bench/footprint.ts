@@ -10,12 +10,12 @@
  * compare two builds (`--depot`) run one after the other. Target 3 of the
  * performance issue is the total right after the load: at most 90 MB.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runLoad } from "./load.ts";
-import { freePort } from "./_ports.ts";
+import { startDefaultServer } from "./_default-server.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -27,21 +27,7 @@ const { values: flags } = parseArgs({
 const depotBinary = resolve(flags.depot);
 const work = mkdtempSync(join(tmpdir(), "depot-footprint-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
-const depotPath = join(work, "depot");
-const init = Bun.spawnSync([depotBinary, "init", depotPath, "Bench CA", "--key-type", "ec-p256"]);
-if (init.exitCode !== 0) throw new Error(`depot init failed: ${init.stderr}`);
-const port = freePort();
-const pidFile = join(work, "depot.pid");
-const server = Bun.spawn([depotBinary, "start", depotPath, "--port", String(port), "--pid-file", pidFile, "--log-file", join(work, "depot.log")], {
-  stdout: "ignore",
-  stderr: "ignore",
-  stdin: "ignore",
-});
-const started = performance.now();
-while (!(existsSync(`${pidFile}.json`) && JSON.parse(readFileSync(`${pidFile}.json`, "utf8")).workers.length === 2)) {
-  if (performance.now() - started > 15_000) throw new Error("depot did not start in 15 s");
-  await Bun.sleep(10);
-}
+const { process: server, port, depotPath } = await startDefaultServer(depotBinary, work);
 
 /** One line: each process's PSS (anonymous part in brackets), then the total, in MB. */
 function footprint(): string {

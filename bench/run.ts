@@ -5,7 +5,10 @@
  * a free port, runs bench/load.ts scenarios against it, and measures the
  * reference in the same run: the crypto alone (key generation + signing),
  * one process per core. Prints key type, depot req/s, reference ops/s, their
- * ratio, p99 latency and worker memory; see docs/performance.md.
+ * ratio, p99 latency and worker memory; then the HTTP faces and the
+ * ledgers (bench/ocsp.ts, api.ts, postgres.ts), and depot against cfssl
+ * side by side with the server's footprint and refusals at c=64
+ * (bench/cfssl.ts); see docs/performance.md.
  */
 import type { Subprocess } from "bun";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -178,14 +181,16 @@ for (const keyType of ["ec-p256", "ed25519"]) {
   }
 }
 
-// RSA-2048, sustained with no pool (every request makes its key), with
-// `help` probed meanwhile. One RSA key takes 70-130 ms here and varies
-// widely, so a short run gives an unstable ratio: depot and the reference
-// alternate in rounds of equal length, and the ratio is of their totals.
+// RSA-2048, sustained with no pool (every request makes its key). One RSA
+// key takes 70-130 ms here and varies widely, and this machine's speed
+// drifts by minutes, so a short run gives an unstable ratio: depot and the
+// reference alternate in rounds of equal length, and the ratio is of their
+// totals. The first depot round probes `help` meanwhile (its probes take
+// CPU from the keys), so it is a warm-up that the ratio leaves out.
 {
   const server = await startServer("rsa-2048", 0);
   try {
-    const rounds = 4;
+    const rounds = 6;
     const roundSeconds = Math.max(5, Math.round((flags.quick ? 20 : Number(flags["rsa-seconds"])) / rounds));
     let done = false;
     let depotKeys = 0;
@@ -199,18 +204,21 @@ for (const keyType of ["ec-p256", "ed25519"]) {
         dnTemplate: "/CN=bench-{i}/O=depot bench", caPem: readFileSync(join(server.depotPath, "certificates", "ca.crt"), "utf8"),
       });
       results.push(result);
+      if (round === 0) {
+        done = true; // `help` was probed during this round only
+        continue;
+      }
       depotKeys += result.ok;
       depotSeconds += result.wallSeconds;
-      if (round === 0) done = true; // probe `help` during the first round only
       referenceKeys += (await reference("rsa-2048", roundSeconds)) * roundSeconds;
     }
     const help = await probes;
     const merged = results.reduce((a, b) => (a.latencyMs.p99 > b.latencyMs.p99 ? a : b));
     const n = results.reduce((sum, r) => sum + r.ok + r.errors, 0);
     const depotRate = depotKeys / depotSeconds;
-    const referenceRate = referenceKeys / (roundSeconds * rounds);
+    const referenceRate = referenceKeys / (roundSeconds * (rounds - 1));
     rows.push(
-      row("rsa-2048", `sustained, no pool, ${rounds} x ${roundSeconds} s alternating`, n, 8, { ...merged, requestsPerSecond: depotRate, errors: results.reduce((e, r) => e + r.errors, 0) }, server, {
+      row("rsa-2048", `sustained, no pool, ${rounds - 1} x ${roundSeconds} s alternating after a warm-up round`, n, 8, { ...merged, requestsPerSecond: depotRate, errors: results.reduce((e, r) => e + r.errors, 0) }, server, {
         helpMaxMs: help.at(-1) ?? 0,
         helpP95Ms: help[Math.floor(help.length * 0.95)] ?? 0,
         referencePerSecond: referenceRate,
@@ -304,8 +312,31 @@ const ledgerRowsByEngine: HttpRow[] = [];
   });
 }
 
+// depot against cfssl, side by side (targets 1-3 of the performance issue):
+// bench/cfssl.ts installs Debian's golang-cfssl when it is missing (as root).
+interface CfsslRound {
+  round: number;
+  cfssl: { goodPerSecond: number; p99Ms: number; errors: number; cpuMsPerAnswer?: number };
+  depot: { goodPerSecond: number; p99Ms: number; errors: number; cpuMsPerAnswer?: number };
+}
+interface CfsslSummary {
+  rounds: CfsslRound[];
+  medianRatio: number;
+  burst64: { goodPerSecond: number; p99Ms: number; errors: number };
+  footprint: { role: string; pssMb: number; hwmMb: number }[];
+  totalPssMb: number;
+  ledgerRows: number;
+  answeredByDepot: number;
+}
+let versusCfssl: CfsslSummary | { failed: string };
+try {
+  versusCfssl = (await runJson("cfssl.ts", flags.quick ? ["--rounds", "2", "-n", "2000"] : ["--rounds", "4", "-n", "6000"])) as CfsslSummary;
+} catch (error) {
+  versusCfssl = { failed: `${(error as Error).message} (run it alone to see why: bun bench/cfssl.ts)` };
+}
+
 if (flags.json) {
-  console.log(JSON.stringify({ cores, bun: Bun.version, rows, httpRows, ledgerRowsByEngine }, null, 2));
+  console.log(JSON.stringify({ cores, bun: Bun.version, rows, httpRows, ledgerRowsByEngine, versusCfssl }, null, 2));
 } else {
   const header = ["key type", "scenario", "n", "c", "depot req/s", "reference ops/s", "ratio", "p50 ms", "p99 ms", "errors", "dup serials", "ledger rows", "worker RSS MB", "start ms"];
   const lines = rows.map((r) => [
@@ -321,7 +352,21 @@ if (flags.json) {
   if (burst) console.log(`RSA-2048 burst p99 per round: ${burst.burstP99s!.map((v) => v.toFixed(1)).join(", ")} ms`);
   console.log(`\n| HTTP faces and ledgers | per second | p99 ms | errors | |\n| --- | --- | --- | --- | --- |`);
   for (const r of [...httpRows, ...ledgerRowsByEngine]) console.log(`| ${r.scenario} | ${r.perSecond.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.errors} | ${r.note} |`);
+  if ("failed" in versusCfssl) {
+    console.log(`\ndepot against cfssl: not measured: ${versusCfssl.failed}`);
+  } else {
+    const cpuRatio = (r: CfsslRound) => (r.cfssl.cpuMsPerAnswer && r.depot.cpuMsPerAnswer ? (r.cfssl.cpuMsPerAnswer / r.depot.cpuMsPerAnswer).toFixed(2) : "-");
+    console.log(`\n| depot against cfssl, EC P-256, c=16 | cfssl req/s | cfssl p99 ms | depot good/s | depot p99 ms | depot errors | ratio | CPU-efficiency ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- |`);
+    for (const r of versusCfssl.rounds) {
+      console.log(
+        `| round ${r.round} | ${r.cfssl.goodPerSecond.toFixed(0)} | ${r.cfssl.p99Ms.toFixed(1)} | ${r.depot.goodPerSecond.toFixed(0)} | ${r.depot.p99Ms.toFixed(1)} | ${r.depot.errors} | ${(r.depot.goodPerSecond / r.cfssl.goodPerSecond).toFixed(2)} | ${cpuRatio(r)} |`,
+      );
+    }
+    console.log(`median ratio ${versusCfssl.medianRatio.toFixed(2)} (target >= 1.2); at c=64: ${versusCfssl.burst64.errors} refused, ${versusCfssl.burst64.goodPerSecond.toFixed(0)} good/s, p99 ${versusCfssl.burst64.p99Ms.toFixed(1)} ms (target: 0 refused)`);
+    console.log(`PSS right after the load: ${versusCfssl.footprint.map((f) => `${f.role} ${f.pssMb.toFixed(1)} MB (VmHWM ${f.hwmMb.toFixed(1)})`).join(", ")}; total ${versusCfssl.totalPssMb.toFixed(1)} MB (target <= 90)`);
+  }
   console.log(`cores ${cores}, bun ${Bun.version}`);
 }
-const failed = rows.some((r) => r.errors > 0 || r.duplicateSerials > 0 || r.ledgerRows !== r.requests) || httpRows.some((r) => r.errors > 0);
+const cfsslFailed = !("failed" in versusCfssl) && (versusCfssl.ledgerRows !== versusCfssl.answeredByDepot || versusCfssl.rounds.some((r) => r.depot.errors > 0));
+const failed = rows.some((r) => r.errors > 0 || r.duplicateSerials > 0 || r.ledgerRows !== r.requests) || httpRows.some((r) => r.errors > 0) || cfsslFailed;
 process.exitCode = failed ? 1 : 0;

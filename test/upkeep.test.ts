@@ -12,6 +12,23 @@ import { freePort, request, startServer, waitFor, workerPids } from "./server-he
 
 const DAY = 86_400_000;
 
+/** `depot start` on a depot a test prepared (startServer makes its own), with its log readable. */
+function serveDepot(root: string, home: string) {
+  const logFile = join(home, "depot.log");
+  const server = Bun.spawn([DEPOT_BIN, "start", root, "--port", String(freePort()), "--pid-file", join(home, "pid"), "--log-file", logFile], {
+    stdout: "ignore",
+    stderr: "ignore",
+    env: { ...process.env, HOME: home },
+  });
+  return {
+    log: () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : ""),
+    kill: async () => {
+      server.kill("SIGKILL");
+      await server.exited;
+    },
+  };
+}
+
 test("a running server re-signs, at start, a CRL that is past half its life", async () => {
   const home = tempDir();
   const root = await createDepot(join(home, "old-crl"), { keyType: "ec-p256" });
@@ -27,14 +44,8 @@ test("a running server re-signs, at start, a CRL that is past half its life", as
   ledger.run("UPDATE counters SET value = ? WHERE name = 'crl_this_update'", [thisUpdate.getTime()]);
   ledger.run("UPDATE counters SET value = ? WHERE name = 'crl_next_update'", [nextUpdate.getTime()]);
   ledger.close();
-  const logFile = join(home, "depot.log");
-  const server = Bun.spawn([DEPOT_BIN, "start", root, "--port", String(freePort()), "--pid-file", join(home, "pid"), "--log-file", logFile], {
-    stdout: "ignore",
-    stderr: "ignore",
-    env: { ...process.env, HOME: home },
-  });
+  const { log, kill } = serveDepot(root, home);
   try {
-    const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
     await waitFor(() => log().includes("published CRL"), 10_000, log);
     expect(log()).toContain("published CRL 2 (0 revoked)");
     // The new CRL is valid for the depot's 7 days from now.
@@ -42,8 +53,7 @@ test("a running server re-signs, at start, a CRL that is past half its life", as
     const nextUpdate = new Date(text.replace("nextUpdate=", "")).getTime();
     expect(Math.abs(nextUpdate - (Date.now() + 7 * DAY))).toBeLessThan(120_000);
   } finally {
-    server.kill("SIGKILL");
-    await server.exited;
+    await kill();
   }
 });
 
@@ -76,20 +86,13 @@ test("at start, files a crash lost are restored after the workers are ready: sta
   const files = issued.map((c) => join(root, "certificates", `${BigInt(`0x${c.serial}`)}.crt`));
   rmSync(files[1]!);
   rmSync(files[2]!);
-  const logFile = join(home, "depot.log");
-  const server = Bun.spawn([DEPOT_BIN, "start", root, "--port", String(freePort()), "--pid-file", join(home, "pid"), "--log-file", logFile], {
-    stdout: "ignore",
-    stderr: "ignore",
-    env: { ...process.env, HOME: home },
-  });
+  const { log, kill } = serveDepot(root, home);
   try {
-    const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
     await waitFor(() => log().includes("restored 2 certificate file(s) from the ledger"), 10_000, log);
     expect(log().indexOf("All 2 workers ready")).toBeGreaterThan(-1);
     expect(log().indexOf("All 2 workers ready")).toBeLessThan(log().indexOf("restored 2 certificate file(s)"));
     for (const [i, file] of files.entries()) expect(readFileSync(file, "utf8")).toBe(issued[i]!.certificatePem);
   } finally {
-    server.kill("SIGKILL");
-    await server.exited;
+    await kill();
   }
 });
