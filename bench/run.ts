@@ -1,5 +1,5 @@
 /**
- * The performance check, one command: `bun bench/run.ts [--quick] [--json]`.
+ * The performance check, one command: `bun bench/run.ts [--quick] [--json] [--only fast,rsa,http,ledgers,cfssl]`.
  *
  * For each key type it starts the compiled server (dist/depot, 2 workers) on
  * a free port, runs bench/load.ts scenarios against it, and measures the
@@ -20,8 +20,16 @@ import { type LoadResult, request, runLoad } from "./load.ts";
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
 const { values: flags } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, json: { type: "boolean", default: false }, "rsa-seconds": { type: "string", default: "120" } },
+  options: {
+    quick: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    "rsa-seconds": { type: "string", default: "120" },
+    /** Some sections only, comma-separated: fast (EC P-256, Ed25519), rsa, http, ledgers, cfssl. */
+    only: { type: "string" },
+  },
 });
+/** Whether this run measures `section` (every section unless --only names some). */
+const wants = (section: "fast" | "rsa" | "http" | "ledgers" | "cfssl") => flags.only === undefined || flags.only.split(",").includes(section);
 const scale = flags.quick ? 0.25 : 1;
 const cores = availableParallelism();
 
@@ -167,7 +175,7 @@ async function load(server: Server, requests: number, concurrency: number): Prom
 const rows: Row[] = [];
 
 // Fast key types: sustained load; the encoding, ledger and socket are the cost.
-for (const keyType of ["ec-p256", "ed25519"]) {
+for (const keyType of wants("fast") ? ["ec-p256", "ed25519"] : []) {
   const server = await startServer(keyType, 0);
   try {
     await load(server, 200, 16); // warm-up (JIT), not counted
@@ -187,7 +195,7 @@ for (const keyType of ["ec-p256", "ed25519"]) {
 // reference alternate in rounds of equal length, and the ratio is of their
 // totals. The first depot round probes `help` meanwhile (its probes take
 // CPU from the keys), so it is a warm-up that the ratio leaves out.
-{
+if (wants("rsa")) {
   const server = await startServer("rsa-2048", 0);
   try {
     const rounds = 6;
@@ -232,7 +240,7 @@ for (const keyType of ["ec-p256", "ed25519"]) {
 
 // RSA-2048, bursts of 32 on a warm pool (the default 32 keys per worker:
 // the kernel does not split a burst evenly between the workers).
-{
+if (wants("rsa")) {
   const server = await startServer("rsa-2048", 32);
   try {
     await load(server, 8, 2); // warm-up (JIT), not counted
@@ -258,7 +266,7 @@ for (const keyType of ["ec-p256", "ed25519"]) {
 // The reference, measured in this same run.
 const referenceSeconds = flags.quick ? 3 : 6;
 const referenceByType = new Map<string, number>();
-for (const keyType of ["ec-p256", "ed25519"]) referenceByType.set(keyType, await reference(keyType, referenceSeconds));
+for (const keyType of wants("fast") ? ["ec-p256", "ed25519"] : []) referenceByType.set(keyType, await reference(keyType, referenceSeconds));
 for (const r of rows) {
   if (r.scenario.startsWith("burst") || r.ratio !== undefined) continue;
   r.referencePerSecond = referenceByType.get(r.keyType);
@@ -281,7 +289,7 @@ async function runJson(script: string, args: string[]): Promise<any> {
   return JSON.parse(text);
 }
 const httpRows: HttpRow[] = [];
-{
+if (wants("http")) {
   const ocsp = await runJson("ocsp.ts", ["--seconds", flags.quick ? "2" : "5"]);
   for (const r of ocsp.rows as { scenario: string; perSecond: number; p99Ms: number; failures: number; serverCpuUs: number }[]) {
     httpRows.push({ scenario: `OCSP, ${r.scenario}, c=16 keep-alive`, perSecond: r.perSecond, p99Ms: r.p99Ms, errors: r.failures, note: `server CPU ${r.serverCpuUs.toFixed(0)} us/response` });
@@ -300,7 +308,7 @@ const httpRows: HttpRow[] = [];
 // The PostgreSQL ledger beside SQLite, in the same run (bench/postgres.ts
 // starts its own throw-away cluster).
 const ledgerRowsByEngine: HttpRow[] = [];
-{
+if (wants("ledgers")) {
   const pg = await runJson("postgres.ts", flags.quick ? ["--quick"] : []);
   ledgerRowsByEngine.push({ scenario: "EC P-256 issuance, SQLite ledger (best run)", perSecond: Math.max(...pg.sqlitePerSecond), p99Ms: pg.sqliteP99Ms, errors: 0, note: "" });
   ledgerRowsByEngine.push({
@@ -328,11 +336,13 @@ interface CfsslSummary {
   ledgerRows: number;
   answeredByDepot: number;
 }
-let versusCfssl: CfsslSummary | { failed: string };
-try {
-  versusCfssl = (await runJson("cfssl.ts", flags.quick ? ["--rounds", "2", "-n", "2000"] : ["--rounds", "4", "-n", "6000"])) as CfsslSummary;
-} catch (error) {
-  versusCfssl = { failed: `${(error as Error).message} (run it alone to see why: bun bench/cfssl.ts)` };
+let versusCfssl: CfsslSummary | { failed: string } = { failed: "not asked for (--only)" };
+if (wants("cfssl")) {
+  try {
+    versusCfssl = (await runJson("cfssl.ts", flags.quick ? ["--rounds", "2", "-n", "2000"] : ["--rounds", "4", "-n", "6000"])) as CfsslSummary;
+  } catch (error) {
+    versusCfssl = { failed: `${(error as Error).message} (run it alone to see why: bun bench/cfssl.ts)` };
+  }
 }
 
 if (flags.json) {
