@@ -1,7 +1,7 @@
 // Group commit: what a burst of records becomes (one transaction), and what
 // each caller is told when one item, the whole group, or the lock fails.
 import { expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GroupCommit } from "../src/ca/ledger/group-commit.ts";
@@ -87,6 +87,42 @@ test("in a real ledger, a serial taken twice in one group refuses only the secon
     // One audit record per row written, none for the refused one, and the chain verifies.
     expect(await ledger.audit.verify()).toMatchObject({ ok: true, count: 4 });
     ledger.close();
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+test("a ledger whose WAL is checkpointed elsewhere copies nothing into its file while it records; checkpoint() does", async () => {
+  const folder = mkdtempSync(join(tmpdir(), "depot-checkpoint-"));
+  try {
+    const fileSize = (name: string) => statSync(join(folder, name)).size;
+    const fill = async (ledger: SqliteLedger, prefix: string) => {
+      // Groups of 4, as a loaded worker makes them: each commit rewrites its pages into the WAL.
+      for (let group = 0; group < 300; group++) {
+        await Promise.all(
+          Array.from({ length: 4 }, (_, i) => {
+            const serial = `${prefix}${group.toString(16).padStart(3, "0")}${i}`;
+            return ledger.record(
+              { serial, subject: `/CN=${serial}`, type: "client", keyType: "ec-p256", notBefore: new Date(), notAfter: new Date(Date.now() + 1e10), fingerprint: serial, pem: "x".repeat(900), status: "valid" },
+              { event: "issue", requester: "test", serial },
+            );
+          }),
+        );
+      }
+    };
+    const here = SqliteLedger.open(join(folder, "here.sqlite3"), { create: true, groupReadable: false });
+    const elsewhere = SqliteLedger.open(join(folder, "elsewhere.sqlite3"), { create: true, groupReadable: false, walCheckpoints: "elsewhere" });
+    const [hereBefore, elsewhereBefore] = [fileSize("here.sqlite3"), fileSize("elsewhere.sqlite3")];
+    await fill(here, "a");
+    await fill(elsewhere, "b");
+    // 300 commits write more WAL frames than SQLite's 1,000-page checkpoint threshold.
+    expect(fileSize("here.sqlite3")).toBeGreaterThan(hereBefore + 1_000_000);
+    expect(fileSize("elsewhere.sqlite3")).toBe(elsewhereBefore);
+    await elsewhere.checkpoint();
+    expect(fileSize("elsewhere.sqlite3")).toBeGreaterThan(elsewhereBefore + 1_000_000);
+    expect((await elsewhere.list()).length).toBe(1_200);
+    here.close();
+    elsewhere.close();
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }

@@ -64,6 +64,8 @@ export interface OpenOptions extends CaKeyAccess {
   ledger?: Ledger;
   /** A server's workers write certificate files after their answers (see certificate-files.ts). */
   deferFiles?: boolean;
+  /** `elsewhere` in a server's workers: the upkeep process checkpoints the SQLite WAL (ledger.ts). */
+  walCheckpoints?: "here" | "elsewhere";
   /** Told of a certificate file that could not be written; the issuance stands (default: a line on stderr). */
   onFileError?: (error: unknown) => void;
   /** The plain-HTTP base URL for AIA and CDP (`start --public-url`); default: depot.cnf's public_url. */
@@ -126,7 +128,7 @@ export class Depot {
     const issuing = issuingCa(layout);
     const key = await loadCaKey(issuing, options);
     const issuer = makeIssuer(readCaCertificate(issuing.caCertificate), key, issuing.caCertificate);
-    const ledger = options.ledger ?? (await openLedger(layout, settings));
+    const ledger = options.ledger ?? (await openLedger(layout, settings, options.walCheckpoints ? { walCheckpoints: options.walCheckpoints } : {}));
     try {
       // A depot made by the original has certificates but no ledger: record
       // them first, so their serials are taken before we issue anything.

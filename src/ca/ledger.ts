@@ -140,12 +140,20 @@ export interface Ledger {
   count(): Promise<number>;
   /** Whether it holds no record at all (a ledger always holds the CA's once made): cheaper than count. */
   isEmpty(): Promise<boolean>;
+  /** Checkpoints a write-ahead log, for a ledger that has one (SQLite) and whose servers leave it to one process (`walCheckpoints: "elsewhere"`). */
+  checkpoint?(): Promise<void>;
   close(): void;
 }
 
 export interface LedgerOpening {
   /** Make a new, empty ledger (init, rebuild); otherwise the ledger must exist, or the depot must never have had one. */
   create?: boolean;
+  /**
+   * `elsewhere`: another process (a server's upkeep process) checkpoints the
+   * SQLite WAL, so this one does not do it inside its commits: a
+   * checkpoint's fsync would hold a worker's event loop.
+   */
+  walCheckpoints?: "here" | "elsewhere";
 }
 
 /**
@@ -166,7 +174,7 @@ export async function openLedger(layout: DepotLayout, settings: DepotSettings, o
     if (presence !== "present" && hadLedger) throw lostLedger(layout, presence);
     if (presence === "missing" && !hadLedger && hasCrl(layout)) throw lostLedger(layout, presence);
   }
-  const ledger = SqliteLedger.open(layout.ledger, { create: true, groupReadable: groupReadable(layout) });
+  const ledger = SqliteLedger.open(layout.ledger, { create: true, groupReadable: groupReadable(layout), walCheckpoints: opening.walCheckpoints ?? "here" });
   if (!opening.create && hasLedgerMarker(layout) && (await ledger.isEmpty())) {
     ledger.close();
     throw lostLedger(layout, "empty");

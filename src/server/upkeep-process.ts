@@ -100,6 +100,8 @@ export async function runUpkeep(): Promise<never> {
         if (restored > 0) log("info", `restored ${restored} certificate file(s) from the ledger${why === "crash" ? " after a worker crash" : ""}`);
       }
       // Due when the ledger holds revocations the CRL lacks, or half its validity has passed.
+      // The workers leave the ledger's WAL to this process (their commits would wait on its fsync).
+      await opened.ledger.checkpoint?.();
       const crl = await opened.refreshCrl();
       if (crl) log("info", `published CRL ${crl.crlNumber} (${crl.revokedCount} revoked)`);
       await auditForwarder?.forward((lines) => send({ t: "audit", lines }));

@@ -62,6 +62,8 @@ class Worker {
       this.depot = await Depot.open(this.config.depot, {
         ...(decryptedKeyPem !== undefined ? { decryptedKeyPem } : {}),
         deferFiles: true,
+        // The upkeep process checkpoints the ledger's WAL: a checkpoint's fsync would hold this event loop.
+        walCheckpoints: "elsewhere",
         ...(this.config.publicUrl ? { publicUrl: this.config.publicUrl } : {}),
         // Issuances and revocations by every face (line, HTTPS API, ACME) count in the metrics.
         onRecorded: (event) =>

@@ -90,7 +90,7 @@ export class SqliteLedger implements Ledger {
    * Opens (or, with `create`, makes) the ledger file, brings its schema up
    * to date, and sets its files' modes: 0600, or 0640 for `groupReadable`.
    */
-  static open(path: string, options: { create: boolean; groupReadable: boolean }): SqliteLedger {
+  static open(path: string, options: { create: boolean; groupReadable: boolean; walCheckpoints?: "here" | "elsewhere" }): SqliteLedger {
     const mode = options.groupReadable ? 0o640 : 0o600;
     const group = options.groupReadable ? statSync(dirname(path)).gid : undefined;
     let db: Database | undefined;
@@ -109,6 +109,9 @@ export class SqliteLedger implements Ledger {
       db.run("PRAGMA synchronous = NORMAL");
       db.run(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
       migrate(db, path);
+      // Checkpointed by another process (see checkpoint()); SQLite's own, at
+      // 10 times its usual WAL size, only if that process stops doing it.
+      if (options.walCheckpoints === "elsewhere") db.run(`PRAGMA wal_autocheckpoint = ${10 * 1000}`);
       db.run("PRAGMA busy_timeout = 0");
       restrictModes(path, mode, group);
       return new SqliteLedger(db, path);
@@ -303,6 +306,15 @@ export class SqliteLedger implements Ledger {
 
   async isEmpty(): Promise<boolean> {
     return this.read(() => this.db.query("SELECT 1 FROM certificates LIMIT 1").get() === null);
+  }
+
+  /**
+   * Copies the WAL's committed pages into the ledger file (PASSIVE: it waits
+   * for no reader or writer), so that the processes that answer clients,
+   * opened with `walCheckpoints: "elsewhere"`, need not.
+   */
+  async checkpoint(): Promise<void> {
+    this.read(() => this.db.run("PRAGMA wal_checkpoint(PASSIVE)"));
   }
 
   close(): void {
