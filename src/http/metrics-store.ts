@@ -7,6 +7,7 @@
  * workers flush; gauges are one row per worker, counted while fresh.
  */
 import { Database, SQLiteError } from "bun:sqlite";
+import { isBusy } from "../ca/ledger/sqlite-busy.ts";
 import { join } from "node:path";
 import type { Sample } from "./metrics.ts";
 
@@ -40,9 +41,12 @@ export class MetricsStore {
   constructor(path: string) {
     this.db = new Database(path, { create: true, strict: true });
     this.db.run("PRAGMA busy_timeout = 5000");
-    this.db.run("PRAGMA journal_mode = WAL");
+    // Two workers making a fresh metrics.sqlite at once: switching it to WAL
+    // needs the file to itself, and SQLite answers SQLITE_BUSY at once
+    // rather than wait (a worker failed to start, 1 start in 30).
+    setUpWhenFree(() => this.db.run("PRAGMA journal_mode = WAL"));
     this.db.run("PRAGMA synchronous = NORMAL");
-    this.db.run(SCHEMA);
+    setUpWhenFree(() => this.db.run(SCHEMA));
     // Past the set-up, a worker's event loop never waits long on this file:
     // a flush that meets the lock fails and its increments go with the next one.
     this.db.run("PRAGMA busy_timeout = 20");
@@ -88,5 +92,18 @@ export class MetricsStore {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** Runs a set-up statement, retrying for up to 5 s while another process holds the file (only at a worker's start). */
+function setUpWhenFree(statement: () => void): void {
+  const deadline = performance.now() + 5000;
+  for (;;) {
+    try {
+      return statement();
+    } catch (error) {
+      if (!isBusy(error) || performance.now() > deadline) throw error;
+      Bun.sleepSync(5 + Math.random() * 20);
+    }
   }
 }
