@@ -14,7 +14,7 @@
  */
 import type { Subprocess } from "bun";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -25,6 +25,7 @@ import { createAcmeServer, depotIssuer, SqliteAcmeStore } from "../src/acme/inde
 import { TestAcmeClient } from "../test/acme-clients/client.ts";
 import { startChallTestSrv, startHttp01Responder } from "../test/acme-clients/harness.ts";
 import { freePort } from "./_ports.ts";
+import { cpuSecondsOf, treePids } from "./_process-tree.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -152,7 +153,7 @@ async function runBench(): Promise<void> {
     await Promise.all(clients.map(orderOne));
     latencies.length = 0;
     // CPU time is what the machine's other load does not distort: the server's (every process it runs) and ours.
-    const serverPids = server ? [server.pid, ...childPids(server.pid)] : workers.map((w) => w.pid);
+    const serverPids = server ? treePids(server.pid) : workers.map((w) => w.pid);
     const serverCpuBefore = cpuMs(serverPids);
     const clientCpuBefore = process.cpuUsage();
     const deadline = performance.now() + seconds * 1000;
@@ -193,23 +194,9 @@ async function runBench(): Promise<void> {
   }
 }
 
-/** user + system CPU of these processes, ms (from /proc; clock ticks of 10 ms). */
+/** user + system CPU of these processes, ms. */
 function cpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks * 10;
-}
-
-function childPids(pid: number): number[] {
-  const out = Bun.spawnSync(["pgrep", "-P", String(pid)]).stdout.toString();
-  return out.split(/\s+/).filter(Boolean).map(Number);
+  return pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0) * 1000;
 }
 
 async function makeCsrKey(): Promise<CryptoKeyPair> {

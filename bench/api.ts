@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { checkAnswer, type LoadResult, runLoad } from "./load.ts";
 import * as x509 from "@peculiar/x509";
 import { freePort } from "./_ports.ts";
+import { treeCpuSeconds } from "./_process-tree.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -105,28 +106,13 @@ async function apiLoad(count: number, c: number): Promise<LoadResult> {
   };
 }
 
-/** CPU seconds (user + system) the server's processes (supervisor, workers, upkeep) have used so far. */
-function serverCpuSeconds(): number {
-  const pids = [server.pid, ...Bun.spawnSync(["pgrep", "-P", String(server.pid)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number)];
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return ticks / 100;
-}
-
 /** Runs a phase and notes the server's and this client's CPU time per certificate, which the machine's other load does not skew as much as rates. */
 async function measured(phase: () => Promise<LoadResult>): Promise<LoadResult & { serverCpuMs: number; clientCpuMs: number }> {
-  const server0 = serverCpuSeconds();
+  const server0 = treeCpuSeconds(server.pid);
   const client0 = process.cpuUsage();
   const result = await phase();
   const client = process.cpuUsage(client0);
-  return { ...result, serverCpuMs: ((serverCpuSeconds() - server0) * 1000) / result.ok, clientCpuMs: (client.user + client.system) / 1000 / result.ok };
+  return { ...result, serverCpuMs: ((treeCpuSeconds(server.pid) - server0) * 1000) / result.ok, clientCpuMs: (client.user + client.system) / 1000 / result.ok };
 }
 
 const lineLoad = (count: number) =>

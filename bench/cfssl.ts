@@ -19,6 +19,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runLoad } from "./load.ts";
 import { freePort } from "./_ports.ts";
+import { type ProcessReading, readTree, treeCpuSeconds } from "./_process-tree.ts";
 import { type DefaultServer, startDefaultServer } from "./_default-server.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -61,28 +62,12 @@ interface RoundResult {
   cpuMsPerAnswer?: number;
 }
 
-/** CPU seconds (user + system) used so far by `pid` and its children that are still alive. */
-function cpuSecondsOf(pid: number): number {
-  const children = Bun.spawnSync(["pgrep", "-P", String(pid)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number);
-  let ticks = 0;
-  for (const p of [pid, ...children]) {
-    try {
-      // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
-      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return ticks / 100;
-}
-
 /** Runs `load` and adds the server's CPU per good answer to its result. */
 async function withCpu(pid: number, load: () => Promise<RoundResult>, requests: number): Promise<RoundResult> {
-  const before = cpuSecondsOf(pid);
+  const before = treeCpuSeconds(pid);
   const result = await load();
   const good = requests - result.errors;
-  return { ...result, cpuMsPerAnswer: good > 0 ? ((cpuSecondsOf(pid) - before) * 1000) / good : undefined };
+  return { ...result, cpuMsPerAnswer: good > 0 ? ((treeCpuSeconds(pid) - before) * 1000) / good : undefined };
 }
 
 // ---- cfssl -------------------------------------------------------------
@@ -169,29 +154,7 @@ async function loadDepot(server: DepotServer, n: number, c: number): Promise<Rou
   };
 }
 
-interface Footprint {
-  pid: number;
-  role: string;
-  pssMb: number;
-  hwmMb: number;
-}
-
-/** PSS and VmHWM of the supervisor and every child of it. */
-function footprint(supervisorPid: number): Footprint[] {
-  const children = Bun.spawnSync(["pgrep", "-P", String(supervisorPid)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number);
-  const read = (pid: number, role: string): Footprint | undefined => {
-    try {
-      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
-      const status = readFileSync(`/proc/${pid}/status`, "utf8");
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-      const kb = (text: string, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
-      return { pid, role: role || cmdline.at(-1) || "child", pssMb: kb(rollup, "Pss") / 1024, hwmMb: kb(status, "VmHWM") / 1024 };
-    } catch {
-      return undefined;
-    }
-  };
-  return [read(supervisorPid, "supervisor"), ...children.map((pid) => read(pid, ""))].filter((f): f is Footprint => f !== undefined);
-}
+type Footprint = Pick<ProcessReading, "pid" | "role" | "pssMb" | "hwmMb">;
 
 function ledgerRows(depotPath: string): number {
   const { Database } = require("bun:sqlite") as typeof import("bun:sqlite");
@@ -221,7 +184,7 @@ try {
     answeredByDepot += requests - depotResult.errors;
     table.push({ round, cfssl: cfsslResult, depot: depotResult });
   }
-  footprintAfterLoad = footprint(depot.process.pid);
+  footprintAfterLoad = readTree(depot.process.pid).map(({ pid, role, pssMb, hwmMb }) => ({ pid, role, pssMb, hwmMb }));
   burst64 = await loadDepot(depot, 2000, 64);
   answeredByDepot += 2000 - burst64.errors;
 } finally {

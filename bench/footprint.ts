@@ -16,6 +16,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runLoad } from "./load.ts";
 import { startDefaultServer } from "./_default-server.ts";
+import { cpuSecondsOf, readTree, roleOf, treePids } from "./_process-tree.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -31,31 +32,17 @@ const { process: server, port, depotPath } = await startDefaultServer(depotBinar
 
 /** One line: each process's PSS (anonymous part in brackets), then the total, in MB. */
 function footprint(): string {
-  const children = Bun.spawnSync(["pgrep", "-P", String(server.pid)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number);
-  let total = 0;
-  const parts = [server.pid, ...children].map((pid) => {
-    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
-    const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(rollup)?.[1] ?? 0) / 1024;
-    total += mb("Pss");
-    const role = pid === server.pid ? "supervisor" : readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).at(-1);
-    return `${role} ${mb("Pss").toFixed(1)} (${mb("Pss_Anon").toFixed(1)})`;
-  });
-  return `${parts.join(" | ")} | total ${total.toFixed(1)}`;
+  const readings = readTree(server.pid);
+  const total = readings.reduce((sum, r) => sum + r.pssMb, 0);
+  return `${readings.map((r) => `${r.role} ${r.pssMb.toFixed(1)} (${r.pssAnonMb.toFixed(1)})`).join(" | ")} | total ${total.toFixed(1)}`;
 }
 
-/** Each process's CPU seconds (user + system), by role. */
+/** Each process's CPU seconds (user + system), summed by role. */
 function cpuByRole(): Map<string, number> {
-  const children = Bun.spawnSync(["pgrep", "-P", String(server.pid)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number);
   const cpu = new Map<string, number>();
-  for (const pid of [server.pid, ...children]) {
-    try {
-      // After the command's closing parenthesis: utime is the 12th field, stime the 13th.
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      const role = pid === server.pid ? "supervisor" : readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).at(-1)!;
-      cpu.set(role, (cpu.get(role) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
-    } catch {
-      // Gone meanwhile.
-    }
+  for (const pid of treePids(server.pid)) {
+    const role = pid === server.pid ? "supervisor" : roleOf(pid);
+    cpu.set(role, (cpu.get(role) ?? 0) + cpuSecondsOf(pid));
   }
   return cpu;
 }

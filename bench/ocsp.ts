@@ -24,6 +24,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort } from "./_ports.ts";
+import { treeCpuSeconds } from "./_process-tree.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -134,23 +135,8 @@ function nonceRequest(which: number, nonce: Buffer): Uint8Array<ArrayBuffer> {
   return tlv(TAG.SEQUENCE, tlv(TAG.SEQUENCE, tlv(TAG.SEQUENCE, tlv(TAG.SEQUENCE, certIds[which]!)), tlv(0xa2, tlv(TAG.SEQUENCE, extension))));
 }
 
-/** CPU seconds (user + system) the server's processes have used so far: per response, a figure the machine's other load skews less than rates. */
-function serverCpuSeconds(): number {
-  const pids = [server.pid, ...Bun.spawnSync(["pgrep", "-P", String(server.pid)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number)];
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return ticks / 100;
-}
-
 async function round(withNonce: boolean): Promise<{ perSecond: number; answered: number; failures: number; p99Ms: number; serverCpuUs: number; clientCpuUs: number }> {
-  const server0 = serverCpuSeconds();
+  const server0 = treeCpuSeconds(server.pid);
   const client0 = process.cpuUsage();
   const fixed = serials.map((serial) => requestFor(serial));
   const deadline = performance.now() + SECONDS * 1000;
@@ -184,7 +170,7 @@ async function round(withNonce: boolean): Promise<{ perSecond: number; answered:
     answered,
     failures,
     p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
-    serverCpuUs: ((serverCpuSeconds() - server0) * 1e6) / answered,
+    serverCpuUs: ((treeCpuSeconds(server.pid) - server0) * 1e6) / answered,
     clientCpuUs: (client.user + client.system) / answered,
   };
 }

@@ -16,6 +16,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type LoadResult, request, runLoad } from "./load.ts";
+import { readTree } from "./_process-tree.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -99,18 +100,7 @@ async function startServer(keyType: string, keyPool: number): Promise<Server> {
 }
 
 function workerPeakRssMb(supervisorPid: number): number {
-  const children = Bun.spawnSync(["pgrep", "-P", String(supervisorPid)]).stdout.toString().split(/\s+/).filter(Boolean);
-  let peak = 0;
-  for (const pid of children) {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, "utf8");
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      peak = Math.max(peak, kb / 1024);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return peak;
+  return Math.max(0, ...readTree(supervisorPid).filter((p) => p.pid !== supervisorPid).map((p) => p.hwmMb));
 }
 
 function ledgerRows(depotPath: string): number {

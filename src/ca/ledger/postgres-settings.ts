@@ -6,6 +6,7 @@
  * whose certificate is in the depot's folder.
  */
 import { createHash } from "node:crypto";
+import { certificateDerFromPem } from "../certificate-der.ts";
 import { readFileSync } from "node:fs";
 import { DepotError, ioError } from "../../errors.ts";
 import type { DepotSettings } from "../config.ts";
@@ -34,9 +35,13 @@ export function caFingerprintOf(layout: DepotLayout): string {
   } catch (error) {
     throw ioError("read", layout.caCertificate, error);
   }
-  const base64 = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)?.[1];
-  if (!base64) throw new DepotError("E_NOT_A_DEPOT", `${layout.caCertificate} is not a readable certificate`);
-  return createHash("sha256").update(Buffer.from(base64.replace(/\s+/g, ""), "base64")).digest("hex");
+  let der: Uint8Array;
+  try {
+    der = certificateDerFromPem(pem);
+  } catch {
+    throw new DepotError("E_NOT_A_DEPOT", `${layout.caCertificate} is not a readable certificate`);
+  }
+  return createHash("sha256").update(der).digest("hex");
 }
 
 export function openPostgresLedger(layout: DepotLayout, settings: DepotSettings, create = false): Promise<PostgresLedger> {

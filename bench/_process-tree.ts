@@ -1,0 +1,66 @@
+/**
+ * @module
+ * A running server's processes as /proc tells them, for the benches: the
+ * supervisor and its children (upkeep, workers), each one's CPU time, role
+ * and memory. A process gone meanwhile is simply left out.
+ */
+import { readFileSync } from "node:fs";
+
+export interface ProcessReading {
+  pid: number;
+  /** `supervisor` for the root, else the hidden command it runs (`__worker`, `__upkeep`). */
+  role: string;
+  /** User + system CPU time so far, in seconds. */
+  cpuSeconds: number;
+  /** From smaps_rollup: PSS (the binary's pages shared out fairly) and its anonymous part; VmHWM from status. In MB. */
+  pssMb: number;
+  pssAnonMb: number;
+  hwmMb: number;
+}
+
+/** The root and its children, as pids. */
+export function treePids(root: number): number[] {
+  return [root, ...Bun.spawnSync(["pgrep", "-P", String(root)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number)];
+}
+
+/** CPU seconds (user + system) of one process; 0 once it is gone. */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    // After the command's closing parenthesis: utime is the 12th field, stime the 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of the root and its children, together. */
+export function treeCpuSeconds(root: number): number {
+  return treePids(root).reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+}
+
+/** The hidden command a child runs (`__worker`, `__upkeep`); `child` when it cannot be read. */
+export function roleOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).at(-1) ?? "child";
+  } catch {
+    return "child";
+  }
+}
+
+/** One reading of each process of the tree (memory too: a few /proc reads per process). */
+export function readTree(root: number): ProcessReading[] {
+  const readings: ProcessReading[] = [];
+  for (const pid of treePids(root)) {
+    try {
+      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const mb = (text: string, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1] ?? 0) / 1024;
+      const role = pid === root ? "supervisor" : roleOf(pid);
+      readings.push({ pid, role, cpuSeconds: cpuSecondsOf(pid), pssMb: mb(rollup, "Pss"), pssAnonMb: mb(rollup, "Pss_Anon"), hwmMb: mb(status, "VmHWM") });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return readings;
+}
