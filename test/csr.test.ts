@@ -8,7 +8,7 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
+import { depot, depotOk, openssl, pemBlocks, tempDir } from "./helpers.ts";
 import { request, startServer, waitFor, type RunningServer } from "./server-helpers.ts";
 
 const DAY_MS = 86_400_000;
@@ -19,12 +19,6 @@ const MAX_CSR_BYTES = 16 * 1024;
 let dir: string;
 let depotPath: string;
 let caFile: string;
-
-function ok(args: string[]): string {
-  const result = depot(args);
-  if (result.exitCode !== 0) throw new Error(`depot ${args.join(" ")} failed (${result.exitCode}): ${result.stderr}`);
-  return result.stdout;
-}
 
 function mustOpenssl(args: string[]): string {
   const result = openssl(args);
@@ -133,7 +127,7 @@ function refused(args: string[]): { stderr: string; stdout: string; exitCode: nu
 beforeAll(() => {
   dir = tempDir("depot-csr-");
   depotPath = join(dir, "ca");
-  ok(["init", depotPath, "CSR CA", "--key-type", "ec-p256"]);
+  depotOk(["init", depotPath, "CSR CA", "--key-type", "ec-p256"]);
   caFile = join(depotPath, "certificates", "ca.crt");
 });
 
@@ -185,7 +179,7 @@ describe("depot sign --csr", () => {
 
   test("--type server takes the request's DNS and IP names; as a client certificate the same request gets none", () => {
     const csr = makeCsr("server", "ec-p256", "/CN=www.example.com", ["subjectAltName=DNS:www.example.com,DNS:api.example.com,IP:10.0.0.5,email:ops@example.com"]);
-    const server = signed(ok(["sign", depotPath, "--csr", csr, "--type", "server"]), "server");
+    const server = signed(depotOk(["sign", depotPath, "--csr", csr, "--type", "server"]), "server");
     const ext = extensionsOf(server);
     expect(ext.get("X509v3 Subject Alternative Name")).toEqual({ critical: false, value: "DNS:www.example.com, DNS:api.example.com, IP Address:10.0.0.5" });
     expect(ext.get("X509v3 Extended Key Usage")).toEqual({ critical: false, value: "TLS Web Server Authentication, TLS Web Client Authentication" });
@@ -193,7 +187,7 @@ describe("depot sign --csr", () => {
     expect(openssl(["verify", "-CAfile", caFile, "-purpose", "sslserver", "-verify_hostname", "api.example.com", server]).stdout).toBe(`${server}: OK\n`);
     expect(ledgerRow(depotPath, serialOf(server))?.type).toBe("server");
 
-    const client = signed(ok(["sign", depotPath, "--csr", csr, "--type", "client"]), "server-as-client");
+    const client = signed(depotOk(["sign", depotPath, "--csr", csr, "--type", "client"]), "server-as-client");
     expect(extensionsOf(client).has("X509v3 Subject Alternative Name")).toBe(false);
   }, TEST_TIMEOUT_MS);
 
@@ -205,7 +199,7 @@ describe("depot sign --csr", () => {
     ]);
     // The request does ask for it.
     expect(mustOpenssl(["req", "-in", csr, "-noout", "-text"])).toContain("CA:TRUE");
-    const cert = signed(ok(["sign", depotPath, "--csr", csr]), "wants-ca");
+    const cert = signed(depotOk(["sign", depotPath, "--csr", csr]), "wants-ca");
     const ext = extensionsOf(cert);
     expect(ext.get("X509v3 Basic Constraints")).toEqual({ critical: true, value: "CA:FALSE" });
     expect(ext.get("X509v3 Key Usage")).toEqual({ critical: true, value: "Digital Signature" });
@@ -216,7 +210,7 @@ describe("depot sign --csr", () => {
 
   test("--days 10 is honoured; --csr - reads stdin", () => {
     const csr = makeCsr("ten-days", "ec-p256", "/CN=Ten Days");
-    const cert = signed(ok(["sign", depotPath, "--csr", csr, "--days", "10"]), "ten-days");
+    const cert = signed(depotOk(["sign", depotPath, "--csr", csr, "--days", "10"]), "ten-days");
     expect(validityDays(cert)).toBe(10);
     const fromStdin = depot(["sign", depotPath, "--csr", "-"], { stdin: readFileSync(csr, "utf8") });
     expect(fromStdin.stderr).toBe("");
@@ -267,7 +261,7 @@ describe("depot sign --csr", () => {
     const after = ledgerCount(depotPath);
     expect(after).toBe(before);
     // The valid request it was forged from is fine.
-    expect(openssl(["verify", "-CAfile", caFile, signed(ok(["sign", depotPath, "--csr", valid]), "valid-rsa")]).exitCode).toBe(0);
+    expect(openssl(["verify", "-CAfile", caFile, signed(depotOk(["sign", depotPath, "--csr", valid]), "valid-rsa")]).exitCode).toBe(0);
   }, TEST_TIMEOUT_MS);
 
   test("a genuine request whose key depot does not sign is refused for its key, not called forged", () => {

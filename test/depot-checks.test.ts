@@ -12,19 +12,13 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, re
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { removeStaleStaging } from "../src/ca/create.ts";
-import { depot, run, tempDir } from "./helpers.ts";
+import { depot, depotOk, run, tempDir } from "./helpers.ts";
 
 const TEST_TIMEOUT_MS = 60_000;
 
-function ok(args: string[]): string {
-  const result = depot(args);
-  if (result.exitCode !== 0) throw new Error(`depot ${args.join(" ")} failed (${result.exitCode}): ${result.stderr}`);
-  return result.stdout;
-}
-
 function initDepot(parent = tempDir(), keyType = "ec-p256"): string {
   const path = join(parent, "ca");
-  ok(["init", path, "--key-type", keyType]);
+  depotOk(["init", path, "--key-type", keyType]);
   return path;
 }
 
@@ -162,7 +156,7 @@ describe("failures in words", () => {
     const row = db.query<{ subject: string }, [string]>("SELECT subject FROM certificates WHERE serial = ?").get(match![1]!.toLowerCase());
     db.close();
     expect(row).toEqual({ subject: "CN=bob" });
-    expect(ok(["revoke", path, match![1]!])).toStartWith(`Revoked ${match![1]} (CN=bob)`);
+    expect(depotOk(["revoke", path, match![1]!])).toStartWith(`Revoked ${match![1]} (CN=bob)`);
   }, TEST_TIMEOUT_MS);
 });
 
@@ -187,7 +181,7 @@ describe("init cleans up after killed runs", () => {
     const notOurs = join(parent, ".photos.init-111111-ghi789");
     mkdirSync(join(notOurs, "holiday"), { recursive: true });
 
-    ok(["init", join(parent, "new-ca"), "--key-type", "ec-p256"]);
+    depotOk(["init", join(parent, "new-ca"), "--key-type", "ec-p256"]);
     expect(existsSync(deadRun)).toBe(false);
     expect(existsSync(oldStyle)).toBe(false);
     expect(existsSync(liveRun)).toBe(true); // this test runner is alive

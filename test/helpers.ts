@@ -48,6 +48,12 @@ export function openssl(args: string[], stdin?: string): RunResult {
   return run(["openssl", ...args], stdin === undefined ? {} : { stdin });
 }
 
+/** The stdout of a command that must have succeeded; else an error with its status and stderr. */
+export function succeeded(result: RunResult): string {
+  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
+  return result.stdout;
+}
+
 /** Runs a depot command that must succeed and returns its stdout. */
 export function depotOk(args: string[]): string {
   const result = depot(args);

@@ -7,13 +7,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEPOT_BIN, depot, openssl, run, tempDir } from "./helpers.ts";
+import { depot, DEPOT_BIN, openssl, run, succeeded, tempDir } from "./helpers.ts";
 import { freePort, waitFor } from "./server-helpers.ts";
-
-function ok(result: { exitCode: number; stdout: string; stderr: string }): string {
-  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
 
 /** Runs `depot start` with a plain-HTTP port on the depot at `root`, hands `body` its base URL, then stops it. */
 async function serving(root: string, body: (base: string) => Promise<void> | void): Promise<void> {
@@ -37,20 +32,20 @@ async function serving(root: string, body: (base: string) => Promise<void> | voi
 function curl(url: string): { status: string; file: string; type: string } {
   const file = join(tempDir(), "body");
   const result = run(["curl", "-sS", "-o", file, "-w", "%{http_code} %{content_type}", url]);
-  const [status = "", type = ""] = ok(result).split(" ");
+  const [status = "", type = ""] = succeeded(result).split(" ");
   return { status, file, type };
 }
 
-const fingerprint = (file: string, form: "DER" | "PEM") => ok(openssl(["x509", "-inform", form, "-in", file, "-noout", "-fingerprint", "-sha256"])).trim();
+const fingerprint = (file: string, form: "DER" | "PEM") => succeeded(openssl(["x509", "-inform", form, "-in", file, "-noout", "-fingerprint", "-sha256"])).trim();
 
 describe("plain HTTP on a two-tier depot", () => {
   test("/ca is the intermediate, /root the root, /root.crl the root's CRL; a leaf verifies with what they serve", async () => {
     const root = join(tempDir(), "ca");
-    ok(depot(["init", root, "Served Tiers", "--intermediate"]));
+    succeeded(depot(["init", root, "Served Tiers", "--intermediate"]));
     const rootCrt = join(root, "certificates", "ca.crt");
     const intermediateCrt = join(root, "certificates", "intermediate.crt");
     const leaf = join(tempDir(), "leaf.pem");
-    ok(depot(["generate", root, "--type", "server", "--cn", "www.example.test", "--out", leaf]));
+    succeeded(depot(["generate", root, "--type", "server", "--cn", "www.example.test", "--out", leaf]));
     await serving(root, (base) => {
       const ca = curl(`${base}/ca`);
       expect([ca.status, ca.type]).toEqual(["200", "application/pkix-cert"]);
@@ -66,7 +61,7 @@ describe("plain HTTP on a two-tier depot", () => {
       const rootCrl = curl(`${base}/root.crl`);
       expect([rootCrl.status, rootCrl.type]).toEqual(["200", "application/pkix-crl"]);
       const crlPem = join(tempDir(), "root-crl.pem");
-      ok(openssl(["crl", "-inform", "DER", "-in", rootCrl.file, "-out", crlPem]));
+      succeeded(openssl(["crl", "-inform", "DER", "-in", rootCrl.file, "-out", crlPem]));
       expect(readFileSync(crlPem, "utf8")).toBe(readFileSync(join(root, "root-crl.pem"), "utf8"));
       expect(readFileSync(curl(`${base}/root.crl.pem`).file, "utf8")).toBe(readFileSync(join(root, "root-crl.pem"), "utf8"));
       // The root signed it.
@@ -83,7 +78,7 @@ describe("plain HTTP on a two-tier depot", () => {
 
   test("on a one-tier depot /root is the one CA and /root.crl is 404", async () => {
     const root = join(tempDir(), "ca");
-    ok(depot(["init", root, "One Tier"]));
+    succeeded(depot(["init", root, "One Tier"]));
     const caCrt = join(root, "certificates", "ca.crt");
     await serving(root, (base) => {
       expect(fingerprint(curl(`${base}/root`).file, "DER")).toBe(fingerprint(caCrt, "PEM"));

@@ -8,15 +8,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEPOT_BIN, depot, openssl, run, type RunResult, tempDir } from "./helpers.ts";
+import { depot, DEPOT_BIN, openssl, run, succeeded, tempDir } from "./helpers.ts";
 import { ensureNginx, type RunningNginx, startNginx } from "./nginx.ts";
 import { freePort, waitFor } from "./server-helpers.ts";
 import { ensureTool } from "./tools.ts";
-
-function ok(result: RunResult): string {
-  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
 
 const dir = tempDir("depot-nginx-ocsp-two-tier-");
 const root = join(dir, "ca");
@@ -28,13 +23,13 @@ const files = { server: "", alice: "", bob: "" };
 
 function issue(name: string, args: string[]): string {
   const out = join(dir, `${name}.pem`);
-  ok(depot(["generate", root, ...args, "--out", out]));
+  succeeded(depot(["generate", root, ...args, "--out", out]));
   return out;
 }
 
 /** The nginx directives of `depot config` (lines beginning `ssl_` or `resolver`), and the line that makes the CRL file. */
 function depotConfig(): { nginx: string; makeCrls: string } {
-  const text = ok(depot(["config", root]));
+  const text = succeeded(depot(["config", root]));
   return {
     nginx: text.split("\n").filter((line) => /^(ssl_|resolver )/.test(line)).join("\n"),
     makeCrls: /^#\s+(cat .*)$/m.exec(text)![1]!,
@@ -49,7 +44,7 @@ function statusOf(clientPem: string): string {
 beforeAll(async () => {
   ensureNginx();
   ensureTool("curl", "curl");
-  ok(depot(["init", root, "Ocsp Two Tier", "--intermediate", "--key-type", "ec-p256", "--public-url", `http://127.0.0.1:${httpPort}`]));
+  succeeded(depot(["init", root, "Ocsp Two Tier", "--intermediate", "--key-type", "ec-p256", "--public-url", `http://127.0.0.1:${httpPort}`]));
   files.server = issue("server", ["--type", "server", "--cn", "localhost", "--san", "127.0.0.1"]);
   files.alice = issue("alice", ["--type", "client", "--cn", "Alice Example"]);
   files.bob = issue("bob", ["--type", "client", "--cn", "Bob Example"]);
@@ -74,13 +69,13 @@ describe("nginx with ssl_ocsp through the two tiers, as depot config says", () =
     expect(config.nginx).toContain("ssl_verify_depth 2;");
     expect(config.nginx).toContain("ssl_ocsp leaf;");
     expect(config.nginx).not.toContain("ssl_ocsp on;");
-    ok(run(["sh", "-c", config.makeCrls]));
+    succeeded(run(["sh", "-c", config.makeCrls]));
     nginx = await startNginx({ certificate: files.server, directives: config.nginx });
     try {
       expect(statusOf(files.alice)).toBe("200");
       expect(statusOf(files.bob)).toBe("200");
-      const serial = ok(openssl(["x509", "-in", files.bob, "-noout", "-serial"])).trim().replace("serial=", "");
-      ok(depot(["revoke", root, serial]));
+      const serial = succeeded(openssl(["x509", "-in", files.bob, "-noout", "-serial"])).trim().replace("serial=", "");
+      succeeded(depot(["revoke", root, serial]));
       // No reload, no new CRL file: only OCSP can tell nginx.
       expect(statusOf(files.bob)).toBe("400");
       expect(statusOf(files.alice)).toBe("200");

@@ -8,14 +8,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { depot, openssl, pemBlocks, run, type RunResult, tempDir } from "./helpers.ts";
+import { depot, openssl, pemBlocks, run, succeeded, tempDir } from "./helpers.ts";
 import { ensureNginx, type RunningNginx, startNginx } from "./nginx.ts";
 import { ensureTool } from "./tools.ts";
-
-function ok(result: RunResult): string {
-  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
 
 const dir = tempDir("depot-nginx-two-tier-");
 const root = join(dir, "ca");
@@ -26,13 +21,13 @@ const files: Record<string, string> = {};
 /** Issues into a file (key, certificate, intermediate) and returns its path. */
 function issue(depotPath: string, name: string, args: string[]): string {
   const out = join(dir, `${name}.pem`);
-  ok(depot(["generate", depotPath, ...args, "--out", out]));
+  succeeded(depot(["generate", depotPath, ...args, "--out", out]));
   return out;
 }
 
 /** The nginx part of `depot config`, and the shell line that makes the CRL file it names. */
 function depotConfig(): { nginx: string; makeCrls: string } {
-  const text = ok(depot(["config", root]));
+  const text = succeeded(depot(["config", root]));
   const makeCrls = /^#\s+(cat .*)$/m.exec(text)![1]!;
   const nginxPart = text.slice(text.indexOf("# nginx")).trim();
   return { nginx: nginxPart, makeCrls };
@@ -49,9 +44,9 @@ function get(clientPem?: string): { status: string; body: string } {
 beforeAll(() => {
   ensureNginx();
   ensureTool("curl", "curl");
-  ok(depot(["init", root, "Two Tier", "--intermediate", "--key-type", "ec-p256"]));
+  succeeded(depot(["init", root, "Two Tier", "--intermediate", "--key-type", "ec-p256"]));
   const other = join(dir, "other");
-  ok(depot(["init", other, "Other", "--intermediate", "--key-type", "ec-p256"]));
+  succeeded(depot(["init", other, "Other", "--intermediate", "--key-type", "ec-p256"]));
   files.server = issue(root, "server", ["--type", "server", "--cn", "localhost", "--san", "127.0.0.1"]);
   files.alice = issue(root, "alice", ["--type", "client", "--cn", "Alice Example"]);
   files.mallory = issue(root, "mallory", ["--type", "client", "--cn", "Mallory Example"]);
@@ -60,8 +55,8 @@ beforeAll(() => {
   const [key, certificate] = pemBlocks(readFileSync(files.alice, "utf8"));
   files.aliceLeafOnly = join(dir, "alice-leaf.pem");
   writeFileSync(files.aliceLeafOnly, `${key}${certificate}`);
-  const serial = ok(openssl(["x509", "-in", files.mallory, "-noout", "-serial"])).trim().replace("serial=", "");
-  ok(depot(["revoke", root, serial]));
+  const serial = succeeded(openssl(["x509", "-in", files.mallory, "-noout", "-serial"])).trim().replace("serial=", "");
+  succeeded(depot(["revoke", root, serial]));
 }, 600_000);
 
 afterAll(() => nginx?.stop());
@@ -70,7 +65,7 @@ describe("nginx mutual TLS through the two tiers, as depot config says", () => {
   test("the intermediate's clients are accepted, revoked, foreign and absent ones refused", async () => {
     const config = depotConfig();
     expect(config.nginx).toContain("ssl_verify_depth 2;");
-    ok(run(["sh", "-c", config.makeCrls]));
+    succeeded(run(["sh", "-c", config.makeCrls]));
     nginx = await startNginx({ certificate: files.server!, directives: config.nginx });
     try {
       expect(get(files.alice)).toEqual({ status: "200", body: "hello CN=Alice Example" });

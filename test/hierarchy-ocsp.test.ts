@@ -7,27 +7,22 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEPOT_BIN, depot, openssl, tempDir } from "./helpers.ts";
+import { depot, DEPOT_BIN, openssl, succeeded, tempDir } from "./helpers.ts";
 import { freePort, waitFor } from "./server-helpers.ts";
-
-function ok(result: { exitCode: number; stdout: string; stderr: string }): string {
-  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
 
 describe("OCSP on a two-tier depot", () => {
   test("the intermediate answers for its leaves (good and revoked), verified with only the root trusted", async () => {
     const root = join(tempDir(), "ca");
-    ok(depot(["init", root, "Ocsp Tiers", "--intermediate"]));
+    succeeded(depot(["init", root, "Ocsp Tiers", "--intermediate"]));
     const rootCrt = join(root, "certificates", "ca.crt");
     const intermediateCrt = join(root, "certificates", "intermediate.crt");
     const good = join(tempDir(), "good.pem");
     const revoked = join(tempDir(), "revoked.pem");
-    ok(depot(["generate", root, "--type", "server", "--cn", "good.example.test", "--out", good]));
-    ok(depot(["generate", root, "--type", "server", "--cn", "revoked.example.test", "--out", revoked]));
-    const serial = ok(openssl(["x509", "-in", revoked, "-noout", "-serial"])).trim().replace(/^serial=/, "");
-    ok(depot(["revoke", root, serial, "--reason", "keyCompromise"]));
-    const intermediateKeyId = ok(openssl(["x509", "-in", intermediateCrt, "-noout", "-ext", "subjectKeyIdentifier"])).split("\n")[1]!.trim().replaceAll(":", "");
+    succeeded(depot(["generate", root, "--type", "server", "--cn", "good.example.test", "--out", good]));
+    succeeded(depot(["generate", root, "--type", "server", "--cn", "revoked.example.test", "--out", revoked]));
+    const serial = succeeded(openssl(["x509", "-in", revoked, "-noout", "-serial"])).trim().replace(/^serial=/, "");
+    succeeded(depot(["revoke", root, serial, "--reason", "keyCompromise"]));
+    const intermediateKeyId = succeeded(openssl(["x509", "-in", intermediateCrt, "-noout", "-ext", "subjectKeyIdentifier"])).split("\n")[1]!.trim().replaceAll(":", "");
 
     const dir = tempDir();
     const httpPort = freePort();

@@ -9,17 +9,12 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KEY_SPECS, type KeyType } from "../src/ca/key-types.ts";
-import { DEPOT_BIN, depot, openssl, pemBlocks, type RunResult, tempDir } from "./helpers.ts";
+import { depot, DEPOT_BIN, openssl, pemBlocks, succeeded, tempDir } from "./helpers.ts";
 import { freePort, request, waitFor } from "./server-helpers.ts";
-
-function ok(result: RunResult): string {
-  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
 
 function twoTier(args: string[] = []) {
   const root = join(tempDir(), "ca");
-  ok(depot(["init", root, "Two Tier", "--intermediate", ...args]));
+  succeeded(depot(["init", root, "Two Tier", "--intermediate", ...args]));
   const paths = {
     root,
     rootCrt: join(root, "certificates", "ca.crt"),
@@ -30,7 +25,7 @@ function twoTier(args: string[] = []) {
   /** Issues a certificate into a file and returns its path. */
   const issue = (profile: "client" | "server", cn: string, extra: string[] = []) => {
     const out = join(tempDir(), `${profile}.pem`);
-    ok(depot(["generate", root, "--type", profile, "--cn", cn, "--out", out, ...extra]));
+    succeeded(depot(["generate", root, "--type", profile, "--cn", cn, "--out", out, ...extra]));
     return out;
   };
   /** `openssl verify` with the root trusted and the intermediate as the untrusted chain; its whole output. */
@@ -41,9 +36,9 @@ function twoTier(args: string[] = []) {
   return { ...paths, issue, verify };
 }
 
-const text = (pem: string) => ok(openssl(["x509", "-in", pem, "-noout", "-text"]));
-const subjectOf = (pem: string) => ok(openssl(["x509", "-in", pem, "-noout", "-subject", "-nameopt", "RFC2253"])).trim().replace(/^subject=/, "");
-const issuerOf = (pem: string) => ok(openssl([pem.endsWith("crl.pem") ? "crl" : "x509", "-in", pem, "-noout", "-issuer", "-nameopt", "RFC2253"])).trim().replace(/^issuer=/, "");
+const text = (pem: string) => succeeded(openssl(["x509", "-in", pem, "-noout", "-text"]));
+const subjectOf = (pem: string) => succeeded(openssl(["x509", "-in", pem, "-noout", "-subject", "-nameopt", "RFC2253"])).trim().replace(/^subject=/, "");
+const issuerOf = (pem: string) => succeeded(openssl([pem.endsWith("crl.pem") ? "crl" : "x509", "-in", pem, "-noout", "-issuer", "-nameopt", "RFC2253"])).trim().replace(/^issuer=/, "");
 
 describe("depot init --intermediate", () => {
   test.each(Object.keys(KEY_SPECS) as KeyType[])("%s: client and server certificates come from the intermediate and verify through it to the root", (keyType) => {
@@ -71,7 +66,7 @@ describe("depot init --intermediate", () => {
     expect(subjectOf(ca.rootCrt)).toBe("CN=Two Tier,O=Two Tier");
     // The intermediate cannot make another CA below it.
     expect(text(ca.rootCrt)).toMatch(/CA:TRUE\n/);
-    const listed = ok(depot(["list", ca.root, "--all"]));
+    const listed = succeeded(depot(["list", ca.root, "--all"]));
     expect(listed.match(/ ca /g)).toHaveLength(2);
   }, 60_000);
 
@@ -79,8 +74,8 @@ describe("depot init --intermediate", () => {
     const ca = twoTier();
     const kept = ca.issue("client", "Kept");
     const revoked = ca.issue("client", "Revoked");
-    const serial = ok(openssl(["x509", "-in", revoked, "-noout", "-serial"])).trim().replace("serial=", "");
-    ok(depot(["revoke", ca.root, serial]));
+    const serial = succeeded(openssl(["x509", "-in", revoked, "-noout", "-serial"])).trim().replace("serial=", "");
+    succeeded(depot(["revoke", ca.root, serial]));
     expect(issuerOf(ca.crl)).toBe(subjectOf(ca.intermediateCrt));
     expect(issuerOf(ca.rootCrl)).toBe(subjectOf(ca.rootCrt));
     const crls = ["-crl_check_all", "-CRLfile", ca.crl, "-CRLfile", ca.rootCrl];
@@ -123,10 +118,10 @@ describe("depot init --intermediate", () => {
     const file = join(tempDir(), "passphrase");
     writeFileSync(file, "both keys\n", { mode: 0o600 });
     const keys = ["ca.key", "root.key"].map((name) => join(ca.root, "private", name));
-    expect(ok(depot(["key", "encrypt", ca.root, "--passphrase-file", file]))).toContain(`Encrypted ${keys[0]}\nEncrypted ${keys[1]}\n`);
+    expect(succeeded(depot(["key", "encrypt", ca.root, "--passphrase-file", file]))).toContain(`Encrypted ${keys[0]}\nEncrypted ${keys[1]}\n`);
     for (const key of keys) expect(readFileSync(key, "utf8")).toStartWith("-----BEGIN ENCRYPTED PRIVATE KEY-----\n");
-    ok(depot(["root", "crl", ca.root, "--passphrase-file", file]));
-    ok(depot(["key", "decrypt", ca.root, "--passphrase-file", file]));
+    succeeded(depot(["root", "crl", ca.root, "--passphrase-file", file]));
+    succeeded(depot(["key", "decrypt", ca.root, "--passphrase-file", file]));
     for (const key of keys) expect(readFileSync(key, "utf8")).toStartWith("-----BEGIN PRIVATE KEY-----\n");
     expect(ca.verify(ca.issue("client", "Plain Again"))).toEndWith(": OK");
   }, 60_000);
@@ -136,9 +131,9 @@ describe("depot init --intermediate", () => {
     rmSync(join(ca.root, "private", "root.key"));
     const leaf = ca.issue("server", "www.example.test");
     expect(ca.verify(leaf)).toBe(`${leaf}: OK`);
-    const serial = ok(openssl(["x509", "-in", leaf, "-noout", "-serial"])).trim().replace("serial=", "");
-    ok(depot(["revoke", ca.root, serial]));
-    ok(depot(["crl", ca.root]));
+    const serial = succeeded(openssl(["x509", "-in", leaf, "-noout", "-serial"])).trim().replace("serial=", "");
+    succeeded(depot(["revoke", ca.root, serial]));
+    succeeded(depot(["crl", ca.root]));
     expect(ca.verify(leaf, ["-crl_check_all", "-CRLfile", ca.crl, "-CRLfile", ca.rootCrl])).toContain("certificate revoked");
   }, 60_000);
 
@@ -148,34 +143,34 @@ describe("depot init --intermediate", () => {
     const file = join(dir, "passphrase");
     writeFileSync(file, "offline root\n", { mode: 0o600 });
     const exported = join(dir, "root.key");
-    ok(depot(["root", "export", ca.root, "--out", exported, "--passphrase-file", file]));
+    succeeded(depot(["root", "export", ca.root, "--out", exported, "--passphrase-file", file]));
     expect(readFileSync(exported, "utf8")).toStartWith("-----BEGIN ENCRYPTED PRIVATE KEY-----\n");
     expect(statSync(exported).mode & 0o777).toBe(0o600);
-    ok(openssl(["pkey", "-in", exported, "-passin", `file:${file}`, "-noout"]));
+    succeeded(openssl(["pkey", "-in", exported, "-passin", `file:${file}`, "-noout"]));
 
     // A copy that is not the root's key is refused, and nothing is removed.
     const stranger = join(dir, "stranger.key");
-    ok(openssl(["genpkey", "-algorithm", "ed25519", "-out", stranger]));
+    succeeded(openssl(["genpkey", "-algorithm", "ed25519", "-out", stranger]));
     expect(depot(["root", "remove", ca.root, "--root-key", stranger]).stderr).toBe(`depot: ${stranger} is not the key of the root ${ca.rootCrt}\n`);
-    ok(depot(["root", "remove", ca.root, "--root-key", exported, "--passphrase-file", file]));
+    succeeded(depot(["root", "remove", ca.root, "--root-key", exported, "--passphrase-file", file]));
     expect(readdirSync(join(ca.root, "private"))).toEqual(["ca.key"]);
 
     expect(depot(["root", "crl", ca.root]).stderr).toBe(`depot: the root key is not in the depot (${join(ca.root, "private", "root.key")}); give it with --root-key FILE\n`);
-    expect(ok(depot(["root", "crl", ca.root, "--root-key", exported, "--passphrase-file", file]))).toBe(`Root CRL number 2 written to ${ca.rootCrl}\n`);
+    expect(succeeded(depot(["root", "crl", ca.root, "--root-key", exported, "--passphrase-file", file]))).toBe(`Root CRL number 2 written to ${ca.rootCrl}\n`);
     const before = readFileSync(ca.intermediateCrt, "utf8");
-    ok(depot(["intermediate", "renew", ca.root, "--root-key", exported, "--passphrase-file", file, "--days", "100"]));
+    succeeded(depot(["intermediate", "renew", ca.root, "--root-key", exported, "--passphrase-file", file, "--days", "100"]));
     expect(readFileSync(ca.intermediateCrt, "utf8")).not.toBe(before);
     // Same key, same constraints, new validity: leaves made before and after verify.
     expect(text(ca.intermediateCrt)).toMatch(/X509v3 Name Constraints: critical\n\s+Permitted:\n\s+DNS:example.com\n/);
     const leaf = ca.issue("server", "www.example.com", ["--days", "30"]);
     expect(ca.verify(leaf, ["-crl_check_all", "-CRLfile", ca.crl, "-CRLfile", ca.rootCrl])).toBe(`${leaf}: OK`);
-    const notAfter = new Date(ok(openssl(["x509", "-in", ca.intermediateCrt, "-noout", "-enddate"])).trim().replace("notAfter=", ""));
+    const notAfter = new Date(succeeded(openssl(["x509", "-in", ca.intermediateCrt, "-noout", "-enddate"])).trim().replace("notAfter=", ""));
     expect(Math.round((notAfter.getTime() - Date.now()) / 86_400_000)).toBe(100);
   }, 60_000);
 
   test("root and intermediate commands on a one-tier depot say it has one tier", () => {
     const root = join(tempDir(), "ca");
-    ok(depot(["init", root]));
+    succeeded(depot(["init", root]));
     const expected = `depot: ${root} has one tier: it has no root apart from its CA (make one with init --intermediate)\n`;
     expect(depot(["root", "crl", root]).stderr).toBe(expected);
     expect(depot(["intermediate", "renew", root]).stderr).toBe(expected);
@@ -189,8 +184,8 @@ describe("depot init --intermediate", () => {
     expect(issuerOf(writeTemp(certificate!))).toBe(subjectOf(ca.intermediateCrt));
 
     const dir = tempDir();
-    ok(openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=carol", "-keyout", join(dir, "k.pem"), "-out", join(dir, "r.csr")]));
-    expect(pemBlocks(ok(depot(["sign", ca.root, "--type", "client", "--csr", join(dir, "r.csr")])))[1]).toBe(intermediate);
+    succeeded(openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=carol", "-keyout", join(dir, "k.pem"), "-out", join(dir, "r.csr")]));
+    expect(pemBlocks(succeeded(depot(["sign", ca.root, "--type", "client", "--csr", join(dir, "r.csr")])))[1]).toBe(intermediate);
 
     const port = freePort();
     const server = Bun.spawn([DEPOT_BIN, "start", ca.root, "--port", String(port), "--pid-file", join(dir, "pid"), "--log-file", join(dir, "log"), "--process-count", "1"], { stdout: "ignore", stderr: "ignore", env: { ...process.env, HOME: dir } });

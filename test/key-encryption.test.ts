@@ -11,15 +11,10 @@ import { join } from "node:path";
 import { decryptPrivateKey, encryptPrivateKey, iterationsOf } from "../src/ca/key-encryption.ts";
 import { KEY_SPECS, type KeyType } from "../src/ca/key-types.ts";
 import { generateKeyPair } from "../src/ca/keys.ts";
-import { BUN, DEPOT_BIN, depot, openssl, ROOT, run, type RunResult, tempDir } from "./helpers.ts";
+import { BUN, depot, DEPOT_BIN, openssl, ROOT, run, succeeded, tempDir } from "./helpers.ts";
 
 const PASSPHRASE = "correct horse battery staple ünïcode";
 const WRONG = "correct horse battery stapler";
-
-function ok(result: RunResult): string {
-  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
 
 const spkiOf = (pem: string) => createPublicKey(pem).export({ type: "spki", format: "der" }).toString("hex");
 
@@ -84,11 +79,11 @@ describe("depot init --encrypt", () => {
   test("writes an encrypted CA key (0400) that openssl opens with the passphrase file, and that matches ca.crt", () => {
     const root = join(tempDir(), "ca");
     const file = passphraseFile();
-    ok(depot(["init", root, "--encrypt", "--passphrase-file", file]));
+    succeeded(depot(["init", root, "--encrypt", "--passphrase-file", file]));
     const key = join(root, "private", "ca.key");
     expect(readFileSync(key, "utf8")).toStartWith("-----BEGIN ENCRYPTED PRIVATE KEY-----\n");
     expect(statSync(key).mode & 0o777).toBe(0o400);
-    const publicKey = ok(openssl(["pkey", "-in", key, "-passin", `file:${file}`, "-pubout"]));
+    const publicKey = succeeded(openssl(["pkey", "-in", key, "-passin", `file:${file}`, "-pubout"]));
     expect(spkiOf(publicKey)).toBe(spkiOf(readFileSync(join(root, "certificates", "ca.crt"), "utf8")));
   });
 
@@ -97,7 +92,7 @@ describe("depot init --encrypt", () => {
     const typed = await onTerminal([DEPOT_BIN, "init", root, "--encrypt"], [["CA key passphrase: ", "tty secret"], ["CA key passphrase again: ", "tty secret"]]);
     expect(typed.output).not.toContain("tty secret");
     expect(typed.exitCode).toBe(0);
-    expect(ok(openssl(["pkey", "-in", join(root, "private", "ca.key"), "-passin", "pass:tty secret", "-noout"]))).toBe("");
+    expect(succeeded(openssl(["pkey", "-in", join(root, "private", "ca.key"), "-passin", "pass:tty secret", "-noout"]))).toBe("");
 
     const other = join(tempDir(), "ca");
     const differ = await onTerminal([DEPOT_BIN, "init", other, "--encrypt"], [["CA key passphrase: ", "one"], ["CA key passphrase again: ", "two"]]);
@@ -121,23 +116,23 @@ describe("depot init --encrypt", () => {
 describe("commands on an encrypted depot", () => {
   const root = join(tempDir(), "ca");
   const file = passphraseFile();
-  ok(depot(["init", root, "--encrypt", "--passphrase-file", file, "--key-type", "ec-p256"]));
+  succeeded(depot(["init", root, "--encrypt", "--passphrase-file", file, "--key-type", "ec-p256"]));
   const caCrt = join(root, "certificates", "ca.crt");
   const env = { DEPOT_TEST_PASSPHRASE: PASSPHRASE };
 
   test("generate, sign, revoke and crl sign with the passphrase from --passphrase-file or --passphrase-env", () => {
     const dir = tempDir();
-    ok(depot(["generate", root, "--type", "server", "--cn", "www.example.test", "--out", join(dir, "www.pem"), "--passphrase-file", file]));
-    expect(ok(openssl(["verify", "-CAfile", caCrt, join(dir, "www.pem")]))).toBe(`${join(dir, "www.pem")}: OK\n`);
+    succeeded(depot(["generate", root, "--type", "server", "--cn", "www.example.test", "--out", join(dir, "www.pem"), "--passphrase-file", file]));
+    expect(succeeded(openssl(["verify", "-CAfile", caCrt, join(dir, "www.pem")]))).toBe(`${join(dir, "www.pem")}: OK\n`);
 
-    ok(openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=bob", "-keyout", join(dir, "bob.key"), "-out", join(dir, "bob.csr")]));
+    succeeded(openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=bob", "-keyout", join(dir, "bob.key"), "-out", join(dir, "bob.csr")]));
     const signed = depot(["sign", root, "--type", "client", "--csr", join(dir, "bob.csr"), "--passphrase-env", "DEPOT_TEST_PASSPHRASE"], { env });
-    writeFileSync(join(dir, "bob.crt"), ok(signed));
-    expect(ok(openssl(["verify", "-CAfile", caCrt, join(dir, "bob.crt")]))).toBe(`${join(dir, "bob.crt")}: OK\n`);
+    writeFileSync(join(dir, "bob.crt"), succeeded(signed));
+    expect(succeeded(openssl(["verify", "-CAfile", caCrt, join(dir, "bob.crt")]))).toBe(`${join(dir, "bob.crt")}: OK\n`);
 
-    const serial = ok(openssl(["x509", "-in", join(dir, "bob.crt"), "-noout", "-serial"])).trim().replace("serial=", "");
-    ok(depot(["revoke", root, serial, "--passphrase-env", "DEPOT_TEST_PASSPHRASE"], { env }));
-    writeFileSync(join(dir, "crl.pem"), ok(depot(["crl", root, "--passphrase-file", file])));
+    const serial = succeeded(openssl(["x509", "-in", join(dir, "bob.crt"), "-noout", "-serial"])).trim().replace("serial=", "");
+    succeeded(depot(["revoke", root, serial, "--passphrase-env", "DEPOT_TEST_PASSPHRASE"], { env }));
+    writeFileSync(join(dir, "crl.pem"), succeeded(depot(["crl", root, "--passphrase-file", file])));
     const checked = openssl(["verify", "-crl_check", "-CAfile", caCrt, "-CRLfile", join(dir, "crl.pem"), join(dir, "bob.crt")]);
     expect(checked.stdout + checked.stderr).toContain("certificate revoked");
   }, 60_000);
@@ -155,55 +150,55 @@ describe("commands on an encrypted depot", () => {
   });
 
   test("list, show, config, token and audit, which never sign, need no passphrase", () => {
-    const listed = ok(depot(["list", root, "--all"]));
+    const listed = succeeded(depot(["list", root, "--all"]));
     expect(listed).toContain(" ca ");
     const serial = listed.split(/\s+/)[0]!;
-    expect(ok(depot(["show", root, serial]))).toContain("-----BEGIN CERTIFICATE-----");
-    expect(ok(depot(["config", root]))).toContain(caCrt);
-    ok(depot(["token", "list", root]));
-    ok(depot(["audit", "verify", root]));
+    expect(succeeded(depot(["show", root, serial]))).toContain("-----BEGIN CERTIFICATE-----");
+    expect(succeeded(depot(["config", root]))).toContain(caCrt);
+    succeeded(depot(["token", "list", root]));
+    succeeded(depot(["audit", "verify", root]));
   }, 60_000);
 });
 
 describe("depot key encrypt / decrypt", () => {
   test("round trip: encrypt a plain depot, sign with the passphrase, decrypt it back; the key is the same throughout", () => {
     const root = join(tempDir(), "ca");
-    ok(depot(["init", root]));
+    succeeded(depot(["init", root]));
     const key = join(root, "private", "ca.key");
     const original = spkiOf(readFileSync(key, "utf8"));
     const file = passphraseFile();
 
-    expect(ok(depot(["key", "encrypt", root, "--passphrase-file", file]))).toContain(`Encrypted ${key}`);
+    expect(succeeded(depot(["key", "encrypt", root, "--passphrase-file", file]))).toContain(`Encrypted ${key}`);
     expect(readFileSync(key, "utf8")).toStartWith("-----BEGIN ENCRYPTED PRIVATE KEY-----\n");
     expect(statSync(key).mode & 0o777).toBe(0o400);
     expect(readdirSync(join(root, "private"))).toEqual(["ca.key"]);
-    expect(spkiOf(ok(openssl(["pkey", "-in", key, "-passin", `file:${file}`, "-pubout"])))).toBe(original);
+    expect(spkiOf(succeeded(openssl(["pkey", "-in", key, "-passin", `file:${file}`, "-pubout"])))).toBe(original);
     expect(depot(["key", "encrypt", root, "--passphrase-file", file]).stderr).toBe(`depot: ${key} is already encrypted\n`);
     expect(depot(["crl", root]).exitCode).toBe(1);
-    ok(depot(["crl", root, "--passphrase-file", file]));
+    succeeded(depot(["crl", root, "--passphrase-file", file]));
 
     expect(depot(["key", "decrypt", root, "--passphrase-file", passphraseFile(WRONG)]).stderr).toBe(`depot: wrong passphrase for ${key}\n`);
-    expect(ok(depot(["key", "decrypt", root, "--passphrase-file", file]))).toContain(`Decrypted ${key}`);
+    expect(succeeded(depot(["key", "decrypt", root, "--passphrase-file", file]))).toContain(`Decrypted ${key}`);
     expect(readFileSync(key, "utf8")).toStartWith("-----BEGIN PRIVATE KEY-----\n");
     expect(statSync(key).mode & 0o777).toBe(0o400);
     expect(spkiOf(readFileSync(key, "utf8"))).toBe(original);
     expect(depot(["key", "decrypt", root, "--passphrase-file", file]).stderr).toBe(`depot: ${key} is not encrypted\n`);
-    ok(depot(["crl", root]));
+    succeeded(depot(["crl", root]));
   }, 30_000);
 
   test("a crash just before the rename leaves the old key, and the depot works with it", () => {
     const root = join(tempDir(), "ca");
-    ok(depot(["init", root]));
+    succeeded(depot(["init", root]));
     const key = join(root, "private", "ca.key");
     const before = readFileSync(key, "utf8");
     // A process that writes the new key and is SIGKILLed at the worst moment.
     const crash = run([BUN, join(ROOT, "test", "fixtures", "key-replace-crash.ts"), key, PASSPHRASE]);
     expect(crash.exitCode).not.toBe(0);
     expect(readFileSync(key, "utf8")).toBe(before);
-    ok(depot(["generate", root, "--type", "client", "--cn", "after crash"]));
+    succeeded(depot(["generate", root, "--type", "client", "--cn", "after crash"]));
     // Only the stray temporary file is left beside it; the next conversion works.
     expect(readdirSync(join(root, "private")).filter((name) => name !== "ca.key")).toHaveLength(1);
-    ok(depot(["key", "encrypt", root, "--passphrase-file", passphraseFile()]));
+    succeeded(depot(["key", "encrypt", root, "--passphrase-file", passphraseFile()]));
   }, 30_000);
 });
 

@@ -13,15 +13,9 @@ import { Depot } from "../src/ca/depot.ts";
 import { parseDn } from "../src/ca/dn.ts";
 import { SCHEMA_VERSION } from "../src/ca/ledger/migrations.ts";
 import { WAL_SIZE_LIMIT } from "../src/ca/ledger/sqlite.ts";
-import { depot, openssl, tempDir } from "./helpers.ts";
+import { depot, depotOk, openssl, tempDir } from "./helpers.ts";
 
 const TEST_TIMEOUT_MS = 60_000;
-
-function ok(args: string[]): string {
-  const result = depot(args);
-  if (result.exitCode !== 0) throw new Error(`depot ${args.join(" ")} failed (${result.exitCode}): ${result.stderr}`);
-  return result.stdout;
-}
 
 interface Made {
   path: string;
@@ -31,13 +25,13 @@ interface Made {
 
 function initDepot(): Made {
   const path = join(tempDir(), "ca");
-  ok(["init", path, "--key-type", "ec-p256"]);
+  depotOk(["init", path, "--key-type", "ec-p256"]);
   return { path, caFile: join(path, "certificates", "ca.crt"), crlFile: join(path, "crl.pem") };
 }
 
 /** Issues a client certificate; returns its serial (upper-case hex) and file. */
 function issue(d: Made, cn: string): { serial: string; file: string } {
-  const pem = ok(["generate", d.path, "--type", "client", "--cn", cn]);
+  const pem = depotOk(["generate", d.path, "--type", "client", "--cn", cn]);
   const file = join(d.path, `${cn}.pem`);
   writeFileSync(file, pem);
   const serial = openssl(["x509", "-in", file, "-noout", "-serial"]).stdout.trim().replace("serial=", "");
@@ -62,7 +56,7 @@ describe("a lost ledger", () => {
   test("deleted: list, crl and generate refuse, and the revoked certificate stays revoked", () => {
     const d = initDepot();
     const alice = issue(d, "alice");
-    ok(["revoke", d.path, alice.serial]);
+    depotOk(["revoke", d.path, alice.serial]);
     for (const suffix of ["", "-wal", "-shm"]) rmSync(join(d.path, `ledger.sqlite3${suffix}`), { force: true });
     for (const args of [["list", d.path, "--revoked"], ["crl", d.path], ["generate", d.path, "--type", "client", "--cn", "x"]]) {
       const result = depot(args);
@@ -95,10 +89,10 @@ describe("a lost ledger", () => {
     const alice = issue(d, "alice");
     const bob = issue(d, "bob");
     const carol = issue(d, "carol");
-    ok(["revoke", d.path, alice.serial, "--reason", "keyCompromise"]);
-    ok(["revoke", d.path, carol.serial, "--reason", "superseded"]);
-    ok(["crl", d.path]); // number 4
-    const before = ok(["list", d.path, "--json"]);
+    depotOk(["revoke", d.path, alice.serial, "--reason", "keyCompromise"]);
+    depotOk(["revoke", d.path, carol.serial, "--reason", "superseded"]);
+    depotOk(["crl", d.path]); // number 4
+    const before = depotOk(["list", d.path, "--json"]);
     // carol's file is lost with the ledger: her revocation must survive anyway.
     rmSync(join(d.path, "certificates", `${BigInt(`0x${carol.serial}`)}.crt`));
     for (const suffix of ["", "-wal", "-shm"]) rmSync(join(d.path, `ledger.sqlite3${suffix}`), { force: true });
@@ -110,7 +104,7 @@ describe("a lost ledger", () => {
         "Restored 1 revocation(s) from crl.pem (CRL number 4; the next CRL is 5)\n" +
         "1 revoked serial(s) have no certificate file; they stay on every CRL\n",
     );
-    const records = JSON.parse(ok(["list", d.path, "--json"])) as { serial: string; status: string; revocationReason: string | null; revokedAt: string | null }[];
+    const records = JSON.parse(depotOk(["list", d.path, "--json"])) as { serial: string; status: string; revocationReason: string | null; revokedAt: string | null }[];
     const old = new Map((JSON.parse(before) as typeof records).map((r) => [r.serial, r]));
     expect(records.map((r) => [r.serial, r.status]).sort()).toEqual([
       [alice.serial, "revoked"],
@@ -120,7 +114,7 @@ describe("a lost ledger", () => {
     expect({ reason: aliceNow.revocationReason, at: aliceNow.revokedAt }).toEqual({ reason: "keyCompromise", at: old.get(alice.serial)!.revokedAt });
 
     // The next CRL continues the numbering and still lists both.
-    ok(["crl", d.path]);
+    depotOk(["crl", d.path]);
     const crl = crlOf(d);
     expect(crl.number).toBe(5);
     expect(crl.serials.sort()).toEqual([alice.serial, carol.serial].sort());
@@ -151,13 +145,13 @@ describe("a lost ledger", () => {
     const rebuilt = depot(["ledger", "rebuild", d.path, "--without-crl"]);
     expect(rebuilt.exitCode).toBe(0);
     expect(rebuilt.stdout).toMatch(/^Moved the damaged ledger aside to .*\/ledger\.sqlite3\.lost-[0-9TZ-]+\nRebuilt the ledger: 2 certificate\(s\)/);
-    expect(ok(["list", d.path]).split("\n").filter(Boolean)).toHaveLength(1);
+    expect(depotOk(["list", d.path]).split("\n").filter(Boolean)).toHaveLength(1);
   }, TEST_TIMEOUT_MS);
 
   test("a depot 0.1.0 made (a ledger, no marker) opens and gets the marker", async () => {
     const d = initDepot();
     rmSync(join(d.path, "depot-ledger"));
-    expect(ok(["list", d.path])).toBe("");
+    expect(depotOk(["list", d.path])).toBe("");
     expect(readFileSync(join(d.path, "depot-ledger"), "utf8")).toContain("depot ledger rebuild");
   }, TEST_TIMEOUT_MS);
 });
@@ -282,19 +276,19 @@ describe("the ledger's schema and files", () => {
   test("a depot 0.1.0 ledger (user_version 0, no indexes) is migrated, its records and CRL numbers kept", async () => {
     const d = initDepot();
     const alice = issue(d, "alice");
-    ok(["revoke", d.path, alice.serial]);
+    depotOk(["revoke", d.path, alice.serial]);
     const db = new Database(join(d.path, "ledger.sqlite3"));
     db.run("DROP INDEX certificates_by_date; DROP INDEX certificates_revoked; DROP TABLE crl_only_revocations");
     db.run("DELETE FROM counters WHERE name NOT IN ('crl_number', 'crl_published', 'adopted')");
     db.run("PRAGMA user_version = 0");
     db.close();
     rmSync(join(d.path, "depot-ledger"));
-    expect(ok(["list", d.path, "--revoked"])).toContain(alice.serial);
+    expect(depotOk(["list", d.path, "--revoked"])).toContain(alice.serial);
     const after = new Database(join(d.path, "ledger.sqlite3"), { readonly: true });
     expect(after.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
     expect(after.query("SELECT value FROM counters WHERE name = 'revocations'").get()).toEqual({ value: 1 });
     after.close();
-    ok(["crl", d.path]);
+    depotOk(["crl", d.path]);
     expect(crlOf(d)).toMatchObject({ number: 3, serials: [alice.serial] });
   }, TEST_TIMEOUT_MS);
 
@@ -310,7 +304,7 @@ describe("the ledger's schema and files", () => {
     expect(after.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
     expect(after.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'audit_serial'").all()).toEqual([]);
     after.close();
-    expect(ok(["audit", "verify", d.path])).toContain("audit chain intact: 2 record(s)");
+    expect(depotOk(["audit", "verify", d.path])).toContain("audit chain intact: 2 record(s)");
   }, TEST_TIMEOUT_MS);
 
   test("ledger files are 0600 (0640 in the folder's group when it is set-group-ID), and a 0.1.0 ledger at 0644 is tightened", () => {
@@ -321,7 +315,7 @@ describe("the ledger's schema and files", () => {
     Bun.spawnSync(["chmod", "0644", join(d.path, "ledger.sqlite3")]);
     Bun.spawnSync(["chgrp", "nogroup", d.path]);
     Bun.spawnSync(["chmod", "g+s", d.path]);
-    ok(["list", d.path]);
+    depotOk(["list", d.path]);
     expect(mode("ledger.sqlite3")).toBe("640");
     expect(statSync(join(d.path, "ledger.sqlite3")).gid).toBe(statSync(d.path).gid);
     expect(statSync(d.path).gid).not.toBe(0);

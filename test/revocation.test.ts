@@ -9,22 +9,16 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, DEPOT_BIN, depot, openssl, pemBlocks, ROOT, tempDir } from "./helpers.ts";
+import { BUN, depot, DEPOT_BIN, depotOk, openssl, pemBlocks, ROOT, tempDir } from "./helpers.ts";
 
 import { BACKDATE_MS, DAY_MS } from "../src/ca/issuer.ts";
 /** Real processes on a busy machine: generous, explicit per test. */
 const TEST_TIMEOUT_MS = 45_000;
 
 /** Runs a depot command that must succeed; returns its stdout. */
-function ok(args: string[]): string {
-  const result = depot(args);
-  if (result.exitCode !== 0) throw new Error(`depot ${args.join(" ")} failed (${result.exitCode}): ${result.stderr}`);
-  return result.stdout;
-}
-
 function initDepot(keyType = "ec-p256", label = "Rev CA"): { path: string; caFile: string; crlFile: string } {
   const path = join(tempDir("depot-rev-"), "ca");
-  ok(["init", path, label, "--key-type", keyType]);
+  depotOk(["init", path, label, "--key-type", keyType]);
   return { path, caFile: join(path, "certificates", "ca.crt"), crlFile: join(path, "crl.pem") };
 }
 
@@ -37,7 +31,7 @@ interface Cert {
 
 /** `depot generate` a client certificate; the serial is read back with openssl. */
 function issue(path: string, cn: string): Cert {
-  const [, pem, ...rest] = pemBlocks(ok(["generate", path, "--type", "client", "--cn", cn, "--key-type", "ec-p256"]));
+  const [, pem, ...rest] = pemBlocks(depotOk(["generate", path, "--type", "client", "--cn", cn, "--key-type", "ec-p256"]));
   if (!pem || rest.length) throw new Error("generate did not print a key and a certificate");
   const file = join(path, "..", `${cn.replace(/\W/g, "_")}.crt`);
   writeFileSync(file, pem);
@@ -175,7 +169,7 @@ describe("a fresh depot's CRL", () => {
     expect(crl.crlNumber).toBe(1);
     expect(crl.authorityKeyId).toBe(subjectKeyIdOf(d.caFile));
     const alice = issue(d.path, "RSA Alice");
-    expect(ok(["revoke", d.path, alice.serial, "--reason", "keyCompromise"])).toBe(
+    expect(depotOk(["revoke", d.path, alice.serial, "--reason", "keyCompromise"])).toBe(
       revokedLines(alice.serial, "CN=RSA Alice", "keyCompromise", 2, 1, d.crlFile),
     );
     const after = readCrl(d.crlFile);
@@ -264,17 +258,17 @@ describe("depot revoke", () => {
   test("--crl-days 3 on revoke, and on depot crl; the depot's 7 days otherwise, or its crl_days", () => {
     const d = initDepot();
     const henry = issue(d.path, "Henry");
-    ok(["revoke", d.path, henry.serial, "--crl-days", "3"]);
+    depotOk(["revoke", d.path, henry.serial, "--crl-days", "3"]);
     let crl = readCrl(d.crlFile);
     expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime() - BACKDATE_MS).toBe(3 * DAY_MS);
     expect(crl.crlNumber).toBe(2);
 
-    ok(["crl", d.path]);
+    depotOk(["crl", d.path]);
     crl = readCrl(d.crlFile);
     expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime() - BACKDATE_MS).toBe(7 * DAY_MS);
     expect(crl.crlNumber).toBe(3);
 
-    ok(["crl", d.path, "--crl-days", "3"]);
+    depotOk(["crl", d.path, "--crl-days", "3"]);
     crl = readCrl(d.crlFile);
     expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime() - BACKDATE_MS).toBe(3 * DAY_MS);
     expect(crl.crlNumber).toBe(4);
@@ -282,11 +276,11 @@ describe("depot revoke", () => {
 
     // crl_days in depot.cnf (the depot's own section, the file's last) replaces the 7-day default.
     writeFileSync(join(d.path, "depot.cnf"), `${readFileSync(join(d.path, "depot.cnf"), "utf8")}crl_days        = 2\n`);
-    ok(["crl", d.path]);
+    depotOk(["crl", d.path]);
     crl = readCrl(d.crlFile);
     expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime() - BACKDATE_MS).toBe(2 * DAY_MS);
     expect(crl.crlNumber).toBe(5);
-    ok(["crl", d.path, "--crl-days", "3"]);
+    depotOk(["crl", d.path, "--crl-days", "3"]);
     crl = readCrl(d.crlFile);
     expect(crl.nextUpdate.getTime() - crl.lastUpdate.getTime() - BACKDATE_MS).toBe(3 * DAY_MS);
     expect(crl.crlNumber).toBe(6);
@@ -301,7 +295,7 @@ describe("depot revoke", () => {
     const numbers = [readCrl(d.crlFile).crlNumber!];
     const certs = ["Ivan", "Judy"].map((cn) => issue(d.path, cn));
     for (const cert of certs) {
-      ok(["revoke", d.path, cert.serial]);
+      depotOk(["revoke", d.path, cert.serial]);
       numbers.push(readCrl(d.crlFile).crlNumber!);
       const result = depot(["crl", d.path]);
       expect(result.stderr).toBe("");
@@ -321,7 +315,7 @@ describe("depot revoke", () => {
   test("errors: unknown serial, already revoked, the CA itself, bad serial text, unknown reason; none touches the CRL", () => {
     const d = initDepot();
     const kim = issue(d.path, "Kim");
-    ok(["revoke", d.path, kim.serial, "--reason", "keyCompromise"]);
+    depotOk(["revoke", d.path, kim.serial, "--reason", "keyCompromise"]);
     const crlBefore = readFileSync(d.crlFile, "utf8");
     const kimRow = ledgerRows(d.path).get(kim.serial.toLowerCase())!;
     const caSerial = serialOf(d.caFile);
