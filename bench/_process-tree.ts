@@ -23,15 +23,21 @@ export function treePids(root: number): number[] {
   return [root, ...Bun.spawnSync(["pgrep", "-P", String(root)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number)];
 }
 
-/** CPU seconds (user + system) of one process; 0 once it is gone. */
-export function cpuSecondsOf(pid: number): number {
+/** CPU seconds of one process in user space and in the kernel; zeros once it is gone. */
+export function cpuSplitOf(pid: number): { user: number; system: number } {
   try {
     // After the command's closing parenthesis: utime is the 12th field, stime the 13th.
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
+}
+
+/** CPU seconds (user + system) of one process; 0 once it is gone. */
+export function cpuSecondsOf(pid: number): number {
+  const { user, system } = cpuSplitOf(pid);
+  return user + system;
 }
 
 /** CPU seconds of the root and its children, together. */

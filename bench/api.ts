@@ -8,14 +8,14 @@
  * the line protocol's rate, since it makes no TCP connection per certificate.
  */
 import "reflect-metadata";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { checkAnswer, type LoadResult, runLoad } from "./load.ts";
 import * as x509 from "@peculiar/x509";
 import { freePort } from "./_ports.ts";
 import { treeCpuSeconds } from "./_process-tree.ts";
+import { benchWorkFolder } from "./_work-folder.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -23,8 +23,7 @@ const { values: flags } = parseArgs({ options: { quick: { type: "boolean", defau
 const requests = flags.quick ? 1000 : 4000;
 const concurrency = 16;
 
-const work = mkdtempSync(join(tmpdir(), "depot-bench-api-"));
-process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+const work = await benchWorkFolder("depot-bench-api-");
 
 const depotPath = join(work, "ca");
 const init = Bun.spawnSync([DEPOT, "init", depotPath, "Bench CA", "--key-type", "ec-p256"]);

@@ -13,14 +13,14 @@
  * when it is missing (as root) and says so.
  */
 import type { Subprocess } from "bun";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runLoad } from "./load.ts";
 import { freePort } from "./_ports.ts";
 import { type ProcessReading, readTree, treeCpuSeconds } from "./_process-tree.ts";
 import { type DefaultServer, startDefaultServer } from "./_default-server.ts";
+import { benchWorkFolder } from "./_work-folder.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values: flags } = parseArgs({
@@ -38,8 +38,7 @@ const rounds = Number(flags.rounds);
 const requests = Number(flags.n);
 const concurrency = Number(flags.c);
 
-const work = mkdtempSync(join(tmpdir(), "depot-cfssl-"));
-process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+const work = await benchWorkFolder("depot-cfssl-");
 
 function ensureCfssl(): void {
   if (Bun.which("cfssl") && Bun.which("cfssljson")) return;

@@ -18,13 +18,13 @@ import { BasicOCSPResponse, id_pkix_ocsp_nonce, OCSPRequest, OCSPResponse, Reque
 import { AsnConvert, AsnParser, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, Certificate, Extension } from "@peculiar/asn1-x509";
 import { createHash, createPublicKey, randomBytes, verify } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { children, oid, readElement, TAG, tlv } from "../src/ca/der.ts";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort } from "./_ports.ts";
 import { treeCpuSeconds } from "./_process-tree.ts";
+import { benchWorkFolder } from "./_work-folder.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -35,8 +35,7 @@ const SECONDS = Number(flags.seconds);
 const CONCURRENCY = Number(flags.concurrency);
 const CERTIFICATES = 32;
 
-const work = mkdtempSync(join(tmpdir(), "depot-bench-ocsp-"));
-process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+const work = await benchWorkFolder("depot-bench-ocsp-");
 
 function must(cmd: string[]): string {
   const result = Bun.spawnSync(cmd);

@@ -13,14 +13,14 @@
  */
 import "reflect-metadata";
 import type { Subprocess } from "bun";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as x509 from "@peculiar/x509";
 import { type PgDatabase, pgDatabase } from "../test/pg-server.ts";
 import { type LoadResult, request, runLoad } from "./load.ts";
 import { freePort } from "./_ports.ts";
+import { benchWorkFolder } from "./_work-folder.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -30,11 +30,11 @@ const CONCURRENCY = 32;
 const ROUNDS = flags.quick ? 2 : 3;
 const REVOCATIONS = flags.quick ? 5 : 20;
 
-const work = mkdtempSync(join(tmpdir(), "depot-bench-pg-"));
+const work = await benchWorkFolder("depot-bench-pg-");
 const started: Subprocess[] = [];
-process.on("exit", () => {
+// Ahead of the folder's removal: the servers go before their files.
+process.prependListener("exit", () => {
   for (const proc of started) proc.kill("SIGKILL");
-  rmSync(work, { recursive: true, force: true });
 });
 
 function init(path: string, db?: PgDatabase): void {

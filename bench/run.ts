@@ -11,12 +11,13 @@
  * (bench/cfssl.ts); see docs/performance.md.
  */
 import type { Subprocess } from "bun";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type LoadResult, request, runLoad } from "./load.ts";
 import { readTree } from "./_process-tree.ts";
+import { benchWorkFolder, childEnvironment } from "./_work-folder.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -62,8 +63,8 @@ interface Server {
   stop(): Promise<void>;
 }
 
-const work = mkdtempSync(join(tmpdir(), "depot-bench-"));
-process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+// Every depot of the run, the child benches' included, is in here, removed once at exit (see _work-folder.ts).
+const work = await benchWorkFolder("depot-bench-");
 
 async function startServer(keyType: string, keyPool: number): Promise<Server> {
   const depotPath = join(work, `${keyType}-${keyPool}-${Date.now()}`);
@@ -273,7 +274,7 @@ interface HttpRow {
   note: string;
 }
 async function runJson(script: string, args: string[]): Promise<any> {
-  const child = Bun.spawn([process.execPath, join(ROOT, "bench", script), ...args, "--json"], { stdout: "pipe", stderr: "ignore" });
+  const child = Bun.spawn([process.execPath, join(ROOT, "bench", script), ...args, "--json"], { stdout: "pipe", stderr: "ignore", env: childEnvironment(work) });
   const text = await new Response(child.stdout).text();
   if ((await child.exited) !== 0 && !text.trim()) throw new Error(`bench/${script} failed`);
   return JSON.parse(text);
