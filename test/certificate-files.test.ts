@@ -1,8 +1,8 @@
 // Certificate files: written for every issued certificate (deferred in a burst), restored from the ledger.
 import { expect, test } from "bun:test";
-import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CertificateFiles, RESTORE_CHECKS_PER_TURN } from "../src/ca/certificate-files.ts";
+import { CertificateFiles, RECENT_FILES_CHECKED, RESTORE_CHECKS_PER_TURN } from "../src/ca/certificate-files.ts";
 import { createDepot } from "../src/ca/create.ts";
 import { Depot } from "../src/ca/depot.ts";
 import { parseDn } from "../src/ca/dn.ts";
@@ -40,6 +40,34 @@ test("restoreMissingFiles writes back the files a crash lost, and only those", a
   expect(leafFiles(root)).toEqual(issued.map((c) => certificateFileName(c.serial)).sort());
   expect(readFileSync(join(root, "certificates", certificateFileName(issued[3]!.serial)), "utf8")).toBe(issued[3]!.certificatePem);
   depot.close();
+});
+
+test("a file left empty (killed between its creation and its one write) is rewritten from the ledger", async () => {
+  const root = await createDepot(join(tempDir(), "empty"), { keyType: "ec-p256" });
+  const depot = await Depot.open(root);
+  const issued = [];
+  for (let i = 0; i < 3; i++) issued.push(await depot.issue({ profile: "client", subject: parseDn(`CN=e-${i}`) }));
+  const emptied = join(root, "certificates", certificateFileName(issued[2]!.serial));
+  truncateSync(emptied, 0);
+  expect(await depot.restoreMissingFiles()).toBe(1);
+  expect(readFileSync(emptied, "utf8")).toBe(issued[2]!.certificatePem);
+  expect(await depot.restoreMissingFiles()).toBe(0);
+  depot.close();
+});
+
+test("only the newest files are checked for emptiness: older ones were written before any crash could have cut them", async () => {
+  const dir = tempDir();
+  const files = new CertificateFiles(dir, false, (error) => {
+    throw error;
+  });
+  const serials = Array.from({ length: RECENT_FILES_CHECKED + 10 }, (_, i) => (0x1000 + i).toString(16));
+  for (const serial of serials) writeFileSync(join(dir, certificateFileName(serial)), `pem of ${serial}`);
+  const [oldest, newest] = [serials[0]!, serials.at(-1)!];
+  writeFileSync(join(dir, certificateFileName(oldest)), "");
+  writeFileSync(join(dir, certificateFileName(newest)), "");
+  expect(await files.restoreMissing(serials, async (serial) => `pem of ${serial}`)).toBe(1);
+  expect(readFileSync(join(dir, certificateFileName(newest)), "utf8")).toBe(`pem of ${newest}`);
+  expect(readFileSync(join(dir, certificateFileName(oldest)), "utf8")).toBe("");
 });
 
 test("a certificate file that cannot be written is reported, and the issuance stands", async () => {
