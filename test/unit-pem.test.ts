@@ -32,3 +32,15 @@ test("generated EC and Ed25519 keys come as a PKCS#8 PEM whose public half is th
     expect(Buffer.from(pair.publicKeyDer).equals(spki)).toBe(true);
   }
 });
+
+test("P-256 keys, wrapped by hand around the scalar and point, are byte for byte what OpenSSL exports for them", async () => {
+  const { createPrivateKey, createPublicKey } = await import("node:crypto");
+  // Enough keys that some scalars start with a zero byte (1 in 256), which the layout must keep.
+  for (let i = 0; i < 1500; i++) {
+    const pair = await generateKeyPair("ec-p256");
+    const key = createPrivateKey(pair.privateKeyPem);
+    expect(key.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
+    expect(key.export({ type: "pkcs8", format: "pem" })).toBe(pair.privateKeyPem);
+    expect(Buffer.from(pair.publicKeyDer).equals(createPublicKey(key).export({ type: "spki", format: "der" }))).toBe(true);
+  }
+});
