@@ -6,7 +6,7 @@
  * of the change it records, so concurrent writers (workers, the CLI, other
  * hosts sharing a ledger) extend one chain, and no change commits unrecorded.
  */
-import type { Database } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { retryBusy } from "./ledger/sqlite-busy.ts";
 
@@ -124,7 +124,13 @@ interface Row {
 
 /** The chain in the SQLite ledger file. */
 export class SqliteAuditLog implements AuditLog {
-  constructor(private readonly db: Database) {}
+  private readonly head: Statement<{ seq: number; hash: string }, []>;
+  private readonly insert: Statement;
+
+  constructor(private readonly db: Database) {
+    this.head = db.query<{ seq: number; hash: string }, []>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    this.insert = db.query("INSERT INTO audit (seq, time, event, serial, body, previous, hash) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  }
 
   /**
    * Appends inside the caller's transaction on the same connection (which
@@ -132,16 +138,32 @@ export class SqliteAuditLog implements AuditLog {
    * key refuses a fork if it somehow did.
    */
   appendWithin(entry: AuditEntry, at = new Date()): AuditRecord {
-    const head = this.db.query<{ seq: number; hash: string }, []>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get();
+    const { body, previous, hash } = this.chainOn(this.head.get(), entry, at);
+    return { ...(JSON.parse(body) as AuditRecord), previous, hash };
+  }
+
+  /**
+   * Appends several records inside the caller's IMMEDIATE transaction,
+   * reading the head once: what a group of issuances records, where the
+   * records themselves are not wanted back.
+   */
+  appendAllWithin(entries: AuditEntry[], at = new Date()): void {
+    let head = entries.length > 0 ? this.head.get() : null;
+    for (const entry of entries) {
+      const { seq, hash } = this.chainOn(head, entry, at);
+      head = { seq, hash };
+    }
+  }
+
+  /** Inserts `entry` as the record after `head` (none: the chain's first); returns what it wrote. */
+  private chainOn(head: { seq: number; hash: string } | null, entry: AuditEntry, at: Date): { seq: number; body: string; previous: string; hash: string } {
     const seq = (head?.seq ?? 0) + 1;
     const previous = head?.hash ?? GENESIS;
     const time = at.toISOString();
     const body = canonicalBody(seq, time, entry);
     const hash = chainHash(previous, body);
-    this.db
-      .query("INSERT INTO audit (seq, time, event, serial, body, previous, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .run(seq, time, entry.event, entry.serial ?? null, body, previous, hash);
-    return { ...(JSON.parse(body) as AuditRecord), previous, hash };
+    this.insert.run(seq, time, entry.event, entry.serial ?? null, body, previous, hash);
+    return { seq, body, previous, hash };
   }
 
   async append(entry: AuditEntry, at = new Date()): Promise<AuditRecord> {

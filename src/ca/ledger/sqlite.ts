@@ -69,8 +69,9 @@ export class SqliteLedger implements Ledger {
     this.insert = db.prepare(INSERT("INSERT"));
     this.tokens = new SqliteTokenStore(db);
     this.audit = new SqliteAuditLog(db);
-    const recordGroup = db.transaction((group: { row: Row; audit: AuditEntry | undefined }[]) =>
-      group.map(({ row, audit }) => {
+    const recordGroup = db.transaction((group: { row: Row; audit: AuditEntry | undefined }[]) => {
+      const audits: AuditEntry[] = [];
+      const outcomes = group.map(({ row, audit }) => {
         try {
           this.insert.run(row as never);
         } catch (error) {
@@ -78,10 +79,13 @@ export class SqliteLedger implements Ledger {
           if (!(error instanceof SQLiteError) || !error.code?.startsWith("SQLITE_CONSTRAINT")) throw error;
           return error.code === "SQLITE_CONSTRAINT_PRIMARYKEY" ? new SerialCollisionError(row.serial) : ledgerError(error, path);
         }
-        if (audit) this.audit.appendWithin(audit);
+        if (audit) audits.push(audit);
         return undefined;
-      }),
-    );
+      });
+      // The recorded certificates' audit records, in the same order, reading the chain's head once.
+      this.audit.appendAllWithin(audits);
+      return outcomes;
+    });
     this.recording = new GroupCommit((group) => recordGroup.immediate(group), (error) => ledgerError(error, path));
     this.findOne = db.query<Row, [string]>(`SELECT ${COLUMNS} FROM certificates WHERE serial = ?`);
   }
