@@ -19,7 +19,7 @@
  * others (bench/run.ts) hands them `childEnvironment`: their folders go
  * inside its own and are removed with it, once, at its exit.
  */
-import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -43,6 +43,8 @@ export async function benchWorkFolder(prefix: string): Promise<string> {
 
 /** The environment for a bench started by this one: it works inside `folder`, and leaves the removal to us. */
 export function childEnvironment(folder: string): Record<string, string | undefined> {
+  // Passable by other users (not listable): bench/postgres.ts runs its cluster as `postgres` in a folder of its own in here.
+  chmodSync(folder, 0o711);
   return { ...process.env, TMPDIR: folder, [OWNED_BY_PARENT]: "1" };
 }
 
