@@ -193,7 +193,12 @@ try {
 }
 const rows = ledgerRows(depot.depotPath);
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** The median; with an even count, the mean of the middle two (until this session it took the upper one, which flattered depot). */
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
 const ratios = table.map((r) => r.depot.goodPerSecond / r.cfssl.goodPerSecond);
 const summary = {
   rounds: table,

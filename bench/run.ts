@@ -330,7 +330,7 @@ interface CfsslSummary {
 let versusCfssl: CfsslSummary | { failed: string } = { failed: "not asked for (--only)" };
 if (wants("cfssl")) {
   try {
-    versusCfssl = (await runJson("cfssl.ts", flags.quick ? ["--rounds", "2", "-n", "2000"] : ["--rounds", "4", "-n", "6000"])) as CfsslSummary;
+    versusCfssl = (await runJson("cfssl.ts", flags.quick ? ["--rounds", "2", "-n", "2000"] : ["--rounds", "5", "-n", "6000"])) as CfsslSummary;
   } catch (error) {
     versusCfssl = { failed: `${(error as Error).message} (run it alone to see why: bun bench/cfssl.ts)` };
   }
