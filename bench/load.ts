@@ -38,10 +38,18 @@ export interface LoadResult {
   latencyMs: { p50: number; p95: number; p99: number; max: number };
   duplicateSerials: number;
   serials: string[];
+  /**
+   * With `durationMs`: good answers that arrived within it. A timed run
+   * stops starting requests at its end but waits for those in flight, a
+   * drain with fewer requests than cores can use; a steady rate counts only
+   * what the window itself produced.
+   */
+  okWithinDuration?: number;
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const answers: string[] = new Array(options.requests);
+  const arrivedInTime: boolean[] = new Array(options.requests);
   const latencies: number[] = [];
   const failures: string[] = [];
   let next = 0;
@@ -56,7 +64,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       } catch (error) {
         answers[i] = `FAILED ${(error as Error).message}`;
       }
-      latencies.push(performance.now() - t0);
+      const now = performance.now();
+      arrivedInTime[i] = now <= stopAt;
+      latencies.push(now - t0);
     }
   }
   await Promise.all(Array.from({ length: Math.min(options.concurrency, options.requests) }, loop));
@@ -66,10 +76,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const ca = options.caPem ? new x509.X509Certificate(options.caPem) : undefined;
   const serials: string[] = [];
   let ok = 0;
-  for (const text of answers) {
+  let okWithinDuration = 0;
+  for (const [i, text] of answers.entries()) {
     const problem = await checkAnswer(text, ca, serials);
-    if (problem === undefined) ok++;
-    else if (failures.length < 5) failures.push(problem);
+    if (problem === undefined) {
+      ok++;
+      if (arrivedInTime[i]) okWithinDuration++;
+    } else if (failures.length < 5) failures.push(problem);
   }
   const unique = new Set(serials);
   latencies.sort((a, b) => a - b);
@@ -83,6 +96,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     latencyMs: { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: latencies.at(-1) ?? 0 },
     duplicateSerials: serials.length - unique.size,
     serials,
+    ...(options.durationMs === undefined ? {} : { okWithinDuration }),
   };
 }
 

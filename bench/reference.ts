@@ -38,9 +38,10 @@ const tbs = randomBytes(800);
 
 const deadline = performance.now() + Number(secondsText) * 1000;
 let operations = 0;
+// An operation counts if it ends within the time, as bench/run.ts counts depot's answers.
 while (performance.now() < deadline) {
   makeKeyPair(family);
   sign(hash, tbs, caKey);
-  operations++;
+  if (performance.now() <= deadline) operations++;
 }
 console.log(operations);
