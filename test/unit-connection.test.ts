@@ -219,6 +219,21 @@ test("a request that waited too long for the worker is answered ERROR busy, not 
   expect(ran).toBe(false);
 });
 
+test("help takes no slot: answered while every slot is held (by RSA issuances under load); generate waits for one", async () => {
+  // A worker whose slots are all taken: schedule never runs anything.
+  const full: Schedule = () => new Promise(() => {});
+  const help = connect({ schedule: full });
+  help.send("help\n");
+  await settle();
+  expect(help.socket.written).toBe(HELP);
+  expect(help.finished()).toBe(1);
+  const generate = connect({ schedule: full });
+  generate.send("generate /CN=waits\n");
+  await settle();
+  expect(generate.socket.written).toBe("");
+  expect(generate.finished()).toBe(0);
+});
+
 test("bytes after the request are ignored; a client gone before the answer gets nothing written and finished is called once", async () => {
   let release!: () => void;
   const slow: Schedule = async (work) => {
@@ -226,7 +241,8 @@ test("bytes after the request are ignored; a client gone before the answer gets 
     return { ran: true, value: await work() };
   };
   const c = connect({ schedule: slow });
-  c.send("help\nhelp\nmore");
+  // crl, not help: help takes no slot, so the slow schedule would not hold it.
+  c.send("crl\ncrl\nmore");
   await settle();
   c.connection.onClose();
   release();

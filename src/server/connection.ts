@@ -20,7 +20,7 @@
  * `finished` is called exactly once.
  */
 import type { Clock } from "./clock.ts";
-import { answer, type Answer, CSR_END, errorAnswer, expectsBody, FIRST_LINE_MS, MAX_BODY_BYTES, MAX_LINE_BYTES, READ_TIMEOUT_MS, type Services } from "./protocol.ts";
+import { answer, type Answer, answersAtOnce, CSR_END, errorAnswer, expectsBody, FIRST_LINE_MS, MAX_BODY_BYTES, MAX_LINE_BYTES, READ_TIMEOUT_MS, type Services } from "./protocol.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -137,8 +137,8 @@ export class Connection {
     this.stage = "processing";
     this.cancelDeadline();
     const work = () => answer(line, body, this.hooks.services, this.hooks.internalError);
-    this.hooks
-      .schedule(work, READ_TIMEOUT_MS)
+    const outcome = answersAtOnce(line) ? work().then((value) => ({ ran: true as const, value })) : this.hooks.schedule(work, READ_TIMEOUT_MS);
+    outcome
       .then((outcome) => {
         if (!outcome.ran) return this.send(errorAnswer("busy"));
         this.hooks.served(commandWord(line), this.hooks.clock.now() - this.startedAt, outcome.value.text.startsWith("ERROR") ? "error" : "ok");

@@ -158,6 +158,15 @@ EXAMPLE
 /** Names in the order `help` lists them. */
 export const COMMAND_NAMES = Object.keys(COMMANDS);
 
+/**
+ * Whether the request is answered from memory, without a worker's slot for
+ * work (see Gate): `help`. It must not wait behind issuances, which under
+ * RSA load hold every slot of a worker for hundreds of milliseconds.
+ */
+export function answersAtOnce(line: string): boolean {
+  return line.split(" ", 1)[0]!.toLowerCase() === "help";
+}
+
 /** Whether lines follow this request line (read up to the end of the PEM request). */
 export function expectsBody(line: string): boolean {
   return commandNamed(line.split(" ", 1)[0]!)?.hasBody === true;
