@@ -27,9 +27,10 @@ export const RECENT_FILES_CHECKED = 4096;
  * a temporary name and renamed: a file is then 19-21 µs of CPU instead of
  * 40-43, and the two workers take the folder's lock once per file instead
  * of twice. A crash between the creation and the write leaves an empty
- * file, which restoreMissing rewrites. Creating a file costs 0.1-0.6 ms of kernel time on the
- * disks measured here, more than signing an EC certificate, so a server may
- * defer them while it is busy: a certificate issued alone has its file
+ * file, which restoreMissing rewrites. Creating a file costs 0.1-0.6 ms of
+ * kernel time on the disks measured here, more than signing an EC
+ * certificate, so a server may defer them while it is busy: a
+ * certificate issued alone has its file
  * before its answer goes out; during a burst, files are written once no
  * other issuance is in progress, or at most MAX_DEFER_MS later, so the
  * answers go out first. A file lost to a crash in that window is restored
@@ -93,8 +94,9 @@ export class CertificateFiles {
     let checked = 0;
     for (const [index, serial] of serials.entries()) {
       if (++checked % RESTORE_CHECKS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
-      const path = join(this.directory, certificateFileName(serial));
-      if (present.has(certificateFileName(serial)) && (index < recentFrom || !isEmpty(path))) continue;
+      const name = certificateFileName(serial);
+      if (present.has(name) && (index < recentFrom || !isEmpty(join(this.directory, name)))) continue;
+      const path = join(this.directory, name);
       const pem = await pemOf(serial);
       if (pem === undefined) continue;
       // Atomic here: it may replace an empty file a reader already sees.

@@ -137,8 +137,8 @@ export class Connection {
     this.stage = "processing";
     this.cancelDeadline();
     const work = () => answer(line, body, this.hooks.services, this.hooks.internalError);
-    const outcome = answersAtOnce(line) ? work().then((value) => ({ ran: true as const, value })) : this.hooks.schedule(work, READ_TIMEOUT_MS);
-    outcome
+    const scheduled = answersAtOnce(line) ? work().then((value) => ({ ran: true as const, value })) : this.hooks.schedule(work, READ_TIMEOUT_MS);
+    scheduled
       .then((outcome) => {
         if (!outcome.ran) return this.send(errorAnswer("busy"));
         this.hooks.served(commandWord(line), this.hooks.clock.now() - this.startedAt, outcome.value.text.startsWith("ERROR") ? "error" : "ok");

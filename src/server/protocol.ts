@@ -44,6 +44,12 @@ interface Command {
   help: string;
   /** Whether lines follow the request line (sign's PEM request). */
   hasBody?: true;
+  /**
+   * Answered from memory, without a worker's slot for work (see Gate): it
+   * must not wait behind issuances, which under RSA load hold every slot of
+   * a worker for hundreds of milliseconds.
+   */
+  takesNoSlot?: true;
   run(argument: string, body: string, services: Services): Promise<Answer>;
 }
 
@@ -78,6 +84,7 @@ EXAMPLE
     },
   },
   help: {
+    takesNoSlot: true,
     help: `HELP
   help [command]
   Lists the commands, or explains one.
@@ -158,13 +165,9 @@ EXAMPLE
 /** Names in the order `help` lists them. */
 export const COMMAND_NAMES = Object.keys(COMMANDS);
 
-/**
- * Whether the request is answered from memory, without a worker's slot for
- * work (see Gate): `help`. It must not wait behind issuances, which under
- * RSA load hold every slot of a worker for hundreds of milliseconds.
- */
+/** Whether the request is answered without waiting for a worker's slot (`help`; see Command.takesNoSlot). */
 export function answersAtOnce(line: string): boolean {
-  return line.split(" ", 1)[0]!.toLowerCase() === "help";
+  return commandNamed(line.split(" ", 1)[0]!)?.takesNoSlot === true;
 }
 
 /** Whether lines follow this request line (read up to the end of the PEM request). */
