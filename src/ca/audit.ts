@@ -10,7 +10,7 @@ import type { Database, Statement } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { retryBusy } from "./ledger/sqlite-busy.ts";
 
-export type AuditEvent = "issue" | "revoke" | "token-create" | "token-revoke";
+export type AuditEvent = "issue" | "revoke" | "token-create" | "token-revoke" | "ssh-issue" | "ssh-revoke";
 
 /** What a caller says about a change. */
 export interface AuditEntry {

@@ -14,6 +14,7 @@ import type { CrlEntry } from "./crl.ts";
 import type { AuditActor, AuditEntry, AuditLog } from "./audit.ts";
 import type { DepotLayout } from "./layout.ts";
 import type { TokenStore } from "./tokens.ts";
+import type { SshStore } from "../ssh/store.ts";
 import { hasLedgerMarker } from "./ledger/marker.ts";
 import { SqliteLedger, sqliteLedgerPresence } from "./ledger/sqlite.ts";
 import { isPostgresUrl, openPostgresLedger } from "./ledger/postgres-settings.ts";
@@ -103,6 +104,8 @@ export interface Ledger {
   readonly tokens: TokenStore;
   /** The audit trail's hash chain. */
   readonly audit: AuditLog;
+  /** SSH certificates and their revocations, on the same chain. */
+  readonly ssh: SshStore;
   /**
    * Takes the next CRL number and, in the same transaction, the certificates
    * revoked and not yet expired: a higher number always lists at least as much.

@@ -104,6 +104,28 @@ CREATE INDEX IF NOT EXISTS audit_serial ON audit (serial);`,
     description: "drop the audit chain's serial index, which no query used",
     sql: "DROP INDEX IF EXISTS audit_serial;",
   },
+  {
+    version: 6,
+    description: "SSH certificates (src/ssh/): one row each, never a key; the KRL's revocation counter",
+    sql: `
+CREATE TABLE IF NOT EXISTS ssh_certificates (
+  serial            TEXT PRIMARY KEY NOT NULL,
+  kind              TEXT NOT NULL CHECK (kind IN ('user', 'host')),
+  key_id            TEXT NOT NULL,
+  principals        TEXT NOT NULL,
+  key_type          TEXT NOT NULL,
+  key_fingerprint   TEXT NOT NULL,
+  valid_after       TEXT NOT NULL,
+  valid_before      TEXT NOT NULL,
+  certificate       TEXT NOT NULL,
+  status            TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid', 'revoked')),
+  revoked_at        TEXT,
+  revocation_reason TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS ssh_certificates_by_date ON ssh_certificates (valid_after, serial);
+CREATE INDEX IF NOT EXISTS ssh_certificates_revoked ON ssh_certificates (kind, serial) WHERE status = 'revoked';
+INSERT OR IGNORE INTO counters (name, value) VALUES ('ssh_revocations', 0);`,
+  },
 ];
 
 /** The newest schema version this depot knows. */

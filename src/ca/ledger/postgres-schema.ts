@@ -196,6 +196,30 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    why: "SSH certificates (src/ssh/): one row each, never a key, shared by every host; the KRL's revocation counter",
+    sql: `
+      CREATE TABLE ssh_certificates (
+        serial            TEXT PRIMARY KEY,
+        kind              TEXT NOT NULL CHECK (kind IN ('user', 'host')),
+        key_id            TEXT NOT NULL,
+        principals        TEXT NOT NULL,
+        key_type          TEXT NOT NULL,
+        key_fingerprint   TEXT NOT NULL,
+        valid_after       TIMESTAMPTZ NOT NULL,
+        valid_before      TIMESTAMPTZ NOT NULL,
+        certificate       TEXT NOT NULL,
+        status            TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid', 'revoked')),
+        revoked_at        TIMESTAMPTZ,
+        revocation_reason TEXT,
+        host              TEXT NOT NULL
+      );
+      CREATE INDEX ssh_certificates_by_date ON ssh_certificates (valid_after, serial);
+      CREATE INDEX ssh_certificates_revoked ON ssh_certificates (kind, serial) WHERE status = 'revoked';
+      INSERT INTO depot_counters (name, value) VALUES ('ssh_revocations', 0);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -27,6 +27,7 @@ import { type AuditActor, type AuditEntry, revokeEntry } from "../audit.ts";
 import { appendAuditSql, appendAuditWithin, PostgresAuditLog } from "./postgres-audit.ts";
 import { migrateSchema, SCHEMA_VERSION } from "./postgres-schema.ts";
 import { PostgresTokenStore } from "./postgres-tokens.ts";
+import { PostgresSshStore } from "./postgres-ssh.ts";
 import { PostgresAcmeStore } from "../../acme/postgres-store.ts";
 import type { TokenRow } from "../tokens.ts";
 import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
@@ -116,6 +117,8 @@ export class PostgresLedger implements Ledger {
   readonly audit: PostgresAuditLog;
   /** ACME's accounts, orders and nonces, on the same pool (schema step 4). */
   readonly acme: PostgresAcmeStore;
+  /** SSH certificates (schema step 5). */
+  readonly ssh: PostgresSshStore;
 
   private constructor(
     private readonly sql: SQL,
@@ -127,6 +130,7 @@ export class PostgresLedger implements Ledger {
     this.tokens = new PostgresTokenStore(sql, guard);
     this.audit = new PostgresAuditLog(sql, guard);
     this.acme = new PostgresAcmeStore(sql, guard);
+    this.ssh = new PostgresSshStore(sql, host, guard);
   }
 
   /** Connects, checks (or, with `create`, makes) the schema and the CA it belongs to. */

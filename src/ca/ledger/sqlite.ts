@@ -23,6 +23,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import { ledgerError } from "./sqlite-errors.ts";
 import { retryBusy } from "./sqlite-busy.ts";
 import { GroupCommit } from "./group-commit.ts";
+import { SqliteSshStore } from "./sqlite-ssh.ts";
 import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
 
 type Row = CertificateRow<string>;
@@ -59,6 +60,7 @@ export class SqliteLedger implements Ledger {
   private readonly findOne: Statement<Row, [string]>;
   readonly tokens: SqliteTokenStore;
   readonly audit: SqliteAuditLog;
+  readonly ssh: SqliteSshStore;
   /** Certificates being recorded: each with its audit record, a group at a time in one IMMEDIATE transaction. */
   private readonly recording: GroupCommit<{ row: Row; audit: AuditEntry | undefined }>;
 
@@ -69,6 +71,7 @@ export class SqliteLedger implements Ledger {
     this.insert = db.prepare(INSERT("INSERT"));
     this.tokens = new SqliteTokenStore(db);
     this.audit = new SqliteAuditLog(db);
+    this.ssh = new SqliteSshStore(db, this.audit, (work) => this.write(work), (work) => this.read(work));
     const recordGroup = db.transaction((group: { row: Row; audit: AuditEntry | undefined }[]) => {
       const audits: AuditEntry[] = [];
       const outcomes = group.map(({ row, audit }) => {
