@@ -6,6 +6,7 @@
  * with the reason.
  */
 import { spawnSync } from "node:child_process";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 
 let updated = false;
 
@@ -13,8 +14,12 @@ function onPath(binary: string): boolean {
   return spawnSync("sh", ["-c", `command -v '${binary}'`], { stdio: "ignore" }).status === 0;
 }
 
-/** Installs Debian package `pkg` unless `binary` is already on PATH. Idempotent; quick when present. */
-export function ensureTool(binary: string, pkg: string): void {
+/**
+ * Installs Debian package `pkg` unless `binary` is already on PATH. Idempotent; quick when present.
+ * `startsNoService`: a package that would start a system daemon on install
+ * (openssh-server listens on port 22) is installed with invoke-rc.d told no.
+ */
+export function ensureTool(binary: string, pkg: string, options: { startsNoService?: boolean } = {}): void {
   if (onPath(binary)) return;
   const started = Date.now();
   process.stderr.write(`test set-up: installing ${pkg} (for ${binary})\n`);
@@ -28,7 +33,14 @@ export function ensureTool(binary: string, pkg: string): void {
     run(["update", "-q"]);
     updated = true;
   }
-  run(["install", "-y", "-q", "--no-install-recommends", pkg]);
+  const policy = "/usr/sbin/policy-rc.d";
+  const blockServices = options.startsNoService && !existsSync(policy);
+  if (blockServices) writeFileSync(policy, "#!/bin/sh\n# depot's test set-up: install without starting services\nexit 101\n", { mode: 0o755 });
+  try {
+    run(["install", "-y", "-q", "--no-install-recommends", pkg]);
+  } finally {
+    if (blockServices) rmSync(policy, { force: true });
+  }
   if (!onPath(binary)) throw new Error(`installed ${pkg}, but ${binary} is still not on PATH`);
   process.stderr.write(`test set-up: installed ${pkg} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

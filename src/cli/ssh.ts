@@ -41,7 +41,10 @@ const init = command({
       (await Depot.open(root, { passphrase })).close(); // a wrong passphrase is refused here, before any key is made
     }
     const cas = await createSshCas(root, { keyType, ...(passphrase !== undefined ? { passphrase } : {}) });
+    // An empty KRL from the start: sshd refuses every key while its RevokedKeys file is missing.
+    const krl = await withDepot(root, (depot) => publishKrl(root, depot.ledger.ssh));
     for (const ca of cas) console.log(`SSH ${ca.kind} CA: ${sshLayout(root).publicKey(ca.kind)}\n  ${ca.line}`);
+    console.log(`KRL (for sshd's RevokedKeys): ${krl.path}`);
     console.log(`Next: depot ssh config ${args.path}`);
   },
 });
