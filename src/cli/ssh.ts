@@ -15,7 +15,7 @@ import { DepotError, ioError } from "../errors.ts";
 import type { SshCertificateKind } from "../ssh/certificate.ts";
 import { issueSshCertificate } from "../ssh/issue.ts";
 import { publishKrl } from "../ssh/krl-publisher.ts";
-import { createSshCas, loadSshCa, parseSshCaKeyType, sshCaIsEncrypted, sshLayout } from "../ssh/ssh-ca.ts";
+import { createSshCas, hasSshCa, loadSshCa, parseSshCaKeyType, sshCaIsEncrypted, sshLayout } from "../ssh/ssh-ca.ts";
 import { sshStatusAt } from "../ssh/store.ts";
 import { command, withDepot } from "./_command.ts";
 import { passphraseArgs, readPassphrase } from "./_passphrase.ts";
@@ -77,13 +77,14 @@ const sign = command({
     const kind = kindOf(args);
     const source = lastOf(args["public-key"]);
     if (source === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --public-key FILE (the .pub file of the key to certify)");
+    const root = resolve(args.path);
+    if (!hasSshCa(root)) throw new DepotError("E_NOT_FOUND", "this depot has no SSH CA: make one with depot ssh init");
     const publicKey = readPublicKey(source);
     const valid = lastOf(args.valid);
     const forceCommand = lastOf(args["force-command"]);
     const sourceAddress = allValues(rawArgs, "source-address").flatMap((v) => v.split(",")).filter(Boolean);
     const extensions = allValues(rawArgs, "extension");
     const keyId = lastOf(args["key-id"]);
-    const root = resolve(args.path);
     const ca = await openSshCa(root, kind, args);
     const record = await withDepot(root, (depot) =>
       issueSshCertificate(depot.ledger.ssh, ca, {
