@@ -8,9 +8,9 @@ import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readSshCertificate, signSshCertificate, type SshCertificateRequest } from "../src/ssh/certificate.ts";
-import { formatSshPublicKey, parseSshPublicKey, sshFingerprint, sshPublicKeyBlob } from "../src/ssh/keys.ts";
-import { encodeKrl } from "../src/ssh/krl.ts";
+import { readSshCertificate, signSshCertificate, type SshCertificateRequest } from "../src/ca/ssh/certificate.ts";
+import { formatSshPublicKey, parseSshPublicKey, sshFingerprint, sshPublicKeyBlob } from "../src/ca/ssh/keys.ts";
+import { encodeKrl } from "../src/ca/ssh/krl.ts";
 import { ensureTool } from "./tools.ts";
 
 ensureTool("ssh-keygen", "openssh-client");

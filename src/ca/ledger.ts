@@ -14,7 +14,7 @@ import type { CrlEntry } from "./crl.ts";
 import type { AuditActor, AuditEntry, AuditLog } from "./audit.ts";
 import type { DepotLayout } from "./layout.ts";
 import type { TokenStore } from "./tokens.ts";
-import type { SshStore } from "../ssh/store.ts";
+import type { SshStore } from "./ssh/store.ts";
 import { hasLedgerMarker } from "./ledger/marker.ts";
 import { SqliteLedger, sqliteLedgerPresence } from "./ledger/sqlite.ts";
 import { isPostgresUrl, openPostgresLedger } from "./ledger/postgres-settings.ts";

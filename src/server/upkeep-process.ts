@@ -24,6 +24,8 @@ import { AuditForwarder } from "../ca/audit-file.ts";
 import type { HttpsCertificateKeeper } from "../http/api/https-certificate.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
 import { receiveCaKey } from "./key-handoff.ts";
+import { refreshKrl } from "../ca/ssh/krl-publisher.ts";
+import { hasSshCa } from "../ca/ssh/ssh-ca.ts";
 
 export async function runUpkeep(): Promise<never> {
   const config = JSON.parse(process.env[UPKEEP_ENV] ?? "{}") as UpkeepConfig;
@@ -104,6 +106,11 @@ export async function runUpkeep(): Promise<never> {
       await opened.ledger.checkpoint?.();
       const crl = await opened.refreshCrl();
       if (crl) log("info", `published CRL ${crl.crlNumber} (${crl.revokedCount} revoked)`);
+      // The KRL likewise: a revoke over the API only records it.
+      if (hasSshCa(opened.layout.root)) {
+        const krl = await refreshKrl(opened.layout.root, opened.ledger.ssh);
+        if (krl) log("info", `published the SSH KRL, version ${krl.version} (${krl.revoked} revoked)`);
+      }
       await auditForwarder?.forward((lines) => send({ t: "audit", lines }));
       const renewed = await httpsKeeper?.renewIfDue();
       if (renewed) send({ t: "roll", reason: `renewed the HTTPS certificate (valid until ${renewed.notAfter.toISOString()})` });

@@ -8,9 +8,9 @@ import { type Database, SQLiteError } from "bun:sqlite";
 import { DepotError } from "../../errors.ts";
 import type { AuditActor, AuditEntry, SqliteAuditLog } from "../audit.ts";
 import { SerialCollisionError } from "../ledger.ts";
-import type { SshCertificateKind } from "../../ssh/certificate.ts";
-import { krlSerials, SSH_COLUMN_NAMES, SSH_COLUMNS, SSH_SUMMARY_COLUMNS, sshFromRow, sshListFilter, type SshRow, sshRowValues } from "../../ssh/ssh-row.ts";
-import { type SshCertificateRecord, type SshCertificateSummary, type SshRevocations, sshRevokeEntry, type SshStore } from "../../ssh/store.ts";
+import type { SshCertificateKind } from "../ssh/certificate.ts";
+import { krlSerials, SSH_COLUMN_NAMES, SSH_COLUMNS, SSH_SUMMARY_COLUMNS, sshFromRow, sshListFilter, type SshRow, sshRowValues } from "../ssh/ssh-row.ts";
+import { type SshCertificateRecord, type SshCertificateSummary, type SshRevocations, sshRevokeEntry, type SshStore } from "../ssh/store.ts";
 
 type Row = SshRow<string>;
 

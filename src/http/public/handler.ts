@@ -10,6 +10,8 @@
  *   GET  /root, /root.pem         the root clients trust, DER or PEM (the one CA in a one-tier depot)
  *   GET  /root.crl, /root.crl.pem the root's CRL for the intermediate, DER or PEM; 404 in a
  *                                 one-tier depot, which has no root CRL (its CA's CRL is /crl)
+ *   GET  /ssh/krl                 the SSH CAs' KRL (OpenSSH binary), for sshd's RevokedKeys
+ *   GET  /ssh/user_ca.pub, /ssh/host_ca.pub  the SSH CAs' public keys (TrustedUserCAKeys, @cert-authority)
  *   GET  /health                  JSON: ok, version, workers, ledger reachable
  *   GET  /metrics                 Prometheus text, to loopback clients only
  *
@@ -21,6 +23,14 @@ import type { MetricsRegistry } from "../metrics.ts";
 import type { OcspAnswer, OcspResponder } from "../../ocsp/responder.ts";
 import { decodeGetPath, MalformedOcspRequest } from "../../ocsp/request.ts";
 import type { CrlCopy, Publication } from "./publication.ts";
+import { sshLayout } from "../../ca/ssh/ssh-ca.ts";
+
+/** The SSH routes and the depot file each serves. */
+const SSH_ROUTES = new Map<string, (depotRoot: string) => string>([
+  ["/ssh/krl", (root) => sshLayout(root).krl],
+  ["/ssh/user_ca.pub", (root) => sshLayout(root).publicKey("user")],
+  ["/ssh/host_ca.pub", (root) => sshLayout(root).publicKey("host")],
+]);
 
 export interface PublicRoutesOptions {
   ocsp: OcspResponder;
@@ -75,7 +85,7 @@ function pathOf(url: string): string {
 /** The route a path belongs to: a label with few values (the OCSP request in a GET path is not one). */
 function routeOf(path: string): string {
   if (path === "/ocsp" || path.startsWith("/ocsp/")) return "/ocsp";
-  return ["/crl", "/crl.pem", "/ca", "/ca.pem", "/root", "/root.pem", "/root.crl", "/root.crl.pem", "/health", "/metrics"].includes(path) ? path : "other";
+  return ["/crl", "/crl.pem", "/ca", "/ca.pem", "/root", "/root.pem", "/root.crl", "/root.crl.pem", "/health", "/metrics", ...SSH_ROUTES.keys()].includes(path) ? path : "other";
 }
 
 async function answer(options: PublicRoutesOptions, request: Request, route: string, path: string, clientAddress: string | undefined): Promise<Response> {
@@ -102,6 +112,13 @@ async function answer(options: PublicRoutesOptions, request: Request, route: str
       const crl = publication.currentRootCrl();
       if (!crl) return text(404, `${path}: this depot has one tier; its CA's CRL is /crl\n`);
       return crlResponse(crl, route === "/root.crl");
+    }
+    case "/ssh/krl":
+    case "/ssh/user_ca.pub":
+    case "/ssh/host_ca.pub": {
+      const file = publication.depotRoot ? publication.currentSshFile(SSH_ROUTES.get(route)!(publication.depotRoot)) : undefined;
+      if (!file) return text(404, "this depot has no SSH CA (depot ssh init makes one)\n");
+      return bytes(file, route === "/ssh/krl" ? "application/octet-stream" : "text/plain; charset=utf-8", { "Cache-Control": "no-cache" });
     }
     case "/health": {
       const ledger = await options.ledgerReachable().catch(() => false);

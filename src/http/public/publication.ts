@@ -29,7 +29,7 @@ export interface RootFiles {
 /** What a depot publishes: the issuing CA and its CRL, and in two tiers the root and its CRL. */
 export function publicationOf(layout: DepotLayout): Publication {
   const root: RootFiles | undefined = isTwoTier(layout) ? { certificatePath: layout.caCertificate, crlPath: tierLayout(layout).rootCrl } : undefined;
-  return new Publication(issuingCa(layout).caCertificate, layout.crl, root);
+  return new Publication(issuingCa(layout).caCertificate, layout.crl, root, layout.root);
 }
 
 export class Publication {
@@ -42,7 +42,7 @@ export class Publication {
   private readonly crl: CrlFile;
   private readonly rootCrl: CrlFile | undefined;
 
-  constructor(caCertificatePath: string, crlPath: string, root?: RootFiles) {
+  constructor(caCertificatePath: string, crlPath: string, root?: RootFiles, readonly depotRoot?: string) {
     this.caPem = readFileSync(caCertificatePath, "utf8");
     this.caDer = derOf(this.caPem);
     this.rootPem = root ? readFileSync(root.certificatePath, "utf8") : this.caPem;
@@ -59,6 +59,38 @@ export class Publication {
   /** The root's CRL (listing revoked intermediates) as it is now; none in a one-tier depot. */
   currentRootCrl(): CrlCopy | undefined {
     return this.rootCrl?.current();
+  }
+
+  private readonly sshFiles = new Map<string, ChangingFile>();
+
+  /**
+   * A file of the depot's SSH CAs as it is now (ssh/revoked.krl,
+   * ssh/user_ca.pub, ssh/host_ca.pub); undefined while the depot has none
+   * (`depot ssh init` may run while the server does).
+   */
+  currentSshFile(path: string): Uint8Array | undefined {
+    let file = this.sshFiles.get(path);
+    if (!file) this.sshFiles.set(path, (file = new ChangingFile(path)));
+    return file.current();
+  }
+}
+
+/** A small file re-read when its size, modification time or inode changed; undefined while it does not exist. */
+class ChangingFile {
+  private copy: { stamp: string; bytes: Uint8Array } | undefined;
+
+  constructor(private readonly path: string) {}
+
+  current(): Uint8Array | undefined {
+    let stat;
+    try {
+      stat = statSync(this.path);
+    } catch {
+      return undefined;
+    }
+    const stamp = `${stat.mtimeMs}/${stat.size}/${stat.ino}`;
+    if (this.copy?.stamp !== stamp) this.copy = { stamp, bytes: new Uint8Array(readFileSync(this.path)) };
+    return this.copy.bytes;
   }
 }
 

@@ -5,7 +5,7 @@
  * PostgreSQL) implements it on its own connection, with the audit record in
  * the transaction of the change, as for X.509 certificates.
  */
-import type { AuditActor, AuditEntry } from "../ca/audit.ts";
+import type { AuditActor, AuditEntry } from "../audit.ts";
 import type { SshCertificateKind } from "./certificate.ts";
 
 export interface SshCertificateRecord {

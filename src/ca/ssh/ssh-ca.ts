@@ -9,9 +9,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DepotError, ioError } from "../errors.ts";
-import { isEncryptedKeyPem } from "../ca/key-pem.ts";
-import { writeFileAtomic } from "../ca/files.ts";
+import { DepotError, ioError } from "../../errors.ts";
+import { isEncryptedKeyPem } from "../key-pem.ts";
+import { writeFileAtomic } from "../files.ts";
 import type { SshCertificateKind } from "./certificate.ts";
 import { formatSshPublicKey, SSH_CA_KEY_TYPES, type SshCaKeyType, sshPublicKeyBlob } from "./keys.ts";
 
@@ -71,7 +71,7 @@ export async function createSshCas(depotRoot: string, options: { keyType: SshCaK
   for (const kind of SSH_CA_KINDS) {
     const privateKey = makeKey(options.keyType);
     const pem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
-    const stored = options.passphrase === undefined ? pem : await (await import("../ca/key-encryption.ts")).encryptPrivateKey(pem, options.passphrase);
+    const stored = options.passphrase === undefined ? pem : await (await import("../key-encryption.ts")).encryptPrivateKey(pem, options.passphrase);
     writeFileAtomic(layout.key(kind), stored, 0o400);
     const ca = sshCaFrom(kind, privateKey);
     writeFileAtomic(layout.publicKey(kind), `${ca.line}\n`, 0o644);
@@ -101,7 +101,7 @@ export async function loadSshCa(depotRoot: string, kind: SshCertificateKind, opt
   }
   if (isEncryptedKeyPem(pem)) {
     if (options.passphrase === undefined) throw new DepotError("E_BAD_PASSPHRASE", `the SSH ${kind} CA key is encrypted: give the depot's passphrase`);
-    pem = await (await import("../ca/key-encryption.ts")).decryptPrivateKey(pem, options.passphrase, path);
+    pem = await (await import("../key-encryption.ts")).decryptPrivateKey(pem, options.passphrase, path);
   }
   return sshCaFrom(kind, createPrivateKey(pem));
 }

@@ -5,9 +5,9 @@
  * user or host CA, and its row recorded with its audit record before anyone
  * is given the certificate.
  */
-import type { AuditActor } from "../ca/audit.ts";
-import { SerialCollisionError } from "../ca/ledger.ts";
-import { DepotError } from "../errors.ts";
+import type { AuditActor } from "../audit.ts";
+import { SerialCollisionError } from "../ledger.ts";
+import { DepotError } from "../../errors.ts";
 import { signSshCertificate, type SshCertificateKind, type SshCriticalOptions } from "./certificate.ts";
 import { parseSshPublicKey, sshFingerprint } from "./keys.ts";
 import type { SshCa } from "./ssh-ca.ts";

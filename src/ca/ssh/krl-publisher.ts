@@ -7,8 +7,8 @@
  * whether it is behind, and republishes.
  */
 import { readFileSync } from "node:fs";
-import { DepotError, ioError } from "../errors.ts";
-import { writeFileAtomic } from "../ca/files.ts";
+import { DepotError, ioError } from "../../errors.ts";
+import { writeFileAtomic } from "../files.ts";
 import { encodeKrl } from "./krl.ts";
 import { SSH_CA_KINDS, sshLayout } from "./ssh-ca.ts";
 import type { SshStore } from "./store.ts";
