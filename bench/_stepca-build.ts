@@ -59,6 +59,10 @@ export function ensureStepCa(): string {
 
 /** `step-ca --version`'s first line, or undefined when it does not run. */
 export function versionOf(binary: string): string | undefined {
-  const run = Bun.spawnSync([binary, "--version"], { stdout: "pipe", stderr: "pipe" });
-  return run.exitCode === 0 ? run.stdout.toString().split("\n")[0]!.trim() : undefined;
+  try {
+    const run = Bun.spawnSync([binary, "--version"], { stdout: "pipe", stderr: "pipe" });
+    return run.exitCode === 0 ? run.stdout.toString().split("\n")[0]!.trim() : undefined;
+  } catch {
+    return undefined; // no such file, or not executable
+  }
 }

@@ -82,7 +82,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   // The usage is the first lines of this file's header.
-  console.log(readFileSync(import.meta.path, "utf8").split("\n").slice(1, 6).map((l) => l.replace(/^ \*( |$)/, "")).join("\n"));
+  console.log(readFileSync(import.meta.path, "utf8").split("\n").slice(1, 6).map((l) => l.replace(/^ \*( |$)/, "").replace("@module ", "")).join("\n"));
   process.exit(0);
 }
 
@@ -111,7 +111,7 @@ const wants = (section: "sign" | "generate" | "acme") => sections.includes(secti
 
 const stepCaBinary = flags["step-ca"] ? resolve(flags["step-ca"]) : ensureStepCa();
 const stepCaVersion = versionOf(stepCaBinary);
-if (!stepCaVersion) throw new Error(`${stepCaBinary} --version fails`);
+if (!stepCaVersion) throw new Error(`${stepCaBinary} does not run (--version fails)`);
 if (wants("acme")) ensureLego();
 
 const work = await benchWorkFolder("depot-stepca-");
