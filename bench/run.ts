@@ -291,6 +291,8 @@ async function runJson(script: string, args: string[]): Promise<any> {
   const child = Bun.spawn([process.execPath, join(ROOT, "bench", script), ...args, "--json"], { stdout: "pipe", stderr: "pipe", env: childEnvironment(work) });
   // stderr read at the same time (a full pipe would stall the child); its last lines say why a bench failed.
   const [text, errors] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  // What a child installed or built (bench/_debian-packages.ts, _stepca-build.ts) is said here too.
+  for (const line of errors.split("\n")) if (/^(bench|test)( set-up)?: /.test(line)) console.error(line);
   if ((await child.exited) !== 0 && !text.trim()) throw new Error(`bench/${script} failed: ${errors.trim().split("\n").slice(-5).join(" | ")}`);
   return JSON.parse(text);
 }
