@@ -2,7 +2,7 @@
 // socket, against fake services that record what they were asked.
 import { expect, test } from "bun:test";
 import { DepotError } from "../src/errors.ts";
-import { answer, type Answer, type Services, withoutPaths } from "../src/server/protocol.ts";
+import { answer, type Answer, type Services, withoutPaths } from "../src/line/protocol.ts";
 
 function fakeServices(overrides: Partial<Services> = {}) {
   const calls: unknown[][] = [];

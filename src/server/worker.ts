@@ -20,7 +20,7 @@ import { describeListener } from "./listeners/types.ts";
 import type { LogLevel } from "./log.ts";
 import { LOG_LEVELS } from "./log.ts";
 import { type WorkerConfig, type WorkerMessage, WORKER_ENV } from "./messages.ts";
-import type { Services } from "./protocol.ts";
+import type { Services } from "../line/protocol.ts";
 import { printable } from "../ca/dn.ts";
 
 export async function runWorker(): Promise<never> {

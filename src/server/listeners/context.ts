@@ -8,7 +8,7 @@ import type { KeyType } from "../../ca/key-types.ts";
 import type { KeyPair } from "../../ca/keys.ts";
 import type { LogLevel } from "../log.ts";
 import type { WorkerConfig } from "../messages.ts";
-import type { Services } from "../protocol.ts";
+import type { Services } from "../../line/protocol.ts";
 
 export interface ListenerContext {
   /** The worker's open depot (deferred certificate files). */

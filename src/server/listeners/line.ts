@@ -2,7 +2,7 @@
  * @module
  * The line protocol's listener in a worker: `Bun.listen` on the shared
  * host:port with SO_REUSEPORT (the kernel spreads connections over the
- * workers); each connection is a `Connection` (`../connection.ts`).
+ * workers); each connection is a `Connection` (`src/line/connection.ts`).
  * Half-open connections are allowed: a client that shuts its write side
  * after the request (`nc -N`) still reads the answer.
  */
@@ -10,7 +10,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { DepotError } from "../../errors.ts";
 import { listenErrorMessage } from "../bind.ts";
 import { systemClock } from "../clock.ts";
-import { Connection } from "../connection.ts";
+import { Connection } from "../../line/connection.ts";
 import { Gate } from "../gate.ts";
 import type { ListenerContext, OpenedListener } from "./context.ts";
 import type { LineListenerSpec } from "./types.ts";
