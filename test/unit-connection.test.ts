@@ -3,7 +3,7 @@
 // parts, the deadlines, the busy answer; `finished` exactly once each time.
 import { expect, test } from "bun:test";
 import { Connection, type ConnectionSocket, type Schedule } from "../src/line/connection.ts";
-import type { Services } from "../src/line/protocol.ts";
+import type { LineServices as Services } from "../src/line/services.ts";
 import { FakeClock, settle } from "./fakes.ts";
 
 const HELP = "crl generate help revoke shutdown sign\n";

@@ -20,8 +20,6 @@ import { describeListener } from "./listeners/types.ts";
 import type { LogLevel } from "./log.ts";
 import { LOG_LEVELS } from "./log.ts";
 import { type WorkerConfig, type WorkerMessage, WORKER_ENV } from "./messages.ts";
-import type { Services } from "../line/protocol.ts";
-import { printable } from "../ca/dn.ts";
 
 export async function runWorker(): Promise<never> {
   const config = JSON.parse(process.env[WORKER_ENV] ?? "{}") as WorkerConfig;
@@ -94,8 +92,6 @@ class Worker {
     const worker = this;
     return {
       depot: this.depot,
-      services: this.services(undefined),
-      servicesFor: (client) => this.services(client),
       makeKeys: (type) => this.makeKeys(type),
       config: this.config,
       metrics: this.metrics,
@@ -119,28 +115,6 @@ class Worker {
 
   private makeKeys(type: KeyType): Promise<KeyPair> {
     return this.keyPool && type === this.keyPool.type ? this.keyPool.take() : generateKeyPair(type);
-  }
-
-  /** The line protocol's operations; `client` (its address) goes into the audit records. */
-  private services(client: string | undefined): Services {
-    const requester = { requester: "line", ...(client ? { client } : {}) };
-    return {
-      generate: async (subject) => {
-        const issued = await this.depot.issue({ profile: "client", subject, requester }, (type) => this.makeKeys(type));
-        return issued.privateKeyPem + issued.certificatePem + this.depot.chainPem;
-      },
-      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client", requester })).certificatePem + this.depot.chainPem,
-      crl: async () => this.depot.currentCrlPem(),
-      revoke: async (serialText, reason) => {
-        const { serial } = await this.depot.findBySerial(serialText);
-        // Recorded only: the upkeep process publishes the CRL, one for a whole burst.
-        const { record } = await this.depot.revoke(serial, reason, { publish: false, requester });
-        log("info", `revoked ${record.serial.toUpperCase()} (${printable(record.subject)}) over the socket; the upkeep process publishes the CRL`, this.config);
-        return `OK revoked ${record.serial.toUpperCase()}\n`;
-      },
-      allowRevoke: this.config.allowRevoke,
-      allowShutdown: this.config.allowShutdown,
-    };
   }
 
   private readonly failures = new RepeatFilter(60_000);
