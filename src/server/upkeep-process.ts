@@ -48,7 +48,7 @@ export async function runUpkeep(): Promise<never> {
   process.on("SIGINT", exit);
   // An encrypted CA key arrives first on stdin, then orders.
   const decryptedKeyPem = await readLifeline({
-    ...(config.caKeyOnStdin ? { caKeyOnStdin: true } : {}),
+    caKeyOnStdin: config.caKeyOnStdin === true,
     order: (order) => {
       if (order === "restore") restoreWanted = "crash";
     },

@@ -52,7 +52,7 @@ class Worker {
     process.stdout.on("error", () => this.stop("lost the supervisor's pipe"));
     // An encrypted CA key arrives first on the lifeline; the supervisor sends a worker nothing else.
     const decryptedKeyPem = await readLifeline({
-      ...(this.config.caKeyOnStdin ? { caKeyOnStdin: true } : {}),
+      caKeyOnStdin: this.config.caKeyOnStdin === true,
       ended: () => this.stop("the supervisor is gone (lifeline closed)"),
     });
     process.on("SIGQUIT", () => this.stop("asked to stop (QUIT)"));
