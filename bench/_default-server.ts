@@ -3,7 +3,8 @@
  * A server as a user starts it, for the benches that compare against it
  * (cfssl.ts, footprint.ts): a fresh EC P-256 depot in `work`, `depot start`
  * with default options but the port, pid file and log file (kept out of
- * $HOME), resolved once its state file lists 2 workers.
+ * $HOME), resolved once its state file lists 2 workers. `extraArgs` adds
+ * listeners (stepca.ts: `--https-port`, `--acme`).
  */
 import type { Subprocess } from "bun";
 import { existsSync, readFileSync } from "node:fs";
@@ -17,13 +18,13 @@ export interface DefaultServer {
   pidFile: string;
 }
 
-export async function startDefaultServer(depotBinary: string, work: string): Promise<DefaultServer> {
+export async function startDefaultServer(depotBinary: string, work: string, extraArgs: string[] = []): Promise<DefaultServer> {
   const depotPath = join(work, "depot");
   const init = Bun.spawnSync([depotBinary, "init", depotPath, "Bench CA", "--key-type", "ec-p256"]);
   if (init.exitCode !== 0) throw new Error(`depot init failed: ${init.stderr}`);
   const port = freePort();
   const pidFile = join(work, "depot.pid");
-  const proc = Bun.spawn([depotBinary, "start", depotPath, "--port", String(port), "--pid-file", pidFile, "--log-file", join(work, "depot.log")], {
+  const proc = Bun.spawn([depotBinary, "start", depotPath, "--port", String(port), "--pid-file", pidFile, "--log-file", join(work, "depot.log"), ...extraArgs], {
     stdout: "ignore",
     stderr: "ignore",
     stdin: "ignore",

@@ -1,5 +1,5 @@
 /**
- * The performance check, one command: `bun bench/run.ts [--quick] [--json] [--only fast,rsa,http,ledgers,cfssl]`.
+ * The performance check, one command: `bun bench/run.ts [--quick] [--json] [--only fast,rsa,http,ledgers,cfssl,stepca]`.
  *
  * For each key type it starts the compiled server (dist/depot, 2 workers) on
  * a free port, runs bench/load.ts scenarios against it, and measures the
@@ -8,7 +8,9 @@
  * ratio, p99 latency and worker memory; then the HTTP faces and the
  * ledgers (bench/ocsp.ts, api.ts, postgres.ts), and depot against cfssl
  * side by side with the server's footprint and refusals at c=64
- * (bench/cfssl.ts); see docs/performance.md.
+ * (bench/cfssl.ts), and depot against step-ca 0.19 (CSR signing over HTTPS,
+ * ACME with lego, footprint; bench/stepca.ts builds step-ca from Debian's Go
+ * sources); see docs/performance.md.
  */
 import type { Subprocess } from "bun";
 import { existsSync, readFileSync } from "node:fs";
@@ -18,6 +20,7 @@ import { parseArgs } from "node:util";
 import { type LoadResult, request, runLoad } from "./load.ts";
 import { readTree } from "./_process-tree.ts";
 import { benchWorkFolder, childEnvironment } from "./_work-folder.ts";
+import { stepCaReport, type StepCaSummary } from "./_stepca-report.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DEPOT = join(ROOT, "dist", "depot");
@@ -26,12 +29,12 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     "rsa-seconds": { type: "string", default: "120" },
-    /** Some sections only, comma-separated: fast (EC P-256, Ed25519), rsa, http, ledgers, cfssl. */
+    /** Some sections only, comma-separated: fast (EC P-256, Ed25519), rsa, http, ledgers, cfssl, stepca. */
     only: { type: "string" },
   },
 });
 /** Whether this run measures `section` (every section unless --only names some). */
-const wants = (section: "fast" | "rsa" | "http" | "ledgers" | "cfssl") => flags.only === undefined || flags.only.split(",").includes(section);
+const wants = (section: "fast" | "rsa" | "http" | "ledgers" | "cfssl" | "stepca") => flags.only === undefined || flags.only.split(",").includes(section);
 const scale = flags.quick ? 0.25 : 1;
 const cores = availableParallelism();
 
@@ -285,9 +288,12 @@ interface HttpRow {
   note: string;
 }
 async function runJson(script: string, args: string[]): Promise<any> {
-  const child = Bun.spawn([process.execPath, join(ROOT, "bench", script), ...args, "--json"], { stdout: "pipe", stderr: "ignore", env: childEnvironment(work) });
-  const text = await new Response(child.stdout).text();
-  if ((await child.exited) !== 0 && !text.trim()) throw new Error(`bench/${script} failed`);
+  const child = Bun.spawn([process.execPath, join(ROOT, "bench", script), ...args, "--json"], { stdout: "pipe", stderr: "pipe", env: childEnvironment(work) });
+  // stderr read at the same time (a full pipe would stall the child); its last lines say why a bench failed.
+  const [text, errors] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  // What a child installed or built (bench/_debian-packages.ts, _stepca-build.ts) is said here too.
+  for (const line of errors.split("\n")) if (/^(bench|test)( set-up)?: /.test(line)) console.error(line);
+  if ((await child.exited) !== 0 && !text.trim()) throw new Error(`bench/${script} failed: ${errors.trim().split("\n").slice(-5).join(" | ")}`);
   return JSON.parse(text);
 }
 const httpRows: HttpRow[] = [];
@@ -347,8 +353,22 @@ if (wants("cfssl")) {
   }
 }
 
+// depot against step-ca 0.19, side by side (issue 23): bench/stepca.ts builds
+// step-ca from Debian's Go packages (installing them when missing) and lego.
+let versusStepCa: StepCaSummary | { failed: string } = { failed: "not asked for (--only)" };
+if (wants("stepca")) {
+  const args = flags.quick
+    ? ["--rounds", "2", "-n", "1000", "--generate-n", "500", "--acme-orders", "2", "--acme-c", "2"]
+    : ["--rounds", "5", "-n", "4000", "--sign-n", "1000,4000,4000", "--acme-orders", "8"];
+  try {
+    versusStepCa = (await runJson("stepca.ts", args)) as StepCaSummary;
+  } catch (error) {
+    versusStepCa = { failed: `${(error as Error).message} (run it alone: bun bench/stepca.ts)` };
+  }
+}
+
 if (flags.json) {
-  console.log(JSON.stringify({ cores, bun: Bun.version, rows, httpRows, ledgerRowsByEngine, versusCfssl }, null, 2));
+  console.log(JSON.stringify({ cores, bun: Bun.version, rows, httpRows, ledgerRowsByEngine, versusCfssl, versusStepCa }, null, 2));
 } else {
   const header = ["key type", "scenario", "n", "c", "depot req/s", "reference ops/s", "ratio", "p50 ms", "p99 ms", "errors", "dup serials", "ledger rows", "worker RSS MB", "start ms"];
   const lines = rows.map((r) => [
@@ -383,8 +403,11 @@ if (flags.json) {
     console.log(`median ratio ${versusCfssl.medianRatio.toFixed(2)} (target >= 1.2); at c=64: ${versusCfssl.burst64.errors} refused, ${versusCfssl.burst64.goodPerSecond.toFixed(0)} good/s, p99 ${versusCfssl.burst64.p99Ms.toFixed(1)} ms (target: 0 refused)`);
     console.log(`PSS right after the load: ${versusCfssl.footprint.map((f) => `${f.role} ${f.pssMb.toFixed(1)} MB (VmHWM ${f.hwmMb.toFixed(1)})`).join(", ")}; total ${versusCfssl.totalPssMb.toFixed(1)} MB (target <= 90)`);
   }
+  console.log(`\n${"failed" in versusStepCa ? `depot against step-ca: not measured: ${versusStepCa.failed}` : stepCaReport(versusStepCa)}`);
   console.log(`cores ${cores}, bun ${Bun.version}`);
 }
 const cfsslFailed = !("failed" in versusCfssl) && (versusCfssl.ledgerRows !== versusCfssl.answeredByDepot || versusCfssl.rounds.some((r) => r.depot.errors > 0));
-const failed = rows.some((r) => r.errors > 0 || r.duplicateSerials > 0 || r.ledgerRows !== r.requests) || httpRows.some((r) => r.errors > 0) || cfsslFailed;
+// Asked for but not measured, or a certificate that failed its check: the run fails (never a silent skip).
+const stepCaFailed = wants("stepca") && ("failed" in versusStepCa || versusStepCa.errors > 0);
+const failed = stepCaFailed || rows.some((r) => r.errors > 0 || r.duplicateSerials > 0 || r.ledgerRows !== r.requests) || httpRows.some((r) => r.errors > 0) || cfsslFailed;
 process.exitCode = failed ? 1 : 0;

@@ -35,3 +35,14 @@ test("bench/load.ts: 40 generate requests at concurrency 8, every answer checked
     await server.kill();
   }
 });
+
+// bench/stepca.ts checks its arguments before it installs or builds anything (never in CI: no step-ca build here).
+test("bench/stepca.ts: --help and a wrong --only answer at once, without building step-ca", () => {
+  const script = join(import.meta.dir, "..", "bench", "stepca.ts");
+  const help = Bun.spawnSync([process.execPath, script, "--help"]);
+  expect(help.exitCode).toBe(0);
+  expect(help.stdout.toString()).toContain("depot against step-ca 0.19");
+  const wrong = Bun.spawnSync([process.execPath, script, "--only", "signing"]);
+  expect(wrong.exitCode).not.toBe(0);
+  expect(wrong.stderr.toString()).toContain("--only takes sign, generate, acme; not 'signing'");
+});

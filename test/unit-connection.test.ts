@@ -2,8 +2,8 @@
 // 8 KiB limit, invalid UTF-8, EOF before a line ending, writes that drain in
 // parts, the deadlines, the busy answer; `finished` exactly once each time.
 import { expect, test } from "bun:test";
-import { Connection, type ConnectionSocket, type Schedule } from "../src/server/connection.ts";
-import type { Services } from "../src/server/protocol.ts";
+import { Connection, type ConnectionSocket, type Schedule } from "../src/line/connection.ts";
+import type { LineServices as Services } from "../src/line/services.ts";
 import { FakeClock, settle } from "./fakes.ts";
 
 const HELP = "crl generate help revoke shutdown sign\n";

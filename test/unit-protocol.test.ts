@@ -2,7 +2,8 @@
 // socket, against fake services that record what they were asked.
 import { expect, test } from "bun:test";
 import { DepotError } from "../src/errors.ts";
-import { answer, type Answer, type Services, withoutPaths } from "../src/server/protocol.ts";
+import { answer, type Answer, withoutPaths } from "../src/line/protocol.ts";
+import type { LineServices as Services } from "../src/line/services.ts";
 
 function fakeServices(overrides: Partial<Services> = {}) {
   const calls: unknown[][] = [];

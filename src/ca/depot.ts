@@ -124,7 +124,7 @@ export class Depot {
     refuseSymlinks(layout);
     const settings = readSettings(layout);
     refuseReadableKey(layout);
-    // The intermediate in a two-tier depot (hierarchy.ts), else the one CA.
+    // The intermediate in a two-tier depot (tiers.ts), else the one CA.
     const issuing = issuingCa(layout);
     const key = await loadCaKey(issuing, options);
     const issuer = makeIssuer(readCaCertificate(issuing.caCertificate), key, issuing.caCertificate);
@@ -343,13 +343,13 @@ export class Depot {
     return this.files.restoreMissing(await this.ledger.leafSerials(), async (serial) => (await this.ledger.find(serial))?.pem);
   }
 
-  /** What a leaf's holder sends after its certificate: the intermediate in a two-tier depot, else nothing (hierarchy.ts). */
+  /** What a leaf's holder sends after its certificate: the intermediate in a two-tier depot, else nothing (tiers.ts). */
   get chainPem(): string {
     return (this.chain ??= chainPem(this.layout));
   }
   private chain: string | undefined;
 
-  /** The CA certificates a PKCS#12 bundle carries: the issuer, then the root in a two-tier depot (hierarchy.ts). */
+  /** The CA certificates a PKCS#12 bundle carries: the issuer, then the root in a two-tier depot (tiers.ts). */
   get bundlePems(): string[] {
     return bundlePems(this.layout);
   }

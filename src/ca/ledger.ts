@@ -2,9 +2,9 @@
  * @module
  * The ledger: where a depot records what it issued and revoked. The
  * `Ledger` interface, and `openLedger`, the one place that picks an
- * implementation from the depot's configuration (SQLite today, in
- * `ledger/sqlite.ts`; PostgreSQL later) and refuses to open a ledger that
- * was lost (see `ledger/marker.ts`).
+ * implementation from the depot's configuration (SQLite in
+ * `ledger/sqlite.ts`, or PostgreSQL in `ledger/postgres.ts`) and refuses to
+ * open a ledger that was lost (see `ledger/marker.ts`).
  */
 import { statSync } from "node:fs";
 import type { Profile } from "./profiles.ts";
@@ -161,7 +161,7 @@ export interface LedgerOpening {
 
 /**
  * Opens the depot's ledger, of the kind depot.cnf names (`ledger = sqlite`,
- * the default; PostgreSQL comes later). A ledger is created only by `init`, by the
+ * the default, or a `postgres://` URL). A ledger is created only by `init`, by the
  * adoption of a depot made by the original (which never had one), and by
  * `depot ledger rebuild`. A depot that had a ledger (its marker says so, or
  * it has a crl.pem, which the original never wrote) and has lost it is

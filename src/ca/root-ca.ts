@@ -2,8 +2,8 @@
  * @module
  * What a two-tier depot's root does with its key, which may be offline
  * (brought back with `--root-key FILE`): sign the root's CRL anew, and
- * re-issue the intermediate for its same key. The layout and the signing of
- * an intermediate are in hierarchy.ts.
+ * re-issue the intermediate for its same key. The layout is in tiers.ts,
+ * the signing of an intermediate in hierarchy.ts.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { NameConstraints } from "@peculiar/asn1-x509";

@@ -1,7 +1,7 @@
 /**
  * @module
  * `depot ledger migrate PATH --to postgres://…`: the command line over
- * `migrateLedgerToPostgres` (src/ca/ledger-migrate.ts).
+ * `migrateLedgerToPostgres` (src/ca/ledger/migrate-to-postgres.ts).
  */
 import { command } from "./_command.ts";
 import { migrateLedgerToPostgres } from "../ca/ledger/migrate-to-postgres.ts";

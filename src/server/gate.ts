@@ -5,7 +5,7 @@
  * longer than its `maxWaitMs` is let go without running.
  */
 import type { Clock } from "./clock.ts";
-import type { Schedule } from "./connection.ts";
+import type { Schedule } from "../line/connection.ts";
 
 export class Gate {
   private running = 0;

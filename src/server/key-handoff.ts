@@ -6,7 +6,8 @@
  * pipe, whenever it spawns one (at start, after a crash, on HUP and TTIN).
  * Never a file, argv or the environment: those can be read by others
  * (/proc/<pid>/environ and cmdline) or outlive the process. A child whose
- * config says `caKeyOnStdin` reads that line before it opens the depot.
+ * config says `caKeyOnStdin` reads that line before it opens the depot
+ * (`readLifeline` in `child-process.ts`); the lines after it are orders.
  */
 
 const PREFIX = "key ";
@@ -17,25 +18,10 @@ export function keyHandoffLine(privateKeyPem: string): string {
 }
 
 /**
- * The key a child's supervisor handed over, read from stdin up to the first
- * newline. The supervisor writes nothing else before the child says it is
- * ready, so no later line is read here; the caller then reads stdin afresh
- * as its lifeline. Undefined if stdin ends first (the supervisor is gone).
+ * The key in the first line a child reads from stdin (without its newline;
+ * `child-process.ts` reads it), or undefined if the line is no handed-over key.
  */
-export async function receiveCaKey(): Promise<string | undefined> {
-  const reader = Bun.stdin.stream().getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  try {
-    while (!text.includes("\n")) {
-      const { done, value } = await reader.read();
-      if (done) return undefined;
-      text += decoder.decode(value, { stream: true });
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  const line = text.slice(0, text.indexOf("\n"));
+export function caKeyFromHandoffLine(line: string): string | undefined {
   if (!line.startsWith(PREFIX)) return undefined;
   return Buffer.from(line.slice(PREFIX.length), "base64").toString("utf8");
 }

@@ -12,26 +12,23 @@
  * here, off every event loop that answers clients, one burst of
  * revocations making one CRL. On a `restore` line on its stdin (a worker
  * crashed) it restores the files that worker had deferred. Its stdin is
- * also its lifeline, as a worker's is.
+ * also its lifeline, as a worker's is (both read it with `child-process.ts`).
  */
 import { statSync } from "node:fs";
 import { crlChangeLogger } from "../ca/crl-change.ts";
 import { Depot } from "../ca/depot.ts";
 import { DepotError } from "../errors.ts";
-import { type LogLevel, LOG_LEVELS } from "./log.ts";
-import { UPKEEP_ENV, type UpkeepConfig, type WorkerMessage } from "./messages.ts";
+import { fatal, logAbove, readLifeline, send, startHeartbeat } from "./child-process.ts";
+import { UPKEEP_ENV, type UpkeepConfig } from "./messages.ts";
 import { AuditForwarder } from "../ca/audit-file.ts";
 import type { HttpsCertificateKeeper } from "../http/api/https-certificate.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
-import { receiveCaKey } from "./key-handoff.ts";
 import { refreshKrl } from "../ca/ssh/krl-publisher.ts";
 import { hasSshCa } from "../ca/ssh/ssh-ca.ts";
 
 export async function runUpkeep(): Promise<never> {
   const config = JSON.parse(process.env[UPKEEP_ENV] ?? "{}") as UpkeepConfig;
-  const log = (level: LogLevel, message: string) => {
-    if (LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(config.logLevel)) send({ t: "log", level, message });
-  };
+  const log = logAbove(config.logLevel);
   let stopping = false;
   /** Why the next turn restores missing files: at start, or after a worker crash. */
   let restoreWanted: "start" | "crash" | undefined;
@@ -51,20 +48,19 @@ export async function runUpkeep(): Promise<never> {
   process.on("SIGQUIT", stop);
   process.on("SIGTERM", exit);
   process.on("SIGINT", exit);
-  // An encrypted CA key arrives first on stdin, before the orders are read.
-  const decryptedKeyPem = config.caKeyOnStdin ? await receiveCaKey() : undefined;
-  if (config.caKeyOnStdin && decryptedKeyPem === undefined) exit();
-  readOrders(
-    (order) => {
+  // An encrypted CA key arrives first on stdin, then orders.
+  const decryptedKeyPem = await readLifeline({
+    caKeyOnStdin: config.caKeyOnStdin === true,
+    order: (order) => {
       if (order === "restore") restoreWanted = "crash";
     },
-    stop,
-  );
+    ended: stop,
+  });
 
   // Beats from the start: restoring the files of a large depot takes seconds
   // (it yields to the event loop as it goes), and a silent upkeep process is
   // killed as hung after --timeout, then respawned to start over.
-  setInterval(() => send({ t: "beat" }), config.heartbeatMs);
+  startHeartbeat(config.heartbeatMs);
   try {
     // A new CRL runs --on-crl-change (or depot.cnf's on_crl_change) here, its outcome logged.
     depot = await Depot.open(config.depot, {
@@ -84,8 +80,7 @@ export async function runUpkeep(): Promise<never> {
       if (https.issued) log("info", `issued the HTTPS certificate ${https.certPath} for ${config.https.names.join(", ")}, valid until ${https.notAfter.toISOString()}`);
     }
   } catch (error) {
-    send({ t: "fatal", message: error instanceof DepotError ? error.message : `cannot open the depot ${config.depot}: ${(error as Error)?.message ?? error}` });
-    process.exit(1);
+    fatal(error, `cannot open the depot ${config.depot}`);
   }
   const opened = depot;
   const failures = new RepeatFilter(60_000);
@@ -129,31 +124,4 @@ export async function runUpkeep(): Promise<never> {
   send({ t: "ready" });
   restoreWanted ??= "start";
   return new Promise<never>(() => {});
-}
-
-/** Reads order lines from stdin; `ended` when the supervisor is gone. */
-async function readOrders(order: (line: string) => void, ended: () => void): Promise<void> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  try {
-    for await (const chunk of Bun.stdin.stream()) {
-      pending += decoder.decode(chunk, { stream: true });
-      let newline: number;
-      while ((newline = pending.indexOf("\n")) !== -1) {
-        order(pending.slice(0, newline).trim());
-        pending = pending.slice(newline + 1);
-      }
-    }
-  } catch {
-    // A broken pipe means the same as its end.
-  }
-  ended();
-}
-
-function send(message: WorkerMessage): void {
-  try {
-    process.stdout.write(`${JSON.stringify(message)}\n`);
-  } catch {
-    // The supervisor is gone; the lifeline will tell us to stop.
-  }
 }

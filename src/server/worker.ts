@@ -3,7 +3,10 @@
  * A worker process: opens the depot, opens every listener the supervisor
  * names (`listeners/`), and proves it is alive with a heartbeat on stdout.
  * Its stdin is the lifeline: when the supervisor goes away, stdin ends and
- * the worker finishes what it accepted, then exits.
+ * the worker finishes what it accepted, then exits. The lifeline and the
+ * messages are `child-process.ts`'s; the listeners' protocols are theirs
+ * (`src/line/`, `src/http/`): this module holds the process's own concerns
+ * (the depot, the key pool, requests in flight, stopping).
  */
 import { Depot } from "../ca/depot.ts";
 import type { KeyType } from "../ca/key-types.ts";
@@ -12,16 +15,13 @@ import { DepotError } from "../errors.ts";
 import { WorkerMetrics } from "../http/worker-metrics.ts";
 import { KeyPool } from "./key-pool.ts";
 import { IdleTrim } from "./idle-trim.ts";
-import { receiveCaKey } from "./key-handoff.ts";
+import { fatal, logAbove, readLifeline, send, startHeartbeat } from "./child-process.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
 import type { ListenerContext, OpenedListener } from "./listeners/context.ts";
 import { openListener } from "./listeners/registry.ts";
 import { describeListener } from "./listeners/types.ts";
 import type { LogLevel } from "./log.ts";
-import { LOG_LEVELS } from "./log.ts";
-import { type WorkerConfig, type WorkerMessage, WORKER_ENV } from "./messages.ts";
-import type { Services } from "./protocol.ts";
-import { printable } from "../ca/dn.ts";
+import { type WorkerConfig, WORKER_ENV } from "./messages.ts";
 
 export async function runWorker(): Promise<never> {
   const config = JSON.parse(process.env[WORKER_ENV] ?? "{}") as WorkerConfig;
@@ -38,20 +38,23 @@ class Worker {
   private stopping = false;
   private readonly metrics: WorkerMetrics;
   private readonly idleTrim = new IdleTrim(() => this.inFlight > 0);
+  private readonly log: (level: LogLevel, message: string) => void;
 
   constructor(private readonly config: WorkerConfig) {
+    this.log = logAbove(config.logLevel);
     this.metrics = new WorkerMetrics({
       keyPool: () => this.keyPool && { type: this.keyPool.type, size: this.keyPool.size },
-      log: (level, message) => log(level, message, config),
+      log: this.log,
     });
   }
 
   async start(): Promise<void> {
     process.stdout.on("error", () => this.stop("lost the supervisor's pipe"));
-    // An encrypted CA key arrives first on the lifeline, before it is watched.
-    const decryptedKeyPem = this.config.caKeyOnStdin ? await receiveCaKey() : undefined;
-    if (this.config.caKeyOnStdin && decryptedKeyPem === undefined) this.exit();
-    this.watchLifeline();
+    // An encrypted CA key arrives first on the lifeline; the supervisor sends a worker nothing else.
+    const decryptedKeyPem = await readLifeline({
+      caKeyOnStdin: this.config.caKeyOnStdin === true,
+      ended: () => this.stop("the supervisor is gone (lifeline closed)"),
+    });
     process.on("SIGQUIT", () => this.stop("asked to stop (QUIT)"));
     // Quick stop: no waiting for requests, but the deferred files go out.
     process.on("SIGTERM", () => this.exit());
@@ -70,10 +73,10 @@ class Worker {
           "issued" in event
             ? this.metrics.issued(event.issued.type, event.issued.keyType)
             : this.metrics.revoked(event.revoked.revocationReason ?? "unspecified"),
-        onFileError: (error) => log("error", `${(error as Error).message}; the certificate is in the ledger, its file is restored at the next start`, this.config),
+        onFileError: (error) => this.log("error", `${(error as Error).message}; the certificate is in the ledger, its file is restored at the next start`),
       });
     } catch (error) {
-      fatal(error instanceof DepotError ? error.message : `cannot open the depot ${this.config.depot}: ${(error as Error)?.message ?? error}`);
+      fatal(error, `cannot open the depot ${this.config.depot}`);
     }
     this.metrics.start(this.depot);
     const context = this.context();
@@ -81,10 +84,10 @@ class Worker {
       try {
         this.listeners.push(await openListener(spec, context));
       } catch (error) {
-        fatal(error instanceof DepotError ? error.message : `cannot open the ${describeListener(spec)} listener: ${(error as Error)?.message ?? error}`);
+        fatal(error, `cannot open the ${describeListener(spec)} listener`);
       }
     }
-    setInterval(() => send({ t: "beat" }), this.config.heartbeatMs);
+    startHeartbeat(this.config.heartbeatMs);
     send({ t: "ready" });
     this.keyPool = new KeyPool(this.depot.defaultKeyType, this.config.keyPool, this.config.keyConcurrency);
     this.keyPool.fill();
@@ -94,12 +97,10 @@ class Worker {
     const worker = this;
     return {
       depot: this.depot,
-      services: this.services(undefined),
-      servicesFor: (client) => this.services(client),
       makeKeys: (type) => this.makeKeys(type),
       config: this.config,
       metrics: this.metrics,
-      log: (level, message) => log(level, message, this.config),
+      log: this.log,
       logFailure: (error) => this.logFailure(error),
       begin: () => {
         this.inFlight++;
@@ -121,28 +122,6 @@ class Worker {
     return this.keyPool && type === this.keyPool.type ? this.keyPool.take() : generateKeyPair(type);
   }
 
-  /** The line protocol's operations; `client` (its address) goes into the audit records. */
-  private services(client: string | undefined): Services {
-    const requester = { requester: "line", ...(client ? { client } : {}) };
-    return {
-      generate: async (subject) => {
-        const issued = await this.depot.issue({ profile: "client", subject, requester }, (type) => this.makeKeys(type));
-        return issued.privateKeyPem + issued.certificatePem + this.depot.chainPem;
-      },
-      sign: async (csrPem) => (await this.depot.signCsr(csrPem, { profile: "client", requester })).certificatePem + this.depot.chainPem,
-      crl: async () => this.depot.currentCrlPem(),
-      revoke: async (serialText, reason) => {
-        const { serial } = await this.depot.findBySerial(serialText);
-        // Recorded only: the upkeep process publishes the CRL, one for a whole burst.
-        const { record } = await this.depot.revoke(serial, reason, { publish: false, requester });
-        log("info", `revoked ${record.serial.toUpperCase()} (${printable(record.subject)}) over the socket; the upkeep process publishes the CRL`, this.config);
-        return `OK revoked ${record.serial.toUpperCase()}\n`;
-      },
-      allowRevoke: this.config.allowRevoke,
-      allowShutdown: this.config.allowShutdown,
-    };
-  }
-
   private readonly failures = new RepeatFilter(60_000);
 
   private logFailure(error: unknown): void {
@@ -150,7 +129,7 @@ class Worker {
     const message = expected ? error.message : String((error as Error)?.message ?? error);
     const shown = this.failures.admit(message);
     if (shown === undefined) return;
-    log("error", expected ? `request failed: ${shown}` : `internal error: ${shown}${(error as Error)?.stack ? `\n${(error as Error).stack}` : ""}`, this.config);
+    this.log("error", expected ? `request failed: ${shown}` : `internal error: ${shown}${(error as Error)?.stack ? `\n${(error as Error).stack}` : ""}`);
   }
 
   private finished(): void {
@@ -166,7 +145,7 @@ class Worker {
     if (this.retiring || this.stopping) return;
     this.retiring = true;
     send({ t: "retire", reason });
-    log("info", `worker stopping: ${reason}`, this.config);
+    this.log("info", `worker stopping: ${reason}`);
   }
 
   /** Graceful stop: accept nothing new, answer what was accepted, then exit (bounded by a deadline). */
@@ -174,7 +153,7 @@ class Worker {
     if (this.stopping) return;
     this.stopping = true;
     send({ t: "stopping", reason });
-    if (!this.retiring) log("info", `worker stopping: ${reason}`, this.config);
+    if (!this.retiring) this.log("info", `worker stopping: ${reason}`);
     for (const listener of this.listeners) listener.stop();
     this.keyPool?.stop();
     if (this.inFlight === 0) this.exit();
@@ -186,36 +165,6 @@ class Worker {
     this.depot?.close();
     process.exit(0);
   }
-
-  private async watchLifeline(): Promise<void> {
-    const reader = Bun.stdin.stream().getReader();
-    try {
-      while (!(await reader.read()).done) {
-        // The supervisor sends nothing; only the end matters.
-      }
-    } catch {
-      // A broken pipe means the same as its end.
-    }
-    this.stop("the supervisor is gone (lifeline closed)");
-  }
-}
-
-/** Tells the supervisor why this worker cannot start, and exits. */
-function fatal(message: string): never {
-  send({ t: "fatal", message });
-  process.exit(1);
-}
-
-function send(message: WorkerMessage): void {
-  try {
-    process.stdout.write(`${JSON.stringify(message)}\n`);
-  } catch {
-    // The supervisor is gone; the lifeline will tell us to stop.
-  }
-}
-
-function log(level: LogLevel, message: string, config: WorkerConfig): void {
-  if (LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(config.logLevel)) send({ t: "log", level, message });
 }
 
 /** Test hook: block the event loop, as a worker stuck in a tight loop would. */

@@ -5,7 +5,7 @@
  * certificates are adopted into a new ledger) from one whose ledger was lost
  * (refused: a new ledger would forget the revocations). `init`, adoption and
  * `depot ledger rebuild` write it; a depot made by depot 0.1.0 (a ledger, no
- * marker) gets it on its first open. With a PostgreSQL ledger (later), the
+ * marker) gets it on its first open. With a PostgreSQL ledger, the
  * schema's presence plays this role.
  */
 import { existsSync } from "node:fs";

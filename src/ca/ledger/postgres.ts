@@ -3,7 +3,7 @@
  * The ledger in PostgreSQL, for several depot hosts sharing one CA. Every
  * host opens the same database; what must be unique or ordered across hosts
  * is decided by PostgreSQL: the serial is the primary key (a clash fails the
- * insert, and `Depot.sign` signs again with a new serial), the CRL number is
+ * insert, and `Depot.signPublicKey` signs again with a new serial), the CRL number is
  * a sequence (never goes backwards, whichever host takes one), a revocation
  * is one committed row update that every host reads.
  *

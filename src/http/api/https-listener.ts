@@ -2,24 +2,21 @@
  * @module
  * The `https` listener kind in a worker: the /v1/ API over TLS on the shared
  * port (SO_REUSEPORT), with the worker's depot, key pool and metrics (and
- * ACME under /acme/ with --acme). The listener counts as work in flight
- * until its stop is done (see `stop` below); answers given while stopping
- * carry `Connection: close`, so keep-alive clients move to another worker.
+ * ACME under /acme/ with --acme). It stops as every Bun.serve listener
+ * does (`ServeDrain`, `src/server/listeners/serve-stop.ts`): answers given
+ * while stopping carry `Connection: close`, and the drain counts as work in
+ * flight.
  */
 import { readFileSync } from "node:fs";
 import { DepotError } from "../../errors.ts";
 import { listenErrorMessage } from "../../server/bind.ts";
 import type { ListenerContext, OpenedListener } from "../../server/listeners/context.ts";
+import { ServeDrain } from "../../server/listeners/serve-stop.ts";
 import type { HttpsListenerSpec } from "../../server/listeners/types.ts";
 import { depotApiServices } from "./depot-services.ts";
 import { createApi } from "./index.ts";
 import { listenHttps } from "./listener.ts";
 import { acmeForDepot } from "../../acme/mount.ts";
-
-/** How long a stopping listener keeps answering (with Connection: close) before it closes. */
-export const CLOSE_GRACE_MS = 250;
-/** How long the worker stays after the listener's last answer, for it to reach the client. */
-export const FLUSH_MS = 250;
 
 export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedListener {
   const internalError = (error: unknown) => context.log("error", `internal error (HTTPS API): ${(error as Error)?.stack ?? error}`);
@@ -48,15 +45,7 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
     throw new DepotError("E_SERVER", `cannot read the HTTPS certificate or key (${spec.certFile}, ${spec.keyFile}): ${(error as Error).message}`);
   }
   const acme = spec.acme ? acmeForDepot(context.depot, spec.acme, spec.apiUrl) : undefined;
-  // Our own count of requests being answered, and when the last answer left
-  // the handler: Bun's stop() resolved before answers were on the wire.
-  let answering = 0;
-  let lastAnswerAt = 0;
-  const answered = <T>(response: T): T => {
-    answering--;
-    lastAnswerAt = performance.now();
-    return response;
-  };
+  const drain = new ServeDrain(context.begin);
   try {
     const server = listenHttps({
       hostname: spec.host,
@@ -65,46 +54,11 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
       cert,
       key,
       internalError,
-      api: async (request, requestContext) => {
-        answering++;
-        const response = await api(request, requestContext).finally(() => answered(undefined));
-        if (context.stopping) response.headers.set("connection", "close");
-        return response;
-      },
-      ...(acme
-        ? {
-            acme: async (request, requestContext) => {
-              answering++;
-              const response = await acme.handle(request, requestContext).finally(() => answered(undefined));
-              if (context.stopping) response.headers.set("connection", "close");
-              return response;
-            },
-          }
-        : {}),
+      api: (request, requestContext) => drain.answer(() => api(request, requestContext)),
+      ...(acme ? { acme: (request, requestContext) => drain.answer(() => acme.handle(request, requestContext)) } : {}),
     });
-    const serving = context.begin();
     return {
-      stop: () => {
-        // Requests already sent on open connections still reach us for a
-        // moment, and are answered (with Connection: close); then the
-        // listening socket closes, idle connections are closed, and what is
-        // in flight completes.
-        // The worker may exit once nothing is being answered and the last
-        // answer has had FLUSH_MS to reach the wire: Bun's stop() resolves
-        // when answers are handed to TLS, and exiting then lost some.
-        // Bun's stop(false) dropped connections whose request was still
-        // being worked on (an RSA key on the thread pool): the listener
-        // closes only once nothing is being answered (every answer in the
-        // meantime says Connection: close; the worker's graceful deadline
-        // bounds the wait).
-        setTimeout(() => {
-          const check = setInterval(() => {
-            if (answering > 0 || performance.now() - lastAnswerAt < FLUSH_MS) return;
-            clearInterval(check);
-            void server.stop(false).then(() => Bun.sleep(FLUSH_MS)).then(serving, serving);
-          }, 50);
-        }, CLOSE_GRACE_MS);
-      },
+      stop: () => void drain.stop(server),
     };
   } catch (error) {
     throw new DepotError("E_SERVER", listenErrorMessage(error, spec.host, spec.port));

@@ -4,18 +4,15 @@
  * shared --http-host:--http-port (the kernel spreads connections over the
  * workers, as for the line protocol), serving the public routes.
  *
- * Stopping (QUIT, HUP, TTOU, the lifeline) is graceful: every answer from
- * then on carries `Connection: close`, so a busy keep-alive client learns
- * to reconnect from an answer rather than from a closed socket; after
- * CLOSE_GRACE_MS the listening socket closes (queued connections move to
- * the other workers with tcp_migrate_req=1), the keep-alive connections
- * still idle are closed, and requests in flight complete.
+ * Stopping (QUIT, HUP, TTOU, the lifeline) is graceful, as every Bun.serve
+ * listener's (`ServeDrain`, `src/server/listeners/serve-stop.ts`).
  */
 import type { Server } from "bun";
 import type { Depot } from "../../ca/depot.ts";
 import { DepotError } from "../../errors.ts";
 import { LedgerChanges } from "../../ocsp/ledger-changes.ts";
 import { OcspResponder } from "../../ocsp/responder.ts";
+import { ServeDrain } from "../../server/listeners/serve-stop.ts";
 import type { MetricsReporter } from "../metrics-reporter.ts";
 import { publicRoutes } from "./handler.ts";
 import { publicationOf } from "./publication.ts";
@@ -29,21 +26,19 @@ export interface PublicListenerOptions {
   metrics?: MetricsReporter;
   /** Workers serving, for /health. */
   workers: () => number;
-  /** Marks a request in flight for the worker's graceful stop; returns its end. */
+  /** Marks a request, or the stop's drain, in flight for the worker's graceful stop; returns its end. */
   begin?: () => () => void;
   onError: (error: unknown) => void;
 }
 
-/** How long a stopping listener keeps answering (each answer with Connection: close) before it closes. */
-export const CLOSE_GRACE_MS = 250;
-
 export class PublicListener {
   private server: Server<undefined> | undefined;
-  private stopping = false;
-  private inFlight = 0;
+  private readonly drain: ServeDrain;
   private changes: LedgerChanges | undefined;
 
-  constructor(private readonly options: PublicListenerOptions) {}
+  constructor(private readonly options: PublicListenerOptions) {
+    this.drain = new ServeDrain(options.begin);
+  }
 
   /** Listens; throws a DepotError naming the address when it cannot. */
   start(): void {
@@ -67,19 +62,7 @@ export class PublicListener {
         hostname: this.options.host,
         port: this.options.port,
         reusePort: true,
-        fetch: async (request, server) => {
-          this.inFlight++;
-          const done = this.options.begin?.();
-          try {
-            const response = await handler(request, server.requestIP(request)?.address);
-            // Once stopping, no connection is kept for another request.
-            if (this.stopping) response.headers.set("Connection", "close");
-            return response;
-          } finally {
-            this.inFlight--;
-            done?.();
-          }
-        },
+        fetch: (request, server) => this.drain.answer(() => handler(request, server.requestIP(request)?.address)),
         error: (error) => {
           this.options.onError(error);
           return new Response("internal error\n", { status: 500 });
@@ -98,20 +81,16 @@ export class PublicListener {
 
   /** Requests being answered now (a graceful stop waits for them). */
   get pending(): number {
-    return this.inFlight;
+    return this.drain.pending;
   }
 
   /** Graceful: stop accepting, close idle connections, finish what is in flight. Resolves when done. */
   async stop(): Promise<void> {
-    if (!this.server || this.stopping) return;
-    this.stopping = true;
-    await Bun.sleep(CLOSE_GRACE_MS);
-    await this.server.stop(false);
+    if (this.server) await this.drain.stop(this.server);
   }
 
   /** Quick: drop every connection. */
   stopNow(): void {
-    this.stopping = true;
     void this.server?.stop(true);
   }
 }

@@ -8,15 +8,10 @@ import type { KeyType } from "../../ca/key-types.ts";
 import type { KeyPair } from "../../ca/keys.ts";
 import type { LogLevel } from "../log.ts";
 import type { WorkerConfig } from "../messages.ts";
-import type { Services } from "../protocol.ts";
 
 export interface ListenerContext {
   /** The worker's open depot (deferred certificate files). */
   depot: Depot;
-  /** The operations the line protocol offers, shared so other faces can reuse them. */
-  services: Services;
-  /** The same, for one client: its address goes into the audit trail with each issuance and revocation. */
-  servicesFor(client: string | undefined): Services;
   /** A key pair of this type, from the worker's pool when it holds that type. */
   makeKeys(type: KeyType): Promise<KeyPair>;
   config: WorkerConfig;

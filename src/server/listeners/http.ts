@@ -22,11 +22,7 @@ export function open(spec: HttpListenerSpec, context: ListenerContext): OpenedLi
   });
   listener.start();
   return {
-    // The drain (answers with Connection: close, then close; requests in
-    // flight finish) counts as work in flight, so the worker exits after it.
-    stop: () => {
-      const done = context.begin();
-      listener.stop().then(done, done);
-    },
+    // The drain (serve-stop.ts) counts as work in flight, so the worker exits after it.
+    stop: () => void listener.stop(),
   };
 }

@@ -2,7 +2,8 @@
  * @module
  * The line protocol's listener in a worker: `Bun.listen` on the shared
  * host:port with SO_REUSEPORT (the kernel spreads connections over the
- * workers); each connection is a `Connection` (`../connection.ts`).
+ * workers); each connection is a `Connection` (`src/line/connection.ts`)
+ * with the line services for its client's address (`src/line/services.ts`).
  * Half-open connections are allowed: a client that shuts its write side
  * after the request (`nc -N`) still reads the answer.
  */
@@ -10,7 +11,8 @@ import type { Socket, TCPSocketListener } from "bun";
 import { DepotError } from "../../errors.ts";
 import { listenErrorMessage } from "../bind.ts";
 import { systemClock } from "../clock.ts";
-import { Connection } from "../connection.ts";
+import { Connection } from "../../line/connection.ts";
+import { depotLineServices, type DepotLineServicesOptions } from "../../line/services.ts";
 import { Gate } from "../gate.ts";
 import type { ListenerContext, OpenedListener } from "./context.ts";
 import type { LineListenerSpec } from "./types.ts";
@@ -24,6 +26,12 @@ export const PROCESSING_PER_WORKER = 16;
 
 export function open(spec: LineListenerSpec, context: ListenerContext): OpenedListener {
   const gate = new Gate(PROCESSING_PER_WORKER, systemClock);
+  const servicesOptions: DepotLineServicesOptions = {
+    makeKeys: context.makeKeys,
+    log: context.log,
+    allowRevoke: context.config.allowRevoke,
+    allowShutdown: context.config.allowShutdown,
+  };
   let held = 0;
   const socket = {
     open(socket: Socket<Connection>) {
@@ -39,7 +47,7 @@ export function open(spec: LineListenerSpec, context: ListenerContext): OpenedLi
       socket.data = new Connection(
         socket,
         {
-          services: context.servicesFor(socket.remoteAddress),
+          services: depotLineServices(context.depot, socket.remoteAddress, servicesOptions),
           schedule: gate.schedule,
           clock: systemClock,
           finished: done,

@@ -1,3 +1,5 @@
+// What the commands do against the depot lives in services.ts.
+import type { LineServices as Services } from "./services.ts";
 import { parseReason } from "../ca/crl.ts";
 import { MAX_CSR_BYTES } from "../ca/csr.ts";
 import { parseDn } from "../ca/dn.ts";
@@ -17,22 +19,6 @@ export const FIRST_LINE_MS = 5_000;
 /** For a `sign`'s PEM request after its first line; the longest a request waits for the worker; an answer's write. */
 export const READ_TIMEOUT_MS = 10_000;
 export const CSR_END = "-----END CERTIFICATE REQUEST-----";
-
-/** What a worker lends the protocol to do the work. */
-export interface Services {
-  /** A fresh private key and client certificate, PEM, for the subject. */
-  generate(subject: ReturnType<typeof parseDn>): Promise<string>;
-  /** A client certificate, PEM, for a PEM certificate request. */
-  sign(csrPem: string): Promise<string>;
-  /** The CRL as published. */
-  crl(): Promise<string>;
-  /** Revokes and republishes the CRL; answers a one-line confirmation. */
-  revoke(serial: string, reason: ReturnType<typeof parseReason>): Promise<string>;
-  /** `revoke` over the socket is off unless the server was started with --allow-revoke. */
-  allowRevoke: boolean;
-  /** `shutdown` is off unless the server was started with --allow-shutdown. */
-  allowShutdown: boolean;
-}
 
 export interface Answer {
   text: string;

@@ -19,8 +19,9 @@
  * that closing a socket with unread bytes sends. Whatever the client does,
  * `finished` is called exactly once.
  */
-import type { Clock } from "./clock.ts";
-import { answer, type Answer, answersAtOnce, CSR_END, errorAnswer, expectsBody, FIRST_LINE_MS, MAX_BODY_BYTES, MAX_LINE_BYTES, READ_TIMEOUT_MS, type Services } from "./protocol.ts";
+import type { Clock } from "../server/clock.ts";
+import { answer, type Answer, answersAtOnce, CSR_END, errorAnswer, expectsBody, FIRST_LINE_MS, MAX_BODY_BYTES, MAX_LINE_BYTES, READ_TIMEOUT_MS } from "./protocol.ts";
+import type { LineServices } from "./services.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -36,7 +37,7 @@ export interface ConnectionSocket {
 export type Schedule = <T>(work: () => Promise<T>, maxWaitMs: number) => Promise<{ ran: true; value: T } | { ran: false }>;
 
 export interface ConnectionHooks {
-  services: Services;
+  services: LineServices;
   schedule: Schedule;
   clock: Clock;
   /** Called once per connection, when its answer is written or the client left. */
