@@ -19,7 +19,7 @@ const key = await readLifeline({
   ended: () => { log("info", "ended"); process.exit(0); },
 });
 log("debug", "not sent: below the level");
-log("info", "key " + JSON.stringify(key ?? null));
+log("info", "keys " + JSON.stringify(key ?? null));
 send({ t: "ready" });
 `;
 
@@ -36,7 +36,7 @@ test("the key comes first, later lines are orders (trimmed), the end is told onc
   const child = spawnChild(LIFELINE_CHILD, { WITH_KEY: "1" });
   const pem = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
   // Key and an order in one write: the order must not be lost to the key's reader.
-  child.stdin.write(`${keyHandoffLine(pem)}\nrestore \n`);
+  child.stdin.write(`${keyHandoffLine({ ca: pem, ssh: { user: "user key", host: "host key" } })}\nrestore \n`);
   await child.stdin.flush();
   await Bun.sleep(200);
   child.stdin.write("rest");
@@ -46,7 +46,7 @@ test("the key comes first, later lines are orders (trimmed), the end is told onc
   // The order that came with the key is read before the awaiting code resumes.
   expect(await messagesOf(child)).toEqual([
     { t: "log", level: "info", message: "order restore" },
-    { t: "log", level: "info", message: `key ${JSON.stringify(pem)}` },
+    { t: "log", level: "info", message: `keys ${JSON.stringify({ ca: pem, ssh: { user: "user key", host: "host key" } })}` },
     { t: "ready" },
     { t: "log", level: "info", message: "order restore" },
     { t: "log", level: "info", message: "ended" },
@@ -59,7 +59,7 @@ test("without a key to wait for, the lifeline resolves at once and its end is to
   await child.stdin.end();
   expect(await child.exited).toBe(0);
   expect(await messagesOf(child)).toEqual([
-    { t: "log", level: "info", message: "key null" },
+    { t: "log", level: "info", message: "keys null" },
     { t: "ready" },
     { t: "log", level: "info", message: "ended" },
   ]);

@@ -8,6 +8,7 @@ import { isIP } from "node:net";
 import { DepotError } from "../errors.ts";
 import { attribute, type DistinguishedName } from "./dn.ts";
 import { ipBytes, parseSubjectAltName, type SubjectAltName } from "./profiles.ts";
+import type { SshTokenPolicy } from "./ssh/policy.ts";
 
 /** A token's limits, kept as JSON beside the token's hash. */
 export interface TokenPolicy {
@@ -21,6 +22,8 @@ export interface TokenPolicy {
   keyTypes?: string[];
   /** Longest validity, in days; also caps the depot's default. */
   maxDays?: number;
+  /** What it may ask of the SSH CAs; absent: no SSH certificates. */
+  ssh?: SshTokenPolicy;
 }
 
 /** A request as the policy sees it: the subject and every name it would carry. */

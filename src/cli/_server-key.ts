@@ -9,9 +9,14 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { SshCaKeys } from "../ca/ssh/ssh-ca.ts";
+import type { HandedKeys } from "../server/key-handoff.ts";
 
-/** The decrypted key of the CA that signs (the intermediate in two tiers), or undefined when the key is not encrypted. */
-export async function unlockCaKeyToServe(depotPath: string, parsed: Record<string, unknown>): Promise<string | undefined> {
+/**
+ * The decrypted key of the CA that signs (the intermediate in two tiers) and
+ * of the SSH CAs, or undefined when the CA key is not encrypted.
+ */
+export async function unlockCaKeyToServe(depotPath: string, parsed: Record<string, unknown>): Promise<HandedKeys | undefined> {
   const root = resolve(depotPath);
   const caKey = join(root, "private", "ca.key");
   let head: string;
@@ -23,7 +28,8 @@ export async function unlockCaKeyToServe(depotPath: string, parsed: Record<strin
   if (!head.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----")) return undefined;
   const [{ decryptPrivateKey }, { readPassphrase }, { DepotError }] = await Promise.all([import("../ca/key-encryption.ts"), import("./_passphrase.ts"), import("../errors.ts")]);
   const { createPublicKey, X509Certificate } = await import("node:crypto");
-  const pem = await decryptPrivateKey(head, await readPassphrase(parsed), caKey);
+  const passphrase = await readPassphrase(parsed);
+  const pem = await decryptPrivateKey(head, passphrase, caKey);
   const intermediate = join(root, "certificates", "intermediate.crt");
   const certificate = existsSync(intermediate) ? intermediate : join(root, "certificates", "ca.crt");
   try {
@@ -33,5 +39,14 @@ export async function unlockCaKeyToServe(depotPath: string, parsed: Record<strin
   } catch {
     throw new DepotError("E_NOT_A_DEPOT", `${certificate} does not match the CA key ${caKey}`);
   }
-  return pem;
+  return { ca: pem, ...(await unlockSshCaKeys(root, passphrase)) };
+}
+
+/** The SSH CA keys, decrypted with the same passphrase, when the depot has them encrypted. */
+async function unlockSshCaKeys(root: string, passphrase: string): Promise<{ ssh?: SshCaKeys }> {
+  const { SSH_CA_KINDS, loadSshCa, sshCaIsEncrypted } = await import("../ca/ssh/ssh-ca.ts");
+  if (!sshCaIsEncrypted(root)) return {};
+  const ssh: SshCaKeys = {};
+  for (const kind of SSH_CA_KINDS) ssh[kind] = (await loadSshCa(root, kind, { passphrase })).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+  return { ssh };
 }

@@ -77,8 +77,8 @@ export async function runStart(rawArgs: string[]): Promise<number> {
   // ACME's directory builds its absolute URLs from --api-url when given.
   const acme = acmeFromStartArgs(rawArgs, https !== undefined);
   if (https && acme) https.acme = options.apiUrl ? { ...acme, apiUrl: options.apiUrl } : acme;
-  const caKeyPem = await unlockCaKeyToServe(options.depot, parsed);
-  if (caKeyPem !== undefined) options.caKeyPem = caKeyPem;
+  const handedKeys = await unlockCaKeyToServe(options.depot, parsed);
+  if (handedKeys !== undefined) options.handedKeys = handedKeys;
   const { serve } = await import("../server/index.ts");
   return serve(options);
 }

@@ -21,6 +21,7 @@ import {
   type TokenStore,
 } from "../ca/tokens.ts";
 import { DepotError } from "../errors.ts";
+import { describeSshPolicy, sshPolicyOf } from "../ca/ssh/policy.ts";
 import { allValues, lastOf } from "./_strict.ts";
 
 /** Works on the depot's token tables for one command. */
@@ -39,12 +40,16 @@ const createArgs = {
   uses: { type: "string", description: "Number of issuances, then the token is used up (e.g. 1 for enrolment)" },
   expires: { type: "string", description: "Valid for this long: 30m, 12h, 7d" },
   rate: { type: "string", description: "At most this many requests, across all workers: 10/min (also /s, /h)" },
+  ssh: { type: "string", description: "May sign SSH certificates of this kind: user or host (repeatable)" },
+  "ssh-principal": { type: "string", description: "With --ssh: a principal it may ask for, '*' any text (repeatable): deploy, *.svc.example.com" },
+  "ssh-key-id": { type: "string", description: "With --ssh: a key id it may give, '*' any text (repeatable; default any)" },
+  "ssh-max-valid": { type: "string", description: "With --ssh: longest SSH validity: 30m, 16h, 7d" },
 } as const;
 
 const create = command({
   meta: { name: "create", description: "Make an API token; prints it once (only its hash is kept)." },
   args: createArgs,
-  repeatable: ["allow", "key-type"],
+  repeatable: ["allow", "key-type", "ssh", "ssh-principal", "ssh-key-id"],
   async run({ rawArgs, args: parsed }) {
     const nameText = lastOf(parsed.name);
     if (nameText === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --name (the token's name)");
@@ -60,6 +65,14 @@ const create = command({
       ...(keyTypes.length ? { keyTypes: [...new Set(keyTypes)] } : {}),
       ...(maxDays ? { maxDays: parseDays(maxDays) } : {}),
     };
+    const sshMaxValid = lastOf(parsed["ssh-max-valid"]);
+    const ssh = sshPolicyOf({
+      kinds: allValues(rawArgs, "ssh"),
+      principals: allValues(rawArgs, "ssh-principal"),
+      keyIds: allValues(rawArgs, "ssh-key-id"),
+      ...(sshMaxValid !== undefined ? { maxValidityMs: parseDuration(sshMaxValid) } : {}),
+    });
+    if (ssh) policy.ssh = ssh;
     checkPolicyPatterns(policy);
     const usesText = lastOf(parsed.uses);
     const uses = usesText === undefined ? undefined : Number(usesText);
@@ -135,6 +148,7 @@ function describe(record: TokenRecord): string {
     record.uses !== undefined ? `${record.usesLeft ?? record.uses}/${record.uses} uses left` : undefined,
     record.expiresAt ? `expires ${record.expiresAt.toISOString()}` : undefined,
     record.rate ? `rate ${formatRate(record.rate)}` : undefined,
+    policy.ssh ? describeSshPolicy(policy.ssh) : undefined,
   ];
   return parts.filter(Boolean).join(", ");
 }

@@ -12,7 +12,7 @@
  *   `fatal` with the reason it cannot start, `stopping`, `retire`, ...
  */
 import { DepotError, messageOf } from "../errors.ts";
-import { caKeyFromHandoffLine } from "./key-handoff.ts";
+import { type HandedKeys, keysFromHandoffLine } from "./key-handoff.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import type { WorkerMessage } from "./messages.ts";
 
@@ -60,17 +60,17 @@ export interface LifelineOptions {
  * is no key, the supervisor is gone or confused and the child exits: it
  * has opened nothing yet.
  */
-export function readLifeline(options: LifelineOptions): Promise<string | undefined> {
-  let keyRead: (key: string | undefined) => void = () => {};
-  const key = new Promise<string | undefined>((resolve) => (keyRead = resolve));
+export function readLifeline(options: LifelineOptions): Promise<HandedKeys | undefined> {
+  let keyRead: (keys: HandedKeys | undefined) => void = () => {};
+  const key = new Promise<HandedKeys | undefined>((resolve) => (keyRead = resolve));
   let awaitingKey = options.caKeyOnStdin === true;
   if (!awaitingKey) keyRead(undefined);
   const line = (text: string) => {
     if (!awaitingKey) return options.order?.(text.trim());
     awaitingKey = false;
-    const pem = caKeyFromHandoffLine(text);
-    if (pem === undefined) process.exit(0);
-    keyRead(pem);
+    const keys = keysFromHandoffLine(text);
+    if (keys === undefined) process.exit(0);
+    keyRead(keys);
   };
   void (async () => {
     const decoder = new TextDecoder();

@@ -7,6 +7,7 @@
  * call `serve` the same way (unjs/listhen's `listen()`, unicorn's
  * `HttpServer#start`).
  */
+import type { HandedKeys } from "./key-handoff.ts";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { AuditFile, lastSeqInFile } from "../ca/audit-file.ts";
@@ -61,8 +62,8 @@ export interface ServerOptions {
   apiUrl?: string;
   /** Test hooks in the workers and the supervisor (DEPOT_TEST_HOOKS=1). */
   testHooks?: boolean;
-  /** The CA key, decrypted, when it is encrypted at rest: handed to each child over its stdin (key-handoff.ts). */
-  caKeyPem?: string;
+  /** The CA key (and the SSH CA keys), decrypted, when they are encrypted at rest: handed to each child over its stdin (key-handoff.ts). */
+  handedKeys?: HandedKeys;
   /** The plain-HTTP base URL for AIA and CDP (--public-url); default: depot.cnf's public_url. */
   publicUrl?: string;
   /** Command run after each new crl.pem the server publishes (--on-crl-change); default: depot.cnf's on_crl_change. */
@@ -137,7 +138,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           allowRevoke: options.allowRevoke === true,
           allowShutdown: options.allowShutdown === true,
           testHooks: options.testHooks === true,
-          caKeyOnStdin: options.caKeyPem !== undefined,
+          caKeyOnStdin: options.handedKeys !== undefined,
           processCount: options.processCount,
           ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
         },
@@ -145,12 +146,12 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           depot: options.depot,
           logLevel: options.logLevel,
           pollMs: UPKEEP_POLL_MS,
-          caKeyOnStdin: options.caKeyPem !== undefined,
+          caKeyOnStdin: options.handedKeys !== undefined,
           ...(httpsNames ? { https: { names: httpsNames } } : {}),
           ...(auditFile ? { auditFrom: lastSeqInFile(auditFile.path) ?? -1 } : {}),
           ...(options.onCrlChange ? { onCrlChange: options.onCrlChange } : {}),
         },
-        ...(options.caKeyPem !== undefined ? { caKeyPem: options.caKeyPem } : {}),
+        ...(options.handedKeys !== undefined ? { handedKeys: options.handedKeys } : {}),
         processCount: options.processCount,
         pidFile: options.pidFile,
         timeoutMs: options.timeoutMs,

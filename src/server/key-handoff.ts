@@ -10,18 +10,32 @@
  * (`readLifeline` in `child-process.ts`); the lines after it are orders.
  */
 
+import type { SshCaKeys } from "../ca/ssh/ssh-ca.ts";
+
 const PREFIX = "key ";
 
+/** The decrypted keys a supervisor hands over: the CA's, and the SSH CAs' when the depot has them (encrypted alike). */
+export interface HandedKeys {
+  /** The signing CA's key, PKCS#8 PEM. */
+  ca: string;
+  ssh?: SshCaKeys;
+}
+
 /** The line the supervisor writes first on a child's stdin (no newline; `Child.send` adds it). */
-export function keyHandoffLine(privateKeyPem: string): string {
-  return `${PREFIX}${Buffer.from(privateKeyPem).toString("base64")}`;
+export function keyHandoffLine(keys: HandedKeys): string {
+  return `${PREFIX}${Buffer.from(JSON.stringify(keys)).toString("base64")}`;
 }
 
 /**
- * The key in the first line a child reads from stdin (without its newline;
+ * The keys in the first line a child reads from stdin (without its newline;
  * `child-process.ts` reads it), or undefined if the line is no handed-over key.
  */
-export function caKeyFromHandoffLine(line: string): string | undefined {
+export function keysFromHandoffLine(line: string): HandedKeys | undefined {
   if (!line.startsWith(PREFIX)) return undefined;
-  return Buffer.from(line.slice(PREFIX.length), "base64").toString("utf8");
+  try {
+    const keys = JSON.parse(Buffer.from(line.slice(PREFIX.length), "base64").toString("utf8")) as HandedKeys;
+    return typeof keys?.ca === "string" ? keys : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -11,7 +11,7 @@
  * crypto: the workers and the upkeep process open the depot.
  */
 import { type ChildEvents, type ChildRole, type SpawnChild, spawnChild } from "./child.ts";
-import { keyHandoffLine } from "./key-handoff.ts";
+import { type HandedKeys, keyHandoffLine } from "./key-handoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { describeListener } from "./listeners/types.ts";
 import type { Logger } from "./log.ts";
@@ -40,8 +40,8 @@ export interface SupervisorOptions {
   trapSignals?: boolean;
   /** SIGUSR2 makes one turn throw, to prove the loop survives it. */
   testHooks?: boolean;
-  /** The decrypted CA key, kept only to hand to each child it spawns (key-handoff.ts); the supervisor signs nothing. */
-  caKeyPem?: string;
+  /** The decrypted CA (and SSH CA) keys, kept only to hand to each child it spawns (key-handoff.ts); the supervisor signs nothing. */
+  handedKeys?: HandedKeys;
 }
 
 type Event =
@@ -363,7 +363,7 @@ export class Supervisor {
     };
     try {
       const child = this.spawn(role, env, events);
-      if (this.options.caKeyPem !== undefined) child.send(keyHandoffLine(this.options.caKeyPem));
+      if (this.options.handedKeys !== undefined) child.send(keyHandoffLine(this.options.handedKeys));
       tracked = new TrackedChild(role, this.generation, child, this.clock.now());
       return tracked;
     } catch (error) {

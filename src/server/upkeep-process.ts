@@ -49,13 +49,13 @@ export async function runUpkeep(): Promise<never> {
   process.on("SIGTERM", exit);
   process.on("SIGINT", exit);
   // An encrypted CA key arrives first on stdin, then orders.
-  const decryptedKeyPem = await readLifeline({
+  const decryptedKeyPem = (await readLifeline({
     caKeyOnStdin: config.caKeyOnStdin === true,
     order: (order) => {
       if (order === "restore") restoreWanted = "crash";
     },
     ended: stop,
-  });
+  }))?.ca;
 
   // Beats from the start: restoring the files of a large depot takes seconds
   // (it yields to the event loop as it goes), and a silent upkeep process is

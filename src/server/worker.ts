@@ -18,6 +18,7 @@ import { IdleTrim } from "./idle-trim.ts";
 import { fatal, logAbove, readLifeline, send, startHeartbeat } from "./child-process.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
 import type { ListenerContext, OpenedListener } from "./listeners/context.ts";
+import type { SshCaKeys } from "../ca/ssh/ssh-ca.ts";
 import { openListener } from "./listeners/registry.ts";
 import { describeListener } from "./listeners/types.ts";
 import type { LogLevel } from "./log.ts";
@@ -32,6 +33,8 @@ export async function runWorker(): Promise<never> {
 
 class Worker {
   private depot!: Depot;
+  /** The SSH CA keys the supervisor handed over (the depot's keys are encrypted). */
+  private sshCaKeys: SshCaKeys | undefined;
   private readonly listeners: OpenedListener[] = [];
   private keyPool: KeyPool | undefined;
   private inFlight = 0;
@@ -51,10 +54,12 @@ class Worker {
   async start(): Promise<void> {
     process.stdout.on("error", () => this.stop("lost the supervisor's pipe"));
     // An encrypted CA key arrives first on the lifeline; the supervisor sends a worker nothing else.
-    const decryptedKeyPem = await readLifeline({
+    const handed = await readLifeline({
       caKeyOnStdin: this.config.caKeyOnStdin === true,
       ended: () => this.stop("the supervisor is gone (lifeline closed)"),
     });
+    const decryptedKeyPem = handed?.ca;
+    this.sshCaKeys = handed?.ssh;
     process.on("SIGQUIT", () => this.stop("asked to stop (QUIT)"));
     // Quick stop: no waiting for requests, but the deferred files go out.
     process.on("SIGTERM", () => this.exit());
@@ -97,6 +102,7 @@ class Worker {
     const worker = this;
     return {
       depot: this.depot,
+      ...(this.sshCaKeys ? { sshCaKeys: this.sshCaKeys } : {}),
       makeKeys: (type) => this.makeKeys(type),
       config: this.config,
       metrics: this.metrics,

@@ -9,7 +9,7 @@ import type { AuditActor } from "../audit.ts";
 import { SerialCollisionError } from "../ledger.ts";
 import { DepotError } from "../../errors.ts";
 import { signSshCertificate, type SshCertificateKind, type SshCriticalOptions } from "./certificate.ts";
-import { parseSshPublicKey, sshFingerprint } from "./keys.ts";
+import { parseSshPublicKey, sshFingerprint, type SshPublicKey } from "./keys.ts";
 import type { SshCa } from "./ssh-ca.ts";
 import { type SshCertificateRecord, sshIssueEntry, type SshStore } from "./store.ts";
 
@@ -55,6 +55,7 @@ const KNOWN_EXTENSIONS = new Set(["permit-X11-forwarding", "permit-agent-forward
 /** Checks a request and fills its defaults; what a caller's policy then judges. */
 export function checkSshRequest(request: SshIssueRequest): Required<Omit<SshIssueRequest, "criticalOptions" | "extensions">> & Pick<SshIssueRequest, "criticalOptions" | "extensions"> {
   if (request.kind !== "user" && request.kind !== "host") throw bad(`SSH certificate type must be user or host`);
+  parsedKey(request.publicKey);
   const principals = [...new Set(request.principals.map(checkPrincipal))];
   if (principals.length === 0) throw bad("an SSH certificate needs at least one principal (a user name, or the host's names)");
   if (principals.length > MAX_PRINCIPALS) throw bad(`at most ${MAX_PRINCIPALS} principals`);
@@ -71,6 +72,14 @@ export function checkSshRequest(request: SshIssueRequest): Required<Omit<SshIssu
   return { ...request, principals, keyId, validityMs };
 }
 
+function parsedKey(line: string): SshPublicKey {
+  try {
+    return parseSshPublicKey(line);
+  } catch (error) {
+    throw bad(`the SSH public key: ${(error as Error).message}`);
+  }
+}
+
 /** A random serial in 1 .. 2^64-1: 64 bits from the CSPRNG, never 0 (which a KRL cannot list). */
 function newSshSerial(): bigint {
   for (;;) {
@@ -83,12 +92,7 @@ function newSshSerial(): bigint {
 export async function issueSshCertificate(store: SshStore, ca: SshCa, request: SshIssueRequest, now = new Date()): Promise<SshCertificateRecord> {
   const checked = checkSshRequest(request);
   if (ca.kind !== checked.kind) throw new DepotError("E_SERVER", `the ${ca.kind} CA cannot sign a ${checked.kind} certificate`);
-  let publicKey;
-  try {
-    publicKey = parseSshPublicKey(request.publicKey);
-  } catch (error) {
-    throw bad(`the SSH public key: ${(error as Error).message}`);
-  }
+  const publicKey = parsedKey(request.publicKey);
   const validAfter = new Date(Math.floor((now.getTime() - BACKDATE_MS) / 1000) * 1000);
   const validBefore = new Date(validAfter.getTime() + BACKDATE_MS + checked.validityMs);
   for (let attempt = 1; ; attempt++) {

@@ -106,6 +106,21 @@ export async function loadSshCa(depotRoot: string, kind: SshCertificateKind, opt
   return sshCaFrom(kind, createPrivateKey(pem));
 }
 
+/** The SSH CA keys a supervisor decrypted and handed to a worker, PKCS#8 PEM by kind. */
+export type SshCaKeys = Partial<Record<SshCertificateKind, string>>;
+
+/**
+ * An SSH CA in a server process: from the key the supervisor handed over when
+ * the depot's keys are encrypted, else from its file. A 404-like error when
+ * the depot has no SSH CA.
+ */
+export async function loadSshCaFor(depotRoot: string, kind: SshCertificateKind, handedOver?: SshCaKeys): Promise<SshCa> {
+  const pem = handedOver?.[kind];
+  if (pem !== undefined) return sshCaFrom(kind, createPrivateKey(pem));
+  if (sshCaIsEncrypted(depotRoot)) throw new DepotError("E_SERVER", "the SSH CA keys are encrypted and this server was started before they existed: restart it (HUP) to give them to its workers");
+  return loadSshCa(depotRoot, kind);
+}
+
 function sshCaFrom(kind: SshCertificateKind, privateKey: KeyObject): SshCa {
   const publicKey = createPublicKey(privateKey);
   const blob = sshPublicKeyBlob(publicKey);

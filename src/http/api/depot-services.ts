@@ -9,6 +9,10 @@ import type { KeyType } from "../../ca/key-types.ts";
 import { generateKeyPair, type KeyPair } from "../../ca/keys.ts";
 import type { CertificateSummary } from "../../ca/ledger.ts";
 import { HttpProblem } from "../problem.ts";
+import type { SshCertificateKind } from "../../ca/ssh/certificate.ts";
+import { issueSshCertificate } from "../../ca/ssh/issue.ts";
+import { publishKrl } from "../../ca/ssh/krl-publisher.ts";
+import { loadSshCaFor, type SshCa, type SshCaKeys } from "../../ca/ssh/ssh-ca.ts";
 import type { ApiServices, CertificatePage } from "./services.ts";
 
 export interface DepotServicesOptions {
@@ -21,6 +25,8 @@ export interface DepotServicesOptions {
    * answers from the ledger at once.
    */
   publishOnRevoke?: boolean;
+  /** SSH CA keys handed over decrypted (an encrypted depot in a server). */
+  sshCaKeys?: SshCaKeys;
 }
 
 export function depotApiServices(depot: Depot, options: DepotServicesOptions = {}): ApiServices {
@@ -42,9 +48,34 @@ export function depotApiServices(depot: Depot, options: DepotServicesOptions = {
       const { record, crl } = await depot.revoke(serial, reason, { publish: options.publishOnRevoke !== false, requester });
       return { record, ...(crl ? { crlNumber: crl.crlNumber } : {}) };
     },
+    signSsh: sshSigner(depot, options.sshCaKeys),
+    async revokeSsh(serial, reason, requester) {
+      const record = await depot.ledger.ssh.revoke(serial, reason, new Date(), requester);
+      if (options.publishOnRevoke !== false) await publishKrl(depot.layout.root, depot.ledger.ssh);
+      return record;
+    },
     ...(options.metrics ? { metrics: options.metrics } : {}),
     now: () => new Date(),
   };
+}
+
+/**
+ * SSH signing over the depot's SSH CAs, each loaded on first use and kept
+ * (a depot may get its SSH CAs while the server runs: `depot ssh init`).
+ * Encrypted SSH CA keys are handed to workers with the CA key (key-handoff.ts).
+ */
+function sshSigner(depot: Depot, handedOver?: SshCaKeys): ApiServices["signSsh"] {
+  const loaded = new Map<SshCertificateKind, Promise<SshCa>>();
+  const caOf = (kind: SshCertificateKind) => {
+    let ca = loaded.get(kind);
+    if (!ca) {
+      ca = loadSshCaFor(depot.layout.root, kind, handedOver);
+      loaded.set(kind, ca);
+      ca.catch(() => loaded.delete(kind));
+    }
+    return ca;
+  };
+  return async (request) => issueSshCertificate(depot.ledger.ssh, await caOf(request.kind), request);
 }
 
 /**

@@ -25,6 +25,7 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
     depotApiServices(context.depot, {
       makeKeys: context.makeKeys,
       publishOnRevoke: false,
+      ...(context.sshCaKeys ? { sshCaKeys: context.sshCaKeys } : {}),
       ...(metrics.reporter ? { metrics: async () => metrics.reporter?.scrape() ?? "" } : {}),
     }),
     {

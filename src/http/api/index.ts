@@ -11,6 +11,7 @@ import { HttpProblem, problemResponse } from "../problem.ts";
 import { authenticate, requireAdmin } from "./auth.ts";
 import { type Call, issueCertificate, listCertificates, revokeCertificate, showCertificate } from "./certificates.ts";
 import type { ApiServices } from "./services.ts";
+import { issueSshCertificate, revokeSshCertificate } from "./ssh-certificates.ts";
 
 export type { ApiServices } from "./services.ts";
 
@@ -42,6 +43,8 @@ const ROUTES: Route[] = [
   { name: "certificate", pattern: /^\/v1\/certificates\/([^/]+)$/, methods: { GET: showCertificate } },
   { name: "revoke", pattern: /^\/v1\/certificates\/([^/]+)\/revoke$/, methods: { POST: revokeCertificate } },
   { name: "metrics", pattern: /^\/v1\/metrics$/, methods: { GET: metrics } },
+  { name: "ssh-certificates", pattern: /^\/v1\/ssh\/certificates\/?$/, methods: { POST: issueSshCertificate } },
+  { name: "ssh-revoke", pattern: /^\/v1\/ssh\/certificates\/([^/]+)\/revoke$/, methods: { POST: revokeSshCertificate } },
 ];
 
 export function createApi(services: ApiServices, hooks: ApiHooks): ApiHandler {

@@ -10,6 +10,8 @@ import type { RequestedCertificate } from "../../ca/csr.ts";
 import type { IssueRequest, Issued } from "../../ca/depot.ts";
 import type { CertificateRecord, CertificateSummary } from "../../ca/ledger.ts";
 import type { TokenStore } from "../../ca/tokens.ts";
+import type { SshIssueRequest } from "../../ca/ssh/issue.ts";
+import type { SshCertificateRecord } from "../../ca/ssh/store.ts";
 
 /** Who asked, for the audit trail: `token:NAME` and the client's address. */
 export type Requester = AuditActor;
@@ -42,6 +44,10 @@ export interface ApiServices {
   page(filter: StatusFilter | undefined, cursor: string | undefined, limit: number, now: Date): Promise<CertificatePage>;
   /** Revokes and republishes the CRL. */
   revoke(serial: string, reason: RevocationReason, requester: Requester): Promise<{ record: CertificateRecord; crlNumber?: number }>;
+  /** Signs and records an SSH certificate with the depot's SSH CA of its kind; absent where SSH is not served. */
+  signSsh?(request: SshIssueRequest): Promise<SshCertificateRecord>;
+  /** Revokes an SSH certificate; the KRL follows (at once, or within the upkeep's next poll in a server). */
+  revokeSsh?(serial: string, reason: RevocationReason, requester: Requester): Promise<SshCertificateRecord>;
   /** Prometheus text for `/v1/metrics`, when the server has a metrics registry. */
   metrics?(): Promise<string>;
   now(): Date;

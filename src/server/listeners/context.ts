@@ -3,6 +3,7 @@
  * What a worker lends each of its listeners, and what a listener gives back.
  */
 import type { Depot } from "../../ca/depot.ts";
+import type { SshCaKeys } from "../../ca/ssh/ssh-ca.ts";
 import type { WorkerMetrics } from "../../http/worker-metrics.ts";
 import type { KeyType } from "../../ca/key-types.ts";
 import type { KeyPair } from "../../ca/keys.ts";
@@ -12,6 +13,8 @@ import type { WorkerConfig } from "../messages.ts";
 export interface ListenerContext {
   /** The worker's open depot (deferred certificate files). */
   depot: Depot;
+  /** The SSH CA keys, decrypted by the supervisor, when the depot's keys are encrypted. */
+  sshCaKeys?: SshCaKeys;
   /** A key pair of this type, from the worker's pool when it holds that type. */
   makeKeys(type: KeyType): Promise<KeyPair>;
   config: WorkerConfig;
