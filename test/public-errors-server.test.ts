@@ -53,7 +53,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (server) await killServer(server);
-  if (disk) run(["umount", disk]);
+  if (!disk) return;
+  // The upkeep process follows its supervisor within moments; until then the mount is busy.
+  await waitFor(() => run(["umount", disk]).exitCode === 0, 5_000).catch(() => run(["umount", "--lazy", disk]));
 });
 
 /** Writes a file until the tmpfs takes no more bytes. */
