@@ -307,9 +307,9 @@ describe("the ledger out of reach", () => {
     const server = createAcmeServer({ store: down, issuer: {} as AcmeIssuer, basePath: "/acme" });
     const answer = await server.handle(new Request("https://localhost/acme/new-nonce", { method: "HEAD" }));
     expect(answer.status).toBe(503);
-    expect(answer.headers.get("retry-after")).toBe("1");
+    expect(answer.headers.get("retry-after")).toBe("5");
     const document = await server.handle(new Request("https://localhost/acme/new-nonce"));
     expect(document.status).toBe(503);
-    expect(await document.json()).toMatchObject({ type: "urn:ietf:params:acme:error:serverInternal", detail: "ledger unavailable", status: 503 });
+    expect(await document.json()).toMatchObject({ type: "urn:ietf:params:acme:error:serverInternal", detail: "the ledger is busy or out of reach; nothing was issued or changed, retry in 5 s", status: 503 });
   });
 });

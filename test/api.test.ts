@@ -283,7 +283,7 @@ describe("routing and failures", () => {
     const request = () => new Request(`${BASE}/v1/certificates`, { headers: { authorization: `Bearer ${newToken()}` } });
     const unreachable = await failing(Object.assign(new Error("unable to open database file"), { code: "SQLITE_CANTOPEN" }))(request());
     expect(unreachable.headers.get("retry-after")).toBe("5");
-    await expectProblem(unreachable, 503, "the ledger is unavailable; nothing was issued or changed, retry shortly");
+    await expectProblem(unreachable, 503, "the ledger is busy or out of reach; nothing was issued or changed, retry in 5 s");
     const before = internalErrors.length;
     await expectProblem(await failing(new TypeError("x is undefined"))(request()), 500, "internal error; the server log has the details");
     expect(internalErrors.length).toBe(before + 1);

@@ -52,7 +52,7 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
     await shared.store.finishOrder(id, { certificateSerial: issued.serial });
   } catch (error) {
     await shared.store.finishOrder(id, { back: "pending" });
-    if (error instanceof DepotError) throw problem("serverInternal", `cannot issue: ${error.message}`);
+    // The router answers it by the one policy: a busy ledger 503, the server's own failures without its paths.
     throw error;
   }
   const done = (await shared.store.order(id))!;

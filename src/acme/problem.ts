@@ -1,8 +1,11 @@
 /**
  * @module ACME problem documents (RFC 8555 6.7, RFC 7807): the one error
  * type the ACME server throws, turned into an `application/problem+json`
- * answer by the router.
+ * answer by the router; anything else thrown becomes one by the policy
+ * every face shares (`problemOf`, from `publicError`).
  */
+import { DepotError } from "../errors.ts";
+import { type ErrorKind, publicError } from "../public-error.ts";
 
 /** The ACME error types depot answers with (urn:ietf:params:acme:error:TYPE). */
 export type AcmeErrorType =
@@ -70,3 +73,23 @@ export class AcmeProblem extends Error {
 }
 
 export const problem = (kind: AcmeErrorType, detail: string, options?: AcmeProblem["options"]) => new AcmeProblem(kind, detail, options);
+
+/** Each kind of failure's ACME type; a busy or unreachable ledger is serverInternal with 503 and Retry-After (RFC 8555 has no "unavailable"). */
+const TYPE_OF_KIND: Record<ErrorKind, AcmeErrorType> = {
+  "bad-request": "malformed",
+  unauthorized: "unauthorized",
+  forbidden: "unauthorized",
+  "not-found": "malformed",
+  conflict: "malformed",
+  unavailable: "serverInternal",
+  internal: "serverInternal",
+};
+
+/** Anything thrown, as the problem the client gets: an AcmeProblem as it is, anything else by the one policy (public-error.ts). */
+export function problemOf(error: unknown): AcmeProblem {
+  if (error instanceof AcmeProblem) return error;
+  const failure = publicError(error);
+  const code = error instanceof DepotError ? error.code : undefined;
+  const type = code === "E_BAD_CSR" ? "badCSR" : code === "E_ALREADY_REVOKED" ? "alreadyRevoked" : TYPE_OF_KIND[failure.kind];
+  return new AcmeProblem(type, failure.message, { status: failure.status, ...(failure.retryAfter === undefined ? {} : { retryAfterSeconds: failure.retryAfter }) });
+}

@@ -14,8 +14,8 @@ import { type SignedRequest, verifySignedRequest } from "./jws.ts";
 import { Nonces } from "./nonces.ts";
 import { authorizationResource, challengeResource, newOrder, orderResource, ordersList } from "./orders.ts";
 import { NamePolicy } from "./policy.ts";
-import { AcmeProblem, problem } from "./problem.ts";
-import { DepotError } from "../errors.ts";
+import { AcmeProblem, problem, problemOf } from "./problem.ts";
+import { isServerSide, publicError } from "../public-error.ts";
 import type { AcmeStore } from "./store.ts";
 import { type QueueOptions, ValidationQueue } from "./validation-queue.ts";
 import { type ValidatorOptions, Validators } from "./validators.ts";
@@ -99,7 +99,7 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
     const headers = new Headers(answer.headers);
     // A nonce needs the secret in the ledger; with the ledger out of reach an error answer (the 503) goes without one.
     const nonce = await shared.nonces.issue().catch((error) => {
-      if (answer.status >= 400 && isLedgerUnavailable(error)) return undefined;
+      if (answer.status >= 400 && publicError(error).kind === "unavailable") return undefined;
       throw error;
     });
     if (nonce) headers.set("Replay-Nonce", nonce);
@@ -165,11 +165,9 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
       try {
         return await respond(urls, await route(request, urls, path, context));
       } catch (error) {
-        // The PostgreSQL ledger out of reach: a retryable 503, not an internal error with a stack trace.
-        const unavailable = isLedgerUnavailable(error) ? problem("serverInternal", "ledger unavailable", { status: 503, retryAfterSeconds: 1 }) : undefined;
-        const known = error instanceof AcmeProblem ? error : unavailable;
-        if (!known) console.error(`acme: ${request.method} ${path}: ${(error as Error)?.stack ?? error}`);
-        const answered = known ?? problem("serverInternal", "internal error");
+        // Whatever failed, one problem document: a busy or unreachable ledger is a retryable 503, a bug a 500 without its details.
+        const answered = problemOf(error);
+        if (!(error instanceof AcmeProblem) && isServerSide(publicError(error).kind)) console.error(`acme: ${request.method} ${path}: ${(error as Error)?.stack ?? error}`);
         const headers: Record<string, string> = { ...answered.options.headers };
         if (answered.options.retryAfterSeconds !== undefined) headers["Retry-After"] = String(answered.options.retryAfterSeconds);
         return respond(urls, { status: answered.status, body: answered.toDocument(), headers });
@@ -177,5 +175,3 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
     },
   };
 }
-
-const isLedgerUnavailable = (error: unknown) => error instanceof DepotError && error.code === "E_LEDGER_UNAVAILABLE";

@@ -5,7 +5,8 @@
  * lazily, so `depot --version` or `depot stop` loads no CA library.
  */
 import type { CommandDef } from "citty";
-import { DepotError } from "../errors.ts";
+import { DepotError, messageOf } from "../errors.ts";
+import { publicError } from "../public-error.ts";
 import { VERSION_LINE } from "../version.ts";
 import { nearest, renderHelp, renderMainHelp } from "./_help.ts";
 
@@ -81,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     const { result } = await runCommand(command, { rawArgs: rest });
     return typeof result === "number" ? result : 0;
   } catch (error) {
-    console.error(`depot: ${describe(error)}`);
+    console.error(`depot: ${cliMessage(error)}`);
     return 1;
   }
 }
@@ -91,18 +92,38 @@ async function resolveValue(value: unknown): Promise<unknown> {
   return typeof value === "function" ? await value() : await value;
 }
 
-function describe(error: unknown): string {
+/**
+ * The one line the operator reads. The policy is every face's
+ * (public-error.ts), with one difference: a DepotError's message is kept
+ * whole, paths included, since the operator runs depot on the depot's own
+ * machine and typed or owns those paths; a server's clients never see them.
+ */
+export function cliMessage(error: unknown): string {
   if (error instanceof DepotError) return error.message;
-  // citty's own usage errors (missing positional, bad enum) carry a code.
-  const { name, code, message } = (error ?? {}) as { name?: string; code?: string; message?: string };
-  if (name === "CLIError" || code === "EARG") {
-    return stripAnsi(String(message))
-      .replace(/^Missing required positional argument: (\w+)/, (_, arg) => `missing ${arg}`)
-      .replace(/^Missing required argument: (--\S+)/, "missing $1")
-      .replace(/^Invalid value for argument: (--\S+) \((.*)\)\. Expected one of: (.*)\.$/, (_, option, value, choices) => `unknown ${option} '${value}' (${choices.split(", ").join(" or ")})`);
-  }
+  const usage = usageMessage(error);
+  if (usage !== undefined) return usage;
+  const failure = publicError(error);
+  if (failure.kind !== "internal") return failure.message;
   if (process.env.DEPOT_DEBUG) console.error(error);
-  return `internal error: ${stripAnsi(String(message ?? error))} (set DEPOT_DEBUG=1 for details)`;
+  return `internal error: ${stripAnsi(messageOf(error))} (set DEPOT_DEBUG=1 for details)`;
+}
+
+/**
+ * citty's usage errors (CLIError: an unknown subcommand as it words it;
+ * a missing positional, missing option or bad enum value in depot's words).
+ * citty 0.2 gives those three the one code EARG, the argument's name and
+ * value only inside its English message, so the message is what there is
+ * to read: the three patterns below are its three templates
+ * (node_modules/citty, parseArgs), and test/cli.test.ts fails if an upgrade
+ * changes them.
+ */
+function usageMessage(error: unknown): string | undefined {
+  const { name, code, message } = (error ?? {}) as { name?: string; code?: string; message?: string };
+  if (name !== "CLIError" && code !== "EARG") return undefined;
+  return stripAnsi(String(message))
+    .replace(/^Missing required positional argument: (\w+)/, (_, arg) => `missing ${arg}`)
+    .replace(/^Missing required argument: (--\S+)/, "missing $1")
+    .replace(/^Invalid value for argument: (--\S+) \((.*)\)\. Expected one of: (.*)\.$/, (_, option, value, choices) => `unknown ${option} '${value}' (${choices.split(", ").join(" or ")})`);
 }
 
 const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "");

@@ -4,6 +4,7 @@ import { parseReason } from "../ca/crl.ts";
 import { MAX_CSR_BYTES } from "../ca/csr.ts";
 import { parseDn } from "../ca/dn.ts";
 import { DepotError } from "../errors.ts";
+import { isServerSide, publicError, withoutPaths } from "../public-error.ts";
 
 /**
  * The line protocol: one request per connection, one answer, then the
@@ -177,23 +178,16 @@ export async function answer(line: string, body: string, services: Services, onI
   try {
     return await command.run(argument, body, services);
   } catch (error) {
-    if (error instanceof DepotError) {
-      // The client's mistakes are answered; the server's troubles (disk, files) are also logged.
-      if (SERVER_SIDE.has(error.code)) onInternalError(error);
-      return errorAnswer(SERVER_SIDE.has(error.code) ? withoutPaths(error.message) : error.message);
-    }
-    onInternalError(error);
-    return errorAnswer("internal error; the server log has the details");
+    // One policy for every face (public-error.ts): the client's mistakes are answered; the server's troubles are also logged, and named without paths.
+    const failure = publicError(error);
+    if (isServerSide(failure.kind)) onInternalError(error);
+    // "busy" first, as a worker with no free slot answers: the client may retry.
+    return errorAnswer(failure.kind === "unavailable" ? `busy: ${failure.message}` : failure.message);
   }
 }
 
-/** Errors that are the server's trouble, not the request's. */
-const SERVER_SIDE = new Set(["E_IO", "E_NOT_A_DEPOT", "E_SERVER", "E_INSECURE_KEY"]);
-
-/** A client learns what failed, not where the depot lives: absolute paths become their last part. */
-export function withoutPaths(message: string): string {
-  return message.replace(/(?<![\w.~-])(?:\/[^\s/:;,'"()]+)+\/?/g, (path) => path.replace(/\/$/, "").split("/").at(-1) ?? "");
-}
+/** A client learns what failed, not where the depot lives (the policy's last guard, kept here for this module's users). */
+export { withoutPaths };
 
 export function errorAnswer(reason: string): Answer {
   return { text: `ERROR ${reason}\n` };

@@ -43,7 +43,8 @@ export function depotApiServices(depot: Depot, options: DepotServicesOptions = {
     signCsr: (requested, request, requester) =>
       depot.signPublicKey({ ...request, publicKeyDer: requested.publicKeyDer, keyType: requested.keyType, family: requested.family, requester }),
     find: (serial) => depot.ledger.find(serial),
-    page: (filter, cursor, limit, now) => pageOf(depot.ledger.each({ ...(filter ? { status: filter } : {}), now, includeCa: false }), cursor, limit),
+    page: (filter, cursor, limit, now) =>
+      pageOf((after, take) => depot.ledger.each({ ...(filter ? { status: filter } : {}), now, includeCa: false, ...(after ? { after } : {}), limit: take }), cursor, limit),
     async revoke(serial, reason, requester) {
       const { record, crl } = await depot.revoke(serial, reason, { publish: options.publishOnRevoke !== false, requester });
       return { record, ...(crl ? { crlNumber: crl.crlNumber } : {}) };
@@ -58,6 +59,9 @@ export function depotApiServices(depot: Depot, options: DepotServicesOptions = {
     now: () => new Date(),
   };
 }
+
+/** Where a page starts: just after this record in issue order. */
+export type PagePosition = { notBefore: Date; serial: string };
 
 /**
  * SSH signing over the depot's SSH CAs, each loaded on first use and kept
@@ -81,25 +85,22 @@ function sshSigner(depot: Depot, handedOver?: SshCaKeys): ApiServices["signSsh"]
 /**
  * One page of certificates in issue order (notBefore, then serial); the
  * cursor is the last one's position, so pages hold steady while new
- * certificates are issued.
+ * certificates are issued. `read` asks the ledger for the records after a
+ * position, at most `take` of them: the query starts at the cursor (an
+ * index seek), so the last page of 100,000 costs what the first does.
  */
-export async function pageOf(records: AsyncIterable<CertificateSummary>, cursor: string | undefined, limit: number): Promise<CertificatePage> {
-  let after: [string, string] | undefined;
-  if (cursor !== undefined) {
-    try {
-      after = JSON.parse(Buffer.from(cursor, "base64url").toString()) as [string, string];
-      if (!Array.isArray(after) || typeof after[0] !== "string" || typeof after[1] !== "string") throw new Error();
-    } catch {
-      throw new HttpProblem(400, "cursor is not one this API gave out", { slug: "bad-request" });
-    }
-  }
-  const key = (r: CertificateSummary): [string, string] => [r.notBefore.toISOString(), r.serial];
+export async function pageOf(
+  read: (after: PagePosition | undefined, take: number) => AsyncIterable<CertificateSummary>,
+  cursor: string | undefined,
+  limit: number,
+): Promise<CertificatePage> {
+  const after = cursor === undefined ? undefined : positionOf(cursor);
   const certificates: CertificateSummary[] = [];
   let more = false;
-  // The ledger yields in (notBefore, serial) order: skip to the cursor, take one more than a page to know whether another follows.
-  for await (const record of records) {
-    const [date, serial] = key(record);
-    if (after && (date < after[0] || (date === after[0] && serial <= after[1]))) continue;
+  // One more than a page, to know whether another follows.
+  for await (const record of read(after, limit + 1)) {
+    // A guard, not the paging: a ledger that did not honour `after` still gives the right page.
+    if (after && !isAfter(record, after)) continue;
     if (certificates.length === limit) {
       more = true;
       break;
@@ -107,5 +108,33 @@ export async function pageOf(records: AsyncIterable<CertificateSummary>, cursor:
     certificates.push(record);
   }
   const last = certificates.at(-1);
-  return { certificates, ...(more && last ? { next: Buffer.from(JSON.stringify(key(last))).toString("base64url") } : {}) };
+  return { certificates, ...(more && last ? { next: cursorOf(last) } : {}) };
+}
+
+/** The cursor's wire format: base64url of the JSON `[notBefore ISO string, serial]` of the page's last record. */
+function cursorOf(record: CertificateSummary): string {
+  return Buffer.from(JSON.stringify([record.notBefore.toISOString(), record.serial])).toString("base64url");
+}
+
+function positionOf(cursor: string): PagePosition {
+  const refused = () => new HttpProblem(400, "cursor is not one this API gave out", { slug: "bad-request" });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString());
+  } catch {
+    throw refused();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw refused();
+  const [date, serial] = parsed as unknown[];
+  if (typeof date !== "string" || typeof serial !== "string" || !/^[0-9a-f]{1,64}$/.test(serial)) throw refused();
+  const notBefore = new Date(date);
+  // Only a date this API wrote: the ledger compares the ISO text.
+  if (Number.isNaN(notBefore.getTime()) || notBefore.toISOString() !== date) throw refused();
+  return { notBefore, serial };
+}
+
+function isAfter(record: CertificateSummary, position: PagePosition): boolean {
+  const date = record.notBefore.getTime();
+  const at = position.notBefore.getTime();
+  return date > at || (date === at && record.serial > position.serial);
 }

@@ -5,8 +5,7 @@
  * error is tested without a socket. Whatever a handler throws becomes an
  * RFC 9457 problem document here, and only here.
  */
-import { DepotError } from "../../errors.ts";
-import { PolicyRefusal } from "../../ca/token-policy.ts";
+import { type ErrorKind, isServerSide, publicError } from "../../public-error.ts";
 import { HttpProblem, problemResponse } from "../problem.ts";
 import { authenticate, requireAdmin } from "./auth.ts";
 import { type Call, issueCertificate, listCertificates, revokeCertificate, showCertificate } from "./certificates.ts";
@@ -79,38 +78,22 @@ async function metrics(call: Call): Promise<Response> {
   return new Response(await call.services.metrics(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" } });
 }
 
-/** SQLite result codes that mean the ledger cannot be reached or written now, not that the request is wrong. */
-const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|PROTOCOL|NOLFS)/;
+/** Each kind's problem type (`urn:depot:problem:<slug>`), as docs/api.md lists them. */
+const SLUG: Record<ErrorKind, string> = {
+  "bad-request": "bad-request",
+  unauthorized: "unauthorized",
+  forbidden: "outside-policy",
+  "not-found": "not-found",
+  conflict: "already-revoked",
+  unavailable: "ledger-unavailable",
+  internal: "server-error",
+};
 
-/** Every error as the problem document the client gets. */
+/** Every error as the problem document the client gets: the handlers' own problems as thrown, anything else by the one policy (public-error.ts). */
 export function asProblem(error: unknown, hooks: ApiHooks): HttpProblem {
   if (error instanceof HttpProblem) return error;
-  if (error instanceof PolicyRefusal) return new HttpProblem(403, error.message, { slug: "outside-policy" });
-  if (error instanceof DepotError) {
-    switch (error.code) {
-      case "E_BAD_DN":
-      case "E_BAD_ARGUMENT":
-      case "E_BAD_CSR":
-        return new HttpProblem(400, error.message, { slug: "bad-request" });
-      case "E_NOT_FOUND":
-        return new HttpProblem(404, error.message, { slug: "not-found" });
-      case "E_ALREADY_REVOKED":
-        return new HttpProblem(409, error.message, { slug: "already-revoked" });
-    }
-    if ((error.code as string).startsWith("E_LEDGER")) return unavailable(error);
-    hooks.internalError(error);
-    return new HttpProblem(500, error.message, { slug: "server-error" });
-  }
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === "string" && UNAVAILABLE.test(code)) return unavailable(error);
-  hooks.internalError(error);
-  return new HttpProblem(500, "internal error; the server log has the details", { slug: "server-error" });
-}
-
-function unavailable(cause: unknown): HttpProblem {
-  return new HttpProblem(503, "the ledger is unavailable; nothing was issued or changed, retry shortly", {
-    slug: "ledger-unavailable",
-    headers: { "retry-after": "5" },
-    cause,
-  });
+  const failure = publicError(error);
+  if (isServerSide(failure.kind)) hooks.internalError(error);
+  const retry = failure.retryAfter === undefined ? {} : { headers: { "retry-after": String(failure.retryAfter) }, extensions: { retryAfter: failure.retryAfter } };
+  return new HttpProblem(failure.status, failure.message, { slug: SLUG[failure.kind], ...retry, cause: error });
 }
