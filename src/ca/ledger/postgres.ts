@@ -22,7 +22,7 @@ import { hostname } from "node:os";
 import { SQL } from "bun";
 import { DepotError } from "../../errors.ts";
 import type { CrlEntry } from "../crl.ts";
-import { type CertificateRecord, type CrlClaim, type CrlState, type Ledger, type ListQuery, SerialCollisionError } from "../ledger.ts";
+import { type CertificateRecord, type CertificateSummary, type CrlClaim, type CrlState, type Ledger, type ListQuery, SerialCollisionError } from "../ledger.ts";
 import { type AuditActor, type AuditEntry, revokeEntry } from "../audit.ts";
 import { appendAuditSql, appendAuditWithin, PostgresAuditLog } from "./postgres-audit.ts";
 import { migrateSchema, SCHEMA_VERSION } from "./postgres-schema.ts";
@@ -30,6 +30,7 @@ import { PostgresTokenStore } from "./postgres-tokens.ts";
 import { PostgresAcmeStore } from "../../acme/postgres-store.ts";
 import type { TokenRow } from "../tokens.ts";
 import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
+import { CERTIFICATE_COLUMNS, listSelect, SUMMARY_COLUMNS } from "./list-query.ts";
 
 /** Connections each process keeps at most: 2 hosts x 8 workers x 4 stay well under PostgreSQL's default 100. */
 export const DEFAULT_POOL = 4;
@@ -103,7 +104,7 @@ function passwordOf(passwordFile: string | undefined): string | undefined {
 
 type Row = CertificateRow<Date>;
 
-const COLUMNS = "serial, subject, type, key_type, not_before, not_after, fingerprint, pem, status, revoked_at, revocation_reason";
+const COLUMNS = CERTIFICATE_COLUMNS;
 /** pg_advisory_xact_lock key serialising CRL claims, so a higher number never lists less. */
 const CRL_LOCK = 0x64_65_70_02;
 const PAGE = 1000;
@@ -346,30 +347,34 @@ export class PostgresLedger implements Ledger {
 
   async list(query: ListQuery = {}): Promise<CertificateRecord[]> {
     const records: CertificateRecord[] = [];
-    for await (const record of this.each(query)) records.push(record);
+    for await (const row of this.pages(CERTIFICATE_COLUMNS, query)) records.push(certificateFromRow(row));
     return records;
   }
 
-  /** Pages of 1,000 by (not_before, serial), so memory stays flat and no transaction is held open meanwhile. */
-  async *each(query: ListQuery = {}): AsyncIterable<CertificateRecord> {
+  async *each(query: ListQuery = {}): AsyncIterable<CertificateSummary> {
+    for await (const row of this.pages(SUMMARY_COLUMNS, query)) yield certificateFromRow(row as Omit<Row, "pem">);
+  }
+
+  /**
+   * The rows `query` selects, read in pages of at most 1,000 by (not_before,
+   * serial) from its own cursor on, and no more than its limit: memory stays
+   * flat and no transaction is held open meanwhile.
+   */
+  private async *pages(columns: string, query: ListQuery): AsyncIterable<Row> {
+    let left = query.limit ?? Number.POSITIVE_INFINITY;
+    let after = query.after;
+    // One moment for every page: valid and expired must not move between pages.
     const now = query.now ?? new Date();
-    const conditions = [
-      query.includeCa === false ? "type != 'ca'" : undefined,
-      query.status === "revoked" ? "status = 'revoked'" : undefined,
-      query.status === "valid" ? "status = 'valid' AND not_after > $1" : undefined,
-      query.status === "expired" ? "status = 'valid' AND not_after <= $1" : undefined,
-    ].filter((c) => c !== undefined);
-    const parameters: unknown[] = query.status === "valid" || query.status === "expired" ? [now] : [];
-    let after: { notBefore: Date; serial: string } | undefined;
-    for (;;) {
-      const page = after ? [...conditions, `(not_before, serial) > ($${parameters.length + 1}, $${parameters.length + 2})`] : conditions;
-      const where = page.length > 0 ? `WHERE ${page.join(" AND ")}` : "";
-      const values = after ? [...parameters, after.notBefore, after.serial] : parameters;
-      const rows = (await this.guard(() => this.sql.unsafe(`SELECT ${COLUMNS} FROM certificates ${where} ORDER BY not_before, serial LIMIT ${PAGE}`, values))) as Row[];
-      for (const row of rows) yield certificateFromRow(row);
-      if (rows.length < PAGE) return;
+    while (left > 0) {
+      const values: unknown[] = [];
+      const page = Math.min(PAGE, left);
+      const text = listSelect(columns, { ...query, now, ...(after ? { after } : {}) }, (value) => `$${values.push(value)}`, page);
+      const rows = (await this.guard(() => this.sql.unsafe(text, values))) as Row[];
+      yield* rows;
+      if (rows.length < page) return;
+      left -= rows.length;
       const last = rows[rows.length - 1]!;
-      after = { notBefore: last.not_before, serial: last.serial };
+      after = { notBefore: new Date(last.not_before), serial: last.serial };
     }
   }
 

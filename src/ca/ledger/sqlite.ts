@@ -24,14 +24,12 @@ import { ledgerError } from "./sqlite-errors.ts";
 import { retryBusy } from "./sqlite-busy.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
+import { CERTIFICATE_COLUMN_NAMES, CERTIFICATE_COLUMNS, listSelect, SUMMARY_COLUMNS } from "./list-query.ts";
 
 type Row = CertificateRow<string>;
 
-/** The certificates table's columns, in one place: every SELECT and INSERT names them from here. */
-const COLUMN_NAMES = ["serial", "subject", "type", "key_type", "not_before", "not_after", "fingerprint", "pem", "status", "revoked_at", "revocation_reason"] as const;
-const COLUMNS = COLUMN_NAMES.join(", ");
-const SUMMARY_COLUMNS = COLUMN_NAMES.filter((c) => c !== "pem").join(", ");
-const INSERT = (verb: string) => `${verb} INTO certificates (${COLUMNS}) VALUES (${COLUMN_NAMES.map((c) => `$${c}`).join(", ")})`;
+const COLUMNS = CERTIFICATE_COLUMNS;
+const INSERT = (verb: string) => `${verb} INTO certificates (${COLUMNS}) VALUES (${CERTIFICATE_COLUMN_NAMES.map((c) => `$${c}`).join(", ")})`;
 
 /**
  * The WAL is cut back to this size once a checkpoint has emptied it: a
@@ -346,21 +344,15 @@ export class SqliteLedger implements Ledger {
   }
 }
 
-/** The SELECT for `list` and `each`: in order of issue, which the certificates_by_date index gives without a sort. */
-function listQuery(columns: string, query: ListQuery): { sql: string; parameters: Record<string, string | number> } {
-  const conditions = [
-    query.includeCa === false ? "type != 'ca'" : undefined,
-    query.status === "revoked" ? "status = 'revoked'" : undefined,
-    query.status === "valid" ? "status = 'valid' AND not_after > $now" : undefined,
-    query.status === "expired" ? "status = 'valid' AND not_after <= $now" : undefined,
-    query.after ? "(not_before, serial) > ($after_not_before, $after_serial)" : undefined,
-  ].filter((c) => c !== undefined);
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
-  const parameters: Record<string, string | number> = {};
-  if (where.includes("$now")) parameters.now = (query.now ?? new Date()).toISOString();
-  if (query.after) Object.assign(parameters, { after_not_before: query.after.notBefore.toISOString(), after_serial: query.after.serial });
-  const limit = query.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(query.limit))}` : "";
-  return { sql: `SELECT ${columns} FROM certificates ${where} ORDER BY not_before, serial${limit}`, parameters };
+/** The SELECT for `list` and `each` (list-query.ts), with SQLite's named parameters: times as ISO text. */
+function listQuery(columns: string, query: ListQuery): { sql: string; parameters: Record<string, string> } {
+  const parameters: Record<string, string> = {};
+  const sql = listSelect(columns, query, (value) => {
+    const name = `p${Object.keys(parameters).length + 1}`;
+    parameters[name] = value instanceof Date ? value.toISOString() : value;
+    return `$${name}`;
+  });
+  return { sql, parameters };
 }
 
 /** Applies the missing migration steps, all in one transaction; refuses a ledger newer than this depot. */
