@@ -9,8 +9,7 @@
 
 import type { SQL } from "bun";
 import { randomBytes } from "node:crypto";
-import type { AcmeStore, Claim } from "./store.ts";
-import type { Account, AccountStatus, Authorization, AuthorizationStatus, Challenge, EabKey, Identifier, Order } from "./types.ts";
+import type { Account, AccountStatus, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../ca/acme-store.ts";
 import type { ProblemDocument } from "./problem.ts";
 
 /** The ACME tables in the order a copy must fill them (orders reference accounts). */

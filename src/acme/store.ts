@@ -11,56 +11,10 @@ import { Database, SQLiteError } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { DepotError } from "../errors.ts";
 import { retryBusy } from "../ca/ledger/sqlite-busy.ts";
-import type { Account, AccountStatus, Authorization, AuthorizationStatus, Challenge, EabKey, Identifier, Order } from "./types.ts";
+import type { Account, AccountStatus, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../ca/acme-store.ts";
 import type { ProblemDocument } from "./problem.ts";
 
-export interface AcmeStore {
-  /** The secret nonces are MACed with, made once per depot and shared by every worker. */
-  nonceSecret(): Promise<Uint8Array>;
-  /** Marks a nonce used; false if it was used before (a replay). Nonces older than `forgetBefore` are dropped. */
-  useNonce(nonce: string, now: number, forgetBefore: number): Promise<boolean>;
-
-  /** Creates the account, binding the EAB key in the same transaction; if the key is already taken returns "eab-used", if the thumbprint is taken, the existing account. */
-  createAccount(account: Account): Promise<Account | "eab-used">;
-  accountById(id: string): Promise<Account | undefined>;
-  accountByThumbprint(thumbprint: string): Promise<Account | undefined>;
-  updateAccount(id: string, change: { contact?: string[]; status?: AccountStatus }): Promise<Account | undefined>;
-  /** Replaces the account's key; false if another account holds the new key. */
-  changeKey(id: string, jwk: Record<string, unknown>, thumbprint: string): Promise<boolean>;
-
-  /** Orders made by the account since `since`, and the oldest of them (for Retry-After). */
-  ordersSince(accountId: string, since: number): Promise<{ count: number; oldest?: number }>;
-  createOrder(order: Order, authorizations: Authorization[], challenges: Challenge[]): Promise<void>;
-  /** The ids of the account's orders not yet expired (the account's orders list, RFC 8555 7.1.2.1). */
-  ordersOf(accountId: string, now: number): Promise<string[]>;
-  order(id: string): Promise<Order | undefined>;
-  orderBySerial(serial: string): Promise<Order | undefined>;
-  authorization(id: string): Promise<Authorization | undefined>;
-  authorizationsOf(orderId: string): Promise<Authorization[]>;
-  challenge(id: string): Promise<Challenge | undefined>;
-  challengesOf(authorizationId: string): Promise<Challenge[]>;
-  /** Takes a pending challenge (or one whose validator died: claimed before `staleBefore`, or by `deadOwner`) for `owner`; false if another holds it. */
-  claimChallenge(id: string, claim: Claim): Promise<boolean>;
-  /** Records a validation's outcome on the challenge and its authorization together. */
-  finishChallenge(id: string, outcome: { status: "valid" | "invalid"; error?: ProblemDocument; at: number }): Promise<void>;
-  setAuthorizationStatus(id: string, status: AuthorizationStatus): Promise<void>;
-  /** Whether the account holds a valid, unexpired authorization for each identifier (revocation, RFC 8555 7.6). */
-  hasValidAuthorizations(accountId: string, identifiers: Identifier[], now: number): Promise<boolean>;
-  /** Moves an order to processing (finalize); false if it was not pending, or another finalize holds it. */
-  claimFinalize(orderId: string, claim: Claim): Promise<boolean>;
-  finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: ProblemDocument } | { back: "pending" }): Promise<void>;
-
-  addEabKey(key: EabKey): Promise<void>;
-  eabKey(kid: string): Promise<EabKey | undefined>;
-  close(): void;
-}
-
-export interface Claim {
-  now: number;
-  owner: string;
-  staleBefore: number;
-  deadOwner?: string;
-}
+export type { AcmeStore, Claim } from "../ca/acme-store.ts";
 
 export const newId = () => randomBytes(16).toString("base64url");
 
