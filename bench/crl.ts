@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Depot } from "../src/ca/depot.ts";
 import { parseDn } from "../src/ca/dn.ts";
-import { rebuildLedger } from "../src/ca/ledger/rebuild.ts";
+import { rebuildLedger } from "../src/store/rebuild.ts";
 import { makeLargeDepot } from "./fill-ledger.ts";
 
 const { values } = parseArgs({ options: { revoked: { type: "string", default: "100000" }, json: { type: "boolean", default: false } } });

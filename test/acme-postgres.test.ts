@@ -7,8 +7,8 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
-import { PostgresAcmeStore } from "../src/acme/postgres-store.ts";
-import { migrateSchema } from "../src/ca/ledger/postgres-schema.ts";
+import { PostgresAcmeStore } from "../src/store/postgres/acme-store.ts";
+import { migrateSchema } from "../src/store/postgres/schema.ts";
 import type { Account, Authorization, Challenge, Order } from "../src/acme/types.ts";
 import { pgDatabase } from "./pg-server.ts";
 import { join } from "node:path";
@@ -19,7 +19,7 @@ import { DEPOT_BIN, depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
 import { freePort, waitFor } from "./server-helpers.ts";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { Depot } from "../src/ca/depot.ts";
-import { type AcmeStore, SqliteAcmeStore } from "../src/acme/store.ts";
+import { type AcmeStore, SqliteAcmeStore } from "../src/store/sqlite/acme-store.ts";
 import { createAcmeServer } from "../src/acme/server.ts";
 import type { AcmeIssuer } from "../src/acme/issuer.ts";
 import { DepotError } from "../src/errors.ts";

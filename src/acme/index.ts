@@ -4,7 +4,7 @@
  * and EAB key creation for `depot acme eab`.
  */
 export { createAcmeServer, DEFAULT_ACME_DAYS, DEFAULT_ORDERS_PER_HOUR, type AcmeServer, type AcmeServerOptions } from "./server.ts";
-export { SqliteAcmeStore, type AcmeStore } from "./store.ts";
+export { SqliteAcmeStore, type AcmeStore } from "../store/sqlite/acme-store.ts";
 export { depotIssuer, type AcmeIssuer } from "./issuer.ts";
 export { createEabKey } from "./eab.ts";
 export { certIdOf } from "./ari.ts";

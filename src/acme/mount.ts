@@ -9,8 +9,8 @@ import type { Depot } from "../ca/depot.ts";
 import { depotIssuer } from "./issuer.ts";
 import type { AcmeSettings } from "./options.ts";
 import { type AcmeServer, createAcmeServer } from "./server.ts";
-import { type AcmeStore, SqliteAcmeStore } from "./store.ts";
-import { PostgresLedger } from "../ca/ledger/postgres.ts";
+import { type AcmeStore, SqliteAcmeStore } from "../store/sqlite/acme-store.ts";
+import { PostgresLedger } from "../store/postgres/ledger.ts";
 
 export const ACME_BASE_PATH = "/acme";
 

@@ -8,7 +8,7 @@
  */
 import type { Database, Statement } from "bun:sqlite";
 import { createHash } from "node:crypto";
-import { retryBusy } from "./ledger/sqlite-busy.ts";
+import { retryBusy } from "../store/sqlite/busy.ts";
 
 export type AuditEvent = "issue" | "revoke" | "token-create" | "token-revoke";
 

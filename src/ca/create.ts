@@ -10,7 +10,7 @@ import { generateKeyPair, loadSigningKey } from "./keys.ts";
 import { depotLayout } from "./layout.ts";
 import { openLedger } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
-import { checkLedgerUrl } from "./ledger/postgres.ts";
+import { checkLedgerUrl } from "../store/postgres/ledger.ts";
 import { newSerial } from "./serial.ts";
 import { Depot } from "./depot.ts";
 import { encryptPrivateKey } from "./key-encryption.ts";

@@ -15,8 +15,8 @@ import type { AuditActor, AuditEntry, AuditLog } from "./audit.ts";
 import type { DepotLayout } from "./layout.ts";
 import type { TokenStore } from "./tokens.ts";
 import { hasLedgerMarker } from "./ledger/marker.ts";
-import { SqliteLedger, sqliteLedgerPresence } from "./ledger/sqlite.ts";
-import { isPostgresUrl, openPostgresLedger } from "./ledger/postgres-settings.ts";
+import { SqliteLedger, sqliteLedgerPresence } from "../store/sqlite/ledger.ts";
+import { isPostgresUrl, openPostgresLedger } from "../store/postgres/settings.ts";
 
 export type CertificateType = Profile | "ca";
 export type CertificateStatus = "valid" | "revoked";

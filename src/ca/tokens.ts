@@ -9,7 +9,7 @@ import type { Database } from "bun:sqlite";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { DepotError } from "../errors.ts";
 import { type AuditEntry, SqliteAuditLog } from "./audit.ts";
-import { retryBusy } from "./ledger/sqlite-busy.ts";
+import { retryBusy } from "../store/sqlite/busy.ts";
 import { compilePatterns, type TokenPolicy } from "./token-policy.ts";
 
 export const TOKEN_PREFIX = "depot_";

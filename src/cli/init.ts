@@ -2,7 +2,7 @@ import { command } from "./_command.ts";
 import { createDepot } from "../ca/create.ts";
 import { ED25519_BROWSER_NOTE, KEY_TYPES, type KeyType } from "../ca/key-types.ts";
 import { depotLayout } from "../ca/layout.ts";
-import { poolSize } from "../ca/ledger/postgres-settings.ts";
+import { poolSize } from "../store/postgres/settings.ts";
 import { DepotError } from "../errors.ts";
 import { parsePublicUrl } from "../http/public/options.ts";
 import { parseApiUrl } from "./start.ts";

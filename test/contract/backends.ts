@@ -8,8 +8,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Ledger } from "../../src/ca/ledger.ts";
-import { SqliteLedger } from "../../src/ca/ledger/sqlite.ts";
-import { PostgresLedger } from "../../src/ca/ledger/postgres.ts";
+import { SqliteLedger } from "../../src/store/sqlite/ledger.ts";
+import { PostgresLedger } from "../../src/store/postgres/ledger.ts";
 import { tempDir } from "../helpers.ts";
 import { pgDatabase } from "../pg-server.ts";
 

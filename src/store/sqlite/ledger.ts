@@ -7,7 +7,7 @@ import { Database, SQLiteError, type Statement } from "bun:sqlite";
 import { chmodSync, chownSync, closeSync, existsSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DepotError } from "../../errors.ts";
-import type { CrlEntry } from "../crl.ts";
+import type { CrlEntry } from "../../ca/crl.ts";
 import {
   type CertificateRecord,
   type CertificateSummary,
@@ -16,15 +16,15 @@ import {
   type Ledger,
   type ListQuery,
   SerialCollisionError,
-} from "../ledger.ts";
-import { type AuditActor, type AuditEntry, revokeEntry, SqliteAuditLog } from "../audit.ts";
-import { SqliteTokenStore } from "../tokens.ts";
+} from "../../ca/ledger.ts";
+import { type AuditActor, type AuditEntry, revokeEntry, SqliteAuditLog } from "../../ca/audit.ts";
+import { SqliteTokenStore } from "../../ca/tokens.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
-import { ledgerError } from "./sqlite-errors.ts";
-import { retryBusy } from "./sqlite-busy.ts";
+import { ledgerError } from "./errors.ts";
+import { retryBusy } from "./busy.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
-import { CERTIFICATE_COLUMN_NAMES, CERTIFICATE_COLUMNS, listSelect, SUMMARY_COLUMNS } from "./list-query.ts";
+import { type CertificateRow, certificateFromRow } from "../certificate-row.ts";
+import { CERTIFICATE_COLUMN_NAMES, CERTIFICATE_COLUMNS, listSelect, SUMMARY_COLUMNS } from "../list-query.ts";
 
 type Row = CertificateRow<string>;
 

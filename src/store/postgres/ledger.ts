@@ -21,16 +21,16 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { SQL } from "bun";
 import { DepotError } from "../../errors.ts";
-import type { CrlEntry } from "../crl.ts";
-import { type CertificateRecord, type CertificateSummary, type CrlClaim, type CrlState, type Ledger, type ListQuery, SerialCollisionError } from "../ledger.ts";
-import { type AuditActor, type AuditEntry, revokeEntry } from "../audit.ts";
-import { appendAuditSql, appendAuditWithin, PostgresAuditLog } from "./postgres-audit.ts";
-import { migrateSchema, SCHEMA_VERSION } from "./postgres-schema.ts";
-import { PostgresTokenStore } from "./postgres-tokens.ts";
-import { PostgresAcmeStore } from "../../acme/postgres-store.ts";
-import type { TokenRow } from "../tokens.ts";
-import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
-import { CERTIFICATE_COLUMNS, listSelect, SUMMARY_COLUMNS } from "./list-query.ts";
+import type { CrlEntry } from "../../ca/crl.ts";
+import { type CertificateRecord, type CertificateSummary, type CrlClaim, type CrlState, type Ledger, type ListQuery, SerialCollisionError } from "../../ca/ledger.ts";
+import { type AuditActor, type AuditEntry, revokeEntry } from "../../ca/audit.ts";
+import { appendAuditSql, appendAuditWithin, PostgresAuditLog } from "./audit.ts";
+import { migrateSchema, SCHEMA_VERSION } from "./schema.ts";
+import { PostgresTokenStore } from "./tokens.ts";
+import { PostgresAcmeStore } from "./acme-store.ts";
+import type { TokenRow } from "../../ca/tokens.ts";
+import { type CertificateRow, certificateFromRow } from "../certificate-row.ts";
+import { CERTIFICATE_COLUMNS, listSelect, SUMMARY_COLUMNS } from "../list-query.ts";
 
 /** Connections each process keeps at most: 2 hosts x 8 workers x 4 stay well under PostgreSQL's default 100. */
 export const DEFAULT_POOL = 4;

@@ -9,8 +9,8 @@
 
 import type { SQL } from "bun";
 import { randomBytes } from "node:crypto";
-import type { Account, AccountStatus, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../ca/acme-store.ts";
-import type { ProblemDocument } from "./problem.ts";
+import type { Account, AccountStatus, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../../ca/acme-store.ts";
+import type { ProblemDocument } from "../../acme/problem.ts";
 
 /** The ACME tables in the order a copy must fill them (orders reference accounts). */
 export const ACME_TABLES = ["acme_meta", "acme_used_nonces", "acme_eab_keys", "acme_accounts", "acme_orders", "acme_authorizations", "acme_challenges"] as const;

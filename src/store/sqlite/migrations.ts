@@ -10,7 +10,7 @@
  * created (written with IF NOT EXISTS, so 0.1.0's ledgers, at user_version 0
  * with these tables already there, pass through it unchanged).
  */
-import { ACME_SCHEMA } from "../../acme/schema.ts";
+import { ACME_SCHEMA } from "./acme-schema.ts";
 
 export interface Migration {
   /** 1 for the first step, one more for each after it. */

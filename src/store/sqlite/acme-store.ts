@@ -9,12 +9,12 @@
 
 import { Database, SQLiteError } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { DepotError } from "../errors.ts";
-import { retryBusy } from "../ca/ledger/sqlite-busy.ts";
-import type { Account, AccountStatus, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../ca/acme-store.ts";
-import type { ProblemDocument } from "./problem.ts";
+import { DepotError } from "../../errors.ts";
+import { retryBusy } from "./busy.ts";
+import type { Account, AccountStatus, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../../ca/acme-store.ts";
+import type { ProblemDocument } from "../../acme/problem.ts";
 
-export type { AcmeStore, Claim } from "../ca/acme-store.ts";
+export type { AcmeStore, Claim } from "../../ca/acme-store.ts";
 
 export const newId = () => randomBytes(16).toString("base64url");
 

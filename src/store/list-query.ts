@@ -5,7 +5,7 @@
  * index gives it without a sort), the same page cursor and size. Each
  * dialect says only how a value is bound (`bind` returns its placeholder).
  */
-import type { ListQuery } from "../ledger.ts";
+import type { ListQuery } from "../ca/ledger.ts";
 
 /** The certificates table's columns, in one place: every SELECT and INSERT names them from here. */
 export const CERTIFICATE_COLUMN_NAMES = ["serial", "subject", "type", "key_type", "not_before", "not_after", "fingerprint", "pem", "status", "revoked_at", "revocation_reason"] as const;

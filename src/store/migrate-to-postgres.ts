@@ -11,16 +11,16 @@
 import { Database } from "bun:sqlite";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { DepotError, ioError } from "../../errors.ts";
-import { configFromSettings, parseConfig, settingsFromConfig } from "../config.ts";
-import type { CrlEntry } from "../crl.ts";
-import { Depot } from "../depot.ts";
-import { depotLayout } from "../layout.ts";
-import { writeFileAtomic } from "../files.ts";
-import { checkLedgerUrl, type RawAuditRow, type RawTokenRow, redactedUrl } from "./postgres.ts";
-import { TOKEN_COLUMNS } from "../tokens.ts";
-import { isPostgresUrl, openPostgresLedger } from "./postgres-settings.ts";
-import { ACME_TABLES } from "../../acme/postgres-store.ts";
+import { DepotError, ioError } from "../errors.ts";
+import { configFromSettings, parseConfig, settingsFromConfig } from "../ca/config.ts";
+import type { CrlEntry } from "../ca/crl.ts";
+import { Depot } from "../ca/depot.ts";
+import { depotLayout } from "../ca/layout.ts";
+import { writeFileAtomic } from "../ca/files.ts";
+import { checkLedgerUrl, type RawAuditRow, type RawTokenRow, redactedUrl } from "./postgres/ledger.ts";
+import { TOKEN_COLUMNS } from "../ca/tokens.ts";
+import { isPostgresUrl, openPostgresLedger } from "./postgres/settings.ts";
+import { ACME_TABLES } from "./postgres/acme-store.ts";
 
 export interface MigrateTarget {
   url: string;
