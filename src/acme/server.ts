@@ -16,7 +16,7 @@ import { authorizationResource, challengeResource, newOrder, orderResource, orde
 import { NamePolicy } from "./policy.ts";
 import { AcmeProblem, problem } from "./problem.ts";
 import { DepotError } from "../errors.ts";
-import type { AcmeStore } from "../store/sqlite/acme-store.ts";
+import type { AcmeStore } from "../ca/acme-store.ts";
 import { type QueueOptions, ValidationQueue } from "./validation-queue.ts";
 import { type ValidatorOptions, Validators } from "./validators.ts";
 import type { ChallengeType, Identifier } from "./types.ts";

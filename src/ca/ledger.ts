@@ -14,6 +14,7 @@ import type { CrlEntry } from "./crl.ts";
 import type { AuditActor, AuditEntry, AuditLog } from "./audit.ts";
 import type { DepotLayout } from "./layout.ts";
 import type { TokenStore } from "./tokens.ts";
+import type { AcmeStore } from "./acme-store.ts";
 import { hasLedgerMarker } from "./ledger/marker.ts";
 import { SqliteLedger, sqliteLedgerPresence } from "../store/sqlite/ledger.ts";
 import { isPostgresUrl, openPostgresLedger } from "../store/postgres/settings.ts";
@@ -103,6 +104,15 @@ export interface Ledger {
   readonly tokens: TokenStore;
   /** The audit trail's hash chain. */
   readonly audit: AuditLog;
+  /** The ACME server's accounts, orders and nonces, on the ledger's own connection or pool (closed with it). */
+  readonly acme: AcmeStore;
+  /**
+   * A number that differs from the one read before whenever the ledger may
+   * have been written since, by this process or any other: what an OCSP
+   * cache checks before it trusts an answer it holds. Cheap enough to call
+   * per request.
+   */
+  changeVersion(): number;
   /**
    * Takes the next CRL number and, in the same transaction, the certificates
    * revoked and not yet expired: a higher number always lists at least as much.

@@ -20,7 +20,7 @@ import { writeFileAtomic } from "../ca/files.ts";
 import { checkLedgerUrl, type RawAuditRow, type RawTokenRow, redactedUrl } from "./postgres/ledger.ts";
 import { TOKEN_COLUMNS } from "../ca/tokens.ts";
 import { isPostgresUrl, openPostgresLedger } from "./postgres/settings.ts";
-import { ACME_TABLES } from "./postgres/acme-store.ts";
+import { ACME_TABLES } from "./acme-rows.ts";
 
 export interface MigrateTarget {
   url: string;

@@ -233,6 +233,22 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>): void 
       expect(await ledger.count()).toBe(7);
     }, SETUP_TIMEOUT);
 
+    test("changeVersion moves after a write, within the half second an OCSP cache may trust it", async () => {
+      const ledger = await filled();
+      const before = ledger.changeVersion();
+      await Bun.sleep(10);
+      await ledger.revoke("a5", "superseded", new Date(T0 + 5 * DAY));
+      const began = performance.now();
+      while (ledger.changeVersion() === before && performance.now() - began < 600) await Bun.sleep(5);
+      expect(ledger.changeVersion()).not.toBe(before);
+    }, SETUP_TIMEOUT);
+
+    test("acme is the ledger's own ACME store, there to use without opening anything", async () => {
+      const ledger = await fresh();
+      expect(await ledger.acme.useNonce("n", T0, T0 - DAY)).toBe(true);
+      expect(await ledger.acme.useNonce("n", T0, T0 - DAY)).toBe(false);
+    }, SETUP_TIMEOUT);
+
     test("leafSerials names every certificate this host recorded but the CA's", async () => {
       const ledger = await filled();
       expect((await ledger.leafSerials()).sort()).toEqual(["a1", "a2", "a3", "a4", "a5"]);

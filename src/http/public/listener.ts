@@ -14,7 +14,6 @@
 import type { Server } from "bun";
 import type { Depot } from "../../ca/depot.ts";
 import { DepotError } from "../../errors.ts";
-import { LedgerChanges } from "../../ocsp/ledger-changes.ts";
 import { OcspResponder } from "../../ocsp/responder.ts";
 import type { MetricsReporter } from "../metrics-reporter.ts";
 import { publicRoutes } from "./handler.ts";
@@ -41,19 +40,17 @@ export class PublicListener {
   private server: Server<undefined> | undefined;
   private stopping = false;
   private inFlight = 0;
-  private changes: LedgerChanges | undefined;
 
   constructor(private readonly options: PublicListenerOptions) {}
 
   /** Listens; throws a DepotError naming the address when it cannot. */
   start(): void {
     const { depot, metrics } = this.options;
-    this.changes = LedgerChanges.forSqlite(depot.layout.ledger);
     const handler = publicRoutes({
       ocsp: new OcspResponder({
         issuer: depot.issuer,
         find: (serial) => depot.ledger.find(serial),
-        ...(this.changes ? { changes: () => this.changes!.version() } : {}),
+        changes: () => depot.ledger.changeVersion(),
         ...(this.options.ocspValiditySeconds ? { validitySeconds: this.options.ocspValiditySeconds } : {}),
       }),
       publication: publicationOf(depot.layout),

@@ -1,42 +1,37 @@
 /**
- * @module Where the ACME server keeps its state: the `AcmeStore` interface
- * (asynchronous, so a PostgreSQL ledger can implement it too) and its SQLite
- * implementation in the depot's ledger file, whose tables are the ledger's
- * migration step 4. Every worker opens the same
- * file, so an order made on one worker is polled and finalized on another,
- * and a nonce is accepted once by whichever worker sees it first.
+ * @module The `AcmeStore` in the SQLite ledger (its tables are the ledger's
+ * migration steps 4 and 6), on the ledger's own connection: `Ledger.acme`.
+ * Every worker opens the same file, so an order made on one worker is
+ * polled and finalized on another, and a nonce is accepted once by
+ * whichever worker sees it first. Rows are read with the mappers both
+ * backends share (../acme-rows.ts).
  */
 
-import { Database, SQLiteError } from "bun:sqlite";
+import { type Database, SQLiteError } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { DepotError } from "../../errors.ts";
 import { retryBusy } from "./busy.ts";
 import type { Account, AccountStatus, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../../ca/acme-store.ts";
-import type { ProblemDocument } from "../../acme/problem.ts";
+import type { AcmeProblemRecord } from "../../ca/acme-store.ts";
+import {
+  accountFrom,
+  type AcmeRow,
+  authorizationFrom,
+  challengeFrom,
+  eabKeyFrom,
+  INSERT_AUTHORIZATION_COLUMNS,
+  INSERT_CHALLENGE_COLUMNS,
+  INSERT_ORDER_COLUMNS,
+  orderFrom,
+  orderRows,
+} from "../acme-rows.ts";
 
-export type { AcmeStore, Claim } from "../../ca/acme-store.ts";
-
-export const newId = () => randomBytes(16).toString("base64url");
-
-/** The ACME tables in the ledger file (see schema.ts), on a connection of their own. */
+/** The ACME tables in the ledger file (see acme-schema.ts), on the ledger's connection. */
 export class SqliteAcmeStore implements AcmeStore {
-  private readonly db: Database;
   private secret?: Uint8Array;
   private pruneAt = 0;
 
-  /** Opens the ledger at `path`, which `Depot.open` has migrated (the ACME tables are its step 4). */
-  constructor(path: string) {
-    this.db = new Database(path, { create: false, strict: true });
-    this.db.run("PRAGMA busy_timeout = 10000");
-    this.db.run("PRAGMA synchronous = NORMAL");
-    const present = this.db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'acme_orders'").get();
-    if (!present) {
-      this.db.close();
-      throw new DepotError("E_LEDGER", `the ledger ${path} has no ACME tables; open the depot first (Depot.open migrates it)`);
-    }
-    // As in the ledger: later writes fail fast on a lock and are retried without blocking the event loop.
-    this.db.run("PRAGMA busy_timeout = 0");
-  }
+  /** `db` is the ledger's connection, migrated and set to fail fast on a lock (retried by retryBusy). */
+  constructor(private readonly db: Database) {}
 
   async nonceSecret(): Promise<Uint8Array> {
     if (this.secret) return this.secret;
@@ -61,7 +56,7 @@ export class SqliteAcmeStore implements AcmeStore {
 
   async createAccount(account: Account): Promise<Account | "eab-used"> {
     const create = this.db.transaction((): Account | "eab-used" => {
-      const existing = this.db.query<AccountRow, [string]>("SELECT * FROM acme_accounts WHERE thumbprint = ?").get(account.thumbprint);
+      const existing = this.db.query<AcmeRow, [string]>("SELECT * FROM acme_accounts WHERE thumbprint = ?").get(account.thumbprint);
       if (existing) return accountFrom(existing);
       if (account.eabKid) {
         const bound = this.db.query("UPDATE acme_eab_keys SET account_id = ? WHERE kid = ? AND account_id IS NULL").run(account.id, account.eabKid).changes;
@@ -76,8 +71,8 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   /** The row the query (one `?`, matching at most one row) finds, as what `from` makes of it. */
-  private one<R, T>(sql: string, key: string, from: (row: R) => T): T | undefined {
-    const row = this.db.query<R, [string]>(sql).get(key);
+  private one<T>(sql: string, key: string, from: (row: AcmeRow) => T): T | undefined {
+    const row = this.db.query<AcmeRow, [string]>(sql).get(key);
     return row ? from(row) : undefined;
   }
 
@@ -115,17 +110,14 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async createOrder(order: Order, authorizations: Authorization[], challenges: Challenge[]): Promise<void> {
-    const insertOrder = this.db.query(
-      "INSERT INTO acme_orders (id, account_id, status, identifiers, authorizations, expires, not_before, not_after, replaces, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    );
-    const insertAuthorization = this.db.query(
-      "INSERT INTO acme_authorizations (id, account_id, order_id, type, value, wildcard, status, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    );
-    const insertChallenge = this.db.query("INSERT INTO acme_challenges (id, authorization_id, type, token, status) VALUES (?, ?, ?, ?, ?)");
+    const rows = orderRows(order, authorizations, challenges);
+    const insertOrder = this.db.query(`INSERT INTO acme_orders (${INSERT_ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const insertAuthorization = this.db.query(`INSERT INTO acme_authorizations (${INSERT_AUTHORIZATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const insertChallenge = this.db.query(`INSERT INTO acme_challenges (${INSERT_CHALLENGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`);
     const create = this.db.transaction(() => {
-      insertOrder.run(order.id, order.accountId, order.status, JSON.stringify(order.identifiers), JSON.stringify(order.authorizationIds), order.expires, order.notBefore ?? null, order.notAfter ?? null, order.replaces ?? null, order.createdAt);
-      for (const a of authorizations) insertAuthorization.run(a.id, a.accountId, a.orderId, a.identifier.type, a.identifier.value, a.wildcard ? 1 : 0, a.status, a.expires);
-      for (const c of challenges) insertChallenge.run(c.id, c.authorizationId, c.type, c.token, c.status);
+      insertOrder.run(...rows.order);
+      for (const row of rows.authorizations) insertAuthorization.run(...row);
+      for (const row of rows.challenges) insertChallenge.run(...row);
     });
     await retryBusy(() => create.immediate());
   }
@@ -150,7 +142,7 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async authorizationsOf(orderId: string): Promise<Authorization[]> {
-    return this.db.query<AuthorizationRow, [string]>("SELECT * FROM acme_authorizations WHERE order_id = ? ORDER BY rowid").all(orderId).map(authorizationFrom);
+    return this.db.query<AcmeRow, [string]>("SELECT * FROM acme_authorizations WHERE order_id = ? ORDER BY position").all(orderId).map(authorizationFrom);
   }
 
   async challenge(id: string): Promise<Challenge | undefined> {
@@ -158,7 +150,7 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async challengesOf(authorizationId: string): Promise<Challenge[]> {
-    return this.db.query<ChallengeRow, [string]>("SELECT * FROM acme_challenges WHERE authorization_id = ? ORDER BY rowid").all(authorizationId).map(challengeFrom);
+    return this.db.query<AcmeRow, [string]>("SELECT * FROM acme_challenges WHERE authorization_id = ? ORDER BY position").all(authorizationId).map(challengeFrom);
   }
 
   async claimChallenge(id: string, claim: Claim): Promise<boolean> {
@@ -182,7 +174,7 @@ export class SqliteAcmeStore implements AcmeStore {
     return changed > 0;
   }
 
-  async finishChallenge(id: string, outcome: { status: "valid" | "invalid"; error?: ProblemDocument; at: number }): Promise<void> {
+  async finishChallenge(id: string, outcome: { status: "valid" | "invalid"; error?: AcmeProblemRecord; at: number }): Promise<void> {
     const finish = this.db.transaction(() => {
       this.db
         .query("UPDATE acme_challenges SET status = ?, validated = ?, error = ?, processing_since = NULL WHERE id = ? AND status = 'processing'")
@@ -209,7 +201,7 @@ export class SqliteAcmeStore implements AcmeStore {
     return this.claimRow("acme_orders", orderId, claim);
   }
 
-  async finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: ProblemDocument } | { back: "pending" }): Promise<void> {
+  async finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: AcmeProblemRecord } | { back: "pending" }): Promise<void> {
     await retryBusy(() => {
       if ("certificateSerial" in outcome) {
         this.db.query("UPDATE acme_orders SET status = 'valid', certificate_serial = ?, processing_since = NULL WHERE id = ?").run(outcome.certificateSerial, orderId);
@@ -230,127 +222,11 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async eabKey(kid: string): Promise<EabKey | undefined> {
-    const row = this.db.query<EabRow, [string]>("SELECT * FROM acme_eab_keys WHERE kid = ?").get(kid);
-    if (!row) return undefined;
-    return {
-      kid: row.kid,
-      name: row.name,
-      hmacKey: new Uint8Array(Buffer.from(row.hmac_key, "base64url")),
-      allow: JSON.parse(row.allow),
-      createdAt: row.created_at,
-      ...(row.account_id ? { accountId: row.account_id } : {}),
-    };
+    return this.one("SELECT * FROM acme_eab_keys WHERE kid = ?", kid, eabKeyFrom);
   }
 
-  close(): void {
-    this.db.close();
-  }
+  /** The connection is the ledger's; it closes with the ledger. */
+  close(): void {}
 }
-
-interface AccountRow {
-  id: string;
-  thumbprint: string;
-  jwk: string;
-  status: AccountStatus;
-  contact: string;
-  tos: number;
-  eab_kid: string | null;
-  created_at: number;
-}
-interface OrderRow {
-  id: string;
-  account_id: string;
-  status: Order["status"];
-  identifiers: string;
-  authorizations: string;
-  expires: number;
-  not_before: number | null;
-  not_after: number | null;
-  error: string | null;
-  certificate_serial: string | null;
-  replaces: string | null;
-  created_at: number;
-  processing_since: number | null;
-  processing_by: string | null;
-}
-interface AuthorizationRow {
-  id: string;
-  account_id: string;
-  order_id: string;
-  type: "dns" | "ip";
-  value: string;
-  wildcard: number;
-  status: AuthorizationStatus;
-  expires: number;
-}
-interface ChallengeRow {
-  id: string;
-  authorization_id: string;
-  type: Challenge["type"];
-  token: string;
-  status: Challenge["status"];
-  validated: number | null;
-  error: string | null;
-  processing_since: number | null;
-  processing_by: string | null;
-}
-interface EabRow {
-  kid: string;
-  name: string;
-  hmac_key: string;
-  allow: string;
-  created_at: number;
-  account_id: string | null;
-}
-
-const accountFrom = (row: AccountRow): Account => ({
-  id: row.id,
-  thumbprint: row.thumbprint,
-  jwk: JSON.parse(row.jwk),
-  status: row.status,
-  contact: JSON.parse(row.contact),
-  termsOfServiceAgreed: row.tos === 1,
-  ...(row.eab_kid ? { eabKid: row.eab_kid } : {}),
-  createdAt: row.created_at,
-});
-
-const orderFrom = (row: OrderRow): Order => ({
-  id: row.id,
-  accountId: row.account_id,
-  status: row.status,
-  identifiers: JSON.parse(row.identifiers),
-  authorizationIds: JSON.parse(row.authorizations),
-  expires: row.expires,
-  ...(row.not_before !== null ? { notBefore: row.not_before } : {}),
-  ...(row.not_after !== null ? { notAfter: row.not_after } : {}),
-  ...(row.error ? { error: JSON.parse(row.error) } : {}),
-  ...(row.certificate_serial ? { certificateSerial: row.certificate_serial } : {}),
-  ...(row.replaces ? { replaces: row.replaces } : {}),
-  createdAt: row.created_at,
-  ...(row.processing_since !== null ? { processingSince: row.processing_since } : {}),
-  ...(row.processing_by !== null ? { processingBy: row.processing_by } : {}),
-});
-
-const authorizationFrom = (row: AuthorizationRow): Authorization => ({
-  id: row.id,
-  accountId: row.account_id,
-  orderId: row.order_id,
-  identifier: { type: row.type, value: row.value },
-  wildcard: row.wildcard === 1,
-  status: row.status,
-  expires: row.expires,
-});
-
-const challengeFrom = (row: ChallengeRow): Challenge => ({
-  id: row.id,
-  authorizationId: row.authorization_id,
-  type: row.type,
-  token: row.token,
-  status: row.status,
-  ...(row.validated !== null ? { validated: row.validated } : {}),
-  ...(row.error ? { error: JSON.parse(row.error) } : {}),
-  ...(row.processing_since !== null ? { processingSince: row.processing_since } : {}),
-  ...(row.processing_by !== null ? { processingBy: row.processing_by } : {}),
-});
 
 const isConstraint = (error: unknown) => error instanceof SQLiteError && (error.code?.startsWith("SQLITE_CONSTRAINT") ?? false);

@@ -17,8 +17,10 @@ import {
   type ListQuery,
   SerialCollisionError,
 } from "../../ca/ledger.ts";
-import { type AuditActor, type AuditEntry, revokeEntry, SqliteAuditLog } from "../../ca/audit.ts";
-import { SqliteTokenStore } from "../../ca/tokens.ts";
+import { type AuditActor, type AuditEntry, revokeEntry } from "../../ca/audit.ts";
+import { SqliteAuditLog } from "./audit.ts";
+import { SqliteTokenStore } from "./tokens.ts";
+import { SqliteAcmeStore } from "./acme-store.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import { ledgerError } from "./errors.ts";
 import { retryBusy } from "./busy.ts";
@@ -37,6 +39,9 @@ const INSERT = (verb: string) => `${verb} INTO certificates (${COLUMNS}) VALUES 
  * the WAL and lets it grow meanwhile, but not for good once it lets go.
  */
 export const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
+
+/** How often changeVersion() reads the file's counters at most. */
+export const CHANGE_READ_EVERY_MS = 5;
 
 /** Whether the file holds a ledger: missing, zero bytes (as after a truncation), or there. */
 export function sqliteLedgerPresence(path: string): "missing" | "empty" | "present" {
@@ -57,6 +62,11 @@ export class SqliteLedger implements Ledger {
   private readonly findOne: Statement<Row, [string]>;
   readonly tokens: SqliteTokenStore;
   readonly audit: SqliteAuditLog;
+  readonly acme: SqliteAcmeStore;
+  /** What changeVersion() read last, and when (performance.now()). */
+  private version = 0;
+  private versionReadAt = -Infinity;
+  private readonly readVersion: Statement<{ version: number }, []>;
   /** Certificates being recorded: each with its audit record, a group at a time in one IMMEDIATE transaction. */
   private readonly recording: GroupCommit<{ row: Row; audit: AuditEntry | undefined }>;
 
@@ -67,6 +77,9 @@ export class SqliteLedger implements Ledger {
     this.insert = db.prepare(INSERT("INSERT"));
     this.tokens = new SqliteTokenStore(db);
     this.audit = new SqliteAuditLog(db);
+    this.acme = new SqliteAcmeStore(db);
+    // data_version moves when another connection commits; total_changes when this one writes.
+    this.readVersion = db.query<{ version: number }, []>("SELECT (SELECT data_version FROM pragma_data_version) + total_changes() AS version");
     const recordGroup = db.transaction((group: { row: Row; audit: AuditEntry | undefined }[]) => {
       const audits: AuditEntry[] = [];
       const outcomes = group.map(({ row, audit }) => {
@@ -317,6 +330,22 @@ export class SqliteLedger implements Ledger {
    */
   async checkpoint(): Promise<void> {
     this.read(() => this.db.run("PRAGMA wal_checkpoint(PASSIVE)"));
+  }
+
+  /**
+   * Whether anyone wrote to the ledger file: SQLite's data_version (another
+   * connection committed: a worker, the CLI, another server) plus this
+   * connection's own changes. Touches no table; read at most every
+   * CHANGE_READ_EVERY_MS (a statement per OCSP request was a tenth of a
+   * cached answer's cost).
+   */
+  changeVersion(): number {
+    const now = performance.now();
+    if (now - this.versionReadAt >= CHANGE_READ_EVERY_MS) {
+      this.version = this.read(() => this.readVersion.get()!.version);
+      this.versionReadAt = now;
+    }
+    return this.version;
   }
 
   close(): void {

@@ -11,14 +11,9 @@
  * with these tables already there, pass through it unchanged).
  */
 import { ACME_SCHEMA } from "./acme-schema.ts";
+import type { Migration } from "../migration.ts";
 
-export interface Migration {
-  /** 1 for the first step, one more for each after it. */
-  version: number;
-  /** What the step adds, for the record. */
-  description: string;
-  sql: string;
-}
+export type { Migration };
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -92,7 +87,7 @@ CREATE INDEX IF NOT EXISTS audit_serial ON audit (serial);`,
   },
   {
     version: 4,
-    description: "ACME: accounts, orders, authorizations, challenges, used nonces, external account binding keys (src/acme/schema.ts)",
+    description: "ACME: accounts, orders, authorizations, challenges, used nonces, external account binding keys (acme-schema.ts)",
     sql: ACME_SCHEMA,
   },
   {
@@ -103,6 +98,18 @@ CREATE INDEX IF NOT EXISTS audit_serial ON audit (serial);`,
     // CPU each with it, 77-87 us without (docs/performance.md).
     description: "drop the audit chain's serial index, which no query used",
     sql: "DROP INDEX IF EXISTS audit_serial;",
+  },
+  {
+    version: 6,
+    // PostgreSQL's tables had a position column from the start; SQLite's
+    // store ordered by rowid. One column now orders them on both (the
+    // rows' place in their order as made), so both stores share one query.
+    description: "ACME: authorizations and challenges keep their position in their order, as in the PostgreSQL ledger",
+    sql: `
+ALTER TABLE acme_authorizations ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+UPDATE acme_authorizations SET position = rowid;
+ALTER TABLE acme_challenges ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+UPDATE acme_challenges SET position = rowid;`,
   },
 ];
 
