@@ -396,7 +396,14 @@ function migrate(db: Database, path: string): void {
         `the ledger ${path} has schema version ${version}, newer than this depot knows (${SCHEMA_VERSION}): it was written by a newer depot; use that version`,
       );
     }
-    for (const step of MIGRATIONS.slice(version)) db.run(step.sql);
+    for (const step of MIGRATIONS.slice(version)) {
+      for (const { table, column, definition, fill } of step.addColumns ?? []) {
+        if (db.query("SELECT 1 FROM pragma_table_info(?) WHERE name = ?").get(table, column)) continue;
+        db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+        db.run(`UPDATE ${table} SET ${column} = ${fill}`);
+      }
+      if (step.sql) db.run(step.sql);
+    }
     db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -13,9 +13,17 @@
 import { ACME_SCHEMA } from "./acme-schema.ts";
 import type { Migration } from "../migration.ts";
 
-export type { Migration };
+/**
+ * A step, and the columns it adds: SQLite's ALTER TABLE has no IF NOT
+ * EXISTS, and a step may run again on a ledger that has it (a ledger whose
+ * user_version was set back, as 0.1.0's are at 0), so the runner adds a
+ * column only when missing, then fills it with `fill`.
+ */
+export interface SqliteMigration extends Migration {
+  addColumns?: { table: string; column: string; definition: string; fill: string }[];
+}
 
-export const MIGRATIONS: Migration[] = [
+export const MIGRATIONS: SqliteMigration[] = [
   {
     version: 1,
     description: "certificates and counters (depot 0.1.0)",
@@ -105,11 +113,8 @@ CREATE INDEX IF NOT EXISTS audit_serial ON audit (serial);`,
     // store ordered by rowid. One column now orders them on both (the
     // rows' place in their order as made), so both stores share one query.
     description: "ACME: authorizations and challenges keep their position in their order, as in the PostgreSQL ledger",
-    sql: `
-ALTER TABLE acme_authorizations ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
-UPDATE acme_authorizations SET position = rowid;
-ALTER TABLE acme_challenges ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
-UPDATE acme_challenges SET position = rowid;`,
+    addColumns: ["acme_authorizations", "acme_challenges"].map((table) => ({ table, column: "position", definition: "INTEGER NOT NULL DEFAULT 0", fill: "rowid" })),
+    sql: "",
   },
 ];
 
