@@ -12,6 +12,7 @@
  * (SO_REUSEPORT, one shared depot), whose CPU profiles `--profile DIR`
  * writes; `--worker` is the mode those processes run in.
  */
+import "../src/store/open-ledger.ts"; // installs the ledger factory: Depot.open and createDepot open the ledger depot.cnf names
 import type { Subprocess } from "bun";
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -9,6 +9,7 @@
  * publishes (what `depot revoke` does), and a ledger rebuilt from that
  * crl.pem. See docs/performance.md.
  */
+import "../src/store/open-ledger.ts"; // installs the ledger factory: Depot.open and createDepot open the ledger depot.cnf names
 import { rmSync, statSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";

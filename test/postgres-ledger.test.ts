@@ -158,7 +158,7 @@ describe("schema migrations", () => {
     const db = await pgDatabase();
     const fingerprint = "ab".repeat(32);
     const script = `
-      const { PostgresLedger } = await import(${JSON.stringify(join(import.meta.dir, "..", "src", "ca", "ledger", "postgres.ts"))});
+      const { PostgresLedger } = await import(${JSON.stringify(join(import.meta.dir, "..", "src", "store", "postgres", "ledger.ts"))});
       const ledger = await PostgresLedger.open({ url: process.env.URL, caFingerprint: "${fingerprint}", host: "h" + process.pid, create: true });
       console.log(await ledger.count());
       ledger.close();

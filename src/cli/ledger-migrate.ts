@@ -5,7 +5,7 @@
  */
 import { command } from "./_command.ts";
 import { migrateLedgerToPostgres } from "../store/migrate-to-postgres.ts";
-import { redactedUrl } from "../store/postgres/ledger.ts";
+import { redactedUrl } from "../ca/ledger-url.ts";
 import { poolSize } from "../store/postgres/settings.ts";
 import { DepotError } from "../errors.ts";
 import { lastOf } from "./_strict.ts";

@@ -5,7 +5,8 @@
  * Its stdin is the lifeline: when the supervisor goes away, stdin ends and
  * the worker finishes what it accepted, then exits.
  */
-import { Depot } from "../ca/depot.ts";
+import type { Depot } from "../ca/depot.ts";
+import { openDepot } from "../store/open-depot.ts";
 import type { KeyType } from "../ca/key-types.ts";
 import { generateKeyPair, type KeyPair } from "../ca/keys.ts";
 import { DepotError } from "../errors.ts";
@@ -59,7 +60,7 @@ class Worker {
     if (this.config.testHooks) process.on("SIGUSR2", () => spinForever());
 
     try {
-      this.depot = await Depot.open(this.config.depot, {
+      this.depot = await openDepot(this.config.depot, {
         ...(decryptedKeyPem !== undefined ? { decryptedKeyPem } : {}),
         deferFiles: true,
         // The upkeep process checkpoints the ledger's WAL: a checkpoint's fsync would hold this event loop.

@@ -17,9 +17,8 @@ import { makeIssuer } from "../ca/issuer.ts";
 import { loadCaKey } from "../ca/ca-key.ts";
 import { issuingCa } from "../ca/hierarchy.ts";
 import { type DepotLayout, depotLayout } from "../ca/layout.ts";
-import { openLedger } from "../ca/ledger.ts";
-import { redactedUrl } from "./postgres/ledger.ts";
-import { isPostgresUrl } from "./postgres/settings.ts";
+import { ledgerKind, openLedger } from "./open-ledger.ts";
+import { redactedUrl } from "../ca/ledger-url.ts";
 import { adoptLegacyCertificates } from "../ca/legacy.ts";
 import { x509 } from "../ca/provider.ts";
 import { writeLedgerMarker } from "../ca/ledger/marker.ts";
@@ -43,7 +42,7 @@ export async function rebuildLedger(path: string, options: { withoutCrl?: boolea
   const layout = depotLayout(resolve(path));
   refuseSymlinks(layout);
   const settings = readSettings(layout);
-  if (isPostgresUrl(settings.ledger)) {
+  if (ledgerKind(settings) !== "sqlite") {
     throw new DepotError("E_BAD_ARGUMENT", `${layout.root} keeps its ledger in PostgreSQL (${redactedUrl(settings.ledger!)}); restore that database from its backup: ledger rebuild is for the SQLite ledger`);
   }
   refuseReadableKey(layout);

@@ -4,6 +4,7 @@
  * serves it. Args: DEPOT PORT CERT KEY HTTP01_PORT DNS_PORT. Prints
  * `ready <pid>` once listening; exits when its stdin closes.
  */
+import "../../src/store/open-ledger.ts"; // installs the ledger factory: Depot.open and createDepot open the ledger depot.cnf names
 import { Depot } from "../../src/ca/depot.ts";
 import { createAcmeServer, depotIssuer } from "../../src/acme/index.ts";
 

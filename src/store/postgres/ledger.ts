@@ -21,6 +21,9 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { SQL } from "bun";
 import { DepotError } from "../../errors.ts";
+import { checkLedgerUrl, redactedUrl } from "../../ca/ledger-url.ts";
+
+export { checkLedgerUrl, redactedUrl };
 import type { CrlEntry } from "../../ca/crl.ts";
 import { type CertificateRecord, type CertificateSummary, type CrlClaim, type CrlState, type Ledger, type ListQuery, SerialCollisionError } from "../../ca/ledger.ts";
 import { type AuditActor, type AuditEntry, revokeEntry } from "../../ca/audit.ts";
@@ -62,33 +65,6 @@ export interface PostgresLedgerOptions {
 /** A host's name in the ledger: the machine and the depot's folder, so two depots on one machine differ too. */
 export function hostIdentity(root: string): string {
   return `${hostname()}:${root}`;
-}
-
-/** Refuses a URL that carries a password: it would end up in depot.cnf and in process listings. */
-export function checkLedgerUrl(url: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new DepotError("E_BAD_ARGUMENT", `'${url}' is not a ledger URL (postgres://user@host:5432/database)`);
-  }
-  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
-    throw new DepotError("E_BAD_ARGUMENT", `the ledger URL must start with postgres:// (got ${parsed.protocol}//)`);
-  }
-  if (parsed.password) throw new DepotError("E_BAD_ARGUMENT", "the ledger URL must not hold a password; give it in PGPASSWORD or --ledger-password-file");
-  if (!parsed.username || parsed.pathname.length < 2) throw new DepotError("E_BAD_ARGUMENT", `the ledger URL needs a user and a database: postgres://user@host:5432/database`);
-  return parsed;
-}
-
-/** The URL as messages show it: never with a password. */
-export function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = "";
-    return parsed.toString();
-  } catch {
-    return "(unreadable URL)";
-  }
 }
 
 function passwordOf(passwordFile: string | undefined): string | undefined {
