@@ -12,6 +12,7 @@
  * (SO_REUSEPORT, one shared depot), whose CPU profiles `--profile DIR`
  * writes; `--worker` is the mode those processes run in.
  */
+import "../src/store/open-ledger.ts"; // installs the ledger factory: Depot.open and createDepot open the ledger depot.cnf names
 import type { Subprocess } from "bun";
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -21,7 +22,7 @@ import { parseArgs } from "node:util";
 import { createDepot } from "../src/ca/create.ts";
 import { Depot } from "../src/ca/depot.ts";
 import { x509 } from "../src/ca/provider.ts";
-import { createAcmeServer, depotIssuer, SqliteAcmeStore } from "../src/acme/index.ts";
+import { createAcmeServer, depotIssuer } from "../src/acme/index.ts";
 import { TestAcmeClient } from "../test/acme-clients/client.ts";
 import { startChallTestSrv, startHttp01Responder } from "../test/acme-clients/harness.ts";
 import { freePort } from "./_ports.ts";
@@ -50,7 +51,7 @@ else await runBench();
 
 async function runWorker(): Promise<void> {
   const depot = await Depot.open(flags.depot!, { deferFiles: true });
-  const store = new SqliteAcmeStore(depot.layout.ledger);
+  const store = depot.ledger.acme;
   const acme = createAcmeServer({
     store,
     issuer: depotIssuer(depot),

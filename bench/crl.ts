@@ -9,6 +9,7 @@
  * publishes (what `depot revoke` does), and a ledger rebuilt from that
  * crl.pem. See docs/performance.md.
  */
+import "../src/store/open-ledger.ts"; // installs the ledger factory: Depot.open and createDepot open the ledger depot.cnf names
 import { rmSync, statSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +17,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Depot } from "../src/ca/depot.ts";
 import { parseDn } from "../src/ca/dn.ts";
-import { rebuildLedger } from "../src/ca/ledger/rebuild.ts";
+import { rebuildLedger } from "../src/store/rebuild.ts";
 import { makeLargeDepot } from "./fill-ledger.ts";
 
 const { values } = parseArgs({ options: { revoked: { type: "string", default: "100000" }, json: { type: "boolean", default: false } } });

@@ -5,6 +5,7 @@
  * real certificate with its own serial and fingerprint (list and CRL read
  * only the rows, so the copies need not be distinct certificates).
  */
+import "../src/store/open-ledger.ts"; // installs the ledger factory: Depot.open and createDepot open the ledger depot.cnf names
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { createDepot } from "../src/ca/create.ts";

@@ -7,8 +7,8 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
-import { PostgresAcmeStore } from "../src/acme/postgres-store.ts";
-import { migrateSchema } from "../src/ca/ledger/postgres-schema.ts";
+import { PostgresAcmeStore } from "../src/store/postgres/acme-store.ts";
+import { migrateSchema } from "../src/store/postgres/schema.ts";
 import type { Account, Authorization, Challenge, Order } from "../src/acme/types.ts";
 import { pgDatabase } from "./pg-server.ts";
 import { join } from "node:path";
@@ -19,7 +19,7 @@ import { DEPOT_BIN, depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
 import { freePort, waitFor } from "./server-helpers.ts";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { Depot } from "../src/ca/depot.ts";
-import { type AcmeStore, SqliteAcmeStore } from "../src/acme/store.ts";
+import type { AcmeStore } from "../src/ca/acme-store.ts";
 import { createAcmeServer } from "../src/acme/server.ts";
 import type { AcmeIssuer } from "../src/acme/issuer.ts";
 import { DepotError } from "../src/errors.ts";
@@ -266,15 +266,15 @@ describe("depot ledger migrate with ACME state", () => {
     const db = await pgDatabase();
     const path = join(tempDir("depot-acme-migrate-"), "ca");
     expect(depot(["init", path, "ACME SQLite CA", "--key-type", "ec-p256"]).exitCode).toBe(0);
-    // Depot.open migrates the SQLite ledger (ACME tables are its step 4); then the SQLite store writes as a server would.
-    (await Depot.open(path)).close();
-    const sqlite = new SqliteAcmeStore(join(path, "ledger.sqlite3"));
+    // The SQLite ledger's own ACME store writes as a server would.
+    const opened = await Depot.open(path);
+    const sqlite = opened.ledger.acme;
     await sqlite.nonceSecret();
     await sqlite.createAccount(account("acct-m"));
     const { order, authorizations, challenges } = anOrder("acct-m", "order-m");
     await sqlite.createOrder(order, authorizations, challenges);
     await sqlite.useNonce("used-before-the-move", now, now - 3_600_000);
-    sqlite.close();
+    opened.close();
 
     const result = depot(["ledger", "migrate", path, "--to", db.url], { env: db.env });
     expect(result.stderr).toBe("");

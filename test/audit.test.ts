@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { canonicalBody, chainHash, GENESIS } from "../src/ca/audit.ts";
-import { SqliteLedger } from "../src/ca/ledger/sqlite.ts";
+import { SqliteLedger } from "../src/store/sqlite/ledger.ts";
 import { depot, depotOk, tempDir } from "./helpers.ts";
 
 /** A ledger's audit log, and a second connection to poke at its rows. */

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { createDepot } from "../src/ca/create.ts";
 import { Depot } from "../src/ca/depot.ts";
 import { parseDn } from "../src/ca/dn.ts";
-import { SCHEMA_VERSION } from "../src/ca/ledger/migrations.ts";
-import { WAL_SIZE_LIMIT } from "../src/ca/ledger/sqlite.ts";
+import { SCHEMA_VERSION } from "../src/store/sqlite/migrations.ts";
+import { WAL_SIZE_LIMIT } from "../src/store/sqlite/ledger.ts";
 import { depot, depotOk, openssl, tempDir } from "./helpers.ts";
 
 const TEST_TIMEOUT_MS = 60_000;

@@ -12,7 +12,6 @@ import { parseDn } from "../src/ca/dn.ts";
 import { publicRoutes } from "../src/http/public/handler.ts";
 import { Publication } from "../src/http/public/publication.ts";
 import { MetricsRegistry } from "../src/http/metrics.ts";
-import { LedgerChanges } from "../src/ocsp/ledger-changes.ts";
 import { OcspResponder } from "../src/ocsp/responder.ts";
 import { type RunResult, tempDir } from "./helpers.ts";
 
@@ -41,9 +40,8 @@ export async function serveDepot(options: { keyType?: "ec-p256" | "rsa-2048"; va
   await createDepot(path, { label: "OCSP Test CA", keyType: options.keyType ?? "ec-p256" });
   const depot = await Depot.open(path);
   const metrics = new MetricsRegistry();
-  const changes = new LedgerChanges(depot.layout.ledger);
   const handler = publicRoutes({
-    ocsp: new OcspResponder({ issuer: depot.issuer, find: (serial) => depot.ledger.find(serial), changes: () => changes.version(), ...(options.validitySeconds ? { validitySeconds: options.validitySeconds } : {}) }),
+    ocsp: new OcspResponder({ issuer: depot.issuer, find: (serial) => depot.ledger.find(serial), changes: () => depot.ledger.changeVersion(), ...(options.validitySeconds ? { validitySeconds: options.validitySeconds } : {}) }),
     publication: new Publication(depot.layout.caCertificate, depot.layout.crl),
     metrics,
     scrape: () => "# scraped\n",
@@ -67,7 +65,6 @@ export async function serveDepot(options: { keyType?: "ec-p256" | "rsa-2048"; va
     },
     stop() {
       server.stop(true);
-      changes.close();
       depot.close();
     },
   };

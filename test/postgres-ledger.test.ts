@@ -9,7 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { depot, openssl, tempDir } from "./helpers.ts";
-import { SCHEMA_VERSION } from "../src/ca/ledger/postgres-schema.ts";
+import { SCHEMA_VERSION } from "../src/store/postgres/schema.ts";
 import { type PgDatabase, pgDatabase } from "./pg-server.ts";
 
 const SETUP_TIMEOUT = 300_000;
@@ -158,7 +158,7 @@ describe("schema migrations", () => {
     const db = await pgDatabase();
     const fingerprint = "ab".repeat(32);
     const script = `
-      const { PostgresLedger } = await import(${JSON.stringify(join(import.meta.dir, "..", "src", "ca", "ledger", "postgres.ts"))});
+      const { PostgresLedger } = await import(${JSON.stringify(join(import.meta.dir, "..", "src", "store", "postgres", "ledger.ts"))});
       const ledger = await PostgresLedger.open({ url: process.env.URL, caFingerprint: "${fingerprint}", host: "h" + process.pid, create: true });
       console.log(await ledger.count());
       ledger.close();
@@ -177,7 +177,7 @@ describe("schema migrations", () => {
 describe("tokens and the audit chain, shared by every host", () => {
   test("two hosts' ledgers at once: a 3-use token gives exactly 3 uses, a 5/min rate exactly 5 requests, and 40 appends make one intact chain", async () => {
     const db = await pgDatabase();
-    const { PostgresLedger } = await import("../src/ca/ledger/postgres.ts");
+    const { PostgresLedger } = await import("../src/store/postgres/ledger.ts");
     const { hashToken, newToken } = await import("../src/ca/tokens.ts");
     process.env.PGPASSWORD = db.password;
     const open = (host: string) => PostgresLedger.open({ url: db.url, caFingerprint: "cd".repeat(32), host, create: true });

@@ -6,7 +6,7 @@ import { parseDn } from "../src/ca/dn.ts";
 import { parseSubjectAltName, serverNames } from "../src/ca/profiles.ts";
 import { checkPolicy, parsePattern, PolicyRefusal, type TokenPolicy } from "../src/ca/token-policy.ts";
 import { hashToken, newToken, parseDuration, parseRate, refusalOf, type TokenRecord } from "../src/ca/tokens.ts";
-import { SqliteLedger } from "../src/ca/ledger/sqlite.ts";
+import { SqliteLedger } from "../src/store/sqlite/ledger.ts";
 import { DepotError } from "../src/errors.ts";
 import { tempDir } from "./helpers.ts";
 

@@ -4,8 +4,8 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GroupCommit } from "../src/ca/ledger/group-commit.ts";
-import { SqliteLedger } from "../src/ca/ledger/sqlite.ts";
+import { GroupCommit } from "../src/store/sqlite/group-commit.ts";
+import { SqliteLedger } from "../src/store/sqlite/ledger.ts";
 import { SerialCollisionError, type CertificateRecord } from "../src/ca/ledger.ts";
 
 const busy = () => Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });

@@ -9,7 +9,7 @@ import type { Answer, Shared, Urls } from "./context.ts";
 import { verifyBinding } from "./eab.ts";
 import { decodeHeader, parseFlattened, publicJwk, type SignedRequest, verifyWith } from "./jws.ts";
 import { problem } from "./problem.ts";
-import { newId } from "./store.ts";
+import { newId } from "./ids.ts";
 import type { Account } from "./types.ts";
 
 export function accountJson(account: Account, urls: Urls): Record<string, unknown> {

@@ -9,7 +9,7 @@ import { hostname } from "node:os";
 import type { AcmeIssuer } from "./issuer.ts";
 import type { Nonces } from "./nonces.ts";
 import type { NamePolicy } from "./policy.ts";
-import type { AcmeStore } from "./store.ts";
+import type { AcmeStore } from "../ca/acme-store.ts";
 import type { ValidationQueue } from "./validation-queue.ts";
 import type { ChallengeType, Identifier } from "./types.ts";
 

@@ -11,7 +11,7 @@ import { calculateJwkThumbprint, flattenedVerify, type JWK } from "jose";
 import { decodeHeader, parseFlattened, publicJwk } from "./jws.ts";
 import { problem } from "./problem.ts";
 import { NamePolicy } from "./policy.ts";
-import type { AcmeStore } from "./store.ts";
+import type { AcmeStore } from "../ca/acme-store.ts";
 import type { EabKey } from "./types.ts";
 
 /** Makes and stores a binding key; the HMAC key is shown once (base64url), the ledger keeps it to verify bindings. */

@@ -9,14 +9,13 @@ import type { Depot } from "../ca/depot.ts";
 import { depotIssuer } from "./issuer.ts";
 import type { AcmeSettings } from "./options.ts";
 import { type AcmeServer, createAcmeServer } from "./server.ts";
-import { type AcmeStore, SqliteAcmeStore } from "./store.ts";
-import { PostgresLedger } from "../ca/ledger/postgres.ts";
+import type { AcmeStore } from "../ca/acme-store.ts";
 
 export const ACME_BASE_PATH = "/acme";
 
-/** The store lives where the ledger lives: on a PostgreSQL depot every host shares its accounts, orders and nonces. */
+/** The store lives where the ledger lives (`Ledger.acme`): on a PostgreSQL depot every host shares its accounts, orders and nonces. */
 export function acmeStoreFor(depot: Depot): AcmeStore {
-  return depot.ledger instanceof PostgresLedger ? depot.ledger.acme : new SqliteAcmeStore(depot.layout.ledger);
+  return depot.ledger.acme;
 }
 
 export function acmeForDepot(depot: Depot, settings: AcmeSettings, apiUrl = settings.apiUrl): AcmeServer & { close(): void } {

@@ -7,7 +7,7 @@
  */
 
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import type { AcmeStore } from "./store.ts";
+import type { AcmeStore } from "../ca/acme-store.ts";
 
 /** How long a nonce stays usable: long enough for a slow client, short enough to keep the used-nonce table small. */
 export const NONCE_LIFETIME_MS = 60 * 60_000;

@@ -13,7 +13,7 @@ import type { SignedRequest } from "./jws.ts";
 import { NamePolicy, normaliseIdentifier } from "./policy.ts";
 import { problem, type ProblemDocument } from "./problem.ts";
 import { parseCertId } from "./ari.ts";
-import { newId } from "./store.ts";
+import { newId } from "./ids.ts";
 import type { Account, Authorization, Challenge, ChallengeType, Identifier, Order, OrderStatus } from "./types.ts";
 
 const ORDER_LIFETIME_MS = 24 * 3_600_000;

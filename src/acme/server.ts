@@ -16,7 +16,7 @@ import { authorizationResource, challengeResource, newOrder, orderResource, orde
 import { NamePolicy } from "./policy.ts";
 import { AcmeProblem, problem, problemOf } from "./problem.ts";
 import { isServerSide, publicError } from "../public-error.ts";
-import type { AcmeStore } from "./store.ts";
+import type { AcmeStore } from "../ca/acme-store.ts";
 import { type QueueOptions, ValidationQueue } from "./validation-queue.ts";
 import { type ValidatorOptions, Validators } from "./validators.ts";
 import type { ChallengeType, Identifier } from "./types.ts";

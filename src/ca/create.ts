@@ -8,9 +8,9 @@ import { selfSignCa } from "./self-signed.ts";
 import { DEFAULT_KEY_TYPE, type KeyType } from "./key-types.ts";
 import { generateKeyPair, loadSigningKey } from "./keys.ts";
 import { depotLayout } from "./layout.ts";
-import { openLedger } from "./ledger.ts";
+import { ledgerOpenerOr, type OpenLedger } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
-import { checkLedgerUrl } from "./ledger/postgres.ts";
+import { checkLedgerUrl } from "./ledger-url.ts";
 import { newSerial } from "./serial.ts";
 import { Depot } from "./depot.ts";
 import { encryptPrivateKey } from "./key-encryption.ts";
@@ -19,6 +19,8 @@ import { addIntermediateTier, type IntermediateTierOptions } from "./hierarchy.t
 import { DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS } from "./defaults.ts";
 
 export interface CreateOptions {
+  /** Opens (creates) the ledger depot.cnf names (src/store/open-ledger.ts); default: the installed one. */
+  openLedger?: OpenLedger;
   /** The CA's name, in its subject as O and CN. Defaults to the folder's name. */
   label?: string;
   /** Key type of the CA key and default for issued keys. */
@@ -90,7 +92,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
       ...ledgerSettings(options.ledger),
     };
     writeFileSync(layout.config, configFromSettings(settings));
-    const ledger = await openLedger(layout, settings, { create: true });
+    const ledger = await ledgerOpenerOr(options.openLedger)(layout, settings, { create: true });
     await ledger.record({
       serial,
       subject: formatDn(subject),
@@ -108,7 +110,7 @@ export async function createDepot(path: string, options: CreateOptions = {}): Pr
       : keyPair.privateKeyPem;
     // An empty CRL from the start, so web servers can be pointed at crl.pem at once.
     // no on-crl-change for a depot not yet in place
-    const depot = await Depot.open(staging, { onCrlPublished: () => {}, ...(options.passphrase === undefined ? {} : { decryptedKeyPem: issuingKeyPem }) });
+    const depot = await Depot.open(staging, { ...(options.openLedger ? { openLedger: options.openLedger } : {}), onCrlPublished: () => {}, ...(options.passphrase === undefined ? {} : { decryptedKeyPem: issuingKeyPem }) });
     await depot.publishCrl();
     depot.close();
 

@@ -16,7 +16,7 @@ import { type CaKeyAccess, loadCaKey } from "./ca-key.ts";
 import { bundlePems, chainPem, issuingCa } from "./tiers.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type AuditActor, issueEntry } from "./audit.ts";
-import { type CertificateRecord, type Ledger, openLedger, SerialCollisionError } from "./ledger.ts";
+import { type CertificateRecord, type Ledger, ledgerOpenerOr, type OpenLedger, SerialCollisionError } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
 import { leafExtensions, leafNames, type Profile } from "./profiles.ts";
 import { certificateDerFromPem, type CertificateFields, readCertificateDer } from "./certificate-der.ts";
@@ -62,6 +62,8 @@ export interface Issued {
 export interface OpenOptions extends CaKeyAccess {
   /** The ledger to use instead of the one depot.cnf names (tests, or a caller that opened it already). */
   ledger?: Ledger;
+  /** Opens the ledger depot.cnf names (src/store/open-ledger.ts; `openDepot` passes it); default: the installed one. */
+  openLedger?: OpenLedger;
   /** A server's workers write certificate files after their answers (see certificate-files.ts). */
   deferFiles?: boolean;
   /** `elsewhere` in a server's workers: the upkeep process checkpoints the SQLite WAL (ledger.ts). */
@@ -128,7 +130,7 @@ export class Depot {
     const issuing = issuingCa(layout);
     const key = await loadCaKey(issuing, options);
     const issuer = makeIssuer(readCaCertificate(issuing.caCertificate), key, issuing.caCertificate);
-    const ledger = options.ledger ?? (await openLedger(layout, settings, options.walCheckpoints ? { walCheckpoints: options.walCheckpoints } : {}));
+    const ledger = options.ledger ?? (await ledgerOpenerOr(options.openLedger)(layout, settings, options.walCheckpoints ? { walCheckpoints: options.walCheckpoints } : {}));
     try {
       // A depot made by the original has certificates but no ledger: record
       // them first, so their serials are taken before we issue anything.

@@ -28,7 +28,7 @@ import { DAY_MS, fingerprintOf, makeIssuer, pemOf, type Validity, validityFor } 
 import { encryptPrivateKey } from "./key-encryption.ts";
 import { KEY_SPECS, type KeyType } from "./key-types.ts";
 import { generateKeyPair, type SigningKey } from "./keys.ts";
-import { openLedger } from "./ledger.ts";
+import { ledgerOpenerOr } from "./ledger.ts";
 import { readSettings } from "./depot-checks.ts";
 import type { DepotLayout } from "./layout.ts";
 import { x509 } from "./provider.ts";
@@ -93,7 +93,7 @@ export function rootDaysLeft(root: { certificate: x509.X509Certificate }): numbe
 
 /** Records an intermediate the root just signed in the depot's ledger (as a `ca` row, like the root). */
 export async function recordIntermediate(layout: DepotLayout, serial: string, certificate: x509.X509Certificate, keyType: string): Promise<void> {
-  const ledger = await openLedger(layout, readSettings(layout));
+  const ledger = await ledgerOpenerOr(undefined)(layout, readSettings(layout));
   try {
     await ledger.record({
       serial,

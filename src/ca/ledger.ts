@@ -1,12 +1,10 @@
 /**
  * @module
  * The ledger: where a depot records what it issued and revoked. The
- * `Ledger` interface, and `openLedger`, the one place that picks an
- * implementation from the depot's configuration (SQLite in
- * `ledger/sqlite.ts`, or PostgreSQL in `ledger/postgres.ts`) and refuses to
- * open a ledger that was lost (see `ledger/marker.ts`).
+ * `Ledger` interface the backends (src/store/sqlite/, src/store/postgres/)
+ * implement, and `OpenLedger`, the factory's type: the domain is handed
+ * one and never picks a backend itself.
  */
-import { statSync } from "node:fs";
 import type { Profile } from "./profiles.ts";
 import { DepotError } from "../errors.ts";
 import type { DepotSettings } from "./config.ts";
@@ -15,9 +13,7 @@ import type { AuditActor, AuditEntry, AuditLog } from "./audit.ts";
 import type { DepotLayout } from "./layout.ts";
 import type { TokenStore } from "./tokens.ts";
 import type { SshStore } from "./ssh/store.ts";
-import { hasLedgerMarker } from "./ledger/marker.ts";
-import { SqliteLedger, sqliteLedgerPresence } from "./ledger/sqlite.ts";
-import { isPostgresUrl, openPostgresLedger } from "./ledger/postgres-settings.ts";
+import type { AcmeStore } from "./acme-store.ts";
 
 export type CertificateType = Profile | "ca";
 export type CertificateStatus = "valid" | "revoked";
@@ -106,6 +102,15 @@ export interface Ledger {
   readonly audit: AuditLog;
   /** SSH certificates and their revocations, on the same chain. */
   readonly ssh: SshStore;
+  /** The ACME server's accounts, orders and nonces, on the ledger's own connection or pool (closed with it). */
+  readonly acme: AcmeStore;
+  /**
+   * A number that differs from the one read before whenever the ledger may
+   * have been written since, by this process or any other: what an OCSP
+   * cache checks before it trusts an answer it holds. Cheap enough to call
+   * per request.
+   */
+  changeVersion(): number;
   /**
    * Takes the next CRL number and, in the same transaction, the certificates
    * revoked and not yet expired: a higher number always lists at least as much.
@@ -160,55 +165,23 @@ export interface LedgerOpening {
 }
 
 /**
- * Opens the depot's ledger, of the kind depot.cnf names (`ledger = sqlite`,
- * the default, or a `postgres://` URL). A ledger is created only by `init`, by the
- * adoption of a depot made by the original (which never had one), and by
- * `depot ledger rebuild`. A depot that had a ledger (its marker says so, or
- * it has a crl.pem, which the original never wrote) and has lost it is
- * refused: a fresh ledger would silently forget every revocation.
+ * Opens a depot's ledger, of the kind its depot.cnf names: the backends'
+ * factory (`openLedger` in src/store/open-ledger.ts), which the domain is
+ * given by its caller (`Depot.open`'s `openLedger`) or installed once by
+ * loading that module, and never imports itself.
  */
-export async function openLedger(layout: DepotLayout, settings: DepotSettings, opening: LedgerOpening = {}): Promise<Ledger> {
-  const kind = settings.ledger ?? "sqlite";
-  if (isPostgresUrl(kind)) return openPostgresLedger(layout, settings, opening.create === true);
-  if (kind !== "sqlite") throw new DepotError("E_NOT_A_DEPOT", `${layout.config} names the ledger '${kind}'; this depot knows sqlite and postgres://user@host:5432/db`);
-  if (!opening.create) {
-    const presence = sqliteLedgerPresence(layout.ledger);
-    const hadLedger = hasLedgerMarker(layout) || presence !== "missing";
-    if (presence !== "present" && hadLedger) throw lostLedger(layout, presence);
-    if (presence === "missing" && !hadLedger && hasCrl(layout)) throw lostLedger(layout, presence);
-  }
-  const ledger = SqliteLedger.open(layout.ledger, { create: true, groupReadable: groupReadable(layout), walCheckpoints: opening.walCheckpoints ?? "here" });
-  if (!opening.create && hasLedgerMarker(layout) && (await ledger.isEmpty())) {
-    ledger.close();
-    throw lostLedger(layout, "empty");
-  }
-  return ledger;
+export type OpenLedger = (layout: DepotLayout, settings: DepotSettings, opening?: LedgerOpening) => Promise<Ledger>;
+
+let installedOpener: OpenLedger | undefined;
+
+/** Called by src/store/open-ledger.ts when it loads: the opener a caller that names none gets. */
+export function installLedgerOpener(open: OpenLedger): void {
+  installedOpener = open;
 }
 
-function lostLedger(layout: DepotLayout, presence: "missing" | "empty"): DepotError {
-  return new DepotError(
-    "E_LEDGER",
-    `the ledger ${layout.ledger} is ${presence === "missing" ? "missing" : "empty"}, but this depot had one; depot will not start a new one, which would forget every revocation. Restore it from a backup, or rebuild it from the certificate files and crl.pem with: depot ledger rebuild ${layout.root}`,
-  );
-}
-
-function hasCrl(layout: DepotLayout): boolean {
-  try {
-    return statSync(layout.crl).size > 0;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Ledger files are 0600, or 0640 when the depot's folder is set-group-ID
- * (`chmod g+s`), the sign that the operator gave it a group whose members
- * may read the ledger (`depot list` without root).
- */
-function groupReadable(layout: DepotLayout): boolean {
-  try {
-    return (statSync(layout.root).mode & 0o2000) !== 0;
-  } catch {
-    return false;
-  }
+/** The caller's opener, or the installed one; without either, no ledger can be opened. */
+export function ledgerOpenerOr(open: OpenLedger | undefined): OpenLedger {
+  const opener = open ?? installedOpener;
+  if (!opener) throw new DepotError("E_LEDGER", "no ledger backend is loaded: open depots with openDepot (src/store/open-depot.ts), or import src/store/open-ledger.ts");
+  return opener;
 }

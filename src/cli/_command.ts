@@ -73,8 +73,8 @@ export function depotCommand<T extends ArgsDef & { path: { type: "positional" } 
  */
 export async function withDepot<T>(path: string, work: (depot: Depot) => Promise<T>, options: OpenOptions = {}): Promise<T> {
   // Loaded here, not at the top: `depot --help` and `depot stop` need no CA library.
-  const { Depot } = await import("../ca/depot.ts");
-  const depot = await Depot.open(path, { withoutSigning: true, ...options });
+  const { openDepot } = await import("../store/open-depot.ts");
+  const depot = await openDepot(path, { withoutSigning: true, ...options });
   try {
     return await work(depot);
   } finally {

@@ -6,7 +6,8 @@
  * (readSecret); never taken from argv.
  */
 import { caKeyIsEncrypted } from "../ca/ca-key.ts";
-import { Depot, type OpenOptions } from "../ca/depot.ts";
+import type { Depot, OpenOptions } from "../ca/depot.ts";
+import { openDepot } from "../store/open-depot.ts";
 import { depotLayout } from "../ca/layout.ts";
 import { resolve } from "node:path";
 import { readSecret } from "./_secret.ts";
@@ -34,6 +35,6 @@ export async function readPassphrase(parsed: Record<string, unknown>, options: {
 /** Opens a depot to sign with: the passphrase is read only if its CA key is encrypted. */
 export async function openToSign(path: string, parsed: Record<string, unknown>, options: OpenOptions = {}): Promise<Depot> {
   const caKey = depotLayout(resolve(path)).caKey;
-  if (!caKeyIsEncrypted(caKey)) return Depot.open(path, options);
-  return Depot.open(path, { ...options, passphrase: await readPassphrase(parsed) });
+  if (!caKeyIsEncrypted(caKey)) return openDepot(path, options);
+  return openDepot(path, { ...options, passphrase: await readPassphrase(parsed) });
 }

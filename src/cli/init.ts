@@ -1,8 +1,9 @@
 import { command } from "./_command.ts";
 import { createDepot } from "../ca/create.ts";
+import { openLedger } from "../store/open-ledger.ts";
 import { ED25519_BROWSER_NOTE, KEY_TYPES, type KeyType } from "../ca/key-types.ts";
 import { depotLayout } from "../ca/layout.ts";
-import { poolSize } from "../ca/ledger/postgres-settings.ts";
+import { poolSize } from "../store/postgres/settings.ts";
 import { DepotError } from "../errors.ts";
 import { parsePublicUrl } from "../http/public/options.ts";
 import { parseApiUrl } from "./start.ts";
@@ -57,6 +58,7 @@ export default command({
     const passphrase = parsed.encrypt ? await readPassphrase(parsed, { confirm: true }) : undefined;
     if (keyType === "ed25519") process.stderr.write(`depot: warning: an Ed25519 CA: ${ED25519_BROWSER_NOTE}\n`);
     const root = await createDepot(parsed.path, {
+      openLedger,
       ...(labelWords.length ? { label: labelWords.join(" ") } : {}),
       ...(keyType ? { keyType } : {}),
       ...(days ? { days: daysOption(parsed, "days")! } : {}),

@@ -31,8 +31,8 @@ export default command({
   args,
   async run({ args: parsed }) {
     const depotPath = parsed.path ? String(parsed.path) : defaultDepotPath();
-    const { Depot } = await import("../ca/depot.ts");
-    const depot = await Depot.open(depotPath);
+    const { openDepot } = await import("../store/open-depot.ts");
+    const depot = await openDepot(depotPath);
     let pem: string;
     let label: string;
     try {

@@ -4,9 +4,9 @@
  * `migrateLedgerToPostgres` (src/ca/ledger/migrate-to-postgres.ts).
  */
 import { command } from "./_command.ts";
-import { migrateLedgerToPostgres } from "../ca/ledger/migrate-to-postgres.ts";
-import { redactedUrl } from "../ca/ledger/postgres.ts";
-import { poolSize } from "../ca/ledger/postgres-settings.ts";
+import { migrateLedgerToPostgres } from "../store/migrate-to-postgres.ts";
+import { redactedUrl } from "../ca/ledger-url.ts";
+import { poolSize } from "../store/postgres/settings.ts";
 import { DepotError } from "../errors.ts";
 import { lastOf } from "./_strict.ts";
 

@@ -4,7 +4,7 @@
  * `depot ledger migrate PATH --to postgres://…` (ledger-migrate.ts).
  */
 import { defineCommand } from "citty";
-import { rebuildLedger } from "../ca/ledger/rebuild.ts";
+import { rebuildLedger } from "../store/rebuild.ts";
 import { command } from "./_command.ts";
 import migrate from "./ledger-migrate.ts";
 

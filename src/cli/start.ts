@@ -189,9 +189,10 @@ async function depotToServe(given: string | undefined): Promise<string> {
     // The supervisor loads no CA library, except this once: reflect-metadata before x509.
     await import("reflect-metadata");
     const { createDepot } = await import("../ca/create.ts");
+    const { openLedger } = await import("../store/open-ledger.ts");
     // The XDG data folder may not exist yet; createDepot makes only the depot's own folder.
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    await createDepot(path, { label: "Depot CA" });
+    await createDepot(path, { label: "Depot CA", openLedger });
     console.log(`Created a depot in ${path}`);
     console.log(`CA certificate: ${path}/certificates/ca.crt`);
     console.log("To serve another depot: depot start PATH (make one with: depot init PATH)");

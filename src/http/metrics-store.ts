@@ -7,7 +7,7 @@
  * workers flush; gauges are one row per worker, counted while fresh.
  */
 import { Database, SQLiteError } from "bun:sqlite";
-import { isBusy } from "../ca/ledger/sqlite-busy.ts";
+import { isBusy } from "../store/sqlite/busy.ts";
 import { join } from "node:path";
 import type { Sample } from "./metrics.ts";
 

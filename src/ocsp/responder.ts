@@ -9,7 +9,7 @@
  * must still show within a second, whichever process made it (the CLI,
  * another worker, another server on the same depot): an entry's statuses
  * are looked up again in the ledger (a primary-key read) when the ledger
- * changed since they were (`changes`, see ledger-changes.ts), or at the
+ * changed since they were (`changes`: `Ledger.changeVersion`), or at the
  * latest once they are RECHECK_MS old, and the response is re-signed when a
  * status changed or half its validity has passed. Requests with a nonce are
  * signed each time.
@@ -48,7 +48,7 @@ export interface ResponderOptions {
   find(serial: string): Promise<CertificateRecord | undefined>;
   /** nextUpdate - thisUpdate, seconds (--ocsp-validity). */
   validitySeconds?: number;
-  /** A counter that moves whenever the ledger was written (LedgerChanges.version); without it, RECHECK_MS alone bounds staleness. */
+  /** A counter that moves whenever the ledger was written (`Ledger.changeVersion`); without it, RECHECK_MS alone bounds staleness. */
   changes?: () => number;
   /** Signs the responses; the CA itself by default. */
   signer?: OcspSigner;

@@ -16,7 +16,8 @@
  */
 import { statSync } from "node:fs";
 import { crlChangeLogger } from "../ca/crl-change.ts";
-import { Depot } from "../ca/depot.ts";
+import type { Depot } from "../ca/depot.ts";
+import { openDepot } from "../store/open-depot.ts";
 import { DepotError } from "../errors.ts";
 import { fatal, logAbove, readLifeline, send, startHeartbeat } from "./child-process.ts";
 import { UPKEEP_ENV, type UpkeepConfig } from "./messages.ts";
@@ -63,7 +64,7 @@ export async function runUpkeep(): Promise<never> {
   startHeartbeat(config.heartbeatMs);
   try {
     // A new CRL runs --on-crl-change (or depot.cnf's on_crl_change) here, its outcome logged.
-    depot = await Depot.open(config.depot, {
+    depot = await openDepot(config.depot, {
       onCrlPublished: crlChangeLogger(() => config.onCrlChange ?? depot?.crlChangeCommand, log),
       ...(decryptedKeyPem !== undefined ? { decryptedKeyPem } : {}),
     });

@@ -8,7 +8,8 @@
  * (`src/line/`, `src/http/`): this module holds the process's own concerns
  * (the depot, the key pool, requests in flight, stopping).
  */
-import { Depot } from "../ca/depot.ts";
+import type { Depot } from "../ca/depot.ts";
+import { openDepot } from "../store/open-depot.ts";
 import type { KeyType } from "../ca/key-types.ts";
 import { generateKeyPair, type KeyPair } from "../ca/keys.ts";
 import { DepotError } from "../errors.ts";
@@ -67,7 +68,7 @@ class Worker {
     if (this.config.testHooks) process.on("SIGUSR2", () => spinForever());
 
     try {
-      this.depot = await Depot.open(this.config.depot, {
+      this.depot = await openDepot(this.config.depot, {
         ...(decryptedKeyPem !== undefined ? { decryptedKeyPem } : {}),
         deferFiles: true,
         // The upkeep process checkpoints the ledger's WAL: a checkpoint's fsync would hold this event loop.

@@ -6,6 +6,7 @@
  * the test client run against it before the depot server mounts /acme.
  */
 
+import "../../src/store/open-ledger.ts"; // installs the ledger factory: Depot.open and createDepot open the ledger depot.cnf names
 import type { Server, Subprocess } from "bun";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";

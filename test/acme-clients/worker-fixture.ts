@@ -4,13 +4,14 @@
  * serves it. Args: DEPOT PORT CERT KEY HTTP01_PORT DNS_PORT. Prints
  * `ready <pid>` once listening; exits when its stdin closes.
  */
+import "../../src/store/open-ledger.ts"; // installs the ledger factory: Depot.open and createDepot open the ledger depot.cnf names
 import { Depot } from "../../src/ca/depot.ts";
-import { createAcmeServer, depotIssuer, SqliteAcmeStore } from "../../src/acme/index.ts";
+import { createAcmeServer, depotIssuer } from "../../src/acme/index.ts";
 
 const [depotPath, port, cert, key, httpPort, dnsPort] = process.argv.slice(2);
 const depot = await Depot.open(depotPath!, { deferFiles: true });
 const acme = createAcmeServer({
-  store: new SqliteAcmeStore(depot.layout.ledger),
+  store: depot.ledger.acme,
   issuer: depotIssuer(depot),
   validators: { httpPort: Number(httpPort), resolver: `127.0.0.1:${dnsPort}`, timeoutMs: 3000 },
   queue: { retryDelayMs: 200 },

@@ -10,7 +10,6 @@
 import type { Server } from "bun";
 import type { Depot } from "../../ca/depot.ts";
 import { DepotError } from "../../errors.ts";
-import { LedgerChanges } from "../../ocsp/ledger-changes.ts";
 import { OcspResponder } from "../../ocsp/responder.ts";
 import { ServeDrain } from "../../server/listeners/serve-stop.ts";
 import type { MetricsReporter } from "../metrics-reporter.ts";
@@ -34,7 +33,6 @@ export interface PublicListenerOptions {
 export class PublicListener {
   private server: Server<undefined> | undefined;
   private readonly drain: ServeDrain;
-  private changes: LedgerChanges | undefined;
 
   constructor(private readonly options: PublicListenerOptions) {
     this.drain = new ServeDrain(options.begin);
@@ -43,12 +41,11 @@ export class PublicListener {
   /** Listens; throws a DepotError naming the address when it cannot. */
   start(): void {
     const { depot, metrics } = this.options;
-    this.changes = LedgerChanges.forSqlite(depot.layout.ledger);
     const handler = publicRoutes({
       ocsp: new OcspResponder({
         issuer: depot.issuer,
         find: (serial) => depot.ledger.find(serial),
-        ...(this.changes ? { changes: () => this.changes!.version() } : {}),
+        changes: () => depot.ledger.changeVersion(),
         ...(this.options.ocspValiditySeconds ? { validitySeconds: this.options.ocspValiditySeconds } : {}),
       }),
       publication: publicationOf(depot.layout),

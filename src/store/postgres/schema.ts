@@ -10,16 +10,12 @@
 import type { SQL } from "bun";
 import { DepotError } from "../../errors.ts";
 
-interface Migration {
-  version: number;
-  why: string;
-  sql: string;
-}
+import type { Migration } from "../migration.ts";
 
 const MIGRATIONS: Migration[] = [
   {
     version: 1,
-    why: "certificates with their issuing host, the CA they belong to, the CRL sequence and per-host publication",
+    description: "certificates with their issuing host, the CA they belong to, the CRL sequence and per-host publication",
     sql: `
       CREATE TABLE depot_meta (
         name  TEXT PRIMARY KEY,
@@ -65,7 +61,7 @@ const MIGRATIONS: Migration[] = [
   },
   {
     version: 2,
-    why: "API tokens (hash and policy, use counts, rate windows) and the audit hash chain, shared by every host",
+    description: "API tokens (hash and policy, use counts, rate windows) and the audit hash chain, shared by every host",
     sql: `
       CREATE TABLE api_tokens (
         name          TEXT PRIMARY KEY,
@@ -97,7 +93,7 @@ const MIGRATIONS: Migration[] = [
   },
   {
     version: 3,
-    why: "appending to the audit chain in one call: the lock is held for microseconds, not for round trips (the same hash as audit.ts's chainHash)",
+    description: "appending to the audit chain in one call: the lock is held for microseconds, not for round trips (the same hash as audit.ts's chainHash)",
     sql: `
       CREATE FUNCTION depot_audit_append(p_time TEXT, p_event TEXT, p_serial TEXT, p_tail TEXT)
       RETURNS TABLE (o_seq BIGINT, o_previous TEXT, o_hash TEXT, o_body TEXT) LANGUAGE plpgsql AS $fn$
@@ -120,7 +116,7 @@ const MIGRATIONS: Migration[] = [
   },
   {
     version: 4,
-    why: "ACME accounts, orders, authorizations, challenges, EAB keys and used nonces, shared by every host (times in ms since the epoch, as the SQLite store's)",
+    description: "ACME accounts, orders, authorizations, challenges, EAB keys and used nonces, shared by every host (times in ms since the epoch, as the SQLite store's)",
     sql: `
       CREATE TABLE acme_meta (
         name  TEXT PRIMARY KEY,
@@ -198,7 +194,7 @@ const MIGRATIONS: Migration[] = [
   },
   {
     version: 5,
-    why: "SSH certificates (src/ssh/): one row each, never a key, shared by every host; the KRL's revocation counter",
+    description: "SSH certificates (src/ca/ssh/): one row each, never a key, shared by every host; the KRL's revocation counter",
     sql: `
       CREATE TABLE ssh_certificates (
         serial            TEXT PRIMARY KEY,

@@ -10,17 +10,20 @@
  * created (written with IF NOT EXISTS, so 0.1.0's ledgers, at user_version 0
  * with these tables already there, pass through it unchanged).
  */
-import { ACME_SCHEMA } from "../../acme/schema.ts";
+import { ACME_SCHEMA } from "./acme-schema.ts";
+import type { Migration } from "../migration.ts";
 
-export interface Migration {
-  /** 1 for the first step, one more for each after it. */
-  version: number;
-  /** What the step adds, for the record. */
-  description: string;
-  sql: string;
+/**
+ * A step, and the columns it adds: SQLite's ALTER TABLE has no IF NOT
+ * EXISTS, and a step may run again on a ledger that has it (a ledger whose
+ * user_version was set back, as 0.1.0's are at 0), so the runner adds a
+ * column only when missing, then fills it with `fill`.
+ */
+export interface SqliteMigration extends Migration {
+  addColumns?: { table: string; column: string; definition: string; fill: string }[];
 }
 
-export const MIGRATIONS: Migration[] = [
+export const MIGRATIONS: SqliteMigration[] = [
   {
     version: 1,
     description: "certificates and counters (depot 0.1.0)",
@@ -92,7 +95,7 @@ CREATE INDEX IF NOT EXISTS audit_serial ON audit (serial);`,
   },
   {
     version: 4,
-    description: "ACME: accounts, orders, authorizations, challenges, used nonces, external account binding keys (src/acme/schema.ts)",
+    description: "ACME: accounts, orders, authorizations, challenges, used nonces, external account binding keys (acme-schema.ts)",
     sql: ACME_SCHEMA,
   },
   {
@@ -106,7 +109,16 @@ CREATE INDEX IF NOT EXISTS audit_serial ON audit (serial);`,
   },
   {
     version: 6,
-    description: "SSH certificates (src/ssh/): one row each, never a key; the KRL's revocation counter",
+    // PostgreSQL's tables had a position column from the start; SQLite's
+    // store ordered by rowid. One column now orders them on both (the
+    // rows' place in their order as made), so both stores share one query.
+    description: "ACME: authorizations and challenges keep their position in their order, as in the PostgreSQL ledger",
+    addColumns: ["acme_authorizations", "acme_challenges"].map((table) => ({ table, column: "position", definition: "INTEGER NOT NULL DEFAULT 0", fill: "rowid" })),
+    sql: "",
+  },
+  {
+    version: 7,
+    description: "SSH certificates (src/ca/ssh/): one row each, never a key; the KRL's revocation counter",
     sql: `
 CREATE TABLE IF NOT EXISTS ssh_certificates (
   serial            TEXT PRIMARY KEY NOT NULL,

@@ -21,16 +21,20 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { SQL } from "bun";
 import { DepotError } from "../../errors.ts";
-import type { CrlEntry } from "../crl.ts";
-import { type CertificateRecord, type CrlClaim, type CrlState, type Ledger, type ListQuery, SerialCollisionError } from "../ledger.ts";
-import { type AuditActor, type AuditEntry, revokeEntry } from "../audit.ts";
-import { appendAuditSql, appendAuditWithin, PostgresAuditLog } from "./postgres-audit.ts";
-import { migrateSchema, SCHEMA_VERSION } from "./postgres-schema.ts";
-import { PostgresTokenStore } from "./postgres-tokens.ts";
-import { PostgresSshStore } from "./postgres-ssh.ts";
-import { PostgresAcmeStore } from "../../acme/postgres-store.ts";
-import type { TokenRow } from "../tokens.ts";
-import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
+import { checkLedgerUrl, redactedUrl } from "../../ca/ledger-url.ts";
+
+export { checkLedgerUrl, redactedUrl };
+import type { CrlEntry } from "../../ca/crl.ts";
+import { type CertificateRecord, type CertificateSummary, type CrlClaim, type CrlState, type Ledger, type ListQuery, SerialCollisionError } from "../../ca/ledger.ts";
+import { type AuditActor, type AuditEntry, revokeEntry } from "../../ca/audit.ts";
+import { appendAuditSql, appendAuditWithin, PostgresAuditLog } from "./audit.ts";
+import { migrateSchema, SCHEMA_VERSION } from "./schema.ts";
+import { PostgresTokenStore } from "./tokens.ts";
+import { PostgresAcmeStore } from "./acme-store.ts";
+import type { TokenRow } from "../../ca/tokens.ts";
+import { type CertificateRow, certificateFromRow } from "../certificate-row.ts";
+import { CERTIFICATE_COLUMNS, listSelect, SUMMARY_COLUMNS } from "../list-query.ts";
+import { PostgresSshStore } from "./ssh.ts";
 
 /** Connections each process keeps at most: 2 hosts x 8 workers x 4 stay well under PostgreSQL's default 100. */
 export const DEFAULT_POOL = 4;
@@ -64,33 +68,6 @@ export function hostIdentity(root: string): string {
   return `${hostname()}:${root}`;
 }
 
-/** Refuses a URL that carries a password: it would end up in depot.cnf and in process listings. */
-export function checkLedgerUrl(url: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new DepotError("E_BAD_ARGUMENT", `'${url}' is not a ledger URL (postgres://user@host:5432/database)`);
-  }
-  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
-    throw new DepotError("E_BAD_ARGUMENT", `the ledger URL must start with postgres:// (got ${parsed.protocol}//)`);
-  }
-  if (parsed.password) throw new DepotError("E_BAD_ARGUMENT", "the ledger URL must not hold a password; give it in PGPASSWORD or --ledger-password-file");
-  if (!parsed.username || parsed.pathname.length < 2) throw new DepotError("E_BAD_ARGUMENT", `the ledger URL needs a user and a database: postgres://user@host:5432/database`);
-  return parsed;
-}
-
-/** The URL as messages show it: never with a password. */
-export function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = "";
-    return parsed.toString();
-  } catch {
-    return "(unreadable URL)";
-  }
-}
-
 function passwordOf(passwordFile: string | undefined): string | undefined {
   if (passwordFile) {
     try {
@@ -104,10 +81,12 @@ function passwordOf(passwordFile: string | undefined): string | undefined {
 
 type Row = CertificateRow<Date>;
 
-const COLUMNS = "serial, subject, type, key_type, not_before, not_after, fingerprint, pem, status, revoked_at, revocation_reason";
+const COLUMNS = CERTIFICATE_COLUMNS;
 /** pg_advisory_xact_lock key serialising CRL claims, so a higher number never lists less. */
 const CRL_LOCK = 0x64_65_70_02;
 const PAGE = 1000;
+/** How stale a cached OCSP answer may be on this ledger (see changeVersion). */
+const CHANGE_WATCH_MS = 500;
 
 export class PostgresLedger implements Ledger {
   /** Set once the schema and the CA were checked; until then every operation checks first. */
@@ -350,30 +329,34 @@ export class PostgresLedger implements Ledger {
 
   async list(query: ListQuery = {}): Promise<CertificateRecord[]> {
     const records: CertificateRecord[] = [];
-    for await (const record of this.each(query)) records.push(record);
+    for await (const row of this.pages(CERTIFICATE_COLUMNS, query)) records.push(certificateFromRow(row));
     return records;
   }
 
-  /** Pages of 1,000 by (not_before, serial), so memory stays flat and no transaction is held open meanwhile. */
-  async *each(query: ListQuery = {}): AsyncIterable<CertificateRecord> {
+  async *each(query: ListQuery = {}): AsyncIterable<CertificateSummary> {
+    for await (const row of this.pages(SUMMARY_COLUMNS, query)) yield certificateFromRow(row as Omit<Row, "pem">);
+  }
+
+  /**
+   * The rows `query` selects, read in pages of at most 1,000 by (not_before,
+   * serial) from its own cursor on, and no more than its limit: memory stays
+   * flat and no transaction is held open meanwhile.
+   */
+  private async *pages(columns: string, query: ListQuery): AsyncIterable<Row> {
+    let left = query.limit ?? Number.POSITIVE_INFINITY;
+    let after = query.after;
+    // One moment for every page: valid and expired must not move between pages.
     const now = query.now ?? new Date();
-    const conditions = [
-      query.includeCa === false ? "type != 'ca'" : undefined,
-      query.status === "revoked" ? "status = 'revoked'" : undefined,
-      query.status === "valid" ? "status = 'valid' AND not_after > $1" : undefined,
-      query.status === "expired" ? "status = 'valid' AND not_after <= $1" : undefined,
-    ].filter((c) => c !== undefined);
-    const parameters: unknown[] = query.status === "valid" || query.status === "expired" ? [now] : [];
-    let after: { notBefore: Date; serial: string } | undefined;
-    for (;;) {
-      const page = after ? [...conditions, `(not_before, serial) > ($${parameters.length + 1}, $${parameters.length + 2})`] : conditions;
-      const where = page.length > 0 ? `WHERE ${page.join(" AND ")}` : "";
-      const values = after ? [...parameters, after.notBefore, after.serial] : parameters;
-      const rows = (await this.guard(() => this.sql.unsafe(`SELECT ${COLUMNS} FROM certificates ${where} ORDER BY not_before, serial LIMIT ${PAGE}`, values))) as Row[];
-      for (const row of rows) yield certificateFromRow(row);
-      if (rows.length < PAGE) return;
+    while (left > 0) {
+      const values: unknown[] = [];
+      const page = Math.min(PAGE, left);
+      const text = listSelect(columns, { ...query, now, ...(after ? { after } : {}) }, (value) => `$${values.push(value)}`, page);
+      const rows = (await this.guard(() => this.sql.unsafe(text, values))) as Row[];
+      yield* rows;
+      if (rows.length < page) return;
+      left -= rows.length;
       const last = rows[rows.length - 1]!;
-      after = { notBefore: last.not_before, serial: last.serial };
+      after = { notBefore: new Date(last.not_before), serial: last.serial };
     }
   }
 
@@ -454,6 +437,15 @@ export class PostgresLedger implements Ledger {
         return { audit: auditAdded, tokens: tokensAdded };
       }),
     );
+  }
+
+  /**
+   * PostgreSQL tells no process of another's commit: the version moves
+   * every CHANGE_WATCH_MS, so a cached OCSP answer is re-read at least that
+   * often (what bounded it before this method existed).
+   */
+  changeVersion(): number {
+    return Math.floor(Date.now() / CHANGE_WATCH_MS);
   }
 
   /** The schema version this binary writes. */

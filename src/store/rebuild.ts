@@ -9,21 +9,20 @@
  */
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { resolve } from "node:path";
-import { DepotError, ioError } from "../../errors.ts";
-import { type CrlEntry, crlDerOf, isSignedBy, readCrl } from "../crl.ts";
-import { readSettings, refuseReadableKey, refuseSymlinks } from "../depot-checks.ts";
-import { readCertificateDer } from "../certificate-der.ts";
-import { makeIssuer } from "../issuer.ts";
-import { loadCaKey } from "../ca-key.ts";
-import { issuingCa } from "../hierarchy.ts";
-import { type DepotLayout, depotLayout } from "../layout.ts";
-import { openLedger } from "../ledger.ts";
-import { redactedUrl } from "./postgres.ts";
-import { isPostgresUrl } from "./postgres-settings.ts";
-import { adoptLegacyCertificates } from "../legacy.ts";
-import { x509 } from "../provider.ts";
-import { writeLedgerMarker } from "./marker.ts";
-import { sqliteLedgerPresence } from "./sqlite.ts";
+import { DepotError, ioError } from "../errors.ts";
+import { type CrlEntry, crlDerOf, isSignedBy, readCrl } from "../ca/crl.ts";
+import { readSettings, refuseReadableKey, refuseSymlinks } from "../ca/depot-checks.ts";
+import { readCertificateDer } from "../ca/certificate-der.ts";
+import { makeIssuer } from "../ca/issuer.ts";
+import { loadCaKey } from "../ca/ca-key.ts";
+import { issuingCa } from "../ca/hierarchy.ts";
+import { type DepotLayout, depotLayout } from "../ca/layout.ts";
+import { ledgerKind, openLedger } from "./open-ledger.ts";
+import { redactedUrl } from "../ca/ledger-url.ts";
+import { adoptLegacyCertificates } from "../ca/legacy.ts";
+import { x509 } from "../ca/provider.ts";
+import { writeLedgerMarker } from "../ca/ledger/marker.ts";
+import { sqliteLedgerPresence } from "./sqlite/ledger.ts";
 
 export interface RebuildReport {
   certificates: number;
@@ -43,7 +42,7 @@ export async function rebuildLedger(path: string, options: { withoutCrl?: boolea
   const layout = depotLayout(resolve(path));
   refuseSymlinks(layout);
   const settings = readSettings(layout);
-  if (isPostgresUrl(settings.ledger)) {
+  if (ledgerKind(settings) !== "sqlite") {
     throw new DepotError("E_BAD_ARGUMENT", `${layout.root} keeps its ledger in PostgreSQL (${redactedUrl(settings.ledger!)}); restore that database from its backup: ledger rebuild is for the SQLite ledger`);
   }
   refuseReadableKey(layout);

@@ -7,7 +7,7 @@ import { Database, SQLiteError, type Statement } from "bun:sqlite";
 import { chmodSync, chownSync, closeSync, existsSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DepotError } from "../../errors.ts";
-import type { CrlEntry } from "../crl.ts";
+import type { CrlEntry } from "../../ca/crl.ts";
 import {
   type CertificateRecord,
   type CertificateSummary,
@@ -16,23 +16,23 @@ import {
   type Ledger,
   type ListQuery,
   SerialCollisionError,
-} from "../ledger.ts";
-import { type AuditActor, type AuditEntry, revokeEntry, SqliteAuditLog } from "../audit.ts";
-import { SqliteTokenStore } from "../tokens.ts";
+} from "../../ca/ledger.ts";
+import { type AuditActor, type AuditEntry, revokeEntry } from "../../ca/audit.ts";
+import { SqliteAuditLog } from "./audit.ts";
+import { SqliteTokenStore } from "./tokens.ts";
+import { SqliteAcmeStore } from "./acme-store.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
-import { ledgerError } from "./sqlite-errors.ts";
-import { retryBusy } from "./sqlite-busy.ts";
+import { ledgerError } from "./errors.ts";
+import { retryBusy } from "./busy.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { SqliteSshStore } from "./sqlite-ssh.ts";
-import { type CertificateRow, certificateFromRow } from "./certificate-row.ts";
+import { type CertificateRow, certificateFromRow } from "../certificate-row.ts";
+import { CERTIFICATE_COLUMN_NAMES, CERTIFICATE_COLUMNS, listSelect, SUMMARY_COLUMNS } from "../list-query.ts";
+import { SqliteSshStore } from "./ssh.ts";
 
 type Row = CertificateRow<string>;
 
-/** The certificates table's columns, in one place: every SELECT and INSERT names them from here. */
-const COLUMN_NAMES = ["serial", "subject", "type", "key_type", "not_before", "not_after", "fingerprint", "pem", "status", "revoked_at", "revocation_reason"] as const;
-const COLUMNS = COLUMN_NAMES.join(", ");
-const SUMMARY_COLUMNS = COLUMN_NAMES.filter((c) => c !== "pem").join(", ");
-const INSERT = (verb: string) => `${verb} INTO certificates (${COLUMNS}) VALUES (${COLUMN_NAMES.map((c) => `$${c}`).join(", ")})`;
+const COLUMNS = CERTIFICATE_COLUMNS;
+const INSERT = (verb: string) => `${verb} INTO certificates (${COLUMNS}) VALUES (${CERTIFICATE_COLUMN_NAMES.map((c) => `$${c}`).join(", ")})`;
 
 /**
  * The WAL is cut back to this size once a checkpoint has emptied it: a
@@ -40,6 +40,9 @@ const INSERT = (verb: string) => `${verb} INTO certificates (${COLUMNS}) VALUES 
  * the WAL and lets it grow meanwhile, but not for good once it lets go.
  */
 export const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
+
+/** How often changeVersion() reads the file's counters at most. */
+export const CHANGE_READ_EVERY_MS = 5;
 
 /** Whether the file holds a ledger: missing, zero bytes (as after a truncation), or there. */
 export function sqliteLedgerPresence(path: string): "missing" | "empty" | "present" {
@@ -61,6 +64,11 @@ export class SqliteLedger implements Ledger {
   readonly tokens: SqliteTokenStore;
   readonly audit: SqliteAuditLog;
   readonly ssh: SqliteSshStore;
+  readonly acme: SqliteAcmeStore;
+  /** What changeVersion() read last, and when (performance.now()). */
+  private version = 0;
+  private versionReadAt = -Infinity;
+  private readonly readVersion: Statement<{ version: number }, []>;
   /** Certificates being recorded: each with its audit record, a group at a time in one IMMEDIATE transaction. */
   private readonly recording: GroupCommit<{ row: Row; audit: AuditEntry | undefined }>;
 
@@ -72,6 +80,9 @@ export class SqliteLedger implements Ledger {
     this.tokens = new SqliteTokenStore(db);
     this.audit = new SqliteAuditLog(db);
     this.ssh = new SqliteSshStore(db, this.audit, (work) => this.write(work), (work) => this.read(work));
+    this.acme = new SqliteAcmeStore(db);
+    // data_version moves when another connection commits; total_changes when this one writes.
+    this.readVersion = db.query<{ version: number }, []>("SELECT (SELECT data_version FROM pragma_data_version) + total_changes() AS version");
     const recordGroup = db.transaction((group: { row: Row; audit: AuditEntry | undefined }[]) => {
       const audits: AuditEntry[] = [];
       const outcomes = group.map(({ row, audit }) => {
@@ -324,6 +335,22 @@ export class SqliteLedger implements Ledger {
     this.read(() => this.db.run("PRAGMA wal_checkpoint(PASSIVE)"));
   }
 
+  /**
+   * Whether anyone wrote to the ledger file: SQLite's data_version (another
+   * connection committed: a worker, the CLI, another server) plus this
+   * connection's own changes. Touches no table; read at most every
+   * CHANGE_READ_EVERY_MS (a statement per OCSP request was a tenth of a
+   * cached answer's cost).
+   */
+  changeVersion(): number {
+    const now = performance.now();
+    if (now - this.versionReadAt >= CHANGE_READ_EVERY_MS) {
+      this.version = this.read(() => this.readVersion.get()!.version);
+      this.versionReadAt = now;
+    }
+    return this.version;
+  }
+
   close(): void {
     this.db.close();
   }
@@ -349,21 +376,15 @@ export class SqliteLedger implements Ledger {
   }
 }
 
-/** The SELECT for `list` and `each`: in order of issue, which the certificates_by_date index gives without a sort. */
-function listQuery(columns: string, query: ListQuery): { sql: string; parameters: Record<string, string | number> } {
-  const conditions = [
-    query.includeCa === false ? "type != 'ca'" : undefined,
-    query.status === "revoked" ? "status = 'revoked'" : undefined,
-    query.status === "valid" ? "status = 'valid' AND not_after > $now" : undefined,
-    query.status === "expired" ? "status = 'valid' AND not_after <= $now" : undefined,
-    query.after ? "(not_before, serial) > ($after_not_before, $after_serial)" : undefined,
-  ].filter((c) => c !== undefined);
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
-  const parameters: Record<string, string | number> = {};
-  if (where.includes("$now")) parameters.now = (query.now ?? new Date()).toISOString();
-  if (query.after) Object.assign(parameters, { after_not_before: query.after.notBefore.toISOString(), after_serial: query.after.serial });
-  const limit = query.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(query.limit))}` : "";
-  return { sql: `SELECT ${columns} FROM certificates ${where} ORDER BY not_before, serial${limit}`, parameters };
+/** The SELECT for `list` and `each` (list-query.ts), with SQLite's named parameters: times as ISO text. */
+function listQuery(columns: string, query: ListQuery): { sql: string; parameters: Record<string, string> } {
+  const parameters: Record<string, string> = {};
+  const sql = listSelect(columns, query, (value) => {
+    const name = `p${Object.keys(parameters).length + 1}`;
+    parameters[name] = value instanceof Date ? value.toISOString() : value;
+    return `$${name}`;
+  });
+  return { sql, parameters };
 }
 
 /** Applies the missing migration steps, all in one transaction; refuses a ledger newer than this depot. */
@@ -378,7 +399,14 @@ function migrate(db: Database, path: string): void {
         `the ledger ${path} has schema version ${version}, newer than this depot knows (${SCHEMA_VERSION}): it was written by a newer depot; use that version`,
       );
     }
-    for (const step of MIGRATIONS.slice(version)) db.run(step.sql);
+    for (const step of MIGRATIONS.slice(version)) {
+      for (const { table, column, definition, fill } of step.addColumns ?? []) {
+        if (db.query("SELECT 1 FROM pragma_table_info(?) WHERE name = ?").get(table, column)) continue;
+        db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+        db.run(`UPDATE ${table} SET ${column} = ${fill}`);
+      }
+      if (step.sql) db.run(step.sql);
+    }
     db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -9,7 +9,7 @@
  * by the whole group (profiled: 34 of a worker's 50 syscalls per
  * certificate were SQLite's, one transaction per certificate).
  */
-import { BUSY_DEADLINE_MS, busyBackoffMs, isBusy } from "./sqlite-busy.ts";
+import { BUSY_DEADLINE_MS, busyBackoffMs, isBusy } from "./busy.ts";
 
 interface Waiting<T> {
   item: T;

@@ -11,16 +11,17 @@
 import { Database } from "bun:sqlite";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { DepotError, ioError } from "../../errors.ts";
-import { configFromSettings, parseConfig, settingsFromConfig } from "../config.ts";
-import type { CrlEntry } from "../crl.ts";
-import { Depot } from "../depot.ts";
-import { depotLayout } from "../layout.ts";
-import { writeFileAtomic } from "../files.ts";
-import { checkLedgerUrl, type RawAuditRow, type RawTokenRow, redactedUrl } from "./postgres.ts";
-import { TOKEN_COLUMNS } from "../tokens.ts";
-import { isPostgresUrl, openPostgresLedger } from "./postgres-settings.ts";
-import { ACME_TABLES } from "../../acme/postgres-store.ts";
+import { DepotError, ioError } from "../errors.ts";
+import { configFromSettings, parseConfig, settingsFromConfig } from "../ca/config.ts";
+import type { CrlEntry } from "../ca/crl.ts";
+import { depotLayout } from "../ca/layout.ts";
+import { writeFileAtomic } from "../ca/files.ts";
+import { checkLedgerUrl, type RawAuditRow, type RawTokenRow, redactedUrl } from "./postgres/ledger.ts";
+import { TOKEN_COLUMNS } from "../ca/tokens.ts";
+import { openPostgresLedger } from "./postgres/settings.ts";
+import { ledgerKind } from "./open-ledger.ts";
+import { openDepot } from "./open-depot.ts";
+import { ACME_TABLES } from "./acme-rows.ts";
 
 export interface MigrateTarget {
   url: string;
@@ -55,10 +56,10 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
   }
   const settings = settingsFromConfig(sections);
   if (!settings) throw new DepotError("E_NOT_A_DEPOT", `${layout.root} is not a depot (its depot.cnf names no CA)`);
-  if (isPostgresUrl(settings.ledger)) {
+  if (ledgerKind(settings) !== "sqlite") {
     throw new DepotError("E_BAD_ARGUMENT", `${layout.root} already keeps its ledger in PostgreSQL (${redactedUrl(settings.ledger!)})`);
   }
-  const depot = await Depot.open(layout.root);
+  const depot = await openDepot(layout.root);
   const records = await depot.ledger.list();
   depot.close();
   const { crlNumber, crlOnly, audit, tokens, acme } = readSqliteExtras(layout.ledger);

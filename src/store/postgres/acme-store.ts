@@ -9,23 +9,33 @@
 
 import type { SQL } from "bun";
 import { randomBytes } from "node:crypto";
-import type { AcmeStore, Claim } from "./store.ts";
-import type { Account, AccountStatus, Authorization, AuthorizationStatus, Challenge, EabKey, Identifier, Order } from "./types.ts";
-import type { ProblemDocument } from "./problem.ts";
+import {
+  accountFrom,
+  ACME_TABLES,
+  type AcmeRow,
+  authorizationFrom,
+  BOOLEAN_COLUMNS,
+  challengeFrom,
+  eabKeyFrom,
+  INSERT_AUTHORIZATION_COLUMNS,
+  INSERT_CHALLENGE_COLUMNS,
+  INSERT_ORDER_COLUMNS,
+  orderFrom,
+  orderRows,
+} from "../acme-rows.ts";
+import type { Account, AccountStatus, AcmeProblemRecord, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../../ca/acme-store.ts";
 
-/** The ACME tables in the order a copy must fill them (orders reference accounts). */
-export const ACME_TABLES = ["acme_meta", "acme_used_nonces", "acme_eab_keys", "acme_accounts", "acme_orders", "acme_authorizations", "acme_challenges"] as const;
-/** INTEGER 0/1 in SQLite, BOOLEAN here. */
-const BOOLEAN_COLUMNS = new Set(["tos", "wildcard"]);
 
 type Guard = <T>(operation: () => Promise<T>) => Promise<T>;
-type Row = Record<string, unknown>;
+type Row = AcmeRow;
 
 /** 23505: unique_violation. */
 const isUnique = (error: unknown) => (error as { errno?: string })?.errno === "23505";
 /** BIGINT columns arrive as strings; the store's times are numbers. */
 const num = (value: unknown) => Number(value);
 const numOrNone = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
+/** $1, $2, ... for a row of `count` values. */
+const placeholders = (count: number) => Array.from({ length: count }, (_, i) => `$${i + 1}`).join(", ");
 
 export class PostgresAcmeStore implements AcmeStore {
   private secret?: Uint8Array;
@@ -121,16 +131,10 @@ export class PostgresAcmeStore implements AcmeStore {
   async createOrder(order: Order, authorizations: Authorization[], challenges: Challenge[]): Promise<void> {
     await this.guard(() =>
       this.sql.begin(async (tx) => {
-        await tx`INSERT INTO acme_orders (id, account_id, status, identifiers, authorizations, expires, not_before, not_after, replaces, created_at)
-                 VALUES (${order.id}, ${order.accountId}, ${order.status}, ${JSON.stringify(order.identifiers)}, ${JSON.stringify(order.authorizationIds)},
-                         ${order.expires}, ${order.notBefore ?? null}, ${order.notAfter ?? null}, ${order.replaces ?? null}, ${order.createdAt})`;
-        for (const a of authorizations) {
-          await tx`INSERT INTO acme_authorizations (id, account_id, order_id, type, value, wildcard, status, expires)
-                   VALUES (${a.id}, ${a.accountId}, ${a.orderId}, ${a.identifier.type}, ${a.identifier.value}, ${a.wildcard}, ${a.status}, ${a.expires})`;
-        }
-        for (const c of challenges) {
-          await tx`INSERT INTO acme_challenges (id, authorization_id, type, token, status) VALUES (${c.id}, ${c.authorizationId}, ${c.type}, ${c.token}, ${c.status})`;
-        }
+        const rows = orderRows(order, authorizations, challenges);
+        await tx.unsafe(`INSERT INTO acme_orders (${INSERT_ORDER_COLUMNS}) VALUES (${placeholders(rows.order.length)})`, [...rows.order]);
+        for (const row of rows.authorizations) await tx.unsafe(`INSERT INTO acme_authorizations (${INSERT_AUTHORIZATION_COLUMNS}) VALUES (${placeholders(row.length)})`, [...row]);
+        for (const row of rows.challenges) await tx.unsafe(`INSERT INTO acme_challenges (${INSERT_CHALLENGE_COLUMNS}) VALUES (${placeholders(row.length)})`, [...row]);
       }),
     );
   }
@@ -174,7 +178,7 @@ export class PostgresAcmeStore implements AcmeStore {
     return (result.count ?? 0) > 0;
   }
 
-  async finishChallenge(id: string, outcome: { status: "valid" | "invalid"; error?: ProblemDocument; at: number }): Promise<void> {
+  async finishChallenge(id: string, outcome: { status: "valid" | "invalid"; error?: AcmeProblemRecord; at: number }): Promise<void> {
     await this.guard(() =>
       this.sql.begin(async (tx) => {
         await tx`UPDATE acme_challenges SET status = ${outcome.status}, validated = ${outcome.status === "valid" ? outcome.at : null},
@@ -209,7 +213,7 @@ export class PostgresAcmeStore implements AcmeStore {
     return (result.count ?? 0) > 0;
   }
 
-  async finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: ProblemDocument } | { back: "pending" }): Promise<void> {
+  async finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: AcmeProblemRecord } | { back: "pending" }): Promise<void> {
     if ("certificateSerial" in outcome) {
       await this.rows((sql) => sql`UPDATE acme_orders SET status = 'valid', certificate_serial = ${outcome.certificateSerial}, processing_since = NULL WHERE id = ${orderId}`);
     } else if ("error" in outcome) {
@@ -227,16 +231,7 @@ export class PostgresAcmeStore implements AcmeStore {
   }
 
   async eabKey(kid: string): Promise<EabKey | undefined> {
-    const [row] = await this.rows((sql) => sql`SELECT * FROM acme_eab_keys WHERE kid = ${kid}`);
-    if (!row) return undefined;
-    return {
-      kid: String(row.kid),
-      name: String(row.name),
-      hmacKey: new Uint8Array(Buffer.from(String(row.hmac_key), "base64url")),
-      allow: JSON.parse(String(row.allow)),
-      createdAt: num(row.created_at),
-      ...(row.account_id ? { accountId: String(row.account_id) } : {}),
-    };
+    return this.one((sql) => sql`SELECT * FROM acme_eab_keys WHERE kid = ${kid}`, eabKeyFrom);
   }
 
   /**
@@ -267,62 +262,3 @@ export class PostgresAcmeStore implements AcmeStore {
   /** The connection pool is the ledger's; it closes with the ledger. */
   close(): void {}
 }
-
-const accountFrom = (row: Row): Account => ({
-  id: String(row.id),
-  thumbprint: String(row.thumbprint),
-  jwk: JSON.parse(String(row.jwk)),
-  status: row.status as AccountStatus,
-  contact: JSON.parse(String(row.contact)),
-  termsOfServiceAgreed: row.tos === true,
-  ...(row.eab_kid ? { eabKid: String(row.eab_kid) } : {}),
-  createdAt: num(row.created_at),
-});
-
-const orderFrom = (row: Row): Order => {
-  const notBefore = numOrNone(row.not_before);
-  const notAfter = numOrNone(row.not_after);
-  const processingSince = numOrNone(row.processing_since);
-  return {
-    id: String(row.id),
-    accountId: String(row.account_id),
-    status: row.status as Order["status"],
-    identifiers: JSON.parse(String(row.identifiers)),
-    authorizationIds: JSON.parse(String(row.authorizations)),
-    expires: num(row.expires),
-    ...(notBefore !== undefined ? { notBefore } : {}),
-    ...(notAfter !== undefined ? { notAfter } : {}),
-    ...(row.error ? { error: JSON.parse(String(row.error)) } : {}),
-    ...(row.certificate_serial ? { certificateSerial: String(row.certificate_serial) } : {}),
-    ...(row.replaces ? { replaces: String(row.replaces) } : {}),
-    createdAt: num(row.created_at),
-    ...(processingSince !== undefined ? { processingSince } : {}),
-    ...(row.processing_by !== null && row.processing_by !== undefined ? { processingBy: String(row.processing_by) } : {}),
-  };
-};
-
-const authorizationFrom = (row: Row): Authorization => ({
-  id: String(row.id),
-  accountId: String(row.account_id),
-  orderId: String(row.order_id),
-  identifier: { type: row.type as "dns" | "ip", value: String(row.value) },
-  wildcard: row.wildcard === true,
-  status: row.status as AuthorizationStatus,
-  expires: num(row.expires),
-});
-
-const challengeFrom = (row: Row): Challenge => {
-  const validated = numOrNone(row.validated);
-  const processingSince = numOrNone(row.processing_since);
-  return {
-    id: String(row.id),
-    authorizationId: String(row.authorization_id),
-    type: row.type as Challenge["type"],
-    token: String(row.token),
-    status: row.status as Challenge["status"],
-    ...(validated !== undefined ? { validated } : {}),
-    ...(row.error ? { error: JSON.parse(String(row.error)) } : {}),
-    ...(processingSince !== undefined ? { processingSince } : {}),
-    ...(row.processing_by !== null && row.processing_by !== undefined ? { processingBy: String(row.processing_by) } : {}),
-  };
-};

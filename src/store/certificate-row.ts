@@ -4,7 +4,7 @@
  * holds: one mapping for SQLite (times as ISO text) and PostgreSQL (times
  * as Date).
  */
-import type { CertificateRecord, CertificateStatus, CertificateSummary, CertificateType } from "../ledger.ts";
+import type { CertificateRecord, CertificateStatus, CertificateSummary, CertificateType } from "../ca/ledger.ts";
 
 /** A certificates row; `Time` is ISO text in SQLite, a Date from PostgreSQL. */
 export interface CertificateRow<Time extends string | Date> {

@@ -1,6 +1,7 @@
 /**
  * @module The ACME tables, in the depot's ledger beside the certificates:
- * step 4 of the ledger's migration list (src/ca/ledger/migrations.ts).
+ * step 4 of the ledger's migration list (migrations.ts; step 6 adds the
+ * authorizations' and challenges' position).
  */
 export const ACME_SCHEMA = `
 CREATE TABLE IF NOT EXISTS acme_meta (

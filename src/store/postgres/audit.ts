@@ -7,7 +7,7 @@
  * released by the commit, and the seq primary key would refuse a fork anyway.
  */
 import type { SQL } from "bun";
-import { AuditChainWalk, type AuditEntry, type AuditLog, type AuditRecord, type AuditVerdict, canonicalBody, recordOf } from "../audit.ts";
+import { AuditChainWalk, type AuditEntry, type AuditLog, type AuditRecord, type AuditVerdict, canonicalBody, recordOf } from "../../ca/audit.ts";
 
 // depot_audit_append (postgres-schema.ts, step 3) takes pg_advisory_xact_lock(0x64657003): one writer at the chain's head at a time.
 

@@ -6,12 +6,12 @@
  * whose certificate is in the depot's folder.
  */
 import { createHash } from "node:crypto";
-import { certificateDerFromPem } from "../certificate-der.ts";
+import { certificateDerFromPem } from "../../ca/certificate-der.ts";
 import { readFileSync } from "node:fs";
 import { DepotError, ioError } from "../../errors.ts";
-import type { DepotSettings } from "../config.ts";
-import type { DepotLayout } from "../layout.ts";
-import { DEFAULT_POOL, hostIdentity, PostgresLedger } from "./postgres.ts";
+import type { DepotSettings } from "../../ca/config.ts";
+import type { DepotLayout } from "../../ca/layout.ts";
+import { DEFAULT_POOL, hostIdentity, PostgresLedger } from "./ledger.ts";
 
 /** Whether depot.cnf's `ledger` names PostgreSQL. */
 export function isPostgresUrl(ledger: string | undefined): boolean {

@@ -7,9 +7,9 @@
  */
 import type { SQL } from "bun";
 import { DepotError } from "../../errors.ts";
-import type { AuditEntry } from "../audit.ts";
-import { type Rate, type RateVerdict, sameHash, slidingWindow, TOKEN_COLUMNS, tokenFromRow, type TokenRecord, type TokenRow, type TokenStore } from "../tokens.ts";
-import { appendAuditWithin } from "./postgres-audit.ts";
+import type { AuditEntry } from "../../ca/audit.ts";
+import { type Rate, type RateVerdict, sameHash, slidingWindow, TOKEN_COLUMNS, tokenFromRow, type TokenRecord, type TokenRow, type TokenStore } from "../../ca/tokens.ts";
+import { appendAuditWithin } from "./audit.ts";
 
 type Row = TokenRow<Date>;
 

@@ -6,12 +6,12 @@
  */
 import { SQL } from "bun";
 import { DepotError } from "../../errors.ts";
-import type { AuditActor, AuditEntry } from "../audit.ts";
-import { SerialCollisionError } from "../ledger.ts";
-import type { SshCertificateKind } from "../ssh/certificate.ts";
-import { krlSerials, SSH_COLUMNS, SSH_SUMMARY_COLUMNS, sshFromRow, sshListFilter, type SshRow, sshRowValues } from "../ssh/ssh-row.ts";
-import { type SshCertificateRecord, type SshCertificateSummary, type SshRevocations, sshRevokeEntry, type SshStore } from "../ssh/store.ts";
-import { appendAuditSql, appendAuditWithin } from "./postgres-audit.ts";
+import type { AuditActor, AuditEntry } from "../../ca/audit.ts";
+import { SerialCollisionError } from "../../ca/ledger.ts";
+import type { SshCertificateKind } from "../../ca/ssh/certificate.ts";
+import { krlSerials, SSH_COLUMNS, SSH_SUMMARY_COLUMNS, sshFromRow, sshListFilter, type SshRow, sshRowValues } from "../../ca/ssh/ssh-row.ts";
+import { type SshCertificateRecord, type SshCertificateSummary, type SshRevocations, sshRevokeEntry, type SshStore } from "../../ca/ssh/store.ts";
+import { appendAuditSql, appendAuditWithin } from "./audit.ts";
 
 type Row = SshRow<Date>;
 

@@ -6,11 +6,12 @@
  */
 import { type Database, SQLiteError } from "bun:sqlite";
 import { DepotError } from "../../errors.ts";
-import type { AuditActor, AuditEntry, SqliteAuditLog } from "../audit.ts";
-import { SerialCollisionError } from "../ledger.ts";
-import type { SshCertificateKind } from "../ssh/certificate.ts";
-import { krlSerials, SSH_COLUMN_NAMES, SSH_COLUMNS, SSH_SUMMARY_COLUMNS, sshFromRow, sshListFilter, type SshRow, sshRowValues } from "../ssh/ssh-row.ts";
-import { type SshCertificateRecord, type SshCertificateSummary, type SshRevocations, sshRevokeEntry, type SshStore } from "../ssh/store.ts";
+import type { AuditActor, AuditEntry } from "../../ca/audit.ts";
+import type { SqliteAuditLog } from "./audit.ts";
+import { SerialCollisionError } from "../../ca/ledger.ts";
+import type { SshCertificateKind } from "../../ca/ssh/certificate.ts";
+import { krlSerials, SSH_COLUMN_NAMES, SSH_COLUMNS, SSH_SUMMARY_COLUMNS, sshFromRow, sshListFilter, type SshRow, sshRowValues } from "../../ca/ssh/ssh-row.ts";
+import { type SshCertificateRecord, type SshCertificateSummary, type SshRevocations, sshRevokeEntry, type SshStore } from "../../ca/ssh/store.ts";
 
 type Row = SshRow<string>;
 

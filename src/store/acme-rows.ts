@@ -1,0 +1,107 @@
+/**
+ * @module
+ * The ACME tables' rows as both backends read them, and the records they
+ * hold: one set of mappers for SQLite (INTEGER times, 0/1 booleans) and
+ * PostgreSQL (BIGINT times arriving as text, BOOLEAN), so the two stores
+ * cannot read a row differently. Also what both write the same way.
+ */
+import type { Account, AccountStatus, Authorization, AuthorizationStatus, Challenge, EabKey, Order } from "../ca/acme-store.ts";
+
+/** A row as a driver returns it. */
+export type AcmeRow = Record<string, unknown>;
+
+/** The ACME tables in the order a copy must fill them (orders reference accounts). */
+export const ACME_TABLES = ["acme_meta", "acme_used_nonces", "acme_eab_keys", "acme_accounts", "acme_orders", "acme_authorizations", "acme_challenges"] as const;
+/** INTEGER 0/1 in SQLite, BOOLEAN in PostgreSQL. */
+export const BOOLEAN_COLUMNS = new Set(["tos", "wildcard"]);
+
+/** Times are numbers in the records; PostgreSQL's BIGINT arrives as text. */
+const num = (value: unknown) => Number(value);
+const numOrNone = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
+const bool = (value: unknown) => value === true || value === 1;
+const present = (value: unknown) => value !== null && value !== undefined;
+
+export const accountFrom = (row: AcmeRow): Account => ({
+  id: String(row.id),
+  thumbprint: String(row.thumbprint),
+  jwk: JSON.parse(String(row.jwk)),
+  status: row.status as AccountStatus,
+  contact: JSON.parse(String(row.contact)),
+  termsOfServiceAgreed: bool(row.tos),
+  ...(row.eab_kid ? { eabKid: String(row.eab_kid) } : {}),
+  createdAt: num(row.created_at),
+});
+
+export const orderFrom = (row: AcmeRow): Order => {
+  const notBefore = numOrNone(row.not_before);
+  const notAfter = numOrNone(row.not_after);
+  const processingSince = numOrNone(row.processing_since);
+  return {
+    id: String(row.id),
+    accountId: String(row.account_id),
+    status: row.status as Order["status"],
+    identifiers: JSON.parse(String(row.identifiers)),
+    authorizationIds: JSON.parse(String(row.authorizations)),
+    expires: num(row.expires),
+    ...(notBefore !== undefined ? { notBefore } : {}),
+    ...(notAfter !== undefined ? { notAfter } : {}),
+    ...(row.error ? { error: JSON.parse(String(row.error)) } : {}),
+    ...(row.certificate_serial ? { certificateSerial: String(row.certificate_serial) } : {}),
+    ...(row.replaces ? { replaces: String(row.replaces) } : {}),
+    createdAt: num(row.created_at),
+    ...(processingSince !== undefined ? { processingSince } : {}),
+    ...(present(row.processing_by) ? { processingBy: String(row.processing_by) } : {}),
+  };
+};
+
+export const authorizationFrom = (row: AcmeRow): Authorization => ({
+  id: String(row.id),
+  accountId: String(row.account_id),
+  orderId: String(row.order_id),
+  identifier: { type: row.type as "dns" | "ip", value: String(row.value) },
+  wildcard: bool(row.wildcard),
+  status: row.status as AuthorizationStatus,
+  expires: num(row.expires),
+});
+
+export const challengeFrom = (row: AcmeRow): Challenge => {
+  const validated = numOrNone(row.validated);
+  const processingSince = numOrNone(row.processing_since);
+  return {
+    id: String(row.id),
+    authorizationId: String(row.authorization_id),
+    type: row.type as Challenge["type"],
+    token: String(row.token),
+    status: row.status as Challenge["status"],
+    ...(validated !== undefined ? { validated } : {}),
+    ...(row.error ? { error: JSON.parse(String(row.error)) } : {}),
+    ...(processingSince !== undefined ? { processingSince } : {}),
+    ...(present(row.processing_by) ? { processingBy: String(row.processing_by) } : {}),
+  };
+};
+
+export const eabKeyFrom = (row: AcmeRow): EabKey => ({
+  kid: String(row.kid),
+  name: String(row.name),
+  hmacKey: new Uint8Array(Buffer.from(String(row.hmac_key), "base64url")),
+  allow: JSON.parse(String(row.allow)),
+  createdAt: num(row.created_at),
+  ...(row.account_id ? { accountId: String(row.account_id) } : {}),
+});
+
+/**
+ * The rows an order is created with, as both stores insert them. `position`
+ * is each authorization's and challenge's place in the order as made: both
+ * stores list them by it (one column, one order, on either backend).
+ */
+export function orderRows(order: Order, authorizations: Authorization[], challenges: Challenge[]) {
+  return {
+    order: [order.id, order.accountId, order.status, JSON.stringify(order.identifiers), JSON.stringify(order.authorizationIds), order.expires, order.notBefore ?? null, order.notAfter ?? null, order.replaces ?? null, order.createdAt] as const,
+    authorizations: authorizations.map((a, position) => [a.id, position, a.accountId, a.orderId, a.identifier.type, a.identifier.value, a.wildcard, a.status, a.expires] as const),
+    challenges: challenges.map((c, position) => [c.id, position, c.authorizationId, c.type, c.token, c.status] as const),
+  };
+}
+
+export const INSERT_ORDER_COLUMNS = "id, account_id, status, identifiers, authorizations, expires, not_before, not_after, replaces, created_at";
+export const INSERT_AUTHORIZATION_COLUMNS = "id, position, account_id, order_id, type, value, wildcard, status, expires";
+export const INSERT_CHALLENGE_COLUMNS = "id, position, authorization_id, type, token, status";

@@ -1,0 +1,219 @@
+/**
+ * @module
+ * What every `AcmeStore` promises (a ledger's `acme`), as one test body run
+ * on each backend (test/contract/acme.test.ts): nonces used once, accounts
+ * unique by key and bound to one EAB key, orders read back as made (their
+ * authorizations and challenges in the order given), claims taken by one
+ * owner until stale, and outcomes recorded.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import type { Account, Authorization, Challenge, EabKey, Order } from "../../src/ca/acme-store.ts";
+import type { Ledger } from "../../src/ca/ledger.ts";
+import { SETUP_TIMEOUT } from "./backends.ts";
+
+const NOW = Date.parse("2030-01-01T00:00:00.000Z");
+const HOUR = 3_600_000;
+
+const account = (id: string, options: Partial<Account> = {}): Account => ({
+  id,
+  thumbprint: `thumb-${id}`,
+  jwk: { kty: "EC", crv: "P-256", x: id, y: id },
+  status: "valid",
+  contact: ["mailto:ops@example.test"],
+  termsOfServiceAgreed: true,
+  createdAt: NOW,
+  ...options,
+});
+
+/** An order of three names whose ids do not sort in the order made: listing must follow the order, not the ids. */
+function anOrder(accountId: string, id: string, createdAt = NOW) {
+  const authorizations: Authorization[] = ["z.test", "a.test", "m.test"].map((value, i) => ({
+    id: `${id}-${["zz", "aa", "mm"][i]}`,
+    accountId,
+    orderId: id,
+    identifier: { type: "dns", value },
+    wildcard: i === 2,
+    status: "pending",
+    expires: NOW + HOUR,
+  }));
+  const challenges: Challenge[] = authorizations.flatMap((a) =>
+    (["http-01", "dns-01", "tls-alpn-01"] as const).map((type) => ({ id: `${a.id}-${type}`, authorizationId: a.id, type, token: `token-${a.id}-${type}`, status: "pending" as const })),
+  );
+  const order: Order = {
+    id,
+    accountId,
+    status: "pending",
+    identifiers: authorizations.map((a) => a.identifier),
+    authorizationIds: authorizations.map((a) => a.id),
+    expires: NOW + HOUR,
+    notBefore: NOW,
+    notAfter: NOW + 24 * HOUR,
+    replaces: "aki.serial",
+    createdAt,
+  };
+  return { order, authorizations, challenges };
+}
+
+const eab = (kid: string): EabKey => ({ kid, name: `key ${kid}`, hmacKey: new Uint8Array([1, 2, 3, 250]), allow: ["*.example.test"], createdAt: NOW });
+
+export function acmeStoreContract(name: string, open: () => Promise<Ledger>): void {
+  describe(`AcmeStore contract: ${name}`, () => {
+    let opened: Ledger[] = [];
+    afterEach(() => {
+      for (const ledger of opened) ledger.close();
+      opened = [];
+    });
+    const fresh = async () => {
+      const ledger = await open();
+      opened.push(ledger);
+      return ledger.acme;
+    };
+
+    test("the nonce secret is made once; a nonce is used once", async () => {
+      const store = await fresh();
+      const secret = await store.nonceSecret();
+      expect(secret.length).toBe(32);
+      expect(await store.nonceSecret()).toEqual(secret);
+      expect(await store.useNonce("n1", NOW, NOW - HOUR)).toBe(true);
+      expect(await store.useNonce("n1", NOW + 1, NOW - HOUR)).toBe(false);
+      expect(await store.useNonce("n2", NOW + 1, NOW - HOUR)).toBe(true);
+    }, SETUP_TIMEOUT);
+
+    test("an account is found as created, by id and by key; the same key finds the first account", async () => {
+      const store = await fresh();
+      const created = account("acct-1");
+      expect(await store.createAccount(created)).toEqual(created);
+      expect(await store.accountById("acct-1")).toEqual(created);
+      expect(await store.accountByThumbprint("thumb-acct-1")).toEqual(created);
+      expect(await store.createAccount(account("acct-2", { thumbprint: "thumb-acct-1" }))).toEqual(created);
+      expect(await store.accountById("acct-2")).toBeUndefined();
+      expect(await store.accountById("nobody")).toBeUndefined();
+      const quiet = account("acct-3", { contact: [], termsOfServiceAgreed: false });
+      await store.createAccount(quiet);
+      expect(await store.accountById("acct-3")).toEqual(quiet);
+    }, SETUP_TIMEOUT);
+
+    test("an EAB key binds one account", async () => {
+      const store = await fresh();
+      await store.addEabKey(eab("kid-1"));
+      expect(await store.eabKey("kid-1")).toEqual(eab("kid-1"));
+      expect(await store.eabKey("kid-0")).toBeUndefined();
+      const bound = account("acct-e", { eabKid: "kid-1" });
+      expect(await store.createAccount(bound)).toEqual(bound);
+      expect(await store.eabKey("kid-1")).toEqual({ ...eab("kid-1"), accountId: "acct-e" });
+      expect(await store.createAccount(account("acct-f", { eabKid: "kid-1" }))).toBe("eab-used");
+      expect(await store.accountById("acct-f")).toBeUndefined();
+    }, SETUP_TIMEOUT);
+
+    test("an account's contact, status and key change; a key held by another account is refused", async () => {
+      const store = await fresh();
+      await store.createAccount(account("a"));
+      await store.createAccount(account("b"));
+      expect(await store.updateAccount("a", { contact: ["mailto:new@example.test"] })).toMatchObject({ contact: ["mailto:new@example.test"], status: "valid" });
+      expect(await store.updateAccount("a", { status: "deactivated" })).toMatchObject({ contact: ["mailto:new@example.test"], status: "deactivated" });
+      expect(await store.changeKey("a", { kty: "OKP", x: "new" }, "thumb-new")).toBe(true);
+      expect(await store.accountByThumbprint("thumb-new")).toMatchObject({ id: "a", jwk: { kty: "OKP", x: "new" } });
+      expect(await store.changeKey("a", { kty: "EC" }, "thumb-b")).toBe(false);
+      expect(await store.accountByThumbprint("thumb-new")).toMatchObject({ id: "a" });
+    }, SETUP_TIMEOUT);
+
+    test("an order reads back as made, its authorizations and challenges in the order given", async () => {
+      const store = await fresh();
+      await store.createAccount(account("acct"));
+      const { order, authorizations, challenges } = anOrder("acct", "order-1");
+      await store.createOrder(order, authorizations, challenges);
+      expect(await store.order("order-1")).toEqual(order);
+      expect(await store.order("order-0")).toBeUndefined();
+      expect(await store.authorizationsOf("order-1")).toEqual(authorizations);
+      expect(await store.authorization(authorizations[2]!.id)).toEqual(authorizations[2]);
+      for (const authorization of authorizations) {
+        expect(await store.challengesOf(authorization.id)).toEqual(challenges.filter((c) => c.authorizationId === authorization.id));
+      }
+      expect(await store.challenge(challenges[4]!.id)).toEqual(challenges[4]);
+    }, SETUP_TIMEOUT);
+
+    test("an account's orders: counted since a time, listed while unexpired, oldest first", async () => {
+      const store = await fresh();
+      await store.createAccount(account("acct"));
+      for (const [id, at] of [["o-late", NOW + 2], ["o-early", NOW], ["o-mid", NOW + 1]] as const) {
+        const { order, authorizations, challenges } = anOrder("acct", id, at);
+        await store.createOrder(order, authorizations, challenges);
+      }
+      expect(await store.ordersSince("acct", NOW + 1)).toEqual({ count: 2, oldest: NOW + 1 });
+      expect(await store.ordersSince("acct", NOW + 5)).toEqual({ count: 0 });
+      expect(await store.ordersOf("acct", NOW)).toEqual(["o-early", "o-mid", "o-late"]);
+      expect(await store.ordersOf("acct", NOW + HOUR)).toEqual([]);
+    }, SETUP_TIMEOUT);
+
+    test("a challenge is claimed by one owner until its claim is stale or its owner dead; its outcome settles the authorization", async () => {
+      const store = await fresh();
+      await store.createAccount(account("acct"));
+      const { order, authorizations, challenges } = anOrder("acct", "order-c");
+      await store.createOrder(order, authorizations, challenges);
+      const id = challenges[0]!.id;
+      expect(await store.claimChallenge(id, { now: NOW, owner: "host:1", staleBefore: NOW - 60_000 })).toBe(true);
+      expect(await store.claimChallenge(id, { now: NOW + 1, owner: "host:2", staleBefore: NOW - 60_000 })).toBe(false);
+      expect(await store.claimChallenge(id, { now: NOW + 2, owner: "host:2", staleBefore: NOW - 60_000, deadOwner: "host:1" })).toBe(true);
+      expect(await store.challenge(id)).toMatchObject({ status: "processing", processingSince: NOW + 2, processingBy: "host:2" });
+      expect(await store.claimChallenge(id, { now: NOW + 70_000, owner: "host:3", staleBefore: NOW + 10 })).toBe(true);
+      await store.finishChallenge(id, { status: "valid", at: NOW + 70_001 });
+      expect(await store.challenge(id)).toMatchObject({ status: "valid", validated: NOW + 70_001 });
+      expect((await store.authorization(authorizations[0]!.id))!.status).toBe("valid");
+      // The authorization is settled: its other challenges can no longer be claimed.
+      expect(await store.claimChallenge(challenges[1]!.id, { now: NOW, owner: "host:1", staleBefore: NOW - 60_000 })).toBe(false);
+
+      const failed = challenges[3]!.id;
+      expect(await store.claimChallenge(failed, { now: NOW, owner: "host:1", staleBefore: NOW - 60_000 })).toBe(true);
+      const error = { type: "urn:ietf:params:acme:error:connection", detail: "no answer", status: 400, identifier: { type: "dns", value: "a.test" } };
+      await store.finishChallenge(failed, { status: "invalid", error, at: NOW + 5 });
+      const read = (await store.challenge(failed))!;
+      expect(read.status).toBe("invalid");
+      expect(read.error).toEqual(error);
+      expect(read.validated).toBeUndefined();
+      expect((await store.authorization(authorizations[1]!.id))!.status).toBe("invalid");
+    }, SETUP_TIMEOUT);
+
+    test("valid authorizations are found per account and identifier until they expire", async () => {
+      const store = await fresh();
+      await store.createAccount(account("acct"));
+      const { order, authorizations, challenges } = anOrder("acct", "order-v");
+      await store.createOrder(order, authorizations, challenges);
+      const names = [authorizations[0]!.identifier, authorizations[1]!.identifier];
+      expect(await store.hasValidAuthorizations("acct", names, NOW)).toBe(false);
+      await store.setAuthorizationStatus(authorizations[0]!.id, "valid");
+      await store.setAuthorizationStatus(authorizations[1]!.id, "valid");
+      expect(await store.hasValidAuthorizations("acct", names, NOW)).toBe(true);
+      expect(await store.hasValidAuthorizations("other", names, NOW)).toBe(false);
+      expect(await store.hasValidAuthorizations("acct", names, NOW + HOUR)).toBe(false);
+      await store.setAuthorizationStatus(authorizations[1]!.id, "deactivated");
+      expect(await store.hasValidAuthorizations("acct", names, NOW)).toBe(false);
+    }, SETUP_TIMEOUT);
+
+    test("finalize is claimed once, and the order ends valid with its serial, invalid with its error, or pending again", async () => {
+      const store = await fresh();
+      await store.createAccount(account("acct"));
+      for (const id of ["f-ok", "f-bad", "f-back"]) {
+        const { order, authorizations, challenges } = anOrder("acct", id);
+        await store.createOrder(order, authorizations, challenges);
+      }
+      const claim = { now: NOW, owner: "host:1", staleBefore: NOW - 60_000 };
+      expect(await store.claimFinalize("f-ok", claim)).toBe(true);
+      expect(await store.claimFinalize("f-ok", { ...claim, owner: "host:2" })).toBe(false);
+      await store.finishOrder("f-ok", { certificateSerial: "0abc" });
+      expect(await store.order("f-ok")).toMatchObject({ status: "valid", certificateSerial: "0abc" });
+      expect((await store.orderBySerial("0abc"))!.id).toBe("f-ok");
+      expect(await store.orderBySerial("0abd")).toBeUndefined();
+      expect(await store.claimFinalize("f-ok", claim)).toBe(false);
+
+      await store.claimFinalize("f-bad", claim);
+      const error = { type: "urn:ietf:params:acme:error:badCSR", detail: "no", status: 400 };
+      await store.finishOrder("f-bad", { error });
+      expect(await store.order("f-bad")).toMatchObject({ status: "invalid", error });
+
+      await store.claimFinalize("f-back", claim);
+      await store.finishOrder("f-back", { back: "pending" });
+      expect((await store.order("f-back"))!.status).toBe("pending");
+      expect(await store.claimFinalize("f-back", { ...claim, owner: "host:2" })).toBe(true);
+    }, SETUP_TIMEOUT);
+  });
+}
