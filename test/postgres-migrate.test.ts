@@ -8,7 +8,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { depot, depotOk, openssl, tempDir } from "./helpers.ts";
+import { depot, depotOk, openssl, run, tempDir } from "./helpers.ts";
 import { pgDatabase } from "./pg-server.ts";
 
 const TIMEOUT = 300_000;
@@ -64,6 +64,32 @@ describe("depot ledger migrate", () => {
     // The same chain, head and all, now read from PostgreSQL; the token came along.
     expect(depot(["audit", "verify", path], { env: db.env }).stdout).toBe(chainBefore);
     expect(depot(["token", "list", path], { env: db.env }).stdout).toContain("enrol");
+  }, TIMEOUT);
+
+  test("SSH certificates come along: listed, revoked ones in the KRL published from PostgreSQL", async () => {
+    const db = await pgDatabase();
+    const path = join(tempDir("depot-migrate-ssh-"), "ca");
+    depotOk(["init", path, "Migrating SSH CA", "--key-type", "ec-p256"]);
+    depotOk(["ssh", "init", path]);
+    const keyDir = tempDir("depot-migrate-ssh-keys-");
+    const serials: string[] = [];
+    for (const name of ["a", "b"]) {
+      const key = join(keyDir, name);
+      expect(run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key]).exitCode).toBe(0);
+      depotOk(["ssh", "sign", path, "--user", "--public-key", `${key}.pub`, "--principal", name, "--out", `${key}-cert.pub`]);
+      serials.push(/Serial: (\d+)/.exec(run(["ssh-keygen", "-L", "-f", `${key}-cert.pub`]).stdout)![1]!);
+    }
+    depotOk(["ssh", "revoke", path, serials[0]!]);
+    const before = depotOk(["ssh", "list", path]);
+    const result = depot(["ledger", "migrate", path, "--to", db.url], { env: db.env });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain("SSH certificates: copied 2 of 2\n");
+    expect(depot(["ssh", "list", path], { env: db.env }).stdout).toBe(before);
+    const krl = depot(["ssh", "krl", path], { env: db.env });
+    expect(krl.stdout).toContain("KRL version 1 with 1 revoked certificate(s)");
+    expect(run(["ssh-keygen", "-Q", "-f", join(path, "ssh", "revoked.krl"), join(keyDir, "a-cert.pub")]).stdout).toContain("REVOKED");
+    expect(run(["ssh-keygen", "-Q", "-f", join(path, "ssh", "revoked.krl"), join(keyDir, "b-cert.pub")]).exitCode).toBe(0);
+    expect(depot(["audit", "verify", path], { env: db.env }).exitCode).toBe(0);
   }, TIMEOUT);
 
   test("run again on a migrated depot it refuses; onto the same database from a copy it copies nothing and verifies all", async () => {

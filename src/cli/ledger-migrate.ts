@@ -30,6 +30,7 @@ export default command({
     console.log(`verified ${report.verified} of ${report.total}; CRL numbers continue after ${report.crlNumber}`);
     console.log(`audit chain: copied ${report.audit.copied} of ${report.audit.total} records, verified; API tokens: copied ${report.tokens.copied} of ${report.tokens.total}`);
     // Only a depot that served ACME has ACME rows; one that never did is not told about them.
+    if (report.ssh.total > 0) console.log(`SSH certificates: copied ${report.ssh.copied} of ${report.ssh.total}`);
     if (report.acme.total > 0) console.log(`ACME: copied ${report.acme.copied} of ${report.acme.total} rows (accounts, orders, authorizations, challenges, binding keys, used nonces)`);
     console.log("depot.cnf now names the PostgreSQL ledger; ledger.sqlite3 is kept as it was");
   },

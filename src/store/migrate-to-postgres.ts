@@ -22,6 +22,8 @@ import { openPostgresLedger } from "./postgres/settings.ts";
 import { ledgerKind } from "./open-ledger.ts";
 import { openDepot } from "./open-depot.ts";
 import { ACME_TABLES } from "./acme-rows.ts";
+import { SSH_COLUMNS, sshFromRow, type SshRow } from "../ca/ssh/ssh-row.ts";
+import type { SshCertificateRecord } from "../ca/ssh/store.ts";
 
 export interface MigrateTarget {
   url: string;
@@ -43,6 +45,8 @@ export interface MigrateReport {
   tokens: { total: number; copied: number };
   /** ACME rows (accounts, orders, authorizations, challenges, EAB keys, used nonces): in SQLite, new to PostgreSQL. */
   acme: { total: number; copied: number };
+  /** SSH certificates: in SQLite, new to PostgreSQL. */
+  ssh: { total: number; copied: number };
 }
 
 export async function migrateLedgerToPostgres(path: string, target: MigrateTarget): Promise<MigrateReport> {
@@ -62,7 +66,7 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
   const depot = await openDepot(layout.root);
   const records = await depot.ledger.list();
   depot.close();
-  const { crlNumber, crlOnly, audit, tokens, acme } = readSqliteExtras(layout.ledger);
+  const { crlNumber, crlOnly, audit, tokens, acme, ssh } = readSqliteExtras(layout.ledger);
 
   const newSettings = {
     ...settings,
@@ -79,6 +83,8 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
     const imported = await pg.importAuditAndTokens(audit, tokens);
     // ACME's accounts and orders, so clients keep their accounts after the move.
     const acmeCopied = await pg.acme.importRows(acme);
+    // SSH certificates, and the revocation count their KRL's version follows.
+    const sshCopied = await pg.ssh.importRecords(ssh.records, ssh.revocations);
     const chain = await pg.audit.verify();
     if (!chain.ok || chain.count < audit.length) {
       throw new DepotError("E_LEDGER", `the audit chain in ${redactedUrl(target.url)} does not verify after the copy${chain.ok ? "" : ` (${chain.problem})`}; depot.cnf still names the SQLite ledger`);
@@ -106,6 +112,7 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
       audit: { total: audit.length, copied: imported.audit },
       tokens: { total: tokens.length, copied: imported.tokens },
       acme: { total: Object.values(acme).reduce((n, rows) => n + rows.length, 0), copied: acmeCopied },
+      ssh: { total: ssh.records.length, copied: sshCopied },
     };
   } finally {
     pg.close();
@@ -113,8 +120,15 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
 }
 
 /** What the SQLite ledger keeps beside the certificates: its last CRL number and revocations known only from a CRL. */
-function readSqliteExtras(path: string): { crlNumber: number; crlOnly: CrlEntry[]; audit: RawAuditRow[]; tokens: RawTokenRow[]; acme: Record<string, Record<string, unknown>[]> } {
-  if (!existsSync(path)) return { crlNumber: 0, crlOnly: [], audit: [], tokens: [], acme: {} };
+function readSqliteExtras(path: string): {
+  crlNumber: number;
+  crlOnly: CrlEntry[];
+  audit: RawAuditRow[];
+  tokens: RawTokenRow[];
+  acme: Record<string, Record<string, unknown>[]>;
+  ssh: { records: SshCertificateRecord[]; revocations: number };
+} {
+  if (!existsSync(path)) return { crlNumber: 0, crlOnly: [], audit: [], tokens: [], acme: {}, ssh: { records: [], revocations: 0 } };
   const db = new Database(path, { readonly: true });
   try {
     const crlNumber = db.query<{ value: number }, []>("SELECT value FROM counters WHERE name = 'crl_number'").get()?.value ?? 0;
@@ -132,7 +146,13 @@ function readSqliteExtras(path: string): { crlNumber: number; crlOnly: CrlEntry[
       : [];
     const acme: Record<string, Record<string, unknown>[]> = {};
     for (const table of ACME_TABLES) if (has(table)) acme[table] = db.query<Record<string, unknown>, []>(`SELECT * FROM ${table} ORDER BY rowid`).all();
-    return { crlNumber, crlOnly, audit, tokens, acme };
+    const ssh = has("ssh_certificates")
+      ? {
+          records: db.query<SshRow<string>, []>(`SELECT ${SSH_COLUMNS} FROM ssh_certificates ORDER BY valid_after, serial`).all().map((row) => sshFromRow(row)),
+          revocations: db.query<{ value: number }, []>("SELECT value FROM counters WHERE name = 'ssh_revocations'").get()?.value ?? 0,
+        }
+      : { records: [], revocations: 0 };
+    return { crlNumber, crlOnly, audit, tokens, acme, ssh };
   } finally {
     db.close();
   }

@@ -43,6 +43,30 @@ export class PostgresSshStore implements SshStore {
     }
   }
 
+  /**
+   * Copies records as they are (`depot ledger migrate`), existing serials
+   * kept, and raises the revocation count to at least `revocations`, so a
+   * KRL published from here is never older than SQLite's. Returns how many
+   * were new.
+   */
+  async importRecords(records: SshCertificateRecord[], revocations: number): Promise<number> {
+    return this.guard(() =>
+      this.sql.begin(async (tx) => {
+        let added = 0;
+        for (const record of records) {
+          const values = sshRowValues(record);
+          const result = await tx.unsafe(
+            `INSERT INTO ssh_certificates (${SSH_COLUMNS}, host) VALUES (${values.map((_, i) => `$${i + 1}`).join(", ")}, $${values.length + 1}) ON CONFLICT DO NOTHING`,
+            [...values, this.host],
+          );
+          added += result.count ?? 0;
+        }
+        await tx`UPDATE depot_counters SET value = GREATEST(value, ${revocations}) WHERE name = 'ssh_revocations'`;
+        return added;
+      }),
+    );
+  }
+
   async find(serial: string): Promise<SshCertificateRecord | undefined> {
     const rows = (await this.guard(() => this.sql.unsafe(`SELECT ${SSH_COLUMNS} FROM ssh_certificates WHERE serial = $1`, [serial]))) as Row[];
     return rows[0] ? sshFromRow(rows[0]) : undefined;
