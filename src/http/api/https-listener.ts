@@ -14,14 +14,13 @@ import type { HttpsListenerSpec } from "../../server/listeners/types.ts";
 import { depotApiServices } from "./depot-services.ts";
 import { createApi } from "./index.ts";
 import { listenHttps } from "./listener.ts";
-import { acmeForDepot } from "../../acme/mount.ts";
 
 /** How long a stopping listener keeps answering (with Connection: close) before it closes. */
 export const CLOSE_GRACE_MS = 250;
 /** How long the worker stays after the listener's last answer, for it to reach the client. */
 export const FLUSH_MS = 250;
 
-export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedListener {
+export async function open(spec: HttpsListenerSpec, context: ListenerContext): Promise<OpenedListener> {
   const internalError = (error: unknown) => context.log("error", `internal error (HTTPS API): ${(error as Error)?.stack ?? error}`);
   const metrics = context.metrics;
   const api = createApi(
@@ -47,7 +46,8 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
   } catch (error) {
     throw new DepotError("E_SERVER", `cannot read the HTTPS certificate or key (${spec.certFile}, ${spec.keyFile}): ${(error as Error).message}`);
   }
-  const acme = spec.acme ? acmeForDepot(context.depot, spec.acme, spec.apiUrl) : undefined;
+  // ACME (and jose with it) is loaded only by a server that serves it.
+  const acme = spec.acme ? (await import("../../acme/mount.ts")).acmeForDepot(context.depot, spec.acme, spec.apiUrl) : undefined;
   // Our own count of requests being answered, and when the last answer left
   // the handler: Bun's stop() resolved before answers were on the wire.
   let answering = 0;
