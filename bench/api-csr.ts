@@ -22,13 +22,15 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as x509 from "@peculiar/x509";
 import { freePort } from "./_ports.ts";
-import { readTree, treeCpuSeconds } from "./_process-tree.ts";
+import { cpuSplitOf, readTree, roleOf, treePids } from "./_process-tree.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values: flags } = parseArgs({
   options: {
     depot: { type: "string", multiple: true },
+    /** `N:NAME=VALUE`: an environment variable for the N-th server only (0-based), e.g. 1:BUN_JSC_useDFGJIT=true. */
+    "server-env": { type: "string", multiple: true },
     concurrency: { type: "string", default: "1,8,32" },
     requests: { type: "string", default: "2000" },
     rounds: { type: "string", default: "3" },
@@ -51,6 +53,16 @@ interface Server {
   caKey: X509Certificate["publicKey"];
 }
 
+function serverEnv(index: number): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const setting of flags["server-env"] ?? []) {
+    const match = /^(\d+):([^=]+)=(.*)$/.exec(setting);
+    if (!match) throw new Error(`--server-env ${setting}: expected N:NAME=VALUE`);
+    if (Number(match[1]) === index) env[match[2]!] = match[3]!;
+  }
+  return env;
+}
+
 async function startServer(binary: string, index: number): Promise<Server> {
   const depotPath = join(work, `ca-${index}`);
   const init = Bun.spawnSync([binary, "init", depotPath, "Bench CA", "--key-type", "ec-p256"]);
@@ -62,7 +74,7 @@ async function startServer(binary: string, index: number): Promise<Server> {
   const pidFile = join(work, `bench-${index}.pid`);
   const proc = Bun.spawn(
     [binary, "start", depotPath, "--port", String(freePort()), "--https-port", String(httpsPort), "--pid-file", pidFile, "--log-file", join(work, `bench-${index}.log`), "--log-level", "warn"],
-    { stdout: "ignore", stderr: "ignore", stdin: "ignore" },
+    { stdout: "ignore", stderr: "ignore", stdin: "ignore", env: { ...process.env, ...serverEnv(index) } },
   );
   const caPem = readFileSync(join(depotPath, "certificates", "ca.crt"), "utf8");
   const deadline = performance.now() + 20_000;
@@ -102,6 +114,20 @@ interface Phase {
   serverCpuMs: number;
   pssMb: number;
   errors: string[];
+  /** ms of CPU per certificate by role (supervisor, __upkeep, __worker), user+system, and the kernel's part. */
+  byRole: Record<string, { cpuMs: number; kernelMs: number }>;
+}
+
+/** CPU seconds of the server's processes by role, and the kernel's part. */
+function cpuByRole(root: number): Map<string, { total: number; system: number }> {
+  const cpu = new Map<string, { total: number; system: number }>();
+  for (const pid of treePids(root)) {
+    const role = pid === root ? "supervisor" : roleOf(pid);
+    const { user, system } = cpuSplitOf(pid);
+    const sum = cpu.get(role) ?? { total: 0, system: 0 };
+    cpu.set(role, { total: sum.total + user + system, system: sum.system + system });
+  }
+  return cpu;
 }
 
 const serials = new Set<string>();
@@ -116,7 +142,7 @@ async function phase(server: Server, c: number, csrs: string[]): Promise<Phase> 
   const answers: { status: number; text: string }[] = new Array(requests);
   const latencies: number[] = [];
   let next = 0;
-  const cpu0 = treeCpuSeconds(server.process.pid);
+  const cpu0 = cpuByRole(server.process.pid);
   const started = performance.now();
   async function loop() {
     while (next < requests) {
@@ -133,7 +159,14 @@ async function phase(server: Server, c: number, csrs: string[]): Promise<Phase> 
   }
   await Promise.all(Array.from({ length: c }, loop));
   const wall = (performance.now() - started) / 1000;
-  const cpu = treeCpuSeconds(server.process.pid) - cpu0;
+  const cpu1 = cpuByRole(server.process.pid);
+  const byRole: Phase["byRole"] = {};
+  let cpu = 0;
+  for (const [role, { total, system }] of cpu1) {
+    const before = cpu0.get(role) ?? { total: 0, system: 0 };
+    cpu += total - before.total;
+    byRole[role] = { cpuMs: total - before.total, kernelMs: system - before.system };
+  }
   const pssMb = readTree(server.process.pid).reduce((sum, r) => sum + r.pssMb, 0);
   let ok = 0;
   const errors: string[] = [];
@@ -151,7 +184,11 @@ async function phase(server: Server, c: number, csrs: string[]): Promise<Phase> 
   }
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { ok, rate: ok / wall, p50: at(0.5), p99: at(0.99), serverCpuMs: (cpu * 1000) / Math.max(1, ok), pssMb, errors };
+  for (const role of Object.values(byRole)) {
+    role.cpuMs = (role.cpuMs * 1000) / Math.max(1, ok);
+    role.kernelMs = (role.kernelMs * 1000) / Math.max(1, ok);
+  }
+  return { ok, rate: ok / wall, p50: at(0.5), p99: at(0.99), serverCpuMs: (cpu * 1000) / Math.max(1, ok), pssMb, errors, byRole };
 }
 
 const median = (values: number[]) => {
@@ -173,15 +210,16 @@ try {
       const order = round % 2 ? [...servers].reverse() : servers;
       for (const server of order) {
         const result = await phase(server, c, csrs);
-        const key = `${server.binary}\t${c}`;
+        const key = `${servers.indexOf(server)}\t${c}`;
         results.set(key, [...(results.get(key) ?? []), result]);
       }
     }
   }
   const rows = [...results].map(([key, phases]) => {
-    const [binary, c] = key.split("\t");
+    const [index, c] = key.split("\t");
+    const binary = binaries[Number(index)]!;
     return {
-      binary: binary!,
+      binary: `${binary}${Object.entries(serverEnv(Number(index))).map(([k, v]) => ` ${k}=${v}`).join("")}`,
       c: Number(c),
       rate: median(phases.map((p) => p.rate)),
       p50: median(phases.map((p) => p.p50)),
@@ -191,6 +229,7 @@ try {
       pssMb: Math.max(...phases.map((p) => p.pssMb)),
       errors: phases.reduce((n, p) => n + (requests - p.ok), 0),
       errorSamples: phases.flatMap((p) => p.errors).slice(0, 3),
+      byRole: Object.keys(phases[0]!.byRole).map((role) => `${role} ${median(phases.map((p) => p.byRole[role]?.cpuMs ?? 0)).toFixed(2)} (kernel ${median(phases.map((p) => p.byRole[role]?.kernelMs ?? 0)).toFixed(2)})`).join(", "),
     };
   });
   if (flags.json) console.log(JSON.stringify({ requests, rounds, keys: flags.keys, rows, duplicates }, null, 2));
@@ -199,6 +238,7 @@ try {
     console.log("| binary | c | cert/s | p50 ms | p99 ms | server CPU ms/cert (each round) | PSS MB after (max) | errors |\n| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const row of rows.sort((a, b) => a.c - b.c)) {
       console.log(`| ${row.binary.replace(`${ROOT}/`, "")} | ${row.c} | ${row.rate.toFixed(0)} | ${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} | ${row.serverCpuMs.toFixed(2)} (${row.serverCpuMsAll.join(", ")}) | ${row.pssMb.toFixed(1)} | ${row.errors} |`);
+      console.log(`|  | by role: ${row.byRole} |`);
       for (const sample of row.errorSamples) console.log(`  error: ${sample}`);
     }
     console.log(`\nduplicate serials: ${duplicates}`);
