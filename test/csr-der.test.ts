@@ -257,12 +257,15 @@ describe("the hand-written request reader", () => {
     for (const [pem, message] of bad) expect({ pem: pem.slice(0, 80), answer: await handRead(pem) }).toEqual({ pem: pem.slice(0, 80), answer: message });
   });
 
-  test("openssl's NEW CERTIFICATE REQUEST header and text around the block are read", async () => {
+  test("openssl's NEW CERTIFICATE REQUEST header, text around the block, one line, CRLF: all read", async () => {
     const pem = made.find((m) => m.name === "ec")!.pem;
     const expected = plain(await handRead(pem));
     expect(typeof expected).toBe("object");
     expect(plain(await handRead(pem.replace(/CERTIFICATE REQUEST/g, "NEW CERTIFICATE REQUEST")))).toEqual(expected);
     expect(plain(await handRead(`Certificate Request:\n    Data: ...\n${pem}`))).toEqual(expected);
+    // On one line, as a JSON client may send it; CRLF line ends.
+    expect(plain(await handRead(pem.replace(/\n/g, "")))).toEqual(expected);
+    expect(plain(await handRead(pem.replace(/\n/g, "\r\n")))).toEqual(expected);
   });
 
   test("1,500 random mutations and truncations: only E_BAD_CSR refusals, and whatever is accepted is what @peculiar/x509 accepts", async () => {

@@ -28,8 +28,8 @@ const fail = (message: string): never => {
 };
 
 const NOT_A_REQUEST = "not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)";
-/** The first request block of a PEM text (openssl's NEW CERTIFICATE REQUEST too). */
-const PEM_REQUEST = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----\r?\n([A-Za-z0-9+/=\s]*?)-----END \1CERTIFICATE REQUEST-----/;
+/** The first request block of a PEM text (openssl's NEW CERTIFICATE REQUEST too; line breaks anywhere, or none). */
+const PEM_REQUEST = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----([A-Za-z0-9+/=\s]*?)-----END \1CERTIFICATE REQUEST-----/;
 
 /**
  * Reads a PEM PKCS#10 request and checks its size, its signature, its key and its subject.
