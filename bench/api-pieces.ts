@@ -125,4 +125,17 @@ await timeConcurrent("api (whole), c=8", 8, async (i) => {
   if (response.status !== 201) throw new Error(await response.text());
   await response.text();
 });
+const keyBody = JSON.stringify({ type: "client", cn: "bench", keyType: "ec-p256" });
+await timeConcurrent("api keys (whole), c=8", 8, async () => {
+  const response = await api(
+    new Request("https://localhost/v1/certificates", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: keyBody }),
+    { clientAddress: "127.0.0.1" },
+  );
+  if (response.status !== 201) throw new Error(await response.text());
+  await response.text();
+});
+await timeConcurrent("depot.issue (keys), c=8", 8, () => services.issue({ profile: "client", subject: [{ name: "CN", oid: "2.5.4.3", value: "bench" }], keyType: "ec-p256" }, requester));
+await timeConcurrent("authenticate only, c=8", 8, () =>
+  api(new Request("https://localhost/v1/certificates/00", { headers: { authorization: `Bearer ${token}` } }), { clientAddress: "127.0.0.1" }).then((r) => r.text()),
+);
 depot.close?.();
