@@ -6,19 +6,8 @@
  * or right away for a revoked certificate.
  */
 
-import { x509 } from "../ca/provider.ts";
-import { magnitudeHex, toDerIntegerHex } from "../ca/serial.ts";
+import { magnitudeHex } from "../ca/serial.ts";
 import { problem } from "./problem.ts";
-
-/** The ARI certID of a PEM certificate. */
-export function certIdOf(pem: string): string {
-  const certificate = new x509.X509Certificate(pem);
-  const aki = certificate.getExtension(x509.AuthorityKeyIdentifierExtension);
-  if (!aki?.keyId) throw new Error("the certificate has no authority key identifier");
-  // The DER INTEGER's content: a leading 00 where the high bit is set, whatever form the parser gives.
-  const serial = Buffer.from(toDerIntegerHex(magnitudeHex(Buffer.from(certificate.serialNumber, "hex"))), "hex");
-  return `${Buffer.from(aki.keyId, "hex").toString("base64url")}.${serial.toString("base64url")}`;
-}
 
 /** Splits a certID into the key identifier (hex) and the serial in the ledger's form (hex magnitude). */
 export function parseCertId(text: string): { keyIdHex: string; serial: string } {

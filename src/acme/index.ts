@@ -7,6 +7,6 @@ export { createAcmeServer, DEFAULT_ACME_DAYS, DEFAULT_ORDERS_PER_HOUR, type Acme
 export type { AcmeStore } from "../ca/acme-store.ts";
 export { depotIssuer, type AcmeIssuer } from "./issuer.ts";
 export { createEabKey } from "./eab.ts";
-export { certIdOf } from "./ari.ts";
+export { certIdOf } from "./ari-cert-id.ts";
 export { acmeForDepot, ACME_BASE_PATH } from "./mount.ts";
 export { ACME_START_ARGS, acmeFromStartArgs, acmeSettings, parseResolver, type AcmeFlags, type AcmeSettings } from "./options.ts";

@@ -1,8 +1,15 @@
+/**
+ * @module
+ * Reading and checking a PKCS#10 request: size, key, signature (node:crypto),
+ * subject. The DER is read by hand (`csr-der.ts`), so signing a request
+ * loads no ASN.1 library.
+ */
+import { createPublicKey, verify } from "node:crypto";
 import { DepotError } from "../errors.ts";
-import { type DistinguishedName, dnFromName, formatDn, parseDn } from "./dn.ts";
+import { type CsrParts, parseCsrDer, pssParameters, UnacceptableCsr } from "./csr-der.ts";
+import { type DistinguishedName, formatDn, namedAttribute, parseDn } from "./dn.ts";
 import type { KeyFamily } from "./key-types.ts";
 import { describePublicKey, type KeyDescription } from "./keys.ts";
-import { x509 } from "./provider.ts";
 
 export const MAX_CSR_BYTES = 16 * 1024;
 
@@ -20,39 +27,69 @@ const fail = (message: string): never => {
   throw new DepotError("E_BAD_CSR", message);
 };
 
+const NOT_A_REQUEST = "not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)";
+/** The first request block of a PEM text (openssl's NEW CERTIFICATE REQUEST too; line breaks anywhere, or none). */
+const PEM_REQUEST = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----([A-Za-z0-9+/=\s]*?)-----END \1CERTIFICATE REQUEST-----/;
+
 /**
  * Reads a PEM PKCS#10 request and checks its size, its signature, its key and its subject.
  * `allowEmptySubject`: ACME clients (certbot) send requests whose names are all in the SAN.
  */
 export async function readCertificateRequest(pem: string, options: { allowEmptySubject?: boolean } = {}): Promise<RequestedCertificate> {
   if (Buffer.byteLength(pem) > MAX_CSR_BYTES) fail(`certificate request is larger than ${MAX_CSR_BYTES / 1024} KiB`);
-  let request: x509.Pkcs10CertificateRequest;
+  const body = PEM_REQUEST.exec(pem)?.[2];
+  if (body === undefined) return fail(NOT_A_REQUEST);
+  let request: CsrParts;
   try {
-    request = new x509.Pkcs10CertificateRequest(pem.trim());
-  } catch {
-    return fail("not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)");
+    request = parseCsrDer(new Uint8Array(Buffer.from(body.replace(/\s+/g, ""), "base64")));
+  } catch (error) {
+    return fail(error instanceof UnacceptableCsr ? `the certificate request ${error.message}` : NOT_A_REQUEST);
   }
   // The key first: a genuine request for a key depot does not sign (or that
-  // WebCrypto cannot verify) is refused for its key, not called forged.
-  const publicKeyDer = new Uint8Array(request.publicKey.rawData);
+  // node:crypto cannot verify) is refused for its key, not called forged.
+  const publicKeyDer = request.spki;
   const { keyType, family } = keyOf(publicKeyDer);
-  let signatureOk = false;
-  try {
-    signatureOk = await request.verify();
-  } catch {
-    // An algorithm WebCrypto cannot verify is as good as a bad signature.
-  }
-  if (!signatureOk) fail("the certificate request's signature does not verify (forged or damaged)");
+  if (!signatureVerifies(request, family)) fail("the certificate request's signature does not verify (forged or damaged)");
 
-  if (request.subjectName.toJSON().some((rdn) => Object.values(rdn).flat().length > 1)) {
+  if (request.subject.some((rdn) => rdn.length > 1)) {
     fail("the request's subject has a multi-valued RDN (a+b); depot issues one attribute per RDN");
   }
-  const requestedSubject = dnFromName(request.subjectName);
+  const requestedSubject = request.subject.map(([attribute]) => namedAttribute(attribute!.oid, attribute!.value));
   const subject = options.allowEmptySubject && requestedSubject.length === 0 ? requestedSubject : validSubject(requestedSubject);
-  const sanExtension = request.extensions.find((e) => e instanceof x509.SubjectAlternativeNameExtension) as x509.SubjectAlternativeNameExtension | undefined;
-  const sans = sanExtension?.names.items ?? [];
-  const subjectAltNames = sans.filter((name) => name.type === "dns" || name.type === "ip").map((name) => name.value);
+  const subjectAltNames = request.subjectAltNames.filter((name) => name.type !== "other").map((name) => name.value);
   return { subject, publicKeyDer, keyType, family, subjectAltNames };
+}
+
+/** Signature algorithms a request may be signed with, by key family: the digest node:crypto is given. */
+const SIGNATURE_DIGESTS: Record<string, { family: KeyFamily; digest: string | null }> = {
+  "1.2.840.113549.1.1.5": { family: "rsa", digest: "sha1" },
+  "1.2.840.113549.1.1.11": { family: "rsa", digest: "sha256" },
+  "1.2.840.113549.1.1.12": { family: "rsa", digest: "sha384" },
+  "1.2.840.113549.1.1.13": { family: "rsa", digest: "sha512" },
+  "1.2.840.10045.4.1": { family: "ec", digest: "sha1" },
+  "1.2.840.10045.4.3.2": { family: "ec", digest: "sha256" },
+  "1.2.840.10045.4.3.3": { family: "ec", digest: "sha384" },
+  "1.2.840.10045.4.3.4": { family: "ec", digest: "sha512" },
+  "1.3.101.112": { family: "ed25519", digest: null },
+};
+const RSASSA_PSS = "1.2.840.113549.1.1.10";
+
+/** Whether the request's self-signature verifies with its own key; an algorithm depot does not know counts as a bad signature. */
+function signatureVerifies(request: CsrParts, family: KeyFamily): boolean {
+  try {
+    const key = createPublicKey({ key: Buffer.from(request.spki), format: "der", type: "spki" });
+    const { oid, parameters } = request.signatureAlgorithm;
+    if (oid === RSASSA_PSS) {
+      if (family !== "rsa" || !parameters) return false;
+      const pss = pssParameters(parameters);
+      return verify(pss.digest, request.info, { key, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: pss.saltLength }, request.signature);
+    }
+    const algorithm = SIGNATURE_DIGESTS[oid];
+    if (!algorithm || algorithm.family !== family) return false;
+    return verify(algorithm.digest, request.info, key, request.signature);
+  } catch {
+    return false;
+  }
 }
 
 /** The key's type, read from the SPKI, and whether depot signs it. */

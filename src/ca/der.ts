@@ -146,3 +146,39 @@ export function readTime(der: Uint8Array, element: Element): Date {
   const full = element.tag === TAG.UTC_TIME ? `${Number(text.slice(0, 2)) >= 50 ? "19" : "20"}${text}` : text;
   return new Date(`${full.slice(0, 4)}-${full.slice(4, 6)}-${full.slice(6, 8)}T${full.slice(8, 10)}:${full.slice(10, 12)}:${full.slice(12, 14)}Z`);
 }
+
+/**
+ * Reads the element at `offset` for input from outside (a client's request):
+ * it must lie within `limit`, with a definite length of at most four octets
+ * and a low tag number; anything else throws. `readElement` trusts its
+ * input more (depot's own certificates and CRLs).
+ */
+export function readElementWithin(der: Uint8Array, offset: number, limit: number): Element {
+  if (offset + 2 > limit) throw new Error("truncated DER");
+  const tag = der[offset]!;
+  if ((tag & 0x1f) === 0x1f) throw new Error("DER tag number too high");
+  let length = der[offset + 1]!;
+  let contentStart = offset + 2;
+  if (length & 0x80) {
+    const count = length & 0x7f;
+    if (count === 0 || count > 4 || contentStart + count > limit) throw new Error("bad DER length");
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + der[contentStart + i]!;
+    contentStart += count;
+  }
+  const end = contentStart + length;
+  if (end > limit) throw new Error("truncated DER");
+  return { tag, start: offset, contentStart, end };
+}
+
+/** The elements inside a constructed element, each checked to lie within it. */
+export function childrenWithin(der: Uint8Array, parent: Element): Element[] {
+  if (!(parent.tag & 0x20)) throw new Error("DER element is not constructed");
+  const found: Element[] = [];
+  for (let offset = parent.contentStart; offset < parent.end; ) {
+    const element = readElementWithin(der, offset, parent.end);
+    found.push(element);
+    offset = element.end;
+  }
+  return found;
+}

@@ -173,18 +173,24 @@ export function toJsonName(dn: DistinguishedName): JsonName {
   }) as unknown as JsonName;
 }
 
+const SPEC_BY_OID = new Map(SPECS.map((spec) => [spec.oid, spec]));
+/** OpenSSL's names for OIDs depot does not issue (for messages). */
+const OTHER_NAMES: Record<string, string> = { "2.5.4.12": "title", "2.5.4.4": "SN", "2.5.4.42": "GN", "2.5.4.43": "initials", "2.5.4.5": "serialNumber" };
+
+/** An attribute read from a name depot did not write, named as depot (or OpenSSL) names its type. */
+export function namedAttribute(oid: string, value: string): DnAttribute {
+  return { name: SPEC_BY_OID.get(oid)?.name ?? OTHER_NAMES[oid] ?? oid, oid, value };
+}
+
 /** A certificate's name as depot's attributes (for names depot did not write, e.g. adopted ones). */
 export function dnFromName(name: { toJSON(): JsonName }): DistinguishedName {
-  const byOid = new Map(SPECS.map((spec) => [spec.oid, spec]));
-  // @peculiar/x509's short names, and OpenSSL's names for OIDs depot does not issue (for messages).
+  // @peculiar/x509's short names.
   const aliases: Record<string, string> = { E: "1.2.840.113549.1.9.1", CN: "2.5.4.3", L: "2.5.4.7", ST: "2.5.4.8", O: "2.5.4.10", OU: "2.5.4.11", C: "2.5.4.6", DC: "0.9.2342.19200300.100.1.25", T: "2.5.4.12", SN: "2.5.4.4", G: "2.5.4.42", I: "2.5.4.43" };
-  const otherNames: Record<string, string> = { "2.5.4.12": "title", "2.5.4.4": "SN", "2.5.4.42": "GN", "2.5.4.43": "initials", "2.5.4.5": "serialNumber" };
   const attributes: DistinguishedName = [];
   for (const rdn of name.toJSON()) {
     for (const [type, values] of Object.entries(rdn)) {
       const oid = aliases[type] ?? type;
-      const spec = byOid.get(oid);
-      for (const value of values as unknown[]) attributes.push({ name: spec?.name ?? otherNames[oid] ?? oid, oid, value: String(value) });
+      for (const value of values as unknown[]) attributes.push(namedAttribute(oid, String(value)));
     }
   }
   return attributes;

@@ -16,9 +16,8 @@ import type { HttpsListenerSpec } from "../../server/listeners/types.ts";
 import { depotApiServices } from "./depot-services.ts";
 import { createApi } from "./index.ts";
 import { listenHttps } from "./listener.ts";
-import { acmeForDepot } from "../../acme/mount.ts";
 
-export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedListener {
+export async function open(spec: HttpsListenerSpec, context: ListenerContext): Promise<OpenedListener> {
   const internalError = (error: unknown) => context.log("error", `internal error (HTTPS API): ${(error as Error)?.stack ?? error}`);
   const metrics = context.metrics;
   const api = createApi(
@@ -45,7 +44,8 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
   } catch (error) {
     throw new DepotError("E_SERVER", `cannot read the HTTPS certificate or key (${spec.certFile}, ${spec.keyFile}): ${(error as Error).message}`);
   }
-  const acme = spec.acme ? acmeForDepot(context.depot, spec.acme, spec.apiUrl) : undefined;
+  // ACME (and jose with it) is loaded only by a server that serves it.
+  const acme = spec.acme ? (await import("../../acme/mount.ts")).acmeForDepot(context.depot, spec.acme, spec.apiUrl) : undefined;
   const drain = new ServeDrain(context.begin);
   try {
     const server = listenHttps({
