@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { AuditFile, AuditForwarder, lastSeqInFile } from "../src/ca/audit-file.ts";
 import { createDepot } from "../src/ca/create.ts";
 import { Depot } from "../src/ca/depot.ts";
-import { HTTPS_CERTIFICATE_DAYS, HttpsCertificateKeeper } from "../src/http/api/https-certificate.ts";
+import { HTTPS_CERTIFICATE_DAYS, HttpsCertificateKeeper } from "../src/server/https-certificate.ts";
 import { openssl, tempDir } from "./helpers.ts";
 
 async function openDepot(): Promise<Depot> {

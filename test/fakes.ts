@@ -1,5 +1,5 @@
 // Fakes for unit tests of the server's seams (the clock; see unit-*.test.ts).
-import type { Clock } from "../src/server/clock.ts";
+import type { Clock } from "../src/clock.ts";
 
 /** Virtual time: timers fire only when the test advances the clock. */
 export class FakeClock implements Clock {

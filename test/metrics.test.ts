@@ -5,9 +5,9 @@
  */
 import { beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
-import { labelText, MetricsRegistry, renderPrometheus } from "../src/http/metrics.ts";
-import { MetricsReporter } from "../src/http/metrics-reporter.ts";
-import { MetricsStore } from "../src/http/metrics-store.ts";
+import { labelText, MetricsRegistry, renderPrometheus } from "../src/server/metrics/registry.ts";
+import { MetricsReporter } from "../src/server/metrics/reporter.ts";
+import { MetricsStore } from "../src/server/metrics/store.ts";
 import { tempDir } from "./helpers.ts";
 import { runAsync } from "./ocsp-helpers.ts";
 import { ensureTool } from "./tools.ts";

@@ -11,7 +11,7 @@ import { Depot } from "../src/ca/depot.ts";
 import { parseDn } from "../src/ca/dn.ts";
 import { publicRoutes } from "../src/http/public/handler.ts";
 import { Publication } from "../src/http/public/publication.ts";
-import { MetricsRegistry } from "../src/http/metrics.ts";
+import { MetricsRegistry } from "../src/server/metrics/registry.ts";
 import { OcspResponder } from "../src/ocsp/responder.ts";
 import { type RunResult, tempDir } from "./helpers.ts";
 

@@ -12,7 +12,7 @@ import { Depot } from "../src/ca/depot.ts";
 import { makeIssuer } from "../src/ca/issuer.ts";
 import type { KeyFamily } from "../src/ca/key-types.ts";
 import { leafExtensions, type Profile } from "../src/ca/profiles.ts";
-import { publicationExtensions } from "../src/ocsp/public-url.ts";
+import { publicationExtensions } from "../src/ca/public-url.ts";
 import { tempDir } from "./helpers.ts";
 
 const hex = (bytes: ArrayBuffer | Uint8Array) => Buffer.from(bytes as ArrayBuffer).toString("hex");

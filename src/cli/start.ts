@@ -153,7 +153,7 @@ async function httpsListener(parsed: Record<string, unknown>, rawArgs: string[],
   }
   const names = allValues(rawArgs, "https-name");
   // Only with --https-port: it loads node:net (7 MB), which would stay in the supervisor.
-  const { defaultHttpsNames, httpsCertificatePaths } = await import("../http/api/https-files.ts");
+  const { defaultHttpsNames, httpsCertificatePaths } = await import("../server/https-files.ts");
   const { certPath, keyPath } = httpsCertificatePaths(resolve(depot));
   return { kind: "https", host, port, certFile: certPath, keyFile: keyPath, issueNames: names.length > 0 ? names : defaultHttpsNames() };
 }

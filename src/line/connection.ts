@@ -19,7 +19,7 @@
  * that closing a socket with unread bytes sends. Whatever the client does,
  * `finished` is called exactly once.
  */
-import type { Clock } from "../server/clock.ts";
+import type { Clock } from "../clock.ts";
 import { answer, type Answer, answersAtOnce, CSR_END, errorAnswer, expectsBody, FIRST_LINE_MS, MAX_BODY_BYTES, MAX_LINE_BYTES, READ_TIMEOUT_MS } from "./protocol.ts";
 import type { LineServices } from "./services.ts";
 

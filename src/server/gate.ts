@@ -4,7 +4,7 @@
  * arrival order, as connections would in a listen backlog; one that waits
  * longer than its `maxWaitMs` is let go without running.
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
 import type { Schedule } from "../line/connection.ts";
 
 export class Gate {

@@ -12,7 +12,7 @@
  */
 import { type ChildEvents, type ChildRole, type SpawnChild, spawnChild } from "./child.ts";
 import { type HandedKeys, keyHandoffLine } from "./key-handoff.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { describeListener } from "./listeners/types.ts";
 import type { Logger } from "./log.ts";
 import { UPKEEP_ENV, type UpkeepConfig, WORKER_ENV, type WorkerConfig, type WorkerMessage } from "./messages.ts";

@@ -22,7 +22,7 @@ import { DepotError } from "../errors.ts";
 import { fatal, logAbove, readLifeline, send, startHeartbeat } from "./child-process.ts";
 import { UPKEEP_ENV, type UpkeepConfig } from "./messages.ts";
 import { AuditForwarder } from "../ca/audit-file.ts";
-import type { HttpsCertificateKeeper } from "../http/api/https-certificate.ts";
+import type { HttpsCertificateKeeper } from "./https-certificate.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
 import { refreshKrl } from "../ca/ssh/krl-publisher.ts";
 import { hasSshCa } from "../ca/ssh/ssh-ca.ts";
@@ -75,7 +75,7 @@ export async function runUpkeep(): Promise<never> {
     if (config.https) {
       // Before the workers start: they load it when they open the HTTPS listener.
       // Loaded only with --https-port: reading certificates' names takes @peculiar/x509.
-      const { HttpsCertificateKeeper } = await import("../http/api/https-certificate.ts");
+      const { HttpsCertificateKeeper } = await import("./https-certificate.ts");
       httpsKeeper = new HttpsCertificateKeeper(depot, config.https.names);
       const https = await httpsKeeper.ensure();
       if (https.issued) log("info", `issued the HTTPS certificate ${https.certPath} for ${config.https.names.join(", ")}, valid until ${https.notAfter.toISOString()}`);

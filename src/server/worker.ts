@@ -13,7 +13,7 @@ import { openDepot } from "../store/open-depot.ts";
 import type { KeyType } from "../ca/key-types.ts";
 import { generateKeyPair, type KeyPair } from "../ca/keys.ts";
 import { DepotError } from "../errors.ts";
-import { WorkerMetrics } from "../http/worker-metrics.ts";
+import { WorkerMetrics } from "./metrics/worker-metrics.ts";
 import { KeyPool } from "./key-pool.ts";
 import { IdleTrim } from "./idle-trim.ts";
 import { fatal, logAbove, readLifeline, send, startHeartbeat } from "./child-process.ts";

@@ -19,7 +19,7 @@
  * so tests call it without a socket; the worker serves it with Bun.serve.
  */
 import { VERSION } from "../../version.ts";
-import type { MetricsRegistry } from "../metrics.ts";
+import type { MetricsRegistry } from "../../server/metrics/registry.ts";
 import type { OcspAnswer, OcspResponder } from "../../ocsp/responder.ts";
 import { decodeGetPath, MalformedOcspRequest } from "../../ocsp/request.ts";
 import type { CrlCopy, Publication } from "./publication.ts";

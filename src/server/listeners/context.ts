@@ -4,7 +4,7 @@
  */
 import type { Depot } from "../../ca/depot.ts";
 import type { SshCaKeys } from "../../ca/ssh/ssh-ca.ts";
-import type { WorkerMetrics } from "../../http/worker-metrics.ts";
+import type { WorkerMetrics } from "../metrics/worker-metrics.ts";
 import type { KeyType } from "../../ca/key-types.ts";
 import type { KeyPair } from "../../ca/keys.ts";
 import type { LogLevel } from "../log.ts";

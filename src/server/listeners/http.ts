@@ -5,7 +5,7 @@
  * with Bun.serve and reusePort on the shared --http-host:--http-port.
  * Each request counts as in flight for the worker's graceful stop.
  */
-import { PublicListener } from "../../http/public/listener.ts";
+import { PublicListener } from "./public-listener.ts";
 import type { ListenerContext, OpenedListener } from "./context.ts";
 import type { HttpListenerSpec } from "./types.ts";
 

@@ -10,7 +10,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { DepotError } from "../../errors.ts";
 import { listenErrorMessage } from "../bind.ts";
-import { systemClock } from "../clock.ts";
+import { systemClock } from "../../clock.ts";
 import { Connection } from "../../line/connection.ts";
 import { depotLineServices, type DepotLineServicesOptions } from "../../line/services.ts";
 import { Gate } from "../gate.ts";

@@ -13,7 +13,7 @@ type Openers = { [K in ListenerKind]: () => Promise<OpenListener<Extract<Listene
 const OPENERS: Openers = {
   line: () => import("./line.ts").then((m) => m.open),
   http: () => import("./http.ts").then((m) => m.open),
-  https: () => import("../../http/api/https-listener.ts").then((m) => m.open),
+  https: () => import("./https.ts").then((m) => m.open),
 };
 
 /** Opens one listener of any kind; throws what its module throws (a bind error). */

@@ -4,8 +4,8 @@
  * increments to the shared store every second, and answers a scrape with
  * the totals of all workers.
  */
-import { type Labels, MetricsRegistry, type Sample, renderPrometheus } from "./metrics.ts";
-import { MetricsStore } from "./metrics-store.ts";
+import { type Labels, MetricsRegistry, type Sample, renderPrometheus } from "./registry.ts";
+import { MetricsStore } from "./store.ts";
 
 export const FLUSH_MS = 1000;
 

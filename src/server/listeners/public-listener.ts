@@ -11,10 +11,10 @@ import type { Server } from "bun";
 import type { Depot } from "../../ca/depot.ts";
 import { DepotError } from "../../errors.ts";
 import { OcspResponder } from "../../ocsp/responder.ts";
-import { ServeDrain } from "../../server/listeners/serve-stop.ts";
-import type { MetricsReporter } from "../metrics-reporter.ts";
-import { publicRoutes } from "./handler.ts";
-import { publicationOf } from "./publication.ts";
+import { ServeDrain } from "./serve-stop.ts";
+import type { MetricsReporter } from "../metrics/reporter.ts";
+import { publicRoutes } from "../../http/public/handler.ts";
+import { publicationOf } from "../../http/public/publication.ts";
 
 export interface PublicListenerOptions {
   depot: Depot;

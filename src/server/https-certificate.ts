@@ -7,12 +7,12 @@
  * `certificates/ca.crt`.
  */
 import { existsSync, readFileSync } from "node:fs";
-import type { Depot } from "../../ca/depot.ts";
-import { readCertificateDer } from "../../ca/certificate-der.ts";
-import { attribute } from "../../ca/dn.ts";
-import { writeFileAtomic } from "../../ca/files.ts";
-import { parseSubjectAltName } from "../../ca/profiles.ts";
-import { x509 } from "../../ca/provider.ts";
+import type { Depot } from "../ca/depot.ts";
+import { readCertificateDer } from "../ca/certificate-der.ts";
+import { attribute } from "../ca/dn.ts";
+import { writeFileAtomic } from "../ca/files.ts";
+import { parseSubjectAltName } from "../ca/profiles.ts";
+import { x509 } from "../ca/provider.ts";
 import { httpsCertificatePaths } from "./https-files.ts";
 
 export { defaultHttpsNames, httpsCertificatePaths } from "./https-files.ts";

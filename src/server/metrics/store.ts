@@ -7,9 +7,9 @@
  * workers flush; gauges are one row per worker, counted while fresh.
  */
 import { Database, SQLiteError } from "bun:sqlite";
-import { isBusy } from "../store/sqlite/busy.ts";
+import { isBusy } from "../../store/sqlite/busy.ts";
 import { join } from "node:path";
-import type { Sample } from "./metrics.ts";
+import type { Sample } from "./registry.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS counters (

@@ -8,7 +8,7 @@
  * (test/ocsp-public-url.test.ts compares), without loading that library
  * into every worker.
  */
-import { oid, TAG, tlv } from "../ca/der.ts";
+import { oid, TAG, tlv } from "./der.ts";
 import { parsePublicUrl } from "../http/public/options.ts";
 
 /** A GeneralName uniformResourceIdentifier: [6] IA5String. */

@@ -9,13 +9,13 @@
  */
 import { readFileSync } from "node:fs";
 import { DepotError } from "../../errors.ts";
-import { listenErrorMessage } from "../../server/bind.ts";
-import type { ListenerContext, OpenedListener } from "../../server/listeners/context.ts";
-import { ServeDrain } from "../../server/listeners/serve-stop.ts";
-import type { HttpsListenerSpec } from "../../server/listeners/types.ts";
-import { depotApiServices } from "./depot-services.ts";
-import { createApi } from "./index.ts";
-import { listenHttps } from "./listener.ts";
+import { listenErrorMessage } from "../bind.ts";
+import type { ListenerContext, OpenedListener } from "./context.ts";
+import { ServeDrain } from "./serve-stop.ts";
+import type { HttpsListenerSpec } from "./types.ts";
+import { depotApiServices } from "../../http/api/depot-services.ts";
+import { createApi } from "../../http/api/index.ts";
+import { listenHttps } from "./https-serve.ts";
 
 export async function open(spec: HttpsListenerSpec, context: ListenerContext): Promise<OpenedListener> {
   const internalError = (error: unknown) => context.log("error", `internal error (HTTPS API): ${(error as Error)?.stack ?? error}`);

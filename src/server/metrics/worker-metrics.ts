@@ -5,10 +5,10 @@
  * every second, answers scrapes with every worker's totals), the key pool
  * gauge, and the CRL's number and age read at scrape time.
  */
-import type { Depot } from "../ca/depot.ts";
-import { MetricsReporter } from "./metrics-reporter.ts";
-import { metricsStorePath } from "./metrics-store.ts";
-import { type CrlCopy, type Publication, publicationOf } from "./public/publication.ts";
+import type { Depot } from "../../ca/depot.ts";
+import { MetricsReporter } from "./reporter.ts";
+import { metricsStorePath } from "./store.ts";
+import { type CrlCopy, type Publication, publicationOf } from "../../http/public/publication.ts";
 
 export interface WorkerMetricsOptions {
   /** The key pool's current fill, for the gauge. */

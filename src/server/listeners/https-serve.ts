@@ -6,8 +6,8 @@
  * anything else is a 404 problem.
  */
 import type { Server } from "bun";
-import { problem } from "../problem.ts";
-import type { ApiHandler } from "./index.ts";
+import { problem } from "../../http/problem.ts";
+import type { ApiHandler } from "../../http/api/index.ts";
 
 export interface HttpsListenerOptions {
   hostname: string;
