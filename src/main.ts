@@ -16,8 +16,8 @@ if (argv[0] === WORKER_COMMAND) {
   const { runUpkeep } = await import("./server/upkeep-process.ts");
   await runUpkeep();
 } else if (argv[0] === SERVE_COMMAND) {
-  // The background server of a `start --daemon` (server/daemon.ts).
-  const { runDaemonChild } = await import("./server/daemon.ts");
+  // The background server of a `start --daemon` (server/daemon.ts starts it).
+  const { runDaemonChild } = await import("./server/index.ts");
   process.exit(await runDaemonChild());
 } else {
   const { main } = await import("./cli/main.ts");

@@ -9,7 +9,7 @@
 
 import { isIP } from "node:net";
 import { DepotError } from "../errors.ts";
-import { allValues } from "../cli/_strict.ts";
+import { allValues } from "../args.ts";
 import { NamePolicy } from "./policy.ts";
 import { DEFAULT_ACME_DAYS, DEFAULT_ORDERS_PER_HOUR } from "./defaults.ts";
 

@@ -65,7 +65,7 @@ export interface DepotSettings {
   httpsPort?: string;
   /** The HTTPS base URL as clients reach it (ACME's absolute URLs); `depot start --api-url` overrides it. */
   apiUrl?: string;
-  /** The plain-HTTP base URL (AIA and CDP in every certificate; see ocsp/public-url.ts). */
+  /** The plain-HTTP base URL (AIA and CDP in every certificate; see public-url.ts). */
   publicUrl?: string;
   /** A command run after each new crl.pem (see ca/crl-change.ts). */
   onCrlChange?: string;

@@ -35,7 +35,7 @@ export interface CreateOptions {
   intermediate?: Omit<IntermediateTierOptions, "label" | "keyType" | "passphrase">;
   /** Keep the ledger in PostgreSQL (a database without a depot schema) instead of ledger.sqlite3. */
   ledger?: { url: string; passwordFile?: string; pool?: number };
-  /** Plain-HTTP base URL: AIA and CDP in every certificate (ocsp/public-url.ts). */
+  /** Plain-HTTP base URL: AIA and CDP in every certificate (public-url.ts). */
   publicUrl?: string;
   /** HTTPS base URL as clients reach it (the API and ACME's absolute URLs). */
   apiUrl?: string;

@@ -23,8 +23,7 @@ import { certificateDerFromPem, type CertificateFields, readCertificateDer } fro
 import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
 import { CertificateFiles } from "./certificate-files.ts";
 import { DEFAULT_LEAF_DAYS, MAX_DAYS } from "./defaults.ts";
-import { publicationExtensions } from "./public-url.ts";
-import { parsePublicUrl } from "../http/public/options.ts";
+import { parsePublicUrl, publicationExtensions } from "./public-url.ts";
 import { crlChangeReporter, type CrlPublished } from "./crl-change.ts";
 import { readSettings, refuseReadableKey, refuseSymlinks } from "./depot-checks.ts";
 

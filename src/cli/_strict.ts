@@ -87,20 +87,7 @@ export function rejectUnknownArgs(rawArgs: string[], argsDef: ArgsDef, extraPosi
   return values;
 }
 
-/**
- * Every value of a repeatable option (`--san a --san b`, `--san=c`), read
- * from the raw arguments: citty keeps only the last one.
- */
-export function allValues(rawArgs: string[], name: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i]!;
-    if (arg === "--") break;
-    if (arg === `--${name}` && i + 1 < rawArgs.length) values.push(rawArgs[++i]!);
-    else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3));
-  }
-  return values;
-}
+export { allValues } from "../args.ts";
 
 /** A string option as a list, however citty handed it over. */
 export function listOf(value: unknown): string[] {

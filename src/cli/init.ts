@@ -5,7 +5,7 @@ import { ED25519_BROWSER_NOTE, KEY_TYPES, type KeyType } from "../ca/key-types.t
 import { depotLayout } from "../ca/layout.ts";
 import { poolSize } from "../store/postgres/settings.ts";
 import { DepotError } from "../errors.ts";
-import { parsePublicUrl } from "../http/public/options.ts";
+import { parsePublicUrl } from "../ca/public-url.ts";
 import { parseApiUrl } from "./start.ts";
 import { daysOption } from "./_args.ts";
 import { allValues, lastOf } from "./_strict.ts";

@@ -14,7 +14,7 @@ import type { Depot } from "../ca/depot.ts";
 import { type DistinguishedName, printable } from "../ca/dn.ts";
 import type { KeyType } from "../ca/key-types.ts";
 import type { KeyPair } from "../ca/keys.ts";
-import type { LogLevel } from "../server/log.ts";
+import type { LogLevel } from "../log-level.ts";
 
 /** What the protocol needs done; each answer is the text sent back, PEM or one line. */
 export interface LineServices {

@@ -8,7 +8,7 @@
  * `ready <pid>` or `error <reason>`.
  */
 import { DepotError } from "../errors.ts";
-import type { ServerOptions } from "./index.ts";
+import type { ServerOptions } from "./options.ts";
 import { openLogFile } from "./log.ts";
 import { addressOf } from "./listeners/types.ts";
 import { currentSelfCommand, SERVE_COMMAND } from "./self.ts";
@@ -33,17 +33,4 @@ export async function startDaemon(options: ServerOptions, logFile: string | unde
   }
   const why = reply.startsWith("error ") ? reply.slice(6) : `the server stopped during start-up${logFile ? `; see ${logFile}` : ""}`;
   throw new DepotError("E_SERVER", why);
-}
-
-/** The background copy: reads its options from stdin and serves, reporting on fd 3. */
-export async function runDaemonChild(): Promise<number> {
-  const options = JSON.parse(await Bun.stdin.text()) as ServerOptions;
-  const { runServer } = await import("./index.ts");
-  try {
-    return await runServer(options, Number(process.env[READY_FD_ENV] ?? 3));
-  } catch (error) {
-    // The starter has heard the reason; the log keeps it too.
-    console.error(`depot: ${error instanceof DepotError ? error.message : ((error as Error)?.stack ?? error)}`);
-    return 1;
-  }
 }

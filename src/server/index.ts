@@ -7,68 +7,24 @@
  * call `serve` the same way (unjs/listhen's `listen()`, unicorn's
  * `HttpServer#start`).
  */
-import type { HandedKeys } from "./key-handoff.ts";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { AuditFile, lastSeqInFile } from "../ca/audit-file.ts";
 import { DepotError, messageOf } from "../errors.ts";
 import { claimServerNames, probePorts } from "./bind.ts";
 import { startDaemon } from "./daemon.ts";
-import { isLoopback, type ListenerSpec } from "./listeners/types.ts";
-import { chooseLogFile, type LogLevel, Logger } from "./log.ts";
+import { isLoopback } from "./listeners/types.ts";
+import { chooseLogFile, Logger } from "./log.ts";
 import { defaultLogFiles } from "./paths.ts";
 import { inspectPidFile } from "./pidfile.ts";
-import { tellStarter } from "./starter.ts";
+import { READY_FD_ENV, tellStarter } from "./starter.ts";
 import { Supervisor } from "./supervisor.ts";
+import type { ServerOptions } from "./options.ts";
+
+export type { ServerOptions } from "./options.ts";
 
 export type { HttpListenerSpec, LineListenerSpec, ListenerKind, ListenerSpec } from "./listeners/types.ts";
 
-export interface ServerOptions {
-  /** The depot folder to serve; it must exist (the CLI creates the default one). */
-  depot: string;
-  /** What every worker listens on; at least one. */
-  listeners: ListenerSpec[];
-  /** Worker processes (--process-count). */
-  processCount: number;
-  /** Line-protocol connections one worker holds before it answers `ERROR busy` (--max-connection-queue). */
-  maxConnectionQueue: number;
-  /** Key pairs each worker makes ahead while idle (--key-pool); 0 disables the pool. */
-  keyPool: number;
-  /** A worker silent this long is replaced; a graceful stop waits this long for requests (--timeout). */
-  timeoutMs: number;
-  logLevel: LogLevel;
-  /**
-   * Where the log goes. In the foreground: this file if given, else stderr.
-   * With `daemon`: this file if given, else /var/log/depot.log if writable,
-   * else ~/depot.log.
-   */
-  logFile?: string;
-  pidFile: string;
-  /** Run in the background; `serve` resolves once every worker listens. */
-  daemon?: boolean;
-  /** Clients may revoke over the line protocol (--allow-revoke). */
-  allowRevoke?: boolean;
-  /** Clients may stop a worker over the line protocol (--allow-shutdown). */
-  allowShutdown?: boolean;
-  /**
-   * Let a line listener bind beyond loopback (--open-line-protocol): the
-   * line protocol has no authentication, so whoever reaches it gets
-   * certificates this CA vouches for.
-   */
-  openLineProtocol?: boolean;
-  /** Audit records are also appended to this file as JSON lines (--audit-log). */
-  auditLog?: string;
-  /** The HTTPS API's base URL as clients reach it (--api-url, or depot.cnf's api_url): for ACME's absolute URLs. */
-  apiUrl?: string;
-  /** Test hooks in the workers and the supervisor (DEPOT_TEST_HOOKS=1). */
-  testHooks?: boolean;
-  /** The CA key (and the SSH CA keys), decrypted, when they are encrypted at rest: handed to each child over its stdin (key-handoff.ts). */
-  handedKeys?: HandedKeys;
-  /** The plain-HTTP base URL for AIA and CDP (--public-url); default: depot.cnf's public_url. */
-  publicUrl?: string;
-  /** Command run after each new crl.pem the server publishes (--on-crl-change); default: depot.cnf's on_crl_change. */
-  onCrlChange?: string;
-}
 
 /**
  * Serves the depot until the server is stopped; resolves with the exit
@@ -215,5 +171,17 @@ function readFileText(path: string): string | undefined {
     return readFileSync(path, "utf8").trim();
   } catch {
     return undefined;
+  }
+}
+
+/** The background copy: reads its options from stdin and serves, reporting on fd 3. */
+export async function runDaemonChild(): Promise<number> {
+  const options = JSON.parse(await Bun.stdin.text()) as ServerOptions;
+  try {
+    return await runServer(options, Number(process.env[READY_FD_ENV] ?? 3));
+  } catch (error) {
+    // The starter has heard the reason; the log keeps it too.
+    console.error(`depot: ${error instanceof DepotError ? error.message : ((error as Error)?.stack ?? error)}`);
+    return 1;
   }
 }

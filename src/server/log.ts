@@ -8,9 +8,9 @@
  */
 import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { DepotError } from "../errors.ts";
+import { LOG_LEVELS, type LogLevel } from "../log-level.ts";
 
-export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel };
 
 /**
  * Opens a log file for appending, never through a symbolic link: in a

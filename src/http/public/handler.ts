@@ -19,7 +19,11 @@
  * so tests call it without a socket; the worker serves it with Bun.serve.
  */
 import { VERSION } from "../../version.ts";
-import type { MetricsRegistry } from "../../server/metrics/registry.ts";
+/** Where the routes count requests (the worker's metrics registry): what they need of it, so this face imports no server module. */
+export interface RequestCounter {
+  count(name: string, labels: Record<string, string>): void;
+  observe(name: string, labels: Record<string, string>, value: number): void;
+}
 import type { OcspAnswer, OcspResponder } from "../../ocsp/responder.ts";
 import { decodeGetPath, MalformedOcspRequest } from "../../ocsp/request.ts";
 import type { CrlCopy, Publication } from "./publication.ts";
@@ -36,7 +40,7 @@ export interface PublicRoutesOptions {
   ocsp: OcspResponder;
   publication: Publication;
   /** Counts requests and OCSP statuses; absent in tests that do not look. */
-  metrics?: MetricsRegistry;
+  metrics?: RequestCounter;
   /** The Prometheus text of all workers (MetricsReporter.scrape). */
   scrape?: () => string;
   /** Whether the ledger answers a read, for /health. */

@@ -6,23 +6,6 @@
  */
 import { DepotError } from "../../errors.ts";
 
-/** The URL as given, checked: http (OCSP and CRLs are fetched over plain HTTP: they are signed, and a TLS check would need them), no query or fragment, no trailing slash. */
-export function parsePublicUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text.trim());
-  } catch {
-    throw new DepotError("E_BAD_ARGUMENT", `--public-url must be a URL like http://ca.example.com, not '${text}'`);
-  }
-  if (url.protocol !== "http:") {
-    throw new DepotError("E_BAD_ARGUMENT", `--public-url must be an http:// URL (OCSP and CRL clients such as nginx fetch over plain HTTP; the answers are signed), not '${text}'`);
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    throw new DepotError("E_BAD_ARGUMENT", `--public-url takes no query, fragment or credentials: '${text}'`);
-  }
-  return url.href.replace(/\/+$/, "");
-}
-
 /** `--ocsp-validity`: seconds, or a number with s, m, h or d; from one minute to seven days. */
 export function parseOcspValidity(text: string): number {
   const match = /^(\d+)\s*([smhd]?)$/i.exec(text.trim());

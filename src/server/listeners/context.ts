@@ -18,7 +18,7 @@ export interface ListenerContext {
   /** A key pair of this type, from the worker's pool when it holds that type. */
   makeKeys(type: KeyType): Promise<KeyPair>;
   config: WorkerConfig;
-  /** The worker's counters (src/http/metrics.ts), flushed to every worker's totals. */
+  /** The worker's counters (src/server/metrics/registry.ts), flushed to every worker's totals. */
   metrics: WorkerMetrics;
   /** A line for the supervisor's log (filtered by the worker's level). */
   log(level: LogLevel, message: string): void;

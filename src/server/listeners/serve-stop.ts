@@ -1,8 +1,8 @@
 /**
  * @module
  * How a `Bun.serve` listener stops, the same for every kind that serves
- * HTTP (`http`: `src/http/public/listener.ts`; `https`:
- * `src/http/api/https-listener.ts`). A graceful stop (QUIT, HUP, TTOU, the
+ * HTTP (`http`: `public-listener.ts`; `https`:
+ * `https.ts`, both beside this file). A graceful stop (QUIT, HUP, TTOU, the
  * lifeline):
  *
  * 1. for CLOSE_GRACE_MS the listener still answers, every answer with
