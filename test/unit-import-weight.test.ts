@@ -46,7 +46,7 @@ test("a worker's static imports (line protocol, plain HTTP metrics) stay clear o
 });
 
 test("the HTTPS listener's static imports (the API, reading CSRs) stay clear of @peculiar/* and jose (ACME and PKCS#12 load on demand)", () => {
-  expect(heavyImports("http/api/https-listener.ts", /^@peculiar\/|^reflect-metadata$|^tsyringe$|^jose$/)).toEqual([]);
+  expect(heavyImports("server/listeners/https.ts", /^@peculiar\/|^reflect-metadata$|^tsyringe$|^jose$/)).toEqual([]);
 });
 
 test("the upkeep process's static imports stay clear of @peculiar/*", () => {
