@@ -10,6 +10,7 @@
  * the signature. The tests read the same requests with that library and
  * compare (test/ocsp-codec.test.ts).
  */
+import { childrenWithin, type Element, readElementWithin } from "../ca/der.ts";
 import { magnitudeHex } from "../ca/serial.ts";
 
 /** The request cannot be read: answered `malformedRequest`. */
@@ -52,40 +53,21 @@ const OCTET_STRING = 0x04;
 const INTEGER = 0x02;
 const OID = 0x06;
 
-interface Element {
-  tag: number;
-  start: number;
-  contentStart: number;
-  end: number;
-}
-
-/** One element within `limit`, every length checked. */
+/** The DER reader's bounds-checked walk, its refusals as malformed requests. */
 function element(der: Uint8Array, offset: number, limit: number): Element {
-  if (offset + 2 > limit) throw new MalformedOcspRequest("truncated DER");
-  const tag = der[offset]!;
-  if ((tag & 0x1f) === 0x1f) throw new MalformedOcspRequest("unexpected high tag number");
-  let length = der[offset + 1]!;
-  let contentStart = offset + 2;
-  if (length & 0x80) {
-    const count = length & 0x7f;
-    if (count === 0 || count > 3 || contentStart + count > limit) throw new MalformedOcspRequest("bad DER length");
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + der[contentStart + i]!;
-    contentStart += count;
-  }
-  const end = contentStart + length;
-  if (end > limit) throw new MalformedOcspRequest("truncated DER");
-  return { tag, start: offset, contentStart, end };
+  return malformedOnError(() => readElementWithin(der, offset, limit));
 }
 
 function children(der: Uint8Array, parent: Element): Element[] {
-  const found: Element[] = [];
-  for (let offset = parent.contentStart; offset < parent.end; ) {
-    const child = element(der, offset, parent.end);
-    found.push(child);
-    offset = child.end;
+  return malformedOnError(() => childrenWithin(der, parent));
+}
+
+function malformedOnError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new MalformedOcspRequest((error as Error).message);
   }
-  return found;
 }
 
 function expect(el: Element | undefined, tag: number, what: string): Element {

@@ -103,14 +103,9 @@ function encodeExtensions(names: readonly string[]): Uint8Array {
   return w.bytes();
 }
 
-export interface ParsedSshCertificate {
+/** A certificate's fields as read back: what was signed, options and extensions by their names. */
+export interface ParsedSshCertificate extends Omit<SshCertificateRequest, "publicKey" | "criticalOptions" | "extensions"> {
   certType: string;
-  kind: SshCertificateKind;
-  serial: bigint;
-  keyId: string;
-  principals: string[];
-  validAfter: Date;
-  validBefore: Date;
   criticalOptions: Record<string, string>;
   extensions: string[];
   /** The signing CA's public key blob. */

@@ -49,30 +49,24 @@ export interface SshStore {
   revocations(now: Date): Promise<SshRevocations>;
 }
 
-/** The audit records of SSH certificates: the same chain, their own events. */
-export function sshIssueEntry(record: SshCertificateRecord, actor: AuditActor): AuditEntry {
+/** The audit records of SSH certificates: the same chain, their own events; never a key. */
+function sshEntry(event: "ssh-issue" | "ssh-revoke", record: SshCertificateSummary, actor: AuditActor): AuditEntry {
   return {
-    event: "ssh-issue",
+    event,
     requester: actor.requester,
     ...(actor.client ? { client: actor.client } : {}),
     serial: record.serial,
     subject: record.keyId,
-    sans: record.principals,
     profile: `ssh-${record.kind}`,
-    keyType: record.keyType,
   };
 }
 
+export function sshIssueEntry(record: SshCertificateRecord, actor: AuditActor): AuditEntry {
+  return { ...sshEntry("ssh-issue", record, actor), sans: record.principals, keyType: record.keyType };
+}
+
 export function sshRevokeEntry(record: SshCertificateSummary, reason: string, actor: AuditActor): AuditEntry {
-  return {
-    event: "ssh-revoke",
-    requester: actor.requester,
-    ...(actor.client ? { client: actor.client } : {}),
-    serial: record.serial,
-    subject: record.keyId,
-    profile: `ssh-${record.kind}`,
-    reason,
-  };
+  return { ...sshEntry("ssh-revoke", record, actor), reason };
 }
 
 /** Status as `depot list` shows it: revoked, expired, or valid. */
