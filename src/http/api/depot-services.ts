@@ -21,6 +21,8 @@ export interface DepotServicesOptions {
    * answers from the ledger at once.
    */
   publishOnRevoke?: boolean;
+  /** `POST /v1/renew`: --renew-after-expiry (default 0: expired certificates are refused) and --api-url. */
+  renewal?: { afterExpiryMs?: number; apiUrl?: string };
 }
 
 export function depotApiServices(depot: Depot, options: DepotServicesOptions = {}): ApiServices {
@@ -42,6 +44,11 @@ export function depotApiServices(depot: Depot, options: DepotServicesOptions = {
     async revoke(serial, reason, requester) {
       const { record, crl } = await depot.revoke(serial, reason, { publish: options.publishOnRevoke !== false, requester });
       return { record, ...(crl ? { crlNumber: crl.crlNumber } : {}) };
+    },
+    renewal: {
+      afterExpiryMs: options.renewal?.afterExpiryMs ?? 0,
+      caNotAfter: depot.issuer.certificate.notAfter,
+      ...(options.renewal?.apiUrl ? { apiUrl: options.renewal.apiUrl } : {}),
     },
     ...(options.metrics ? { metrics: options.metrics } : {}),
     now: () => new Date(),

@@ -25,6 +25,7 @@ export function open(spec: HttpsListenerSpec, context: ListenerContext): OpenedL
     depotApiServices(context.depot, {
       makeKeys: context.makeKeys,
       publishOnRevoke: false,
+      renewal: { ...(spec.renewAfterExpiryMs ? { afterExpiryMs: spec.renewAfterExpiryMs } : {}), ...(spec.apiUrl ? { apiUrl: spec.apiUrl } : {}) },
       ...(metrics.reporter ? { metrics: async () => metrics.reporter?.scrape() ?? "" } : {}),
     }),
     {
