@@ -66,7 +66,9 @@ export async function renewCertificate(call: OpenCall): Promise<Response> {
 
   const profile = record.type as "client" | "server";
   const subject = parseDn(record.subject);
-  const subjectAltNames = profile === "server" ? hostNamesOfCertificate(certificateDer) : [];
+  // The CN's name is written into the SAN again by the profile (serverNames): only the others are asked for, as at first issue.
+  const commonName = subject.find((attribute) => attribute.name === "CN")?.value.toLowerCase();
+  const subjectAltNames = profile === "server" ? hostNamesOfCertificate(certificateDer).filter((name) => name !== commonName) : [];
   const key = claims.csr !== undefined ? await services.readCsr(claims.csr) : sameKey(fields.spki, record.keyType);
   const lifetime = renewedLifetimeMs(record, renewal.caNotAfter, now, BACKDATE_MS);
   // The half millisecond keeps the product with DAY_MS from rounding below the lifetime (Date truncates).
