@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import type { CertificateRecord } from "../src/ca/ledger.ts";
 import { checkClaims, renewalRefusal, renewedLifetimeMs, SeenProofs } from "../src/http/api/renew-proof.ts";
-import { checkInterval, JITTER_FRACTION, MAX_JITTER_MS, MAX_RETRY_MS, nextWakeMs, renewalDue, retryDelay } from "../src/renew/schedule.ts";
+import { checkInterval, JITTER_FRACTION, MAX_JITTER_MS, MAX_RETRY_MS, nextWakeMs, renewalDue, renewalDueAfterRenewal, retryDelay } from "../src/renew/schedule.ts";
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -23,6 +23,12 @@ describe("when a certificate is due", () => {
     expect(renewalDue(life(90 * DAY), 45 * DAY, 0)).toEqual(at(45 * DAY));
     // 90 days, --renew-before 7d: two thirds comes first.
     expect(renewalDue(life(90 * DAY), 7 * DAY, 0)).toEqual(at(60 * DAY));
+  });
+
+  test("a certificate just renewed is not due again at once for a --renew-before longer than its life: two thirds hold", () => {
+    expect(renewalDueAfterRenewal(life(DAY), 2 * DAY, 0, at(0))).toEqual(at((DAY * 2) / 3));
+    // When --renew-before leaves time, it still counts.
+    expect(renewalDueAfterRenewal(life(90 * DAY), 45 * DAY, 0, at(0))).toEqual(at(45 * DAY));
   });
 
   test("jitter only brings it forward, by at most a twentieth of the life and at most six hours", () => {

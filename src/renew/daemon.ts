@@ -13,7 +13,7 @@ import { DepotError, messageOf } from "../errors.ts";
 import { requestRenewal, type Renewed } from "./client.ts";
 import { runAfterRenewal } from "./command.ts";
 import { finishInterruptedInstall, installRenewal, keepPendingKey } from "./install.ts";
-import { checkInterval, nextWakeMs, renewalDue, retryDelay, type Validity } from "./schedule.ts";
+import { checkInterval, nextWakeMs, renewalDue, renewalDueAfterRenewal, retryDelay, type Validity } from "./schedule.ts";
 
 export interface RenewSettings {
   certPath: string;
@@ -80,14 +80,16 @@ export async function runRenewDaemon(settings: DaemonSettings): Promise<void> {
   let jitter = random();
   let failures = 0;
   let announced = "";
+  /** The serial this daemon installed last: not renewed again at once for --renew-before. */
+  let installed = "";
   settings.log(`watching ${settings.certPath} (renewing through ${settings.server}); pid ${process.pid}`);
   while (!settings.signal.aborted) {
     let waitMs: number;
     try {
       const current = readCurrent(settings.certPath);
-      const due = renewalDue(current, settings.renewBeforeMs, jitter);
+      const due = current.serial === installed ? renewalDueAfterRenewal(current, settings.renewBeforeMs, jitter, now()) : renewalDue(current, settings.renewBeforeMs, jitter);
       if (now() >= due) {
-        await renewOnce(settings);
+        installed = (await renewOnce(settings)).serial.toUpperCase();
         failures = 0;
         jitter = random();
         continue;
