@@ -133,7 +133,7 @@ export async function requestRenewal(request: RenewalRequest, now = new Date()):
 }
 
 /** The private key, which must be the certificate's: a proof signed by another key would only be refused. */
-function privateKeyOf(pem: string, certificateSpki: Uint8Array): KeyObject {
+export function privateKeyOf(pem: string, certificateSpki: Uint8Array): KeyObject {
   let key: KeyObject;
   try {
     key = createPrivateKey(pem);

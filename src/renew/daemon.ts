@@ -9,8 +9,8 @@
 import { readFileSync } from "node:fs";
 import { certificateDerFromPem, readCertificateDer } from "../ca/certificate-der.ts";
 import { serialOfCertificate } from "../ca/certificate-names.ts";
-import { DepotError, messageOf } from "../errors.ts";
-import { requestRenewal, type Renewed } from "./client.ts";
+import { DepotError, ioError, messageOf } from "../errors.ts";
+import { privateKeyOf, requestRenewal, type Renewed } from "./client.ts";
 import { runAfterRenewal } from "./command.ts";
 import { finishInterruptedInstall, installRenewal, keepPendingKey } from "./install.ts";
 import { checkInterval, nextWakeMs, renewalDue, renewalDueAfterRenewal, retryDelay, type Validity } from "./schedule.ts";
@@ -72,8 +72,23 @@ export async function renewOnce(settings: RenewSettings): Promise<Renewed> {
   return renewed;
 }
 
-/** The daemon's loop; resolves once the signal is aborted. */
+/** What must hold before the daemon starts (else it exits, and a service manager says why): both files readable, the key the certificate's. */
+function checkFiles(settings: RenewSettings): void {
+  const finished = finishInterruptedInstall(settings.certPath, settings.keyPath);
+  if (finished) settings.log(finished);
+  readCurrent(settings.certPath);
+  let keyPem: string;
+  try {
+    keyPem = readFileSync(settings.keyPath, "utf8");
+  } catch (error) {
+    throw ioError("read", settings.keyPath, error);
+  }
+  privateKeyOf(keyPem, readCertificateDer(certificateDerFromPem(readFileSync(settings.certPath, "utf8"))).spki);
+}
+
+/** The daemon's loop; resolves once the signal is aborted. Throws at once when the files are unusable; later failures are retried. */
 export async function runRenewDaemon(settings: DaemonSettings): Promise<void> {
+  checkFiles(settings);
   const now = settings.now ?? (() => new Date());
   const random = settings.random ?? Math.random;
   // One jitter per certificate: drawn again after each renewal.
