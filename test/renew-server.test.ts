@@ -163,3 +163,34 @@ test("a proof signed by another key, or made for another server (aud), is refuse
   const list = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", caOf(strict), `https://localhost:${strictPort}/v1/certificates`]);
   expect(list.stdout).toBe("401");
 });
+
+test("a renewal killed between installing the certificate and its new key is finished on the next run; a stale pending key is removed", () => {
+  const files = issueThroughApi(strictPort, caOf(strict), token, { type: "server", cn: "crash.example.com", days: 3 }, dir, "crash");
+  const oldKey = readFileSync(files.key, "utf8");
+  expect(renew(strict, strictPort, files, "--new-key").exitCode).toBe(0);
+  const newKey = readFileSync(files.key, "utf8");
+  // As if killed after the certificate's rename: the new key still waits as KEY.next, the old one is in place.
+  writeFileSync(`${files.key}.next`, newKey, { mode: 0o600 });
+  writeFileSync(files.key, oldKey, { mode: 0o600 });
+  const finished = renew(strict, strictPort, files);
+  expect(finished.stderr).toContain(`finished an interrupted renewal: ${files.key} now holds the key of ${files.cert}`);
+  expect(finished.exitCode).toBe(0);
+  expect(readFileSync(files.key, "utf8")).toBe(newKey);
+  expect(x509(files.cert, "-pubkey")).toBe(openssl(["pkey", "-in", files.key, "-pubout"]).stdout.trim());
+  // A pending key that belongs to no certificate (its renewal got no answer) is dropped.
+  writeFileSync(`${files.key}.next`, oldKey, { mode: 0o600 });
+  const stale = renew(strict, strictPort, files);
+  expect(stale.stderr).toContain(`removed ${files.key}.next, the key of a renewal that got no certificate`);
+  expect(stale.exitCode).toBe(0);
+  expect(existsSync(`${files.key}.next`)).toBe(false);
+});
+
+test("the same proof twice to one worker: the second is refused as a replay (401)", async () => {
+  // The lenient server has one worker, so both requests meet the same memory of jti values.
+  const copy = await recordCertificate(lenient.depotPath, "twice-copy.example.com", new Date(Date.now() - 60_000), new Date(Date.now() + DAY), dir);
+  const der = certificateDerFromPem(readFileSync(copy.cert, "utf8"));
+  const proof = await makeProof(der, createPrivateKey(readFileSync(copy.key, "utf8")), `https://localhost:${lenientPort}/v1/renew`, new Date());
+  expect(postRenew(lenientPort, lenient, proof).status).toBe(201);
+  const again = postRenew(lenientPort, lenient, proof);
+  expect({ status: again.status, detail: again.body.detail }).toEqual({ status: 401, detail: "this renewal request was already used (jti); make a new one" });
+});
