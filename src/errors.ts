@@ -18,6 +18,8 @@ export type ErrorCode =
   | "E_LEDGER"
   | "E_NOT_DELIVERED"
   | "E_SERVER"
+  /** `depot renew`: the CA server could not be reached or refused the renewal. */
+  | "E_RENEW"
   | "E_LEDGER_UNAVAILABLE";
 
 export class DepotError extends Error {

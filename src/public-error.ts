@@ -62,6 +62,8 @@ const KIND_OF_CODE: Record<ErrorCode, ErrorKind> = {
   E_BAD_PASSPHRASE: "internal",
   E_NOT_DELIVERED: "internal",
   E_SERVER: "internal",
+  // Only `depot renew` throws it, about the CA server it asked; no face answers with it.
+  E_RENEW: "internal",
 };
 
 /** SQLite result codes that mean the ledger cannot be reached or written now, not that the request is wrong. */

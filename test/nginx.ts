@@ -21,6 +21,12 @@ export interface NginxOptions {
   key?: string;
   /** Directives for the server block, one or more lines: ssl_client_certificate, ssl_verify_client, ssl_verify_depth, ssl_crl, ssl_ocsp, resolver, ... */
   directives?: string;
+  /**
+   * A master process and one worker, so `nginx -s reload` reloads as in
+   * production (the default single process's reload is unreliable: after a
+   * SIGHUP it answered TLS clients with plain bytes). Stopped with SIGTERM.
+   */
+  masterProcess?: boolean;
 }
 
 export interface RunningNginx {
@@ -71,6 +77,14 @@ async function startOnce(options: NginxOptions): Promise<StartAttempt> {
   const stderrDone = drain(proc.stderr, stderr);
   const errorLog = () => (existsSync(errorLogFile) ? readFileSync(errorLogFile, "utf8") : "");
   const stop = async () => {
+    if (options.masterProcess && proc.exitCode === null) {
+      // SIGTERM: the master stops its worker first (a SIGKILLed master would leave it holding the port).
+      proc.kill("SIGTERM");
+      const killer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
+      await proc.exited;
+      clearTimeout(killer);
+      return;
+    }
     // Nothing of its state matters after a test, and SIGKILL cannot be held up by open connections.
     proc.kill("SIGKILL");
     await proc.exited;
@@ -95,10 +109,11 @@ async function startOnce(options: NginxOptions): Promise<StartAttempt> {
 
 function nginxConf(parts: NginxOptions & { prefix: string; port: number; errorLogFile: string }): string {
   const directives = (parts.directives ?? "").replace(/^/gm, "    ");
+  const processes = parts.masterProcess
+    ? "master_process on;\nworker_processes 1;\n"
+    : "# One process, no workers: killing it stops all of nginx.\nmaster_process off;\n";
   return `daemon off;
-# One process, no workers: killing it stops all of nginx.
-master_process off;
-pid ${parts.prefix}/nginx.pid;
+${processes}pid ${parts.prefix}/nginx.pid;
 error_log ${parts.errorLogFile} info;
 events {}
 http {

@@ -18,6 +18,7 @@ const LAYERS: [string, number][] = [
   ["ocsp", 2],
   ["acme", 2],
   ["line", 2],
+  ["renew", 2], // the renewal client `depot renew` runs
   ["http", 3], // the plain-HTTP face serves OCSP
   ["store", 4], // backends: above every face, so no face reaches a backend
   ["server", 5],

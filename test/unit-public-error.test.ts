@@ -33,6 +33,7 @@ test("each DepotError code has its kind and status", () => {
     E_BAD_PASSPHRASE: ["internal", 500],
     E_NOT_DELIVERED: ["internal", 500],
     E_SERVER: ["internal", 500],
+    E_RENEW: ["internal", 500],
   };
   for (const [code, [kind, status]] of Object.entries(expected)) {
     const failure = publicError(new DepotError(code as ErrorCode, "x"));

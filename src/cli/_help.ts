@@ -43,6 +43,10 @@ export const EXAMPLES: Record<string, string[]> = {
   "audit verify": ["depot audit verify ~/ca"],
   "audit export": ["depot audit export ~/ca --after 100"],
   acme: ["depot acme eab ~/ca --name team-a --allow '*.team-a.example.com'"],
+  renew: [
+    "depot renew --cert www.crt --key www.key --server https://ca.example.com:8443 --ca-file ca.crt",
+    "depot renew --cert www.crt --key www.key --server https://ca.example.com:8443 --daemon --exec 'systemctl reload nginx'",
+  ],
   "acme eab": ["depot acme eab ~/ca --name team-a --allow '*.team-a.example.com'"],
 };
 

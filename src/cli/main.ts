@@ -35,6 +35,7 @@ export const commands: Record<string, Loader> = {
   key: () => load(import("./key.ts")),
   root: () => load(import("./root.ts")),
   intermediate: () => load(import("./intermediate.ts")),
+  renew: () => load(import("./renew.ts")),
 };
 
 const DESCRIPTION = "A mini certificate authority: CA library, command line and pre-forking server.";

@@ -19,6 +19,7 @@ import { LOG_LEVELS, type LogLevel } from "../server/log.ts";
 import { defaultDepotPath, defaultPidFile } from "../server/paths.ts";
 import type { HttpsListenerSpec } from "../server/listeners/types.ts";
 import { ACME_START_ARGS, acmeFromStartArgs } from "../acme/options.ts";
+import { parseDurationMs } from "../duration.ts";
 import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 import { requireServerPlatform } from "./_server-platform.ts";
 import { passphraseArgs } from "./_passphrase-args.ts";
@@ -44,6 +45,7 @@ const args = {
   "https-name": { type: "string", description: "A name of the HTTPS certificate the depot issues itself (repeatable; default: localhost, 127.0.0.1, ::1 and the host name)" },
   "https-cert": { type: "string", description: "Serve this certificate (PEM, with its chain) instead of one the depot issues; needs --https-key" },
   "https-key": { type: "string", description: "The key of --https-cert (PEM)" },
+  "renew-after-expiry": { type: "string", description: "POST /v1/renew also renews a certificate that expired at most this long ago, e.g. 7d (off: an expired certificate is refused)" },
   "api-url": { type: "string", description: "The HTTPS API's base URL as clients reach it (default: depot.cnf's api_url)" },
   "audit-log": { type: "string", description: "Also append the audit records (issuances, revocations, token changes) to this file as JSON lines" },
   "http-port": { type: "string", description: "Port of the plain-HTTP listener: OCSP, CRL, CA certificate, health, metrics (off unless given)" },
@@ -70,6 +72,11 @@ export async function runStart(rawArgs: string[]): Promise<number> {
   const settings = depotSettings(options.depot);
   const https = await httpsListener(parsed, rawArgs, options.depot, settings);
   if (https) options.listeners.push(https);
+  const renewAfterExpiry = lastOf(parsed["renew-after-expiry"]);
+  if (renewAfterExpiry !== undefined) {
+    if (!https) throw new DepotError("E_BAD_ARGUMENT", "--renew-after-expiry needs --https-port (renewal is POST /v1/renew)");
+    https.renewAfterExpiryMs = parseDurationMs(renewAfterExpiry, "--renew-after-expiry");
+  }
   const apiUrl = lastOf(parsed["api-url"]) ?? settings?.apiUrl;
   if (apiUrl !== undefined) {
     options.apiUrl = parseApiUrl(apiUrl);

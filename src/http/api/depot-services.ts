@@ -27,6 +27,8 @@ export interface DepotServicesOptions {
   publishOnRevoke?: boolean;
   /** SSH CA keys handed over decrypted (an encrypted depot in a server). */
   sshCaKeys?: SshCaKeys;
+  /** `POST /v1/renew`: --renew-after-expiry (default 0: expired certificates are refused) and --api-url. */
+  renewal?: { afterExpiryMs?: number; apiUrl?: string };
 }
 
 export function depotApiServices(depot: Depot, options: DepotServicesOptions = {}): ApiServices {
@@ -54,6 +56,11 @@ export function depotApiServices(depot: Depot, options: DepotServicesOptions = {
       const record = await depot.ledger.ssh.revoke(serial, reason, new Date(), requester);
       if (options.publishOnRevoke !== false) await publishKrl(depot.layout.root, depot.ledger.ssh);
       return record;
+    },
+    renewal: {
+      afterExpiryMs: options.renewal?.afterExpiryMs ?? 0,
+      caNotAfter: depot.issuer.certificate.notAfter,
+      ...(options.renewal?.apiUrl ? { apiUrl: options.renewal.apiUrl } : {}),
     },
     ...(options.metrics ? { metrics: options.metrics } : {}),
     now: () => new Date(),

@@ -9,6 +9,7 @@ import { type ErrorKind, isServerSide, publicError } from "../../public-error.ts
 import { HttpProblem, problemResponse } from "../problem.ts";
 import { authenticate, requireAdmin } from "./auth.ts";
 import { type Call, issueCertificate, listCertificates, revokeCertificate, showCertificate } from "./certificates.ts";
+import { type OpenCall, renewCertificate } from "./renew.ts";
 import type { ApiServices } from "./services.ts";
 import { issueSshCertificate, revokeSshCertificate } from "./ssh-certificates.ts";
 
@@ -31,11 +32,10 @@ export interface ApiHooks {
 
 export type ApiHandler = (request: Request, context?: ApiContext) => Promise<Response>;
 
-interface Route {
-  name: string;
-  pattern: RegExp;
-  methods: Record<string, (call: Call, ...params: string[]) => Promise<Response>>;
-}
+type Route =
+  | { name: string; pattern: RegExp; methods: Record<string, (call: Call, ...params: string[]) => Promise<Response>>; withoutToken?: false }
+  /** A route whose request authenticates itself (renew: a JWS by the certificate's key): no bearer token is asked for. */
+  | { name: string; pattern: RegExp; methods: Record<string, (call: OpenCall) => Promise<Response>>; withoutToken: true };
 
 const ROUTES: Route[] = [
   { name: "certificates", pattern: /^\/v1\/certificates\/?$/, methods: { POST: issueCertificate, GET: listCertificates } },
@@ -44,6 +44,7 @@ const ROUTES: Route[] = [
   { name: "metrics", pattern: /^\/v1\/metrics$/, methods: { GET: metrics } },
   { name: "ssh-certificates", pattern: /^\/v1\/ssh\/certificates\/?$/, methods: { POST: issueSshCertificate } },
   { name: "ssh-revoke", pattern: /^\/v1\/ssh\/certificates\/([^/]+)\/revoke$/, methods: { POST: revokeSshCertificate } },
+  { name: "renew", pattern: /^\/v1\/renew$/, methods: { POST: renewCertificate }, withoutToken: true },
 ];
 
 export function createApi(services: ApiServices, hooks: ApiHooks): ApiHandler {
@@ -57,13 +58,17 @@ export function createApi(services: ApiServices, hooks: ApiHooks): ApiHandler {
       const route = ROUTES.find((r) => r.pattern.test(url.pathname));
       if (!route) throw new HttpProblem(404, `no such API path: ${url.pathname.slice(0, 100)}`, { slug: "not-found" });
       routeName = route.name;
-      const handler = route.methods[request.method === "HEAD" ? "GET" : request.method];
-      if (!handler) throw new HttpProblem(405, `${request.method} is not allowed on ${url.pathname.slice(0, 100)}`, { headers: { allow: Object.keys(route.methods).join(", ") } });
-      const params = route.pattern.exec(url.pathname)!.slice(1).map(decodeURIComponent);
+      const method = request.method === "HEAD" ? "GET" : request.method;
+      if (!Object.hasOwn(route.methods, method)) throw new HttpProblem(405, `${request.method} is not allowed on ${url.pathname.slice(0, 100)}`, { headers: { allow: Object.keys(route.methods).join(", ") } });
       const now = services.now();
-      const token = await authenticate(request, services, now);
-      const requester = { requester: `token:${token.name}`, ...(context.clientAddress ? { client: context.clientAddress } : {}) };
-      response = await handler({ request, url, token, requester, services, now }, ...params);
+      if (route.withoutToken) {
+        response = await route.methods[method]!({ request, url, services, now, ...(context.clientAddress ? { clientAddress: context.clientAddress } : {}) });
+      } else {
+        const params = route.pattern.exec(url.pathname)!.slice(1).map(decodeURIComponent);
+        const token = await authenticate(request, services, now);
+        const requester = { requester: `token:${token.name}`, ...(context.clientAddress ? { client: context.clientAddress } : {}) };
+        response = await route.methods[method]!({ request, url, token, requester, services, now }, ...params);
+      }
     } catch (error) {
       response = problemResponse(asProblem(error, hooks));
     }

@@ -24,6 +24,15 @@ export interface CertificatePage {
   next?: string;
 }
 
+export interface RenewalSettings {
+  /** 0: an expired certificate is refused (`depot start --renew-after-expiry`). */
+  afterExpiryMs: number;
+  /** No certificate outlives the CA. */
+  caNotAfter: Date;
+  /** The base URL clients reach the API at (--api-url): `aud` may name it. */
+  apiUrl?: string;
+}
+
 export interface ApiServices {
   tokens: TokenStore;
   /** The CA certificate, PEM: the chain of every answer. */
@@ -48,6 +57,8 @@ export interface ApiServices {
   signSsh?(request: SshIssueRequest): Promise<SshCertificateRecord>;
   /** Revokes an SSH certificate; the KRL follows (at once, or within the upkeep's next poll in a server). */
   revokeSsh?(serial: string, reason: RevocationReason, requester: Requester): Promise<SshCertificateRecord>;
+  /** `POST /v1/renew` (renew.ts): how long after expiry a certificate is still renewed, the CA's end, the --api-url. Absent: 404. */
+  renewal?: RenewalSettings;
   /** Prometheus text for `/v1/metrics`, when the server has a metrics registry. */
   metrics?(): Promise<string>;
   now(): Date;

@@ -25,6 +25,7 @@ export async function open(spec: HttpsListenerSpec, context: ListenerContext): P
       makeKeys: context.makeKeys,
       publishOnRevoke: false,
       ...(context.sshCaKeys ? { sshCaKeys: context.sshCaKeys } : {}),
+      renewal: { ...(spec.renewAfterExpiryMs ? { afterExpiryMs: spec.renewAfterExpiryMs } : {}), ...(spec.apiUrl ? { apiUrl: spec.apiUrl } : {}) },
       ...(metrics.reporter ? { metrics: async () => metrics.reporter?.scrape() ?? "" } : {}),
     }),
     {

@@ -48,6 +48,8 @@ export interface HttpsListenerSpec {
   acme?: AcmeSettings;
   /** The base URL clients reach this listener at (--api-url, depot.cnf's api_url): ACME's absolute URLs use it. */
   apiUrl?: string;
+  /** `POST /v1/renew` renews a certificate up to this long after it expired (--renew-after-expiry); absent: expired ones are refused. */
+  renewAfterExpiryMs?: number;
 }
 
 /** Every kind of listener. */
