@@ -9,7 +9,6 @@
  * `jti`, and optionally `csr` (a new key).
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { compactVerify } from "jose";
 import type { CertificateRecord } from "../../ca/ledger.ts";
 import { describePublicKey } from "../../ca/keys.ts";
 import { HttpProblem } from "../problem.ts";
@@ -76,6 +75,8 @@ export async function verifyProof(compact: string, spki: Uint8Array, alg: string
     throw refused("the certificate's key cannot verify a signature");
   }
   try {
+    // jose is loaded by the first renewal, not by every worker that serves the API.
+    const { compactVerify } = await import("jose");
     return (await compactVerify(compact.trim(), key, { algorithms })).payload;
   } catch {
     throw refused("the renewal request's signature does not verify with the certificate's key");
