@@ -44,6 +44,11 @@ function ledgerCases(name: string, makeDepot: () => Promise<{ path: string; env:
           [serialOf(second), "host", "valid", ["web1.example.com", "web1"]],
         ]),
       );
+      const shown = ssh(["show", path, serialOf(first)]);
+      expect(shown.stdout).toContain(`Serial:      ${serialOf(first)}\nType:        user certificate\nKey ID:      alice\nPrincipals:  alice\n`);
+      expect(shown.stdout).toMatch(/\nKey: {9}ssh-ed25519 SHA256:\S+\n/);
+      expect(shown.stdout).toMatch(/\nStatus:      valid\n/);
+      expect(shown.stdout.trim().split("\n").at(-1)).toBe(readFileSync(first, "utf8").trim());
       const krl = join(path, "ssh", "revoked.krl");
       expect(run(["ssh-keygen", "-Q", "-f", krl, first]).exitCode).toBe(0);
 

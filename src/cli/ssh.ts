@@ -12,6 +12,7 @@ import { caKeyIsEncrypted } from "../ca/ca-key.ts";
 import { depotLayout } from "../ca/layout.ts";
 import { parseDuration } from "../ca/tokens.ts";
 import { DepotError, ioError } from "../errors.ts";
+import { printable } from "../ca/dn.ts";
 import type { SshCertificateKind } from "../ca/ssh/certificate.ts";
 import { issueSshCertificate } from "../ca/ssh/issue.ts";
 import { publishKrl } from "../ca/ssh/krl-publisher.ts";
@@ -184,6 +185,27 @@ const list = command({
   },
 });
 
+const show = command({
+  meta: { name: "show", description: "Print one SSH certificate: a summary from the ledger, then its line (as in a -cert.pub file)." },
+  args: { path, serial: { type: "positional", description: "The certificate's serial, decimal, as ssh-keygen -L prints it", required: true } },
+  async run({ args }) {
+    const serial = checkSerial(args.serial);
+    const record = await withDepot(resolve(args.path), (depot) => depot.ledger.ssh.find(serial));
+    if (!record) throw new DepotError("E_NOT_FOUND", `no SSH certificate with serial ${serial} in this depot`);
+    const now = new Date();
+    const lines = [
+      `Serial:      ${record.serial}`,
+      `Type:        ${record.kind} certificate`,
+      `Key ID:      ${printable(record.keyId)}`,
+      `Principals:  ${printable(record.principals.join(", "))}`,
+      `Key:         ${record.keyType} ${record.keyFingerprint}`,
+      `Valid:       ${record.validAfter.toISOString()} to ${record.validBefore.toISOString()}`,
+      `Status:      ${sshStatusAt(record, now)}${record.revokedAt ? ` since ${record.revokedAt.toISOString()} (${record.revocationReason})` : ""}`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n${record.certificate}\n`);
+  },
+});
+
 const config = command({
   meta: { name: "config", description: "Print the sshd_config and known_hosts lines that trust this depot's SSH CAs." },
   args: { path, "host-pattern": { type: "string", description: "The host names clients trust the host CA for, in known_hosts (default *)" } },
@@ -206,6 +228,6 @@ const config = command({
 });
 
 export default defineCommand({
-  meta: { name: "ssh", description: "SSH certificates: the depot's user and host CAs, signing, revoking, the KRL." },
-  subCommands: { init, sign, revoke, krl, list, config },
+  meta: { name: "ssh", description: "SSH certificates: the depot's user and host CAs, signing, revoking, listing, the KRL." },
+  subCommands: { init, sign, revoke, krl, list, show, config },
 });
