@@ -13,22 +13,34 @@
  * of them in the kernel) right after an earlier run's cleanup, and 552 µs
  * (123 in the kernel) in a folder where nothing had been deleted.
  *
- * So a bench waits, before making its folder, until the last bench cleanup
- * in the same TMPDIR is six minutes old (only on a journal-less ext4, where
- * this applies; `DEPOT_BENCH_NO_WAIT=1` skips the wait). A bench that runs
- * others (bench/run.ts) hands them `childEnvironment`: their folders go
- * inside its own and are removed with it, once, at its exit.
+ * So a bench waits, before making its folder, while creating a file in its
+ * TMPDIR costs more than usual (a probe of 32 files) and something removed
+ * an entry of TMPDIR in the last six minutes (the folder's modification
+ * time, whoever did it). A note of the benches' own cleanups was not
+ * enough: on a fresh machine `npm test` removes hundreds of test folders
+ * from /tmp at its end, and a bench run right after it paid for them. On
+ * 2026-12-04, `bench/cfssl.ts` right after a test run measured depot at
+ * 0.82 and 0.85 × cfssl (then 1.10 as the window passed), and 1.06-1.18 ×
+ * in a quiet folder; cfssl writes no files and was not slowed. The wait
+ * applies only on a journal-less ext4 and lasts at most seven minutes;
+ * `DEPOT_BENCH_NO_WAIT=1` skips it. A bench
+ * that runs others (bench/run.ts) hands them `childEnvironment`: their
+ * folders go inside its own and are removed with it, once, at its exit.
  */
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** How long ext4 without a journal may skip a freed inode: RECENTCY_MIN + RECENTCY_DIRTY. */
 const SKIPPED_FOR_MS = 360_000;
-/** When a bench last removed its folder from this TMPDIR (milliseconds since the epoch). */
-const STAMP = ".depot-bench-removed";
-/** Fewer freed inodes than this cost a new file too little to wait for (a scan of a thousand takes about 0.1 ms). */
-const FEW_FILES = 1000;
+/** A TMPDIR that never stays still this long is used as it is, with a warning. */
+const WAIT_AT_MOST_MS = 420_000;
+/**
+ * Kernel CPU to create an empty file, above which a folder counts as slowed:
+ * 14-31 µs in a quiet folder on this machine, 52-125 µs in /tmp right after a
+ * test run's cleanup, up to 1 ms after a large one.
+ */
+const SLOW_CREATE_US = 40;
 /** Set for a bench's children: their folders are inside the parent's, which removes them. */
 const OWNED_BY_PARENT = "DEPOT_BENCH_PARENT_REMOVES";
 
@@ -48,38 +60,53 @@ export function childEnvironment(folder: string): Record<string, string | undefi
   return { ...process.env, TMPDIR: folder, [OWNED_BY_PARENT]: "1" };
 }
 
-/** Removes a bench folder and, when it held enough files to matter, notes when, for the next run's wait. */
+/** Removes a bench folder (its removal is what the next run's wait sees, in the folder's modification time). */
 export function removeBenchFolder(folder: string): void {
-  let files = 0;
-  try {
-    files = readdirSync(folder, { recursive: true }).length;
-  } catch {
-    // Already gone.
-  }
   rmSync(folder, { recursive: true, force: true });
-  if (files < FEW_FILES) return;
+}
+
+/** Milliseconds since an entry of `folder` was last removed or added. */
+function stillFor(folder: string): number {
+  return Date.now() - statSync(folder).mtimeMs;
+}
+
+/**
+ * Kernel CPU per file to create 32 empty files in a new folder inside
+ * `folder`, removed again (32 freed inodes cost the next file nothing to
+ * speak of): how much a depot's certificate files would pay here now.
+ */
+function createCostUs(folder: string): number {
+  const probe = mkdtempSync(join(folder, ".depot-bench-probe-"));
   try {
-    writeFileSync(join(tmpdir(), STAMP), String(Date.now()));
-  } catch {
-    // Without the note the next run does not wait: slower, not wrong.
+    const before = process.cpuUsage();
+    for (let i = 0; i < 32; i++) closeSync(openSync(join(probe, String(i)), "wx"));
+    return process.cpuUsage(before).system / 32;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
   }
 }
 
 async function waitForFreedInodes(): Promise<void> {
-  if (process.env.DEPOT_BENCH_NO_WAIT === "1" || !skipsFreedInodes(tmpdir())) return;
-  let removedAt: number;
-  try {
-    removedAt = Number(readFileSync(join(tmpdir(), STAMP), "utf8"));
-  } catch {
-    return; // No bench has removed anything here.
-  }
-  const waitMs = removedAt + SKIPPED_FOR_MS - Date.now();
+  const folder = tmpdir();
+  if (process.env.DEPOT_BENCH_NO_WAIT === "1" || !skipsFreedInodes(folder)) return;
+  const waitMs = SKIPPED_FOR_MS - stillFor(folder);
   if (!(waitMs > 0)) return;
+  // A recent change need not be a removal (a folder made or a log written): wait only if files cost more now.
+  const cost = createCostUs(folder);
+  if (cost < SLOW_CREATE_US) return;
   console.error(
-    `waiting ${Math.ceil(waitMs / 1000)} s: a bench removed its depot from ${tmpdir()} at ${new Date(removedAt).toISOString()}, and ext4 without a journal ` +
-      "makes every new file scan past inodes freed in the last 6 minutes (see bench/_work-folder.ts; DEPOT_BENCH_NO_WAIT=1 skips this)",
+    `creating a file in ${folder} costs ${cost.toFixed(0)} µs of kernel CPU now; waiting up to ${Math.ceil(waitMs / 1000)} s: something removed or added an entry of ${folder} at ${new Date(Date.now() - stillFor(folder)).toISOString()} ` +
+      "(a test run's or a bench's cleanup?), and ext4 without a journal makes every new file scan past inodes freed in the last 6 minutes " +
+      "(see bench/_work-folder.ts; DEPOT_BENCH_NO_WAIT=1 skips this, or give TMPDIR a folder of its own)",
   );
-  await Bun.sleep(waitMs);
+  const deadline = Date.now() + WAIT_AT_MOST_MS;
+  while (stillFor(folder) < SKIPPED_FOR_MS) {
+    if (Date.now() >= deadline) {
+      console.error(`${folder} never stayed still for 6 minutes; going on: depot's file creation may be slowed in this run`);
+      return;
+    }
+    await Bun.sleep(Math.min(5_000, SKIPPED_FOR_MS - stillFor(folder) + 100));
+  }
 }
 
 /** Whether `path` is on an ext4 file system without a journal: the kind that skips recently freed inodes. */
