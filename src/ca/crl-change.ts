@@ -9,6 +9,9 @@
  * environment, its output captured (a worker's stdout is its message pipe),
  * and at most COMMAND_TIMEOUT_MS before it is killed.
  */
+import { type CommandOutcome, howItEnded, runShellCommand } from "../shell-command.ts";
+
+export type { CommandOutcome } from "../shell-command.ts";
 
 /** What a depot tells its `onCrlPublished` listener. */
 export interface CrlPublished {
@@ -16,50 +19,15 @@ export interface CrlPublished {
   crlNumber: number;
 }
 
-export interface CommandOutcome {
-  command: string;
-  exitCode: number | null;
-  /** The signal that ended it (SIGKILL when it ran past the timeout). */
-  signal: string | null;
-  timedOut: boolean;
-  /** The end of what it printed, for a message when it failed. */
-  output: string;
-}
-
 export const COMMAND_TIMEOUT_MS = 60_000;
 
-export async function runCrlChangeCommand(command: string, published: CrlPublished, timeoutMs = COMMAND_TIMEOUT_MS): Promise<CommandOutcome> {
-  const child = Bun.spawn(["sh", "-c", command], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, DEPOT_CRL: published.path, DEPOT_CRL_NUMBER: String(published.crlNumber) },
-  });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill("SIGKILL");
-  }, timeoutMs);
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  clearTimeout(timer);
-  return {
-    command,
-    exitCode: child.exitCode,
-    signal: child.signalCode === null ? null : String(child.signalCode),
-    timedOut,
-    output: (stdout + stderr).trim().slice(-500),
-  };
+export function runCrlChangeCommand(command: string, published: CrlPublished, timeoutMs = COMMAND_TIMEOUT_MS): Promise<CommandOutcome> {
+  return runShellCommand(command, { DEPOT_CRL: published.path, DEPOT_CRL_NUMBER: String(published.crlNumber) }, timeoutMs);
 }
 
 /** One line saying how the command ended. */
 export function describeOutcome(outcome: CommandOutcome, crlNumber: number): string {
-  const how = outcome.timedOut
-    ? `was killed after ${COMMAND_TIMEOUT_MS / 1000} s`
-    : outcome.exitCode !== null
-      ? `exited with status ${outcome.exitCode}`
-      : `was ended by ${outcome.signal}`;
-  const output = outcome.exitCode !== 0 && outcome.output ? `: ${outcome.output.replace(/\s*\n\s*/g, " | ")}` : "";
-  return `on-crl-change \`${outcome.command}\` (CRL ${crlNumber}) ${how}${output}`;
+  return `on-crl-change \`${outcome.command}\` (CRL ${crlNumber}) ${howItEnded(outcome, COMMAND_TIMEOUT_MS)}`;
 }
 
 /**

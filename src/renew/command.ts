@@ -6,31 +6,16 @@
  * killed after a minute.
  */
 import { messageOf } from "../errors.ts";
+import { howItEnded, runShellCommand } from "../shell-command.ts";
 
 export const EXEC_TIMEOUT_MS = 60_000;
 
 /** Runs the command; resolves with one line saying how it ended (never throws). */
 export async function runAfterRenewal(command: string, env: { cert: string; key: string; serial: string }, timeoutMs = EXEC_TIMEOUT_MS): Promise<{ ok: boolean; line: string }> {
-  let child: ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">>;
   try {
-    child = Bun.spawn(["sh", "-c", command], {
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { ...process.env, DEPOT_CERT: env.cert, DEPOT_KEY: env.key, DEPOT_SERIAL: env.serial },
-    });
+    const outcome = await runShellCommand(command, { DEPOT_CERT: env.cert, DEPOT_KEY: env.key, DEPOT_SERIAL: env.serial }, timeoutMs);
+    return { ok: outcome.exitCode === 0, line: `--exec \`${command}\` ${howItEnded(outcome, timeoutMs)}` };
   } catch (error) {
     return { ok: false, line: `--exec \`${command}\` could not be run: ${messageOf(error)}` };
   }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill("SIGKILL");
-  }, timeoutMs);
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  clearTimeout(timer);
-  const ok = child.exitCode === 0;
-  const how = timedOut ? `was killed after ${timeoutMs / 1000} s` : child.exitCode !== null ? `exited with status ${child.exitCode}` : `was ended by ${child.signalCode}`;
-  const output = (stdout + stderr).trim().slice(-500).replace(/\s*\n\s*/g, " | ");
-  return { ok, line: `--exec \`${command}\` ${how}${!ok && output ? `: ${output}` : ""}` };
 }

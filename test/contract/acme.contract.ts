@@ -6,10 +6,10 @@
  * authorizations and challenges in the order given), claims taken by one
  * owner until stale, and outcomes recorded.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { Account, Authorization, Challenge, EabKey, Order } from "../../src/ca/acme-store.ts";
 import type { Ledger } from "../../src/ca/ledger.ts";
-import { SETUP_TIMEOUT } from "./backends.ts";
+import { freshLedgers, SETUP_TIMEOUT } from "./backends.ts";
 
 const NOW = Date.parse("2030-01-01T00:00:00.000Z");
 const HOUR = 3_600_000;
@@ -58,16 +58,8 @@ const eab = (kid: string): EabKey => ({ kid, name: `key ${kid}`, hmacKey: new Ui
 
 export function acmeStoreContract(name: string, open: () => Promise<Ledger>): void {
   describe(`AcmeStore contract: ${name}`, () => {
-    let opened: Ledger[] = [];
-    afterEach(() => {
-      for (const ledger of opened) ledger.close();
-      opened = [];
-    });
-    const fresh = async () => {
-      const ledger = await open();
-      opened.push(ledger);
-      return ledger.acme;
-    };
+    const freshLedger = freshLedgers(open);
+    const fresh = async () => (await freshLedger()).acme;
 
     test("the nonce secret is made once; a nonce is used once", async () => {
       const store = await fresh();

@@ -5,10 +5,10 @@
  * hash the same on every backend, read back in pages, verified whole, and
  * not forked by appends made at once.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { type AuditEntry, canonicalBody, chainHash, GENESIS } from "../../src/ca/audit.ts";
 import type { Ledger } from "../../src/ca/ledger.ts";
-import { SETUP_TIMEOUT } from "./backends.ts";
+import { freshLedgers, SETUP_TIMEOUT } from "./backends.ts";
 
 const AT = new Date("2030-01-01T00:00:00.000Z");
 
@@ -16,16 +16,7 @@ const entry = (n: number): AuditEntry => ({ event: "issue", requester: "line", c
 
 export function auditLogContract(name: string, open: () => Promise<Ledger>): void {
   describe(`AuditLog contract: ${name}`, () => {
-    let opened: Ledger[] = [];
-    afterEach(() => {
-      for (const ledger of opened) ledger.close();
-      opened = [];
-    });
-    const fresh = async () => {
-      const ledger = await open();
-      opened.push(ledger);
-      return ledger;
-    };
+    const fresh = freshLedgers(open);
 
     test("an empty chain has seq 0 and verifies", async () => {
       const { audit } = await fresh();

@@ -5,6 +5,7 @@
  * (test/pg-server.ts, installed and started on first use). Each call opens
  * a new, empty ledger holding nothing but what the test records.
  */
+import { afterEach } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Ledger } from "../../src/ca/ledger.ts";
@@ -38,3 +39,20 @@ export const BACKENDS: Backend[] = [
     },
   },
 ];
+
+/**
+ * For one contract's describe block: opens a fresh ledger per call and
+ * closes every ledger it opened after each test.
+ */
+export function freshLedgers(open: () => Promise<Ledger>): () => Promise<Ledger> {
+  let opened: Ledger[] = [];
+  afterEach(() => {
+    for (const ledger of opened) ledger.close();
+    opened = [];
+  });
+  return async () => {
+    const ledger = await open();
+    opened.push(ledger);
+    return ledger;
+  };
+}

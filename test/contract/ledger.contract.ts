@@ -6,12 +6,12 @@
  * publication lease, and listing in order of issue, in pages, without PEMs
  * from `each`. A backend that disagrees with another fails here.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import type { CertificateRecord, Ledger } from "../../src/ca/ledger.ts";
 import { SerialCollisionError } from "../../src/ca/ledger.ts";
 import { DepotError } from "../../src/errors.ts";
-import { SETUP_TIMEOUT } from "./backends.ts";
+import { freshLedgers, SETUP_TIMEOUT } from "./backends.ts";
 
 const DAY = 86_400_000;
 const T0 = Date.parse("2030-01-01T00:00:00.000Z");
@@ -49,16 +49,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
 
 export function ledgerContract(name: string, open: () => Promise<Ledger>): void {
   describe(`Ledger contract: ${name}`, () => {
-    let opened: Ledger[] = [];
-    afterEach(() => {
-      for (const ledger of opened) ledger.close();
-      opened = [];
-    });
-    const fresh = async () => {
-      const ledger = await open();
-      opened.push(ledger);
-      return ledger;
-    };
+    const fresh = freshLedgers(open);
     /** A CA row and five leaves issued a day apart, two of them on the same day (the serial breaks the tie). */
     const filled = async () => {
       const ledger = await fresh();

@@ -6,11 +6,11 @@
  * counted once and listed for the KRL only while unexpired, listings in
  * issue order by status.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { DepotError } from "../../src/errors.ts";
 import { type Ledger, SerialCollisionError } from "../../src/ca/ledger.ts";
 import { type SshCertificateRecord, sshIssueEntry } from "../../src/ca/ssh/store.ts";
-import { SETUP_TIMEOUT } from "./backends.ts";
+import { freshLedgers, SETUP_TIMEOUT } from "./backends.ts";
 
 const NOW = new Date("2030-06-01T00:00:00.000Z");
 const HOUR = 3_600_000;
@@ -33,16 +33,7 @@ const actor = { requester: "cli" };
 
 export function sshStoreContract(name: string, open: () => Promise<Ledger>): void {
   describe(`SshStore contract: ${name}`, () => {
-    let opened: Ledger[] = [];
-    afterEach(() => {
-      for (const ledger of opened) ledger.close();
-      opened = [];
-    });
-    const fresh = async () => {
-      const ledger = await open();
-      opened.push(ledger);
-      return ledger;
-    };
+    const fresh = freshLedgers(open);
 
     test("record then find gives the record back; its audit record is in the chain", async () => {
       const ledger = await fresh();

@@ -5,11 +5,11 @@
  * found by its hash only, names unique until revoked, uses taken and given
  * back atomically, a rate window counted, and an audit record for each change.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { Ledger } from "../../src/ca/ledger.ts";
 import { hashToken, newToken, type TokenRecord } from "../../src/ca/tokens.ts";
 import { DepotError } from "../../src/errors.ts";
-import { SETUP_TIMEOUT } from "./backends.ts";
+import { freshLedgers, SETUP_TIMEOUT } from "./backends.ts";
 
 const T0 = Date.parse("2030-01-01T00:00:00.000Z");
 
@@ -36,16 +36,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
 
 export function tokenStoreContract(name: string, open: () => Promise<Ledger>): void {
   describe(`TokenStore contract: ${name}`, () => {
-    let opened: Ledger[] = [];
-    afterEach(() => {
-      for (const ledger of opened) ledger.close();
-      opened = [];
-    });
-    const fresh = async () => {
-      const ledger = await open();
-      opened.push(ledger);
-      return ledger;
-    };
+    const fresh = freshLedgers(open);
 
     test("a created token is found whole by its hash, and by nothing else", async () => {
       const { tokens } = await fresh();
