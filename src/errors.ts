@@ -78,10 +78,13 @@ export function ioError(action: string, path: string, cause: unknown): DepotErro
  * output file could not be written): the operator must know its serial to
  * revoke it, since nobody kept its key.
  */
-export function notDeliveredError(serial: string, depotPath: string, cause: unknown): DepotError {
+export function notDeliveredError(serial: string, depotPath: string, cause: unknown, kind: "x509" | "ssh" = "x509"): DepotError {
+  // An SSH certificate certifies the user's own key: only the certificate is lost, not a key nobody kept.
+  const [what, shown, lost, revoke] =
+    kind === "ssh" ? ["SSH certificate", serial, "", "depot ssh revoke"] : ["certificate", serial.toUpperCase(), " nobody holds its key:", "depot revoke"];
   return new DepotError(
     "E_NOT_DELIVERED",
-    `certificate ${serial.toUpperCase()} was issued and recorded in the ledger but not delivered (${messageOf(cause)}); nobody holds its key: revoke it with: depot revoke ${depotPath} ${serial.toUpperCase()}`,
+    `${what} ${shown} was issued and recorded in the ledger but not delivered (${messageOf(cause)});${lost} revoke it with: ${revoke} ${depotPath} ${shown}`,
     { cause },
   );
 }

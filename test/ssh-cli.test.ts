@@ -130,6 +130,16 @@ describe("depot ssh: mistakes get one clear line and change nothing", () => {
     expect(depotOk(["ssh", "list", path])).toBe("");
     expect(depot(["ssh", "revoke", path, "123"]).stderr).toBe("depot: no SSH certificate with serial 123 in this depot\n");
   });
+
+  test("a certificate recorded but not written out names the command that revokes it", () => {
+    const out = join(dir, "no-such-folder", "id-cert.pub");
+    const result = depot(["ssh", "sign", path, "--user", "--public-key", userKey(dir, "undelivered"), "--principal", "a", "--out", out]);
+    expect(result.exitCode).toBe(1);
+    const [serial] = JSON.parse(depotOk(["ssh", "list", path, "--json"])).map((r: { serial: string }) => r.serial);
+    expect(result.stderr).toBe(
+      `depot: SSH certificate ${serial} was issued and recorded in the ledger but not delivered (cannot write ${out}: no such file or directory); revoke it with: depot ssh revoke ${path} ${serial}\n`,
+    );
+  });
 });
 
 describe("an encrypted depot", () => {

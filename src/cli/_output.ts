@@ -27,6 +27,8 @@ export function claimSecretFile(path: string): number {
 export interface Recorded {
   serial: string;
   depotPath: string;
+  /** An SSH certificate (revoked with `depot ssh revoke`, decimal serial); default X.509. */
+  kind?: "x509" | "ssh";
 }
 
 /** Writes a claimed secret file and closes it; on failure the file is removed. */
@@ -67,7 +69,7 @@ export function writeStdout(data: string, recorded: Recorded): void {
 
 /** The certificate exists in the ledger: say so, so the operator can revoke it. */
 function undelivered(recorded: Recorded | undefined, error: DepotError): DepotError {
-  return recorded ? notDeliveredError(recorded.serial, recorded.depotPath, error) : error;
+  return recorded ? notDeliveredError(recorded.serial, recorded.depotPath, error, recorded.kind) : error;
 }
 
 /**

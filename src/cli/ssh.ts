@@ -100,7 +100,7 @@ const sign = command({
       }),
     );
     const out = lastOf(args.out);
-    const recorded = { serial: record.serial, depotPath: args.path };
+    const recorded = { serial: record.serial, depotPath: args.path, kind: "ssh" as const };
     if (out !== undefined) writePublicFile(out, `${record.certificate}\n`, recorded);
     else writeStdout(`${record.certificate}\n`, recorded);
     console.error(`depot: SSH ${kind} certificate ${record.serial} for ${record.principals.join(",")} (key id ${JSON.stringify(record.keyId)}), valid until ${record.validBefore.toISOString()}`);
