@@ -1,4 +1,4 @@
-// EST (RFC 7030) on a real `depot start --https-port`, driven as RFC 7030's examples and the usual how-tos do: openssl req makes a DER PKCS#10 request, base64 carries it, curl posts it (HTTP Basic or Bearer), base64 -d | openssl pkcs7 -print_certs reads the answer, openssl verify checks it; the ledger and the audit chain hold every certificate; a PostgreSQL ledger records the same.
+// EST (RFC 7030) on a real `depot start --https-port`, driven as RFC 7030's examples and the usual how-tos do: openssl req makes a DER PKCS#10 request, base64 carries it, curl posts it (HTTP Basic or Bearer), base64 -d | openssl pkcs7 -print_certs reads the answer, openssl verify checks it; the ledger and the audit chain hold every certificate; a two-tier depot answers its chain; a PostgreSQL ledger records the same.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPrivateKey } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
