@@ -47,7 +47,8 @@ export async function ensureHttpsCertificate(depot: Depot, names: string[], now 
   });
   // The key first: a certificate without its key would be served by nobody.
   writeFileAtomic(keyPath, issued.privateKeyPem, 0o600);
-  writeFileAtomic(certPath, issued.certificatePem);
+  // With the intermediate in a two-tier depot: a client that trusts only the root (EST's explicit trust anchor) gets the whole path.
+  writeFileAtomic(certPath, issued.certificatePem + depot.chainPem);
   return { certPath, keyPath, notAfter: issued.record.notAfter, renewAt: renewAtOf(issued.record), issued: true };
 }
 

@@ -2,35 +2,49 @@
  * @module
  * Bearer tokens (RFC 6750): the token's hash is looked up in the ledger; an
  * unknown, revoked, expired or used-up token is 401 with
- * `WWW-Authenticate`, a token past its rate 429 with `Retry-After`.
+ * `WWW-Authenticate`, a token past its rate 429 with `Retry-After`. Where
+ * EST clients come (RFC 7030 3.2.3: they may know only HTTP Basic), the
+ * token may also be the password of Basic (RFC 7617), its name the user.
  */
 import { hashToken, refusalOf, type TokenRecord } from "../../ca/tokens.ts";
 import { HttpProblem } from "../problem.ts";
 import type { ApiServices } from "./services.ts";
 
-const REALM = 'Bearer realm="depot"';
+/** How a route takes its token: `Authorization: Bearer <token>` only, or HTTP Basic (`<token name>:<token>`) as well. */
+export type TokenSchemes = "bearer" | "bearer-or-basic";
 
-export async function authenticate(request: Request, services: ApiServices, now: Date): Promise<TokenRecord> {
+/** The challenge of a 401 (RFC 9110 11.6.1), one per scheme the route takes. */
+function challengeOf(schemes: TokenSchemes): string {
+  return schemes === "bearer" ? 'Bearer realm="depot"' : 'Basic realm="depot", Bearer realm="depot"';
+}
+
+export async function authenticate(request: Request, services: ApiServices, now: Date, schemes: TokenSchemes = "bearer"): Promise<TokenRecord> {
   const header = request.headers.get("authorization");
+  const basic = schemes === "bearer-or-basic";
   if (header === null) {
-    throw new HttpProblem(401, "this API needs a token: send Authorization: Bearer <token> (made with depot token create)", {
+    const how = basic ? "Authorization: Bearer <token>, or HTTP Basic with the token's name and the token as the password" : "Authorization: Bearer <token>";
+    throw new HttpProblem(401, `this API needs a token: send ${how} (made with depot token create)`, {
       slug: "no-token",
-      headers: { "www-authenticate": REALM },
+      headers: { "www-authenticate": challengeOf(schemes) },
     });
   }
-  const match = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(header);
-  if (!match) throw unauthorized("the Authorization header must be: Bearer <token>", "invalid_request");
-  const token = await services.tokens.findByHash(hashToken(match[1]!));
+  const bearer = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(header)?.[1];
+  const credentials = basic && bearer === undefined ? basicCredentials(header, schemes) : undefined;
+  const secret = bearer ?? credentials?.password;
+  if (secret === undefined) throw unauthorized(basic ? "the Authorization header must be: Bearer <token>, or Basic <base64 of name:token>" : "the Authorization header must be: Bearer <token>", "invalid_request", schemes);
+  const token = await services.tokens.findByHash(hashToken(secret));
   switch (refusalOf(token, now)) {
     case "unknown":
-      throw unauthorized("this token is not known to the depot", "invalid_token");
+      throw unauthorized("this token is not known to the depot", "invalid_token", schemes);
     case "revoked":
-      throw unauthorized(`token '${token!.name}' was revoked`, "invalid_token");
+      throw unauthorized(`token '${token!.name}' was revoked`, "invalid_token", schemes);
     case "expired":
-      throw unauthorized(`token '${token!.name}' expired at ${token!.expiresAt!.toISOString()}`, "invalid_token");
+      throw unauthorized(`token '${token!.name}' expired at ${token!.expiresAt!.toISOString()}`, "invalid_token", schemes);
     case "used up":
-      throw usedUp(token!);
+      throw usedUp(token!, schemes);
   }
+  // The user name says which token is meant: a token given under another's name is a mistake worth hearing of.
+  if (credentials && credentials.user !== token!.name) throw unauthorized("with HTTP Basic, the user name must be the token's name", "invalid_token", schemes);
   if (token!.rate) {
     const verdict = await services.tokens.takeRate(token!.name, token!.rate, now);
     if (!verdict.ok) {
@@ -44,12 +58,22 @@ export async function authenticate(request: Request, services: ApiServices, now:
   return token!;
 }
 
-export function usedUp(token: TokenRecord): HttpProblem {
-  return unauthorized(`token '${token.name}' has been used up (it allowed ${token.uses} use${token.uses === 1 ? "" : "s"})`, "invalid_token");
+export function usedUp(token: TokenRecord, schemes: TokenSchemes = "bearer"): HttpProblem {
+  return unauthorized(`token '${token.name}' has been used up (it allowed ${token.uses} use${token.uses === 1 ? "" : "s"})`, "invalid_token", schemes);
 }
 
-function unauthorized(detail: string, error: string): HttpProblem {
-  return new HttpProblem(401, detail, { slug: "bad-token", headers: { "www-authenticate": `${REALM}, error="${error}"` } });
+/** `Basic <base64 of user:password>`; undefined when the header is not Basic; 401 when it is Basic but malformed. */
+function basicCredentials(header: string, schemes: TokenSchemes): { user: string; password: string } | undefined {
+  const encoded = /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(header)?.[1];
+  if (encoded === undefined) return undefined;
+  const decoded = Buffer.from(encoded, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) throw unauthorized("HTTP Basic credentials must be <token name>:<token>", "invalid_request", schemes);
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+function unauthorized(detail: string, error: string, schemes: TokenSchemes = "bearer"): HttpProblem {
+  return new HttpProblem(401, detail, { slug: "bad-token", headers: { "www-authenticate": `${challengeOf(schemes)}, error="${error}"` } });
 }
 
 /** Listing, revoking and metrics are for admin tokens. */

@@ -3,32 +3,23 @@
  * `/v1/certificates`: issue (a depot-made key, or a CSR), list, show, revoke.
  * Input is checked with the library's own parsers, so a bad name or key type
  * gets the message the CLI prints; then the token's policy (403); only then
- * is a one-time token's use taken and the certificate signed.
+ * is a one-time token's use taken and the certificate signed (issue.ts).
  */
 import { parseReason } from "../../ca/crl.ts";
 import { parseDays } from "../../ca/depot.ts";
 import { attribute, type DistinguishedName, parseDn } from "../../ca/dn.ts";
-import { type KeyType, parseKeyType } from "../../ca/key-types.ts";
+import { parseKeyType } from "../../ca/key-types.ts";
 import type { CertificateRecord, CertificateSummary } from "../../ca/ledger.ts";
-import { serverNames } from "../../ca/profiles.ts";
 import { parseSerial } from "../../ca/serial.ts";
-import { checkPolicy, compilePatterns } from "../../ca/token-policy.ts";
-import type { TokenRecord } from "../../ca/tokens.ts";
 import { DepotError } from "../../errors.ts";
 import { HttpProblem } from "../problem.ts";
-import { requireAdmin, usedUp } from "./auth.ts";
+import { requireAdmin } from "./auth.ts";
 import { readJsonObject, rejectUnknownFields, stringField } from "./body.ts";
-import type { ApiServices, Requester, StatusFilter } from "./services.ts";
+import type { Call } from "./call.ts";
+import { issueWithinPolicy } from "./issue.ts";
+import type { ApiServices, StatusFilter } from "./services.ts";
 
-/** What a route handler is given. */
-export interface Call {
-  request: Request;
-  url: URL;
-  token: TokenRecord;
-  requester: Requester;
-  services: ApiServices;
-  now: Date;
-}
+export type { Call } from "./call.ts";
 
 const ISSUE_FIELDS = ["type", "subject", "cn", "email", "uid", "san", "keyType", "days", "csr", "format", "password"] as const;
 const SUBJECT_FIELDS = ["subject", "cn", "email", "uid", "san", "keyType"] as const;
@@ -74,34 +65,19 @@ export async function issueCertificate(call: Call): Promise<Response> {
     const keyTypeText = stringField(body, "keyType");
     keyType = keyTypeText === undefined ? services.defaultKeyType : parseKeyType(keyTypeText);
   }
-  const commonName = subject.find((a) => a.name === "CN")?.value;
-  const names = type === "server" ? serverNames(commonName, sans) : [];
-  checkPolicy(token.name, token.policy, { profile: type, subject, names, keyType, days }, patternsOf(token));
-
-  const usesCounted = token.usesLeft !== undefined;
-  if (usesCounted && !(await services.tokens.takeUse(token.name))) throw usedUp(token);
-  try {
-    const common = { profile: type, subject, subjectAltNames: sans, days };
-    const issued = requested
-      ? await services.signCsr(requested, common, call.requester)
-      : await services.issue({ ...common, keyType: keyType as KeyType }, call.requester);
-    const privateKeyPem = "privateKeyPem" in issued ? (issued.privateKeyPem as string) : undefined;
-    const answer = {
-      ...summary(issued.record),
-      certificate: issued.certificatePem,
-      chain: [services.caPem],
-      ...(privateKeyPem === undefined
-        ? {}
-        : format === "pkcs12"
-          ? { pkcs12: await pkcs12Of(privateKeyPem, issued.certificatePem, services.bundlePems ?? [services.caPem], subject, password!) }
-          : { privateKey: privateKeyPem }),
-    };
-    return json(answer, 201, { location: `/v1/certificates/${issued.record.serial.toUpperCase()}` });
-  } catch (error) {
-    // Nothing was issued: the use goes back.
-    if (usesCounted) await services.tokens.returnUse(token.name).catch(() => {});
-    throw error;
-  }
+  const issued = await issueWithinPolicy(call, { profile: type, subject, subjectAltNames: sans, keyType, days, ...(requested ? { requested } : {}) });
+  const privateKeyPem = issued.privateKeyPem;
+  const answer = {
+    ...summary(issued.record),
+    certificate: issued.certificatePem,
+    chain: [services.caPem],
+    ...(privateKeyPem === undefined
+      ? {}
+      : format === "pkcs12"
+        ? { pkcs12: await pkcs12Of(privateKeyPem, issued.certificatePem, services.bundlePems ?? [services.caPem], subject, password!) }
+        : { privateKey: privateKeyPem }),
+  };
+  return json(answer, 201, { location: `/v1/certificates/${issued.record.serial.toUpperCase()}` });
 }
 
 export async function listCertificates(call: Call): Promise<Response> {
@@ -176,17 +152,6 @@ function sanList(value: unknown): string[] {
   if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) throw bad("san must be a list of strings");
   if (value.length > 100) throw bad("san lists at most 100 names");
   return value as string[];
-}
-
-/** Compiled patterns per token hash: a policy never changes after creation. */
-const PATTERNS = new Map<string, ReturnType<typeof compilePatterns>>();
-function patternsOf(token: TokenRecord): ReturnType<typeof compilePatterns> {
-  let patterns = PATTERNS.get(token.hash);
-  if (!patterns) {
-    if (PATTERNS.size > 1000) PATTERNS.clear();
-    PATTERNS.set(token.hash, (patterns = compilePatterns(token.policy.allow)));
-  }
-  return patterns;
 }
 
 /** The key, certificate and CA certificate as one PKCS#12 file, base64 (loaded only when asked for). */

@@ -1,14 +1,16 @@
 /**
  * @module
- * The HTTPS JSON API (`/v1/`): a function from a Request to a Response with
- * its services injected, as hono's `app.request()`, so every route and every
- * error is tested without a socket. Whatever a handler throws becomes an
+ * The HTTPS JSON API (`/v1/`, and EST under `/.well-known/est/`): a
+ * function from a Request to a Response with its services injected, as
+ * hono's `app.request()`, so every route and every error is tested without
+ * a socket. Whatever a handler throws becomes an
  * RFC 9457 problem document here, and only here.
  */
 import { type ErrorKind, isServerSide, publicError } from "../../public-error.ts";
 import { HttpProblem, problemResponse } from "../problem.ts";
-import { authenticate, requireAdmin } from "./auth.ts";
+import { authenticate, requireAdmin, type TokenSchemes } from "./auth.ts";
 import { type Call, issueCertificate, listCertificates, revokeCertificate, showCertificate } from "./certificates.ts";
+import { estCaCerts, estSimpleEnroll, estSimpleReenroll } from "./est.ts";
 import { type OpenCall, renewCertificate } from "./renew.ts";
 import type { ApiServices } from "./services.ts";
 import { issueSshCertificate, revokeSshCertificate } from "./ssh-certificates.ts";
@@ -33,8 +35,9 @@ export interface ApiHooks {
 export type ApiHandler = (request: Request, context?: ApiContext) => Promise<Response>;
 
 type Route =
-  | { name: string; pattern: RegExp; methods: Record<string, (call: Call, ...params: string[]) => Promise<Response>>; withoutToken?: false }
-  /** A route whose request authenticates itself (renew: a JWS by the certificate's key): no bearer token is asked for. */
+  /** `schemes`: how the token may come (default: Bearer only; EST's clients may know only HTTP Basic). */
+  | { name: string; pattern: RegExp; methods: Record<string, (call: Call, ...params: string[]) => Promise<Response>>; withoutToken?: false; schemes?: TokenSchemes }
+  /** A route whose request authenticates itself (renew: a JWS by the certificate's key) or needs no one (EST's cacerts): no token is asked for. */
   | { name: string; pattern: RegExp; methods: Record<string, (call: OpenCall) => Promise<Response>>; withoutToken: true };
 
 const ROUTES: Route[] = [
@@ -45,6 +48,9 @@ const ROUTES: Route[] = [
   { name: "ssh-certificates", pattern: /^\/v1\/ssh\/certificates\/?$/, methods: { POST: issueSshCertificate } },
   { name: "ssh-revoke", pattern: /^\/v1\/ssh\/certificates\/([^/]+)\/revoke$/, methods: { POST: revokeSshCertificate } },
   { name: "renew", pattern: /^\/v1\/renew$/, methods: { POST: renewCertificate }, withoutToken: true },
+  { name: "est-cacerts", pattern: /^\/\.well-known\/est\/cacerts$/, methods: { GET: estCaCerts }, withoutToken: true },
+  { name: "est-simpleenroll", pattern: /^\/\.well-known\/est\/simpleenroll$/, methods: { POST: estSimpleEnroll }, schemes: "bearer-or-basic" },
+  { name: "est-simplereenroll", pattern: /^\/\.well-known\/est\/simplereenroll$/, methods: { POST: estSimpleReenroll }, withoutToken: true },
 ];
 
 export function createApi(services: ApiServices, hooks: ApiHooks): ApiHandler {
@@ -65,7 +71,7 @@ export function createApi(services: ApiServices, hooks: ApiHooks): ApiHandler {
         response = await route.methods[method]!({ request, url, services, now, ...(context.clientAddress ? { clientAddress: context.clientAddress } : {}) });
       } else {
         const params = route.pattern.exec(url.pathname)!.slice(1).map(decodeURIComponent);
-        const token = await authenticate(request, services, now);
+        const token = await authenticate(request, services, now, route.schemes);
         const requester = { requester: `token:${token.name}`, ...(context.clientAddress ? { client: context.clientAddress } : {}) };
         response = await route.methods[method]!({ request, url, token, requester, services, now }, ...params);
       }

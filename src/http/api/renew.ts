@@ -13,14 +13,16 @@ import { createHash } from "node:crypto";
 import { readCertificateDer } from "../../ca/certificate-der.ts";
 import { hostNamesOfCertificate, serialOfCertificate } from "../../ca/certificate-names.ts";
 import type { RequestedCertificate } from "../../ca/csr.ts";
-import { parseDn } from "../../ca/dn.ts";
+import type { Issued } from "../../ca/depot.ts";
+import { type DistinguishedName, parseDn } from "../../ca/dn.ts";
 import { BACKDATE_MS, DAY_MS } from "../../ca/issuer.ts";
 import type { KeyFamily } from "../../ca/key-types.ts";
 import { describePublicKey } from "../../ca/keys.ts";
+import type { CertificateRecord } from "../../ca/ledger.ts";
 import { HttpProblem } from "../problem.ts";
 import { json, summary } from "./certificates.ts";
-import { checkClaims, MAX_PROOF_BYTES, readProofHeader, renewalRefusal, renewedLifetimeMs, SeenProofs, verifyProof } from "./renew-proof.ts";
-import type { ApiServices } from "./services.ts";
+import { checkClaims, MAX_PROOF_BYTES, readProofHeader, type RenewalClaims, renewalRefusal, renewedLifetimeMs, SeenProofs, verifyProof } from "./renew-proof.ts";
+import type { ApiServices, RenewalSettings, Requester } from "./services.ts";
 
 /** What the renew route is given: no token, the client's address for the audit record. */
 export interface OpenCall {
@@ -41,6 +43,35 @@ export async function renewCertificate(call: OpenCall): Promise<Response> {
   const renewal = services.renewal;
   if (!renewal) throw new HttpProblem(404, "this server does not renew certificates", { slug: "not-found" });
   const compact = await readJose(call.request);
+  const { record, certificateDer, spki, claims } = await provenCertificate(compact, audiences(call.url, renewal.apiUrl, RENEW_PATH), services, now);
+  const key = claims.csr !== undefined ? await services.readCsr(claims.csr) : sameKey(spki, record.keyType);
+  const requester = { requester: `renew:${record.serial.toUpperCase()}`, ...(call.clientAddress ? { client: call.clientAddress } : {}) };
+  const issued = await renewedCertificate(services, renewal, { record, certificateDer }, key, requester, now);
+  return json(
+    { ...summary(issued.record), certificate: issued.certificatePem, chain: [services.caPem], renewed: record.serial.toUpperCase() },
+    201,
+    { location: `/v1/certificates/${issued.record.serial.toUpperCase()}` },
+  );
+}
+
+/** A certificate whose holder proved it holds its key, and the proof's claims. */
+export interface ProvenCertificate {
+  record: CertificateRecord;
+  certificateDer: Uint8Array;
+  spki: Uint8Array;
+  claims: RenewalClaims;
+}
+
+/**
+ * The certificate a proof (`renew-proof.ts`) is signed for, once the proof
+ * holds: the certificate is, byte for byte, one the ledger keeps; the
+ * signature verifies with its key; `aud` is one of `audiences`; the time
+ * window; the `jti` not seen before; the certificate neither revoked nor
+ * expired (beyond --renew-after-expiry). Also EST's `simplereenroll`.
+ */
+export async function provenCertificate(compact: string, audiences: string[], services: ApiServices, now: Date): Promise<ProvenCertificate> {
+  const renewal = services.renewal;
+  if (!renewal) throw new HttpProblem(404, "this server does not renew certificates", { slug: "not-found" });
   const { alg, certificateDer } = readProofHeader(compact);
 
   // The certificate must be one this depot issued, exactly.
@@ -57,40 +88,53 @@ export async function renewCertificate(call: OpenCall): Promise<Response> {
   if (!record || record.fingerprint !== fingerprint) throw new HttpProblem(401, "the certificate in x5c was not issued by this depot", { slug: "unauthorized" });
 
   const payload = await verifyProof(compact, fields.spki, alg);
-  const claims = checkClaims(payload, audiences(call.url, renewal.apiUrl), now);
+  const claims = checkClaims(payload, audiences, now);
   const refusal = renewalRefusal(record, now, renewal.afterExpiryMs);
   if (refusal) throw refusal;
   if (!seen.take(`${fingerprint}:${claims.jti}`, (claims.exp + 60) * 1000, now.getTime())) {
     throw new HttpProblem(401, "this renewal request was already used (jti); make a new one", { slug: "unauthorized" });
   }
+  return { record, certificateDer, spki: fields.spki, claims };
+}
 
-  const profile = record.type as "client" | "server";
-  const subject = parseDn(record.subject);
-  // The CN's name is written into the SAN again by the profile (serverNames): only the others are asked for, as at first issue.
-  const commonName = subject.find((attribute) => attribute.name === "CN")?.value.toLowerCase();
-  const subjectAltNames = profile === "server" ? hostNamesOfCertificate(certificateDer).filter((name) => name !== commonName) : [];
-  const key = claims.csr !== undefined ? await services.readCsr(claims.csr) : sameKey(fields.spki, record.keyType);
-  const lifetime = renewedLifetimeMs(record, renewal.caNotAfter, now, BACKDATE_MS);
+/**
+ * The renewed certificate, recorded with its audit record: the old one's
+ * subject, names (`hostNamesOfCertificate`), profile and lifetime (capped
+ * by the CA's end), for `key` (the old key or a request's).
+ */
+export async function renewedCertificate(
+  services: ApiServices,
+  renewal: RenewalSettings,
+  old: { record: CertificateRecord; certificateDer: Uint8Array },
+  key: Omit<RequestedCertificate, "subject" | "subjectAltNames">,
+  requester: Requester,
+  now: Date,
+): Promise<Issued> {
+  const { subject, subjectAltNames, profile } = renewedNames(old.record, old.certificateDer);
+  const lifetime = renewedLifetimeMs(old.record, renewal.caNotAfter, now, BACKDATE_MS);
   // The half millisecond keeps the product with DAY_MS from rounding below the lifetime (Date truncates).
   const days = (lifetime + 0.5) / DAY_MS;
-  const requester = { requester: `renew:${record.serial.toUpperCase()}`, ...(call.clientAddress ? { client: call.clientAddress } : {}) };
-  const issued = await services.signCsr({ ...key, subject, subjectAltNames }, { profile, subject, subjectAltNames, days }, requester);
-  return json(
-    { ...summary(issued.record), certificate: issued.certificatePem, chain: [services.caPem], renewed: record.serial.toUpperCase() },
-    201,
-    { location: `/v1/certificates/${issued.record.serial.toUpperCase()}` },
-  );
+  return services.signCsr({ ...key, subject, subjectAltNames }, { profile, subject, subjectAltNames, days }, requester);
+}
+
+/** What a renewal keeps: the subject, the names beside the CN (the profile writes the CN's name into the SAN again, as at first issue), the profile. */
+function renewedNames(record: CertificateRecord, certificateDer: Uint8Array): { subject: DistinguishedName; subjectAltNames: string[]; profile: "client" | "server" } {
+  const profile = record.type as "client" | "server";
+  const subject = parseDn(record.subject);
+  const commonName = subject.find((attribute) => attribute.name === "CN")?.value.toLowerCase();
+  const subjectAltNames = profile === "server" ? hostNamesOfCertificate(certificateDer).filter((name) => name !== commonName) : [];
+  return { subject, subjectAltNames, profile };
 }
 
 /** The old certificate's key, for a renewal without a CSR. */
-function sameKey(spki: Uint8Array, keyType: string): Omit<RequestedCertificate, "subject" | "subjectAltNames"> {
+export function sameKey(spki: Uint8Array, keyType: string): Omit<RequestedCertificate, "subject" | "subjectAltNames"> {
   return { publicKeyDer: new Uint8Array(spki), keyType, family: describePublicKey(spki).family as KeyFamily };
 }
 
-/** The URLs `aud` may name: the one the request came to, and the one --api-url says clients use. */
-function audiences(url: URL, apiUrl: string | undefined): string[] {
-  const called = `${url.origin}${RENEW_PATH}`;
-  return apiUrl ? [called, `${apiUrl}${RENEW_PATH}`] : [called];
+/** The URLs `aud` may name: `path` at the origin the request came to, and at the --api-url clients use. */
+export function audiences(url: URL, apiUrl: string | undefined, path: string): string[] {
+  const called = `${url.origin}${path}`;
+  return apiUrl ? [called, `${apiUrl}${path}`] : [called];
 }
 
 /** The body: `application/jose`, at most MAX_PROOF_BYTES. */

@@ -12,9 +12,10 @@ import { sshPolicyRefusal } from "../../ca/ssh/policy.ts";
 import { PolicyRefusal } from "../../ca/token-policy.ts";
 import { parseDuration } from "../../ca/tokens.ts";
 import { HttpProblem } from "../problem.ts";
-import { requireAdmin, usedUp } from "./auth.ts";
+import { requireAdmin } from "./auth.ts";
 import { readJsonObject, rejectUnknownFields, stringField } from "./body.ts";
 import { type Call, json } from "./certificates.ts";
+import { withTokenUse } from "./issue.ts";
 
 const FIELDS = ["type", "publicKey", "principals", "keyId", "valid", "forceCommand", "sourceAddress", "extensions"] as const;
 
@@ -56,29 +57,22 @@ export async function issueSshCertificate(call: Call): Promise<Response> {
   const refusal = sshPolicyRefusal(policy, request);
   if (refusal) throw new PolicyRefusal(`token '${token.name}' does not allow ${refusal}`);
 
-  const usesCounted = token.usesLeft !== undefined;
-  if (usesCounted && !(await services.tokens.takeUse(token.name))) throw usedUp(token);
-  try {
-    const record = await services.signSsh(request);
-    return json(
-      {
-        serial: record.serial,
-        type: record.kind,
-        keyId: record.keyId,
-        principals: record.principals,
-        keyType: record.keyType,
-        keyFingerprint: record.keyFingerprint,
-        validAfter: record.validAfter.toISOString(),
-        validBefore: record.validBefore.toISOString(),
-        certificate: record.certificate,
-      },
-      201,
-    );
-  } catch (error) {
-    // Nothing was issued: the use goes back.
-    if (usesCounted) await services.tokens.returnUse(token.name).catch(() => {});
-    throw error;
-  }
+  const signSsh = services.signSsh;
+  const record = await withTokenUse(call, () => signSsh(request));
+  return json(
+    {
+      serial: record.serial,
+      type: record.kind,
+      keyId: record.keyId,
+      principals: record.principals,
+      keyType: record.keyType,
+      keyFingerprint: record.keyFingerprint,
+      validAfter: record.validAfter.toISOString(),
+      validBefore: record.validBefore.toISOString(),
+      certificate: record.certificate,
+    },
+    201,
+  );
 }
 
 /** `POST /v1/ssh/certificates/{serial}/revoke` (admin): the ledger row at once, the KRL within the upkeep's next poll. */

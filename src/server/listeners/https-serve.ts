@@ -2,8 +2,8 @@
  * @module
  * The HTTPS listener: `Bun.serve` with TLS, and SO_REUSEPORT so that every
  * worker listens on the same port and the kernel spreads connections. It
- * answers `/v1/` with the API, `/acme/` with ACME when `--acme` is on;
- * anything else is a 404 problem.
+ * answers `/v1/` and EST's `/.well-known/est/` with the API, `/acme/` with
+ * ACME when `--acme` is on; anything else is a 404 problem.
  */
 import type { Server } from "bun";
 import { problem } from "../../http/problem.ts";
@@ -39,7 +39,7 @@ export function listenHttps(options: HttpsListenerOptions): Server<undefined> {
         const address = server.requestIP(request)?.address;
         return options.acme(request, address ? { clientAddress: address } : {});
       }
-      if (!path.startsWith("/v1/")) return problem(404, `no such path: ${path.slice(0, 100)} (the API is under /v1/)`, { slug: "not-found" });
+      if (!path.startsWith("/v1/") && !path.startsWith("/.well-known/est/")) return problem(404, `no such path: ${path.slice(0, 100)} (the API is under /v1/, EST under /.well-known/est/)`, { slug: "not-found" });
       const address = server.requestIP(request)?.address;
       return options.api(request, address ? { clientAddress: address } : {});
     },

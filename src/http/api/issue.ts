@@ -1,0 +1,67 @@
+/**
+ * @module
+ * Issuing within a token's policy, for every route that issues X.509
+ * certificates with a token (`POST /v1/certificates`, EST's
+ * `simpleenroll`): the names the certificate would carry are checked
+ * against the policy (403), only then is a one-time token's use taken, and
+ * it goes back if nothing was issued. The certificate's row and audit
+ * record are committed by the services before this returns.
+ */
+import type { RequestedCertificate } from "../../ca/csr.ts";
+import type { Issued } from "../../ca/depot.ts";
+import type { DistinguishedName } from "../../ca/dn.ts";
+import type { KeyType } from "../../ca/key-types.ts";
+import { serverNames } from "../../ca/profiles.ts";
+import { checkPolicy, compilePatterns } from "../../ca/token-policy.ts";
+import type { TokenRecord } from "../../ca/tokens.ts";
+import { usedUp } from "./auth.ts";
+import type { Call } from "./call.ts";
+
+/** What is asked for: a fresh key of `keyType`, or the key of a checked request (`requested`). */
+export interface CertificateAsk {
+  profile: "client" | "server";
+  subject: DistinguishedName;
+  /** Names beside the CN (server certificates only). */
+  subjectAltNames: string[];
+  keyType: string;
+  days: number;
+  requested?: RequestedCertificate;
+}
+
+/** Checks the ask against the token's policy, takes a use, issues; a fresh key comes back with its private key. */
+export async function issueWithinPolicy(call: Call, ask: CertificateAsk): Promise<Issued & { privateKeyPem?: string }> {
+  const { token, services } = call;
+  const { profile, subject, subjectAltNames, keyType, days, requested } = ask;
+  const commonName = subject.find((a) => a.name === "CN")?.value;
+  const names = profile === "server" ? serverNames(commonName, subjectAltNames) : [];
+  checkPolicy(token.name, token.policy, { profile, subject, names, keyType, days }, patternsOf(token));
+  return withTokenUse(call, () => {
+    const common = { profile, subject, subjectAltNames, days };
+    return requested ? services.signCsr(requested, common, call.requester) : services.issue({ ...common, keyType: keyType as KeyType }, call.requester);
+  });
+}
+
+/** Runs `work` with one of a one-time token's uses taken (401 when none is left), giving it back when `work` fails. */
+export async function withTokenUse<T>(call: Call, work: () => Promise<T>): Promise<T> {
+  const { token, services } = call;
+  const usesCounted = token.usesLeft !== undefined;
+  if (usesCounted && !(await services.tokens.takeUse(token.name))) throw usedUp(token);
+  try {
+    return await work();
+  } catch (error) {
+    // Nothing was issued: the use goes back.
+    if (usesCounted) await services.tokens.returnUse(token.name).catch(() => {});
+    throw error;
+  }
+}
+
+/** Compiled patterns per token hash: a policy never changes after creation. */
+const PATTERNS = new Map<string, ReturnType<typeof compilePatterns>>();
+function patternsOf(token: TokenRecord): ReturnType<typeof compilePatterns> {
+  let patterns = PATTERNS.get(token.hash);
+  if (!patterns) {
+    if (PATTERNS.size > 1000) PATTERNS.clear();
+    PATTERNS.set(token.hash, (patterns = compilePatterns(token.policy.allow)));
+  }
+  return patterns;
+}
