@@ -18,7 +18,7 @@ export interface DefaultServer {
   pidFile: string;
 }
 
-export async function startDefaultServer(depotBinary: string, work: string, extraArgs: string[] = []): Promise<DefaultServer> {
+export async function startDefaultServer(depotBinary: string, work: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<DefaultServer> {
   const depotPath = join(work, "depot");
   const init = Bun.spawnSync([depotBinary, "init", depotPath, "Bench CA", "--key-type", "ec-p256"]);
   if (init.exitCode !== 0) throw new Error(`depot init failed: ${init.stderr}`);
@@ -28,6 +28,7 @@ export async function startDefaultServer(depotBinary: string, work: string, extr
     stdout: "ignore",
     stderr: "ignore",
     stdin: "ignore",
+    env: { ...process.env, ...env },
   });
   const stateFile = `${pidFile}.json`;
   const started = performance.now();

@@ -6,7 +6,8 @@
  * signature, and last the nonce, so a forged request cannot spend one.
  */
 
-import { calculateJwkThumbprint, flattenedVerify, importJWK, type FlattenedJWSInput, type JWK } from "jose";
+import type { FlattenedJWSInput, JWK } from "jose";
+import { type AccountKey, accountKey, thumbprintOf, verifyJws } from "./jws-keys.ts";
 import { problem } from "./problem.ts";
 import type { Account } from "./types.ts";
 import type { Nonces } from "./nonces.ts";
@@ -66,35 +67,31 @@ export async function verifySignedRequest(body: string, url: string, keyFrom: "j
   } else {
     jwk = publicJwk(header.jwk);
   }
-  const payload = await verifyWith(jws, jwk, header.alg);
+  const key = await importKey(jwk, header.alg);
+  const payload = await verifyWithKey(jws, key, header.alg);
   if (!(await context.nonces.use(header.nonce))) throw problem("badNonce", "the JWS nonce is unknown, expired or already used; retry with the Replay-Nonce of this answer");
-  const thumbprint = await calculateJwkThumbprint(jwk, "sha256");
+  const thumbprint = await thumbprintOf(key, jwk);
   return { header, payload, jwk, thumbprint, ...(account ? { account } : {}) };
 }
 
-/** Account keys imported once per process: a client's every request is signed by the same key. */
-const importedKeys = new Map<string, CryptoKey>();
+/** The key (imported once per process: a client's every request is signed by the same key), or badPublicKey. */
+async function importKey(jwk: JWK, alg: string): Promise<AccountKey> {
+  try {
+    return await accountKey(jwk, alg);
+  } catch (error) {
+    throw problem("badPublicKey", `the JWS key cannot be used with ${alg}: ${(error as Error).message}`);
+  }
+}
+
+async function verifyWithKey(jws: FlattenedJWSInput, key: AccountKey, alg: string): Promise<unknown> {
+  const payload = await verifyJws(jws, key, alg, ACCOUNT_ALGORITHMS);
+  if (payload === false) throw problem("malformed", "the JWS signature does not verify");
+  return decodePayload(payload);
+}
 
 /** Verifies a JWS (flattened) with the given public JWK; returns the decoded payload (undefined when empty). */
 export async function verifyWith(jws: FlattenedJWSInput, jwk: JWK, alg: string): Promise<unknown> {
-  const cacheKey = `${alg}:${jwk.kty}:${jwk.crv ?? ""}:${jwk.x ?? jwk.n}:${jwk.y ?? jwk.e ?? ""}`;
-  let key = importedKeys.get(cacheKey);
-  if (!key) {
-    try {
-      key = (await importJWK({ ...jwk, alg }, alg)) as CryptoKey;
-    } catch (error) {
-      throw problem("badPublicKey", `the JWS key cannot be used with ${alg}: ${(error as Error).message}`);
-    }
-    if (importedKeys.size >= 10_000) importedKeys.delete(importedKeys.keys().next().value!);
-    importedKeys.set(cacheKey, key);
-  }
-  let payload: Uint8Array;
-  try {
-    ({ payload } = await flattenedVerify(jws, key, { algorithms: ACCOUNT_ALGORITHMS }));
-  } catch {
-    throw problem("malformed", "the JWS signature does not verify");
-  }
-  return decodePayload(payload);
+  return verifyWithKey(jws, await importKey(jwk, alg), alg);
 }
 
 export function parseFlattened(body: string | unknown): FlattenedJWSInput {

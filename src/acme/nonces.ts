@@ -13,6 +13,9 @@ import type { AcmeStore } from "../ca/acme-store.ts";
 export const NONCE_LIFETIME_MS = 60 * 60_000;
 
 export class Nonces {
+  /** The store's secret, kept here once read: it never changes (both stores keep theirs for the process's life), and every answer needs it. */
+  private secret?: Uint8Array;
+
   constructor(
     private readonly store: AcmeStore,
     private readonly now: () => number = Date.now,
@@ -22,7 +25,7 @@ export class Nonces {
     const body = Buffer.alloc(16);
     body.writeBigUInt64BE(BigInt(this.now()), 0);
     randomBytes(8).copy(body, 8);
-    const mac = createHmac("sha256", await this.store.nonceSecret()).update(body).digest().subarray(0, 16);
+    const mac = createHmac("sha256", this.secret ?? (await this.readSecret())).update(body).digest().subarray(0, 16);
     return Buffer.concat([body, mac]).toString("base64url");
   }
 
@@ -31,11 +34,15 @@ export class Nonces {
     if (typeof nonce !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(nonce)) return false;
     const bytes = Buffer.from(nonce, "base64url");
     const body = bytes.subarray(0, 16);
-    const mac = createHmac("sha256", await this.store.nonceSecret()).update(body).digest().subarray(0, 16);
+    const mac = createHmac("sha256", this.secret ?? (await this.readSecret())).update(body).digest().subarray(0, 16);
     if (!timingSafeEqual(mac, bytes.subarray(16))) return false;
     const now = this.now();
     const issuedAt = Number(body.readBigUInt64BE(0));
     if (issuedAt > now + 60_000 || now - issuedAt > NONCE_LIFETIME_MS) return false;
     return this.store.useNonce(nonce, now, now - NONCE_LIFETIME_MS - 60_000);
+  }
+
+  private async readSecret(): Promise<Uint8Array> {
+    return (this.secret = await this.store.nonceSecret());
   }
 }

@@ -84,7 +84,8 @@ export async function newOrder(shared: Shared, urls: Urls, request: SignedReques
     createdAt: now,
   };
   await shared.store.createOrder(order, authorizations, challenges);
-  return { status: 201, body: await orderJson(shared, urls, order), headers: { Location: urls.order(orderId) } };
+  // Its authorizations as just written: reading them back would cost a query for the same answer.
+  return { status: 201, body: await orderJson(shared, urls, order, authorizations), headers: { Location: urls.order(orderId) } };
 }
 
 async function checkPolicy(shared: Shared, account: Account, identifiers: Identifier[]): Promise<void> {
@@ -113,8 +114,8 @@ export async function effectiveStatus(shared: Shared, order: Order, authorizatio
   return authz.every((a) => a.status === "valid") ? "ready" : "pending";
 }
 
-export async function orderJson(shared: Shared, urls: Urls, order: Order): Promise<Record<string, unknown>> {
-  const status = await effectiveStatus(shared, order);
+export async function orderJson(shared: Shared, urls: Urls, order: Order, authorizations?: Authorization[]): Promise<Record<string, unknown>> {
+  const status = await effectiveStatus(shared, order, authorizations);
   const failed = status === "invalid" && !order.error ? await firstFailure(shared, order) : order.error;
   return {
     status,

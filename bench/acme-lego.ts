@@ -1,0 +1,141 @@
+/**
+ * @module depot's ACME server under lego, A/B between builds in one run:
+ *
+ *   bun bench/acme-lego.ts [--depot A] [--depot B] [--orders 24] [--rounds 3] [--loops 1]
+ *                          [--server-env N:NAME=VALUE]
+ *
+ * The loop of bench/stepca.ts (lego 4.9 `run`, http-01, a process per order,
+ * an account per loop registered by the warm-up) against each build's
+ * `depot start --https-port P --acme` (2 workers, an EC P-256 depot), the
+ * builds taking turns round by round (odd rounds in the order given, even
+ * rounds reversed) so the machine's noise falls on all. Server CPU per order
+ * from /proc, all its processes, split by role (supervisor, workers, upkeep)
+ * and kernel time: lego's pattern (a TLS handshake per process, an account
+ * look-up, POST-as-GET polls) costs more than depot's own client's, and
+ * step-ca is out of the way here. Every certificate is checked. Needs
+ * 127.0.0.1:80 free (the webroot lego writes into).
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { freePort } from "./_ports.ts";
+import { cpuSplitOf, roleOf, treePids } from "./_process-tree.ts";
+import { benchWorkFolder } from "./_work-folder.ts";
+import { startDefaultServer, type DefaultServer } from "./_default-server.ts";
+import { type AcmeTarget, checkLegoCertificate, ensureLego, legoLoops, startWebroot } from "./_lego-orders.ts";
+import { startChallTestSrv } from "../test/acme-clients/harness.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const { values: flags } = parseArgs({
+  options: {
+    depot: { type: "string", multiple: true },
+    "server-env": { type: "string", multiple: true },
+    orders: { type: "string", default: "24" },
+    rounds: { type: "string", default: "3" },
+    loops: { type: "string", default: "1" },
+  },
+});
+const binaries = (flags.depot ?? [join(ROOT, "dist", "depot")]).map((path) => resolve(path));
+const orders = Number(flags.orders);
+const rounds = Number(flags.rounds);
+const loops = Number(flags.loops);
+
+function serverEnv(index: number): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const setting of flags["server-env"] ?? []) {
+    const match = /^(\d+):([^=]+)=(.*)$/.exec(setting);
+    if (!match) throw new Error(`--server-env ${setting}: expected N:NAME=VALUE`);
+    if (Number(match[1]) === index) env[match[2]!] = match[3]!;
+  }
+  return env;
+}
+
+ensureLego();
+const work = await benchWorkFolder("depot-bench-acme-lego-");
+const dns = await startChallTestSrv();
+const webroot = join(work, "webroot");
+const webrootServer = startWebroot(webroot);
+
+interface Side {
+  binary: string;
+  server: DefaultServer;
+  target: AcmeTarget;
+}
+const sides: Side[] = [];
+for (const [index, binary] of binaries.entries()) {
+  const folder = join(work, `side-${index}`);
+  Bun.spawnSync(["mkdir", "-p", folder]);
+  const httpsPort = freePort();
+  const args = ["--https-port", String(httpsPort), "--acme", "--acme-http-port", "80", "--acme-resolver", `127.0.0.1:${dns.dnsPort}`, "--acme-orders-per-hour", "1000000"];
+  const server = await startDefaultServer(binary, folder, args, serverEnv(index));
+  sides.push({ binary, server, target: { label: `depot${index}`, directory: `https://localhost:${httpsPort}/acme/directory`, rootFile: join(server.depotPath, "certificates", "ca.crt") } });
+}
+
+/** CPU seconds of a server's processes by role, user and kernel apart. */
+function cpuByRole(root: number): Record<string, { user: number; system: number }> {
+  const byRole: Record<string, { user: number; system: number }> = {};
+  for (const pid of treePids(root)) {
+    const role = pid === root ? "supervisor" : roleOf(pid);
+    const { user, system } = cpuSplitOf(pid);
+    const entry = (byRole[role] ??= { user: 0, system: 0 });
+    entry.user += user;
+    entry.system += system;
+  }
+  return byRole;
+}
+
+interface Reading {
+  good: number;
+  bad: string[];
+  totalMs: number;
+  kernelMs: number;
+  byRole: Record<string, number>;
+  wall: number;
+}
+async function load(side: Side, count: number, prefix: string): Promise<Reading> {
+  const before = cpuByRole(side.server.process.pid);
+  const run = await legoLoops(side.target, work, webroot, count, loops, prefix);
+  const after = cpuByRole(side.server.process.pid);
+  const rootPem = readFileSync(side.target.rootFile, "utf8");
+  const problems = [...run.failures, ...run.issued.map(({ name, file }) => checkLegoCertificate(file, name, rootPem))].filter((p): p is string => p !== undefined);
+  const good = run.issued.length - (problems.length - run.failures.length);
+  const byRole: Record<string, number> = {};
+  let totalMs = 0;
+  let kernelMs = 0;
+  for (const [role, now] of Object.entries(after)) {
+    const was = before[role] ?? { user: 0, system: 0 };
+    const ms = (now.user - was.user + now.system - was.system) * 1000;
+    byRole[role] = ms / Math.max(good, 1);
+    totalMs += ms;
+    kernelMs += (now.system - was.system) * 1000;
+  }
+  return { good, bad: problems, totalMs: totalMs / Math.max(good, 1), kernelMs: kernelMs / Math.max(good, 1), byRole, wall: run.wallSeconds };
+}
+
+try {
+  for (const side of sides) {
+    const warm = await load(side, Math.max(loops, 2), `warm-${side.target.label}`);
+    if (warm.bad.length) throw new Error(`warm-up against ${side.binary}: ${warm.bad.slice(0, 3).join("; ")}`);
+  }
+  const results: Reading[][] = sides.map(() => []);
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 === 1 ? sides.map((_, i) => i) : sides.map((_, i) => i).reverse();
+    for (const i of order) {
+      const reading = await load(sides[i]!, orders, `r${round}-${sides[i]!.target.label}`);
+      results[i]!.push(reading);
+      const roles = Object.entries(reading.byRole).map(([role, ms]) => `${role} ${ms.toFixed(2)}`).join(", ");
+      console.log(`round ${round} ${sides[i]!.binary}: ${reading.good} good, ${reading.bad.length} bad, ${reading.totalMs.toFixed(2)} ms/order (kernel ${reading.kernelMs.toFixed(2)}; ${roles}), ${(reading.good / reading.wall).toFixed(1)} orders/s`);
+      if (reading.bad.length) console.log(`  ${reading.bad.slice(0, 3).join("\n  ")}`);
+    }
+  }
+  console.log(`\n${orders} orders a round, ${loops} loop(s), ${rounds} rounds: server CPU ms/order, median (range)`);
+  for (const [i, side] of sides.entries()) {
+    const values = results[i]!.map((r) => r.totalMs).sort((a, b) => a - b);
+    console.log(`${side.binary}: ${values[Math.floor(values.length / 2)]!.toFixed(2)} (${values[0]!.toFixed(2)}-${values.at(-1)!.toFixed(2)})`);
+  }
+} finally {
+  for (const side of sides) side.server.process.kill("SIGTERM");
+  webrootServer.stop(true);
+  dns.stop();
+}
+process.exit(0);
