@@ -9,25 +9,13 @@
 
 import type { SQL } from "bun";
 import { randomBytes } from "node:crypto";
-import {
-  accountFrom,
-  ACME_TABLES,
-  type AcmeRow,
-  authorizationFrom,
-  BOOLEAN_COLUMNS,
-  challengeFrom,
-  eabKeyFrom,
-  INSERT_AUTHORIZATION_COLUMNS,
-  INSERT_CHALLENGE_COLUMNS,
-  INSERT_ORDER_COLUMNS,
-  orderFrom,
-  orderRows,
-} from "../acme-rows.ts";
+// The row mapping both ACME stores share (acme-rows.ts), as `shared.*`.
+import * as shared from "../acme-rows.ts";
 import type { Account, AccountStatus, AcmeProblemRecord, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../../ca/acme-store.ts";
 
 
 type Guard = <T>(operation: () => Promise<T>) => Promise<T>;
-type Row = AcmeRow;
+type Row = shared.AcmeRow;
 
 /** 23505: unique_violation. */
 const isUnique = (error: unknown) => (error as { errno?: string })?.errno === "23505";
@@ -79,7 +67,7 @@ export class PostgresAcmeStore implements AcmeStore {
       this.guard(() =>
         this.sql.begin(async (tx): Promise<Account | "eab-used"> => {
           const [existing] = (await tx`SELECT * FROM acme_accounts WHERE thumbprint = ${account.thumbprint}`) as Row[];
-          if (existing) return accountFrom(existing);
+          if (existing) return shared.accountFrom(existing);
           if (account.eabKid) {
             const bound = await tx`UPDATE acme_eab_keys SET account_id = ${account.id} WHERE kid = ${account.eabKid} AND account_id IS NULL`;
             if ((bound.count ?? 0) === 0) return "eab-used";
@@ -98,11 +86,11 @@ export class PostgresAcmeStore implements AcmeStore {
   }
 
   async accountById(id: string): Promise<Account | undefined> {
-    return this.one((sql) => sql`SELECT * FROM acme_accounts WHERE id = ${id}`, accountFrom);
+    return this.one((sql) => sql`SELECT * FROM acme_accounts WHERE id = ${id}`, shared.accountFrom);
   }
 
   async accountByThumbprint(thumbprint: string): Promise<Account | undefined> {
-    return this.one((sql) => sql`SELECT * FROM acme_accounts WHERE thumbprint = ${thumbprint}`, accountFrom);
+    return this.one((sql) => sql`SELECT * FROM acme_accounts WHERE thumbprint = ${thumbprint}`, shared.accountFrom);
   }
 
   async updateAccount(id: string, change: { contact?: string[]; status?: AccountStatus }): Promise<Account | undefined> {
@@ -131,10 +119,10 @@ export class PostgresAcmeStore implements AcmeStore {
   async createOrder(order: Order, authorizations: Authorization[], challenges: Challenge[]): Promise<void> {
     await this.guard(() =>
       this.sql.begin(async (tx) => {
-        const rows = orderRows(order, authorizations, challenges);
-        await tx.unsafe(`INSERT INTO acme_orders (${INSERT_ORDER_COLUMNS}) VALUES (${placeholders(rows.order.length)})`, [...rows.order]);
-        for (const row of rows.authorizations) await tx.unsafe(`INSERT INTO acme_authorizations (${INSERT_AUTHORIZATION_COLUMNS}) VALUES (${placeholders(row.length)})`, [...row]);
-        for (const row of rows.challenges) await tx.unsafe(`INSERT INTO acme_challenges (${INSERT_CHALLENGE_COLUMNS}) VALUES (${placeholders(row.length)})`, [...row]);
+        const rows = shared.orderRows(order, authorizations, challenges);
+        await tx.unsafe(`INSERT INTO acme_orders (${shared.INSERT_ORDER_COLUMNS}) VALUES (${placeholders(rows.order.length)})`, [...rows.order]);
+        for (const row of rows.authorizations) await tx.unsafe(`INSERT INTO acme_authorizations (${shared.INSERT_AUTHORIZATION_COLUMNS}) VALUES (${placeholders(row.length)})`, [...row]);
+        for (const row of rows.challenges) await tx.unsafe(`INSERT INTO acme_challenges (${shared.INSERT_CHALLENGE_COLUMNS}) VALUES (${placeholders(row.length)})`, [...row]);
       }),
     );
   }
@@ -145,27 +133,27 @@ export class PostgresAcmeStore implements AcmeStore {
   }
 
   async order(id: string): Promise<Order | undefined> {
-    return this.one((sql) => sql`SELECT * FROM acme_orders WHERE id = ${id}`, orderFrom);
+    return this.one((sql) => sql`SELECT * FROM acme_orders WHERE id = ${id}`, shared.orderFrom);
   }
 
   async orderBySerial(serial: string): Promise<Order | undefined> {
-    return this.one((sql) => sql`SELECT * FROM acme_orders WHERE certificate_serial = ${serial}`, orderFrom);
+    return this.one((sql) => sql`SELECT * FROM acme_orders WHERE certificate_serial = ${serial}`, shared.orderFrom);
   }
 
   async authorization(id: string): Promise<Authorization | undefined> {
-    return this.one((sql) => sql`SELECT * FROM acme_authorizations WHERE id = ${id}`, authorizationFrom);
+    return this.one((sql) => sql`SELECT * FROM acme_authorizations WHERE id = ${id}`, shared.authorizationFrom);
   }
 
   async authorizationsOf(orderId: string): Promise<Authorization[]> {
-    return (await this.rows((sql) => sql`SELECT * FROM acme_authorizations WHERE order_id = ${orderId} ORDER BY position`)).map(authorizationFrom);
+    return (await this.rows((sql) => sql`SELECT * FROM acme_authorizations WHERE order_id = ${orderId} ORDER BY position`)).map(shared.authorizationFrom);
   }
 
   async challenge(id: string): Promise<Challenge | undefined> {
-    return this.one((sql) => sql`SELECT * FROM acme_challenges WHERE id = ${id}`, challengeFrom);
+    return this.one((sql) => sql`SELECT * FROM acme_challenges WHERE id = ${id}`, shared.challengeFrom);
   }
 
   async challengesOf(authorizationId: string): Promise<Challenge[]> {
-    return (await this.rows((sql) => sql`SELECT * FROM acme_challenges WHERE authorization_id = ${authorizationId} ORDER BY position`)).map(challengeFrom);
+    return (await this.rows((sql) => sql`SELECT * FROM acme_challenges WHERE authorization_id = ${authorizationId} ORDER BY position`)).map(shared.challengeFrom);
   }
 
   /** One statement, as claimRow in the SQLite store: a pending challenge of a pending authorization, or a stale or orphaned claim. */
@@ -231,22 +219,22 @@ export class PostgresAcmeStore implements AcmeStore {
   }
 
   async eabKey(kid: string): Promise<EabKey | undefined> {
-    return this.one((sql) => sql`SELECT * FROM acme_eab_keys WHERE kid = ${kid}`, eabKeyFrom);
+    return this.one((sql) => sql`SELECT * FROM acme_eab_keys WHERE kid = ${kid}`, shared.eabKeyFrom);
   }
 
   /**
    * For `depot ledger migrate`: the SQLite ledger's ACME rows, table by table
-   * (ACME_TABLES order, so accounts come before their orders), copied as they
+   * (shared.ACME_TABLES order, so accounts come before their orders), copied as they
    * are in one transaction; rows already there are kept. Returns how many were new.
    */
   async importRows(tables: Record<string, Row[]>): Promise<number> {
     return this.guard(() =>
       this.sql.begin(async (tx) => {
         let added = 0;
-        for (const table of ACME_TABLES) {
+        for (const table of shared.ACME_TABLES) {
           for (const row of tables[table] ?? []) {
             const columns = Object.keys(row);
-            const values = columns.map((c) => (BOOLEAN_COLUMNS.has(c) ? row[c] === 1 || row[c] === true : row[c]));
+            const values = columns.map((c) => (shared.BOOLEAN_COLUMNS.has(c) ? row[c] === 1 || row[c] === true : row[c]));
             const result = await tx.unsafe(
               `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")}) ON CONFLICT DO NOTHING`,
               values,
