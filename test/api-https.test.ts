@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { depot, depotOk, openssl, run, tempDir } from "./helpers.ts";
-import { freePort, request, type RunningServer, startServer, waitFor } from "./server-helpers.ts";
+import { curlAnswer, freePort, request, type RunningServer, startServer, waitFor } from "./server-helpers.ts";
 import { ensureTool } from "./tools.ts";
 
 let dir: string;
@@ -43,23 +43,12 @@ interface Answer {
 }
 
 function curl(method: string, urlPath: string, options: { token?: string; json?: unknown; host?: string } = {}): Answer {
-  const headersFile = join(dir, "headers.txt");
-  const args = ["curl", "-sS", "--cacert", caFile, "-X", method, "-D", headersFile, "-o", "-"];
+  const args = ["-X", method];
   if (options.token) args.push("-H", `Authorization: Bearer ${options.token}`);
   if (options.json !== undefined) args.push("-H", "Content-Type: application/json", "--data-binary", JSON.stringify(options.json));
   args.push(`https://${options.host ?? "localhost"}:${port}${urlPath}`);
-  const result = run(args);
-  if (result.exitCode !== 0) throw new Error(`curl failed (${result.exitCode}): ${result.stderr}`);
-  const headerText = readFileSync(headersFile, "utf8");
-  const status = Number(/^HTTP\/[\d.]+ (\d+)/.exec(headerText)![1]);
-  const headers = Object.fromEntries(
-    headerText
-      .split("\r\n")
-      .slice(1)
-      .filter((line) => line.includes(":"))
-      .map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]),
-  );
-  return { status, headers, body: JSON.parse(result.stdout) as Record<string, unknown> };
+  const answer = curlAnswer(caFile, dir, args);
+  return { ...answer, body: JSON.parse(answer.body) as Record<string, unknown> };
 }
 
 function verify(pem: string, ...extra: string[]): string {

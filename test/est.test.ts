@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { makeProof } from "../src/renew/client.ts";
 import { DEPOT_BIN, depot, depotOk, run, tempDir } from "./helpers.ts";
 import { pgDatabase } from "./pg-server.ts";
-import { freePort, type RunningServer, startServer, waitFor } from "./server-helpers.ts";
+import { curlAnswer, freePort, type RunningServer, startServer, waitFor } from "./server-helpers.ts";
 import { ensureTool } from "./tools.ts";
 
 let dir: string;
@@ -44,28 +44,8 @@ function sh(script: string, env: Record<string, string> = {}): string {
   return result.stdout;
 }
 
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
 /** curl with the headers kept: for the refusals' status, WWW-Authenticate and problem document. */
-function curl(args: string[]): Answer {
-  const headersFile = join(dir, "headers.txt");
-  const result = run(["curl", "-sS", "--cacert", join(dir, "ca.crt"), "-D", headersFile, "-o", "-", ...args], { cwd: dir });
-  if (result.exitCode !== 0) throw new Error(`curl failed (${result.exitCode}): ${result.stderr}`);
-  const headerText = readFileSync(headersFile, "utf8");
-  const status = Number(/^HTTP\/[\d.]+ (\d+)/.exec(headerText)![1]);
-  const headers = Object.fromEntries(
-    headerText
-      .split("\r\n")
-      .slice(1)
-      .filter((line) => line.includes(":"))
-      .map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]),
-  );
-  return { status, headers, body: result.stdout };
-}
+const curl = (args: string[]) => curlAnswer(join(dir, "ca.crt"), dir, args);
 
 const url = (operation: string) => `https://localhost:${port}/.well-known/est/${operation}`;
 

@@ -1,7 +1,7 @@
 import type { Subprocess } from "bun";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEPOT_BIN, depot, tempDir } from "./helpers.ts";
+import { DEPOT_BIN, depot, run, tempDir } from "./helpers.ts";
 
 /** A port nobody listens on right now (the kernel picks it; we close it again). */
 export function freePort(): number {
@@ -144,4 +144,32 @@ export async function killServer(proc: Subprocess): Promise<void> {
     }
   }
   await proc.exited;
+}
+
+export interface CurlAnswer {
+  status: number;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Runs the real curl against a depot HTTPS listener (`--cacert caFile`),
+ * keeping the answer's status and headers (dumped to a file in `folder`):
+ * what the HTTPS API, EST and renewal tests assert on.
+ */
+export function curlAnswer(caFile: string, folder: string, args: string[]): CurlAnswer {
+  const headersFile = join(folder, "headers.txt");
+  const result = run(["curl", "-sS", "--cacert", caFile, "-D", headersFile, "-o", "-", ...args], { cwd: folder });
+  if (result.exitCode !== 0) throw new Error(`curl failed (${result.exitCode}): ${result.stderr}`);
+  const headerText = readFileSync(headersFile, "utf8");
+  const status = Number(/^HTTP\/[\d.]+ (\d+)/.exec(headerText)![1]);
+  const headers = Object.fromEntries(
+    headerText
+      .split("\r\n")
+      .slice(1)
+      .filter((line) => line.includes(":"))
+      .map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]),
+  );
+  return { status, headers, body: result.stdout };
 }
