@@ -46,3 +46,13 @@ test("bench/stepca.ts: --help and a wrong --only answer at once, without buildin
   expect(wrong.exitCode).not.toBe(0);
   expect(wrong.stderr.toString()).toContain("--only takes sign, generate, acme; not 'signing'");
 });
+
+// An in-process bench opens depots through the library: it must load a ledger backend (api-pieces.ts once did not, and failed at once).
+test("bench/api-pieces.ts times the whole API handler on a depot of its own", () => {
+  const script = join(import.meta.dir, "..", "bench", "api-pieces.ts");
+  const result = Bun.spawnSync([process.execPath, script, "-n", "50", "--only", "api (whole)"], { env: { ...process.env, DEPOT_BENCH_NO_WAIT: "1" } });
+  expect(result.stderr.toString()).not.toContain("Error");
+  expect(result.exitCode).toBe(0);
+  expect(result.stdout.toString()).toMatch(/^api \(whole\) +\d+ µs wall +\d+ µs CPU/m);
+  expect(result.stdout.toString()).toMatch(/^api \(whole\), c=8 +\d+ µs wall +\d+ µs CPU/m);
+}, 60_000);
