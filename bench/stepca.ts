@@ -176,8 +176,8 @@ try {
     return { result, serverCpuMs: (treeCpuSeconds(serverPid) - server0) * 1000, clientCpuMs: (client.user + client.system) / 1000 };
   }
 
-  /** A Measure from a POST load whose answers `check` has judged (undefined: good). */
-  function measure(answers: PostAnswers, serverCpuMs: number, clientCpuMs: number, problems: (string | undefined)[]): Measure {
+  /** A Measure from a load (POSTs, or lego runs) whose results were judged (undefined: good). */
+  function measure(answers: Pick<PostAnswers, "wallSeconds" | "latenciesMs">, serverCpuMs: number, clientCpuMs: number, problems: (string | undefined)[]): Measure {
     const bad = problems.filter((p) => p !== undefined) as string[];
     const good = problems.length - bad.length;
     errors += bad.length;
@@ -292,20 +292,8 @@ try {
     const serverCpuMs = (treeCpuSeconds(pid) - server0) * 1000;
     const rootPem = readFileSync(target.rootFile, "utf8");
     const problems = [...run.failures, ...run.issued.map(({ name, file }) => checkLegoCertificate(file, name, rootPem))];
-    const bad = problems.filter((p) => p !== undefined) as string[];
-    const good = problems.length - bad.length;
-    errors += bad.length;
-    errorSamples.push(...bad.slice(0, Math.max(0, 5 - errorSamples.length)));
-    return {
-      perSecond: good / run.wallSeconds,
-      serverCpuMs: serverCpuMs / Math.max(good, 1),
-      clientCpuMs: run.clientCpuMs / Math.max(good, 1),
-      // An order's latency is lego's whole run (a process start, an account look-up, the order).
-      p50Ms: quantile(run.latenciesMs, 0.5),
-      p99Ms: quantile(run.latenciesMs, 0.99),
-      good,
-      errors: bad.length,
-    };
+    // An order's latency is lego's whole run (a process start, an account look-up, the order).
+    return measure(run, serverCpuMs, run.clientCpuMs, problems);
   }
 
   // Warm-up for both (JIT, connection pools, ACME accounts), not counted.
