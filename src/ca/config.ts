@@ -16,21 +16,50 @@
  */
 export type ConfigSections = Map<string, Map<string, string>>;
 
-export function parseConfig(text: string): ConfigSections {
-  const sections: ConfigSections = new Map();
-  let current: Map<string, string> | undefined;
-  for (const rawLine of text.split(/\r?\n/)) {
+/** A section as `parseConfigLines` reads it: where its header is, and each key's value and line. */
+export interface ConfigSection {
+  /** The header's line, counted from 1. */
+  line: number;
+  entries: Map<string, { value: string; line: number }>;
+  /** Keys given twice in the section, with the line of the second (the later value wins in `parseConfig`). */
+  repeated: { key: string; line: number }[];
+  /** Lines that are neither a header nor `key = value` (`parseConfig` skips them). */
+  unreadable: number[];
+}
+
+/**
+ * Every section in the order written, with line numbers, for what is
+ * refused with its line (templates.ts). A header seen twice gives two
+ * sections; `parseConfig` keeps the later one, as it always did.
+ */
+export function parseConfigLines(text: string): { name: string; section: ConfigSection }[] {
+  const sections: { name: string; section: ConfigSection }[] = [];
+  let current: ConfigSection | undefined;
+  const lines = text.split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
     // A `#` starts a comment unless escaped as `\#` (labels may hold one).
-    const line = rawLine.replace(/(?<!\\)#.*$/, "").trim();
+    const line = lines[index]!.replace(/(?<!\\)#.*$/, "").trim();
     if (line === "") continue;
     const header = /^\[\s*(.+?)\s*\]$/.exec(line);
     if (header) {
-      current = new Map();
-      sections.set(unescape(header[1]!), current);
+      current = { line: index + 1, entries: new Map(), repeated: [], unreadable: [] };
+      sections.push({ name: unescape(header[1]!), section: current });
       continue;
     }
     const pair = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
-    if (pair && current) current.set(unescape(pair[1]!), unescape(pair[2]!));
+    if (pair && current) {
+      const key = unescape(pair[1]!);
+      if (current.entries.has(key)) current.repeated.push({ key, line: index + 1 });
+      current.entries.set(key, { value: unescape(pair[2]!), line: index + 1 });
+    } else current?.unreadable.push(index + 1);
+  }
+  return sections;
+}
+
+export function parseConfig(text: string): ConfigSections {
+  const sections: ConfigSections = new Map();
+  for (const { name, section } of parseConfigLines(text)) {
+    sections.set(name, new Map([...section.entries].map(([key, { value }]) => [key, value])));
   }
   return sections;
 }
@@ -111,4 +140,16 @@ export function configFromSettings(settings: DepotSettings): string {
       [settings.label, own],
     ]),
   );
+}
+
+/**
+ * depot.cnf with `settings` in place of the CA's own sections and every
+ * other section (the templates) kept as it was: what `depot ledger
+ * migrate` writes back.
+ */
+export function configWithSettings(sections: ConfigSections, settings: DepotSettings): string {
+  const merged = parseConfig(configFromSettings(settings));
+  const own = new Set(["ca", sections.get("ca")?.get("label")]);
+  for (const [name, entries] of sections) if (!own.has(name) && !merged.has(name)) merged.set(name, entries);
+  return formatConfig(merged);
 }

@@ -12,7 +12,7 @@ import { Database } from "bun:sqlite";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { DepotError, ioError } from "../errors.ts";
-import { configFromSettings, parseConfig, settingsFromConfig } from "../ca/config.ts";
+import { configWithSettings, parseConfig, settingsFromConfig } from "../ca/config.ts";
 import type { CrlEntry } from "../ca/crl.ts";
 import { depotLayout } from "../ca/layout.ts";
 import { writeFileAtomic } from "../ca/files.ts";
@@ -102,7 +102,7 @@ export async function migrateLedgerToPostgres(path: string, target: MigrateTarge
       if (!same) throw new DepotError("E_IO", `serial ${record.serial.toUpperCase()} differs in ${redactedUrl(target.url)} after the copy; depot.cnf still names the SQLite ledger`);
       verified++;
     }
-    writeFileAtomic(layout.config, configFromSettings(newSettings));
+    writeFileAtomic(layout.config, configWithSettings(sections, newSettings));
     return {
       total: records.length,
       revoked: records.filter((r) => r.status === "revoked").length,
