@@ -22,6 +22,8 @@ export interface TokenPolicy {
   keyTypes?: string[];
   /** Longest validity, in days; also caps the depot's default. */
   maxDays?: number;
+  /** The only templates it issues under (depot.cnf's, or the built-ins client and server); the first is a request's default. Absent: any. */
+  templates?: string[];
   /** What it may ask of the SSH CAs; absent: no SSH certificates. */
   ssh?: SshTokenPolicy;
 }
@@ -34,6 +36,8 @@ export interface PolicyRequest {
   names: SubjectAltName[];
   keyType: string;
   days: number;
+  /** The template asked for, by name (the built-in named by `profile` when none was). */
+  template?: string;
 }
 
 /** The request is well formed but outside what the token allows (HTTP 403). */
@@ -41,7 +45,7 @@ export class PolicyRefusal extends Error {
   override name = "PolicyRefusal";
 }
 
-type Pattern =
+export type Pattern =
   | { kind: "dns"; text: string; regex: RegExp }
   | { kind: "ip"; text: string; bytes: Uint8Array; bits: number }
   | { kind: "attribute"; text: string; attribute: string; regex: RegExp };
@@ -54,7 +58,19 @@ type Pattern =
  * - `cn:Bob *`, `email:*@example.com`, `uid:*`, `o:Example` (any subject
  *   attribute depot knows): that attribute's value; `*` is any text.
  */
-export function parsePattern(text: string): Pattern {
+export function parsePattern(text: string, option = "--allow"): Pattern {
+  try {
+    return readPattern(text);
+  } catch (error) {
+    if (error instanceof PatternError) throw new DepotError("E_BAD_ARGUMENT", `${option} '${text}': ${error.message}`);
+    throw error;
+  }
+}
+
+/** Why a pattern is unreadable, before `parsePattern` says which option gave it. */
+class PatternError extends Error {}
+
+function readPattern(text: string): Pattern {
   if (isIP(text.split("/")[0]!)) return ipPattern(text, text);
   const prefixed = /^([a-z]+):(.*)$/i.exec(text);
   if (!prefixed) return dnsPattern(text, text);
@@ -62,35 +78,35 @@ export function parsePattern(text: string): Pattern {
   const value = prefixed[2]!;
   if (prefix === "ip") return ipPattern(text, value);
   if (prefix === "dns") return dnsPattern(text, value);
-  const name = prefix === "email" ? "emailAddress" : attributeName(prefix, text);
-  if (value === "") throw bad(text, "the pattern after the colon is empty");
+  const name = prefix === "email" ? "emailAddress" : attributeName(prefix);
+  if (value === "") throw new PatternError("the pattern after the colon is empty");
   return { kind: "attribute", text, attribute: name, regex: globRegex(value, ".*", name === "emailAddress" ? "i" : "") };
 }
 
 function ipPattern(text: string, value: string): Pattern {
   const [address = "", bitsText] = value.split("/");
   const family = isIP(address);
-  if (family === 0) throw bad(text, `'${address}' is not an IP address`);
+  if (family === 0) throw new PatternError(`'${address}' is not an IP address`);
   const max = family === 4 ? 32 : 128;
   const bits = bitsText === undefined ? max : Number(bitsText);
-  if (!/^\d+$/.test(bitsText ?? "0") || bits > max) throw bad(text, `the prefix length must be 0 to ${max}`);
+  if (!/^\d+$/.test(bitsText ?? "0") || bits > max) throw new PatternError(`the prefix length must be 0 to ${max}`);
   return { kind: "ip", text, bytes: ipBytes(address), bits };
 }
 
 function dnsPattern(text: string, value: string): Pattern {
   const labels = value.toLowerCase().split(".");
   if (labels.some((label) => !/^(\*\*|[a-z0-9*]([a-z0-9*-]*[a-z0-9*])?)$/.test(label))) {
-    throw bad(text, "a DNS pattern is labels of letters, digits, '-' and '*' (e.g. *.svc.example.com)");
+    throw new PatternError("a DNS pattern is labels of letters, digits, '-' and '*' (e.g. *.svc.example.com)");
   }
   const source = labels.map((label) => (label === "**" ? "[a-z0-9-]+(?:\\.[a-z0-9-]+)*" : globRegex(label, "[a-z0-9-]*", "").source.slice(1, -1))).join("\\.");
   return { kind: "dns", text, regex: new RegExp(`^${source}$`) };
 }
 
-function attributeName(prefix: string, text: string): string {
+function attributeName(prefix: string): string {
   try {
     return attribute(prefix, "x").name;
   } catch {
-    throw bad(text, `unknown kind '${prefix}:' (dns:, ip:, email:, or a subject attribute such as cn:, uid:, o:)`);
+    throw new PatternError(`unknown kind '${prefix}:' (dns:, ip:, email:, or a subject attribute such as cn:, uid:, o:)`);
   }
 }
 
@@ -103,13 +119,9 @@ function globRegex(glob: string, star: string, flags: string): RegExp {
   return new RegExp(`^${source}$`, flags);
 }
 
-function bad(text: string, why: string): DepotError {
-  return new DepotError("E_BAD_ARGUMENT", `--allow '${text}': ${why}`);
-}
-
-/** Every pattern of a policy, read once. */
-export function compilePatterns(allow: string[]): Pattern[] {
-  return allow.map(parsePattern);
+/** Every pattern of a policy, read once; `option` names them in a refusal (`--allow`, or a template's `allow`). */
+export function compilePatterns(allow: string[], option = "--allow"): Pattern[] {
+  return allow.map((text) => parsePattern(text, option));
 }
 
 /**
@@ -123,17 +135,30 @@ export function checkPolicy(tokenName: string, policy: TokenPolicy, request: Pol
     throw new PolicyRefusal(`token '${tokenName}' does not allow ${what}`);
   };
   if (policy.type && request.profile !== policy.type) refuse(`${request.profile} certificates (only ${policy.type})`);
+  const template = request.template ?? request.profile;
+  if (policy.templates && !policy.templates.includes(template)) refuse(`template '${template}' (only ${policy.templates.join(", ")})`);
   if (policy.keyTypes && !policy.keyTypes.includes(request.keyType)) refuse(`key type ${request.keyType} (only ${policy.keyTypes.join(", ")})`);
   if (policy.maxDays !== undefined && request.days > policy.maxDays) refuse(`${request.days} days (at most ${policy.maxDays})`);
+  checkNames(`token '${tokenName}'`, policy.allow, patterns, request);
+}
+
+/**
+ * Throws PolicyRefusal (`WHO does not allow ...`) unless every name of the
+ * request matches one of `patterns` (read from `allow`): a token's policy,
+ * or a template's name rules (templates.ts). No patterns allow any name.
+ */
+export function checkNames(who: string, allow: string[], patterns: Pattern[], request: Pick<PolicyRequest, "subject" | "names">): void {
   if (patterns.length === 0) return;
-  const allowed = ` (allowed: ${policy.allow.join(", ")})`;
+  const refuse = (what: string): never => {
+    throw new PolicyRefusal(`${who} does not allow ${what} (allowed: ${allow.join(", ")})`);
+  };
   for (const name of request.names) {
-    if (!patterns.some((p) => matchesName(p, name))) refuse(`the ${name.type === "dns" ? "DNS name" : "IP address"} ${name.value}${allowed}`);
+    if (!patterns.some((p) => matchesName(p, name))) refuse(`the ${name.type === "dns" ? "DNS name" : "IP address"} ${name.value}`);
   }
   for (const { name, value } of request.subject) {
     const byAttribute = patterns.some((p) => p.kind === "attribute" && p.attribute === name && p.regex.test(value));
     if (byAttribute || (name === "CN" && matchesHostName(patterns, value))) continue;
-    refuse(`${name}=${value}${allowed}`);
+    refuse(`${name}=${value}`);
   }
 }
 
