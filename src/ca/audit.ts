@@ -21,6 +21,8 @@ export interface AuditEntry {
   subject?: string;
   sans?: string[];
   profile?: string;
+  /** The depot.cnf template an issuance was made under (absent for the built-ins client and server). */
+  template?: string;
   keyType?: string;
   /** A revocation's reason. */
   reason?: string;
@@ -45,7 +47,7 @@ function actorFields(actor: AuditActor): Pick<AuditEntry, "requester" | "client"
 }
 
 /** The record of one issuance (never the key). */
-export function issueEntry(certificate: { serial: string; subject: string; type: string; keyType: string }, sans: string[] | undefined, actor: AuditActor = LIBRARY_ACTOR): AuditEntry {
+export function issueEntry(certificate: { serial: string; subject: string; type: string; template?: string; keyType: string }, sans: string[] | undefined, actor: AuditActor = LIBRARY_ACTOR): AuditEntry {
   return {
     event: "issue",
     ...actorFields(actor),
@@ -53,6 +55,7 @@ export function issueEntry(certificate: { serial: string; subject: string; type:
     subject: certificate.subject,
     ...(sans && sans.length > 0 ? { sans } : {}),
     profile: certificate.type,
+    ...(certificate.template ? { template: certificate.template } : {}),
     keyType: certificate.keyType,
   };
 }
@@ -95,7 +98,7 @@ export interface AuditLog {
 
 export const GENESIS = "0".repeat(64);
 
-const ENTRY_KEYS = ["event", "requester", "client", "serial", "subject", "sans", "profile", "keyType", "reason", "token"] as const;
+const ENTRY_KEYS = ["event", "requester", "client", "serial", "subject", "sans", "profile", "keyType", "reason", "token", "template"] as const;
 
 /** The record's JSON with a fixed key order and no undefined fields: what the hash covers. */
 export function canonicalBody(seq: number, time: string, entry: AuditEntry): string {

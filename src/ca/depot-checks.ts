@@ -3,12 +3,13 @@
  * What `Depot.open` checks before it trusts a depot folder: no symbolic
  * link where depot reads or writes (one planted there would send writes, or
  * the CA key, elsewhere), a CA key no one else can read, and a depot.cnf
- * depot can read.
+ * depot can read, whose templates make sense.
  */
 import { lstatSync, readFileSync, statSync } from "node:fs";
 import { DepotError, errnoOf, ioError } from "../errors.ts";
 import { type DepotSettings, parseConfig, settingsFromConfig } from "./config.ts";
 import type { DepotLayout } from "./layout.ts";
+import { type Templates, templatesFromConfig } from "./templates.ts";
 
 /** Refuses a depot where any path depot uses (but the root itself) is a symbolic link. */
 export function refuseSymlinks(layout: DepotLayout): void {
@@ -57,6 +58,11 @@ function notADepot(layout: DepotLayout): DepotError {
 
 /** The depot's settings; a depot.cnf that is there but makes no sense is called unreadable, and where. */
 export function readSettings(layout: DepotLayout): DepotSettings {
+  return readDepotConfig(layout).settings;
+}
+
+/** depot.cnf's settings and templates; a template that makes no sense is refused with its line (templates.ts). */
+export function readDepotConfig(layout: DepotLayout): { settings: DepotSettings; templates: Templates } {
   let text: string;
   try {
     text = readFileSync(layout.config, "utf8");
@@ -68,5 +74,5 @@ export function readSettings(layout: DepotLayout): DepotSettings {
   if (!settings) {
     throw new DepotError("E_NOT_A_DEPOT", `${layout.config} is unreadable: it has no [ ca ] section naming the CA's label (label = ...)`);
   }
-  return settings;
+  return { settings, templates: templatesFromConfig(text, layout.config) };
 }

@@ -18,25 +18,31 @@ import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type AuditActor, issueEntry } from "./audit.ts";
 import { type CertificateRecord, type Ledger, ledgerOpenerOr, type OpenLedger, SerialCollisionError } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
-import { leafExtensions, leafNames, type Profile } from "./profiles.ts";
+import { leafNames, type Profile } from "./profiles.ts";
+import { checkTemplateNames, templateDays, type Templates } from "./templates.ts";
+import { templateExtensions } from "./template-extensions.ts";
 import { certificateDerFromPem, type CertificateFields, readCertificateDer } from "./certificate-der.ts";
 import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
 import { CertificateFiles } from "./certificate-files.ts";
 import { DEFAULT_LEAF_DAYS, MAX_DAYS } from "./defaults.ts";
 import { parsePublicUrl, publicationExtensions } from "./public-url.ts";
 import { crlChangeReporter, type CrlPublished } from "./crl-change.ts";
-import { readSettings, refuseReadableKey, refuseSymlinks } from "./depot-checks.ts";
+import { readDepotConfig, refuseReadableKey, refuseSymlinks } from "./depot-checks.ts";
 
 export type { Crl } from "./crl-publisher.ts";
 
 export { MAX_DAYS };
 
 export interface IssueRequest {
+  /** client or server: the built-in template of that name, or the base of `template`. */
   profile: Profile;
+  /** A template of depot.cnf (or a built-in's name); absent: the built-in named by `profile`. Its base must be `profile`. */
+  template?: string;
   subject: DistinguishedName;
   /** Extra names for a server certificate (DNS names or IP addresses). */
   subjectAltNames?: string[];
   keyType?: KeyType;
+  /** Validity; absent: the template's days, else the depot's default. More than the template's days is refused. */
   days?: number;
   /** Who asked, for the audit record written with the ledger row (default: `library`). */
   requester?: AuditActor;
@@ -103,6 +109,8 @@ export class Depot {
     readonly crlDays: number,
     readonly issuer: Issuer,
     readonly ledger: Ledger,
+    /** The built-in templates and depot.cnf's (templates.ts). */
+    readonly templates: Templates,
     options: OpenOptions,
   ) {
     this.files = new CertificateFiles(
@@ -123,7 +131,7 @@ export class Depot {
     const layout = depotLayout(resolve(path));
     if (!existsSync(layout.root)) throw new DepotError("E_NOT_A_DEPOT", `${layout.root} does not exist; create a depot with: depot init ${path}`);
     refuseSymlinks(layout);
-    const settings = readSettings(layout);
+    const { settings, templates } = readDepotConfig(layout);
     refuseReadableKey(layout);
     // The intermediate in a two-tier depot (tiers.ts), else the one CA.
     const issuing = issuingCa(layout);
@@ -147,6 +155,7 @@ export class Depot {
         settings.crlDays ? parseDays(settings.crlDays) : DEFAULT_CRL_DAYS,
         issuer,
         ledger,
+        templates,
         options,
       );
       const publicUrl = options.publicUrl ?? settings.publicUrl;
@@ -178,17 +187,22 @@ export class Depot {
    * process took it, we sign again with a new one.
    */
   async signPublicKey(request: SignRequest): Promise<Issued> {
-    const extensions = [...leafExtensions(request.profile, request.family, leafNames(request.profile, request.subject, request.subjectAltNames ?? [])), ...this.publicationExtensions];
-    const days = request.days ?? this.defaultDays;
+    const template = this.templates.resolve(request.template, request.profile);
+    const names = leafNames(template.base, request.subject, request.subjectAltNames ?? []);
+    // The template's own rules, on top of any token's (a policy refusal: 403, an ERROR line).
+    checkTemplateNames(template, request.subject, names);
+    const days = templateDays(template, request.days, this.defaultDays);
+    const extensions = [...templateExtensions(template, request.family, names), ...this.publicationExtensions];
     this.signing++;
     try {
-      return await this.signAndRecord(request, extensions, days);
+      return await this.signAndRecord(request, template.builtIn ? undefined : template.name, extensions, days);
     } finally {
       this.signing--;
     }
   }
 
-  private async signAndRecord(request: SignRequest, extensions: Uint8Array[], days: number): Promise<Issued> {
+  /** `template`: the name recorded with the row, for depot.cnf's templates (a built-in's is the row's type). */
+  private async signAndRecord(request: SignRequest, template: string | undefined, extensions: Uint8Array[], days: number): Promise<Issued> {
     for (let attempt = 1; ; attempt++) {
       const serial = newSerial();
       const validity = validityFor(days);
@@ -199,6 +213,7 @@ export class Depot {
         serial,
         subject: formatDn(request.subject),
         type: request.profile,
+        ...(template ? { template } : {}),
         keyType: request.keyType,
         ...validity,
         fingerprint: fingerprintOf(certificate),
@@ -232,12 +247,13 @@ export class Depot {
    * a server, its asked-for names) used; the extensions are the profile's,
    * whatever the request asks for, so a request can never get CA:TRUE.
    */
-  async signCsr(pem: string, options: { profile: Profile; days?: number; requester?: AuditActor }): Promise<Issued> {
+  async signCsr(pem: string, options: { profile: Profile; template?: string; days?: number; requester?: AuditActor }): Promise<Issued> {
     // Loaded on the first request to sign: parsing and checking a CSR takes @peculiar/x509.
     const { readCertificateRequest } = await import("./csr.ts");
     const requested = await readCertificateRequest(pem);
     return this.signPublicKey({
       profile: options.profile,
+      ...(options.template ? { template: options.template } : {}),
       subject: requested.subject,
       subjectAltNames: options.profile === "server" ? requested.subjectAltNames : [],
       publicKeyDer: requested.publicKeyDer,

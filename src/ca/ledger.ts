@@ -24,6 +24,8 @@ export interface CertificateRecord {
   serial: string;
   subject: string;
   type: CertificateType;
+  /** The depot.cnf template it was issued under (templates.ts); absent: the built-in named by `type`. */
+  template?: string;
   keyType: string;
   notBefore: Date;
   notAfter: Date;

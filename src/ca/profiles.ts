@@ -73,7 +73,7 @@ function keyUsageBits(usage: number): Uint8Array {
 }
 
 /** subjectAltName (RFC 5280 4.2.1.6): rfc822Name [1] and dNSName [2] IA5String, iPAddress [7] OCTET STRING. */
-function subjectAltNameExtension(names: SubjectAltName[]): Uint8Array {
+export function subjectAltNameExtension(names: SubjectAltName[]): Uint8Array {
   const generalNames = names.map((name) =>
     name.type === "ip" ? tlv(0x87, ipBytes(name.value)) : tlv(name.type === "dns" ? 0x82 : 0x81, new TextEncoder().encode(name.value)),
   );

@@ -19,6 +19,8 @@ export interface CertificateRow<Time extends string | Date> {
   status: CertificateStatus;
   revoked_at: Time | null;
   revocation_reason: string | null;
+  /** The depot.cnf template (null: the built-in named by `type`; rows from before templates). */
+  template: string | null;
 }
 
 /** The record a row holds (a summary when the row was read without its PEM). */
@@ -29,6 +31,7 @@ export function certificateFromRow(row: CertificateRow<string | Date> | Omit<Cer
     serial: row.serial,
     subject: row.subject,
     type: row.type,
+    ...(row.template ? { template: row.template } : {}),
     keyType: row.key_type,
     notBefore: new Date(row.not_before),
     notAfter: new Date(row.not_after),

@@ -8,7 +8,7 @@
 import type { ListQuery } from "../ca/ledger.ts";
 
 /** The certificates table's columns, in one place: every SELECT and INSERT names them from here. */
-export const CERTIFICATE_COLUMN_NAMES = ["serial", "subject", "type", "key_type", "not_before", "not_after", "fingerprint", "pem", "status", "revoked_at", "revocation_reason"] as const;
+export const CERTIFICATE_COLUMN_NAMES = ["serial", "subject", "type", "key_type", "not_before", "not_after", "fingerprint", "pem", "status", "revoked_at", "revocation_reason", "template"] as const;
 export const CERTIFICATE_COLUMNS = CERTIFICATE_COLUMN_NAMES.join(", ");
 /** What `each` reads: a record without its PEM, a tenth of the bytes. */
 export const SUMMARY_COLUMNS = CERTIFICATE_COLUMN_NAMES.filter((c) => c !== "pem").join(", ");

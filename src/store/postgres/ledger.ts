@@ -82,6 +82,11 @@ function passwordOf(passwordFile: string | undefined): string | undefined {
 type Row = CertificateRow<Date>;
 
 const COLUMNS = CERTIFICATE_COLUMNS;
+
+/** A record's values in CERTIFICATE_COLUMNS' order ($1 to $12; the host follows). */
+function rowValues(c: CertificateRecord): unknown[] {
+  return [c.serial, c.subject, c.type, c.keyType, c.notBefore, c.notAfter, c.fingerprint, c.pem, c.status, c.revokedAt ?? null, c.revocationReason ?? null, c.template ?? null];
+}
 /** pg_advisory_xact_lock key serialising CRL claims, so a higher number never lists less. */
 const CRL_LOCK = 0x64_65_70_02;
 const PAGE = 1000;
@@ -185,9 +190,9 @@ export class PostgresLedger implements Ledger {
         const c = certificate;
         const append = appendAuditSql(audit);
         await this.sql.unsafe(
-          `WITH inserted AS (INSERT INTO certificates (${COLUMNS}, host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING serial)
-           SELECT appended.o_seq FROM inserted, LATERAL depot_audit_append($13, $14, $15, $16) AS appended`,
-          [c.serial, c.subject, c.type, c.keyType, c.notBefore, c.notAfter, c.fingerprint, c.pem, c.status, c.revokedAt ?? null, c.revocationReason ?? null, this.host, ...append.values],
+          `WITH inserted AS (INSERT INTO certificates (${COLUMNS}, host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING serial)
+           SELECT appended.o_seq FROM inserted, LATERAL depot_audit_append($14, $15, $16, $17) AS appended`,
+          [...rowValues(c), this.host, ...append.values],
         );
       });
     } catch (error) {
@@ -198,8 +203,8 @@ export class PostgresLedger implements Ledger {
 
   private async insert(sql: SQL, c: CertificateRecord, ignoreExisting: boolean): Promise<number> {
     const result = await sql.unsafe(
-      `INSERT INTO certificates (${COLUMNS}, host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)${ignoreExisting ? " ON CONFLICT DO NOTHING" : ""}`,
-      [c.serial, c.subject, c.type, c.keyType, c.notBefore, c.notAfter, c.fingerprint, c.pem, c.status, c.revokedAt ?? null, c.revocationReason ?? null, this.host],
+      `INSERT INTO certificates (${COLUMNS}, host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)${ignoreExisting ? " ON CONFLICT DO NOTHING" : ""}`,
+      [...rowValues(c), this.host],
     );
     return result.count ?? 0;
   }

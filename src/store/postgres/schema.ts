@@ -216,6 +216,12 @@ const MIGRATIONS: Migration[] = [
       INSERT INTO depot_counters (name, value) VALUES ('ssh_revocations', 0);
     `,
   },
+  {
+    version: 6,
+    // NULL for the built-ins client and server (the type says which), and for rows made before templates.
+    description: "certificates: the depot.cnf template each was issued under (src/ca/templates.ts)",
+    sql: "ALTER TABLE certificates ADD COLUMN template TEXT;",
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -437,5 +437,6 @@ function toRow(c: CertificateRecord): Row {
     status: c.status,
     revoked_at: c.revokedAt?.toISOString() ?? null,
     revocation_reason: c.revocationReason ?? null,
+    template: c.template ?? null,
   };
 }

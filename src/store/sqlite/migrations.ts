@@ -138,6 +138,14 @@ CREATE INDEX IF NOT EXISTS ssh_certificates_by_date ON ssh_certificates (valid_a
 CREATE INDEX IF NOT EXISTS ssh_certificates_revoked ON ssh_certificates (kind, serial) WHERE status = 'revoked';
 INSERT OR IGNORE INTO counters (name, value) VALUES ('ssh_revocations', 0);`,
   },
+  {
+    version: 8,
+    // NULL for the built-ins client and server (the type says which), and
+    // for every row made before templates.
+    description: "certificates: the depot.cnf template each was issued under (src/ca/templates.ts)",
+    addColumns: [{ table: "certificates", column: "template", definition: "TEXT", fill: "NULL" }],
+    sql: "",
+  },
 ];
 
 /** The newest schema version this depot knows. */
