@@ -335,7 +335,7 @@ describe("the server protocol: sign, crl, revoke, help", () => {
       "ERROR not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)\n",
     );
     expect(await request(server.port, `sign now\n${readFileSync(weak, "utf8")}`, { raw: true })).toBe(
-      "ERROR sign takes no argument: the request follows on the next lines\n",
+      "ERROR no template named 'now' in depot.cnf; depot template list shows them\n",
     );
     // A real request over 16 KiB (many names).
     const names = Array.from({ length: 700 }, (_, i) => `DNS:host-${String(i).padStart(4, "0")}.example.com`).join(",");

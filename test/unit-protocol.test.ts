@@ -12,8 +12,8 @@ function fakeServices(overrides: Partial<Services> = {}) {
       calls.push(["generate", subject.map((a) => `${a.name}=${a.value}`).join(",")]);
       return "KEY+CERT\n";
     },
-    sign: async (csr) => {
-      calls.push(["sign", csr]);
+    sign: async (csr, template) => {
+      calls.push(template === undefined ? ["sign", csr] : ["sign", csr, template]);
       return "CERT\n";
     },
     crl: async () => {
@@ -55,7 +55,8 @@ const table: [what: string, line: string, body: string, overrides: Partial<Servi
   ["generate without a DN", "generate", "", {}, "ERROR generate needs a distinguished name, e.g. generate /CN=Bob Owner\n", []],
   ["generate with a bad DN", "generate /XX=1", "", {}, "ERROR unknown attribute 'XX' (known: CN, L, ST, O, OU, C, STREET, DC, UID, emailAddress)\n", []],
   ["sign", "sign", "PEM\n", {}, "CERT\n", [["sign", "PEM\n"]]],
-  ["sign with an argument", "sign now", "PEM\n", {}, "ERROR sign takes no argument: the request follows on the next lines\n", []],
+  ["sign under a template", "sign vpn-client", "PEM\n", {}, "CERT\n", [["sign", "PEM\n", "vpn-client"]]],
+  ["sign with two words", "sign vpn-client now", "PEM\n", {}, "ERROR usage: sign [template], then the request on the next lines\n", []],
   ["crl", "crl", "", {}, "CRL\n", [["crl"]]],
   ["revoke", "revoke 0A:0B keyCompromise", "", {}, "OK revoked 0A:0B\n", [["revoke", "0A:0B", "keyCompromise"]]],
   ["revoke, default reason", "revoke 0A0B", "", {}, "OK revoked 0A0B\n", [["revoke", "0A0B", "unspecified"]]],

@@ -1,7 +1,8 @@
 /**
  * @module What the ACME server needs from the CA, as an interface (so the
  * server is tested with fakes beside the real depot), and its implementation
- * on a `Depot`: the server profile, the order's names, the ACME lifetime.
+ * on a `Depot`: the server profile (or `--acme-template`), the order's
+ * names, the ACME lifetime (within the template's days).
  * Certificates go through the depot's own signing, so they appear in
  * `depot list`, OCSP and the CRL like any other.
  */
@@ -38,10 +39,14 @@ export interface AcmeIssuer {
 
 /**
  * `publishCrl: false` in a server's workers: the revocation is recorded and
- * the upkeep process publishes the CRL, one for a whole burst.
+ * the upkeep process publishes the CRL, one for a whole burst. `template`:
+ * a server-based template of depot.cnf to issue under (`--acme-template`).
  */
-export function depotIssuer(depot: Depot, options: { publishCrl?: boolean } = {}): AcmeIssuer {
+export function depotIssuer(depot: Depot, options: { publishCrl?: boolean; template?: string } = {}): AcmeIssuer {
   const publish = options.publishCrl !== false;
+  const template = options.template === undefined ? undefined : depot.templates.require(options.template, "--acme-template", "server");
+  // ACME's lifetime (--acme-days) within the template's longest: clients cannot ask for another.
+  const longest = template?.days ?? Infinity;
   return {
     chainPem: depot.issuer.certificatePem.trim() + "\n",
     // What the leaves' AKI holds: the CA's SKI, or its key's SHA-1 (RFC 5280 method 1).
@@ -49,12 +54,13 @@ export function depotIssuer(depot: Depot, options: { publishCrl?: boolean } = {}
     async issue(request) {
       const issued = await depot.signPublicKey({
         profile: "server",
+        ...(template ? { template: template.name } : {}),
         subject: request.commonName ? [attribute("CN", request.commonName)] : [],
         subjectAltNames: request.identifiers.map((id) => id.value),
         publicKeyDer: request.publicKeyDer,
         keyType: request.keyType,
         family: request.family,
-        days: request.days,
+        days: Math.min(request.days, longest),
         requester: { requester: request.requester, ...(request.client ? { client: request.client } : {}) },
       });
       return { serial: issued.serial, certificatePem: issued.certificatePem };

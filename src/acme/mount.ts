@@ -22,7 +22,7 @@ export function acmeForDepot(depot: Depot, settings: AcmeSettings, apiUrl = sett
   const store = acmeStoreFor(depot);
   const server = createAcmeServer({
     store,
-    issuer: depotIssuer(depot, { publishCrl: false }),
+    issuer: depotIssuer(depot, { publishCrl: false, ...(settings.template ? { template: settings.template } : {}) }),
     basePath: ACME_BASE_PATH,
     ...(apiUrl ? { apiUrl } : {}),
     allow: settings.allow,

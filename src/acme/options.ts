@@ -2,7 +2,7 @@
  * @module The server's ACME settings as flags give them (`--acme`,
  * `--acme-allow`, `--acme-days`, `--acme-require-eab`,
  * `--acme-orders-per-hour`, `--acme-http-port`, `--acme-tls-port`,
- * `--acme-resolver`), checked once in the supervisor so that a mistake stops
+ * `--acme-resolver`, `--acme-template`), checked once in the supervisor so that a mistake stops
  * `depot start` with one line instead of failing in every worker. The result
  * is plain JSON, handed to workers inside the HTTPS listener's description.
  */
@@ -24,6 +24,8 @@ export interface AcmeSettings {
   resolver?: string;
   /** The HTTPS base URL as clients reach it (`--api-url`); absent: each request's own origin. */
   apiUrl?: string;
+  /** The depot.cnf template ACME issues under (base server; the upkeep process checks it at start); absent: the built-in server. */
+  template?: string;
 }
 
 export interface AcmeFlags {
@@ -34,6 +36,7 @@ export interface AcmeFlags {
   httpPort?: string;
   tlsPort?: string;
   resolver?: string;
+  template?: string;
 }
 
 const bad = (message: string): never => {
@@ -59,6 +62,8 @@ export function acmeSettings(flags: AcmeFlags): AcmeSettings {
     tlsPort: integer(flags.tlsPort, "--acme-tls-port", 443, 1, 65535),
   };
   if (flags.resolver !== undefined) settings.resolver = parseResolver(flags.resolver);
+  // Whether depot.cnf has it is known only once the depot is open: the upkeep process checks it before any worker starts.
+  if (flags.template !== undefined) settings.template = flags.template.trim();
   return settings;
 }
 
@@ -83,6 +88,7 @@ export const ACME_START_ARGS = {
   "acme-http-port": { type: "string", description: "Port the http-01 validator connects to on the client's host (default 80)" },
   "acme-tls-port": { type: "string", description: "Port the tls-alpn-01 validator connects to on the client's host (default 443)" },
   "acme-resolver": { type: "string", description: "DNS server (IP[:PORT]) for the validators' A/AAAA/TXT lookups (default: the system's)" },
+  "acme-template": { type: "string", description: "Issue ACME certificates under this depot.cnf template (its base must be server; default: the built-in server)" },
 } as const;
 
 /**
@@ -102,7 +108,7 @@ export function acmeFromStartArgs(rawArgs: string[], httpsListener: boolean): Ac
   if (!httpsListener) bad("--acme needs --https-port (ACME is served on the HTTPS listener)");
   const last = (name: string) => values(name).at(-1);
   const flags: AcmeFlags = { allow: values("acme-allow"), requireEab: flag("acme-require-eab") };
-  for (const [key, name] of [["days", "acme-days"], ["ordersPerHour", "acme-orders-per-hour"], ["httpPort", "acme-http-port"], ["tlsPort", "acme-tls-port"], ["resolver", "acme-resolver"]] as const) {
+  for (const [key, name] of [["days", "acme-days"], ["ordersPerHour", "acme-orders-per-hour"], ["httpPort", "acme-http-port"], ["tlsPort", "acme-tls-port"], ["resolver", "acme-resolver"], ["template", "acme-template"]] as const) {
     const value = last(name);
     if (value !== undefined) flags[key] = value;
   }

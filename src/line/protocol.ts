@@ -126,25 +126,27 @@ EXAMPLE
   },
   sign: {
     help: `SIGN
-  sign
+  sign [template]
   <PEM certificate request>
   Signs a certificate request (PKCS#10), so the private key never leaves
   the client. The request follows on the next lines and ends with its
   -----END CERTIFICATE REQUEST----- line. Its signature is checked; its
-  subject is used; the extensions are depot's client profile, whatever the
-  request asks for.
+  subject is used (and, under a server template, its names); the
+  extensions are depot's client profile, or those of the template named
+  (depot.cnf's [ template NAME ] sections), whatever the request asks for.
 RETURNS
   The certificate, PEM.
 EXAMPLE
-  sign
+  sign vpn-client
   -----BEGIN CERTIFICATE REQUEST-----
   MIIBNjCB3QIBADBTMQswCQYDVQQ...
   -----END CERTIFICATE REQUEST-----
 `,
     hasBody: true,
     async run(argument, body, services) {
-      if (argument.trim() !== "") throw new DepotError("E_BAD_ARGUMENT", "sign takes no argument: the request follows on the next lines");
-      return { text: await services.sign(body) };
+      const words = argument.trim().split(/\s+/).filter(Boolean);
+      if (words.length > 1) throw new DepotError("E_BAD_ARGUMENT", "usage: sign [template], then the request on the next lines");
+      return { text: await services.sign(body, words[0]) };
     },
   },
 };

@@ -20,8 +20,8 @@ import type { LogLevel } from "../log-level.ts";
 export interface LineServices {
   /** A fresh private key, its client certificate and the chain (two tiers), PEM, for the subject. */
   generate(subject: DistinguishedName): Promise<string>;
-  /** A client certificate and the chain, PEM, for a PEM certificate request. */
-  sign(csrPem: string): Promise<string>;
+  /** A certificate and the chain, PEM, for a PEM certificate request: a client one, or under `template` (depot.cnf's). */
+  sign(csrPem: string, template?: string): Promise<string>;
   /** The CRL as published. */
   crl(): Promise<string>;
   /** Records the revocation (a server's upkeep publishes the CRL); answers a one-line confirmation. */
@@ -49,7 +49,11 @@ export function depotLineServices(depot: Depot, client: string | undefined, opti
       const issued = await depot.issue({ profile: "client", subject, requester }, options.makeKeys);
       return issued.privateKeyPem + issued.certificatePem + depot.chainPem;
     },
-    sign: async (csrPem) => (await depot.signCsr(csrPem, { profile: "client", requester })).certificatePem + depot.chainPem,
+    sign: async (csrPem, template) => {
+      // An unknown template is refused before the request is read.
+      const profile = template === undefined ? "client" : depot.templates.get(template).base;
+      return (await depot.signCsr(csrPem, { profile, ...(template ? { template } : {}), requester })).certificatePem + depot.chainPem;
+    },
     crl: async () => depot.currentCrlPem(),
     revoke: async (serialText, reason) => {
       const { serial } = await depot.findBySerial(serialText);

@@ -79,7 +79,9 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
       // Without it, connections queued on a stopping worker's listener are reset.
       log.warn("net.ipv4.tcp_migrate_req is 0: when a worker stops (HUP, TTOU, shutdown), connections still queued on its listener are reset; set it to 1 for lossless worker replacement");
     }
-    const httpsNames = options.listeners.find((l) => l.kind === "https")?.issueNames;
+    const https = options.listeners.find((l) => l.kind === "https");
+    const httpsNames = https?.issueNames;
+    const templates = https?.acme?.template ? [{ flag: "--acme-template", name: https.acme.template, base: "server" as const }] : [];
     const auditFile = options.auditLog ? new AuditFile(options.auditLog) : undefined;
     const supervisor = new Supervisor(
       {
@@ -106,6 +108,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           ...(httpsNames ? { https: { names: httpsNames } } : {}),
           ...(auditFile ? { auditFrom: lastSeqInFile(auditFile.path) ?? -1 } : {}),
           ...(options.onCrlChange ? { onCrlChange: options.onCrlChange } : {}),
+          ...(templates.length > 0 ? { templates } : {}),
         },
         ...(options.handedKeys !== undefined ? { handedKeys: options.handedKeys } : {}),
         processCount: options.processCount,

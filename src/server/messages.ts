@@ -74,6 +74,12 @@ export interface UpkeepConfig {
   auditFrom?: number;
   /** --on-crl-change, overriding depot.cnf's on_crl_change: run after each CRL this process publishes. */
   onCrlChange?: string;
+  /**
+   * Templates the server's flags name (`--acme-template`): checked once the
+   * depot is open, before any worker starts, so a typo stops `depot start`
+   * with one line. `base`: the base the face needs (ACME issues server certificates).
+   */
+  templates?: { flag: string; name: string; base?: "client" | "server" }[];
 }
 
 export const UPKEEP_ENV = "DEPOT_UPKEEP";

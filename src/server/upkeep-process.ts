@@ -71,6 +71,7 @@ export async function runUpkeep(): Promise<never> {
     if (statSync(depot.layout.caKey).mode & 0o077) {
       throw new DepotError("E_INSECURE_KEY", `refusing to start: ${depot.layout.caKey} is readable by group or others (chmod 400 it)`);
     }
+    for (const { flag, name, base } of config.templates ?? []) depot.templates.require(name, flag, base);
     if (config.auditFrom !== undefined) auditForwarder = await AuditForwarder.start(depot.ledger.audit, config.auditFrom);
     if (config.https) {
       // Before the workers start: they load it when they open the HTTPS listener.

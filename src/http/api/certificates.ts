@@ -16,12 +16,12 @@ import { HttpProblem } from "../problem.ts";
 import { requireAdmin } from "./auth.ts";
 import { readJsonObject, rejectUnknownFields, stringField } from "./body.ts";
 import type { Call } from "./call.ts";
-import { issueWithinPolicy } from "./issue.ts";
+import { askedTemplate, defaultDays, issueWithinPolicy } from "./issue.ts";
 import type { ApiServices, StatusFilter } from "./services.ts";
 
 export type { Call } from "./call.ts";
 
-const ISSUE_FIELDS = ["type", "subject", "cn", "email", "uid", "san", "keyType", "days", "csr", "format", "password"] as const;
+const ISSUE_FIELDS = ["type", "template", "subject", "cn", "email", "uid", "san", "keyType", "days", "csr", "format", "password"] as const;
 const SUBJECT_FIELDS = ["subject", "cn", "email", "uid", "san", "keyType"] as const;
 
 /** The formats of a depot-made key: PEM, or PKCS#12 (key, certificate and CA in one file, base64, protected by `password`). */
@@ -39,12 +39,14 @@ export async function issueCertificate(call: Call): Promise<Response> {
   if (format === "pkcs12" && !password) throw bad("format pkcs12 needs a password (it protects the key in the file)");
   if (format !== "pkcs12" && password !== undefined) throw bad("password is for format pkcs12");
   if (format === "pkcs12" && body.csr !== undefined) throw bad("format pkcs12 is for a key depot makes; with csr the key stays with you");
-  const typeText = stringField(body, "type") ?? token.policy.type;
+  const template = askedTemplate(call, stringField(body, "template"));
+  const typeText = stringField(body, "type") ?? template?.base ?? token.policy.type;
   if (typeText !== "client" && typeText !== "server") throw bad(typeText === undefined ? "missing type (client or server)" : `unknown type '${typeText}' (client or server)`);
   const type: "client" | "server" = typeText;
+  if (template && template.base !== type) throw bad(`template '${template.name}' makes ${template.base} certificates; leave out type, or give ${template.base}`);
   const daysField = body.days;
   if (daysField !== undefined && typeof daysField !== "number" && typeof daysField !== "string") throw bad("days must be a number");
-  const days = daysField !== undefined ? parseDays(daysField) : Math.min(services.defaultDays, token.policy.maxDays ?? Infinity);
+  const days = daysField !== undefined ? parseDays(daysField) : defaultDays(call, template);
   const csrPem = stringField(body, "csr");
 
   let subject: DistinguishedName;
@@ -65,7 +67,7 @@ export async function issueCertificate(call: Call): Promise<Response> {
     const keyTypeText = stringField(body, "keyType");
     keyType = keyTypeText === undefined ? services.defaultKeyType : parseKeyType(keyTypeText);
   }
-  const issued = await issueWithinPolicy(call, { profile: type, subject, subjectAltNames: sans, keyType, days, ...(requested ? { requested } : {}) });
+  const issued = await issueWithinPolicy(call, { profile: type, ...(template ? { template } : {}), subject, subjectAltNames: sans, keyType, days, ...(requested ? { requested } : {}) });
   const privateKeyPem = issued.privateKeyPem;
   const answer = {
     ...summary(issued.record),
@@ -121,6 +123,7 @@ export function summary(record: CertificateSummary) {
   return {
     serial: record.serial.toUpperCase(),
     type: record.type,
+    ...(record.template ? { template: record.template } : {}),
     subject: record.subject,
     keyType: record.keyType,
     notBefore: record.notBefore.toISOString(),

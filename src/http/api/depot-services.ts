@@ -39,6 +39,7 @@ export function depotApiServices(depot: Depot, options: DepotServicesOptions = {
     bundlePems: depot.bundlePems,
     defaultDays: depot.defaultDays,
     defaultKeyType: depot.defaultKeyType,
+    templates: depot.templates,
     // The audit record is written by the ledger, in the transaction of the row.
     issue: (request, requester) => depot.issue({ ...request, requester }, makeKeys),
     readCsr: readCertificateRequest,

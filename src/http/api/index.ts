@@ -48,9 +48,10 @@ const ROUTES: Route[] = [
   { name: "ssh-certificates", pattern: /^\/v1\/ssh\/certificates\/?$/, methods: { POST: issueSshCertificate } },
   { name: "ssh-revoke", pattern: /^\/v1\/ssh\/certificates\/([^/]+)\/revoke$/, methods: { POST: revokeSshCertificate } },
   { name: "renew", pattern: /^\/v1\/renew$/, methods: { POST: renewCertificate }, withoutToken: true },
-  { name: "est-cacerts", pattern: /^\/\.well-known\/est\/cacerts$/, methods: { GET: estCaCerts }, withoutToken: true },
-  { name: "est-simpleenroll", pattern: /^\/\.well-known\/est\/simpleenroll$/, methods: { POST: estSimpleEnroll }, schemes: "bearer-or-basic" },
-  { name: "est-simplereenroll", pattern: /^\/\.well-known\/est\/simplereenroll$/, methods: { POST: estSimpleReenroll }, withoutToken: true },
+  // EST's optional label (RFC 7030 3.2.2) names a template: /.well-known/est/NAME/simpleenroll (est.ts reads it).
+  { name: "est-cacerts", pattern: /^\/\.well-known\/est\/(?:[^/]+\/)?cacerts$/, methods: { GET: estCaCerts }, withoutToken: true },
+  { name: "est-simpleenroll", pattern: /^\/\.well-known\/est\/(?:[^/]+\/)?simpleenroll$/, methods: { POST: estSimpleEnroll }, schemes: "bearer-or-basic" },
+  { name: "est-simplereenroll", pattern: /^\/\.well-known\/est\/(?:[^/]+\/)?simplereenroll$/, methods: { POST: estSimpleReenroll }, withoutToken: true },
 ];
 
 export function createApi(services: ApiServices, hooks: ApiHooks): ApiHandler {

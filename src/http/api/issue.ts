@@ -12,6 +12,7 @@ import type { Issued } from "../../ca/depot.ts";
 import type { DistinguishedName } from "../../ca/dn.ts";
 import type { KeyType } from "../../ca/key-types.ts";
 import { serverNames } from "../../ca/profiles.ts";
+import type { Template } from "../../ca/templates.ts";
 import { checkPolicy, compilePatterns } from "../../ca/token-policy.ts";
 import type { TokenRecord } from "../../ca/tokens.ts";
 import { usedUp } from "./auth.ts";
@@ -20,6 +21,8 @@ import type { Call } from "./call.ts";
 /** What is asked for: a fresh key of `keyType`, or the key of a checked request (`requested`). */
 export interface CertificateAsk {
   profile: "client" | "server";
+  /** The template asked for (`askedTemplate`); absent: the built-in named by `profile`. */
+  template?: Template;
   subject: DistinguishedName;
   /** Names beside the CN (server certificates only). */
   subjectAltNames: string[];
@@ -32,13 +35,31 @@ export interface CertificateAsk {
 export async function issueWithinPolicy(call: Call, ask: CertificateAsk): Promise<Issued & { privateKeyPem?: string }> {
   const { token, services } = call;
   const { profile, subject, subjectAltNames, keyType, days, requested } = ask;
+  const template = ask.template?.name;
   const commonName = subject.find((a) => a.name === "CN")?.value;
   const names = profile === "server" ? serverNames(commonName, subjectAltNames) : [];
-  checkPolicy(token.name, token.policy, { profile, subject, names, keyType, days }, patternsOf(token));
+  checkPolicy(token.name, token.policy, { profile, subject, names, keyType, days, ...(template ? { template } : {}) }, patternsOf(token));
   return withTokenUse(call, () => {
-    const common = { profile, subject, subjectAltNames, days };
+    // The template's own name rules and longest validity are the depot's to check (Depot.signPublicKey): 403 too.
+    const common = { profile, subject, subjectAltNames, days, ...(template ? { template } : {}) };
     return requested ? services.signCsr(requested, common, call.requester) : services.issue({ ...common, keyType: keyType as KeyType }, call.requester);
   });
+}
+
+/**
+ * The template of a request: the one it names (`template`, an EST label),
+ * else the token's first (`depot token create --template`), else none (the
+ * built-in of its type). An unknown name is a 400; one the token may not
+ * use is refused by its policy (403).
+ */
+export function askedTemplate(call: Pick<Call, "services" | "token">, name: string | undefined): Template | undefined {
+  const chosen = name ?? call.token.policy.templates?.[0];
+  return chosen === undefined ? undefined : call.services.templates.get(chosen);
+}
+
+/** The validity a request gets when it asks for none: the template's (else the depot's), within the token's longest. */
+export function defaultDays(call: Pick<Call, "services" | "token">, template: Template | undefined): number {
+  return Math.min(template?.days ?? call.services.defaultDays, call.token.policy.maxDays ?? Infinity);
 }
 
 /** Runs `work` with one of a one-time token's uses taken (401 when none is left), giving it back when `work` fails. */

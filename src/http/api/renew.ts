@@ -5,9 +5,10 @@
  * (`renew-proof.ts`); the certificate in its `x5c` must be, byte for byte,
  * one the ledger holds, neither revoked nor expired (or expired within
  * `--renew-after-expiry`). The new certificate keeps the subject, names,
- * profile and lifetime, gets a new serial, and is for the same key or the
- * key of the proof's `csr`. Its audit record names the renewal
- * (`renew:<old serial>`) and is committed with its row before the answer.
+ * profile, template and lifetime (within the template's days), gets a new
+ * serial, and is for the same key or the key of the proof's `csr`. Its
+ * audit record names the renewal (`renew:<old serial>`) and is committed
+ * with its row before the answer.
  */
 import { createHash } from "node:crypto";
 import { readCertificateDer } from "../../ca/certificate-der.ts";
@@ -99,8 +100,9 @@ export async function provenCertificate(compact: string, audiences: string[], se
 
 /**
  * The renewed certificate, recorded with its audit record: the old one's
- * subject, names (`hostNamesOfCertificate`), profile and lifetime (capped
- * by the CA's end), for `key` (the old key or a request's).
+ * subject, names (`hostNamesOfCertificate`), profile, template and lifetime
+ * (capped by the CA's end and the template's days), for `key` (the old key
+ * or a request's).
  */
 export async function renewedCertificate(
   services: ApiServices,
@@ -112,9 +114,12 @@ export async function renewedCertificate(
 ): Promise<Issued> {
   const { subject, subjectAltNames, profile } = renewedNames(old.record, old.certificateDer);
   const lifetime = renewedLifetimeMs(old.record, renewal.caNotAfter, now, BACKDATE_MS);
+  // The same template, and no longer than it now allows (depot.cnf may have shortened it since).
+  const template = old.record.template;
+  const longest = template === undefined ? Infinity : (services.templates.get(template).days ?? Infinity);
   // The half millisecond keeps the product with DAY_MS from rounding below the lifetime (Date truncates).
-  const days = (lifetime + 0.5) / DAY_MS;
-  return services.signCsr({ ...key, subject, subjectAltNames }, { profile, subject, subjectAltNames, days }, requester);
+  const days = Math.min((lifetime + 0.5) / DAY_MS, longest);
+  return services.signCsr({ ...key, subject, subjectAltNames }, { profile, ...(template ? { template } : {}), subject, subjectAltNames, days }, requester);
 }
 
 /** What a renewal keeps: the subject, the names beside the CN (the profile writes the CN's name into the SAN again, as at first issue), the profile. */

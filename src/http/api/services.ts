@@ -9,6 +9,7 @@ import type { RevocationReason } from "../../ca/crl.ts";
 import type { RequestedCertificate } from "../../ca/csr.ts";
 import type { IssueRequest, Issued } from "../../ca/depot.ts";
 import type { CertificateRecord, CertificateSummary } from "../../ca/ledger.ts";
+import type { Templates } from "../../ca/templates.ts";
 import type { TokenStore } from "../../ca/tokens.ts";
 import type { SshIssueRequest } from "../../ca/ssh/issue.ts";
 import type { SshCertificateRecord } from "../../ca/ssh/store.ts";
@@ -41,6 +42,8 @@ export interface ApiServices {
   bundlePems?: string[];
   defaultDays: number;
   defaultKeyType: string;
+  /** The depot's templates (the built-ins and depot.cnf's): what a request's `template`, a token's and an EST label name. */
+  templates: Templates;
   /** A fresh key and a certificate, recorded (with its audit record) before it is answered. */
   issue(request: IssueRequest, requester: Requester): Promise<Issued & { privateKeyPem: string }>;
   /** Reads and checks a PEM certificate request (signature, key, subject). */
