@@ -81,7 +81,7 @@ describe("--version and --help", () => {
     expect(result.stderr).toBe("");
     expect(result.stdout).not.toContain("\u001b[");
     expect(result.stdout).toStartWith("depot: A mini certificate authority");
-    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "audit", "acme"]) {
+    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "template", "audit", "acme"]) {
       expect(result.stdout).toMatch(new RegExp(`^  ${command} +\\S`, "m"));
     }
     // Bare `depot` runs the server, so its options are named here (the README uses `depot --process-count 4`).
@@ -95,9 +95,9 @@ describe("--version and --help", () => {
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toBe("");
     expect(result.stdout).not.toContain("\u001b[");
-    // The required --type is in the usage line.
-    expect(result.stdout).toContain("Usage: depot generate PATH --type <client|server> [options]");
-    for (const option of ["--type <client|server>", "--cn <name>", "--email <address>", "--uid <id>", "--subject <dn>", "--san <name>", "--key-type <type>", "--days <days>", "--out <file>", "--p12 <file>", "--password-file <file>", "--password-env <name>", "--legacy"]) {
+    // --type is needed unless a --template gives it: an option, not in the usage line.
+    expect(result.stdout).toContain("Usage: depot generate PATH [options]");
+    for (const option of ["--type <client|server>", "--template <name>", "--cn <name>", "--email <address>", "--uid <id>", "--subject <dn>", "--san <name>", "--key-type <type>", "--days <days>", "--out <file>", "--p12 <file>", "--password-file <file>", "--password-env <name>", "--legacy"]) {
       expect(result.stdout).toContain(option);
     }
     expect(result.stdout).toMatch(/browsers do not\s+accept ed25519 client certificates\. One of:\s+rsa-2048,\s+rsa-3072,\s+rsa-4096,\s+ec-p256,\s+ec-p384,\s+ed25519\./);
@@ -116,7 +116,7 @@ describe("--version and --help", () => {
   });
 
   test("every command's help has an example, and no line is wider than 80 columns when not on a terminal", () => {
-    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "audit", "acme"]) {
+    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "template", "audit", "acme"]) {
       const help = depot([command, "--help"]);
       expect(help.exitCode).toBe(0);
       expect(help.stdout).toMatch(/\nExamples?:\n  \S/);

@@ -23,6 +23,7 @@ export const EXAMPLES: Record<string, string[]> = {
     "depot generate ~/ca --type client --cn \"Bob Owner\" --email bob@example.com --out bob.pem",
     "depot generate ~/ca --type client --cn \"Bob Owner\" --out bob.pem --p12 bob.p12",
     "depot generate ~/ca --type server --cn www.example.com --san 10.0.0.5 --out www.pem",
+    "depot generate ~/ca --template vpn-server --cn vpn.example.com --out vpn.pem",
   ],
   sign: [
     "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout www.key -subj /CN=www.example.com -out req.pem",
@@ -47,6 +48,9 @@ export const EXAMPLES: Record<string, string[]> = {
     "depot renew --cert www.crt --key www.key --server https://ca.example.com:8443 --ca-file ca.crt",
     "depot renew --cert www.crt --key www.key --server https://ca.example.com:8443 --daemon --exec 'systemctl reload nginx'",
   ],
+  template: ["depot template list ~/ca", "depot template show ~/ca vpn-server"],
+  "template list": ["depot template list ~/ca", "depot template list ~/ca --json"],
+  "template show": ["depot template show ~/ca vpn-server", "depot template show ~/ca client --json"],
   "acme eab": ["depot acme eab ~/ca --name team-a --allow '*.team-a.example.com'"],
 };
 

@@ -16,7 +16,8 @@ import { allValues } from "./_strict.ts";
 
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
-  type: { type: "enum", options: ["client", "server"] as Profile[], required: true, description: "A client certificate (for a person or a program) or a server certificate" },
+  type: { type: "enum", options: ["client", "server"] as Profile[], description: "A client certificate (for a person or a program) or a server certificate; needed unless --template gives it" },
+  template: { type: "string", valueHint: "name", description: "Issue under this template of depot.cnf ([ template NAME ]; depot template list shows them): its key usages, days, name rules and extensions" },
   cn: { type: "string", valueHint: "name", description: "Common name; for a server, its DNS name or IP address" },
   email: { type: "string", valueHint: "address", description: "E-mail address: in the subject (emailAddress) and the subjectAltName (rfc822Name)" },
   uid: { type: "string", valueHint: "id", description: "User ID (UID)" },
@@ -36,8 +37,10 @@ export default depotCommand({
   signs: true,
   repeatable: ["san"],
   async run({ rawArgs, args: parsed }, depot) {
-    const type = parsed.type;
-    // citty checks an enum's value, not its presence.
+    const templateName = stringOption(parsed, "template");
+    const template = templateName === undefined ? undefined : depot.templates.get(templateName);
+    // citty checks an enum's value, not its presence. A template's base is the type (a different --type is refused by the depot).
+    const type = parsed.type ?? template?.base;
     if (type === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --type (client or server)");
     const sans = allValues(rawArgs, "san");
     if (type === "client" && sans.length > 0) throw new DepotError("E_BAD_ARGUMENT", "--san is for server certificates (--type server)");
@@ -59,7 +62,7 @@ export default depotCommand({
     let p12Fd: number | undefined;
     try {
       p12Fd = p12 === undefined ? undefined : claimSecretFile(p12);
-      const issued = await depot.issue({ profile: type, subject, subjectAltNames: sans, keyType, ...(days ? { days } : {}), requester: { requester: "cli" } });
+      const issued = await depot.issue({ profile: type, ...(templateName ? { template: templateName } : {}), subject, subjectAltNames: sans, keyType, ...(days ? { days } : {}), requester: { requester: "cli" } });
       // The intermediate after the certificate in a two-tier depot (empty in one tier).
       const pem = issued.privateKeyPem + issued.certificatePem + depot.chainPem;
       const recorded = { serial: issued.serial, depotPath: String(parsed.path) };

@@ -85,6 +85,8 @@ function jsonRecord(r: CertificateSummary, now: Date): string {
     ["serial", r.serial.toUpperCase()],
     ["subject", r.subject],
     ["type", r.type],
+    // Only for depot.cnf's templates: a built-in's is the type.
+    ...(r.template ? [["template", r.template] as [string, unknown]] : []),
     ["keyType", r.keyType],
     ["notBefore", r.notBefore.toISOString()],
     ["notAfter", r.notAfter.toISOString()],

@@ -29,6 +29,7 @@ export const commands: Record<string, Loader> = {
   "install-ca": () => load(import("./install-ca.ts")),
   ledger: () => load(import("./ledger.ts")),
   token: () => load(import("./token.ts")),
+  template: () => load(import("./template.ts")),
   ssh: () => load(import("./ssh.ts")),
   audit: () => load(import("./audit.ts")),
   acme: () => load(import("./acme.ts")),

@@ -25,6 +25,7 @@ export default depotCommand({
       `Subject:     ${printable(record.subject)}`,
       `Issuer:      ${printable(formatDn(dnFromName(certificate.issuerName)))}`,
       `Type:        ${record.type}`,
+      ...(record.template ? [`Template:    ${record.template}`] : []),
       `Key type:    ${record.keyType}`,
       `Not before:  ${record.notBefore.toISOString()}`,
       `Not after:   ${record.notAfter.toISOString()}`,

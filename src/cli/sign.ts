@@ -15,7 +15,8 @@ import { writePublicFile, writeStdout } from "./_output.ts";
 const args = {
   path: { type: "positional", description: "The depot's folder", required: true },
   csr: { type: "string", valueHint: "file", required: true, description: "The PEM certificate request (- for standard input), e.g. from openssl req -new" },
-  type: { type: "enum", options: ["client", "server"] as Profile[], default: "client", description: "client (default) or server" },
+  type: { type: "enum", options: ["client", "server"] as Profile[], description: "client (default) or server; a --template gives its own" },
+  template: { type: "string", valueHint: "name", description: "Sign under this template of depot.cnf ([ template NAME ]; depot template list shows them)" },
   days: { type: "string", valueHint: "days", description: "Validity in days (default: the depot's, 365)" },
   out: { type: "string", valueHint: "file", description: "Write the certificate to FILE (written whole or not at all) instead of standard output" },
   ...passphraseArgs,
@@ -31,7 +32,9 @@ export default depotCommand({
     const days = daysOption(parsed, "days");
     const out = stringOption(parsed, "out");
     const pem = readRequest(csrPath);
-    const issued = await depot.signCsr(pem, { profile: parsed.type, ...(days ? { days } : {}), requester: { requester: "cli" } });
+    const templateName = stringOption(parsed, "template");
+    const profile = parsed.type ?? (templateName === undefined ? "client" : depot.templates.get(templateName).base);
+    const issued = await depot.signCsr(pem, { profile, ...(templateName ? { template: templateName } : {}), ...(days ? { days } : {}), requester: { requester: "cli" } });
     const recorded = { serial: issued.serial, depotPath: String(parsed.path) };
     // The intermediate after the certificate in a two-tier depot (empty in one tier).
     if (out === undefined) writeStdout(issued.certificatePem + depot.chainPem, recorded);

@@ -35,6 +35,7 @@ const createArgs = {
   admin: { type: "boolean", description: "May list and revoke certificates over the API" },
   allow: { type: "string", description: "A name the token may issue for (repeatable): *.svc.example.com, 10.0.0.0/8, cn:PATTERN, email:*@example.com" },
   type: { type: "string", description: "Only this profile: client or server" },
+  template: { type: "string", description: "Only this template of depot.cnf (repeatable; the first is a request's default; depot template list shows them)" },
   "key-type": { type: "string", description: "Only this key type (repeatable)" },
   "max-days": { type: "string", description: "Longest validity in days" },
   uses: { type: "string", description: "Number of issuances, then the token is used up (e.g. 1 for enrolment)" },
@@ -49,7 +50,7 @@ const createArgs = {
 const create = command({
   meta: { name: "create", description: "Make an API token; prints it once (only its hash is kept)." },
   args: createArgs,
-  repeatable: ["allow", "key-type", "ssh", "ssh-principal", "ssh-key-id"],
+  repeatable: ["allow", "key-type", "template", "ssh", "ssh-principal", "ssh-key-id"],
   async run({ rawArgs, args: parsed }) {
     const nameText = lastOf(parsed.name);
     if (nameText === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --name (the token's name)");
@@ -57,6 +58,7 @@ const create = command({
     const type = lastOf(parsed.type);
     if (type !== undefined && type !== "client" && type !== "server") throw new DepotError("E_BAD_ARGUMENT", `unknown --type '${type}' (client or server)`);
     const keyTypes = allValues(rawArgs, "key-type").map(parseKeyType);
+    const templates = [...new Set(allValues(rawArgs, "template"))];
     const maxDays = lastOf(parsed["max-days"]);
     const policy: TokenPolicy = {
       admin: parsed.admin === true,
@@ -64,6 +66,7 @@ const create = command({
       ...(type ? { type } : {}),
       ...(keyTypes.length ? { keyTypes: [...new Set(keyTypes)] } : {}),
       ...(maxDays ? { maxDays: parseDays(maxDays) } : {}),
+      ...(templates.length ? { templates } : {}),
     };
     const sshMaxValid = lastOf(parsed["ssh-max-valid"]);
     const ssh = sshPolicyOf({
@@ -90,7 +93,13 @@ const create = command({
       ...(uses !== undefined ? { uses } : {}),
       ...(rate ? { rate: parseRate(rate) } : {}),
     };
-    await withTokens(parsed.path, (tokens) => tokens.create(record, { event: "token-create", requester: "cli", token: name }));
+    await withDepot(parsed.path, async (depot) => {
+      // A template the depot lacks, or one of another base than --type, would refuse every request: refused now instead.
+      for (const template of templates.map((name) => depot.templates.get(name))) {
+        if (type && template.base !== type) throw new DepotError("E_BAD_ARGUMENT", `--template ${template.name} makes ${template.base} certificates, but --type is ${type}`);
+      }
+      await depot.ledger.tokens.create(record, { event: "token-create", requester: "cli", token: name });
+    });
     console.log(token);
     console.error(`depot: token '${name}' created (${describe(record)}); it is shown only now: keep it secret`);
   },
@@ -142,6 +151,7 @@ function describe(record: TokenRecord): string {
   const parts = [
     policy.admin ? "admin" : undefined,
     policy.type ? `type ${policy.type}` : undefined,
+    policy.templates ? `templates ${policy.templates.join(",")}` : undefined,
     policy.allow.length ? `allow ${policy.allow.join(" ")}` : "any name",
     policy.keyTypes ? `key ${policy.keyTypes.join(",")}` : undefined,
     policy.maxDays ? `max ${policy.maxDays} days` : undefined,
