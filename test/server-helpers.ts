@@ -67,14 +67,20 @@ export interface RunningServer {
 
 /**
  * Starts `dist/depot start` in the foreground with HOME in a temp folder, a
- * fresh depot (made by `depot init`, ec-p256 unless told), a free port and
- * its own pid and log files. Extra arguments go to `start`.
+ * fresh depot (made by `depot init`, ec-p256 unless told, then handed to
+ * `beforeStart`), a free port and its own pid and log files. Extra
+ * arguments go to `start`.
  */
-export async function startServer(extraArgs: string[] = [], options: { keyType?: string; env?: Record<string, string> } = {}): Promise<RunningServer> {
+export async function startServer(
+  extraArgs: string[] = [],
+  options: { keyType?: string; env?: Record<string, string>; beforeStart?: (depotPath: string) => void } = {},
+): Promise<RunningServer> {
   const home = tempDir("depot-server-");
   const depotPath = join(home, "ca");
   const init = depot(["init", depotPath, "Test CA", "--key-type", options.keyType ?? "ec-p256"]);
   if (init.exitCode !== 0) throw new Error(`init failed: ${init.stderr}`);
+  // What the depot needs before it is served (templates in depot.cnf, ...).
+  options.beforeStart?.(depotPath);
   const port = freePort();
   const pidFile = join(home, "depot.pid");
   const logFile = join(home, "depot.log");

@@ -8,6 +8,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
+import { issueEntry } from "../../src/ca/audit.ts";
 import type { CertificateRecord, Ledger } from "../../src/ca/ledger.ts";
 import { SerialCollisionError } from "../../src/ca/ledger.ts";
 import { DepotError } from "../../src/errors.ts";
@@ -161,6 +162,24 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>): void 
       await ledger.revoke("a4", "cessationOfOperation", new Date(T0 + 5 * DAY), { requester: "cli" });
       const [record] = await ledger.audit.after(seq, 10);
       expect(record).toMatchObject({ event: "revoke", serial: "a4", reason: "cessationOfOperation", requester: "cli" });
+    }, SETUP_TIMEOUT);
+
+    test("the template a certificate was issued under is kept, listed and copied by adopt; its audit record names it; a built-in's row has none", async () => {
+      const ledger = await fresh();
+      const vpn = certificate("t1", 1, { type: "server", template: "vpn-server" });
+      const seq = await ledger.audit.lastSeq();
+      await ledger.record(vpn, issueEntry(vpn, ["gw.vpn.example.com"], { requester: "cli" }));
+      await ledger.record(certificate("t2", 2));
+      expect(await ledger.find("t1")).toEqual(vpn);
+      expect(await ledger.find("t2")).not.toHaveProperty("template");
+      expect((await collect(ledger.each())).map((r) => [r.serial, r.template])).toEqual([["t1", "vpn-server"], ["t2", undefined]]);
+      expect((await ledger.list()).map((r) => r.template)).toEqual(["vpn-server", undefined]);
+      const [record] = await ledger.audit.after(seq, 10);
+      expect(record).toMatchObject({ event: "issue", serial: "t1", profile: "server", template: "vpn-server" });
+      expect((await ledger.audit.verify()).ok).toBe(true);
+      // What ledger migrate copies keeps it.
+      expect(await ledger.adopt([certificate("t3", 3, { template: "vpn-client" })])).toBe(1);
+      expect((await ledger.find("t3"))?.template).toBe("vpn-client");
     }, SETUP_TIMEOUT);
 
     test("claimCrl takes growing numbers and lists what is revoked and unexpired", async () => {
