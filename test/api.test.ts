@@ -130,7 +130,7 @@ describe("issuing", () => {
     [{ type: "client", cn: "x", san: ["a.example"] }, "san is for server certificates (type server)"],
     [{ type: "server", cn: "not a host" }, "a server certificate needs a DNS name or IP address: give it as --cn or --san"],
     [{ type: "server", cn: "a.example", san: ["bad name!"] }, "'bad name!' is not a DNS name or an IP address"],
-    [{ type: "client", cn: "x", colour: "red" }, "unknown field 'colour' (known: type, subject, cn, email, uid, san, keyType, days, csr, format, password)"],
+    [{ type: "client", cn: "x", colour: "red" }, "unknown field 'colour' (known: type, template, subject, cn, email, uid, san, keyType, days, csr, format, password)"],
     [{ type: "client", cn: "x", format: "jks" }, "format 'jks' is not available (formats: pem, pkcs12)"],
     [{ type: "client", cn: "x", format: "pkcs12" }, "format pkcs12 needs a password (it protects the key in the file)"],
     [{ type: "client", cn: "x", password: "p" }, "password is for format pkcs12"],

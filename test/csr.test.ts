@@ -350,7 +350,7 @@ describe("the server protocol: sign, crl, revoke, help", () => {
     const expectations: [string, string, string, string][] = [
       // topic, heading, usage line, RETURNS body
       ["generate", "GENERATE", "  generate <distinguished name>", "  The private key (PKCS#8) and then the certificate, both PEM."],
-      ["sign", "SIGN", "  sign", "  The certificate, PEM."],
+      ["sign", "SIGN", "  sign [template]", "  The certificate, PEM."],
       ["crl", "CRL", "  crl", "  The CRL, PEM (-----BEGIN X509 CRL-----)."],
       ["revoke", "REVOKE", "  revoke <serial> [reason]", "  OK revoked <serial>"],
     ];

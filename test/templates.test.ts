@@ -8,32 +8,7 @@ import { x509 } from "../src/ca/provider.ts";
 import { keyUsageBits, templateExtensions } from "../src/ca/template-extensions.ts";
 import { KEY_USAGE_BITS, type KeyUsageName, templatesFromConfig } from "../src/ca/templates.ts";
 import { depot, openssl, tempDir } from "./helpers.ts";
-
-/** OpenVPN's server and client profiles (easy-rsa's), and a code-signing one with a critical extension of its own. */
-export const TEMPLATES = `
-# OpenVPN: the server's certificate, its clients check serverAuth (remote-cert-tls server)
-[ template vpn-server ]
-base               = server
-key_usage          = digitalSignature, keyEncipherment
-extended_key_usage = serverAuth
-days               = 825
-allow              = *.vpn.example.com
-extension.1.3.6.1.4.1.99999.1 = DER:0C:03:76:70:6E
-
-[ template vpn-client ]
-base               = client
-key_usage          = digitalSignature
-extended_key_usage = clientAuth
-days               = 90
-allow              = cn:vpn-*
-enrich_extensions  = 1.3.6.1.4.1.99999.3
-
-[ template signing ]
-base               = client
-key_usage          = digitalSignature, nonRepudiation
-extended_key_usage = codeSigning, timeStamping, 1.3.6.1.4.1.311.10.3.13
-extension.1.3.6.1.4.1.99999.2 = critical,UTF8:depot signer
-`;
+import { TEMPLATES } from "./template-fixtures.ts";
 
 let dir: string;
 let path: string;

@@ -137,7 +137,7 @@ EXAMPLE
 RETURNS
   The certificate, PEM.
 EXAMPLE
-  sign vpn-client
+  sign
   -----BEGIN CERTIFICATE REQUEST-----
   MIIBNjCB3QIBADBTMQswCQYDVQQ...
   -----END CERTIFICATE REQUEST-----
