@@ -1,6 +1,6 @@
-// Certificate templates (depot.cnf's [ template NAME ] sections) through the compiled depot and the real openssl: a template that makes no sense stops every command with its line; `depot template list|show`; OpenVPN's server and client templates issued by `generate` and `sign`, read back by openssl x509 (key usage, extended key usage, an extension by OID with its DER, days default and cap); name rules refused; the template in the ledger, `depot show` and the audit chain. Beside them, the encoder's DER against the built-ins' and @peculiar/x509's.
+// Certificate templates (depot.cnf's [ template NAME ] sections) through the compiled depot and the real openssl: a template that makes no sense stops every command with its line; `depot template list|show`; OpenVPN's server and client templates issued by `generate` and `sign`, read back by openssl x509 (key usage, extended key usage, an extension by OID with its DER, days default and cap); name rules refused; the template in the ledger, `depot show` and the audit chain, also on a PostgreSQL ledger shared by two hosts. Beside them, the encoder's DER against the built-ins' and @peculiar/x509's.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { configWithSettings, parseConfig } from "../src/ca/config.ts";
 import { leafExtensions } from "../src/ca/profiles.ts";
@@ -8,6 +8,7 @@ import { x509 } from "../src/ca/provider.ts";
 import { keyUsageBits, templateExtensions } from "../src/ca/template-extensions.ts";
 import { KEY_USAGE_BITS, type KeyUsageName, templatesFromConfig } from "../src/ca/templates.ts";
 import { depot, openssl, tempDir } from "./helpers.ts";
+import { pgDatabase } from "./pg-server.ts";
 import { TEMPLATES } from "./template-fixtures.ts";
 
 let dir: string;
@@ -228,6 +229,29 @@ describe("issuing under a template", () => {
     ok(["token", "create", path, "--name", "vpn", "--template", "vpn-client", "--template", "vpn-server"]);
     expect(ok(["token", "list", path])).toMatch(/^vpn +active +templates vpn-client,vpn-server, any name$/m);
   });
+});
+
+describe("on a PostgreSQL ledger, across hosts", () => {
+  test("a certificate issued under a template on one host shows its template on the other (show, list --json, the audit chain)", async () => {
+    const db = await pgDatabase();
+    const first = join(tempDir("depot-tpl-host-a-"), "ca");
+    expect(depot(["init", first, "Shared CA", "--key-type", "ec-p256", "--ledger", db.url], { env: db.env }).exitCode).toBe(0);
+    appendFileSync(join(first, "depot.cnf"), TEMPLATES);
+    // The second host: a copy of the folder, as the README makes one.
+    const second = join(tempDir("depot-tpl-host-b-"), "ca");
+    const copy = Bun.spawnSync(["sh", "-c", `tar -C '${first}' -cpf - depot.cnf private certificates/ca.crt | (mkdir -m 0755 '${second}' && tar -C '${second}' -xpf -)`]);
+    expect(copy.exitCode).toBe(0);
+    const file = join(dir, "pg-vpn.pem");
+    const issued = depot(["generate", first, "--template", "vpn-server", "--cn", "pg.vpn.example.com", "--out", file], { env: db.env });
+    expect(issued.stderr).toBe("");
+    const shown = depot(["show", second, serialOf(file)], { env: db.env });
+    expect(shown.stdout).toContain("Type:        server\nTemplate:    vpn-server\n");
+    const listed = JSON.parse(depot(["list", second, "--json"], { env: db.env }).stdout) as { template?: string }[];
+    expect(listed.map((r) => r.template)).toEqual(["vpn-server"]);
+    expect((await db.query<{ template: string | null }>("SELECT template FROM certificates ORDER BY type")).map((r) => r.template)).toEqual([null, "vpn-server"]);
+    const audit = depot(["audit", "export", second], { env: db.env }).stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(audit.find((r) => r.event === "issue" && r.subject === "CN=pg.vpn.example.com")).toMatchObject({ template: "vpn-server", profile: "server" });
+  }, 60_000);
 });
 
 describe("the encoder", () => {
