@@ -281,6 +281,12 @@ describe("the encoder", () => {
     expect(hex(templateExtensions(templates.get("rsa-client"), "ec", []))[1]).toBe("300e0603551d0f0101ff0404030206c0");
   });
 
+  test("a key that can do none of a template's usages is refused for it; one that can do some gets those", () => {
+    const templates = templatesFromConfig("[ template enc ]\nbase = client\nkey_usage = keyEncipherment, keyAgreement\n");
+    expect(() => templateExtensions(templates.get("enc"), "ed25519", [])).toThrow("template 'enc' gives key usages (keyEncipherment, keyAgreement) that an Ed25519 key cannot perform; use another key type");
+    expect(Buffer.from(templateExtensions(templates.get("enc"), "ec", [])[1]!).toString("hex")).toBe(Buffer.from(new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyAgreement, true).rawData).toString("hex"));
+  });
+
   test("keyUsage as @peculiar/x509 encodes it, for every usage alone and together (decipherOnly takes a second byte)", () => {
     const PECULIAR: Record<KeyUsageName, number> = {
       digitalSignature: x509.KeyUsageFlags.digitalSignature,

@@ -62,7 +62,7 @@ function fixedExtensions(template: Template, family: KeyFamily): Uint8Array[] {
   if (usages.length === 0) {
     throw new DepotError(
       "E_BAD_ARGUMENT",
-      `template '${template.name}' gives key usages (${template.keyUsage!.join(", ")}) that a ${family === "ed25519" ? "Ed25519" : family.toUpperCase()} key cannot perform; use another key type`,
+      `template '${template.name}' gives key usages (${template.keyUsage!.join(", ")}) that an ${family === "ed25519" ? "Ed25519" : family.toUpperCase()} key cannot perform; use another key type`,
     );
   }
   const purposes = effectivePurposes(template).map((purpose) => oid(PURPOSES[purpose] ?? purpose));
