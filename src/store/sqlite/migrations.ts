@@ -138,6 +138,17 @@ CREATE INDEX IF NOT EXISTS ssh_certificates_by_date ON ssh_certificates (valid_a
 CREATE INDEX IF NOT EXISTS ssh_certificates_revoked ON ssh_certificates (kind, serial) WHERE status = 'revoked';
 INSERT OR IGNORE INTO counters (name, value) VALUES ('ssh_revocations', 0);`,
   },
+  {
+    version: 8,
+    description: "SCEP: each enrolment's transactionID, the certificate it got and the key that signed it, for GetCertInitial (src/ca/scep/store.ts)",
+    sql: `
+CREATE TABLE IF NOT EXISTS scep_transactions (
+  transaction_id TEXT PRIMARY KEY NOT NULL,
+  serial         TEXT NOT NULL,
+  signer_key     TEXT NOT NULL,
+  created_at     TEXT NOT NULL
+) STRICT;`,
+  },
 ];
 
 /** The newest schema version this depot knows. */
