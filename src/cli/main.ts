@@ -30,6 +30,7 @@ export const commands: Record<string, Loader> = {
   ledger: () => load(import("./ledger.ts")),
   token: () => load(import("./token.ts")),
   ssh: () => load(import("./ssh.ts")),
+  scep: () => load(import("./scep.ts")),
   audit: () => load(import("./audit.ts")),
   acme: () => load(import("./acme.ts")),
   key: () => load(import("./key.ts")),
