@@ -68,8 +68,9 @@ export async function pkiOperation(der: Uint8Array, context: OperationContext): 
   const answer = (outcome: { envelope: Uint8Array } | { failInfo: FailInfo }) =>
     certRep({ transactionId: message.transactionId, recipientNonce: message.senderNonce, digest: answerDigest(message.digest), outcome }, ra);
   try {
-    const certificatePem = await certificateFor(message, ra, context);
-    const envelope = sealEnvelope(degeneratePkcs7([certificateDerFromPem(certificatePem)]), message.signer.certificate, cipherOf(message, ra));
+    const { certificatePem, cipherOid } = await certificateFor(message, ra, context);
+    // Sealed with the cipher the client chose for its own envelope (RFC 8894 3.5.2).
+    const envelope = sealEnvelope(degeneratePkcs7([certificateDerFromPem(certificatePem)]), message.signer.certificate, cipherOid);
     return answer({ envelope });
   } catch (error) {
     if (!(error instanceof Refusal)) throw error;
@@ -78,21 +79,18 @@ export async function pkiOperation(der: Uint8Array, context: OperationContext): 
   }
 }
 
-/** The cipher the request's envelope used, for the answer's (read again: cheap, and only after success). */
-function cipherOf(message: PkiRequest, ra: ScepRa): string {
-  return openEnvelope(message.envelope, ra.privateKey).cipherOid;
-}
-
 function typeName(messageType: string): string {
   return Object.entries(MESSAGE_TYPE).find(([, value]) => value === messageType)?.[0] ?? messageType;
 }
 
-async function certificateFor(message: PkiRequest, ra: ScepRa, context: OperationContext): Promise<string> {
+/** The certificate to answer with, and the cipher of the request's envelope. */
+async function certificateFor(message: PkiRequest, ra: ScepRa, context: OperationContext): Promise<{ certificatePem: string; cipherOid: string }> {
   if (!message.verified) refuse("badMessageCheck", message.digest ? "the signature does not verify with the signer's certificate" : "the message is signed with a digest depot does not take");
   if (message.signer.publicKey.asymmetricKeyType !== "rsa") refuse("badAlg", "the signer's key is not RSA: SCEP answers are encrypted to the signer's key (use an RSA key, or depot's API for other keys)");
   let content: Uint8Array;
+  let cipherOid: string;
   try {
-    content = openEnvelope(message.envelope, ra.privateKey).content;
+    ({ content, cipherOid } = openEnvelope(message.envelope, ra.privateKey));
   } catch (error) {
     if (error instanceof EnvelopeRefusal) refuse(error.failInfo, error.message);
     throw error;
@@ -102,10 +100,10 @@ async function certificateFor(message: PkiRequest, ra: ScepRa, context: Operatio
   const earlier = await services.transactions.findTransaction(message.transactionId);
   if (message.messageType === MESSAGE_TYPE.CertPoll) {
     if (!earlier || earlier.signerKey !== signerKey) refuse("badCertId", `no certificate was issued for transaction ${message.transactionId} to this key`);
-    return issuedFor(earlier!.serial, context);
+    return { certificatePem: await issuedFor(earlier!.serial, context), cipherOid };
   }
   // A request sent again after its answer was lost: the same certificate, no second use of the challenge.
-  if (earlier && earlier.signerKey === signerKey) return issuedFor(earlier.serial, context);
+  if (earlier && earlier.signerKey === signerKey) return { certificatePem: await issuedFor(earlier.serial, context), cipherOid };
   if (earlier) refuse("badRequest", `transaction ${message.transactionId} belongs to another key`);
 
   const csr = readCsrDer(content);
@@ -122,7 +120,7 @@ async function certificateFor(message: PkiRequest, ra: ScepRa, context: Operatio
     .recordTransaction({ transactionId: message.transactionId, serial: issued.serial, signerKey, createdAt: new Date() })
     // The certificate and its audit record are committed: the answer goes out; only a later poll would miss it.
     .catch((error: unknown) => services.internalError?.(new Error(`SCEP transaction ${message.transactionId} not recorded (certificate ${issued.serial.toUpperCase()} was issued): ${messageOf(error)}`)));
-  return issued.certificatePem;
+  return { certificatePem: issued.certificatePem, cipherOid };
 }
 
 /** PKCSReq with a challenge: the challenge's policy, one use taken (given back when nothing is issued). */
