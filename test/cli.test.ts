@@ -81,7 +81,7 @@ describe("--version and --help", () => {
     expect(result.stderr).toBe("");
     expect(result.stdout).not.toContain("\u001b[");
     expect(result.stdout).toStartWith("depot: A mini certificate authority");
-    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "template", "audit", "acme"]) {
+    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "template", "scep", "audit", "acme"]) {
       expect(result.stdout).toMatch(new RegExp(`^  ${command} +\\S`, "m"));
     }
     // Bare `depot` runs the server, so its options are named here (the README uses `depot --process-count 4`).
@@ -116,7 +116,7 @@ describe("--version and --help", () => {
   });
 
   test("every command's help has an example, and no line is wider than 80 columns when not on a terminal", () => {
-    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "template", "audit", "acme"]) {
+    for (const command of ["start", "stop", "status", "init", "generate", "sign", "p12", "revoke", "crl", "list", "show", "config", "install-ca", "ledger", "token", "template", "scep", "audit", "acme"]) {
       const help = depot([command, "--help"]);
       expect(help.exitCode).toBe(0);
       expect(help.stdout).toMatch(/\nExamples?:\n  \S/);

@@ -173,9 +173,11 @@ describe("README.md", () => {
           expect(`${block.line}: ${words.join(" ")}`).toBe(`${block.line}: ${run([DEPOT_BIN, words[1]]).exitCode === 0 ? words.join(" ") : "(fails)"}`);
           checked++;
         } else if (words[0] === "depot") {
-          // `depot root export ...`: the help of the subcommand (ledger, token, audit, key, root, ...).
-          const subcommand = words[2] !== undefined && /^[a-z]+$/.test(words[2]) && run([DEPOT_BIN, words[1]!, words[2], "--help"]).exitCode === 0;
-          const command = words[1] === undefined || words[1].startsWith("-") ? "start" : subcommand ? `${words[1]} ${words[2]}` : words[1];
+          // `depot root export ...`, `depot scep challenge create ...`: the help of the deepest subcommand named.
+          let command = words[1] === undefined || words[1].startsWith("-") ? "start" : words[1];
+          for (let at = 2; command !== "start" && words[at] !== undefined && /^[a-z]+$/.test(words[at]!) && run([DEPOT_BIN, ...command.split(" "), words[at]!, "--help"]).exitCode === 0; at++) {
+            command = `${command} ${words[at]}`;
+          }
           const text = help(command);
           for (const word of words.filter((w) => w.startsWith("--"))) {
             expect(`${block.line}: ${word}`).toBe(`${block.line}: ${text.includes(word.split("=")[0]!) ? word : "(not in the help)"}`);

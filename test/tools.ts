@@ -20,7 +20,19 @@ function onPath(binary: string): boolean {
  * (openssh-server listens on port 22) is installed with invoke-rc.d told no.
  */
 export function ensureTool(binary: string, pkg: string, options: { startsNoService?: boolean } = {}): void {
-  if (onPath(binary)) return;
+  ensureInstalled(binary, pkg, () => onPath(binary), options);
+}
+
+/**
+ * Installs Debian package `pkg` unless the program at `path` exists: for a
+ * helper off PATH, such as certmonger's /usr/lib/certmonger/scep-submit.
+ */
+export function ensureProgram(path: string, pkg: string, options: { startsNoService?: boolean } = {}): void {
+  ensureInstalled(path, pkg, () => existsSync(path), options);
+}
+
+function ensureInstalled(binary: string, pkg: string, present: () => boolean, options: { startsNoService?: boolean }): void {
+  if (present()) return;
   const started = Date.now();
   process.stderr.write(`test set-up: installing ${pkg} (for ${binary})\n`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
@@ -41,6 +53,6 @@ export function ensureTool(binary: string, pkg: string, options: { startsNoServi
   } finally {
     if (blockServices) rmSync(policy, { force: true });
   }
-  if (!onPath(binary)) throw new Error(`installed ${pkg}, but ${binary} is still not on PATH`);
+  if (!present()) throw new Error(`installed ${pkg}, but ${binary} is still missing`);
   process.stderr.write(`test set-up: installed ${pkg} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

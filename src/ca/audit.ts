@@ -28,6 +28,8 @@ export interface AuditEntry {
   reason?: string;
   /** The token created or revoked (its name; never the token). */
   token?: string;
+  /** A SCEP enrolment's transactionID (RFC 8894), so its certificate can be traced to the client's request. */
+  transaction?: string;
 }
 
 /** Who asked for a change: what the audit trail calls them. */
@@ -36,14 +38,16 @@ export interface AuditActor {
   requester: string;
   /** The client's IP address (line protocol, HTTPS API). */
   client?: string;
+  /** A SCEP request's transactionID, written into the issuance's audit record. */
+  transaction?: string;
 }
 
 /** Whom the library names when its caller did not say. */
 export const LIBRARY_ACTOR: AuditActor = { requester: "library" };
 
 /** The entry's fields that say who asked (no client field when none is known). */
-function actorFields(actor: AuditActor): Pick<AuditEntry, "requester" | "client"> {
-  return { requester: actor.requester, ...(actor.client ? { client: actor.client } : {}) };
+function actorFields(actor: AuditActor): Pick<AuditEntry, "requester" | "client" | "transaction"> {
+  return { requester: actor.requester, ...(actor.client ? { client: actor.client } : {}), ...(actor.transaction ? { transaction: actor.transaction } : {}) };
 }
 
 /** The record of one issuance (never the key). */
@@ -98,7 +102,8 @@ export interface AuditLog {
 
 export const GENESIS = "0".repeat(64);
 
-const ENTRY_KEYS = ["event", "requester", "client", "serial", "subject", "sans", "profile", "keyType", "reason", "token", "template"] as const;
+// New keys go at the end: records written before them hash as they did.
+const ENTRY_KEYS = ["event", "requester", "client", "serial", "subject", "sans", "profile", "keyType", "reason", "token", "template", "transaction"] as const;
 
 /** The record's JSON with a fixed key order and no undefined fields: what the hash covers. */
 export function canonicalBody(seq: number, time: string, entry: AuditEntry): string {

@@ -218,3 +218,29 @@ export function pssParameters(der: Uint8Array): { digest: string; saltLength: nu
   if (mgfDigest !== digest) throw new Error("MGF1 with another digest");
   return { digest, saltLength };
 }
+
+const CHALLENGE_PASSWORD = "1.2.840.113549.1.9.7";
+
+/**
+ * The challengePassword attribute of a request (PKCS#9; SCEP's one-time
+ * password), or undefined when it has none. A DirectoryString: UTF8String,
+ * PrintableString, IA5String or T61String (taken as Latin-1). Throws when
+ * the request is not well-formed DER.
+ */
+export function challengePasswordOf(der: Uint8Array): string | undefined {
+  const request = expect(der, readElementWithin(der, 0, der.length), TAG.SEQUENCE, "CertificationRequest");
+  const [info] = childrenWithin(der, request);
+  const attributes = childrenWithin(der, expect(der, info, TAG.SEQUENCE, "certificationRequestInfo"))[3];
+  if (!attributes || attributes.tag !== TAG.CONTEXT_0) return undefined;
+  for (const attribute of childrenWithin(der, attributes)) {
+    const [type, values] = childrenWithin(der, expect(der, attribute, TAG.SEQUENCE, "Attribute"));
+    if (oidText(contents(der, expect(der, type, TAG.OID, "attribute type"))) !== CHALLENGE_PASSWORD) continue;
+    const [value] = childrenWithin(der, expect(der, values, TAG.SET, "attribute values"));
+    if (!value) return undefined;
+    const bytes = contents(der, value);
+    if (value.tag === TAG.UTF8_STRING) return utf8.decode(bytes);
+    if (value.tag === TAG.PRINTABLE_STRING || value.tag === TAG.IA5_STRING || value.tag === 0x14) return latin1.decode(bytes);
+    throw new UnacceptableCsr("has a challengePassword that is not a string");
+  }
+  return undefined;
+}

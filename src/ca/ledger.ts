@@ -14,6 +14,7 @@ import type { DepotLayout } from "./layout.ts";
 import type { TokenStore } from "./tokens.ts";
 import type { SshStore } from "./ssh/store.ts";
 import type { AcmeStore } from "./acme-store.ts";
+import type { ScepStore } from "./scep/store.ts";
 
 export type CertificateType = Profile | "ca";
 export type CertificateStatus = "valid" | "revoked";
@@ -106,6 +107,8 @@ export interface Ledger {
   readonly ssh: SshStore;
   /** The ACME server's accounts, orders and nonces, on the ledger's own connection or pool (closed with it). */
   readonly acme: AcmeStore;
+  /** SCEP enrolments' transactionIDs and the certificates they got (GetCertInitial). */
+  readonly scep: ScepStore;
   /**
    * A number that differs from the one read before whenever the ledger may
    * have been written since, by this process or any other: what an OCSP

@@ -26,6 +26,12 @@ export interface TokenPolicy {
   templates?: string[];
   /** What it may ask of the SSH CAs; absent: no SSH certificates. */
   ssh?: SshTokenPolicy;
+  /**
+   * A SCEP challenge password (`depot scep challenge create`): good only as
+   * a CSR's challengePassword at /scep, never as an API token; and an API
+   * token is never a SCEP challenge.
+   */
+  scep?: true;
 }
 
 /** A request as the policy sees it: the subject and every name it would carry. */

@@ -39,7 +39,15 @@ export async function unlockCaKeyToServe(depotPath: string, parsed: Record<strin
   } catch {
     throw new DepotError("E_NOT_A_DEPOT", `${certificate} does not match the CA key ${caKey}`);
   }
-  return { ca: pem, ...(await unlockSshCaKeys(root, passphrase)) };
+  return { ca: pem, ...(await unlockSshCaKeys(root, passphrase)), ...(await unlockScepRaKey(root, passphrase)) };
+}
+
+/** The SCEP RA's key, decrypted with the same passphrase, when the depot has it encrypted. */
+async function unlockScepRaKey(root: string, passphrase: string): Promise<{ scepRa?: string }> {
+  const { loadScepRa, scepRaIsEncrypted } = await import("../ca/scep/ra.ts");
+  if (!scepRaIsEncrypted(root)) return {};
+  const ra = await loadScepRa(root, { passphrase });
+  return { scepRa: ra.privateKey.export({ type: "pkcs8", format: "pem" }) as string };
 }
 
 /** The SSH CA keys, decrypted with the same passphrase, when the depot has them encrypted. */

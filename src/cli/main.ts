@@ -31,6 +31,7 @@ export const commands: Record<string, Loader> = {
   token: () => load(import("./token.ts")),
   template: () => load(import("./template.ts")),
   ssh: () => load(import("./ssh.ts")),
+  scep: () => load(import("./scep.ts")),
   audit: () => load(import("./audit.ts")),
   acme: () => load(import("./acme.ts")),
   key: () => load(import("./key.ts")),

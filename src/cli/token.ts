@@ -6,8 +6,6 @@
  */
 import { defineCommand } from "citty";
 import { command, withDepot } from "./_command.ts";
-import { parseDays } from "../ca/depot.ts";
-import { parseKeyType } from "../ca/key-types.ts";
 import type { TokenPolicy } from "../ca/token-policy.ts";
 import {
   checkPolicyPatterns,
@@ -23,6 +21,7 @@ import {
 import { DepotError } from "../errors.ts";
 import { describeSshPolicy, sshPolicyOf } from "../ca/ssh/policy.ts";
 import { allValues, lastOf } from "./_strict.ts";
+import { checkTemplatesOf, POLICY_REPEATABLE, policyArgs, policyOf } from "./_token-policy.ts";
 
 /** Works on the depot's token tables for one command. */
 function withTokens<T>(path: string, work: (tokens: TokenStore) => Promise<T>): Promise<T> {
@@ -33,11 +32,7 @@ const createArgs = {
   path: { type: "positional", description: "The depot's folder", required: true },
   name: { type: "string", description: "The token's name (in the audit trail and for revoke)" },
   admin: { type: "boolean", description: "May list and revoke certificates over the API" },
-  allow: { type: "string", description: "A name the token may issue for (repeatable): *.svc.example.com, 10.0.0.0/8, cn:PATTERN, email:*@example.com" },
-  type: { type: "string", description: "Only this profile: client or server" },
-  template: { type: "string", description: "Only this template of depot.cnf (repeatable; the first is a request's default; depot template list shows them)" },
-  "key-type": { type: "string", description: "Only this key type (repeatable)" },
-  "max-days": { type: "string", description: "Longest validity in days" },
+  ...policyArgs,
   uses: { type: "string", description: "Number of issuances, then the token is used up (e.g. 1 for enrolment)" },
   expires: { type: "string", description: "Valid for this long: 30m, 12h, 7d" },
   rate: { type: "string", description: "At most this many requests, across all workers: 10/min (also /s, /h)" },
@@ -50,24 +45,12 @@ const createArgs = {
 const create = command({
   meta: { name: "create", description: "Make an API token; prints it once (only its hash is kept)." },
   args: createArgs,
-  repeatable: ["allow", "key-type", "template", "ssh", "ssh-principal", "ssh-key-id"],
+  repeatable: [...POLICY_REPEATABLE, "ssh", "ssh-principal", "ssh-key-id"],
   async run({ rawArgs, args: parsed }) {
     const nameText = lastOf(parsed.name);
     if (nameText === undefined) throw new DepotError("E_BAD_ARGUMENT", "missing --name (the token's name)");
     const name = checkTokenName(nameText);
-    const type = lastOf(parsed.type);
-    if (type !== undefined && type !== "client" && type !== "server") throw new DepotError("E_BAD_ARGUMENT", `unknown --type '${type}' (client or server)`);
-    const keyTypes = allValues(rawArgs, "key-type").map(parseKeyType);
-    const templates = [...new Set(allValues(rawArgs, "template"))];
-    const maxDays = lastOf(parsed["max-days"]);
-    const policy: TokenPolicy = {
-      admin: parsed.admin === true,
-      allow: allValues(rawArgs, "allow"),
-      ...(type ? { type } : {}),
-      ...(keyTypes.length ? { keyTypes: [...new Set(keyTypes)] } : {}),
-      ...(maxDays ? { maxDays: parseDays(maxDays) } : {}),
-      ...(templates.length ? { templates } : {}),
-    };
+    const policy: TokenPolicy = { ...policyOf(rawArgs, parsed), admin: parsed.admin === true };
     const sshMaxValid = lastOf(parsed["ssh-max-valid"]);
     const ssh = sshPolicyOf({
       kinds: allValues(rawArgs, "ssh"),
@@ -95,9 +78,7 @@ const create = command({
     };
     await withDepot(parsed.path, async (depot) => {
       // A template the depot lacks, or one of another base than --type, would refuse every request: refused now instead.
-      for (const template of templates.map((name) => depot.templates.get(name))) {
-        if (type && template.base !== type) throw new DepotError("E_BAD_ARGUMENT", `--template ${template.name} makes ${template.base} certificates, but --type is ${type}`);
-      }
+      checkTemplatesOf(depot, policy);
       await depot.ledger.tokens.create(record, { event: "token-create", requester: "cli", token: name });
     });
     console.log(token);
@@ -139,14 +120,14 @@ const revoke = command({
   },
 });
 
-function statusOf(record: TokenRecord, now: Date): string {
+export function statusOf(record: TokenRecord, now: Date): string {
   if (record.revokedAt) return "revoked";
   if (record.expiresAt && record.expiresAt <= now) return "expired";
   if (record.usesLeft !== undefined && record.usesLeft <= 0) return "used-up";
   return "active";
 }
 
-function describe(record: TokenRecord): string {
+export function describe(record: TokenRecord): string {
   const { policy } = record;
   const parts = [
     policy.admin ? "admin" : undefined,
@@ -159,6 +140,7 @@ function describe(record: TokenRecord): string {
     record.expiresAt ? `expires ${record.expiresAt.toISOString()}` : undefined,
     record.rate ? `rate ${formatRate(record.rate)}` : undefined,
     policy.ssh ? describeSshPolicy(policy.ssh) : undefined,
+    policy.scep ? "SCEP challenge" : undefined,
   ];
   return parts.filter(Boolean).join(", ");
 }

@@ -19,6 +19,8 @@ export interface HandedKeys {
   /** The signing CA's key, PKCS#8 PEM. */
   ca: string;
   ssh?: SshCaKeys;
+  /** The SCEP RA's key (`depot scep init`), when the depot has one, encrypted alike. */
+  scepRa?: string;
 }
 
 /** The line the supervisor writes first on a child's stdin (no newline; `Child.send` adds it). */

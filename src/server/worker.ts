@@ -36,6 +36,8 @@ class Worker {
   private depot!: Depot;
   /** The SSH CA keys the supervisor handed over (the depot's keys are encrypted). */
   private sshCaKeys: SshCaKeys | undefined;
+  /** The SCEP RA's key the supervisor handed over (the depot's keys are encrypted). */
+  private scepRaKey: string | undefined;
   private readonly listeners: OpenedListener[] = [];
   private keyPool: KeyPool | undefined;
   private inFlight = 0;
@@ -61,6 +63,7 @@ class Worker {
     });
     const decryptedKeyPem = handed?.ca;
     this.sshCaKeys = handed?.ssh;
+    this.scepRaKey = handed?.scepRa;
     process.on("SIGQUIT", () => this.stop("asked to stop (QUIT)"));
     // Quick stop: no waiting for requests, but the deferred files go out.
     process.on("SIGTERM", () => this.exit());
@@ -104,6 +107,7 @@ class Worker {
     return {
       depot: this.depot,
       ...(this.sshCaKeys ? { sshCaKeys: this.sshCaKeys } : {}),
+      ...(this.scepRaKey ? { scepRaKey: this.scepRaKey } : {}),
       makeKeys: (type) => this.makeKeys(type),
       config: this.config,
       metrics: this.metrics,

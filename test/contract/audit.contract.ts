@@ -38,6 +38,17 @@ export function auditLogContract(name: string, open: () => Promise<Ledger>): voi
       expect(await audit.verify()).toEqual({ ok: true, count: 2, head: second.hash });
     }, SETUP_TIMEOUT);
 
+    test("a SCEP issuance's transactionID is kept in the record and hashed as audit.ts hashes it", async () => {
+      const { audit } = await fresh();
+      const scep: AuditEntry = { ...entry(1), requester: "scep:printer-7", transaction: "5EB5D5A1C0FFEE" };
+      const record = await audit.append(scep, AT);
+      const body = canonicalBody(1, AT.toISOString(), scep);
+      expect(JSON.parse(body).transaction).toBe("5EB5D5A1C0FFEE");
+      expect(record.hash).toBe(chainHash(GENESIS, body));
+      expect((await audit.after(0, 1))[0]).toMatchObject({ requester: "scep:printer-7", transaction: "5EB5D5A1C0FFEE" });
+      expect((await audit.verify()).ok).toBe(true);
+    }, SETUP_TIMEOUT);
+
     test("after reads records past a seq, oldest first, at most limit", async () => {
       const { audit } = await fresh();
       for (let n = 1; n <= 5; n++) await audit.append(entry(n), AT);

@@ -43,6 +43,8 @@ export async function authenticate(request: Request, services: ApiServices, now:
     case "used up":
       throw usedUp(token!, schemes);
   }
+  // A SCEP challenge is for a device's one enrolment at /scep, not for the API.
+  if (token!.policy.scep) throw unauthorized(`'${token!.name}' is a SCEP challenge password, not an API token`, "invalid_token", schemes);
   // The user name says which token is meant: a token given under another's name is a mistake worth hearing of.
   if (credentials && credentials.user !== token!.name) throw unauthorized("with HTTP Basic, the user name must be the token's name", "invalid_token", schemes);
   if (token!.rate) {

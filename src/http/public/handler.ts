@@ -12,6 +12,7 @@
  *                                 one-tier depot, which has no root CRL (its CA's CRL is /crl)
  *   GET  /ssh/krl                 the SSH CAs' KRL (OpenSSH binary), for sshd's RevokedKeys
  *   GET  /ssh/user_ca.pub, /ssh/host_ca.pub  the SSH CAs' public keys (TrustedUserCAKeys, @cert-authority)
+ *   GET  /scep, POST /scep        SCEP (RFC 8894, src/http/scep/): GetCACaps, GetCACert, PKIOperation
  *   GET  /health                  JSON: ok, version, workers, ledger reachable
  *   GET  /metrics                 Prometheus text, to loopback clients only
  *
@@ -49,6 +50,8 @@ export interface PublicRoutesOptions {
   workers: () => number;
   /** Told of an unexpected error (it is answered 500, or OCSP internalError). */
   onError?: (error: unknown) => void;
+  /** SCEP at /scep; absent: 404. */
+  scep?: (request: Request, clientAddress: string | undefined) => Promise<Response>;
 }
 
 /** Largest POST body: an OCSP request for a handful of certificates is a few hundred bytes. */
@@ -89,12 +92,14 @@ function pathOf(url: string): string {
 /** The route a path belongs to: a label with few values (the OCSP request in a GET path is not one). */
 function routeOf(path: string): string {
   if (path === "/ocsp" || path.startsWith("/ocsp/")) return "/ocsp";
+  if (path === "/scep") return "/scep";
   return ["/crl", "/crl.pem", "/ca", "/ca.pem", "/root", "/root.pem", "/root.crl", "/root.crl.pem", "/health", "/metrics", ...SSH_ROUTES.keys()].includes(path) ? path : "other";
 }
 
 async function answer(options: PublicRoutesOptions, request: Request, route: string, path: string, clientAddress: string | undefined): Promise<Response> {
   const method = request.method;
   if (route === "/ocsp") return ocsp(options, request, path);
+  if (route === "/scep") return options.scep ? options.scep(request, clientAddress) : text(404, "this server does not answer SCEP\n");
   if (route === "other") return text(404, `no such resource: ${path}\n`);
   if (method !== "GET" && method !== "HEAD") return text(405, `${path} answers GET and HEAD\n`, { Allow: "GET, HEAD" });
   const { publication } = options;

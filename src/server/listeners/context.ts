@@ -15,6 +15,8 @@ export interface ListenerContext {
   depot: Depot;
   /** The SSH CA keys, decrypted by the supervisor, when the depot's keys are encrypted. */
   sshCaKeys?: SshCaKeys;
+  /** The SCEP RA's key, decrypted by the supervisor, when the depot's keys are encrypted. */
+  scepRaKey?: string;
   /** A key pair of this type, from the worker's pool when it holds that type. */
   makeKeys(type: KeyType): Promise<KeyPair>;
   config: WorkerConfig;

@@ -3,11 +3,12 @@
  * The HTTPS listener: `Bun.serve` with TLS, and SO_REUSEPORT so that every
  * worker listens on the same port and the kernel spreads connections. It
  * answers `/v1/` and EST's `/.well-known/est/` with the API, `/acme/` with
- * ACME when `--acme` is on; anything else is a 404 problem.
+ * ACME when `--acme` is on, `/scep` with SCEP; anything else is a 404 problem.
  */
 import type { Server } from "bun";
 import { problem } from "../../http/problem.ts";
 import type { ApiHandler } from "../../http/api/index.ts";
+import { SCEP_PATH, type ScepHandler } from "../../http/scep/handler.ts";
 
 export interface HttpsListenerOptions {
   hostname: string;
@@ -18,6 +19,8 @@ export interface HttpsListenerOptions {
   api: ApiHandler;
   /** ACME (`--acme`): every path under /acme/. */
   acme?: ApiHandler;
+  /** SCEP at /scep (as on the plain-HTTP listener). */
+  scep?: ScepHandler;
   reusePort?: boolean;
   /** Told of an error Bun caught outside the handler. */
   internalError(error: unknown): void;
@@ -39,7 +42,8 @@ export function listenHttps(options: HttpsListenerOptions): Server<undefined> {
         const address = server.requestIP(request)?.address;
         return options.acme(request, address ? { clientAddress: address } : {});
       }
-      if (!path.startsWith("/v1/") && !path.startsWith("/.well-known/est/")) return problem(404, `no such path: ${path.slice(0, 100)} (the API is under /v1/, EST under /.well-known/est/)`, { slug: "not-found" });
+      if (options.scep && path === SCEP_PATH) return options.scep(request, server.requestIP(request)?.address);
+      if (!path.startsWith("/v1/") && !path.startsWith("/.well-known/est/")) return problem(404, `no such path: ${path.slice(0, 100)} (the API is under /v1/, EST under /.well-known/est/, SCEP at /scep)`, { slug: "not-found" });
       const address = server.requestIP(request)?.address;
       return options.api(request, address ? { clientAddress: address } : {});
     },

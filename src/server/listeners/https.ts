@@ -16,18 +16,21 @@ import type { HttpsListenerSpec } from "./types.ts";
 import { depotApiServices } from "../../http/api/depot-services.ts";
 import { createApi } from "../../http/api/index.ts";
 import { listenHttps } from "./https-serve.ts";
+import { depotScepServices } from "../../http/scep/depot-services.ts";
+import { scepHandler } from "../../http/scep/handler.ts";
 
 export async function open(spec: HttpsListenerSpec, context: ListenerContext): Promise<OpenedListener> {
   const internalError = (error: unknown) => context.log("error", `internal error (HTTPS API): ${(error as Error)?.stack ?? error}`);
   const metrics = context.metrics;
+  const services = depotApiServices(context.depot, {
+    makeKeys: context.makeKeys,
+    publishOnRevoke: false,
+    ...(context.sshCaKeys ? { sshCaKeys: context.sshCaKeys } : {}),
+    renewal: { ...(spec.renewAfterExpiryMs ? { afterExpiryMs: spec.renewAfterExpiryMs } : {}), ...(spec.apiUrl ? { apiUrl: spec.apiUrl } : {}) },
+    ...(metrics.reporter ? { metrics: async () => metrics.reporter?.scrape() ?? "" } : {}),
+  });
   const api = createApi(
-    depotApiServices(context.depot, {
-      makeKeys: context.makeKeys,
-      publishOnRevoke: false,
-      ...(context.sshCaKeys ? { sshCaKeys: context.sshCaKeys } : {}),
-      renewal: { ...(spec.renewAfterExpiryMs ? { afterExpiryMs: spec.renewAfterExpiryMs } : {}), ...(spec.apiUrl ? { apiUrl: spec.apiUrl } : {}) },
-      ...(metrics.reporter ? { metrics: async () => metrics.reporter?.scrape() ?? "" } : {}),
-    }),
+    services,
     {
       internalError,
       received: (method, path) => context.log("debug", `received ${method} ${path.slice(0, 100)} (HTTPS)`),
@@ -47,6 +50,14 @@ export async function open(spec: HttpsListenerSpec, context: ListenerContext): P
   }
   // ACME (and jose with it) is loaded only by a server that serves it.
   const acme = spec.acme ? (await import("../../acme/mount.ts")).acmeForDepot(context.depot, spec.acme, spec.apiUrl) : undefined;
+  const scep = scepHandler(
+    depotScepServices(context.depot, {
+      api: services,
+      ...(context.scepRaKey ? { raKeyPem: context.scepRaKey } : {}),
+      refused: (reason) => context.log("info", reason),
+      internalError,
+    }),
+  );
   const drain = new ServeDrain(context.begin);
   try {
     const server = listenHttps({
@@ -58,6 +69,7 @@ export async function open(spec: HttpsListenerSpec, context: ListenerContext): P
       internalError,
       api: (request, requestContext) => drain.answer(() => api(request, requestContext)),
       ...(acme ? { acme: (request, requestContext) => drain.answer(() => acme.handle(request, requestContext)) } : {}),
+      scep: (request, clientAddress) => drain.answer(() => scep(request, clientAddress)),
     });
     return {
       stop: () => void drain.stop(server),

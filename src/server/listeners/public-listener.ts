@@ -15,6 +15,9 @@ import { ServeDrain } from "./serve-stop.ts";
 import type { MetricsReporter } from "../metrics/reporter.ts";
 import { publicRoutes } from "../../http/public/handler.ts";
 import { publicationOf } from "../../http/public/publication.ts";
+import type { KeyType } from "../../ca/key-types.ts";
+import type { KeyPair } from "../../ca/keys.ts";
+import type { ScepHandler } from "../../http/scep/handler.ts";
 
 export interface PublicListenerOptions {
   depot: Depot;
@@ -25,6 +28,8 @@ export interface PublicListenerOptions {
   metrics?: MetricsReporter;
   /** Workers serving, for /health. */
   workers: () => number;
+  /** SCEP at /scep (its services are loaded by the first SCEP request). */
+  scep?: { makeKeys: (type: KeyType) => Promise<KeyPair>; raKeyPem?: string; refused(reason: string): void };
   /** Marks a request, or the stop's drain, in flight for the worker's graceful stop; returns its end. */
   begin?: () => () => void;
   onError: (error: unknown) => void;
@@ -53,6 +58,7 @@ export class PublicListener {
       ledgerReachable: async () => (await depot.ledger.count()) > 0,
       workers: this.options.workers,
       onError: this.options.onError,
+      ...(this.options.scep ? { scep: this.lazyScep(this.options.scep) } : {}),
     });
     try {
       this.server = Bun.serve({
@@ -70,6 +76,27 @@ export class PublicListener {
       const why = code === "EADDRINUSE" ? "the address is in use" : code === "EACCES" ? "permission denied" : String((error as Error)?.message ?? error);
       throw new DepotError("E_SERVER", `cannot listen for HTTP on ${this.options.host}:${this.options.port}: ${why}`);
     }
+  }
+
+  /**
+   * SCEP's handler, made by the first /scep request: the API's services and
+   * the SCEP face stay unloaded in a worker whose clients never ask.
+   */
+  private lazyScep(options: NonNullable<PublicListenerOptions["scep"]>): ScepHandler {
+    let made: Promise<ScepHandler> | undefined;
+    const make = async () => {
+      const [{ depotApiServices }, { depotScepServices }, { scepHandler }] = await Promise.all([
+        import("../../http/api/depot-services.ts"),
+        import("../../http/scep/depot-services.ts"),
+        import("../../http/scep/handler.ts"),
+      ]);
+      const { depot } = this.options;
+      const api = depotApiServices(depot, { makeKeys: options.makeKeys, publishOnRevoke: false });
+      return scepHandler(
+        depotScepServices(depot, { api, ...(options.raKeyPem ? { raKeyPem: options.raKeyPem } : {}), refused: options.refused, internalError: this.options.onError }),
+      );
+    };
+    return async (request, clientAddress) => (await (made ??= make()))(request, clientAddress);
   }
 
   get port(): number | undefined {

@@ -35,6 +35,7 @@ import type { TokenRow } from "../../ca/tokens.ts";
 import { type CertificateRow, certificateFromRow } from "../certificate-row.ts";
 import { CERTIFICATE_COLUMNS, listSelect, SUMMARY_COLUMNS } from "../list-query.ts";
 import { PostgresSshStore } from "./ssh.ts";
+import { PostgresScepStore } from "./scep.ts";
 
 /** Connections each process keeps at most: 2 hosts x 8 workers x 4 stay well under PostgreSQL's default 100. */
 export const DEFAULT_POOL = 4;
@@ -103,6 +104,8 @@ export class PostgresLedger implements Ledger {
   readonly acme: PostgresAcmeStore;
   /** SSH certificates (schema step 5). */
   readonly ssh: PostgresSshStore;
+  /** SCEP transactions (schema step 6). */
+  readonly scep: PostgresScepStore;
 
   private constructor(
     private readonly sql: SQL,
@@ -115,6 +118,7 @@ export class PostgresLedger implements Ledger {
     this.audit = new PostgresAuditLog(sql, guard);
     this.acme = new PostgresAcmeStore(sql, guard);
     this.ssh = new PostgresSshStore(sql, host, guard);
+    this.scep = new PostgresScepStore(sql, guard);
   }
 
   /** Connects, checks (or, with `create`, makes) the schema and the CA it belongs to. */

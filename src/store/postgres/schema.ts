@@ -222,6 +222,18 @@ const MIGRATIONS: Migration[] = [
     description: "certificates: the depot.cnf template each was issued under (src/ca/templates.ts)",
     sql: "ALTER TABLE certificates ADD COLUMN template TEXT;",
   },
+  {
+    version: 7,
+    description: "SCEP: each enrolment's transactionID, the certificate it got and the key that signed it, for GetCertInitial on any host (src/ca/scep/store.ts)",
+    sql: `
+      CREATE TABLE scep_transactions (
+        transaction_id TEXT PRIMARY KEY,
+        serial         TEXT NOT NULL,
+        signer_key     TEXT NOT NULL,
+        created_at     TIMESTAMPTZ NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

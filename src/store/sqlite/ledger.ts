@@ -28,6 +28,7 @@ import { GroupCommit } from "./group-commit.ts";
 import { type CertificateRow, certificateFromRow } from "../certificate-row.ts";
 import { CERTIFICATE_COLUMN_NAMES, CERTIFICATE_COLUMNS, listSelect, SUMMARY_COLUMNS } from "../list-query.ts";
 import { SqliteSshStore } from "./ssh.ts";
+import { SqliteScepStore } from "./scep.ts";
 
 type Row = CertificateRow<string>;
 
@@ -65,6 +66,7 @@ export class SqliteLedger implements Ledger {
   readonly audit: SqliteAuditLog;
   readonly ssh: SqliteSshStore;
   readonly acme: SqliteAcmeStore;
+  readonly scep: SqliteScepStore;
   /** What changeVersion() read last, and when (performance.now()). */
   private version = 0;
   private versionReadAt = -Infinity;
@@ -81,6 +83,7 @@ export class SqliteLedger implements Ledger {
     this.audit = new SqliteAuditLog(db);
     this.ssh = new SqliteSshStore(db, this.audit, (work) => this.write(work), (work) => this.read(work));
     this.acme = new SqliteAcmeStore(db);
+    this.scep = new SqliteScepStore(db, (work) => this.write(work), (work) => this.read(work));
     // data_version moves when another connection commits; total_changes when this one writes.
     this.readVersion = db.query<{ version: number }, []>("SELECT (SELECT data_version FROM pragma_data_version) + total_changes() AS version");
     const recordGroup = db.transaction((group: { row: Row; audit: AuditEntry | undefined }[]) => {

@@ -146,6 +146,17 @@ INSERT OR IGNORE INTO counters (name, value) VALUES ('ssh_revocations', 0);`,
     addColumns: [{ table: "certificates", column: "template", definition: "TEXT", fill: "NULL" }],
     sql: "",
   },
+  {
+    version: 9,
+    description: "SCEP: each enrolment's transactionID, the certificate it got and the key that signed it, for GetCertInitial (src/ca/scep/store.ts)",
+    sql: `
+CREATE TABLE IF NOT EXISTS scep_transactions (
+  transaction_id TEXT PRIMARY KEY NOT NULL,
+  serial         TEXT NOT NULL,
+  signer_key     TEXT NOT NULL,
+  created_at     TEXT NOT NULL
+) STRICT;`,
+  },
 ];
 
 /** The newest schema version this depot knows. */
