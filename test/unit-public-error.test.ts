@@ -34,6 +34,8 @@ test("each DepotError code has its kind and status", () => {
     E_NOT_DELIVERED: ["internal", 500],
     E_SERVER: ["internal", 500],
     E_RENEW: ["internal", 500],
+    E_DENIED: ["forbidden", 403],
+    E_GATE_UNAVAILABLE: ["unavailable", 503],
   };
   for (const [code, [kind, status]] of Object.entries(expected)) {
     const failure = publicError(new DepotError(code as ErrorCode, "x"));

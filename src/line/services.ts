@@ -46,10 +46,10 @@ export function depotLineServices(depot: Depot, client: string | undefined, opti
   const requester: AuditActor = { requester: "line", ...(client ? { client } : {}) };
   return {
     generate: async (subject) => {
-      const issued = await depot.issue({ profile: "client", subject, requester }, options.makeKeys);
+      const issued = await depot.issue({ profile: "client", subject, requester, face: "line" }, options.makeKeys);
       return issued.privateKeyPem + issued.certificatePem + depot.chainPem;
     },
-    sign: async (csrPem) => (await depot.signCsr(csrPem, { profile: "client", requester })).certificatePem + depot.chainPem,
+    sign: async (csrPem) => (await depot.signCsr(csrPem, { profile: "client", requester, face: "line" })).certificatePem + depot.chainPem,
     crl: async () => depot.currentCrlPem(),
     revoke: async (serialText, reason) => {
       const { serial } = await depot.findBySerial(serialText);

@@ -45,6 +45,7 @@ export async function estSimpleEnroll(call: Call): Promise<Response> {
     keyType: requested.keyType,
     days,
     requested,
+    face: "est",
   });
   return pkcs7Answer([issued.certificatePem]);
 }
@@ -72,7 +73,7 @@ export async function estSimpleReenroll(call: OpenCall): Promise<Response> {
   }
   const requester = { requester: `renew:${proven.record.serial.toUpperCase()}`, ...(call.clientAddress ? { client: call.clientAddress } : {}) };
   const { publicKeyDer, keyType, family } = requested;
-  const issued = await renewedCertificate(services, renewal, proven, { publicKeyDer, keyType, family }, requester, now);
+  const issued = await renewedCertificate(services, renewal, proven, { publicKeyDer, keyType, family }, requester, now, "est");
   return pkcs7Answer([issued.certificatePem]);
 }
 

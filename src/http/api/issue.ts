@@ -4,14 +4,16 @@
  * certificates with a token (`POST /v1/certificates`, EST's
  * `simpleenroll`): the names the certificate would carry are checked
  * against the policy (403), only then is a one-time token's use taken, and
- * it goes back if nothing was issued. The certificate's row and audit
+ * it goes back if nothing was issued. Names the enrich webhook adds are
+ * held to the same policy (`withinPolicy`). The certificate's row and audit
  * record are committed by the services before this returns.
  */
 import type { RequestedCertificate } from "../../ca/csr.ts";
 import type { Issued } from "../../ca/depot.ts";
 import type { DistinguishedName } from "../../ca/dn.ts";
+import type { IssuanceFace } from "../../ca/issuance-gate.ts";
 import type { KeyType } from "../../ca/key-types.ts";
-import { serverNames } from "../../ca/profiles.ts";
+import { serverNames, type SubjectAltName } from "../../ca/profiles.ts";
 import { checkPolicy, compilePatterns } from "../../ca/token-policy.ts";
 import type { TokenRecord } from "../../ca/tokens.ts";
 import { usedUp } from "./auth.ts";
@@ -26,17 +28,20 @@ export interface CertificateAsk {
   keyType: string;
   days: number;
   requested?: RequestedCertificate;
+  /** `api` (POST /v1/certificates) or `est` (simpleenroll), for the issuance gate. */
+  face: IssuanceFace;
 }
 
 /** Checks the ask against the token's policy, takes a use, issues; a fresh key comes back with its private key. */
 export async function issueWithinPolicy(call: Call, ask: CertificateAsk): Promise<Issued & { privateKeyPem?: string }> {
   const { token, services } = call;
-  const { profile, subject, subjectAltNames, keyType, days, requested } = ask;
+  const { profile, subject, subjectAltNames, keyType, days, requested, face } = ask;
   const commonName = subject.find((a) => a.name === "CN")?.value;
   const names = profile === "server" ? serverNames(commonName, subjectAltNames) : [];
-  checkPolicy(token.name, token.policy, { profile, subject, names, keyType, days }, patternsOf(token));
+  const withinPolicy = (names: SubjectAltName[]) => checkPolicy(token.name, token.policy, { profile, subject, names, keyType, days }, patternsOf(token));
+  withinPolicy(names);
   return withTokenUse(call, () => {
-    const common = { profile, subject, subjectAltNames, days };
+    const common = { profile, subject, subjectAltNames, days, face, withinPolicy };
     return requested ? services.signCsr(requested, common, call.requester) : services.issue({ ...common, keyType: keyType as KeyType }, call.requester);
   });
 }
