@@ -247,3 +247,26 @@ test("fail open: a hang or nobody listening lets the issuance through, noted for
   expect(await failure(gate({ authorize: "/error" }, { failOpen: true }).gate.decide(request))).toBeInstanceOf(GateUnavailable);
   expect(await failure(gate({ authorize: "/deny" }, { failOpen: true }).gate.decide(request))).toBeInstanceOf(IssuanceDenied);
 });
+
+test("an https:// webhook with a private CA: trusted with the CA given (--webhook-ca), unreachable without it", async () => {
+  const { createDepot } = await import("../src/ca/create.ts");
+  const { Depot } = await import("../src/ca/depot.ts");
+  await import("../src/store/open-ledger.ts");
+  const path = join(tempDir(), "hooks-ca");
+  await createDepot(path, { label: "Hooks CA", keyType: "ec-p256" });
+  const depot = await Depot.open(path);
+  const tls = await depot.issue({ profile: "server", subject: [{ name: "CN", oid: "2.5.4.3", value: "localhost" }], subjectAltNames: ["127.0.0.1"], keyType: "ec-p256" });
+  const ca = depot.issuer.certificatePem;
+  depot.close();
+  const secure = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert: tls.certificatePem, key: tls.privateKeyPem }, fetch: () => Response.json({ allow: true }) });
+  try {
+    const url = `https://localhost:${secure.port}/authorize`;
+    const trusting = new WebhookGate({ authorize: url, secret: SECRET, timeoutMs: 2000, failOpen: false, ca });
+    expect((await trusting.decide(request)).notes).toEqual({ authorize: "allowed" });
+    const error = await failure(new WebhookGate({ authorize: url, secret: SECRET, timeoutMs: 2000, failOpen: false }).decide(request));
+    expect(error).toBeInstanceOf(GateUnavailable);
+    expect(error.message).toStartWith("the authorize webhook cannot be reached (");
+  } finally {
+    secure.stop(true);
+  }
+});

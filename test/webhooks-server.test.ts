@@ -168,6 +168,34 @@ test("a webhook that errors (500) or answers bad JSON, and an enrich answer addi
   expect(server.log()).toContain("the authorize webhook answered HTTP 500");
 });
 
+test("SSH certificates over the API ask the authorize webhook (face ssh, the principals as names): a denial is 403, an allowed one 201", async () => {
+  ensureTool("ssh-keygen", "openssh-client");
+  depotOk(["ssh", "init", server.depotPath]);
+  const sshToken = depotOk(["token", "create", server.depotPath, "--name", "ops", "--ssh", "user", "--ssh-principal", "*"]).trim();
+  const keyFile = join(tempDir(), "id");
+  expect(Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", keyFile]).exitCode).toBe(0);
+  const publicKey = readFileSync(`${keyFile}.pub`, "utf8").trim();
+  hook.behave = { authorize: (call: HookCall) => (call.request.subjectAltNames.some((p) => p.value === "root") ? { deny: "no root logins" } : "allow"), enrich: () => ({ add: { subjectAltNames: ["never.example.com"] } }) };
+  hook.calls.length = 0;
+  const sign = async (principals: string[]) => {
+    const answer = await curlAnswerAsync(caFile, dir, ["-X", "POST", "-H", `Authorization: Bearer ${sshToken}`, "-H", "Content-Type: application/json", "--data-binary", JSON.stringify({ publicKey, principals, keyId: "ann" }), `https://localhost:${httpsPort}/v1/ssh/certificates`]);
+    return { status: answer.status, json: JSON.parse(answer.body) as Record<string, unknown> };
+  };
+  const denied = await sign(["ann", "root"]);
+  expect(denied).toMatchObject({ status: 403, json: { type: "urn:depot:problem:denied", detail: "issuance denied by the authorize webhook: no root logins" } });
+  const allowed = await sign(["ann"]);
+  expect(allowed.status).toBe(201);
+  expect(allowed.json.principals).toEqual(["ann"]);
+  // Authorize only: enrich adds nothing to SSH certificates, so it is not asked.
+  expect(hook.calls.map((c) => [c.type, c.request.face, c.request.profile, c.request.subjectAltNames.map((p) => `${p.type}:${p.value}`).join(",")])).toEqual([
+    ["authorize", "ssh", "user", "principal:ann,principal:root"],
+    ["authorize", "ssh", "user", "principal:ann"],
+  ]);
+  const records = auditRecords();
+  expect(records.at(-2)).toMatchObject({ event: "deny", requester: "token:ops", subject: "ann", sans: ["ann", "root"], reason: "no root logins" });
+  expect(records.at(-1)).toMatchObject({ event: "ssh-issue", requester: "token:ops", sans: ["ann"], webhooks: { authorize: "allowed" } });
+}, 30_000);
+
 test("the secret is in no worker's command line or environment; the audit chain verifies", () => {
   const secret = readFileSync(hook.secretFile, "utf8").trim();
   const pids = [server.process.pid, ...workerPids(server.process.pid)];
