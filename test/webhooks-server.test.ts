@@ -108,6 +108,26 @@ test("allowed and enriched: 201; openssl reads the added SAN and extension; both
   expect(record).toMatchObject({ event: "issue", serial: answer.json.serial!.toLowerCase(), sans: ["extra.svc.example.com"], webhooks: { authorize: "allowed", enrich: { addedNames: ["extra.svc.example.com"], addedExtensions: [TEAM_OID] } } });
 });
 
+test("EST's simpleenroll asks the webhooks as face est; enrich's name is in the certificate", async () => {
+  hook.behave = { authorize: allow, enrich: () => ({ add: { subjectAltNames: ["est-alias.svc.example.com"] } }) };
+  hook.calls.length = 0;
+  const keyFile = join(dir, "est.key");
+  const derFile = join(dir, "est.der");
+  expect(openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-subj", "/CN=est.svc.example.com", "-outform", "DER", "-out", derFile]).exitCode).toBe(0);
+  const bodyFile = join(dir, "est.b64");
+  writeFileSync(bodyFile, readFileSync(derFile).toString("base64"));
+  const answer = await curlAnswerAsync(caFile, dir, ["-H", `Authorization: Bearer ${token}`, "-H", "Content-Type: application/pkcs10", "--data-binary", `@${bodyFile}`, `https://localhost:${httpsPort}/.well-known/est/simpleenroll`]);
+  expect(answer.status).toBe(200);
+  const p7File = join(dir, "est.p7");
+  writeFileSync(p7File, Buffer.from(answer.body, "base64"));
+  const certificates = openssl(["pkcs7", "-inform", "DER", "-in", p7File, "-print_certs"]);
+  expect(openssl(["x509", "-noout", "-ext", "subjectAltName"], certificates.stdout).stdout).toContain("DNS:est.svc.example.com, DNS:est-alias.svc.example.com");
+  expect(hook.calls.map((c) => [c.type, c.request.face, c.request.requester])).toEqual([
+    ["authorize", "est", "token:services"],
+    ["enrich", "est", "token:services"],
+  ]);
+});
+
 test("a name enrich adds outside the token's policy: 403 from the policy, nothing recorded", async () => {
   hook.behave = { authorize: allow, enrich: () => ({ add: { subjectAltNames: ["evil.example.net"] } }) };
   const before = ledgerCount();
