@@ -212,12 +212,10 @@ export class Depot {
     if (allNames.length > names.length) await request.withinPolicy?.(allNames);
     const added = addedExtensionsDer(decision.addExtensions, request.enrichableExtensions ?? this.enrichableExtensions);
     const extensions = [...leafExtensions(request.profile, request.family, allNames), ...this.publicationExtensions, ...added];
-    const asked = request.subjectAltNames ?? [];
-    const sans = [...asked, ...decision.addNames.map((name) => name.value).filter((value) => !asked.includes(value))];
     const webhooks = Object.keys(decision.notes).length > 0 ? decision.notes : undefined;
     this.signing++;
     try {
-      return await this.signAndRecord({ ...request, subjectAltNames: sans }, extensions, days, webhooks);
+      return await this.signAndRecord(decision.addNames.length > 0 ? { ...request, subjectAltNames: auditedNames(request.subjectAltNames, decision.addNames) } : request, extensions, days, webhooks);
     } finally {
       this.signing--;
     }
@@ -410,6 +408,11 @@ export class Depot {
     this.files.flush();
     this.ledger.close();
   }
+}
+
+/** The audit record's `sans`: the names asked for, then those the enrich webhook added. */
+function auditedNames(asked: string[] = [], added: SubjectAltName[]): string[] {
+  return [...asked, ...added.map((name) => name.value).filter((value) => !asked.includes(value))];
 }
 
 export function parseDays(text: string | number): number {
