@@ -20,7 +20,11 @@ export type ErrorCode =
   | "E_SERVER"
   /** `depot renew`: the CA server could not be reached or refused the renewal. */
   | "E_RENEW"
-  | "E_LEDGER_UNAVAILABLE";
+  | "E_LEDGER_UNAVAILABLE"
+  /** An issuance gate (the authorize or enrich webhook) said no: nothing was issued. */
+  | "E_DENIED"
+  /** An issuance gate could not decide (a webhook timed out, failed or answered wrongly): nothing was issued. */
+  | "E_GATE_UNAVAILABLE";
 
 export class DepotError extends Error {
   constructor(

@@ -5,6 +5,15 @@
 export { createDepot, type CreateOptions } from "./ca/create.ts";
 export { type Crl, Depot, type IssueRequest, type Issued, type OpenOptions, type SignRequest } from "./ca/depot.ts";
 export { parseDn, formatDn, type DistinguishedName } from "./ca/dn.ts";
+export {
+  type GateDecision,
+  type GateExtension,
+  type GateRequest,
+  GateUnavailable,
+  IssuanceDenied,
+  type IssuanceFace,
+  type IssuanceGate,
+} from "./ca/issuance-gate.ts";
 export { KEY_TYPES, type KeyType } from "./ca/key-types.ts";
 export { type Template, type TemplateExtension, Templates } from "./ca/templates.ts";
 export { type CertificateRecord, type Ledger, type ListQuery, SerialCollisionError } from "./ca/ledger.ts";

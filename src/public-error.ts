@@ -62,6 +62,10 @@ const KIND_OF_CODE: Record<ErrorCode, ErrorKind> = {
   E_BAD_PASSPHRASE: "internal",
   E_NOT_DELIVERED: "internal",
   E_SERVER: "internal",
+  // The authorize or enrich webhook said no: the client's request, refused by the operator's rules.
+  E_DENIED: "forbidden",
+  // The webhook could not decide (timed out, failed, answered wrongly): nothing was issued, and a retry may pass.
+  E_GATE_UNAVAILABLE: "unavailable",
   // Only `depot renew` throws it, about the CA server it asked; no face answers with it.
   E_RENEW: "internal",
 };
@@ -77,7 +81,11 @@ export function isServerSide(kind: ErrorKind): boolean {
 /** Anything thrown, as a client may be told of it. */
 export function publicError(error: unknown): PublicError {
   const kind = kindOf(error);
-  if (kind === "unavailable") return { kind, status: STATUS[kind], message: UNAVAILABLE_MESSAGE, retryAfter: RETRY_AFTER_SECONDS };
+  if (kind === "unavailable") {
+    // A gate's failure says which webhook and how (its message names no path); any other is the ledger's.
+    const message = error instanceof DepotError && error.code === "E_GATE_UNAVAILABLE" ? withoutPaths(error.message) : UNAVAILABLE_MESSAGE;
+    return { kind, status: STATUS[kind], message, retryAfter: RETRY_AFTER_SECONDS };
+  }
   // A bug's own message may say anything (a path, a query): only a DepotError's was written for people.
   const message = error instanceof DepotError || kind !== "internal" ? messageOf(error) : INTERNAL_MESSAGE;
   return { kind, status: STATUS[kind], message: withoutPaths(message) };

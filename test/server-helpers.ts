@@ -168,7 +168,26 @@ export function curlAnswer(caFile: string, folder: string, args: string[]): Curl
   const headersFile = join(folder, "headers.txt");
   const result = run(["curl", "-sS", "--cacert", caFile, "-D", headersFile, "-o", "-", ...args], { cwd: folder });
   if (result.exitCode !== 0) throw new Error(`curl failed (${result.exitCode}): ${result.stderr}`);
-  const headerText = readFileSync(headersFile, "utf8");
+  return answerOf(readFileSync(headersFile, "utf8"), result.stdout);
+}
+
+let asyncCalls = 0;
+
+/**
+ * `curlAnswer` without blocking this process's event loop, for tests that
+ * serve something in it the server calls back (a webhook): spawnSync would
+ * hold the loop until curl gave up.
+ */
+export async function curlAnswerAsync(caFile: string, folder: string, args: string[]): Promise<CurlAnswer> {
+  const headersFile = join(folder, `headers-${++asyncCalls}.txt`);
+  const child = Bun.spawn(["curl", "-sS", "--cacert", caFile, "-D", headersFile, "-o", "-", ...args], { cwd: folder, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (exitCode !== 0) throw new Error(`curl failed (${exitCode}): ${stderr}`);
+  return answerOf(readFileSync(headersFile, "utf8"), stdout);
+}
+
+/** The status line and headers curl dumped (names in lower case), with the body. */
+function answerOf(headerText: string, body: string): CurlAnswer {
   const status = Number(/^HTTP\/[\d.]+ (\d+)/.exec(headerText)![1]);
   const headers = Object.fromEntries(
     headerText
@@ -177,5 +196,5 @@ export function curlAnswer(caFile: string, folder: string, args: string[]): Curl
       .filter((line) => line.includes(":"))
       .map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]),
   );
-  return { status, headers, body: result.stdout };
+  return { status, headers, body };
 }

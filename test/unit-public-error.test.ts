@@ -6,6 +6,7 @@ import { expect, test } from "bun:test";
 import { Database, SQLiteError } from "bun:sqlite";
 import { join } from "node:path";
 import { problemOf } from "../src/acme/problem.ts";
+import { GateUnavailable, IssuanceDenied } from "../src/ca/issuance-gate.ts";
 import { PolicyRefusal } from "../src/ca/token-policy.ts";
 import { cliMessage } from "../src/cli/main.ts";
 import { DepotError, type ErrorCode, ioError } from "../src/errors.ts";
@@ -34,6 +35,8 @@ test("each DepotError code has its kind and status", () => {
     E_NOT_DELIVERED: ["internal", 500],
     E_SERVER: ["internal", 500],
     E_RENEW: ["internal", 500],
+    E_DENIED: ["forbidden", 403],
+    E_GATE_UNAVAILABLE: ["unavailable", 503],
   };
   for (const [code, [kind, status]] of Object.entries(expected)) {
     const failure = publicError(new DepotError(code as ErrorCode, "x"));
@@ -111,6 +114,29 @@ test("every face answers a busy ledger alike: 503 and Retry-After 5 on HTTP, a b
   expect(line.text).toBe(`ERROR busy: ${UNAVAILABLE_MESSAGE}\n`);
   // The server's trouble is also logged, by each face.
   expect(logged.length).toBe(2);
+});
+
+test("the issuance webhooks on every face: a denial is 403 with the webhook's reason, a webhook that cannot decide 503 in its own words", async () => {
+  const denied = new IssuanceDenied("authorize", "not on a Friday", { authorize: "denied" });
+  const down = new GateUnavailable("the authorize webhook did not answer within 300 ms");
+  const downMessage = "the authorize webhook did not answer within 300 ms; nothing was issued, retry in 5 s";
+  const logged: unknown[] = [];
+  const hooks = { internalError: (error: unknown) => logged.push(error) };
+  const api = (error: unknown) => {
+    const problem = asProblem(error, hooks);
+    return { status: problem.status, slug: problem.slug, detail: problem.detail, retryAfter: problem.headers["retry-after"] };
+  };
+  expect(api(denied)).toEqual({ status: 403, slug: "denied", detail: "issuance denied by the authorize webhook: not on a Friday", retryAfter: undefined });
+  expect(api(down)).toEqual({ status: 503, slug: "webhook-unavailable", detail: downMessage, retryAfter: "5" });
+  expect(problemOf(denied).toDocument()).toEqual({ type: "urn:ietf:params:acme:error:unauthorized", detail: "issuance denied by the authorize webhook: not on a Friday", status: 403 });
+  expect(problemOf(down).toDocument()).toEqual({ type: "urn:ietf:params:acme:error:serverInternal", detail: downMessage, status: 503 });
+  expect(problemOf(down).options.retryAfterSeconds).toBe(5);
+  const line = (error: unknown) => answer("generate /CN=x", "", { generate: () => Promise.reject(error) } as never, (e) => logged.push(e));
+  expect((await line(denied)).text).toBe("ERROR issuance denied by the authorize webhook: not on a Friday\n");
+  expect((await line(down)).text).toBe(`ERROR busy: ${downMessage}\n`);
+  // The webhook's failure is the server's trouble (logged by each face); its denial is not.
+  expect(logged).toEqual([down, down]);
+  expect(cliMessage(denied)).toBe("issuance denied by the authorize webhook: not on a Friday");
 });
 
 test("ACME types follow the kind", () => {

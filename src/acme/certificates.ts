@@ -14,10 +14,11 @@ import { magnitudeHex } from "../ca/serial.ts";
 import { parseCertId, renewalWindow } from "./ari.ts";
 import { type Answer, deadOwner, OWNER, type Shared, type Urls } from "./context.ts";
 import type { SignedRequest } from "./jws.ts";
-import { effectiveStatus, orderJson, ownedOrder, POLL_SECONDS } from "./orders.ts";
+import { checkPolicy, effectiveStatus, orderJson, ownedOrder, POLL_SECONDS } from "./orders.ts";
+import type { SubjectAltName } from "../ca/profiles.ts";
 import { canonicalIp } from "./policy.ts";
 import { problem } from "./problem.ts";
-import type { Identifier, Order } from "./types.ts";
+import type { Account, Identifier, Order } from "./types.ts";
 
 export async function finalize(shared: Shared, urls: Urls, request: SignedRequest, id: string): Promise<Answer> {
   const order = await ownedOrder(shared, request, id);
@@ -48,6 +49,8 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
       days: shared.settings.days,
       requester: `acme:${order.accountId}`,
       ...(request.clientAddress ? { client: request.clientAddress } : {}),
+      // Names the enrich webhook adds must pass the order's policy too; the CSR's are the order's, checked at newOrder.
+      ...(request.account ? { withinPolicy: withinOrderPolicy(shared, request.account) } : {}),
     });
     await shared.store.finishOrder(id, { certificateSerial: issued.serial });
   } catch (error) {
@@ -57,6 +60,16 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
   }
   const done = (await shared.store.order(id))!;
   return { status: 200, body: await orderJson(shared, urls, done), headers: { Location: urls.order(id) } };
+}
+
+/** The names a certificate would carry, held to --acme-allow and the account's binding as newOrder held the order's identifiers. */
+function withinOrderPolicy(shared: Shared, account: Account): (names: SubjectAltName[]) => Promise<void> {
+  return (names) =>
+    checkPolicy(
+      shared,
+      account,
+      names.filter((name) => name.type !== "email").map((name): Identifier => (name.type === "ip" ? { type: "ip", value: canonicalIp(name.value) } : { type: "dns", value: name.value })),
+    );
 }
 
 async function readCsr(base64url: string): Promise<RequestedCertificate> {

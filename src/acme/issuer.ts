@@ -7,7 +7,7 @@
  * `depot list`, OCSP and the CRL like any other.
  */
 
-import type { Depot } from "../ca/depot.ts";
+import type { Depot, IssueRequest } from "../ca/depot.ts";
 import type { RevocationReason } from "../ca/crl.ts";
 import type { KeyFamily } from "../ca/key-types.ts";
 import type { CertificateRecord } from "../ca/ledger.ts";
@@ -25,6 +25,8 @@ export interface AcmeIssueRequest {
   requester: string;
   /** The client's IP address, for the audit trail. */
   client?: string;
+  /** ACME's name policy (--acme-allow, the account's binding), run again on names the enrich webhook adds. */
+  withinPolicy?: IssueRequest["withinPolicy"];
 }
 
 export interface AcmeIssuer {
@@ -62,6 +64,8 @@ export function depotIssuer(depot: Depot, options: { publishCrl?: boolean; templ
         family: request.family,
         days: Math.min(request.days, longest),
         requester: { requester: request.requester, ...(request.client ? { client: request.client } : {}) },
+        face: "acme",
+        ...(request.withinPolicy ? { withinPolicy: request.withinPolicy } : {}),
       });
       return { serial: issued.serial, certificatePem: issued.certificatePem };
     },

@@ -88,7 +88,8 @@ export async function newOrder(shared: Shared, urls: Urls, request: SignedReques
   return { status: 201, body: await orderJson(shared, urls, order, authorizations), headers: { Location: urls.order(orderId) } };
 }
 
-async function checkPolicy(shared: Shared, account: Account, identifiers: Identifier[]): Promise<void> {
+/** Refuses (rejectedIdentifier) identifiers outside --acme-allow or the account's binding: at newOrder, and for names the enrich webhook adds at finalize. */
+export async function checkPolicy(shared: Shared, account: Account, identifiers: Identifier[]): Promise<void> {
   const binding = account.eabKid ? await shared.store.eabKey(account.eabKid) : undefined;
   const bindingPolicy = binding && binding.allow.length > 0 ? new NamePolicy(binding.allow) : undefined;
   const rejected = identifiers.filter((id) => !shared.policy.allows(id) || (bindingPolicy && !bindingPolicy.allows(id)));

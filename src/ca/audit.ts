@@ -1,14 +1,24 @@
 /**
  * @module
- * The audit trail: one record per issuance, revocation and token change,
- * never a key. Records form one SHA-256 hash chain in the ledger: each
+ * The audit trail: one record per issuance, revocation, token change and
+ * issuance a webhook denied, never a key. Records form one SHA-256 hash chain in the ledger: each
  * carries the hash of the one before and is appended inside the transaction
  * of the change it records, so concurrent writers (workers, the CLI, other
  * hosts sharing a ledger) extend one chain, and no change commits unrecorded.
  */
 import { createHash } from "node:crypto";
 
-export type AuditEvent = "issue" | "revoke" | "token-create" | "token-revoke" | "ssh-issue" | "ssh-revoke";
+export type AuditEvent = "issue" | "revoke" | "token-create" | "token-revoke" | "ssh-issue" | "ssh-revoke" | "deny";
+
+/**
+ * What the issuance webhooks did (issuance-gate.ts), kept with the issuance
+ * or the denial: `allowed`, `denied`, or `failed open: <why>` for each
+ * webhook that was called; enrich also lists what it added.
+ */
+export interface WebhookNotes {
+  authorize?: string;
+  enrich?: string | { addedNames: string[]; addedExtensions: string[] };
+}
 
 /** What a caller says about a change. */
 export interface AuditEntry {
@@ -24,12 +34,14 @@ export interface AuditEntry {
   /** The depot.cnf template an issuance was made under (absent for the built-ins client and server). */
   template?: string;
   keyType?: string;
-  /** A revocation's reason. */
+  /** A revocation's reason; a denial's (the webhook's words). */
   reason?: string;
   /** The token created or revoked (its name; never the token). */
   token?: string;
   /** A SCEP enrolment's transactionID (RFC 8894), so its certificate can be traced to the client's request. */
   transaction?: string;
+  /** What the authorize and enrich webhooks did, when any were called. */
+  webhooks?: WebhookNotes;
 }
 
 /** Who asked for a change: what the audit trail calls them. */
@@ -50,8 +62,13 @@ function actorFields(actor: AuditActor): Pick<AuditEntry, "requester" | "client"
   return { requester: actor.requester, ...(actor.client ? { client: actor.client } : {}), ...(actor.transaction ? { transaction: actor.transaction } : {}) };
 }
 
-/** The record of one issuance (never the key). */
-export function issueEntry(certificate: { serial: string; subject: string; type: string; template?: string; keyType: string }, sans: string[] | undefined, actor: AuditActor = LIBRARY_ACTOR): AuditEntry {
+/** The record of one issuance (never the key), with what the webhooks did if any were called. */
+export function issueEntry(
+  certificate: { serial: string; subject: string; type: string; template?: string; keyType: string },
+  sans: string[] | undefined,
+  actor: AuditActor = LIBRARY_ACTOR,
+  webhooks?: WebhookNotes,
+): AuditEntry {
   return {
     event: "issue",
     ...actorFields(actor),
@@ -61,6 +78,26 @@ export function issueEntry(certificate: { serial: string; subject: string; type:
     profile: certificate.type,
     ...(certificate.template ? { template: certificate.template } : {}),
     keyType: certificate.keyType,
+    ...(webhooks ? { webhooks } : {}),
+  };
+}
+
+/** The record of an issuance a webhook denied: who asked, for what, and the webhook's reason (no serial: none was used). */
+export function denyEntry(
+  asked: { subject: string; names: string[]; profile: string; keyType: string },
+  reason: string,
+  actor: AuditActor,
+  webhooks: WebhookNotes,
+): AuditEntry {
+  return {
+    event: "deny",
+    ...actorFields(actor),
+    subject: asked.subject,
+    ...(asked.names.length > 0 ? { sans: asked.names } : {}),
+    profile: asked.profile,
+    keyType: asked.keyType,
+    reason,
+    webhooks,
   };
 }
 
@@ -103,7 +140,7 @@ export interface AuditLog {
 export const GENESIS = "0".repeat(64);
 
 // New keys go at the end: records written before them hash as they did.
-const ENTRY_KEYS = ["event", "requester", "client", "serial", "subject", "sans", "profile", "keyType", "reason", "token", "template", "transaction"] as const;
+const ENTRY_KEYS = ["event", "requester", "client", "serial", "subject", "sans", "profile", "keyType", "reason", "token", "template", "transaction", "webhooks"] as const;
 
 /** The record's JSON with a fixed key order and no undefined fields: what the hash covers. */
 export function canonicalBody(seq: number, time: string, entry: AuditEntry): string {

@@ -15,11 +15,12 @@ import { generateKeyPair, type KeyPair } from "./keys.ts";
 import { type CaKeyAccess, loadCaKey } from "./ca-key.ts";
 import { bundlePems, chainPem, issuingCa } from "./tiers.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
-import { type AuditActor, issueEntry } from "./audit.ts";
+import { type AuditActor, issueEntry, LIBRARY_ACTOR, type WebhookNotes } from "./audit.ts";
+import { addedExtensionsDer, type GateRequest, type IssuanceFace, type IssuanceGate, passGate, withAddedNames } from "./issuance-gate.ts";
 import { type CertificateRecord, type Ledger, ledgerOpenerOr, type OpenLedger, SerialCollisionError } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
-import { leafNames, type Profile } from "./profiles.ts";
-import { checkTemplateNames, templateDays, type Templates } from "./templates.ts";
+import { leafNames, type Profile, type SubjectAltName } from "./profiles.ts";
+import { checkTemplateNames, type Template, templateDays, type Templates } from "./templates.ts";
 import { templateExtensions } from "./template-extensions.ts";
 import { certificateDerFromPem, type CertificateFields, readCertificateDer } from "./certificate-der.ts";
 import { certificateFileName, newSerial, parseSerial } from "./serial.ts";
@@ -46,6 +47,16 @@ export interface IssueRequest {
   days?: number;
   /** Who asked, for the audit record written with the ledger row (default: `library`). */
   requester?: AuditActor;
+  /** The face the request came in by, for the issuance gate (default: `library`). */
+  face?: IssuanceFace;
+  /**
+   * The face's own policy (a token's names, ACME's allowed names), run
+   * again on every name after the enrich webhook added some: a webhook
+   * cannot widen what the requester may have. Throws to refuse.
+   */
+  withinPolicy?: (names: SubjectAltName[]) => void | Promise<void>;
+  /** Extension OIDs the enrich webhook may add to this certificate (default: the depot's, `OpenOptions.enrichableExtensions`). */
+  enrichableExtensions?: readonly string[];
 }
 
 export interface SignRequest extends Omit<IssueRequest, "keyType"> {
@@ -84,6 +95,10 @@ export interface OpenOptions extends CaKeyAccess {
   onCrlPublished?: (published: CrlPublished) => void | Promise<void>;
   /** Told of each certificate recorded and each revocation recorded, by any face of a server (the worker's metrics count them). */
   onRecorded?: (event: { issued: CertificateRecord } | { revoked: CertificateRecord }) => void;
+  /** Asked before every issuance (a server's authorize and enrich webhooks); none: every issuance goes ahead as asked. */
+  gate?: IssuanceGate;
+  /** Extension OIDs the gate may add when a request names none of its own (`start --webhook-extension`); default none. */
+  enrichableExtensions?: readonly string[];
 }
 
 /** An opened depot: its CA, its settings and its ledger. */
@@ -100,6 +115,10 @@ export class Depot {
   private publicationExtensions: Uint8Array[] = [];
   private onCrlPublished: OpenOptions["onCrlPublished"];
   private onRecorded: OpenOptions["onRecorded"];
+  /** Asked before every issuance, X.509 and SSH (issuance-gate.ts); undefined: none. */
+  gate: IssuanceGate | undefined;
+  /** What the gate may add when a request does not say. */
+  private enrichableExtensions: readonly string[] = [];
 
   private constructor(
     readonly layout: DepotLayout,
@@ -165,6 +184,8 @@ export class Depot {
       }
       depot.crlChangeCommand = settings.onCrlChange;
       depot.onRecorded = options.onRecorded;
+      depot.gate = options.gate;
+      depot.enrichableExtensions = options.enrichableExtensions ?? [];
       depot.onCrlPublished = options.onCrlPublished ?? crlChangeReporter(settings.onCrlChange);
       return depot;
     } catch (error) {
@@ -182,9 +203,13 @@ export class Depot {
   }
 
   /**
-   * Signs a certificate for a public key and records it. The serial is
-   * claimed by the ledger insert itself; in the (2^-128) case that another
-   * process took it, we sign again with a new one.
+   * Signs a certificate for a public key and records it. The gate (if any)
+   * is asked first, once the request is known to be signable: a denial or a
+   * gate that cannot decide throws before a serial is drawn. Names the
+   * enrich webhook adds go into the SAN (after the face's policy passes
+   * them again) and the audit record; its extensions after depot's own.
+   * The serial is claimed by the ledger insert itself; in the (2^-128)
+   * case that another process took it, we sign again with a new one.
    */
   async signPublicKey(request: SignRequest): Promise<Issued> {
     const template = this.templates.resolve(request.template, request.profile);
@@ -192,17 +217,45 @@ export class Depot {
     // The template's own rules, on top of any token's (a policy refusal: 403, an ERROR line).
     checkTemplateNames(template, request.subject, names);
     const days = templateDays(template, request.days, this.defaultDays);
-    const extensions = [...templateExtensions(template, request.family, names), ...this.publicationExtensions];
+    // A request that cannot be signed is refused before the webhooks hear of it (signAndRecord checks again, at signing time).
+    if (this.gate) this.checkWithinCa(validityFor(days).notAfter);
+    const decision = await passGate(this.gate, this.ledger.audit, this.gateRequest(request, template, names, days));
+    const allNames = withAddedNames(names, decision.addNames);
+    if (allNames.length > names.length) {
+      // Names a webhook adds stay within the face's policy and the template's rules.
+      await request.withinPolicy?.(allNames);
+      checkTemplateNames(template, request.subject, allNames);
+    }
+    const added = addedExtensionsDer(decision.addExtensions, request.enrichableExtensions ?? [...this.enrichableExtensions, ...template.enrichableExtensions], template.extensions.map((e) => e.oid));
+    const extensions = [...templateExtensions(template, request.family, allNames), ...this.publicationExtensions, ...added];
+    const webhooks = Object.keys(decision.notes).length > 0 ? decision.notes : undefined;
     this.signing++;
     try {
-      return await this.signAndRecord(request, template.builtIn ? undefined : template.name, extensions, days);
+      const recorded = decision.addNames.length > 0 ? { ...request, subjectAltNames: auditedNames(request.subjectAltNames, decision.addNames) } : request;
+      return await this.signAndRecord(recorded, template.builtIn ? undefined : template.name, extensions, days, webhooks);
     } finally {
       this.signing--;
     }
   }
 
+  /** The issuance as the gate is shown it: the names the certificate would carry, who asked, by which face, under which template. */
+  private gateRequest(request: SignRequest, template: Template, names: SubjectAltName[], days: number): GateRequest {
+    const actor = request.requester ?? LIBRARY_ACTOR;
+    return {
+      face: request.face ?? "library",
+      profile: template.base,
+      ...(template.builtIn ? {} : { template: template.name }),
+      subject: formatDn(request.subject),
+      subjectAltNames: names,
+      keyType: request.keyType,
+      days,
+      requester: actor.requester,
+      ...(actor.client ? { client: actor.client } : {}),
+    };
+  }
+
   /** `template`: the name recorded with the row, for depot.cnf's templates (a built-in's is the row's type). */
-  private async signAndRecord(request: SignRequest, template: string | undefined, extensions: Uint8Array[], days: number): Promise<Issued> {
+  private async signAndRecord(request: SignRequest, template: string | undefined, extensions: Uint8Array[], days: number, webhooks: WebhookNotes | undefined): Promise<Issued> {
     for (let attempt = 1; ; attempt++) {
       const serial = newSerial();
       const validity = validityFor(days);
@@ -221,7 +274,7 @@ export class Depot {
         status: "valid",
       };
       try {
-        await this.ledger.record(record, issueEntry(record, request.subjectAltNames, request.requester));
+        await this.ledger.record(record, issueEntry(record, request.subjectAltNames, request.requester, webhooks));
       } catch (error) {
         if (error instanceof SerialCollisionError && attempt < 5) continue;
         throw error;
@@ -247,7 +300,7 @@ export class Depot {
    * a server, its asked-for names) used; the extensions are the profile's,
    * whatever the request asks for, so a request can never get CA:TRUE.
    */
-  async signCsr(pem: string, options: { profile: Profile; template?: string; days?: number; requester?: AuditActor }): Promise<Issued> {
+  async signCsr(pem: string, options: { profile: Profile; template?: string; days?: number; requester?: AuditActor; face?: IssuanceFace }): Promise<Issued> {
     // Loaded on the first request to sign: parsing and checking a CSR takes @peculiar/x509.
     const { readCertificateRequest } = await import("./csr.ts");
     const requested = await readCertificateRequest(pem);
@@ -261,6 +314,7 @@ export class Depot {
       family: requested.family,
       ...(options.days ? { days: options.days } : {}),
       ...(options.requester ? { requester: options.requester } : {}),
+      ...(options.face ? { face: options.face } : {}),
     });
   }
 
@@ -375,6 +429,11 @@ export class Depot {
     this.files.flush();
     this.ledger.close();
   }
+}
+
+/** The audit record's `sans`: the names asked for, then those the enrich webhook added. */
+function auditedNames(asked: string[] = [], added: SubjectAltName[]): string[] {
+  return [...asked, ...added.map((name) => name.value).filter((value) => !asked.includes(value))];
 }
 
 export function parseDays(text: string | number): number {

@@ -19,6 +19,7 @@
  * made exactly as before (profiles.ts). What the extensions are in DER is
  * `template-extensions.ts`.
  */
+import { DEPOT_EXTENSION_NAMES, isDottedOid } from "./extension-oids.ts";
 import { DepotError } from "../errors.ts";
 import { type ConfigSection, parseConfigLines } from "./config.ts";
 import { readElementWithin, string, TAG } from "./der.ts";
@@ -51,21 +52,6 @@ export const PURPOSES: Record<string, string> = {
   OCSPSigning: "1.3.6.1.5.5.7.3.9",
 };
 
-/**
- * The extensions depot writes itself: a template may not add them, nor let
- * a webhook add them (basicConstraints, keyUsage, extendedKeyUsage,
- * subjectAltName, the key identifiers, AIA, CDP).
- */
-export const RESERVED_EXTENSIONS: Record<string, string> = {
-  "2.5.29.19": "basicConstraints",
-  "2.5.29.15": "keyUsage",
-  "2.5.29.37": "extendedKeyUsage",
-  "2.5.29.17": "subjectAltName",
-  "2.5.29.14": "subjectKeyIdentifier",
-  "2.5.29.35": "authorityKeyIdentifier",
-  "1.3.6.1.5.5.7.1.1": "authorityInfoAccess",
-  "2.5.29.31": "cRLDistributionPoints",
-};
 
 /** An extension a template adds as given. */
 export interface TemplateExtension {
@@ -291,7 +277,7 @@ function purpose(text: string, line: number, fail: Fail): string {
 /** An OID a template may add (or let a webhook add): dotted, and not one depot writes itself. */
 function extensionOid(text: string, what: string, line: number, fail: Fail): string {
   if (!isDottedOid(text)) return fail(line, `${what} is not a dotted OID (like 1.3.6.1.4.1.99999.1)`);
-  const reserved = RESERVED_EXTENSIONS[text];
+  const reserved = DEPOT_EXTENSION_NAMES[text];
   if (reserved) return fail(line, `${what} is ${reserved}, which depot sets itself`);
   return text;
 }
@@ -322,9 +308,3 @@ function isOneElement(der: Uint8Array): boolean {
   }
 }
 
-/** A dotted OID as DER can hold it: two arcs or more, the first 0-2, the second below 40 under 0 and 1. */
-export function isDottedOid(text: string): boolean {
-  if (!/^[0-2](\.(0|[1-9]\d{0,14})){1,}$/.test(text)) return false;
-  const [first, second] = text.split(".").map(Number);
-  return first === 2 || second! < 40;
-}

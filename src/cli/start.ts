@@ -24,6 +24,7 @@ import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 import { requireServerPlatform } from "./_server-platform.ts";
 import { passphraseArgs } from "./_passphrase-args.ts";
 import { unlockCaKeyToServe } from "./_server-key.ts";
+import { webhookSettings } from "../server/webhooks/settings.ts";
 
 const args = {
   path: { type: "positional", required: false, description: "The depot to serve (default: $DEPOT_PATH, else $XDG_DATA_HOME/depot, created on first start)" },
@@ -53,6 +54,13 @@ const args = {
   "public-url": { type: "string", description: "Plain-HTTP base URL as clients reach it: certificates carry OCSP, CA and CRL locations under it (default: depot.cnf's public_url)" },
   "ocsp-validity": { type: "string", description: "How long an OCSP answer is valid and may be cached: seconds, or with s, m, h, d (1h)" },
   "on-crl-change": { type: "string", description: "Command run after each new crl.pem, e.g. 'systemctl reload nginx' (default: depot.cnf's on_crl_change)" },
+  "authorize-webhook": { type: "string", description: "POST each issuance (every face) to this URL before signing; it allows or denies (docs/webhooks.md)" },
+  "enrich-webhook": { type: "string", description: "POST each issuance to this URL after authorize; it allows (adding names and --webhook-extension extensions) or denies" },
+  "webhook-secret-file": { type: "string", description: "File (0600) holding the secret webhook requests are signed with (HMAC-SHA256); required with a webhook" },
+  "webhook-timeout": { type: "string", description: "How long a webhook may take, e.g. 500ms or 2s (2s); then the issuance fails (503) unless --webhook-fail-open" },
+  "webhook-fail-open": { type: "boolean", description: "Issue anyway when a webhook cannot be reached or times out (never when it denies or answers wrongly); audited" },
+  "webhook-ca": { type: "string", description: "PEM file of CA certificates to trust for https:// webhooks (e.g. this depot's ca.crt)" },
+  "webhook-extension": { type: "string", description: "An extension OID the enrich webhook may add (repeatable; default: none)" },
   ...ACME_START_ARGS,
   ...passphraseArgs,
 } as const;
@@ -66,8 +74,18 @@ export default {
 /** Runs `depot start` with its raw arguments; resolves with the exit status. */
 export async function runStart(rawArgs: string[]): Promise<number> {
   requireServerPlatform();
-  const parsed = rejectUnknownArgs(rawArgs, args, false, ["https-name", "acme-allow"]);
+  const parsed = rejectUnknownArgs(rawArgs, args, false, ["https-name", "acme-allow", "webhook-extension"]);
   const options = serverOptions(parsed);
+  const webhooks = webhookSettings({
+    authorize: lastOf(parsed["authorize-webhook"]),
+    enrich: lastOf(parsed["enrich-webhook"]),
+    secretFile: lastOf(parsed["webhook-secret-file"]),
+    timeout: lastOf(parsed["webhook-timeout"]),
+    failOpen: parsed["webhook-fail-open"] === true,
+    caFile: lastOf(parsed["webhook-ca"]),
+    extensions: allValues(rawArgs, "webhook-extension"),
+  });
+  if (webhooks) options.webhooks = webhooks;
   options.depot = await depotToServe(parsed.path as string | undefined);
   const settings = depotSettings(options.depot);
   const https = await httpsListener(parsed, rawArgs, options.depot, settings);

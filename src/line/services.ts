@@ -46,13 +46,13 @@ export function depotLineServices(depot: Depot, client: string | undefined, opti
   const requester: AuditActor = { requester: "line", ...(client ? { client } : {}) };
   return {
     generate: async (subject) => {
-      const issued = await depot.issue({ profile: "client", subject, requester }, options.makeKeys);
+      const issued = await depot.issue({ profile: "client", subject, requester, face: "line" }, options.makeKeys);
       return issued.privateKeyPem + issued.certificatePem + depot.chainPem;
     },
     sign: async (csrPem, template) => {
       // An unknown template is refused before the request is read.
       const profile = template === undefined ? "client" : depot.templates.get(template).base;
-      return (await depot.signCsr(csrPem, { profile, ...(template ? { template } : {}), requester })).certificatePem + depot.chainPem;
+      return (await depot.signCsr(csrPem, { profile, ...(template ? { template } : {}), requester, face: "line" })).certificatePem + depot.chainPem;
     },
     crl: async () => depot.currentCrlPem(),
     revoke: async (serialText, reason) => {

@@ -99,6 +99,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           caKeyOnStdin: options.handedKeys !== undefined,
           processCount: options.processCount,
           ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+          ...(options.webhooks ? { webhooks: options.webhooks } : {}),
         },
         upkeep: {
           depot: options.depot,

@@ -1,5 +1,6 @@
 import type { ListenerSpec } from "./listeners/types.ts";
 import type { LogLevel } from "./log.ts";
+import type { WebhookSettings } from "./webhooks/settings.ts";
 
 /**
  * What a worker tells its supervisor, one JSON object per line on the
@@ -46,6 +47,8 @@ export interface WorkerConfig {
   testHooks: boolean;
   /** The CA key comes first on stdin (key-handoff.ts), never in this config. */
   caKeyOnStdin?: boolean;
+  /** The issuance webhooks; the secret's file is named, never the secret (each worker reads the file). */
+  webhooks?: WebhookSettings;
 }
 
 export const WORKER_ENV = "DEPOT_WORKER";

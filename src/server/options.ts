@@ -7,6 +7,7 @@
 import type { HandedKeys } from "./key-handoff.ts";
 import type { ListenerSpec } from "./listeners/types.ts";
 import type { LogLevel } from "../log-level.ts";
+import type { WebhookSettings } from "./webhooks/settings.ts";
 
 export interface ServerOptions {
   /** The depot folder to serve; it must exist (the CLI creates the default one). */
@@ -53,4 +54,6 @@ export interface ServerOptions {
   publicUrl?: string;
   /** Command run after each new crl.pem the server publishes (--on-crl-change); default: depot.cnf's on_crl_change. */
   onCrlChange?: string;
+  /** The authorize and enrich webhooks every worker asks before issuing (--authorize-webhook, --enrich-webhook, --webhook-*). */
+  webhooks?: WebhookSettings;
 }

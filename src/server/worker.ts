@@ -24,6 +24,7 @@ import { openListener } from "./listeners/registry.ts";
 import { describeListener } from "./listeners/types.ts";
 import type { LogLevel } from "./log.ts";
 import { type WorkerConfig, WORKER_ENV } from "./messages.ts";
+import type { WebhookGate } from "./webhooks/gate.ts";
 
 export async function runWorker(): Promise<never> {
   const config = JSON.parse(process.env[WORKER_ENV] ?? "{}") as WorkerConfig;
@@ -70,8 +71,17 @@ class Worker {
     process.on("SIGINT", () => this.exit());
     if (this.config.testHooks) process.on("SIGUSR2", () => spinForever());
 
+    let gate: WebhookGate | undefined;
+    try {
+      // Loaded only with webhooks; the secret is read from its file here, never handed over in the config.
+      if (this.config.webhooks) gate = (await import("./webhooks/gate.ts")).openWebhookGate(this.config.webhooks, this.log);
+    } catch (error) {
+      fatal(error, "cannot set up the issuance webhooks");
+    }
     try {
       this.depot = await openDepot(this.config.depot, {
+        // Every issuance of every face (line, HTTPS API, EST, ACME, SSH) asks the webhooks first.
+        ...(gate ? { gate, enrichableExtensions: this.config.webhooks?.extensions ?? [] } : {}),
         ...(decryptedKeyPem !== undefined ? { decryptedKeyPem } : {}),
         deferFiles: true,
         // The upkeep process checkpoints the ledger's WAL: a checkpoint's fsync would hold this event loop.

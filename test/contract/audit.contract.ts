@@ -6,7 +6,7 @@
  * not forked by appends made at once.
  */
 import { describe, expect, test } from "bun:test";
-import { type AuditEntry, canonicalBody, chainHash, GENESIS } from "../../src/ca/audit.ts";
+import { type AuditEntry, canonicalBody, chainHash, denyEntry, GENESIS, issueEntry } from "../../src/ca/audit.ts";
 import type { Ledger } from "../../src/ca/ledger.ts";
 import { freshLedgers, SETUP_TIMEOUT } from "./backends.ts";
 
@@ -70,6 +70,21 @@ export function auditLogContract(name: string, open: () => Promise<Ledger>): voi
       await Promise.all([1, 2, 3].map((n) => ledger.record(certificate(`s${n}`, n), entry(n))));
       expect((await ledger.audit.after(0, 10)).map((r) => r.serial).sort()).toEqual(["s1", "s2", "s3"]);
       expect(await ledger.audit.verify()).toMatchObject({ ok: true, count: 3 });
+    }, SETUP_TIMEOUT);
+
+    test("a webhook's denial and an issuance's webhook notes chain and read back as written", async () => {
+      const ledger = await fresh();
+      const denial = denyEntry({ subject: "CN=x", names: ["x.test"], profile: "server", keyType: "ec-p256" }, "frozen", { requester: "token:a", client: "127.0.0.1" }, { authorize: "denied" });
+      const first = await ledger.audit.append(denial, AT);
+      const body = canonicalBody(1, AT.toISOString(), denial);
+      expect(first).toEqual({ ...(JSON.parse(body) as object), previous: GENESIS, hash: chainHash(GENESIS, body) } as never);
+      expect(first).toMatchObject({ event: "deny", reason: "frozen", webhooks: { authorize: "denied" } });
+      expect(first.serial).toBeUndefined();
+      const { certificate } = await import("./ledger.contract.ts");
+      const notes = { authorize: "failed open: did not answer within 300 ms", enrich: { addedNames: ["z.test"], addedExtensions: ["1.3.6.1.4.1.55555.1"] } };
+      await ledger.record(certificate("s1", 1), issueEntry({ serial: "s1", subject: "CN=y", type: "server", keyType: "ec-p256" }, ["z.test"], { requester: "line" }, notes));
+      expect((await ledger.audit.after(1, 10))[0]).toMatchObject({ seq: 2, event: "issue", serial: "s1", sans: ["z.test"], webhooks: notes });
+      expect(await ledger.audit.verify()).toMatchObject({ ok: true, count: 2 });
     }, SETUP_TIMEOUT);
   });
 }

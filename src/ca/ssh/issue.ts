@@ -1,11 +1,13 @@
 /**
  * @module
  * Issuing one SSH certificate: the request checked (principals, key id,
- * validity, options), a random 64-bit serial, the certificate signed by the
- * user or host CA, and its row recorded with its audit record before anyone
- * is given the certificate.
+ * validity, options), the issuance gate asked (authorize only: the enrich
+ * webhook adds nothing to SSH certificates), a random 64-bit serial, the
+ * certificate signed by the user or host CA, and its row recorded with its
+ * audit record before anyone is given the certificate.
  */
-import type { AuditActor } from "../audit.ts";
+import type { AuditActor, AuditLog } from "../audit.ts";
+import { type IssuanceGate, passGate } from "../issuance-gate.ts";
 import { SerialCollisionError } from "../ledger.ts";
 import { DepotError } from "../../errors.ts";
 import { signSshCertificate, type SshCertificateKind, type SshCriticalOptions } from "./certificate.ts";
@@ -88,11 +90,39 @@ function newSshSerial(): bigint {
   }
 }
 
-/** Signs and records one certificate; resolves only after its ledger row and audit record are committed. */
-export async function issueSshCertificate(store: SshStore, ca: SshCa, request: SshIssueRequest, now = new Date()): Promise<SshCertificateRecord> {
+/** A server's issuance gate and the audit chain its denials go to (`Depot.gate`, `ledger.audit`). */
+export interface SshGate {
+  gate: IssuanceGate;
+  audit: AuditLog;
+}
+
+/**
+ * Signs and records one certificate; resolves only after its ledger row and
+ * audit record are committed. With `gated`, the gate is asked first (face
+ * `ssh`, the principals as names): a denial throws before a serial is drawn.
+ */
+export async function issueSshCertificate(store: SshStore, ca: SshCa, request: SshIssueRequest, now = new Date(), gated?: SshGate): Promise<SshCertificateRecord> {
   const checked = checkSshRequest(request);
   if (ca.kind !== checked.kind) throw new DepotError("E_SERVER", `the ${ca.kind} CA cannot sign a ${checked.kind} certificate`);
   const publicKey = parsedKey(request.publicKey);
+  const decision = gated
+    ? await passGate(
+        gated.gate,
+        gated.audit,
+        {
+          face: "ssh",
+          profile: checked.kind,
+          subject: checked.keyId,
+          subjectAltNames: checked.principals.map((value) => ({ type: "principal" as const, value })),
+          keyType: publicKey.type,
+          days: checked.validityMs / 86_400_000,
+          requester: checked.requester.requester,
+          ...(checked.requester.client ? { client: checked.requester.client } : {}),
+        },
+        { enrich: false },
+      )
+    : undefined;
+  const webhooks = decision && Object.keys(decision.notes).length > 0 ? decision.notes : undefined;
   const validAfter = new Date(Math.floor((now.getTime() - BACKDATE_MS) / 1000) * 1000);
   const validBefore = new Date(validAfter.getTime() + BACKDATE_MS + checked.validityMs);
   for (let attempt = 1; ; attempt++) {
@@ -115,7 +145,7 @@ export async function issueSshCertificate(store: SshStore, ca: SshCa, request: S
       status: "valid",
     };
     try {
-      await store.record(record, sshIssueEntry(record, checked.requester));
+      await store.record(record, sshIssueEntry(record, checked.requester, webhooks));
       return record;
     } catch (error) {
       if (error instanceof SerialCollisionError && attempt < 3) continue;

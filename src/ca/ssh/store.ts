@@ -5,7 +5,7 @@
  * PostgreSQL) implements it on its own connection, with the audit record in
  * the transaction of the change, as for X.509 certificates.
  */
-import type { AuditActor, AuditEntry } from "../audit.ts";
+import type { AuditActor, AuditEntry, WebhookNotes } from "../audit.ts";
 import type { SshCertificateKind } from "./certificate.ts";
 
 export interface SshCertificateRecord {
@@ -61,8 +61,9 @@ function sshEntry(event: "ssh-issue" | "ssh-revoke", record: SshCertificateSumma
   };
 }
 
-export function sshIssueEntry(record: SshCertificateRecord, actor: AuditActor): AuditEntry {
-  return { ...sshEntry("ssh-issue", record, actor), sans: record.principals, keyType: record.keyType };
+/** The record of one SSH issuance, with what the authorize webhook did if it was asked. */
+export function sshIssueEntry(record: SshCertificateRecord, actor: AuditActor, webhooks?: WebhookNotes): AuditEntry {
+  return { ...sshEntry("ssh-issue", record, actor), sans: record.principals, keyType: record.keyType, ...(webhooks ? { webhooks } : {}) };
 }
 
 export function sshRevokeEntry(record: SshCertificateSummary, reason: string, actor: AuditActor): AuditEntry {

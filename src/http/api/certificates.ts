@@ -67,7 +67,7 @@ export async function issueCertificate(call: Call): Promise<Response> {
     const keyTypeText = stringField(body, "keyType");
     keyType = keyTypeText === undefined ? services.defaultKeyType : parseKeyType(keyTypeText);
   }
-  const issued = await issueWithinPolicy(call, { profile: type, ...(template ? { template } : {}), subject, subjectAltNames: sans, keyType, days, ...(requested ? { requested } : {}) });
+  const issued = await issueWithinPolicy(call, { profile: type, ...(template ? { template } : {}), subject, subjectAltNames: sans, keyType, days, face: "api", ...(requested ? { requested } : {}) });
   const privateKeyPem = issued.privateKeyPem;
   const answer = {
     ...summary(issued.record),

@@ -87,7 +87,9 @@ function sshSigner(depot: Depot, handedOver?: SshCaKeys): ApiServices["signSsh"]
     }
     return ca;
   };
-  return async (request) => issueSshCertificate(depot.ledger.ssh, await caOf(request.kind), request);
+  // The server's issuance gate (the authorize webhook) is asked for SSH certificates too.
+  const gated = depot.gate ? { gate: depot.gate, audit: depot.ledger.audit } : undefined;
+  return async (request) => issueSshCertificate(depot.ledger.ssh, await caOf(request.kind), request, new Date(), gated);
 }
 
 /**

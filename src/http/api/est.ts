@@ -53,6 +53,7 @@ export async function estSimpleEnroll(call: Call): Promise<Response> {
     keyType: requested.keyType,
     days: defaultDays(call, template),
     requested,
+    face: "est",
   });
   return pkcs7Answer([issued.certificatePem]);
 }
@@ -85,7 +86,7 @@ export async function estSimpleReenroll(call: OpenCall): Promise<Response> {
   }
   const requester = { requester: `renew:${proven.record.serial.toUpperCase()}`, ...(call.clientAddress ? { client: call.clientAddress } : {}) };
   const { publicKeyDer, keyType, family } = requested;
-  const issued = await renewedCertificate(services, renewal, proven, { publicKeyDer, keyType, family }, requester, now);
+  const issued = await renewedCertificate(services, renewal, proven, { publicKeyDer, keyType, family }, requester, now, "est");
   return pkcs7Answer([issued.certificatePem]);
 }
 

@@ -6,6 +6,7 @@
  * a socket. Whatever a handler throws becomes an
  * RFC 9457 problem document here, and only here.
  */
+import { DepotError, type ErrorCode } from "../../errors.ts";
 import { type ErrorKind, isServerSide, publicError } from "../../public-error.ts";
 import { HttpProblem, problemResponse } from "../problem.ts";
 import { authenticate, requireAdmin, type TokenSchemes } from "./auth.ts";
@@ -101,11 +102,15 @@ const SLUG: Record<ErrorKind, string> = {
   internal: "server-error",
 };
 
+/** Codes whose problem type says more than their kind's: the issuance webhooks' answers (docs/webhooks.md). */
+const SLUG_OF_CODE: Partial<Record<ErrorCode, string>> = { E_DENIED: "denied", E_GATE_UNAVAILABLE: "webhook-unavailable" };
+
 /** Every error as the problem document the client gets: the handlers' own problems as thrown, anything else by the one policy (public-error.ts). */
 export function asProblem(error: unknown, hooks: ApiHooks): HttpProblem {
   if (error instanceof HttpProblem) return error;
   const failure = publicError(error);
   if (isServerSide(failure.kind)) hooks.internalError(error);
   const retry = failure.retryAfter === undefined ? {} : { headers: { "retry-after": String(failure.retryAfter) }, extensions: { retryAfter: failure.retryAfter } };
-  return new HttpProblem(failure.status, failure.message, { slug: SLUG[failure.kind], ...retry, cause: error });
+  const slug = (error instanceof DepotError && SLUG_OF_CODE[error.code]) || SLUG[failure.kind];
+  return new HttpProblem(failure.status, failure.message, { slug, ...retry, cause: error });
 }

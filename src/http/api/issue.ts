@@ -4,14 +4,16 @@
  * certificates with a token (`POST /v1/certificates`, EST's
  * `simpleenroll`): the names the certificate would carry are checked
  * against the policy (403), only then is a one-time token's use taken, and
- * it goes back if nothing was issued. The certificate's row and audit
+ * it goes back if nothing was issued. Names the enrich webhook adds are
+ * held to the same policy (`withinPolicy`). The certificate's row and audit
  * record are committed by the services before this returns.
  */
 import type { RequestedCertificate } from "../../ca/csr.ts";
 import type { Issued } from "../../ca/depot.ts";
 import type { DistinguishedName } from "../../ca/dn.ts";
+import type { IssuanceFace } from "../../ca/issuance-gate.ts";
 import type { KeyType } from "../../ca/key-types.ts";
-import { serverNames } from "../../ca/profiles.ts";
+import { serverNames, type SubjectAltName } from "../../ca/profiles.ts";
 import type { Template } from "../../ca/templates.ts";
 import { checkPolicy, compilePatterns } from "../../ca/token-policy.ts";
 import type { TokenRecord } from "../../ca/tokens.ts";
@@ -29,19 +31,23 @@ export interface CertificateAsk {
   keyType: string;
   days: number;
   requested?: RequestedCertificate;
+  /** `api` (POST /v1/certificates) or `est` (simpleenroll), for the issuance gate. */
+  face: IssuanceFace;
 }
 
 /** Checks the ask against the token's policy, takes a use, issues; a fresh key comes back with its private key. */
 export async function issueWithinPolicy(call: Call, ask: CertificateAsk): Promise<Issued & { privateKeyPem?: string }> {
   const { token, services } = call;
-  const { profile, subject, subjectAltNames, keyType, days, requested } = ask;
+  const { profile, subject, subjectAltNames, keyType, days, requested, face } = ask;
   const template = ask.template?.name;
   const commonName = subject.find((a) => a.name === "CN")?.value;
   const names = profile === "server" ? serverNames(commonName, subjectAltNames) : [];
-  checkPolicy(token.name, token.policy, { profile, subject, names, keyType, days, ...(template ? { template } : {}) }, patternsOf(token));
+  // Run again by the depot on the names an enrich webhook adds.
+  const withinPolicy = (names: SubjectAltName[]) => checkPolicy(token.name, token.policy, { profile, subject, names, keyType, days, ...(template ? { template } : {}) }, patternsOf(token));
+  withinPolicy(names);
   return withTokenUse(call, () => {
     // The template's own name rules and longest validity are the depot's to check (Depot.signPublicKey): 403 too.
-    const common = { profile, subject, subjectAltNames, days, ...(template ? { template } : {}) };
+    const common = { profile, subject, subjectAltNames, days, face, withinPolicy, ...(template ? { template } : {}) };
     return requested ? services.signCsr(requested, common, call.requester) : services.issue({ ...common, keyType: keyType as KeyType }, call.requester);
   });
 }

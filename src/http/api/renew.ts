@@ -16,6 +16,7 @@ import { hostNamesOfCertificate, serialOfCertificate } from "../../ca/certificat
 import type { RequestedCertificate } from "../../ca/csr.ts";
 import type { Issued } from "../../ca/depot.ts";
 import { type DistinguishedName, parseDn } from "../../ca/dn.ts";
+import type { IssuanceFace } from "../../ca/issuance-gate.ts";
 import { BACKDATE_MS, DAY_MS } from "../../ca/issuer.ts";
 import type { KeyFamily } from "../../ca/key-types.ts";
 import { describePublicKey } from "../../ca/keys.ts";
@@ -47,7 +48,7 @@ export async function renewCertificate(call: OpenCall): Promise<Response> {
   const { record, certificateDer, spki, claims } = await provenCertificate(compact, audiences(call.url, renewal.apiUrl, RENEW_PATH), services, now);
   const key = claims.csr !== undefined ? await services.readCsr(claims.csr) : sameKey(spki, record.keyType);
   const requester = { requester: `renew:${record.serial.toUpperCase()}`, ...(call.clientAddress ? { client: call.clientAddress } : {}) };
-  const issued = await renewedCertificate(services, renewal, { record, certificateDer }, key, requester, now);
+  const issued = await renewedCertificate(services, renewal, { record, certificateDer }, key, requester, now, "renew");
   return json(
     { ...summary(issued.record), certificate: issued.certificatePem, chain: [services.caPem], renewed: record.serial.toUpperCase() },
     201,
@@ -111,6 +112,8 @@ export async function renewedCertificate(
   key: Omit<RequestedCertificate, "subject" | "subjectAltNames">,
   requester: Requester,
   now: Date,
+  /** `renew` (POST /v1/renew) or `est` (simplereenroll), for the issuance gate. */
+  face: IssuanceFace,
 ): Promise<Issued> {
   const { subject, subjectAltNames, profile } = renewedNames(old.record, old.certificateDer);
   const lifetime = renewedLifetimeMs(old.record, renewal.caNotAfter, now, BACKDATE_MS);
@@ -119,7 +122,7 @@ export async function renewedCertificate(
   const longest = template === undefined ? Infinity : (services.templates.get(template).days ?? Infinity);
   // The half millisecond keeps the product with DAY_MS from rounding below the lifetime (Date truncates).
   const days = Math.min((lifetime + 0.5) / DAY_MS, longest);
-  return services.signCsr({ ...key, subject, subjectAltNames }, { profile, ...(template ? { template } : {}), subject, subjectAltNames, days }, requester);
+  return services.signCsr({ ...key, subject, subjectAltNames }, { profile, ...(template ? { template } : {}), subject, subjectAltNames, days, face }, requester);
 }
 
 /** What a renewal keeps: the subject, the names beside the CN (the profile writes the CN's name into the SAN again, as at first issue), the profile. */

@@ -32,6 +32,7 @@ import { DepotError, messageOf } from "../../errors.ts";
 import { HttpProblem } from "../problem.ts";
 import type { Call } from "../api/call.ts";
 import { askedTemplate, defaultDays, issueWithinPolicy } from "../api/issue.ts";
+import { IssuanceDenied } from "../../ca/issuance-gate.ts";
 import { renewedCertificate } from "../api/renew.ts";
 import { renewalRefusal } from "../api/renew-proof.ts";
 import { answerDigest, certRep, degeneratePkcs7, type FailInfo } from "./cert-rep.ts";
@@ -151,9 +152,10 @@ async function enroll(message: PkiRequest, requested: RequestedCertificate, chal
     now,
   };
   try {
-    return await issueWithinPolicy(call, { profile, ...(template ? { template } : {}), subject: requested.subject, subjectAltNames: profile === "server" ? requested.subjectAltNames : [], keyType: requested.keyType, days, requested });
+    return await issueWithinPolicy(call, { profile, face: "scep", ...(template ? { template } : {}), subject: requested.subject, subjectAltNames: profile === "server" ? requested.subjectAltNames : [], keyType: requested.keyType, days, requested });
   } catch (error) {
-    if (error instanceof PolicyRefusal) refuse("badRequest", error.message);
+    // The authorize webhook's no is a SCEP failure with its reason, as a policy's is.
+    if (error instanceof PolicyRefusal || error instanceof IssuanceDenied) refuse("badRequest", error.message);
     // The challenge was used up by another request meanwhile (withTokenUse's 401).
     if (error instanceof HttpProblem && error.status === 401) refuse("badRequest", error.message);
     if (error instanceof DepotError && (error.code === "E_BAD_ARGUMENT" || error.code === "E_BAD_CSR")) refuse("badRequest", error.message);
@@ -178,7 +180,12 @@ async function renew(message: PkiRequest, requested: RequestedCertificate, conte
   if (formatDn(requested.subject) !== formatDn(parseDn(record!.subject))) refuse("badRequest", `a renewal keeps the subject of the certificate it renews (${record!.subject}), not ${formatDn(requested.subject)}`);
   const requester = { requester: `renew:${record!.serial.toUpperCase()}`, ...(context.clientAddress ? { client: context.clientAddress } : {}), transaction: message.transactionId };
   const { publicKeyDer, keyType, family } = requested;
-  return renewedCertificate(api, renewal!, { record: record!, certificateDer }, { publicKeyDer, keyType, family }, requester, now);
+  try {
+    return await renewedCertificate(api, renewal!, { record: record!, certificateDer }, { publicKeyDer, keyType, family }, requester, now, "scep");
+  } catch (error) {
+    if (error instanceof IssuanceDenied) refuse("badRequest", error.message);
+    throw error;
+  }
 }
 
 /** The certificate a transaction got, if it is still good to hand out. */
