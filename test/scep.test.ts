@@ -1,8 +1,9 @@
 // SCEP (RFC 8894) on a real `depot start --http-port --https-port`, driven with certmonger's own SCEP helper (Debian's certmonger, /usr/lib/certmonger/scep-submit) as the certmonger daemon runs it, without the daemon: its CERTMONGER_* variables or its options, the pkiMessage made as the daemon makes it (openssl for the key, the CSR with its challengePassword, the self-signed signer and the envelope; test/scep-client.ts). scep-submit checks the CertRep's signature against the CA (OpenSSL), its transactionID and recipientNonce; openssl decrypts the envelope and verifies the certificate; the ledger and the audit chain hold it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEPOT_BIN, depotOk, run, tempDir } from "./helpers.ts";
+import { DEPOT_BIN, depot, depotOk, run, tempDir } from "./helpers.ts";
+import { TEMPLATES } from "./template-fixtures.ts";
 import { base64Of, checkedByOpenssl, envelopeFor, makeRequest, pkiMessage, SCEP_SUBMIT, sh } from "./scep-client.ts";
 import { freePort, type RunningServer, startServer, waitFor } from "./server-helpers.ts";
 import { ensureProgram, ensureTool } from "./tools.ts";
@@ -20,7 +21,10 @@ beforeAll(async () => {
   dir = tempDir("depot-scep-");
   httpPort = freePort();
   httpsPort = freePort();
-  server = await startServer(["--http-port", String(httpPort), "--https-port", String(httpsPort)], { keyType: "ec-p256" });
+  server = await startServer(["--http-port", String(httpPort), "--https-port", String(httpsPort)], {
+    keyType: "ec-p256",
+    beforeStart: (depotPath) => appendFileSync(join(depotPath, "depot.cnf"), TEMPLATES),
+  });
   await server.ready;
   path = server.depotPath;
   // The RA made while the server runs: its workers load it on the first SCEP request.
@@ -117,6 +121,27 @@ describe("SCEP over plain HTTP with certmonger's scep-submit", () => {
     expect(record).toMatchObject({ requester: "scep:printer-7", client: "127.0.0.1", transaction: "7A1B2C3D4E5F60718293A4B5C6D7E8F901234567", profile: "client" });
     expect(depotOk(["audit", "verify", path])).toContain("intact");
     enrolled = { serial, transactionId: "7A1B2C3D4E5F60718293A4B5C6D7E8F901234567", messageDer };
+  });
+
+  test("a challenge made with --template issues under it: the template's EKU and validity; the ledger and audit name it; a name outside its rules is FAILURE badRequest", () => {
+    // vpn-client (template-fixtures.ts): clientAuth, 90 days, names cn:vpn-*, digitalSignature only.
+    expect(depot(["scep", "challenge", "create", path, "--template", "no-such"]).stderr).toContain("no template named 'no-such'");
+    const password = challenge("vpn-laptop", "--template", "vpn-client");
+    const answer = submit("vpnlaptop", pkcsReq("vpnlaptop", "/CN=vpn-laptop-3", password, "5C".repeat(20)));
+    expect(`${answer.exitCode} ${answer.stderr}`).toStartWith("0 ");
+    certificateFrom("vpnlaptop", answer.stdout);
+    expect(sh(dir, "openssl verify -CAfile ca.crt -purpose sslclient vpnlaptop.crt")).toBe("vpnlaptop.crt: OK\n");
+    const text = sh(dir, "openssl x509 -in vpnlaptop.crt -noout -ext extendedKeyUsage,keyUsage -startdate -enddate");
+    expect(text).toContain("TLS Web Client Authentication");
+    expect(text).not.toContain("TLS Web Server Authentication");
+    const [start, end] = [/notBefore=(.*)/.exec(text)![1]!, /notAfter=(.*)/.exec(text)![1]!].map((d) => Date.parse(d));
+    expect(Math.round((end! - start!) / 86_400_000)).toBe(90);
+    const serial = serialOf("vpnlaptop.crt");
+    expect(depotOk(["show", path, serial])).toContain("vpn-client");
+    expect(audit().find((entry) => entry.event === "issue" && entry.requester === "scep:vpn-laptop")).toMatchObject({ template: "vpn-client", profile: "client" });
+    // The template's name rules hold for SCEP as for every face.
+    const outside = submit("vpnother", pkcsReq("vpnother", "/CN=printer-9", challenge("vpn-other", "--template", "vpn-client"), "5D".repeat(20)));
+    expect(outside.exitCode).toBe(2);
   });
 
   test("the same PKCSReq sent again (its answer lost) gets the same certificate, and takes no second use", () => {
