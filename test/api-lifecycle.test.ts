@@ -89,7 +89,7 @@ test("a request to a path outside /v1/ is a 404 problem", async () => {
     const response = await fetch(`https://localhost:${port}/index.html`, { tls: { ca } });
     expect(response.status).toBe(404);
     expect(response.headers.get("content-type")).toBe("application/problem+json");
-    expect(((await response.json()) as { detail: string }).detail).toBe("no such path: /index.html (the API is under /v1/, EST under /.well-known/est/)");
+    expect(((await response.json()) as { detail: string }).detail).toBe("no such path: /index.html (the API is under /v1/, EST under /.well-known/est/, SCEP at /scep)");
   } finally {
     server.process.kill("SIGQUIT");
     await server.process.exited;
