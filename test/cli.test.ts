@@ -388,7 +388,7 @@ describe("config", () => {
 
 describe("errors: one line on stderr, exit 1, no stack trace", () => {
   test("unknown command", () => {
-    const all = "start, stop, status, init, generate, sign, p12, revoke, crl, list, show, config, install-ca, ledger, token, template, ssh, audit, acme, key, root, intermediate, renew";
+    const all = "start, stop, status, init, generate, sign, p12, revoke, crl, list, show, config, install-ca, ledger, token, template, ssh, scep, audit, acme, key, root, intermediate, renew";
     expectFailure(depot(["frobnicate"]), `unknown command 'frobnicate' (commands: ${all})`);
     expectFailure(depot(["genrate", quick]), `unknown command 'genrate'; did you mean 'generate'? (commands: ${all})`);
     expectFailure(depot(["lsit", quick]), `unknown command 'lsit'; did you mean 'list'? (commands: ${all})`);
