@@ -92,7 +92,7 @@ test("in a real ledger, a serial taken twice in one group refuses only the secon
   }
 });
 
-test("a ledger whose WAL is checkpointed elsewhere copies nothing into its file while it records; checkpoint() does", async () => {
+test("a ledger whose WAL is checkpointed elsewhere copies nothing into its file while it records; checkpoint() does, and empties a WAL past its size", async () => {
   const folder = mkdtempSync(join(tmpdir(), "depot-checkpoint-"));
   try {
     const fileSize = (name: string) => statSync(join(folder, name)).size;
@@ -120,6 +120,16 @@ test("a ledger whose WAL is checkpointed elsewhere copies nothing into its file 
     expect(fileSize("elsewhere.sqlite3")).toBe(elsewhereBefore);
     await elsewhere.checkpoint();
     expect(fileSize("elsewhere.sqlite3")).toBeGreaterThan(elsewhereBefore + 1_000_000);
+    expect((await elsewhere.list()).length).toBe(1_200);
+    // A PASSIVE checkpoint leaves the WAL file as long as it was; past the
+    // truncation size (here 1 MB, WAL_TRUNCATE_SIZE in a server) it is
+    // emptied, and the ledger reads the same.
+    const walBefore = fileSize("elsewhere.sqlite3-wal");
+    expect(walBefore).toBeGreaterThan(2_000_000);
+    await elsewhere.checkpoint(walBefore + 1);
+    expect(fileSize("elsewhere.sqlite3-wal")).toBe(walBefore);
+    await elsewhere.checkpoint(1_000_000);
+    expect(fileSize("elsewhere.sqlite3-wal")).toBe(0);
     expect((await elsewhere.list()).length).toBe(1_200);
     here.close();
     elsewhere.close();
