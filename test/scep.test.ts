@@ -262,6 +262,48 @@ openssl cms -decrypt -binary -inform DER -in tls1.env.der -recip tls1.self.crt -
   });
 });
 
+describe("depot start --scep-template", () => {
+  test("enrolments whose challenge names no template get the server's; an unknown one stops depot start with one line", async () => {
+    const otherHttp = freePort();
+    const other = await startServer(["--http-port", String(otherHttp), "--process-count", "1", "--scep-template", "vpn-client"], {
+      keyType: "ec-p256",
+      beforeStart: (depotPath) => appendFileSync(join(depotPath, "depot.cnf"), TEMPLATES),
+    });
+    try {
+      await other.ready;
+      const root = other.depotPath;
+      depotOk(["scep", "init", root]);
+      const url = `http://127.0.0.1:${otherHttp}/scep`;
+      const sub = join(dir, "tpl");
+      sh(dir, "mkdir -p tpl");
+      writeFileSync(join(sub, "ca.crt"), readFileSync(join(root, "certificates", "ca.crt")));
+      writeFileSync(join(sub, "cacerts.pem"), run([SCEP_SUBMIT, "-C", "-u", url]).stdout);
+      sh(sub, "awk '/BEGIN/{n++} n==1' cacerts.pem > ra.pem");
+      const password = depotOk(["scep", "challenge", "create", root, "--name", "plain-device"]).trim();
+      makeRequest(sub, "device", "/CN=vpn-device-1", password);
+      const { der } = pkiMessage(sub, { messageType: "19", transactionId: "TX-TPL", envelope: envelopeFor(sub, "device.csr.der", "ra.pem"), certificate: "device.self.crt", key: "device.key" });
+      const answer = run([SCEP_SUBMIT, "-u", url], {
+        env: { CERTMONGER_OPERATION: "SUBMIT", CERTMONGER_PKCSREQ: base64Of(der), CERTMONGER_SCEP_RA_CERTIFICATE: readFileSync(join(sub, "ra.pem"), "utf8"), CERTMONGER_SCEP_CA_CERTIFICATE: readFileSync(join(sub, "ca.crt"), "utf8") },
+      });
+      expect(`${answer.exitCode} ${answer.stderr}`).toStartWith("0 ");
+      writeFileSync(join(sub, "device.env.pem"), answer.stdout.replace(/PKCS7-----/g, "CMS-----"));
+      sh(sub, "openssl cms -decrypt -inform PEM -in device.env.pem -recip device.self.crt -inkey device.key -binary | openssl pkcs7 -inform DER -print_certs -out device.crt");
+      const dates = sh(sub, "openssl x509 -in device.crt -noout -startdate -enddate");
+      const [start, end] = [/notBefore=(.*)/.exec(dates)![1]!, /notAfter=(.*)/.exec(dates)![1]!].map((d) => Date.parse(d));
+      // vpn-client's 90 days, not the depot's default.
+      expect(Math.round((end! - start!) / 86_400_000)).toBe(90);
+      const serial = sh(sub, "openssl x509 -in device.crt -noout -serial").trim().replace(/^serial=/, "");
+      expect(depotOk(["show", root, serial])).toContain("vpn-client");
+    } finally {
+      other.process.kill("SIGQUIT");
+      await other.process.exited;
+    }
+    const refused = run([DEPOT_BIN, "start", path, "--port", String(freePort()), "--http-port", String(freePort()), "--pid-file", join(dir, "refused.pid"), "--scep-template", "nope"]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr.trim().split("\n").at(-1)).toBe("depot: --scep-template nope: no template named 'nope' in depot.cnf; depot template list shows them");
+  }, 60_000);
+});
+
 describe("SCEP with an encrypted CA key", () => {
   test("scep init encrypts the RA key with the CA's passphrase; the server decrypts it once and its workers enroll", async () => {
     const home = tempDir("depot-scep-enc-");

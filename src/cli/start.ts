@@ -51,6 +51,7 @@ const args = {
   "audit-log": { type: "string", description: "Also append the audit records (issuances, revocations, token changes) to this file as JSON lines" },
   "http-port": { type: "string", description: "Port of the plain-HTTP listener: OCSP, CRL, CA certificate, health, metrics (off unless given)" },
   "http-host": { type: "string", description: "Address of the plain-HTTP listener (default: --host)" },
+  "scep-template": { type: "string", description: "The depot.cnf template of SCEP enrolments whose challenge names none (default: the challenge's --type)" },
   "public-url": { type: "string", description: "Plain-HTTP base URL as clients reach it: certificates carry OCSP, CA and CRL locations under it (default: depot.cnf's public_url)" },
   "ocsp-validity": { type: "string", description: "How long an OCSP answer is valid and may be cached: seconds, or with s, m, h, d (1h)" },
   "on-crl-change": { type: "string", description: "Command run after each new crl.pem, e.g. 'systemctl reload nginx' (default: depot.cnf's on_crl_change)" },
@@ -117,11 +118,13 @@ function serverOptions(parsed: Record<string, unknown>): ServerOptions {
   if (http && http.port === line.port && http.host === line.host) throw new DepotError("E_BAD_ARGUMENT", `--http-port ${http.port} is the line protocol's port; give another`);
   const publicUrl = lastOf(parsed["public-url"]);
   const onCrlChange = lastOf(parsed["on-crl-change"]);
+  const scepTemplate = lastOf(parsed["scep-template"]);
   return {
     depot: "",
     listeners: http ? [line, http] : [line],
     ...(publicUrl !== undefined ? { publicUrl: parsePublicUrl(publicUrl) } : {}),
     ...(onCrlChange ? { onCrlChange } : {}),
+    ...(scepTemplate ? { scepTemplate } : {}),
     processCount,
     maxConnectionQueue: integer(parsed["max-connection-queue"], "max-connection-queue", 1024, 1, 100_000),
     keyPool: integer(parsed["key-pool"], "key-pool", 32, 0, 10_000),

@@ -81,7 +81,10 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
     }
     const https = options.listeners.find((l) => l.kind === "https");
     const httpsNames = https?.issueNames;
-    const templates = https?.acme?.template ? [{ flag: "--acme-template", name: https.acme.template, base: "server" as const }] : [];
+    const templates: { flag: string; name: string; base?: "client" | "server" }[] = [
+      ...(https?.acme?.template ? [{ flag: "--acme-template", name: https.acme.template, base: "server" as const }] : []),
+      ...(options.scepTemplate ? [{ flag: "--scep-template", name: options.scepTemplate }] : []),
+    ];
     const auditFile = options.auditLog ? new AuditFile(options.auditLog) : undefined;
     const supervisor = new Supervisor(
       {
@@ -100,6 +103,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           processCount: options.processCount,
           ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
           ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+          ...(options.scepTemplate ? { scepTemplate: options.scepTemplate } : {}),
         },
         upkeep: {
           depot: options.depot,

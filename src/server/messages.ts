@@ -47,6 +47,8 @@ export interface WorkerConfig {
   testHooks: boolean;
   /** The CA key comes first on stdin (key-handoff.ts), never in this config. */
   caKeyOnStdin?: boolean;
+  /** The template SCEP enrolments get when their challenge names none (--scep-template). */
+  scepTemplate?: string;
   /** The issuance webhooks; the secret's file is named, never the secret (each worker reads the file). */
   webhooks?: WebhookSettings;
 }

@@ -54,6 +54,8 @@ export interface ServerOptions {
   publicUrl?: string;
   /** Command run after each new crl.pem the server publishes (--on-crl-change); default: depot.cnf's on_crl_change. */
   onCrlChange?: string;
+  /** The depot.cnf template SCEP enrolments get when their challenge names none (--scep-template). */
+  scepTemplate?: string;
   /** The authorize and enrich webhooks every worker asks before issuing (--authorize-webhook, --enrich-webhook, --webhook-*). */
   webhooks?: WebhookSettings;
 }

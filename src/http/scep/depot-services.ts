@@ -18,6 +18,8 @@ export interface DepotScepOptions {
   api: ApiServices;
   /** The RA key, PKCS#8 PEM, decrypted by the supervisor (an encrypted depot in a server). */
   raKeyPem?: string;
+  /** The template of enrolments whose challenge names none (`depot start --scep-template`). */
+  template?: string;
   refused?(reason: string): void;
   internalError?(error: unknown): void;
 }
@@ -34,6 +36,7 @@ export function depotScepServices(depot: Depot, options: DepotScepOptions): Scep
       return ra;
     },
     transactions: depot.ledger.scep,
+    ...(options.template ? { template: options.template } : {}),
     caCertificateDers: depot.bundlePems.map(certificateDerFromPem),
     ...(options.refused ? { refused: options.refused } : {}),
     ...(options.internalError ? { internalError: options.internalError } : {}),

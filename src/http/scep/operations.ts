@@ -133,10 +133,11 @@ async function enroll(message: PkiRequest, requested: RequestedCertificate, chal
   // An API token is no SCEP challenge: a device must not enrol with an operator's credentials.
   if (refusal === "unknown" || !token!.policy.scep) refuse("badRequest", "the challengePassword is not a SCEP challenge of this depot");
   if (refusal) refuse("badRequest", `SCEP challenge '${token!.name}' is ${refusal}`);
-  // The challenge's first template (depot scep challenge create --template), else its --type, else client.
+  // The challenge's first template (depot scep challenge create --template), else the server's
+  // --scep-template, else the built-in of the challenge's --type (client by default).
   let template: ReturnType<typeof askedTemplate>;
   try {
-    template = askedTemplate({ services: services.api, token: token! }, undefined);
+    template = askedTemplate({ services: services.api, token: token! }, token!.policy.templates?.[0] ?? services.template);
   } catch (error) {
     // depot.cnf lost the template since the challenge was made.
     refuse("badRequest", messageOf(error));

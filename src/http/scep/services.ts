@@ -14,6 +14,8 @@ export interface ScepServices {
   /** The RA; rejects (E_NOT_FOUND) when the depot has none (`depot scep init`). */
   ra(): Promise<ScepRa>;
   transactions: ScepStore;
+  /** The template of enrolments whose challenge names none (`depot start --scep-template`); absent: the challenge's --type. */
+  template?: string;
   /** GetCACert's CA certificates after the RA's (DER): the issuing CA, then the root in a two-tier depot. */
   caCertificateDers: Uint8Array[];
   /** A refused request's reason, for the server log (the client gets only a failInfo). */

@@ -19,7 +19,7 @@ export function open(spec: HttpListenerSpec, context: ListenerContext): OpenedLi
     workers: () => context.metrics.reporter?.liveWorkers() ?? context.config.processCount ?? 1,
     begin: () => context.begin(),
     onError: (error) => context.log("error", `internal error (http): ${(error as Error)?.stack ?? error}`),
-    scep: { makeKeys: (type) => context.makeKeys(type), ...(context.scepRaKey ? { raKeyPem: context.scepRaKey } : {}), refused: (reason) => context.log("info", reason) },
+    scep: { makeKeys: (type) => context.makeKeys(type), ...(context.scepRaKey ? { raKeyPem: context.scepRaKey } : {}), ...(context.config.scepTemplate ? { template: context.config.scepTemplate } : {}), refused: (reason) => context.log("info", reason) },
   });
   listener.start();
   return {

@@ -54,6 +54,7 @@ export async function open(spec: HttpsListenerSpec, context: ListenerContext): P
     depotScepServices(context.depot, {
       api: services,
       ...(context.scepRaKey ? { raKeyPem: context.scepRaKey } : {}),
+      ...(context.config.scepTemplate ? { template: context.config.scepTemplate } : {}),
       refused: (reason) => context.log("info", reason),
       internalError,
     }),

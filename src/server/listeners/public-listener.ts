@@ -29,7 +29,7 @@ export interface PublicListenerOptions {
   /** Workers serving, for /health. */
   workers: () => number;
   /** SCEP at /scep (its services are loaded by the first SCEP request). */
-  scep?: { makeKeys: (type: KeyType) => Promise<KeyPair>; raKeyPem?: string; refused(reason: string): void };
+  scep?: { makeKeys: (type: KeyType) => Promise<KeyPair>; raKeyPem?: string; template?: string; refused(reason: string): void };
   /** Marks a request, or the stop's drain, in flight for the worker's graceful stop; returns its end. */
   begin?: () => () => void;
   onError: (error: unknown) => void;
@@ -93,7 +93,7 @@ export class PublicListener {
       const { depot } = this.options;
       const api = depotApiServices(depot, { makeKeys: options.makeKeys, publishOnRevoke: false });
       return scepHandler(
-        depotScepServices(depot, { api, ...(options.raKeyPem ? { raKeyPem: options.raKeyPem } : {}), refused: options.refused, internalError: this.options.onError }),
+        depotScepServices(depot, { api, ...(options.raKeyPem ? { raKeyPem: options.raKeyPem } : {}), ...(options.template ? { template: options.template } : {}), refused: options.refused, internalError: this.options.onError }),
       );
     };
     return async (request, clientAddress) => (await (made ??= make()))(request, clientAddress);
