@@ -80,6 +80,32 @@ function audit(): Record<string, unknown>[] {
   return depotOk(["audit", "export", path]).trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
+/**
+ * One device's enrolment at another server's `url` (depot `root`), in the
+ * folder `name` under the test's: GetCACert, a challenge, the PKCSReq sent
+ * by scep-submit as the daemon sends it, the certificate opened into
+ * `device.crt`. Returns that folder.
+ */
+function enrolElsewhere(root: string, url: string, name: string, subject: string, challengeFlags: string[] = []): string {
+  const sub = join(dir, name);
+  sh(dir, `mkdir -p ${name}`);
+  writeFileSync(join(sub, "ca.crt"), readFileSync(join(root, "certificates", "ca.crt")));
+  const certs = run([SCEP_SUBMIT, "-C", "-u", url]);
+  expect(certs.exitCode).toBe(0);
+  writeFileSync(join(sub, "cacerts.pem"), certs.stdout);
+  sh(sub, "awk '/BEGIN/{n++} n==1' cacerts.pem > ra.pem");
+  const password = depotOk(["scep", "challenge", "create", root, "--name", `${name}-device`, ...challengeFlags]).trim();
+  makeRequest(sub, "device", subject, password);
+  const { der } = pkiMessage(sub, { messageType: "19", transactionId: `TX-${name}`, envelope: envelopeFor(sub, "device.csr.der", "ra.pem"), certificate: "device.self.crt", key: "device.key" });
+  const answer = run([SCEP_SUBMIT, "-u", url], {
+    env: { CERTMONGER_OPERATION: "SUBMIT", CERTMONGER_PKCSREQ: base64Of(der), CERTMONGER_SCEP_RA_CERTIFICATE: readFileSync(join(sub, "ra.pem"), "utf8"), CERTMONGER_SCEP_CA_CERTIFICATE: readFileSync(join(sub, "ca.crt"), "utf8") },
+  });
+  expect(`${answer.exitCode} ${answer.stderr}`).toStartWith("0 ");
+  writeFileSync(join(sub, "device.env.pem"), answer.stdout.replace(/PKCS7-----/g, "CMS-----"));
+  sh(sub, "openssl cms -decrypt -inform PEM -in device.env.pem -recip device.self.crt -inkey device.key -binary | openssl pkcs7 -inform DER -print_certs -out device.crt");
+  return sub;
+}
+
 describe("SCEP over plain HTTP with certmonger's scep-submit", () => {
   test("GetCACaps: what depot does, one per line", () => {
     const caps = scepSubmit(["-c", "-u", httpUrl()]);
@@ -273,21 +299,7 @@ describe("depot start --scep-template", () => {
       await other.ready;
       const root = other.depotPath;
       depotOk(["scep", "init", root]);
-      const url = `http://127.0.0.1:${otherHttp}/scep`;
-      const sub = join(dir, "tpl");
-      sh(dir, "mkdir -p tpl");
-      writeFileSync(join(sub, "ca.crt"), readFileSync(join(root, "certificates", "ca.crt")));
-      writeFileSync(join(sub, "cacerts.pem"), run([SCEP_SUBMIT, "-C", "-u", url]).stdout);
-      sh(sub, "awk '/BEGIN/{n++} n==1' cacerts.pem > ra.pem");
-      const password = depotOk(["scep", "challenge", "create", root, "--name", "plain-device"]).trim();
-      makeRequest(sub, "device", "/CN=vpn-device-1", password);
-      const { der } = pkiMessage(sub, { messageType: "19", transactionId: "TX-TPL", envelope: envelopeFor(sub, "device.csr.der", "ra.pem"), certificate: "device.self.crt", key: "device.key" });
-      const answer = run([SCEP_SUBMIT, "-u", url], {
-        env: { CERTMONGER_OPERATION: "SUBMIT", CERTMONGER_PKCSREQ: base64Of(der), CERTMONGER_SCEP_RA_CERTIFICATE: readFileSync(join(sub, "ra.pem"), "utf8"), CERTMONGER_SCEP_CA_CERTIFICATE: readFileSync(join(sub, "ca.crt"), "utf8") },
-      });
-      expect(`${answer.exitCode} ${answer.stderr}`).toStartWith("0 ");
-      writeFileSync(join(sub, "device.env.pem"), answer.stdout.replace(/PKCS7-----/g, "CMS-----"));
-      sh(sub, "openssl cms -decrypt -inform PEM -in device.env.pem -recip device.self.crt -inkey device.key -binary | openssl pkcs7 -inform DER -print_certs -out device.crt");
+      const sub = enrolElsewhere(root, `http://127.0.0.1:${otherHttp}/scep`, "tpl", "/CN=vpn-device-1");
       const dates = sh(sub, "openssl x509 -in device.crt -noout -startdate -enddate");
       const [start, end] = [/notBefore=(.*)/.exec(dates)![1]!, /notAfter=(.*)/.exec(dates)![1]!].map((d) => Date.parse(d));
       // vpn-client's 90 days, not the depot's default.
@@ -325,23 +337,7 @@ describe("SCEP with an encrypted CA key", () => {
     try {
       const log = () => (Bun.file(logFile).size > 0 ? readFileSync(logFile, "utf8") : "");
       await waitFor(() => /All \d+ workers ready/.test(log()), 15_000, () => `server not ready:\n${log()}`);
-      const sub = join(dir, "enc");
-      sh(dir, "mkdir -p enc");
-      writeFileSync(join(sub, "ca.crt"), readFileSync(join(root, "certificates", "ca.crt")));
-      const url = `http://127.0.0.1:${http}/scep`;
-      const certs = run([SCEP_SUBMIT, "-C", "-u", url]);
-      expect(certs.exitCode).toBe(0);
-      writeFileSync(join(sub, "cacerts.pem"), certs.stdout);
-      sh(sub, "awk '/BEGIN/{n++} n==1' cacerts.pem > ra.pem");
-      const password = depotOk(["scep", "challenge", "create", root, "--name", "enc-device"]).trim();
-      makeRequest(sub, "device", "/CN=device", password);
-      const { der } = pkiMessage(sub, { messageType: "19", transactionId: "TX-ENC", envelope: envelopeFor(sub, "device.csr.der", "ra.pem"), certificate: "device.self.crt", key: "device.key" });
-      const answer = run([SCEP_SUBMIT, "-u", url], {
-        env: { CERTMONGER_OPERATION: "SUBMIT", CERTMONGER_PKCSREQ: base64Of(der), CERTMONGER_SCEP_RA_CERTIFICATE: readFileSync(join(sub, "ra.pem"), "utf8"), CERTMONGER_SCEP_CA_CERTIFICATE: readFileSync(join(sub, "ca.crt"), "utf8") },
-      });
-      expect(answer.exitCode).toBe(0);
-      writeFileSync(join(sub, "device.env.pem"), answer.stdout.replace(/PKCS7-----/g, "CMS-----"));
-      sh(sub, "openssl cms -decrypt -inform PEM -in device.env.pem -recip device.self.crt -inkey device.key -binary | openssl pkcs7 -inform DER -print_certs -out device.crt");
+      const sub = enrolElsewhere(root, `http://127.0.0.1:${http}/scep`, "enc", "/CN=device");
       expect(sh(sub, "openssl verify -CAfile ca.crt device.crt")).toBe("device.crt: OK\n");
     } finally {
       proc.kill("SIGQUIT");
