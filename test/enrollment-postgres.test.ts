@@ -1,15 +1,15 @@
 // EST and SCEP across two depot hosts on one PostgreSQL ledger (real dist/depot processes, the second a copy of the first's folder, as the README makes it): a token made on host B enrols a device over EST at host A; a SCEP challenge made on A enrols at B through certmonger's scep-submit, and the same request resent to A (its answer lost) gets the same certificate from the shared transaction store, not a second use of the one-time challenge. openssl verifies every certificate; each host's CLI shows the other's.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import type { Subprocess } from "bun";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEPOT_BIN, depot, run, tempDir } from "./helpers.ts";
+import { depot, run, tempDir } from "./helpers.ts";
 import { type PgDatabase, pgDatabase } from "./pg-server.ts";
 import { base64Of, envelopeFor, makeRequest, pkiMessage, SCEP_SUBMIT, sh } from "./scep-client.ts";
-import { freePort, killServer, waitFor } from "./server-helpers.ts";
+import { type PgHost, startPgHost, twoHostFolders } from "./pg-hosts.ts";
+import { freePort } from "./server-helpers.ts";
 import { ensureProgram, ensureTool } from "./tools.ts";
 
-const running: Subprocess[] = [];
+const running: PgHost[] = [];
 let db: PgDatabase;
 let first: string;
 let second: string;
@@ -22,22 +22,12 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  for (const proc of running) await killServer(proc);
+  for (const host of running) await host.kill();
 });
 
 async function startHost(path: string): Promise<{ http: number; https: number }> {
-  const home = tempDir("depot-enrol-host-");
-  const [port, http, https] = [freePort(), freePort(), freePort()];
-  const logFile = join(home, "depot.log");
-  const proc = Bun.spawn([DEPOT_BIN, "start", path, "--port", String(port), "--http-port", String(http), "--https-port", String(https), "--process-count", "1", "--pid-file", join(home, "depot.pid"), "--log-file", logFile], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, ...db.env, HOME: home },
-  });
-  running.push(proc);
-  const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
-  await waitFor(() => /All \d+ workers ready/.test(log()), 20_000, () => `host on ${port} not ready; log:\n${log()}`);
+  const [http, https] = [freePort(), freePort()];
+  running.push(await startPgHost(path, db, ["--http-port", String(http), "--https-port", String(https), "--process-count", "1"]));
   return { http, https };
 }
 
@@ -50,11 +40,7 @@ const cli = (args: string[]) => {
 
 test("EST and SCEP enrolments on either host of one PostgreSQL ledger", async () => {
   db = await pgDatabase();
-  first = join(tempDir("depot-enrol-a-"), "ca");
-  cli(["init", first, "Shared CA", "--key-type", "ec-p256", "--ledger", db.url]);
-  cli(["scep", "init", first]);
-  second = join(tempDir("depot-enrol-b-"), "ca");
-  expect(Bun.spawnSync(["sh", "-c", `tar -C '${first}' -cpf - depot.cnf private certificates/ca.crt scep_ra.crt | (mkdir -m 0755 '${second}' && tar -C '${second}' -xpf -)`]).exitCode).toBe(0);
+  [first, second] = twoHostFolders(db, { before: (path) => cli(["scep", "init", path]), alsoCopy: ["scep_ra.crt"] });
   const [a, b] = [await startHost(first), await startHost(second)];
   writeFileSync(join(dir, "ca.crt"), readFileSync(join(first, "certificates", "ca.crt")));
 

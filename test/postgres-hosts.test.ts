@@ -7,26 +7,22 @@
  * grow; killed workers and a stopped PostgreSQL lose or invent nothing.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import type { Subprocess } from "bun";
 import { X509Certificate } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEPOT_BIN, depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
-import { freePort, killServer, request, waitFor, workerPids } from "./server-helpers.ts";
+import { depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
+import { freePort, request, waitFor, workerPids } from "./server-helpers.ts";
 import { type PgDatabase, pgDatabase, pgServer } from "./pg-server.ts";
+import { type PgHost, startPgHost, twoHostFolders } from "./pg-hosts.ts";
 import { ensureTool } from "./tools.ts";
 
 const TIMEOUT = 300_000;
 ensureTool("ss", "iproute2");
 
-interface Host {
+interface Host extends PgHost {
   path: string;
-  port: number;
   /** The plain-HTTP listener: OCSP, CRL. */
   httpPort: number;
-  process: Subprocess<"ignore", "pipe", "pipe">;
-  log(): string;
-  kill(): Promise<void>;
 }
 
 const running: Host[] = [];
@@ -34,41 +30,12 @@ afterEach(async () => {
   for (const host of running.splice(0)) await host.kill();
 });
 
-/** A depot on `db`, and a second host made the README's way: a copy of the folder, modes kept. */
-function twoHostFolders(db: PgDatabase): [string, string] {
-  const first = join(tempDir("depot-host-a-"), "ca");
-  const init = depot(["init", first, "Shared CA", "--key-type", "ec-p256", "--ledger", db.url], { env: db.env });
-  if (init.exitCode !== 0) throw new Error(`init failed: ${init.stderr}`);
-  const second = join(tempDir("depot-host-b-"), "ca");
-  // The README's commands, word for word.
-  const copy = Bun.spawnSync(["sh", "-c", `tar -C '${first}' -cpf - depot.cnf private certificates/ca.crt | (mkdir -m 0755 '${second}' && tar -C '${second}' -xpf -)`]);
-  if (copy.exitCode !== 0) throw new Error(`copy failed: ${copy.stderr}`);
-  expect(statSync(join(second, "private")).mode & 0o777).toBe(0o700);
-  expect(statSync(join(second, "private", "ca.key")).mode & 0o777).toBe(0o400);
-  return [first, second];
-}
-
 async function startHost(path: string, db: PgDatabase, extra: string[] = [], workers = 2): Promise<Host> {
-  const home = tempDir("depot-host-home-");
-  const port = freePort();
   const httpPort = freePort();
-  const logFile = join(home, "depot.log");
-  const proc = Bun.spawn(
-    [DEPOT_BIN, "start", path, "--port", String(port), "--process-count", String(workers), "--pid-file", join(home, "depot.pid"), "--log-file", logFile, "--allow-revoke", "--http-port", String(httpPort), ...extra],
-    { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...db.env, HOME: home } },
-  );
-  const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
-  const host: Host = {
-    path,
-    port,
-    httpPort,
-    process: proc,
-    log,
-    kill: () => killServer(proc),
-  };
-  running.push(host);
-  await waitFor(() => /All \d+ workers ready/.test(log()), 20_000, () => `host on ${port} not ready; log:\n${log()}`);
-  return host;
+  const host = await startPgHost(path, db, ["--process-count", String(workers), "--allow-revoke", "--http-port", String(httpPort), ...extra]);
+  const started: Host = { ...host, path, httpPort };
+  running.push(started);
+  return started;
 }
 
 interface Outcome {

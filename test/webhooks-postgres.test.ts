@@ -4,46 +4,30 @@
 // other land in the one audit chain, which verifies from either host;
 // the denied request added no certificate row.
 import { afterAll, expect, test } from "bun:test";
-import type { Subprocess } from "bun";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { DEPOT_BIN, depot, tempDir } from "./helpers.ts";
+import { depot } from "./helpers.ts";
 import { type PgDatabase, pgDatabase } from "./pg-server.ts";
-import { freePort, killServer, request, waitFor } from "./server-helpers.ts";
+import { type PgHost, startPgHost, twoHostFolders } from "./pg-hosts.ts";
+import { request } from "./server-helpers.ts";
 import { type HookCall, startWebhookReceiver } from "./webhook-receiver.ts";
 
 const hook = startWebhookReceiver();
-const running: Subprocess[] = [];
+const running: PgHost[] = [];
 
 afterAll(async () => {
-  for (const proc of running) await killServer(proc);
+  for (const host of running) await host.kill();
   hook.stop();
 });
 
 async function startHost(path: string, db: PgDatabase): Promise<number> {
-  const home = tempDir("depot-hook-host-");
-  const port = freePort();
-  const logFile = join(home, "depot.log");
   const flags = ["--authorize-webhook", hook.url("authorize"), "--enrich-webhook", hook.url("enrich"), "--webhook-secret-file", hook.secretFile, "--webhook-timeout", "300ms"];
-  const proc = Bun.spawn([DEPOT_BIN, "start", path, "--port", String(port), "--process-count", "1", "--pid-file", join(home, "depot.pid"), "--log-file", logFile, ...flags], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, ...db.env, HOME: home },
-  });
-  running.push(proc);
-  const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
-  await waitFor(() => /All \d+ workers ready/.test(log()), 20_000, () => `host on ${port} not ready; log:\n${log()}`);
-  return port;
+  const host = await startPgHost(path, db, ["--process-count", "1", ...flags]);
+  running.push(host);
+  return host.port;
 }
 
 test("a denial on one host and an enriched issuance on the other are one audit chain on PostgreSQL", async () => {
   const db = await pgDatabase();
-  const first = join(tempDir("depot-hook-a-"), "ca");
-  const init = depot(["init", first, "Shared CA", "--key-type", "ec-p256", "--ledger", db.url], { env: db.env });
-  expect(init.exitCode).toBe(0);
-  const second = join(tempDir("depot-hook-b-"), "ca");
-  expect(Bun.spawnSync(["sh", "-c", `tar -C '${first}' -cpf - depot.cnf private certificates/ca.crt | (mkdir -m 0755 '${second}' && tar -C '${second}' -xpf -)`]).exitCode).toBe(0);
+  const [first, second] = twoHostFolders(db);
   const [portA, portB] = [await startHost(first, db), await startHost(second, db)];
 
   hook.behave = {
