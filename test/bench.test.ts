@@ -2,9 +2,10 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseAnswer, postLoad } from "../bench/_https-load.ts";
 import { runLoad } from "../bench/load.ts";
 import { depot, tempDir } from "./helpers.ts";
-import { startServer } from "./server-helpers.ts";
+import { freePort, startServer } from "./server-helpers.ts";
 
 test("bench/load.ts: 40 generate requests at concurrency 8, every answer checked, no serial twice", async () => {
   const server = await startServer(["--max-connection-queue", "64"]);
@@ -34,6 +35,34 @@ test("bench/load.ts: 40 generate requests at concurrency 8, every answer checked
   } finally {
     await server.kill();
   }
+});
+
+// The HTTPS load generator speaks HTTP/1.1 itself: against a real server every answer must come back whole, on kept-alive connections.
+test("bench/_https-load.ts: 40 POSTs at concurrency 8 to the HTTPS API, every answer a 201 with its own certificate", async () => {
+  const httpsPort = freePort();
+  const server = await startServer(["--https-port", String(httpsPort)]);
+  try {
+    await server.ready;
+    const token = depot(["token", "create", server.depotPath, "--name", "bench"]).stdout.toString().trim();
+    const caPem = readFileSync(join(server.depotPath, "certificates", "ca.crt"), "utf8");
+    const bodies = Array.from({ length: 40 }, (_, i) => JSON.stringify({ type: "client", subject: `/CN=load-${i}`, keyType: "ec-p256" }));
+    const result = await postLoad({ url: `https://127.0.0.1:${httpsPort}/v1/certificates`, headers: { authorization: `Bearer ${token}` }, bodies, concurrency: 8, caPem });
+    const subjects = result.answers.map(({ status, text }) => (status === 201 ? (JSON.parse(text) as { subject: string }).subject : `${status} ${text}`));
+    expect(subjects.sort()).toEqual(bodies.map((_, i) => `CN=load-${i}`).sort());
+    expect(new Set(result.answers.map(({ text }) => (JSON.parse(text) as { serial: string }).serial)).size).toBe(40);
+    expect(result.latenciesMs).toHaveLength(40);
+  } finally {
+    await server.kill();
+  }
+}, 30_000);
+
+test("bench/_https-load.ts reads Content-Length and chunked answers, and waits for the rest of one", () => {
+  const sized = Buffer.from("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\ncontent-length: 7\r\n\r\n{\"a\":1}HTTP/1.1");
+  expect(parseAnswer(sized)).toEqual({ answer: { status: 201, text: '{"a":1}', close: false }, length: sized.length - 8 });
+  const chunked = Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  expect(parseAnswer(chunked)).toEqual({ answer: { status: 200, text: "abcde", close: true }, length: chunked.length });
+  expect(parseAnswer(chunked.subarray(0, chunked.length - 3))).toBeUndefined();
+  expect(parseAnswer(sized.subarray(0, 60))).toBeUndefined();
 });
 
 // bench/stepca.ts checks its arguments before it installs or builds anything (never in CI: no step-ca build here).
