@@ -82,8 +82,8 @@ interface Answer {
 
 /** One keep-alive TLS connection carrying one request at a time. */
 class Connection {
-  private buffered = Buffer.alloc(0);
-  private unsent = Buffer.alloc(0);
+  private buffered: Buffer = Buffer.alloc(0);
+  private unsent: Buffer = Buffer.alloc(0);
   private waiting: { resolve: (answer: Answer) => void; reject: (error: Error) => void; timer: Timer } | undefined;
   private closed: Error | undefined;
   private socket!: Socket<undefined>;
