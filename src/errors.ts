@@ -24,7 +24,9 @@ export type ErrorCode =
   /** An issuance gate (the authorize or enrich webhook) said no: nothing was issued. */
   | "E_DENIED"
   /** An issuance gate could not decide (a webhook timed out, failed or answered wrongly): nothing was issued. */
-  | "E_GATE_UNAVAILABLE";
+  | "E_GATE_UNAVAILABLE"
+  /** The API token that asked was revoked before the certificate could be recorded: nothing was issued. */
+  | "E_REVOKED_TOKEN";
 
 export class DepotError extends Error {
   constructor(

@@ -66,6 +66,8 @@ const KIND_OF_CODE: Record<ErrorCode, ErrorKind> = {
   E_DENIED: "forbidden",
   // The webhook could not decide (timed out, failed, answered wrongly): nothing was issued, and a retry may pass.
   E_GATE_UNAVAILABLE: "unavailable",
+  // The token was revoked while its request was being signed: the ledger refused the row (RecordCondition).
+  E_REVOKED_TOKEN: "unauthorized",
   // Only `depot renew` throws it, about the CA server it asked; no face answers with it.
   E_RENEW: "internal",
 };

@@ -201,6 +201,25 @@ describe("issuing", () => {
     await expectProblem(await call("POST", "/v1/certificates", { token, body: { cn: "again" } }), 401, "token 'enrol' has been used up (it allowed 1 use)");
   });
 
+  // Issuing routes trust a token they saw lately (KnownTokens); the ledger refuses the row of a token revoked since.
+  test("a token revoked after it issued: the next issuance is refused at the ledger, nothing recorded, and a 401 from then on; a new token under its name does not revive it", async () => {
+    const token = await makeToken("rotated", { type: "client" });
+    expect((await call("POST", "/v1/certificates", { token, body: { cn: "before" } })).status).toBe(201);
+    const rows = await depot.ledger.count();
+    await tokens.revoke("rotated", new Date(), { event: "token-revoke", requester: "cli", token: "rotated" });
+    await makeToken("rotated", { type: "client" });
+    const auditSeq = await audit.lastSeq();
+    const refused = await call("POST", "/v1/certificates", { token, body: { cn: "after" } });
+    expect(refused.headers.get("www-authenticate")).toBe('Bearer realm="depot", error="invalid_token"');
+    await expectProblem(refused, 401, "token 'rotated' was revoked; nothing was issued");
+    expect(await depot.ledger.count()).toBe(rows);
+    expect(await audit.lastSeq()).toBe(auditSeq);
+    // Forgotten at once: the next request reads the ledger and is refused before anything is signed (the new token took the old row's name).
+    await expectProblem(await call("POST", "/v1/certificates", { token, body: { cn: "again" } }), 401, "this token is not known to the depot");
+    expect(await depot.ledger.count()).toBe(rows);
+    expect(internalErrors).toEqual([]);
+  });
+
   test("429 past the rate, with Retry-After", async () => {
     const token = await makeToken("slow", { type: "client" }, { rate: { limit: 2, windowSeconds: 3600 } });
     expect((await call("POST", "/v1/certificates", { token, body: { cn: "a" } })).status).toBe(201);

@@ -37,6 +37,7 @@ test("each DepotError code has its kind and status", () => {
     E_RENEW: ["internal", 500],
     E_DENIED: ["forbidden", 403],
     E_GATE_UNAVAILABLE: ["unavailable", 503],
+    E_REVOKED_TOKEN: ["unauthorized", 401],
   };
   for (const [code, [kind, status]] of Object.entries(expected)) {
     const failure = publicError(new DepotError(code as ErrorCode, "x"));

@@ -17,7 +17,7 @@ import { bundlePems, chainPem, issuingCa } from "./tiers.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type AuditActor, issueEntry, LIBRARY_ACTOR, type WebhookNotes } from "./audit.ts";
 import { addedExtensionsDer, type GateRequest, type IssuanceFace, type IssuanceGate, passGate, withAddedNames } from "./issuance-gate.ts";
-import { type CertificateRecord, type Ledger, ledgerOpenerOr, type OpenLedger, SerialCollisionError } from "./ledger.ts";
+import { type CertificateRecord, type Ledger, ledgerOpenerOr, type OpenLedger, type RecordCondition, SerialCollisionError } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
 import { leafNames, type Profile, type SubjectAltName } from "./profiles.ts";
 import { checkTemplateNames, type Template, templateDays, type Templates } from "./templates.ts";
@@ -57,6 +57,8 @@ export interface IssueRequest {
   withinPolicy?: (names: SubjectAltName[]) => void | Promise<void>;
   /** Extension OIDs the enrich webhook may add to this certificate (default: the depot's, `OpenOptions.enrichableExtensions`). */
   enrichableExtensions?: readonly string[];
+  /** What the ledger checks in the transaction of the row (the asking token is still unrevoked); refused: nothing is recorded. */
+  recordedOnlyIf?: RecordCondition;
 }
 
 export interface SignRequest extends Omit<IssueRequest, "keyType"> {
@@ -274,7 +276,7 @@ export class Depot {
         status: "valid",
       };
       try {
-        await this.ledger.record(record, issueEntry(record, request.subjectAltNames, request.requester, webhooks));
+        await this.ledger.record(record, issueEntry(record, request.subjectAltNames, request.requester, webhooks), request.recordedOnlyIf);
       } catch (error) {
         if (error instanceof SerialCollisionError && attempt < 5) continue;
         throw error;

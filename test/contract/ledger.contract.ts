@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { issueEntry } from "../../src/ca/audit.ts";
 import type { CertificateRecord, Ledger } from "../../src/ca/ledger.ts";
 import { SerialCollisionError } from "../../src/ca/ledger.ts";
+import { hashToken, newToken } from "../../src/ca/tokens.ts";
 import { DepotError } from "../../src/errors.ts";
 import { freshLedgers, SETUP_TIMEOUT } from "./backends.ts";
 
@@ -180,6 +181,39 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>): void 
       // What ledger migrate copies keeps it.
       expect(await ledger.adopt([certificate("t3", 3, { template: "vpn-client" })])).toBe(1);
       expect((await ledger.find("t3"))?.template).toBe("vpn-client");
+    }, SETUP_TIMEOUT);
+
+    test("a record conditioned on its token goes in while the token is unrevoked; once revoked, nothing does (no row, no audit record), even under a reused name", async () => {
+      const ledger = await fresh();
+      const secret = (name: string) => ({ name, hash: hashToken(newToken()) });
+      const first = secret("deploy");
+      const made = (name: string) => ({ event: "token-create" as const, requester: "cli", token: name });
+      await ledger.tokens.create({ ...first, policy: { admin: false, allow: [] }, createdAt: new Date(T0) }, made("deploy"));
+      const allowed = certificate("k1", 1);
+      await ledger.record(allowed, issueEntry(allowed, [], { requester: "token:deploy" }), { tokenUnrevoked: first });
+      expect(await ledger.find("k1")).toEqual(allowed);
+
+      await ledger.tokens.revoke("deploy", new Date(T0 + 1), { event: "token-revoke", requester: "cli", token: "deploy" });
+      // A new token under the old name must not lend the old one its standing.
+      const second = secret("deploy");
+      await ledger.tokens.create({ ...second, policy: { admin: false, allow: [] }, createdAt: new Date(T0 + 2) }, made("deploy"));
+      const seq = await ledger.audit.lastSeq();
+      const refused = certificate("k2", 2);
+      const error = await ledger.record(refused, issueEntry(refused, [], { requester: "token:deploy" }), { tokenUnrevoked: first }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DepotError);
+      expect((error as DepotError).code).toBe("E_REVOKED_TOKEN");
+      expect((error as DepotError).message).toBe("token 'deploy' was revoked (or is no longer known); nothing was issued");
+      // Without its audit record too, and with no token at all.
+      expect(await codeOf(ledger.record(certificate("k3", 3), undefined, { tokenUnrevoked: secret("nobody") }))).toBe("E_REVOKED_TOKEN");
+      expect(await ledger.find("k2")).toBeUndefined();
+      expect(await ledger.find("k3")).toBeUndefined();
+      expect(await ledger.audit.lastSeq()).toBe(seq);
+      // The new token's own issuance goes in, and the chain still verifies.
+      const later = certificate("k4", 4);
+      await ledger.record(later, issueEntry(later, [], { requester: "token:deploy" }), { tokenUnrevoked: second });
+      expect((await ledger.list()).map((r) => r.serial)).toEqual(["k1", "k4"]);
+      expect((await ledger.audit.after(seq, 10)).map((r) => r.serial)).toEqual(["k4"]);
+      expect((await ledger.audit.verify()).ok).toBe(true);
     }, SETUP_TIMEOUT);
 
     test("claimCrl takes growing numbers and lists what is revoked and unexpired", async () => {

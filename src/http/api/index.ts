@@ -9,7 +9,8 @@
 import { DepotError, type ErrorCode } from "../../errors.ts";
 import { type ErrorKind, isServerSide, publicError } from "../../public-error.ts";
 import { HttpProblem, problemResponse } from "../problem.ts";
-import { authenticate, requireAdmin, type TokenSchemes } from "./auth.ts";
+import type { TokenRecord } from "../../ca/tokens.ts";
+import { authenticate, KnownTokens, requireAdmin, revokedMeanwhile, type TokenSchemes } from "./auth.ts";
 import { type Call, issueCertificate, listCertificates, revokeCertificate, showCertificate } from "./certificates.ts";
 import { estCaCerts, estSimpleEnroll, estSimpleReenroll } from "./est.ts";
 import { type OpenCall, renewCertificate } from "./renew.ts";
@@ -37,12 +38,24 @@ export type ApiHandler = (request: Request, context?: ApiContext) => Promise<Res
 
 type Route =
   /** `schemes`: how the token may come (default: Bearer only; EST's clients may know only HTTP Basic). */
-  | { name: string; pattern: RegExp; methods: Record<string, (call: Call, ...params: string[]) => Promise<Response>>; withoutToken?: false; schemes?: TokenSchemes }
+  /**
+   * `issuing`: the methods whose token only asks for an issuance through
+   * issueWithinPolicy, which the ledger records only while the token is
+   * unrevoked: a token seen lately is not read again (KnownTokens).
+   */
+  | {
+      name: string;
+      pattern: RegExp;
+      methods: Record<string, (call: Call, ...params: string[]) => Promise<Response>>;
+      withoutToken?: false;
+      schemes?: TokenSchemes;
+      issuing?: string[];
+    }
   /** A route whose request authenticates itself (renew: a JWS by the certificate's key) or needs no one (EST's cacerts): no token is asked for. */
   | { name: string; pattern: RegExp; methods: Record<string, (call: OpenCall) => Promise<Response>>; withoutToken: true };
 
 const ROUTES: Route[] = [
-  { name: "certificates", pattern: /^\/v1\/certificates\/?$/, methods: { POST: issueCertificate, GET: listCertificates } },
+  { name: "certificates", pattern: /^\/v1\/certificates\/?$/, methods: { POST: issueCertificate, GET: listCertificates }, issuing: ["POST"] },
   { name: "certificate", pattern: /^\/v1\/certificates\/([^/]+)$/, methods: { GET: showCertificate } },
   { name: "revoke", pattern: /^\/v1\/certificates\/([^/]+)\/revoke$/, methods: { POST: revokeCertificate } },
   { name: "metrics", pattern: /^\/v1\/metrics$/, methods: { GET: metrics } },
@@ -51,15 +64,18 @@ const ROUTES: Route[] = [
   { name: "renew", pattern: /^\/v1\/renew$/, methods: { POST: renewCertificate }, withoutToken: true },
   // EST's optional label (RFC 7030 3.2.2) names a template: /.well-known/est/NAME/simpleenroll (est.ts reads it).
   { name: "est-cacerts", pattern: /^\/\.well-known\/est\/(?:[^/]+\/)?cacerts$/, methods: { GET: estCaCerts }, withoutToken: true },
-  { name: "est-simpleenroll", pattern: /^\/\.well-known\/est\/(?:[^/]+\/)?simpleenroll$/, methods: { POST: estSimpleEnroll }, schemes: "bearer-or-basic" },
+  { name: "est-simpleenroll", pattern: /^\/\.well-known\/est\/(?:[^/]+\/)?simpleenroll$/, methods: { POST: estSimpleEnroll }, schemes: "bearer-or-basic", issuing: ["POST"] },
   { name: "est-simplereenroll", pattern: /^\/\.well-known\/est\/(?:[^/]+\/)?simplereenroll$/, methods: { POST: estSimpleReenroll }, withoutToken: true },
 ];
 
 export function createApi(services: ApiServices, hooks: ApiHooks): ApiHandler {
+  const known = new KnownTokens();
   return async (request, context = {}) => {
     const started = performance.now();
     let routeName = "unknown";
     let response: Response;
+    let token: TokenRecord | undefined;
+    let schemes: TokenSchemes | undefined;
     try {
       const url = new URL(request.url);
       hooks.received?.(request.method, url.pathname);
@@ -73,12 +89,17 @@ export function createApi(services: ApiServices, hooks: ApiHooks): ApiHandler {
         response = await route.methods[method]!({ request, url, services, now, ...(context.clientAddress ? { clientAddress: context.clientAddress } : {}) });
       } else {
         const params = route.pattern.exec(url.pathname)!.slice(1).map(decodeURIComponent);
-        const token = await authenticate(request, services, now, route.schemes);
+        schemes = route.schemes;
+        token = await authenticate(request, services, now, schemes, route.issuing?.includes(method) ? known : undefined);
         const requester = { requester: `token:${token.name}`, ...(context.clientAddress ? { client: context.clientAddress } : {}) };
         response = await route.methods[method]!({ request, url, token, requester, services, now }, ...params);
       }
     } catch (error) {
-      response = problemResponse(asProblem(error, hooks));
+      if (token && error instanceof DepotError && error.code === "E_REVOKED_TOKEN") {
+        // Revoked since it was last read: read afresh from now on, and say so as any 401 does.
+        known.forget(token.hash);
+        response = problemResponse(revokedMeanwhile(token, schemes));
+      } else response = problemResponse(asProblem(error, hooks));
     }
     hooks.served?.(routeName, response.status, performance.now() - started);
     return response;

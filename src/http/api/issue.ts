@@ -47,7 +47,9 @@ export async function issueWithinPolicy(call: Call, ask: CertificateAsk): Promis
   withinPolicy(names);
   return withTokenUse(call, () => {
     // The template's own name rules and longest validity are the depot's to check (Depot.signPublicKey): 403 too.
-    const common = { profile, subject, subjectAltNames, days, face, withinPolicy, ...(template ? { template } : {}) };
+    // The row goes in only while the token is unrevoked, checked where no revocation can slip in before the commit.
+    const recordedOnlyIf = { tokenUnrevoked: { name: token.name, hash: token.hash } };
+    const common = { profile, subject, subjectAltNames, days, face, withinPolicy, recordedOnlyIf, ...(template ? { template } : {}) };
     return requested ? services.signCsr(requested, common, call.requester) : services.issue({ ...common, keyType: keyType as KeyType }, call.requester);
   });
 }

@@ -25,7 +25,17 @@ import { checkLedgerUrl, redactedUrl } from "../../ca/ledger-url.ts";
 
 export { checkLedgerUrl, redactedUrl };
 import type { CrlEntry } from "../../ca/crl.ts";
-import { type CertificateRecord, type CertificateSummary, type CrlClaim, type CrlState, type Ledger, type ListQuery, SerialCollisionError } from "../../ca/ledger.ts";
+import {
+  type CertificateRecord,
+  type CertificateSummary,
+  conditionRefused,
+  type CrlClaim,
+  type CrlState,
+  type Ledger,
+  type ListQuery,
+  type RecordCondition,
+  SerialCollisionError,
+} from "../../ca/ledger.ts";
 import { type AuditActor, type AuditEntry, revokeEntry } from "../../ca/audit.ts";
 import { appendAuditSql, appendAuditWithin, PostgresAuditLog } from "./audit.ts";
 import { migrateSchema, SCHEMA_VERSION } from "./schema.ts";
@@ -85,6 +95,8 @@ type Row = CertificateRow<Date>;
 const COLUMNS = CERTIFICATE_COLUMNS;
 
 /** A record's values in CERTIFICATE_COLUMNS' order ($1 to $12; the host follows). */
+/** The SQL types of rowValues() and the host, in order: what an INSERT ... SELECT of parameters casts them to. */
+const INSERT_TYPES = ["text", "text", "text", "text", "timestamptz", "timestamptz", "text", "text", "text", "timestamptz", "text", "text", "text"];
 function rowValues(c: CertificateRecord): unknown[] {
   return [c.serial, c.subject, c.type, c.keyType, c.notBefore, c.notAfter, c.fingerprint, c.pem, c.status, c.revokedAt ?? null, c.revocationReason ?? null, c.template ?? null];
 }
@@ -186,9 +198,10 @@ export class PostgresLedger implements Ledger {
   }
 
   /** The row and its audit record commit together; the audit lock is taken last, so it is held only for the commit. */
-  async record(certificate: CertificateRecord, audit?: AuditEntry): Promise<void> {
+  async record(certificate: CertificateRecord, audit?: AuditEntry, condition?: RecordCondition): Promise<void> {
     try {
       await this.guard(async () => {
+        if (condition) return void (await this.insertIf(certificate, audit, condition));
         if (!audit) return void (await this.insert(this.sql, certificate, false));
         // One statement, one implicit transaction, one round trip: the insert, then the audit append (which takes the chain's lock).
         const c = certificate;
@@ -203,6 +216,28 @@ export class PostgresLedger implements Ledger {
       if (error instanceof SQL.PostgresError && error.errno === "23505" && error.constraint === "certificates_pkey") throw new SerialCollisionError(certificate.serial);
       throw error;
     }
+  }
+
+  /**
+   * `record` with a condition, still one statement: the token's row is read
+   * FOR SHARE (a revocation waits for this commit, or this insert sees it),
+   * the insert happens only if it holds, and the audit record only for a
+   * row inserted (the lateral subquery runs once per inserted row).
+   */
+  private async insertIf(c: CertificateRecord, audit: AuditEntry | undefined, condition: RecordCondition): Promise<void> {
+    const values = [...rowValues(c), this.host];
+    const selected = INSERT_TYPES.map((type, i) => `$${i + 1}::${type}`).join(", ");
+    const token = `$${values.length + 1}`;
+    const append = audit ? appendAuditSql(audit) : undefined;
+    const first = values.length + 2;
+    const call = `depot_audit_append($${first}, $${first + 1}, $${first + 2}, $${first + 3})`;
+    const rows = await this.sql.unsafe(
+      `WITH allowed AS (SELECT 1 FROM api_tokens WHERE hash = ${token} AND revoked_at IS NULL FOR SHARE),
+       inserted AS (INSERT INTO certificates (${COLUMNS}, host) SELECT ${selected} WHERE EXISTS (SELECT 1 FROM allowed) RETURNING serial)
+       ${append ? `SELECT appended.o_seq FROM inserted CROSS JOIN LATERAL (SELECT * FROM ${call} WHERE inserted.serial IS NOT NULL) AS appended` : "SELECT serial FROM inserted"}`,
+      [...values, condition.tokenUnrevoked.hash, ...(append?.values ?? [])],
+    );
+    if (rows.length === 0) throw conditionRefused(condition);
   }
 
   private async insert(sql: SQL, c: CertificateRecord, ignoreExisting: boolean): Promise<number> {

@@ -15,6 +15,8 @@ import {
   type CrlState,
   type Ledger,
   type ListQuery,
+  type RecordCondition,
+  conditionRefused,
   SerialCollisionError,
 } from "../../ca/ledger.ts";
 import { type AuditActor, type AuditEntry, revokeEntry } from "../../ca/audit.ts";
@@ -31,6 +33,8 @@ import { SqliteSshStore } from "./ssh.ts";
 import { SqliteScepStore } from "./scep.ts";
 
 type Row = CertificateRow<string>;
+/** A certificate waiting for its group's transaction. */
+type Recording = { row: Row; audit: AuditEntry | undefined; condition: RecordCondition | undefined };
 
 const COLUMNS = CERTIFICATE_COLUMNS;
 const INSERT = (verb: string) => `${verb} INTO certificates (${COLUMNS}) VALUES (${CERTIFICATE_COLUMN_NAMES.map((c) => `$${c}`).join(", ")})`;
@@ -91,7 +95,7 @@ export class SqliteLedger implements Ledger {
   private versionReadAt = -Infinity;
   private readonly readVersion: Statement<{ version: number }, []>;
   /** Certificates being recorded: each with its audit record, a group at a time in one IMMEDIATE transaction. */
-  private readonly recording: GroupCommit<{ row: Row; audit: AuditEntry | undefined }>;
+  private readonly recording: GroupCommit<Recording>;
 
   private constructor(
     private readonly db: Database,
@@ -105,9 +109,12 @@ export class SqliteLedger implements Ledger {
     this.scep = new SqliteScepStore(db, (work) => this.write(work), (work) => this.read(work));
     // data_version moves when another connection commits; total_changes when this one writes.
     this.readVersion = db.query<{ version: number }, []>("SELECT (SELECT data_version FROM pragma_data_version) + total_changes() AS version");
-    const recordGroup = db.transaction((group: { row: Row; audit: AuditEntry | undefined }[]) => {
+    const tokenUnrevoked = db.query<{ one: number }, [string]>("SELECT 1 AS one FROM api_tokens WHERE hash = ? AND revoked_at IS NULL");
+    const recordGroup = db.transaction((group: Recording[]) => {
       const audits: AuditEntry[] = [];
-      const outcomes = group.map(({ row, audit }) => {
+      const outcomes = group.map(({ row, audit, condition }) => {
+        // Read inside the IMMEDIATE transaction: no revocation can commit between this check and the row's.
+        if (condition && !tokenUnrevoked.get(condition.tokenUnrevoked.hash)) return conditionRefused(condition);
         try {
           this.insert.run(row as never);
         } catch (error) {
@@ -161,8 +168,8 @@ export class SqliteLedger implements Ledger {
   }
 
   /** Resolves once the row (and its audit record) is committed, in a group with whatever else this process records meanwhile. */
-  record(certificate: CertificateRecord, audit?: AuditEntry): Promise<void> {
-    return this.recording.add({ row: toRow(certificate), audit });
+  record(certificate: CertificateRecord, audit?: AuditEntry, condition?: RecordCondition): Promise<void> {
+    return this.recording.add({ row: toRow(certificate), audit, condition });
   }
 
   async adopt(certificates: CertificateRecord[]): Promise<number> {
