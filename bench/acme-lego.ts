@@ -10,7 +10,7 @@
  * builds taking turns round by round (odd rounds in the order given, even
  * rounds reversed) so the machine's noise falls on all. Server CPU per order
  * from /proc, all its processes, split by role (supervisor, workers, upkeep)
- * and kernel time: lego's pattern (a TLS handshake per process, an account
+ * and kernel time, and total PSS right after each load by process: lego's pattern (a TLS handshake per process, an account
  * look-up, POST-as-GET polls) costs more than depot's own client's, and
  * step-ca is out of the way here. Every certificate is checked. Needs
  * 127.0.0.1:80 free (the webroot lego writes into).
@@ -19,7 +19,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort } from "./_ports.ts";
-import { cpuSplitOf, roleOf, treePids } from "./_process-tree.ts";
+import { cpuSplitOf, readTree, roleOf, treePids } from "./_process-tree.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
 import { startDefaultServer, type DefaultServer } from "./_default-server.ts";
 import { type AcmeTarget, checkLegoCertificate, ensureLego, legoLoops, startWebroot } from "./_lego-orders.ts";
@@ -125,6 +125,9 @@ try {
       results[i]!.push(reading);
       const roles = Object.entries(reading.byRole).map(([role, ms]) => `${role} ${ms.toFixed(2)}`).join(", ");
       console.log(`round ${round} ${sides[i]!.binary}: ${reading.good} good, ${reading.bad.length} bad, ${reading.totalMs.toFixed(2)} ms/order (kernel ${reading.kernelMs.toFixed(2)}; ${roles}), ${(reading.good / reading.wall).toFixed(1)} orders/s`);
+      // PSS right after the load, by process (the footprint target compares the total with step-ca's).
+      const tree = readTree(sides[i]!.server.process.pid);
+      console.log(`  PSS ${tree.reduce((sum, p) => sum + p.pssMb, 0).toFixed(1)} MB: ${tree.map((p) => `${p.role} ${p.pssMb.toFixed(1)} (anon ${p.pssAnonMb.toFixed(1)})`).join(", ")}`);
       if (reading.bad.length) console.log(`  ${reading.bad.slice(0, 3).join("\n  ")}`);
     }
   }
