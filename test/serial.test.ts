@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { serialOfCertificate } from "../src/ca/certificate-names.ts";
 import { createDepot } from "../src/ca/create.ts";
 import { Depot } from "../src/ca/depot.ts";
 import { parseDn } from "../src/ca/dn.ts";
@@ -232,6 +233,25 @@ describe("serials in real certificates, read by openssl", () => {
       const text = openssl(["x509", "-noout", "-text", "-in", path]).stdout;
       expect(text).not.toContain("Negative");
       expect(text).toContain(`Serial Number:\n            ${serial.match(/../g)!.join(":")}\n`);
+    }
+  });
+
+  // SCEP's RenewalReq and POST /v1/renew find the signer's row by this; a leading zero digit once made one serial in sixteen unknown.
+  test("serialOfCertificate reads a serial back in the ledger's form: a leading zero digit kept, the sign byte dropped", async () => {
+    for (const serial of ["0f" + randomBytes(15).toString("hex"), "8f" + randomBytes(15).toString("hex"), "01" + randomBytes(15).toString("hex")]) {
+      const keyPair = await generateKeyPair("ec-p256");
+      const certificate = await signLeaf(depot.issuer, {
+        serial,
+        subject: parseDn("CN=read-back.example.com"),
+        publicKeyDer: keyPair.publicKeyDer,
+        validity: validityFor(1),
+        extensions: leafExtensions("client", "ec", []),
+      });
+      expect(serialOfCertificate(certificate)).toBe(serial);
+      // The same number as openssl reads it.
+      const path = join(dir, `read-back-${serial.slice(0, 2)}.pem`);
+      writeFileSync(path, pemOf(certificate));
+      expect(BigInt(`0x${opensslSerial(path).replace("serial=", "")}`)).toBe(BigInt(`0x${serial}`));
     }
   });
 

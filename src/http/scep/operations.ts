@@ -25,6 +25,7 @@ import type { RequestedCertificate } from "../../ca/csr.ts";
 import { challengePasswordOf } from "../../ca/csr-der.ts";
 import { formatDn, parseDn } from "../../ca/dn.ts";
 import { certificateDerFromPem } from "../../ca/certificate-der.ts";
+import { serialOfCertificate } from "../../ca/certificate-names.ts";
 import type { ScepRa } from "../../ca/scep/ra.ts";
 import { PolicyRefusal } from "../../ca/token-policy.ts";
 import { hashToken, refusalOf } from "../../ca/tokens.ts";
@@ -171,7 +172,8 @@ async function renew(message: PkiRequest, requested: RequestedCertificate, conte
   if (!renewal) refuse("badRequest", "this server does not renew certificates");
   const now = api.now();
   const certificateDer = message.signer.der;
-  const record = await api.find(message.signer.certificate.serialNumber.toLowerCase().replace(/^0+(?=.)/, ""));
+  // The ledger's form of the serial (a leading zero digit kept, as in 0f...): stripping every zero missed one certificate in sixteen.
+  const record = await api.find(serialOfCertificate(certificateDer));
   const fingerprint = createHash("sha256").update(certificateDer).digest("hex");
   if (!record || record.fingerprint !== fingerprint) {
     refuse(message.messageType === MESSAGE_TYPE.RenewalReq ? "badCertId" : "badRequest", message.messageType === MESSAGE_TYPE.RenewalReq ? "the RenewalReq is not signed by a certificate of this depot" : "the PKCSReq has no challengePassword (depot scep challenge create) and is not signed by a certificate of this depot");
