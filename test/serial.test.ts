@@ -197,6 +197,12 @@ describe("serials in real certificates, read by openssl", () => {
     return { length: Number(match![1]), value: match![2]! };
   }
 
+  /** A one-day EC client certificate from the depot's CA with exactly this serial. */
+  async function clientLeaf(serial: string, subject: string): Promise<Uint8Array> {
+    const keyPair = await generateKeyPair("ec-p256");
+    return signLeaf(depot.issuer, { serial, subject: parseDn(subject), publicKeyDer: keyPair.publicKeyDer, validity: validityFor(1), extensions: leafExtensions("client", "ec", []) });
+  }
+
   function opensslSerial(pemPath: string): string {
     const result = openssl(["x509", "-noout", "-serial", "-in", pemPath]);
     expect(result.exitCode).toBe(0);
@@ -217,14 +223,7 @@ describe("serials in real certificates, read by openssl", () => {
   test("signLeaf with a serial whose first byte is 0x80 or more: positive, minimal, same number", async () => {
     for (const first of ["80", "8f", "ff"]) {
       const serial = first + randomBytes(15).toString("hex");
-      const keyPair = await generateKeyPair("ec-p256");
-      const certificate = await signLeaf(depot.issuer, {
-        serial,
-        subject: parseDn("CN=high.example.com"),
-        publicKeyDer: keyPair.publicKeyDer,
-        validity: validityFor(1),
-        extensions: leafExtensions("client", "ec", []),
-      });
+      const certificate = await clientLeaf(serial, "CN=high.example.com");
       const path = join(dir, `high-${first}.pem`);
       writeFileSync(path, pemOf(certificate));
       expect(opensslSerial(path)).toBe(`serial=${serial.toUpperCase()}`);
@@ -239,14 +238,7 @@ describe("serials in real certificates, read by openssl", () => {
   // SCEP's RenewalReq and POST /v1/renew find the signer's row by this; a leading zero digit once made one serial in sixteen unknown.
   test("serialOfCertificate reads a serial back in the ledger's form: a leading zero digit kept, the sign byte dropped", async () => {
     for (const serial of ["0f" + randomBytes(15).toString("hex"), "8f" + randomBytes(15).toString("hex"), "01" + randomBytes(15).toString("hex")]) {
-      const keyPair = await generateKeyPair("ec-p256");
-      const certificate = await signLeaf(depot.issuer, {
-        serial,
-        subject: parseDn("CN=read-back.example.com"),
-        publicKeyDer: keyPair.publicKeyDer,
-        validity: validityFor(1),
-        extensions: leafExtensions("client", "ec", []),
-      });
+      const certificate = await clientLeaf(serial, "CN=read-back.example.com");
       expect(serialOfCertificate(certificate)).toBe(serial);
       // The same number as openssl reads it.
       const path = join(dir, `read-back-${serial.slice(0, 2)}.pem`);
