@@ -160,7 +160,8 @@ async function enroll(message: PkiRequest, requested: RequestedCertificate, chal
     if (error instanceof PolicyRefusal || error instanceof IssuanceDenied) refuse("badRequest", error.message);
     // The challenge was used up by another request meanwhile (withTokenUse's 401).
     if (error instanceof HttpProblem && error.status === 401) refuse("badRequest", error.message);
-    if (error instanceof DepotError && (error.code === "E_BAD_ARGUMENT" || error.code === "E_BAD_CSR")) refuse("badRequest", error.message);
+    // E_REVOKED_TOKEN: the challenge was revoked while the request was signed (the ledger refused the row).
+    if (error instanceof DepotError && (error.code === "E_BAD_ARGUMENT" || error.code === "E_BAD_CSR" || error.code === "E_REVOKED_TOKEN")) refuse("badRequest", error.message);
     throw error;
   }
 }
