@@ -8,10 +8,10 @@
 
 import { createHash, X509Certificate } from "node:crypto";
 import { lookup, Resolver } from "node:dns/promises";
-import { request } from "node:http";
 import { isIP } from "node:net";
 import { connect } from "node:tls";
 import { children, oid, readElement, TAG } from "../ca/der.ts";
+import { type ChallengeAnswer, fetchChallenge } from "./challenge-fetch.ts";
 import { AcmeProblem, problem } from "./problem.ts";
 import type { ChallengeType, Identifier } from "./types.ts";
 
@@ -35,9 +35,6 @@ export class ValidationFailure extends Error {
     super(problem.message);
   }
 }
-
-/** Bun's fetch honours these and has no per-request way out; with one set, http-01 keeps to node:http. */
-const PROXY_SET = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"].some((name) => process.env[name]);
 
 const ACME_IDENTIFIER_OID = "1.3.6.1.5.5.7.1.31";
 
@@ -75,74 +72,23 @@ export class Validators {
     }
   }
 
-  /** The challenge file by node:http, as before: Bun's fetch would go through HTTP_PROXY, and a validation must reach the host itself. */
-  private nodeHttp01(url: string, address: string, hostHeader: string, token: string): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
-      const req = request(
-        { host: address, port: this.httpPort, path: `/.well-known/acme-challenge/${token}`, headers: { host: this.httpPort === 80 ? hostHeader : `${hostHeader}:${this.httpPort}` }, timeout: this.timeoutMs },
-        (response) => {
-          if (response.statusCode !== 200) {
-            response.resume();
-            reject(new ValidationFailure(problem("unauthorized", `${url} answered ${response.statusCode}, not 200 with the key authorization`), false));
-            return;
-          }
-          let text = "";
-          response.setEncoding("utf8");
-          response.on("data", (chunk: string) => {
-            text += chunk;
-            if (text.length > 4096) req.destroy(new Error("answer longer than 4 KiB"));
-          });
-          response.on("end", () => resolve(text));
-          response.on("error", reject);
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on("error", (error) => reject(error instanceof ValidationFailure ? error : new ValidationFailure(problem("connection", `cannot fetch ${url} (at ${address}): ${error.message}`), true)));
-      req.end();
-    });
-  }
-
-  /**
-   * The challenge file, by Bun's fetch: its client is native, where
-   * node:http's ClientRequest is JavaScript that a worker runs cold once per
-   * order (0.75-1.45 ms of CPU a fetch against 0.5, one every 60 ms). No
-   * redirects followed, no compression asked, 4 KiB at most; a failure reads
-   * as node:http's did (ECONNREFUSED with the address, our own timeout text).
-   */
+  /** The challenge file: a 200's body, at most 4 KiB; a network failure is worth retrying, another status is the client's answer. */
   private async fetchHttp01(url: string, address: string, hostHeader: string, token: string): Promise<string> {
-    if (PROXY_SET) return this.nodeHttp01(url, address, hostHeader, token);
-    const target = `http://${isIP(address) === 6 ? `[${address}]` : address}:${this.httpPort}/.well-known/acme-challenge/${token}`;
-    const failed = (message: string) => new ValidationFailure(problem("connection", `cannot fetch ${url} (at ${address}): ${message}`), true);
-    let response: Response;
+    let answer: ChallengeAnswer;
     try {
-      response = await fetch(target, {
-        headers: { host: this.httpPort === 80 ? hostHeader : `${hostHeader}:${this.httpPort}`, "accept-encoding": "identity" },
-        redirect: "manual",
-        keepalive: false,
-        signal: AbortSignal.timeout(this.timeoutMs),
+      answer = await fetchChallenge({
+        address,
+        port: this.httpPort,
+        host: this.httpPort === 80 ? hostHeader : `${hostHeader}:${this.httpPort}`,
+        path: `/.well-known/acme-challenge/${token}`,
+        timeoutMs: this.timeoutMs,
+        maxBodyBytes: 4096,
       });
     } catch (error) {
-      throw failed(fetchFailure(error, address, this.httpPort, this.timeoutMs));
+      throw new ValidationFailure(problem("connection", `cannot fetch ${url} (at ${address}): ${(error as Error).message}`), true);
     }
-    if (response.status !== 200) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new ValidationFailure(problem("unauthorized", `${url} answered ${response.status}, not 200 with the key authorization`), false);
-    }
-    let text = "";
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of response.body ?? []) {
-        text += decoder.decode(chunk, { stream: true });
-        if (text.length > 4096) {
-          await response.body?.cancel().catch(() => undefined);
-          throw failed("answer longer than 4 KiB");
-        }
-      }
-    } catch (error) {
-      if (error instanceof ValidationFailure) throw error;
-      throw failed(fetchFailure(error, address, this.httpPort, this.timeoutMs));
-    }
-    return text + decoder.decode();
+    if (answer.status !== 200) throw new ValidationFailure(problem("unauthorized", `${url} answered ${answer.status}, not 200 with the key authorization`), false);
+    return answer.body;
   }
 
   private async dns01(identifier: Identifier, keyAuthorization: string): Promise<void> {
@@ -274,12 +220,4 @@ function expandIpv6(address: string): string[] {
   const before = part(head);
   const after = tail === undefined ? [] : part(tail);
   return [...before, ...new Array(8 - before.length - after.length).fill("0"), ...after].map((g) => g.padStart(4, "0"));
-}
-
-/** A fetch error in node:http's words (the answers clients saw before): a refused connection names the address, a timeout says how long. */
-function fetchFailure(error: unknown, address: string, port: number, timeoutMs: number): string {
-  const e = error as { code?: string; name?: string; message?: string };
-  if (e?.name === "TimeoutError" || e?.name === "AbortError") return `no answer within ${timeoutMs} ms`;
-  if (e?.code === "ECONNREFUSED" || e?.code === "ConnectionRefused") return `connect ECONNREFUSED ${address}:${port}`;
-  return String(e?.message ?? error);
 }
