@@ -6,8 +6,9 @@
  * whatever it runs for that runs cold. Bun's fetch hands the request to its
  * HTTP client thread and streams the answer back through a Response and a
  * ReadableStream; node:http's ClientRequest is a pile of JavaScript. The
- * file is a few dozen bytes that a socket and a small parser read directly
- * (docs/performance.md, "ACME under lego").
+ * file is a few dozen bytes that a socket and a small parser read directly:
+ * 129 against 215 µs of CPU in a hot loop, about the same (574 against 584)
+ * after 40 ms idle gaps as under lego.
  *
  * What it reads: the status line, the headers, and a body framed by
  * Content-Length, chunked transfer coding or the end of the connection
@@ -43,7 +44,7 @@ export function fetchChallenge(request: ChallengeRequest): Promise<ChallengeAnsw
   const { promise, resolve, reject } = Promise.withResolvers<ChallengeAnswer>();
   let received = Buffer.alloc(0);
   let settled = false;
-  let socket: { end(): void; terminate?(): void } | undefined;
+  let socket: { end(): void } | undefined;
   const finish = (outcome: ChallengeAnswer | Error) => {
     if (settled) return;
     settled = true;
@@ -68,6 +69,10 @@ export function fetchChallenge(request: ChallengeRequest): Promise<ChallengeAnsw
     }
   };
   const host = request.address.includes(":") ? `[${request.address}]` : request.address;
+  const connectFailed = (error: Error) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    finish(new ChallengeFetchError(code === "ECONNREFUSED" ? `connect ECONNREFUSED ${host}:${request.port}` : error.message));
+  };
   const head = `GET ${request.path} HTTP/1.1\r\nHost: ${request.host}\r\nUser-Agent: depot-acme\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n`;
   Bun.connect({
     hostname: request.address,
@@ -92,14 +97,10 @@ export function fetchChallenge(request: ChallengeRequest): Promise<ChallengeAnsw
         finish(new ChallengeFetchError(error.message));
       },
       connectError(_s, error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        finish(new ChallengeFetchError(code === "ECONNREFUSED" ? `connect ECONNREFUSED ${host}:${request.port}` : error.message));
+        connectFailed(error);
       },
     },
-  }).catch((error: Error) => {
-    const code = (error as NodeJS.ErrnoException).code;
-    finish(new ChallengeFetchError(code === "ECONNREFUSED" ? `connect ECONNREFUSED ${host}:${request.port}` : error.message));
-  });
+  }).catch(connectFailed);
   return promise;
 }
 
