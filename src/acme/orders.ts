@@ -14,6 +14,7 @@ import { NamePolicy, normaliseIdentifier } from "./policy.ts";
 import { problem, type ProblemDocument } from "./problem.ts";
 import { parseCertId } from "./ari.ts";
 import { newId } from "./ids.ts";
+import { settleWithin } from "../settle-within.ts";
 import type { Account, Authorization, Challenge, ChallengeType, Identifier, Order, OrderStatus } from "./types.ts";
 
 const ORDER_LIFETIME_MS = 24 * 3_600_000;
@@ -216,7 +217,7 @@ export async function challengeResource(shared: Shared, urls: Urls, request: Sig
       // A validation that finishes quickly (a responder on the same network)
       // is answered in this response, saving the client a poll; a slow one
       // is not waited for.
-      if (validation) await Promise.race([validation.done, Bun.sleep(QUICK_VALIDATION_MS)]);
+      if (validation) await settleWithin(validation.done, QUICK_VALIDATION_MS, () => undefined);
     }
   }
   const current = (await shared.store.challenge(id))!;

@@ -13,6 +13,7 @@ import { connect } from "node:tls";
 import { children, oid, readElement, TAG } from "../ca/der.ts";
 import { type ChallengeAnswer, fetchChallenge } from "./challenge-fetch.ts";
 import { AcmeProblem, problem } from "./problem.ts";
+import { settleWithin } from "../settle-within.ts";
 import type { ChallengeType, Identifier } from "./types.ts";
 
 export interface ValidatorOptions {
@@ -160,7 +161,9 @@ export class Validators {
   }
 
   private withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
-    return Promise.race([work, Bun.sleep(this.timeoutMs).then(() => Promise.reject(new Error(`${what}: no answer within ${this.timeoutMs} ms`)))]);
+    return settleWithin(work, this.timeoutMs, () => {
+      throw new Error(`${what}: no answer within ${this.timeoutMs} ms`);
+    });
   }
 }
 

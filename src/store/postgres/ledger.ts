@@ -46,6 +46,7 @@ import { type CertificateRow, certificateFromRow } from "../certificate-row.ts";
 import { CERTIFICATE_COLUMNS, listSelect, SUMMARY_COLUMNS } from "../list-query.ts";
 import { PostgresSshStore } from "./ssh.ts";
 import { PostgresScepStore } from "./scep.ts";
+import { settleWithin } from "../../settle-within.ts";
 
 /** Connections each process keeps at most: 2 hosts x 8 workers x 4 stay well under PostgreSQL's default 100. */
 export const DEFAULT_POOL = 4;
@@ -504,16 +505,10 @@ class DeadlineError extends Error {
   readonly code = "ERR_DEPOT_LEDGER_TIMEOUT";
 }
 
-async function withDeadline<T>(work: Promise<T>): Promise<T> {
-  let timer: Timer | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(`no answer from the ledger in ${OPERATION_TIMEOUT_MS} ms`)), OPERATION_TIMEOUT_MS);
+function withDeadline<T>(work: Promise<T>): Promise<T> {
+  return settleWithin(work, OPERATION_TIMEOUT_MS, (): never => {
+    throw new DeadlineError(`no answer from the ledger in ${OPERATION_TIMEOUT_MS} ms`);
   });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** An audit row of the SQLite ledger, as stored. */
