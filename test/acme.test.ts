@@ -281,6 +281,21 @@ describe("orders", () => {
     expect(right.body.status).toBe("valid");
   });
 
+  test("a CSR carrying the account key is badCSR, its EC point written compressed as well", async () => {
+    const client = await newClient();
+    const { order } = await readyOrder(client, ["own-key.test"]);
+    for (const compressedPoint of [false, true]) {
+      const csr = csrFor(["own-key.test"], { privateKey: client.privateKey, compressedPoint });
+      if (compressedPoint) expect(Bun.spawnSync(["openssl", "req", "-inform", "DER", "-noout", "-text"], { stdin: csr.der }).stdout.toString()).toMatch(/pub:\s+0[23]:/);
+      const answer = await client.post(order.finalize, { csr: csr.der.toString("base64url") });
+      expect(answer.status).toBe(400);
+      expect(answer.body.type).toBe("urn:ietf:params:acme:error:badCSR");
+      expect(answer.body.detail).toBe("the certificate's key must not be the account key");
+    }
+    const right = await client.post<Order>(order.finalize, { csr: csrFor(["own-key.test"]).der.toString("base64url") });
+    expect(right.body.status).toBe("valid");
+  });
+
   test("the account's hourly order limit answers rateLimited with Retry-After", async () => {
     const limited = await startLocalAcme({ depotPath: acme.depotPath, ordersPerHour: 2 });
     try {

@@ -5,8 +5,7 @@
  * (7.6) and renewalInfo (RFC 9773).
  */
 
-import { createHash, createPublicKey, X509Certificate } from "node:crypto";
-import { calculateJwkThumbprint, type JWK } from "jose";
+import { createHash, X509Certificate } from "node:crypto";
 import { REVOCATION_REASONS, type RevocationReason } from "../ca/crl.ts";
 import { readCertificateRequest, type RequestedCertificate } from "../ca/csr.ts";
 import { DepotError } from "../errors.ts";
@@ -32,7 +31,7 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
   if (typeof payload?.csr !== "string") throw problem("malformed", "finalize needs a csr (base64url DER)");
   const csr = await readCsr(payload.csr);
   checkCsrNames(csr, order);
-  if ((await spkiThumbprint(csr.publicKeyDer)) === request.thumbprint) throw problem("badCSR", "the certificate's key must not be the account key");
+  if (request.signedWith(csr.publicKeyDer)) throw problem("badCSR", "the certificate's key must not be the account key");
 
   const now = shared.now();
   if (!(await shared.store.claimFinalize(id, { now, owner: OWNER, staleBefore: now - shared.settings.staleFinalizeMs, ...(dead ? { deadOwner: dead } : {}) }))) {
@@ -118,15 +117,6 @@ function commonNameFor(csr: RequestedCertificate, order: Order): { commonName?: 
   return name.length <= 64 ? { commonName: name } : {};
 }
 
-async function spkiThumbprint(spki: Uint8Array): Promise<string> {
-  try {
-    const jwk = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }).export({ format: "jwk" }) as JWK;
-    return await calculateJwkThumbprint(jwk, "sha256");
-  } catch {
-    return "";
-  }
-}
-
 export async function certificateResource(shared: Shared, request: SignedRequest, serial: string): Promise<Answer> {
   const order = await shared.store.orderBySerial(serial);
   if (!order) throw problem("malformed", `no certificate ${serial}`, { status: 404 });
@@ -164,8 +154,7 @@ export async function revokeCert(shared: Shared, request: SignedRequest): Promis
       throw problem("unauthorized", "this account neither ordered the certificate nor holds valid authorizations for all its names");
     }
   } else {
-    const certificateKey = await spkiThumbprint(new Uint8Array(certificate.publicKey.export({ format: "der", type: "spki" })));
-    if (certificateKey !== request.thumbprint) throw problem("unauthorized", "the JWS key is not the certificate's key");
+    if (!request.signedWith(certificate.publicKey)) throw problem("unauthorized", "the JWS key is not the certificate's key");
   }
   try {
     const requester = request.account ? `acme:${request.account.id}` : "acme:certificate-key";

@@ -7,7 +7,8 @@
  */
 
 import type { FlattenedJWSInput, JWK } from "jose";
-import { type AccountKey, accountKey, thumbprintOf, verifyJws } from "./jws-keys.ts";
+import type { KeyObject } from "node:crypto";
+import { type AccountKey, accountKey, isAccountKey, thumbprintOf, verifyJws } from "./jws-keys.ts";
 import { problem } from "./problem.ts";
 import type { Account } from "./types.ts";
 import type { Nonces } from "./nonces.ts";
@@ -30,6 +31,8 @@ export interface SignedRequest {
   /** The signing key as a JWK, and its thumbprint. */
   jwk: JWK;
   thumbprint: string;
+  /** Whether `other` (a DER SubjectPublicKeyInfo, or a certificate's key) is the key that signed this request. */
+  signedWith: (other: Uint8Array | KeyObject) => boolean;
   /** The account named by `kid`, when the request used one. */
   account?: Account;
   /** The client's IP address, when the listener told it. */
@@ -71,7 +74,7 @@ export async function verifySignedRequest(body: string, url: string, keyFrom: "j
   const payload = await verifyWithKey(jws, key, header.alg);
   if (!(await context.nonces.use(header.nonce))) throw problem("badNonce", "the JWS nonce is unknown, expired or already used; retry with the Replay-Nonce of this answer");
   const thumbprint = await thumbprintOf(key, jwk);
-  return { header, payload, jwk, thumbprint, ...(account ? { account } : {}) };
+  return { header, payload, jwk, thumbprint, signedWith: (other) => isAccountKey(key, jwk, other), ...(account ? { account } : {}) };
 }
 
 /** The key (imported once per process: a client's every request is signed by the same key), or badPublicKey. */

@@ -144,12 +144,17 @@ export class TestAcmeClient {
 }
 
 /** A PKCS#10 request for `names` (DNS names and IP addresses) with a fresh key, made by openssl. */
-export function csrFor(names: string[], options: { commonName?: string; keyType?: "ec" | "rsa" } = {}): { der: Buffer; keyPem: string } {
-  const { privateKey } = options.keyType === "rsa" ? generateKeyPairSync("rsa", { modulusLength: 2048 }) : generateKeyPairSync("ec", { namedCurve: "P-256" });
+/** A CSR for `names` with a new key, or with `privateKey` (its EC point written compressed with `compressedPoint`). */
+export function csrFor(names: string[], options: { commonName?: string; keyType?: "ec" | "rsa"; privateKey?: KeyObject; compressedPoint?: boolean } = {}): { der: Buffer; keyPem: string } {
+  const privateKey = options.privateKey ?? (options.keyType === "rsa" ? generateKeyPairSync("rsa", { modulusLength: 2048 }) : generateKeyPairSync("ec", { namedCurve: "P-256" })).privateKey;
   const keyPem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
   const dir = mkdtempSync(`${tmpdir()}/acme-csr-`);
   const keyFile = `${dir}/key.pem`;
   writeFileSync(keyFile, keyPem);
+  if (options.compressedPoint) {
+    const converted = Bun.spawnSync(["openssl", "ec", "-in", keyFile, "-conv_form", "compressed", "-out", keyFile]);
+    if (converted.exitCode !== 0) throw new Error(`openssl ec failed: ${converted.stderr.toString()}`);
+  }
   const san = names.map((n) => (/^[0-9.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(",");
   const result = Bun.spawnSync(["openssl", "req", "-new", "-key", keyFile, "-subj", options.commonName ? `/CN=${options.commonName}` : "/", "-addext", `subjectAltName=${san}`, "-outform", "DER"]);
   rmSync(dir, { recursive: true, force: true });
