@@ -9,6 +9,7 @@
 import type { Subprocess } from "bun";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { dropFromPageCache } from "./_page-cache.ts";
 import { freePort } from "./_ports.ts";
 
 export interface DefaultServer {
@@ -24,6 +25,7 @@ export async function startDefaultServer(depotBinary: string, work: string, extr
   if (init.exitCode !== 0) throw new Error(`depot init failed: ${init.stderr}`);
   const port = freePort();
   const pidFile = join(work, "depot.pid");
+  dropFromPageCache(depotBinary);
   const proc = Bun.spawn([depotBinary, "start", depotPath, "--port", String(port), "--pid-file", pidFile, "--log-file", join(work, "depot.log"), ...extraArgs], {
     stdout: "ignore",
     stderr: "ignore",

@@ -12,6 +12,7 @@ import type { Subprocess } from "bun";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as jose from "jose";
+import { dropFromPageCache } from "./_page-cache.ts";
 import { freePort } from "./_ports.ts";
 
 export interface StepCa {
@@ -81,6 +82,7 @@ export async function startStepCa(binary: string, dir: string, resolver: string 
   writeFileSync(join(dir, "config/ca.json"), JSON.stringify(config, null, 2));
 
   const log = join(dir, "step-ca.log");
+  dropFromPageCache(binary);
   const proc = Bun.spawn([binary, ...(resolver ? ["--resolver", resolver] : []), join(dir, "config/ca.json")], {
     stdout: Bun.file(log),
     stderr: Bun.file(log),

@@ -21,6 +21,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as x509 from "@peculiar/x509";
+import { dropFromPageCache } from "./_page-cache.ts";
 import { freePort } from "./_ports.ts";
 import { cpuSplitOf, readTree, roleOf, treePids } from "./_process-tree.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
@@ -72,6 +73,7 @@ async function startServer(binary: string, index: number): Promise<Server> {
   const token = made.stdout.toString().trim();
   const httpsPort = freePort();
   const pidFile = join(work, `bench-${index}.pid`);
+  dropFromPageCache(binary);
   const proc = Bun.spawn(
     [binary, "start", depotPath, "--port", String(freePort()), "--https-port", String(httpsPort), "--pid-file", pidFile, "--log-file", join(work, `bench-${index}.log`), "--log-level", "warn"],
     { stdout: "ignore", stderr: "ignore", stdin: "ignore", env: { ...process.env, ...serverEnv(index) } },

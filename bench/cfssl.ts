@@ -17,6 +17,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runLoad } from "./load.ts";
+import { dropFromPageCache } from "./_page-cache.ts";
 import { freePort } from "./_ports.ts";
 import { type ProcessReading, readTree, treeCpuSeconds } from "./_process-tree.ts";
 import { type DefaultServer, startDefaultServer } from "./_default-server.ts";
@@ -82,6 +83,7 @@ async function startCfssl(): Promise<{ port: number; process: Subprocess }> {
   const gen = Bun.spawnSync(["sh", "-c", "cfssl gencert -initca csr.json 2>/dev/null | cfssljson -bare ca"], { cwd: dir });
   if (gen.exitCode !== 0) throw new Error("cfssl could not make its CA");
   const port = freePort();
+  dropFromPageCache(Bun.which("cfssl")!);
   const proc = Bun.spawn(
     ["cfssl", "serve", "-address", "127.0.0.1", "-port", String(port), "-ca", "ca.pem", "-ca-key", "ca-key.pem", "-config", "config.json"],
     { cwd: dir, stdout: "ignore", stderr: "ignore" },
