@@ -27,20 +27,24 @@ export interface ChildEvents {
 export type SpawnChild = (role: ChildRole, env: Record<string, string>, events: ChildEvents) => Child;
 
 /**
- * JavaScriptCore's optimizing tiers (DFG, and FTL above it) are off in the
- * workers: a worker's time goes to native code (signatures, SQLite,
- * sockets), and the optimized code and its compiler's memory grew each
- * worker by 4-7 MB under load for no measured gain in speed (docs/performance.md,
- * target 3). The baseline JIT waits for 20000 warm-up executions instead of
- * 500 in both children: code that runs a few times per request stays in the
- * interpreter rather than being compiled, which saved 2.5-3 MB PSS per child
- * and about 0.4 ms of server CPU per ACME order, and left the HTTPS API within
- * noise (docs/performance.md, "JIT threshold"). A BUN_JSC_ setting in the
- * supervisor's environment wins.
+ * Runtime settings of the children, each measured (docs/performance.md,
+ * "ACME under lego", 2026-12-05/06):
+ * - JavaScriptCore's optimizing tiers (DFG, and FTL above it) are off in the
+ *   workers: a worker's time goes to native code (signatures, SQLite,
+ *   sockets), and the optimized code and its compiler's memory grew each
+ *   worker by 4-7 MB under load for no gain in speed.
+ * - The baseline JIT waits for 20000 warm-up executions instead of 500: code
+ *   that runs a few times per request stays in the interpreter rather than
+ *   being compiled (2.5-3 MB less per child, ~0.5 ms less CPU per ACME order).
+ * - Bun's own GC timer is off (JavaScriptCore still paces its collections by
+ *   allocation, and a worker collects after each burst, idle-trim.ts): its
+ *   per-wakeup heap checks cost an idle server 3 of its 10.7 ms of CPU a
+ *   second, and ~0.5 ms per ACME order.
+ * A setting in the supervisor's environment wins.
  */
-const JIT_LIMITS: Record<ChildRole, Record<string, string>> = {
-  worker: { BUN_JSC_useDFGJIT: "false", BUN_JSC_thresholdForJITAfterWarmUp: "20000" },
-  upkeep: { BUN_JSC_thresholdForJITAfterWarmUp: "20000" },
+const RUNTIME_SETTINGS: Record<ChildRole, Record<string, string>> = {
+  worker: { BUN_JSC_useDFGJIT: "false", BUN_JSC_thresholdForJITAfterWarmUp: "20000", BUN_GC_TIMER_DISABLE: "1" },
+  upkeep: { BUN_JSC_thresholdForJITAfterWarmUp: "20000", BUN_GC_TIMER_DISABLE: "1" },
 };
 
 /**
@@ -52,7 +56,7 @@ export const spawnChild: SpawnChild = (role, env, events) => {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "inherit",
-    env: { ...JIT_LIMITS[role], ...process.env, ...env },
+    env: { ...RUNTIME_SETTINGS[role], ...process.env, ...env },
     // Its own session: a Ctrl-C at the terminal reaches the supervisor,
     // which decides what the children do.
     detached: true,
