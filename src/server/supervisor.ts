@@ -50,7 +50,13 @@ type Event =
   | { kind: "exited"; child: TrackedChild; code: number | null; signal: string | null };
 
 export const SIGNALS: NodeJS.Signals[] = ["SIGQUIT", "SIGTERM", "SIGINT", "SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2"];
-export const HOUSEKEEPING_MS = 250;
+/**
+ * The longest the supervisor sleeps without an event. It wakes earlier for
+ * what is due (a child's heartbeat deadline, the stop deadline, a spawn
+ * after back-off): each wake-up of an idle server costs CPU (docs/performance.md,
+ * "What an idle server costs").
+ */
+export const HOUSEKEEPING_MS = 1000;
 /** A child that dies before it is ready this many times in a row stops the server. */
 export const MAX_STARTUP_FAILURES = 5;
 export const QUICK_STOP_MS = 2000;
@@ -117,7 +123,7 @@ export class Supervisor {
       } catch (error) {
         this.log.error(`supervisor: unexpected error, carrying on: ${(error as Error)?.stack ?? error}`);
       }
-      if (!event) await this.sleep(HOUSEKEEPING_MS);
+      if (!event) await this.sleep(this.untilNextDue());
     }
 
     if (trap) for (const signal of SIGNALS) process.removeAllListeners(signal);
@@ -318,6 +324,18 @@ export class Supervisor {
     }
   }
 
+  /** Milliseconds until the housekeeping above has something to do, at most HOUSEKEEPING_MS; events wake the loop sooner. */
+  private untilNextDue(): number {
+    const now = this.clock.now();
+    const due = [now + HOUSEKEEPING_MS];
+    for (const child of this.children()) due.push(child.lastBeat + this.options.timeoutMs + 1);
+    if (this.stopDeadline !== undefined) due.push(this.stopDeadline + 1);
+    if (this.options.upkeep && !this.upkeep && !this.stopping) due.push(this.nextUpkeepSpawnAt);
+    if (!this.stopping && this.currentWorkers().length < this.target) due.push(this.nextSpawnAt);
+    // A deadline already past is waiting on an event (the upkeep's ready, a child's exit), not on time.
+    return Math.min(...due.filter((at) => at > now)) - now;
+  }
+
   /** Whatever is still running past the stop deadline is killed. */
   private killAfterStopDeadline(): void {
     if (this.stopDeadline === undefined || this.clock.now() <= this.stopDeadline) return;
@@ -407,8 +425,9 @@ export class Supervisor {
     return [...this.workers].filter((w) => w.generation === this.generation && w.state !== "stopping" && !w.retiring);
   }
 
+  /** Six beats per --timeout, at most one each 5 s: each beat wakes the child and the supervisor, and an idle server's wake-ups are its CPU. */
   private heartbeatMs(): number {
-    return Math.max(50, Math.min(1000, this.options.timeoutMs / 4));
+    return Math.max(50, Math.min(5000, this.options.timeoutMs / 6));
   }
 
   private state(): ServerState {
