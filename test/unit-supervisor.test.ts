@@ -173,7 +173,7 @@ test("workers dying at start-up back off (200, 400, 800, 1600 ms) and the fifth 
     await h.clock.advance(0);
   }
   const gaps = spawnTimes.slice(1).map((t, i) => t - spawnTimes[i]!);
-  // Each gap is the back-off rounded up to the next 50 ms poll of this test (250 ms housekeeping sleeps may add more).
+  // Each gap is the back-off rounded up to the next 50 ms poll of this test: the supervisor wakes when the back-off ends, not at its next 1 s housekeeping.
   gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(200 * 2 ** i));
   gaps.forEach((gap, i) => expect(gap).toBeLessThan(200 * 2 ** i + 300));
   await h.clock.advance(3000);
