@@ -6,6 +6,8 @@
  * range in brackets; a ratio is the median of the per-round ratios.
  */
 
+import { median } from "./_stats.ts";
+
 /** One measured load of one server in one round. */
 export interface Measure {
   /** Good (verified) answers per second of wall time. */
@@ -45,11 +47,6 @@ export interface StepCaSummary {
   errorSamples: string[];
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 function cell(values: number[], digits: number): string {
   if (values.length === 0) return "-";

@@ -24,6 +24,7 @@ import * as x509 from "@peculiar/x509";
 import { dropFromPageCache } from "./_page-cache.ts";
 import { freePort } from "./_ports.ts";
 import { cpuSplitOf, readTree, roleOf, treePids } from "./_process-tree.ts";
+import { median } from "./_stats.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -193,11 +194,6 @@ async function phase(server: Server, c: number, csrs: string[]): Promise<Phase> 
   return { ok, rate: ok / wall, p50: at(0.5), p99: at(0.99), serverCpuMs: (cpu * 1000) / Math.max(1, ok), pssMb, errors, byRole };
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 const csrs = await makeCsrs(256);
 const servers: Server[] = [];

@@ -20,6 +20,7 @@ import { runLoad } from "./load.ts";
 import { dropFromPageCache } from "./_page-cache.ts";
 import { freePort } from "./_ports.ts";
 import { type ProcessReading, readTree, treeCpuSeconds } from "./_process-tree.ts";
+import { median } from "./_stats.ts";
 import { type DefaultServer, startDefaultServer } from "./_default-server.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
 
@@ -195,12 +196,6 @@ try {
 }
 const rows = ledgerRows(depot.depotPath);
 
-/** The median; with an even count, the mean of the middle two (until this session it took the upper one, which flattered depot). */
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 const ratios = table.map((r) => r.depot.goodPerSecond / r.cfssl.goodPerSecond);
 const summary = {
   rounds: table,

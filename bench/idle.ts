@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { startDefaultServer } from "./_default-server.ts";
 import { freePort } from "./_ports.ts";
 import { roleOf, treePids } from "./_process-tree.ts";
+import { median } from "./_stats.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -84,11 +85,6 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 const keys = [...new Set(results.flatMap((readings) => readings.flatMap((reading) => [...reading.keys()])))].sort();
 console.log(`\n| role thread | ${binaries.join(" | ")} |\n| --- |${binaries.map(() => " --- |").join("")}`);
 for (const key of [...keys, "total"]) {
