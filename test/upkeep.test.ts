@@ -57,6 +57,27 @@ test("a running server re-signs, at start, a CRL that is past half its life", as
   }
 });
 
+test("a quiet server's upkeep still publishes a revocation another process recorded without publishing it", async () => {
+  const home = tempDir();
+  const root = await createDepot(join(home, "quiet"), { keyType: "ec-p256" });
+  const issuing = await Depot.open(root);
+  const issued = await issuing.issue({ profile: "server", subject: parseDn("/CN=quiet.example"), subjectAltNames: ["quiet.example"], keyType: "ec-p256" });
+  issuing.close();
+  const { log, kill } = serveDepot(root, home);
+  try {
+    await waitFor(() => log().includes("workers ready"), 10_000, log);
+    // Long enough for the upkeep's turns to find the ledger unchanged and skip their ledger work.
+    await Bun.sleep(1_500);
+    const revoking = await Depot.open(root);
+    await revoking.revoke(issued.serial, "keyCompromise", { publish: false });
+    revoking.close();
+    const listed = () => openssl(["crl", "-in", join(root, "crl.pem"), "-noout", "-text"]).stdout.toUpperCase().includes(issued.serial.toUpperCase());
+    await waitFor(listed, 5_000, () => `crl.pem does not list ${issued.serial}; log:\n${log()}`);
+  } finally {
+    await kill();
+  }
+});
+
 test("after a worker is killed, the upkeep process restores certificate files missing from the depot", async () => {
   const server = await startServer(["--process-count", "2"]);
   try {

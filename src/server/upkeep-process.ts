@@ -8,7 +8,9 @@
  * why the server does not start. Right after, it restores certificate
  * files a crash lost: a missing file is a gap in the folder's mirror of the
  * ledger, not a lost certificate, and comparing a million serials with the
- * folder takes seconds that start-up need not wait for. Afterwards it polls every `pollMs`: a CRL that is due is published
+ * folder takes seconds that start-up need not wait for. Afterwards it polls every `pollMs`
+ * (a turn that finds the ledger as it was and nothing due by the clock does
+ * no ledger work: upkeep-gate.ts): a CRL that is due is published
  * here, off every event loop that answers clients, one burst of
  * revocations making one CRL. On a `restore` line on its stdin (a worker
  * crashed) it restores the files that worker had deferred. Its stdin is
@@ -24,6 +26,7 @@ import { UPKEEP_ENV, type UpkeepConfig } from "./messages.ts";
 import { AuditForwarder } from "../ca/audit-file.ts";
 import type { HttpsCertificateKeeper } from "./https-certificate.ts";
 import { RepeatFilter } from "./repeat-filter.ts";
+import { UpkeepGate } from "./upkeep-gate.ts";
 import { refreshKrl } from "../ca/ssh/krl-publisher.ts";
 import { hasSshCa } from "../ca/ssh/ssh-ca.ts";
 
@@ -86,29 +89,17 @@ export async function runUpkeep(): Promise<never> {
   }
   const opened = depot;
   const failures = new RepeatFilter(60_000);
+  const gate = new UpkeepGate();
 
   const turn = async () => {
     busy = true;
     try {
-      // Workers write certificate files just after their answers; a crash in
-      // between leaves a certificate recorded in the ledger without its file.
-      if (restoreWanted) {
-        const why = restoreWanted;
-        restoreWanted = undefined;
-        const restored = await opened.restoreMissingFiles();
-        if (restored > 0) log("info", `restored ${restored} certificate file(s) from the ledger${why === "crash" ? " after a worker crash" : ""}`);
+      const version = opened.ledger.changeVersion();
+      const now = Date.now();
+      if (restoreWanted || gate.due(version, now)) {
+        await ledgerWork();
+        gate.worked(version, now);
       }
-      // Due when the ledger holds revocations the CRL lacks, or half its validity has passed.
-      // The workers leave the ledger's WAL to this process (their commits would wait on its fsync).
-      await opened.ledger.checkpoint?.();
-      const crl = await opened.refreshCrl();
-      if (crl) log("info", `published CRL ${crl.crlNumber} (${crl.revokedCount} revoked)`);
-      // The KRL likewise: a revoke over the API only records it.
-      if (hasSshCa(opened.layout.root)) {
-        const krl = await refreshKrl(opened.layout.root, opened.ledger.ssh);
-        if (krl) log("info", `published the SSH KRL, version ${krl.version} (${krl.revoked} revoked)`);
-      }
-      await auditForwarder?.forward((lines) => send({ t: "audit", lines }));
       const renewed = await httpsKeeper?.renewIfDue();
       if (renewed) send({ t: "roll", reason: `renewed the HTTPS certificate (valid until ${renewed.notAfter.toISOString()})` });
       failures.clear();
@@ -121,6 +112,29 @@ export async function runUpkeep(): Promise<never> {
     }
     if (stopping) exit();
     setTimeout(turn, config.pollMs);
+  };
+
+  /** What follows writes to the ledger (see UpkeepGate); a failure leaves the gate open, so the next turn tries again. */
+  const ledgerWork = async () => {
+    // Workers write certificate files just after their answers; a crash in
+    // between leaves a certificate recorded in the ledger without its file.
+    if (restoreWanted) {
+      const why = restoreWanted;
+      restoreWanted = undefined;
+      const restored = await opened.restoreMissingFiles();
+      if (restored > 0) log("info", `restored ${restored} certificate file(s) from the ledger${why === "crash" ? " after a worker crash" : ""}`);
+    }
+    // Due when the ledger holds revocations the CRL lacks, or half its validity has passed.
+    // The workers leave the ledger's WAL to this process (their commits would wait on its fsync).
+    await opened.ledger.checkpoint?.();
+    const crl = await opened.refreshCrl();
+    if (crl) log("info", `published CRL ${crl.crlNumber} (${crl.revokedCount} revoked)`);
+    // The KRL likewise: a revoke over the API only records it.
+    if (hasSshCa(opened.layout.root)) {
+      const krl = await refreshKrl(opened.layout.root, opened.ledger.ssh);
+      if (krl) log("info", `published the SSH KRL, version ${krl.version} (${krl.revoked} revoked)`);
+    }
+    await auditForwarder?.forward((lines) => send({ t: "audit", lines }));
   };
   await turn();
   send({ t: "ready" });
