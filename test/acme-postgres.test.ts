@@ -85,11 +85,11 @@ describe("PostgreSQL AcmeStore shared by two hosts", () => {
   test("a nonce is accepted once, whichever host sees it; the nonce secret is one for both", async () => {
     const [a, b] = await twoHosts();
     expect(Buffer.from(await a.nonceSecret()).toString("hex")).toBe(Buffer.from(await b.nonceSecret()).toString("hex"));
-    expect(await a.useNonce("n-1", now, now - 3_600_000)).toBe(true);
-    expect(await b.useNonce("n-1", now, now - 3_600_000)).toBe(false);
-    expect(await a.useNonce("n-1", now, now - 3_600_000)).toBe(false);
+    expect(await a.useNonce("n-1", { issuedAt: now, now, forgetBefore: now - 3_600_000 })).toBe(true);
+    expect(await b.useNonce("n-1", { issuedAt: now, now, forgetBefore: now - 3_600_000 })).toBe(false);
+    expect(await a.useNonce("n-1", { issuedAt: now, now, forgetBefore: now - 3_600_000 })).toBe(false);
     // Raced: of 20 uses of one nonce spread over both hosts, exactly one wins.
-    const verdicts = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).useNonce("n-raced", now, now - 3_600_000)));
+    const verdicts = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).useNonce("n-raced", { issuedAt: now, now, forgetBefore: now - 3_600_000 })));
     expect(verdicts.filter(Boolean).length).toBe(1);
   }, SETUP_TIMEOUT);
 
@@ -273,7 +273,7 @@ describe("depot ledger migrate with ACME state", () => {
     await sqlite.createAccount(account("acct-m"));
     const { order, authorizations, challenges } = anOrder("acct-m", "order-m");
     await sqlite.createOrder(order, authorizations, challenges);
-    await sqlite.useNonce("used-before-the-move", now, now - 3_600_000);
+    await sqlite.useNonce("used-before-the-move", { issuedAt: now, now, forgetBefore: now - 3_600_000 });
     opened.close();
 
     const result = depot(["ledger", "migrate", path, "--to", db.url], { env: db.env });
@@ -289,7 +289,7 @@ describe("depot ledger migrate with ACME state", () => {
     expect(await pg.accountById("acct-m")).toEqual(account("acct-m"));
     expect((await pg.authorizationsOf("order-m")).map((a) => a.id)).toEqual(authorizations.map((a) => a.id));
     expect((await pg.authorizationsOf("order-m"))[0]!.wildcard).toBe(false);
-    expect(await pg.useNonce("used-before-the-move", now, now - 3_600_000)).toBe(false);
+    expect(await pg.useNonce("used-before-the-move", { issuedAt: now, now, forgetBefore: now - 3_600_000 })).toBe(false);
 
     // Idempotent: rerun against the SQLite ledger as it was (depot.cnf back to SQLite).
     const config = join(path, "depot.cnf");

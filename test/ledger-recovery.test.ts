@@ -307,6 +307,26 @@ describe("the ledger's schema and files", () => {
     expect(depotOk(["audit", "verify", d.path])).toContain("audit chain intact: 2 record(s)");
   }, TEST_TIMEOUT_MS);
 
+  test("a version 9 ledger's spent ACME nonces move to a table keyed by issue time, and the nonce secret is dropped (a new one refuses every older nonce)", () => {
+    const d = initDepot();
+    issue(d, "dave");
+    const db = new Database(join(d.path, "ledger.sqlite3"));
+    db.run("DROP TABLE acme_spent_nonces");
+    db.run("CREATE TABLE acme_used_nonces (nonce TEXT PRIMARY KEY NOT NULL, used_at INTEGER NOT NULL) STRICT");
+    db.run("CREATE INDEX acme_used_nonces_used_at ON acme_used_nonces (used_at)");
+    db.run("INSERT INTO acme_used_nonces (nonce, used_at) VALUES ('spent-before', 1)");
+    db.run("INSERT INTO acme_meta (name, value) VALUES ('nonce_secret', 'the-old-secret')");
+    db.run("PRAGMA user_version = 9");
+    db.close();
+    issue(d, "erin");
+    const after = new Database(join(d.path, "ledger.sqlite3"), { readonly: true });
+    expect(after.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
+    const tables = after.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE name LIKE 'acme_%nonces%' ORDER BY name").all().map((t) => t.name);
+    expect(tables).toEqual(["acme_spent_nonces"]);
+    expect(after.query("SELECT value FROM acme_meta WHERE name = 'nonce_secret'").all()).toEqual([]);
+    after.close();
+  }, TEST_TIMEOUT_MS);
+
   test("ledger files are 0600 (0640 in the folder's group when it is set-group-ID), and a 0.1.0 ledger at 0644 is tightened", () => {
     const d = initDepot();
     issue(d, "erin");

@@ -39,7 +39,8 @@ export class Nonces {
     const now = this.now();
     const issuedAt = Number(body.readBigUInt64BE(0));
     if (issuedAt > now + 60_000 || now - issuedAt > NONCE_LIFETIME_MS) return false;
-    return this.store.useNonce(nonce, now, now - NONCE_LIFETIME_MS - 60_000);
+    // Past this a nonce is refused by its age above, so the store need not remember it.
+    return this.store.useNonce(nonce, { issuedAt, now, forgetBefore: now - NONCE_LIFETIME_MS - 60_000 });
   }
 
   private async readSecret(): Promise<Uint8Array> {

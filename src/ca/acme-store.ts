@@ -97,11 +97,22 @@ export interface EabKey {
   accountId?: string;
 }
 
+export interface NonceTimes {
+  issuedAt: number;
+  now: number;
+  forgetBefore: number;
+}
+
 export interface AcmeStore {
   /** The secret nonces are MACed with, made once per depot and shared by every worker. */
   nonceSecret(): Promise<Uint8Array>;
-  /** Marks a nonce used; false if it was used before (a replay). Nonces older than `forgetBefore` are dropped. */
-  useNonce(nonce: string, now: number, forgetBefore: number): Promise<boolean>;
+  /**
+   * Marks a nonce used; false if it was used before (a replay). `issuedAt`
+   * is the time the nonce carries, `now` the time of its use. A store may
+   * forget nonces issued or used before `forgetBefore`: the caller refuses
+   * those by their age, used or not.
+   */
+  useNonce(nonce: string, times: NonceTimes): Promise<boolean>;
 
   /** Creates the account, binding the EAB key in the same transaction; if the key is already taken returns "eab-used", if the thumbprint is taken, the existing account. */
   createAccount(account: Account): Promise<Account | "eab-used">;

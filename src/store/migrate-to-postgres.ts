@@ -146,6 +146,9 @@ function readSqliteExtras(path: string): {
       : [];
     const acme: Record<string, Record<string, unknown>[]> = {};
     for (const table of ACME_TABLES) if (has(table)) acme[table] = db.query<Record<string, unknown>, []>(`SELECT * FROM ${table} ORDER BY rowid`).all();
+    // Since step 10 SQLite keeps spent nonces by issue time, PostgreSQL by time of use: the issue
+    // time stands in for it (earlier, so a copied nonce is forgotten only once its age refuses it).
+    if (has("acme_spent_nonces")) acme.acme_used_nonces = db.query<Record<string, unknown>, []>("SELECT nonce, issued_at AS used_at FROM acme_spent_nonces").all();
     const ssh = has("ssh_certificates")
       ? {
           records: db.query<SshRow<string>, []>(`SELECT ${SSH_COLUMNS} FROM ssh_certificates ORDER BY valid_after, serial`).all().map((row) => sshFromRow(row)),

@@ -13,6 +13,7 @@ import { freshLedgers, SETUP_TIMEOUT } from "./backends.ts";
 
 const NOW = Date.parse("2030-01-01T00:00:00.000Z");
 const HOUR = 3_600_000;
+const MINUTE = 60_000;
 
 const account = (id: string, options: Partial<Account> = {}): Account => ({
   id,
@@ -66,9 +67,21 @@ export function acmeStoreContract(name: string, open: () => Promise<Ledger>): vo
       const secret = await store.nonceSecret();
       expect(secret.length).toBe(32);
       expect(await store.nonceSecret()).toEqual(secret);
-      expect(await store.useNonce("n1", NOW, NOW - HOUR)).toBe(true);
-      expect(await store.useNonce("n1", NOW + 1, NOW - HOUR)).toBe(false);
-      expect(await store.useNonce("n2", NOW + 1, NOW - HOUR)).toBe(true);
+      expect(await store.useNonce("n1", { issuedAt: NOW - 5, now: NOW, forgetBefore: NOW - HOUR })).toBe(true);
+      // A nonce carries its issue time: a replay comes with the same one.
+      expect(await store.useNonce("n1", { issuedAt: NOW - 5, now: NOW + 1, forgetBefore: NOW - HOUR })).toBe(false);
+      expect(await store.useNonce("n2", { issuedAt: NOW - 5, now: NOW + 1, forgetBefore: NOW - HOUR })).toBe(true);
+    }, SETUP_TIMEOUT);
+
+    test("pruning forgets no nonce issued after forgetBefore: one still young enough to be accepted stays spent", async () => {
+      const store = await fresh();
+      expect(await store.useNonce("old", { issuedAt: NOW - 2 * HOUR, now: NOW - 2 * HOUR + 1000, forgetBefore: NOW - 3 * HOUR })).toBe(true);
+      expect(await store.useNonce("young", { issuedAt: NOW - 30 * MINUTE, now: NOW - 30 * MINUTE, forgetBefore: NOW - 2 * HOUR })).toBe(true);
+      // Later uses prune (each store at most once a minute) up to an hour and a minute back.
+      for (const later of [NOW, NOW + 2 * MINUTE]) {
+        expect(await store.useNonce(`other-${later}`, { issuedAt: later, now: later, forgetBefore: later - HOUR - MINUTE })).toBe(true);
+      }
+      expect(await store.useNonce("young", { issuedAt: NOW - 30 * MINUTE, now: NOW + 3 * MINUTE, forgetBefore: NOW - HOUR })).toBe(false);
     }, SETUP_TIMEOUT);
 
     test("an account is found as created, by id and by key; the same key finds the first account", async () => {

@@ -289,8 +289,8 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>): void 
 
     test("acme is the ledger's own ACME store, there to use without opening anything", async () => {
       const ledger = await fresh();
-      expect(await ledger.acme.useNonce("n", T0, T0 - DAY)).toBe(true);
-      expect(await ledger.acme.useNonce("n", T0, T0 - DAY)).toBe(false);
+      expect(await ledger.acme.useNonce("n", { issuedAt: T0, now: T0, forgetBefore: T0 - DAY })).toBe(true);
+      expect(await ledger.acme.useNonce("n", { issuedAt: T0, now: T0, forgetBefore: T0 - DAY })).toBe(false);
     }, SETUP_TIMEOUT);
 
     test("leafSerials names every certificate this host recorded but the CA's", async () => {

@@ -11,7 +11,7 @@ import type { SQL } from "bun";
 import { randomBytes } from "node:crypto";
 // The row mapping both ACME stores share (acme-rows.ts), as `shared.*`.
 import * as shared from "../acme-rows.ts";
-import type { Account, AccountStatus, AcmeProblemRecord, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../../ca/acme-store.ts";
+import type { Account, AccountStatus, AcmeProblemRecord, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, NonceTimes, Order } from "../../ca/acme-store.ts";
 
 
 type Guard = <T>(operation: () => Promise<T>) => Promise<T>;
@@ -53,7 +53,7 @@ export class PostgresAcmeStore implements AcmeStore {
     return (this.secret = Buffer.from(String(row!.value), "base64url"));
   }
 
-  async useNonce(nonce: string, now: number, forgetBefore: number): Promise<boolean> {
+  async useNonce(nonce: string, { now, forgetBefore }: NonceTimes): Promise<boolean> {
     if (now >= this.pruneAt) {
       this.pruneAt = now + 60_000;
       await this.rows((sql) => sql`DELETE FROM acme_used_nonces WHERE used_at < ${forgetBefore}`);

@@ -1,7 +1,8 @@
 /**
  * @module The ACME tables, in the depot's ledger beside the certificates:
  * step 4 of the ledger's migration list (migrations.ts; step 6 adds the
- * authorizations' and challenges' position).
+ * authorizations' and challenges' position, step 10 replaces
+ * acme_used_nonces with acme_spent_nonces).
  */
 export const ACME_SCHEMA = `
 CREATE TABLE IF NOT EXISTS acme_meta (

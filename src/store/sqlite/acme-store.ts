@@ -11,7 +11,7 @@ import { type Database, SQLiteError } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { retryBusy } from "./busy.ts";
 import type { Account, AccountStatus, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../../ca/acme-store.ts";
-import type { AcmeProblemRecord } from "../../ca/acme-store.ts";
+import type { AcmeProblemRecord, NonceTimes } from "../../ca/acme-store.ts";
 import {
   accountFrom,
   type AcmeRow,
@@ -40,13 +40,14 @@ export class SqliteAcmeStore implements AcmeStore {
     return (this.secret = Buffer.from(row.value, "base64url"));
   }
 
-  async useNonce(nonce: string, now: number, forgetBefore: number): Promise<boolean> {
+  /** Kept by issue time (migration step 10): one row in one B-tree, pruned from its start. */
+  async useNonce(nonce: string, { issuedAt, now, forgetBefore }: NonceTimes): Promise<boolean> {
     if (now >= this.pruneAt) {
       this.pruneAt = now + 60_000;
-      await retryBusy(() => this.db.query("DELETE FROM acme_used_nonces WHERE used_at < ?").run(forgetBefore));
+      await retryBusy(() => this.db.query("DELETE FROM acme_spent_nonces WHERE issued_at < ?").run(forgetBefore));
     }
     try {
-      await retryBusy(() => this.db.query("INSERT INTO acme_used_nonces (nonce, used_at) VALUES (?, ?)").run(nonce, now));
+      await retryBusy(() => this.db.query("INSERT INTO acme_spent_nonces (issued_at, nonce) VALUES (?, ?)").run(issuedAt, nonce));
       return true;
     } catch (error) {
       if (isConstraint(error)) return false;
