@@ -44,7 +44,7 @@ export type SpawnChild = (role: ChildRole, env: Record<string, string>, events: 
  *   then page faults when they are used again) at most every 5 s instead of
  *   every 100 ms: its scavenger thread did that each time the event loop
  *   went idle, between a lego order's requests too (~0.6 ms an order; a
- *   worker keeps ~1.5 MB more between sweeps).
+ *   server keeps ~1.5 MB more anonymous memory, all processes together).
  * A setting in the supervisor's environment wins.
  */
 const SHARED_SETTINGS = { BUN_JSC_thresholdForJITAfterWarmUp: "20000", BUN_GC_TIMER_DISABLE: "1", MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "5000" };
