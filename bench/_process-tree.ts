@@ -4,7 +4,7 @@
  * supervisor and its children (upkeep, workers), each one's CPU time, role
  * and memory. A process gone meanwhile is simply left out.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 export interface ProcessReading {
   pid: number;
@@ -23,7 +23,7 @@ export function treePids(root: number): number[] {
   return [root, ...Bun.spawnSync(["pgrep", "-P", String(root)]).stdout.toString().split(/\s+/).filter(Boolean).map(Number)];
 }
 
-/** CPU seconds of one process in user space and in the kernel; zeros once it is gone. */
+/** CPU seconds of one process in user space and in the kernel (in 10 ms ticks: for the split, not for totals); zeros once it is gone. */
 export function cpuSplitOf(pid: number): { user: number; system: number } {
   try {
     // After the command's closing parenthesis: utime is the 12th field, stime the 13th.
@@ -34,10 +34,28 @@ export function cpuSplitOf(pid: number): { user: number; system: number } {
   }
 }
 
-/** CPU seconds (user + system) of one process; 0 once it is gone. */
+/**
+ * CPU seconds (user + system) of one process, to the nanosecond: the sum of
+ * its threads' run time from /proc/PID/task/TID/schedstat. /proc/PID/stat
+ * counts 10 ms ticks, which put ±1 tick of noise (±6 % at 24 lego orders of
+ * 6.5 ms) on each side of a reading. A thread that exits between two
+ * readings takes its time with it (the servers measured keep theirs); 0
+ * once the process is gone.
+ */
 export function cpuSecondsOf(pid: number): number {
-  const { user, system } = cpuSplitOf(pid);
-  return user + system;
+  let nanoseconds = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        nanoseconds += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return nanoseconds / 1e9;
 }
 
 /** CPU seconds of the root and its children, together. */

@@ -97,7 +97,7 @@ export function stepCaReport(summary: StepCaSummary): string {
     comparisonTable("HTTPS CSR signing, EC P-256, keep-alive", summary.sign),
     comparisonTable("issuance with a server-made EC P-256 key (depot only)", summary.generate),
     comparisonTable("ACME, lego run (http-01), one process per order", summary.acme, "order"),
-    summary.acme.length ? "(/proc counts CPU in 10 ms ticks: with few orders a round, server CPU per order is that coarse; an order's latency is lego's whole run)" : "",
+    summary.acme.length ? "(server CPU is every thread's run time from /proc/PID/task/TID/schedstat; an order's latency is lego's whole run)" : "",
     footprintTable(summary.footprint),
     `failed or unverified answers: ${summary.errors}`,
     ...summary.errorSamples.map((s) => `  sample error: ${s}`),

@@ -19,7 +19,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort } from "./_ports.ts";
-import { cpuSplitOf, readTree, roleOf, treePids } from "./_process-tree.ts";
+import { cpuSecondsOf, cpuSplitOf, readTree, roleOf, treePids } from "./_process-tree.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
 import { startDefaultServer, type DefaultServer } from "./_default-server.ts";
 import { type AcmeTarget, checkLegoCertificate, ensureLego, legoLoops, startWebroot } from "./_lego-orders.ts";
@@ -71,15 +71,14 @@ for (const [index, binary] of binaries.entries()) {
   sides.push({ binary, server, target: { label: `depot${index}`, directory: `https://localhost:${httpsPort}/acme/directory`, rootFile: join(server.depotPath, "certificates", "ca.crt") } });
 }
 
-/** CPU seconds of a server's processes by role, user and kernel apart. */
-function cpuByRole(root: number): Record<string, { user: number; system: number }> {
-  const byRole: Record<string, { user: number; system: number }> = {};
+/** CPU seconds of a server's processes by role: the exact total, and the kernel's part (in ticks). */
+function cpuByRole(root: number): Record<string, { total: number; system: number }> {
+  const byRole: Record<string, { total: number; system: number }> = {};
   for (const pid of treePids(root)) {
     const role = pid === root ? "supervisor" : roleOf(pid);
-    const { user, system } = cpuSplitOf(pid);
-    const entry = (byRole[role] ??= { user: 0, system: 0 });
-    entry.user += user;
-    entry.system += system;
+    const entry = (byRole[role] ??= { total: 0, system: 0 });
+    entry.total += cpuSecondsOf(pid);
+    entry.system += cpuSplitOf(pid).system;
   }
   return byRole;
 }
@@ -103,8 +102,8 @@ async function load(side: Side, count: number, prefix: string): Promise<Reading>
   let totalMs = 0;
   let kernelMs = 0;
   for (const [role, now] of Object.entries(after)) {
-    const was = before[role] ?? { user: 0, system: 0 };
-    const ms = (now.user - was.user + now.system - was.system) * 1000;
+    const was = before[role] ?? { total: 0, system: 0 };
+    const ms = (now.total - was.total) * 1000;
     byRole[role] = ms / Math.max(good, 1);
     totalMs += ms;
     kernelMs += (now.system - was.system) * 1000;

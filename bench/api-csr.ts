@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import * as x509 from "@peculiar/x509";
 import { dropFromPageCache } from "./_page-cache.ts";
 import { freePort } from "./_ports.ts";
-import { cpuSplitOf, readTree, roleOf, treePids } from "./_process-tree.ts";
+import { cpuSecondsOf, cpuSplitOf, readTree, roleOf, treePids } from "./_process-tree.ts";
 import { median } from "./_stats.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
 
@@ -126,9 +126,8 @@ function cpuByRole(root: number): Map<string, { total: number; system: number }>
   const cpu = new Map<string, { total: number; system: number }>();
   for (const pid of treePids(root)) {
     const role = pid === root ? "supervisor" : roleOf(pid);
-    const { user, system } = cpuSplitOf(pid);
     const sum = cpu.get(role) ?? { total: 0, system: 0 };
-    cpu.set(role, { total: sum.total + user + system, system: sum.system + system });
+    cpu.set(role, { total: sum.total + cpuSecondsOf(pid), system: sum.system + cpuSplitOf(pid).system });
   }
   return cpu;
 }
