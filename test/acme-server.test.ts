@@ -101,7 +101,12 @@ test("lego gets a certificate from the server's /acme/ over http-01; openssl ver
     const leafFile = join(dir, "leaf.pem");
     await Bun.write(leafFile, pemBlocks(readFileSync(join(dir, "certificates", "site.server.test.crt"), "utf8"))[0]!);
     expect(openssl(["verify", "-CAfile", ca, "-purpose", "sslserver", leafFile]).stdout.trim()).toBe(`${leafFile}: OK`);
-    expect(new X509Certificate(readFileSync(leafFile)).subjectAltName).toBe("DNS:site.server.test, DNS:www.server.test");
+    const leaf = new X509Certificate(readFileSync(leafFile));
+    expect(leaf.subjectAltName).toBe("DNS:site.server.test, DNS:www.server.test");
+    // The listener tells finalize lego's address (asked for only there), and the audit record keeps it.
+    const serial = leaf.serialNumber.toLowerCase().replace(/^(00)+(?=..)/, "");
+    const audit = depot(["audit", "export", legoServer.depotPath]).stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    expect(audit.find((entry) => entry.serial === serial && entry.event === "issue")).toMatchObject({ requester: expect.stringMatching(/^acme:/), client: "127.0.0.1" });
   } finally {
     await legoServer.kill();
   }

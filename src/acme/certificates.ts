@@ -47,7 +47,7 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
       ...commonNameFor(csr, order),
       days: shared.settings.days,
       requester: `acme:${order.accountId}`,
-      ...(request.clientAddress ? { client: request.clientAddress } : {}),
+      ...clientOf(request),
       // Names the enrich webhook adds must pass the order's policy too; the CSR's are the order's, checked at newOrder.
       ...(request.account ? { withinPolicy: withinOrderPolicy(shared, request.account) } : {}),
     });
@@ -69,6 +69,12 @@ function withinOrderPolicy(shared: Shared, account: Account): (names: SubjectAlt
       account,
       names.filter((name) => name.type !== "email").map((name): Identifier => (name.type === "ip" ? { type: "ip", value: canonicalIp(name.value) } : { type: "dns", value: name.value })),
     );
+}
+
+/** The client's address for the audit record, when the listener can tell it. */
+function clientOf(request: SignedRequest): { client?: string } {
+  const address = request.clientAddress?.();
+  return address ? { client: address } : {};
 }
 
 async function readCsr(base64url: string): Promise<RequestedCertificate> {
@@ -158,7 +164,7 @@ export async function revokeCert(shared: Shared, request: SignedRequest): Promis
   }
   try {
     const requester = request.account ? `acme:${request.account.id}` : "acme:certificate-key";
-    await shared.issuer.revoke(serial, reason, { requester, ...(request.clientAddress ? { client: request.clientAddress } : {}) });
+    await shared.issuer.revoke(serial, reason, { requester, ...clientOf(request) });
   } catch (error) {
     if (error instanceof DepotError && error.code === "E_ALREADY_REVOKED") throw problem("alreadyRevoked", error.message);
     throw error;

@@ -78,7 +78,12 @@ export class Urls {
 
 /** What the listener knows of the request beyond the Request itself. */
 export interface RequestContext {
-  clientAddress?: string;
+  /**
+   * The client's IP address, asked for only by what records it (finalize,
+   * revokeCert): reading it is a getpeername per call, and an order's other
+   * five requests need none.
+   */
+  clientAddress?: () => string | undefined;
 }
 
 export interface Answer {

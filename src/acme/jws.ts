@@ -35,8 +35,8 @@ export interface SignedRequest {
   signedWith: (other: Uint8Array | KeyObject) => boolean;
   /** The account named by `kid`, when the request used one. */
   account?: Account;
-  /** The client's IP address, when the listener told it. */
-  clientAddress?: string;
+  /** The client's IP address, when the listener can tell it (see RequestContext). */
+  clientAddress?: () => string | undefined;
 }
 
 export interface JwsContext {

@@ -100,7 +100,7 @@ export async function startLocalAcme(options: Partial<AcmeServerOptions> & { dep
   const tls = await depot.issue({ profile: "server", subject: [{ name: "CN", oid: "2.5.4.3", value: "localhost" }], subjectAltNames: ["localhost", "127.0.0.1"], keyType: "ec-p256" });
   const store = acmeStoreFor(depot);
   const acme = createAcmeServer({ store, issuer: depotIssuer(depot), ...options });
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert: tls.certificatePem, key: tls.privateKeyPem }, fetch: (request, server) => acme.handle(request, { clientAddress: server.requestIP(request)?.address ?? "" }) });
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert: tls.certificatePem, key: tls.privateKeyPem }, fetch: (request, server) => acme.handle(request, { clientAddress: () => server.requestIP(request)?.address }) });
   const caFile = depot.layout.caCertificate;
   const caPem = depot.issuer.certificatePem;
   return {

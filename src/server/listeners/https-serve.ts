@@ -8,6 +8,7 @@
 import type { Server } from "bun";
 import { problem } from "../../http/problem.ts";
 import type { ApiHandler } from "../../http/api/index.ts";
+import type { RequestContext as AcmeRequestContext } from "../../acme/context.ts";
 import { SCEP_PATH, type ScepHandler } from "../../http/scep/handler.ts";
 
 export interface HttpsListenerOptions {
@@ -18,7 +19,7 @@ export interface HttpsListenerOptions {
   key: string;
   api: ApiHandler;
   /** ACME (`--acme`): every path under /acme/. */
-  acme?: ApiHandler;
+  acme?: (request: Request, context: AcmeRequestContext) => Response | Promise<Response>;
   /** SCEP at /scep (as on the plain-HTTP listener). */
   scep?: ScepHandler;
   reusePort?: boolean;
@@ -38,10 +39,7 @@ export function listenHttps(options: HttpsListenerOptions): Server<undefined> {
     maxRequestBodySize: MAX_REQUEST_BYTES,
     fetch(request, server) {
       const path = new URL(request.url).pathname;
-      if (options.acme && path.startsWith("/acme/")) {
-        const address = server.requestIP(request)?.address;
-        return options.acme(request, address ? { clientAddress: address } : {});
-      }
+      if (options.acme && path.startsWith("/acme/")) return options.acme(request, { clientAddress: () => server.requestIP(request)?.address });
       if (options.scep && path === SCEP_PATH) return options.scep(request, server.requestIP(request)?.address);
       if (!path.startsWith("/v1/") && !path.startsWith("/.well-known/est/")) return problem(404, `no such path: ${path.slice(0, 100)} (the API is under /v1/, EST under /.well-known/est/, SCEP at /scep)`, { slug: "not-found" });
       const address = server.requestIP(request)?.address;
