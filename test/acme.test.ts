@@ -281,6 +281,19 @@ describe("orders", () => {
     expect(right.body.status).toBe("valid");
   });
 
+  test("a finalize whose csr is not a PKCS#10 request, or whose signature is damaged, is badCSR in words about DER", async () => {
+    const client = await newClient();
+    const { order, url } = await readyOrder(client, ["junk-csr.test"]);
+    const junk = await client.post(order.finalize, { csr: Buffer.from("not a request").toString("base64url") });
+    expect(junk.status).toBe(400);
+    expect(junk.body).toMatchObject({ type: "urn:ietf:params:acme:error:badCSR", detail: "not a certificate request (PKCS#10, DER)" });
+    const damaged = csrFor(["junk-csr.test"]).der;
+    damaged[damaged.length - 5]! ^= 0x01;
+    const forged = await client.post(order.finalize, { csr: damaged.toString("base64url") });
+    expect(forged.body).toMatchObject({ type: "urn:ietf:params:acme:error:badCSR", detail: "the certificate request's signature does not verify (forged or damaged)" });
+    expect((await client.post<Order>(url, undefined)).body.status).toBe("ready");
+  });
+
   test("a CSR carrying the account key is badCSR, its EC point written compressed as well", async () => {
     const client = await newClient();
     const { order } = await readyOrder(client, ["own-key.test"]);

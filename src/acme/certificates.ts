@@ -7,7 +7,7 @@
 
 import { createHash, X509Certificate } from "node:crypto";
 import { REVOCATION_REASONS, type RevocationReason } from "../ca/crl.ts";
-import { readCertificateRequest, type RequestedCertificate } from "../ca/csr.ts";
+import { readCertificateRequestDer, type RequestedCertificate } from "../ca/csr.ts";
 import { DepotError } from "../errors.ts";
 import { magnitudeHex } from "../ca/serial.ts";
 import { parseCertId, renewalWindow } from "./ari.ts";
@@ -78,10 +78,8 @@ function clientOf(request: SignedRequest): { client?: string } {
 }
 
 async function readCsr(base64url: string): Promise<RequestedCertificate> {
-  const der = Buffer.from(base64url, "base64url");
-  const pem = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString("base64").match(/.{1,64}/g)?.join("\n") ?? ""}\n-----END CERTIFICATE REQUEST-----\n`;
   try {
-    return await readCertificateRequest(pem, { allowEmptySubject: true });
+    return await readCertificateRequestDer(new Uint8Array(Buffer.from(base64url, "base64url")), { allowEmptySubject: true });
   } catch (error) {
     if (error instanceof DepotError) throw problem("badCSR", error.message);
     throw error;

@@ -39,11 +39,21 @@ export async function readCertificateRequest(pem: string, options: { allowEmptyS
   if (Buffer.byteLength(pem) > MAX_CSR_BYTES) fail(`certificate request is larger than ${MAX_CSR_BYTES / 1024} KiB`);
   const body = PEM_REQUEST.exec(pem)?.[2];
   if (body === undefined) return fail(NOT_A_REQUEST);
+  return checkedRequest(new Uint8Array(Buffer.from(body.replace(/\s+/g, ""), "base64")), NOT_A_REQUEST, options);
+}
+
+/** The same for a request in DER, as ACME's finalize carries it (base64url in the JSON), with no PEM round trip. */
+export async function readCertificateRequestDer(der: Uint8Array, options: { allowEmptySubject?: boolean } = {}): Promise<RequestedCertificate> {
+  if (der.length > MAX_CSR_BYTES) fail(`certificate request is larger than ${MAX_CSR_BYTES / 1024} KiB`);
+  return checkedRequest(der, "not a certificate request (PKCS#10, DER)", options);
+}
+
+function checkedRequest(der: Uint8Array, notARequest: string, options: { allowEmptySubject?: boolean }): RequestedCertificate {
   let request: CsrParts;
   try {
-    request = parseCsrDer(new Uint8Array(Buffer.from(body.replace(/\s+/g, ""), "base64")));
+    request = parseCsrDer(der);
   } catch (error) {
-    return fail(error instanceof UnacceptableCsr ? `the certificate request ${error.message}` : NOT_A_REQUEST);
+    return fail(error instanceof UnacceptableCsr ? `the certificate request ${error.message}` : notARequest);
   }
   // The key first: a genuine request for a key depot does not sign (or that
   // node:crypto cannot verify) is refused for its key, not called forged.
