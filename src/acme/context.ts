@@ -80,8 +80,8 @@ export class Urls {
 export interface RequestContext {
   /**
    * The client's IP address, asked for only by what records it (finalize,
-   * revokeCert): reading it is a getpeername per call, and an order's other
-   * five requests need none.
+   * revokeCert): reading it is a getpeername per call, and the other six
+   * requests of a lego order need none.
    */
   clientAddress?: () => string | undefined;
 }
