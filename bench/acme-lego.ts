@@ -9,17 +9,24 @@
  * `depot start --https-port P --acme` (2 workers, an EC P-256 depot), the
  * builds taking turns round by round (odd rounds in the order given, even
  * rounds reversed) so the machine's noise falls on all. Server CPU per order
- * from /proc, all its processes, split by role (supervisor, workers, upkeep)
- * and kernel time, and total PSS right after each load by process: lego's pattern (a TLS handshake per process, an account
- * look-up, POST-as-GET polls) costs more than depot's own client's, and
- * step-ca is out of the way here. Every certificate is checked. Needs
- * 127.0.0.1:80 free (the webroot lego writes into).
+ * (every thread's run time, all its processes), split by role (supervisor,
+ * workers, upkeep) and kernel time, and total PSS right after each load by
+ * process: lego's pattern (a TLS handshake per process, an account look-up,
+ * POST-as-GET polls) costs more than depot's own client's, and step-ca is
+ * out of the way here. Every certificate is checked. Needs 127.0.0.1:80
+ * free (the webroot lego writes into).
+ *
+ * `--server-env N:NAME=VALUE` starts side N (0 for the first --depot) with
+ * that setting, so one binary can be its own control: each side is printed
+ * as `[N] binary +NAME=VALUE`, and with two sides the summary says in how
+ * many rounds the second was lower.
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort } from "./_ports.ts";
 import { cpuSecondsOf, cpuSplitOf, readTree, roleOf, treePids } from "./_process-tree.ts";
+import { median } from "./_stats.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
 import { startDefaultServer, type DefaultServer } from "./_default-server.ts";
 import { type AcmeTarget, checkLegoCertificate, ensureLego, legoLoops, startWebroot } from "./_lego-orders.ts";
@@ -58,6 +65,8 @@ const webrootServer = startWebroot(webroot);
 
 interface Side {
   binary: string;
+  /** How the side is printed: its index, binary and --server-env settings. */
+  label: string;
   server: DefaultServer;
   target: AcmeTarget;
 }
@@ -67,8 +76,10 @@ for (const [index, binary] of binaries.entries()) {
   Bun.spawnSync(["mkdir", "-p", folder]);
   const httpsPort = freePort();
   const args = ["--https-port", String(httpsPort), "--acme", "--acme-http-port", "80", "--acme-resolver", `127.0.0.1:${dns.dnsPort}`, "--acme-orders-per-hour", "1000000"];
-  const server = await startDefaultServer(binary, folder, args, serverEnv(index));
-  sides.push({ binary, server, target: { label: `depot${index}`, directory: `https://localhost:${httpsPort}/acme/directory`, rootFile: join(server.depotPath, "certificates", "ca.crt") } });
+  const env = serverEnv(index);
+  const server = await startDefaultServer(binary, folder, args, env);
+  const label = [`[${index}] ${binary}`, ...Object.entries(env).map(([name, value]) => `+${name}=${value}`)].join(" ");
+  sides.push({ binary, label, server, target: { label: `depot${index}`, directory: `https://localhost:${httpsPort}/acme/directory`, rootFile: join(server.depotPath, "certificates", "ca.crt") } });
 }
 
 /** CPU seconds of a server's processes by role: the exact total, and the kernel's part (in ticks). */
@@ -117,23 +128,30 @@ try {
     if (warm.bad.length) throw new Error(`warm-up against ${side.binary}: ${warm.bad.slice(0, 3).join("; ")}`);
   }
   const results: Reading[][] = sides.map(() => []);
+  /** Each side's anonymous memory, all processes, right after each load (the sides share a binary's pages, so anon is what differs). */
+  const anonMb: number[][] = sides.map(() => []);
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 === 1 ? sides.map((_, i) => i) : sides.map((_, i) => i).reverse();
     for (const i of order) {
       const reading = await load(sides[i]!, orders, `r${round}-${sides[i]!.target.label}`);
       results[i]!.push(reading);
       const roles = Object.entries(reading.byRole).map(([role, ms]) => `${role} ${ms.toFixed(2)}`).join(", ");
-      console.log(`round ${round} ${sides[i]!.binary}: ${reading.good} good, ${reading.bad.length} bad, ${reading.totalMs.toFixed(2)} ms/order (kernel ${reading.kernelMs.toFixed(2)}; ${roles}), ${(reading.good / reading.wall).toFixed(1)} orders/s`);
+      console.log(`round ${round} ${sides[i]!.label}: ${reading.good} good, ${reading.bad.length} bad, ${reading.totalMs.toFixed(2)} ms/order (kernel ${reading.kernelMs.toFixed(2)}; ${roles}), ${(reading.good / reading.wall).toFixed(1)} orders/s`);
       // PSS right after the load, by process (the footprint target compares the total with step-ca's).
       const tree = readTree(sides[i]!.server.process.pid);
+      anonMb[i]!.push(tree.reduce((sum, p) => sum + p.pssAnonMb, 0));
       console.log(`  PSS ${tree.reduce((sum, p) => sum + p.pssMb, 0).toFixed(1)} MB: ${tree.map((p) => `${p.role} ${p.pssMb.toFixed(1)} (anon ${p.pssAnonMb.toFixed(1)})`).join(", ")}`);
       if (reading.bad.length) console.log(`  ${reading.bad.slice(0, 3).join("\n  ")}`);
     }
   }
   console.log(`\n${orders} orders a round, ${loops} loop(s), ${rounds} rounds: server CPU ms/order, median (range)`);
   for (const [i, side] of sides.entries()) {
-    const values = results[i]!.map((r) => r.totalMs).sort((a, b) => a - b);
-    console.log(`${side.binary}: ${values[Math.floor(values.length / 2)]!.toFixed(2)} (${values[0]!.toFixed(2)}-${values.at(-1)!.toFixed(2)})`);
+    const values = results[i]!.map((r) => r.totalMs);
+    console.log(`${side.label}: ${median(values).toFixed(2)} (${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}), anon ${median(anonMb[i]!).toFixed(1)} MB`);
+  }
+  if (sides.length === 2) {
+    const lower = results[1]!.filter((reading, round) => reading.totalMs < results[0]![round]!.totalMs).length;
+    console.log(`[1] lower than [0] in ${lower} of ${rounds} rounds`);
   }
 } finally {
   for (const side of sides) side.server.process.kill("SIGTERM");
