@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { depot, openssl, tempDir } from "./helpers.ts";
-import { request, startServer, waitFor, workerPids } from "./server-helpers.ts";
+import { estabResets, request, startServer, waitFor, workerPids } from "./server-helpers.ts";
 
 function csrPem(cn: string): string {
   const dir = tempDir("depot-csr-");
@@ -115,13 +115,14 @@ test("200 idle and 50 trickling connections (2 workers, default options) do not 
 
 const MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
 
-test("with --allow-shutdown and tcp_migrate_req=1, a loop of shutdown requests fails none of the other clients' requests (bar one connect lost to the kernel at a listener's close)", async () => {
+test("with --allow-shutdown and tcp_migrate_req=1, a loop of shutdown requests fails none of the other clients' requests (bar two connections the kernel resets at a listener's close)", async () => {
   const original = readFileSync(MIGRATE_REQ, "utf8").trim();
   // As root (CI) the test sets it for its run; the point is the server's part, not the kernel's default.
   writeFileSync(MIGRATE_REQ, "1");
   const server = await startServer(["--process-count", "2", "--allow-shutdown"]);
   try {
     await server.ready;
+    const estabResetsBefore = estabResets();
     let running = true;
     let ok = 0;
     let shutdowns = 0;
@@ -156,15 +157,16 @@ test("with --allow-shutdown and tcp_migrate_req=1, a loop of shutdown requests f
     console.log(`${shutdowns} shutdowns, ${ok} help answered, ${failures.length} failed: ${JSON.stringify(Object.fromEntries(kinds))}`);
     expect(shutdowns).toBeGreaterThan(10);
     expect(ok).toBeGreaterThan(100);
-    // Every answer is right, and nothing was refused but, at most once a run,
-    // a connect. Seen in 2 of about 14 fresh-clone runs over two sessions,
-    // one connect in about 40,000 there. The old worker stops its listener
-    // only once its replacement listens; the likely cause is a SYN that
-    // reaches the closing listener as the kernel takes it out of the
-    // reuseport group (tcp_migrate_req moves queued connections, not that
-    // one). Not proven: the kernel's close path is the next place to look.
-    expect(failures.filter((failure) => failure !== "Error: Failed to connect")).toEqual([]);
-    expect(failures.length).toBeLessThanOrEqual(1);
+    // Every answer is right, and nothing failed but, at most twice a run, a
+    // connection the kernel reset: its handshake completed on a listener in
+    // the instant it closed (tcp_migrate_req moves queued connections, not
+    // that one), so no process saw it. Bun reports it as a failed connect,
+    // or as a close with nothing read. bench/reuseport-close.ts shows it with
+    // bare Bun listeners; each one here must be in the kernel's count.
+    const kernelReset = (failure: string) => failure === "Error: Failed to connect" || failure === "";
+    expect(failures.filter((failure) => !kernelReset(failure))).toEqual([]);
+    expect(failures.length).toBeLessThanOrEqual(2);
+    expect(estabResets() - estabResetsBefore).toBeGreaterThanOrEqual(failures.length);
     await waitFor(() => workerPids(server.process.pid).length === 2, 5000, server.log);
   } finally {
     await server.kill();

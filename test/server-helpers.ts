@@ -113,6 +113,19 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
 }
 
 /** Pids of the workers of a supervisor: its children running `__worker`. */
+/**
+ * The kernel's count of connections reset while established (/proc/net/snmp,
+ * Tcp EstabResets). A handshake that completes on a reuseport listener in the
+ * instant it closes is reset there, tcp_migrate_req=1 or not, and no process
+ * ever sees it (bench/reuseport-close.ts): a test that closes listeners under
+ * load checks that each such failure is one the kernel counted.
+ */
+export function estabResets(): number {
+  const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((line) => line.startsWith("Tcp:"));
+  const names = lines[0]!.split(/\s+/);
+  return Number(lines[1]!.split(/\s+/)[names.indexOf("EstabResets")]);
+}
+
 export function workerPids(supervisorPid: number): number[] {
   return childPids(supervisorPid, "__worker");
 }

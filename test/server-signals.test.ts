@@ -12,7 +12,7 @@ import { isAlive as alive } from "../src/server/pidfile.ts";
 import { expect, test } from "bun:test";
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { type RunningServer, startServer, waitFor, workerPids } from "./server-helpers.ts";
+import { estabResets, type RunningServer, startServer, waitFor, workerPids } from "./server-helpers.ts";
 
 /**
  * What `help` answers, byte for byte: the command names on one line. Asked
@@ -185,6 +185,7 @@ async function hupUnderLoadWith(run: number, migrating: boolean): Promise<void> 
 
     await Bun.sleep(400); // a steady stream first
     const okBeforeHup = ok;
+    const estabResetsBefore = estabResets();
     process.kill(supervisor, "SIGHUP");
     await waitFor(
       () => server.log().includes("All 2 new workers ready; stopping 2 old ones") && before.every((pid) => server.log().includes(`worker ${pid} exited`)),
@@ -220,8 +221,22 @@ async function hupUnderLoadWith(run: number, migrating: boolean): Promise<void> 
     // Target: not one request lost while the workers are replaced. Without
     // tcp_migrate_req the kernel resets what waits in a closing listener's
     // queue; then at most a few requests in a hundred may be lost.
-    if (migrating) expect({ failed: failures.length, kinds: Object.fromEntries(kinds) }).toEqual({ failed: 0, kinds: {} });
-    else expect(failures.length).toBeLessThanOrEqual(Math.ceil((ok + failures.length) * 0.02));
+    //
+    // With it, the kernel still resets a connection whose handshake completes
+    // on a listener in the instant it closes: no process ever sees it, the
+    // client gets ECONNRESET at connect (or, when Bun had already reported the
+    // connect, a close with nothing read). bench/reuseport-close.ts shows it
+    // with bare Bun listeners, 14-18 per thousand closes under 8 hammering
+    // clients (6.18); it failed one CI run here. So a reset of that kind is
+    // let pass, at most one per listener closed and each seen by the kernel
+    // (TcpEstabResets); any other failure, or more, still fails the test.
+    if (migrating) {
+      const kernelReset = (failure: string) => failure === "connect error ECONNRESET" || failure === 'answer ""';
+      const kernelResets = failures.filter(kernelReset);
+      expect({ otherFailures: Object.fromEntries([...kinds].filter(([failure]) => !kernelReset(failure))) }).toEqual({ otherFailures: {} });
+      expect(kernelResets.length).toBeLessThanOrEqual(before.length);
+      expect(estabResets() - estabResetsBefore).toBeGreaterThanOrEqual(kernelResets.length);
+    } else expect(failures.length).toBeLessThanOrEqual(Math.ceil((ok + failures.length) * 0.02));
   } finally {
     await server.kill();
   }
