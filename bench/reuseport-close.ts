@@ -25,18 +25,15 @@ const role = process.env.REUSEPORT_CLOSE_ROLE;
 async function serve(port: number, flip: boolean): Promise<void> {
   const socket = { data: (client: import("bun").Socket) => void client.end("ok\n") };
   const listen = () => Bun.listen({ hostname: "127.0.0.1", port, reusePort: true, socket } as unknown as Bun.TCPSocketListenOptions);
-  if (!flip) {
-    listen();
-    console.log("listening");
-    return;
-  }
+  let listener = listen();
   console.log("listening");
+  if (!flip) return;
   for (let closes = 1; ; closes++) {
-    const listener = listen();
     await Bun.sleep(3);
     listener.stop(false);
     console.log(closes);
     await Bun.sleep(1);
+    listener = listen();
   }
 }
 

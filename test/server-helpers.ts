@@ -112,7 +112,6 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
   }
 }
 
-/** Pids of the workers of a supervisor: its children running `__worker`. */
 /**
  * The kernel's count of connections reset while established (/proc/net/snmp,
  * Tcp EstabResets). A handshake that completes on a reuseport listener in the
@@ -126,6 +125,7 @@ export function estabResets(): number {
   return Number(lines[1]!.split(/\s+/)[names.indexOf("EstabResets")]);
 }
 
+/** Pids of the workers of a supervisor: its children running `__worker`. */
 export function workerPids(supervisorPid: number): number[] {
   return childPids(supervisorPid, "__worker");
 }
