@@ -4,6 +4,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { busyBackoffMs } from "../src/store/sqlite/busy.ts";
 import { GroupCommit } from "../src/store/sqlite/group-commit.ts";
 import { SqliteLedger } from "../src/store/sqlite/ledger.ts";
 import { SerialCollisionError, type CertificateRecord } from "../src/ca/ledger.ts";
@@ -136,4 +137,27 @@ test("a ledger whose WAL is checkpointed elsewhere copies nothing into its file 
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
+});
+
+test("a retry waits whole milliseconds: 1 ms first, then at most 4", () => {
+  const waits = Array.from({ length: 2000 }, (_, i) => busyBackoffMs(i % 12));
+  expect(waits.every((ms) => Number.isInteger(ms) && ms >= 1 && ms <= 4)).toBe(true);
+  expect(busyBackoffMs(0)).toBe(1);
+  expect(new Set(waits).size).toBe(4); // jitter: the two workers do not retry in step
+});
+
+test("while another holds the lock for 60 ms the group waits on timers, not by polling the lock turn after turn", async () => {
+  // Bun.sleep(ms) with ms < 1 resolves at once: waits asked for in fractions
+  // of a millisecond made a worker retry BEGIN IMMEDIATE hundreds of times.
+  let attempts = 0;
+  const freeAt = performance.now() + 60;
+  const group = new GroupCommit<string>((items) => {
+    attempts++;
+    if (performance.now() < freeAt) throw busy();
+    return items.map(() => undefined);
+  });
+  await group.add("after the lock");
+  expect(performance.now()).toBeGreaterThanOrEqual(freeAt);
+  expect(attempts).toBeGreaterThan(5);
+  expect(attempts).toBeLessThan(70); // 60 ms in waits of 1-4 ms; polling made thousands
 });

@@ -14,17 +14,26 @@ export function isBusy(error: unknown): boolean {
   return code === "SQLITE_BUSY" || code?.startsWith("SQLITE_BUSY_") === true;
 }
 
+/** The longest wait before a retry, in milliseconds. */
+const MAX_BACKOFF_MS = 4;
+
 /**
- * The wait before retry number `attempt`: from 0.05 ms to at most 1 ms, with
- * jitter so two workers do not retry in step. The other worker's group
- * commit holds the lock for a fraction of a millisecond; waits that grew to
- * 10 ms set the tail of a loaded server (p99 7.3-8.1 ms against 5.9-6.8 with
- * this cap, same CPU per certificate, docs/performance.md). A retry is one
- * failed BEGIN IMMEDIATE, cheap even when a long CLI transaction holds the
- * lock for a second.
+ * The wait before retry number `attempt`, in whole milliseconds: 1 ms, then
+ * 1-2, 1-4, at most 4, with jitter so two workers do not retry in step.
+ *
+ * Whole milliseconds because Bun's timers count nothing smaller:
+ * `Bun.sleep(0.3)` resolves at once and `Bun.sleep(1.5)` after ~1.1 ms. The
+ * waits of 0.05-1 ms this used to ask for were no waits at all, so a worker
+ * that found the lock taken polled it turn after turn of its event loop:
+ * under the line protocol's load, 1.2-1.6 failed BEGIN IMMEDIATE per
+ * certificate (10-12 µs each, and a turn of the loop), where 1 ms gives
+ * 0.08, 9 % less CPU per certificate and a lower p99 (docs/performance.md,
+ * "the write lock"). The other worker's group commit holds the lock ~0.5
+ * ms; a long CLI transaction may hold it for a second, tried every 1-4 ms.
  */
 export function busyBackoffMs(attempt: number): number {
-  return Math.random() * Math.min(1, 0.05 * 2 ** attempt);
+  const span = Math.min(MAX_BACKOFF_MS, 2 ** Math.min(attempt, 8));
+  return 1 + Math.floor(Math.random() * span);
 }
 
 /**
