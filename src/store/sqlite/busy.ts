@@ -14,26 +14,30 @@ export function isBusy(error: unknown): boolean {
   return code === "SQLITE_BUSY" || code?.startsWith("SQLITE_BUSY_") === true;
 }
 
-/** The longest wait before a retry, in milliseconds. */
+/** How long a writer retries on every turn of its event loop before it waits on timers. */
+const RETRY_EVERY_TURN_MS = 2;
+/** The longest timed wait before a retry, in milliseconds. */
 const MAX_BACKOFF_MS = 4;
 
 /**
- * The wait before retry number `attempt`, in whole milliseconds: 1 ms, then
- * 1-2, 1-4, at most 4, with jitter so two workers do not retry in step.
+ * The wait before the next try, in whole milliseconds, for a writer that
+ * has found the lock taken for `busyForMs`: none (the next turn of the event
+ * loop) for the first 2 ms, then 1-4 ms with jitter so two workers do not
+ * retry in step.
  *
- * Whole milliseconds because Bun's timers count nothing smaller:
- * `Bun.sleep(0.3)` resolves at once and `Bun.sleep(1.5)` after ~1.1 ms. The
- * waits of 0.05-1 ms this used to ask for were no waits at all, so a worker
- * that found the lock taken polled it turn after turn of its event loop:
- * under the line protocol's load, 1.2-1.6 failed BEGIN IMMEDIATE per
- * certificate (10-12 µs each, and a turn of the loop), where 1 ms gives
- * 0.08, 9 % less CPU per certificate and a lower p99 (docs/performance.md,
- * "the write lock"). The other worker's group commit holds the lock ~0.5
- * ms; a long CLI transaction may hold it for a second, tried every 1-4 ms.
+ * Bun's timers count whole milliseconds: `Bun.sleep(0.3)` resolves at once
+ * and `Bun.sleep(1.5)` after ~1.1 ms, so nothing between the two exists.
+ * The other worker's group commit holds the lock ~0.5 ms, and trying again
+ * on each turn (between which the loop serves its other requests) answers
+ * sooner than a 1 ms timer: waiting 1 ms instead cut the line protocol's CPU
+ * by 7-9 % (1.2-1.6 failed BEGIN IMMEDIATE a certificate, 10-12 µs each)
+ * but the HTTPS API's rate at c=8 by 6-8 % (docs/performance.md, "the write
+ * lock"). A holder that stays longer (a CLI transaction, a checkpoint) is
+ * then tried every 1-4 ms instead of on every turn for up to 10 s.
  */
-export function busyBackoffMs(attempt: number): number {
-  const span = Math.min(MAX_BACKOFF_MS, 2 ** Math.min(attempt, 8));
-  return 1 + Math.floor(Math.random() * span);
+export function busyBackoffMs(busyForMs: number): number {
+  if (busyForMs < RETRY_EVERY_TURN_MS) return 0;
+  return 1 + Math.floor(Math.random() * MAX_BACKOFF_MS);
 }
 
 /**
@@ -42,13 +46,14 @@ export function busyBackoffMs(attempt: number): number {
  * to run again.
  */
 export async function retryBusy<T>(write: () => T, deadlineMs = BUSY_DEADLINE_MS): Promise<T> {
-  const deadline = performance.now() + deadlineMs;
-  for (let attempt = 0; ; attempt++) {
+  const started = performance.now();
+  for (;;) {
     try {
       return write();
     } catch (error) {
-      if (!isBusy(error) || performance.now() > deadline) throw error;
-      await Bun.sleep(busyBackoffMs(attempt));
+      const busyFor = performance.now() - started;
+      if (!isBusy(error) || busyFor > deadlineMs) throw error;
+      await Bun.sleep(busyBackoffMs(busyFor));
     }
   }
 }

@@ -45,7 +45,7 @@ export class GroupCommit<T> {
   }
 
   private async flush(): Promise<void> {
-    for (let attempt = 0; this.waiting.length > 0; ) {
+    for (let busySince: number | undefined; this.waiting.length > 0; ) {
       // Everything waiting now, including what arrived during a busy wait.
       const group = this.waiting;
       let outcomes: (unknown | undefined)[];
@@ -53,16 +53,18 @@ export class GroupCommit<T> {
         outcomes = this.commit(group.map((w) => w.item));
       } catch (error) {
         if (isBusy(error) && performance.now() - group[0]!.since < BUSY_DEADLINE_MS) {
-          await Bun.sleep(busyBackoffMs(attempt++));
+          busySince ??= performance.now();
+          await Bun.sleep(busyBackoffMs(performance.now() - busySince));
           continue;
         }
         this.waiting = [];
+        busySince = undefined;
         const told = this.failure(error);
         for (const waiting of group) waiting.settle(told);
         continue;
       }
       this.waiting = [];
-      attempt = 0;
+      busySince = undefined;
       group.forEach((waiting, i) => waiting.settle(outcomes[i]));
     }
     this.scheduled = false;
