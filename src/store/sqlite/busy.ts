@@ -31,7 +31,7 @@ const MAX_BACKOFF_MS = 4;
  * on each turn (between which the loop serves its other requests) answers
  * sooner than a 1 ms timer: waiting 1 ms instead cut the line protocol's CPU
  * by 7-9 % (1.2-1.6 failed BEGIN IMMEDIATE a certificate, 10-12 µs each)
- * but the HTTPS API's rate at c=8 by 6-8 % (docs/performance.md, "the write
+ * but the HTTPS API's rate at c=8 by 22 % (docs/performance.md, "the write
  * lock"). A holder that stays longer (a CLI transaction, a checkpoint) is
  * then tried every 1-4 ms instead of on every turn for up to 10 s.
  */
