@@ -45,26 +45,25 @@ export class GroupCommit<T> {
   }
 
   private async flush(): Promise<void> {
-    for (let busySince: number | undefined; this.waiting.length > 0; ) {
+    while (this.waiting.length > 0) {
       // Everything waiting now, including what arrived during a busy wait.
       const group = this.waiting;
       let outcomes: (unknown | undefined)[];
       try {
         outcomes = this.commit(group.map((w) => w.item));
       } catch (error) {
-        if (isBusy(error) && performance.now() - group[0]!.since < BUSY_DEADLINE_MS) {
-          busySince ??= performance.now();
-          await Bun.sleep(busyBackoffMs(performance.now() - busySince));
+        // The group has waited since its first item arrived: the deadline and the backoff count from there.
+        const waitedMs = performance.now() - group[0]!.since;
+        if (isBusy(error) && waitedMs < BUSY_DEADLINE_MS) {
+          await Bun.sleep(busyBackoffMs(waitedMs));
           continue;
         }
         this.waiting = [];
-        busySince = undefined;
         const told = this.failure(error);
         for (const waiting of group) waiting.settle(told);
         continue;
       }
       this.waiting = [];
-      busySince = undefined;
       group.forEach((waiting, i) => waiting.settle(outcomes[i]));
     }
     this.scheduled = false;
