@@ -15,6 +15,7 @@ import {
   newSerial,
   parseSerial,
   SERIAL_RANDOM_BYTES,
+  SERIAL_TIME_BYTES,
   serialToDecimal,
   toDerIntegerHex,
 } from "../src/ca/serial.ts";
@@ -69,10 +70,26 @@ describe("magnitudeHex", () => {
 
 describe("newSerial", () => {
   const COUNT = 2000;
+  const before = Date.now();
   const serials = Array.from({ length: COUNT }, () => newSerial());
+  const after = Date.now();
 
-  test("draws 16 random bytes (128 bits)", () => {
-    expect(SERIAL_RANDOM_BYTES).toBe(16);
+  test("6 bytes of issue time, then 13 random bytes (104 bits)", () => {
+    expect([SERIAL_TIME_BYTES, SERIAL_RANDOM_BYTES]).toEqual([6, 13]);
+    for (const serial of serials) {
+      expect(serial.length).toBe(38);
+      const millis = Number.parseInt(serial.slice(0, 12), 16);
+      expect(millis).toBeGreaterThanOrEqual(before);
+      expect(millis).toBeLessThanOrEqual(after);
+    }
+    expect(newSerial(Date.UTC(2026, 11, 6)).slice(0, 12)).toBe(Date.UTC(2026, 11, 6).toString(16).padStart(12, "0"));
+  });
+
+  test("serials made later sort after, as hex text and as numbers: the ledger's index grows at one end", () => {
+    const early = newSerial(Date.UTC(2026, 0, 1));
+    const late = newSerial(Date.UTC(2026, 0, 1) + 1);
+    expect(early < late).toBe(true);
+    expect(BigInt(`0x${early}`) < BigInt(`0x${late}`)).toBe(true);
   });
 
   test("all distinct", () => {
@@ -89,35 +106,29 @@ describe("newSerial", () => {
     }
   });
 
-  test("at most 20 octets once DER-encoded, and a positive INTEGER", () => {
-    for (const serial of serials) {
+  test("at most 20 octets once DER-encoded, and a positive INTEGER, until 2039 and after", () => {
+    const years = [Date.UTC(2026, 0, 1), Date.UTC(2039, 8, 1), Date.UTC(2100, 0, 1)];
+    for (const serial of [...serials, ...years.map((t) => newSerial(t))]) {
       const der = toDerIntegerHex(serial);
       expect(der.length / 2).toBeLessThanOrEqual(20);
       expect(parseInt(der.slice(0, 2), 16)).toBeLessThan(0x80);
     }
   });
 
-  test("at least 64 random bits", () => {
-    // Every serial is at least 8 bytes long: shorter needs 8 leading zero
-    // bytes from the CSPRNG (2^-64 each).
-    expect(Math.min(...serials.map((s) => s.length))).toBeGreaterThanOrEqual(16);
-    // The longest is the full 16 bytes: missing it in 2000 draws is (1/256)^2000.
-    expect(Math.max(...serials.map((s) => s.length))).toBe(32);
-    // Every one of the 128 bit positions is set in some serial and clear in
-    // another ((1/2)^2000 each by chance). An 8-byte serial, a counter, or a
-    // fixed prefix would leave bit positions that never change.
-    const values = serials.map((s) => BigInt(`0x${s}`));
-    const anySet = values.reduce((a, b) => a | b, 0n);
-    const allSet = values.reduce((a, b) => a & b, (1n << 128n) - 1n);
-    expect(anySet).toBe((1n << 128n) - 1n);
-    expect(allSet).toBe(0n);
-    // No two serials share their first 8 bytes (a random prefix on a counter would).
-    const prefixes = new Set(values.map((v) => v >> 64n));
-    expect(prefixes.size).toBe(COUNT);
-    // About half the bits are set: 256,000 fair bits have a standard deviation of 253.
+  test("at least 64 random bits: every one of the 104 random bit positions varies", () => {
+    // Each of the 104 bit positions after the time is set in some serial and
+    // clear in another ((1/2)^2000 each by chance). A counter or a fixed
+    // part would leave bit positions that never change.
+    const randomParts = serials.map((s) => BigInt(`0x${s.slice(12)}`));
+    const all = (1n << 104n) - 1n;
+    expect(randomParts.reduce((a, b) => a | b, 0n)).toBe(all);
+    expect(randomParts.reduce((a, b) => a & b, all)).toBe(0n);
+    // No two serials share their first 8 random bytes (a random prefix on a counter would).
+    expect(new Set(randomParts.map((v) => v >> 40n)).size).toBe(COUNT);
+    // About half the bits are set: 208,000 fair bits have a standard deviation of 228.
     let ones = 0;
-    for (const v of values) for (const c of v.toString(2)) if (c === "1") ones++;
-    expect(Math.abs(ones - COUNT * 64)).toBeLessThan(5000);
+    for (const v of randomParts) for (const c of v.toString(2)) if (c === "1") ones++;
+    expect(Math.abs(ones - COUNT * 52)).toBeLessThan(4500);
   });
 });
 
@@ -261,23 +272,15 @@ describe("serials in real certificates, read by openssl", () => {
     expect(serialInteger(path)).toEqual({ length: 2, value: "7F01" });
   });
 
-  test("Depot.issue: a serial with a high first byte is read back by openssl as the same positive number", async () => {
-    let issued: Awaited<ReturnType<Depot["issue"]>> | undefined;
-    // Half of all serials have a first byte >= 0x80; 64 misses in a row is 2^-64.
-    for (let i = 0; i < 64 && !issued; i++) {
-      const candidate = await depot.issue({ profile: "client", subject: parseDn("CN=Bob"), keyType: "ec-p256" });
-      if (parseInt(candidate.serial.slice(0, 2), 16) >= 0x80) issued = candidate;
-    }
-    expect(issued).toBeDefined();
-    const serial = issued!.serial;
+  test("Depot.issue: openssl reads the serial as a 19-octet positive INTEGER, the same in the file name and the ledger", async () => {
+    // (High first bytes, which need a 0x00 in front, are signLeaf's case above.)
+    const issued = await depot.issue({ profile: "client", subject: parseDn("CN=Bob"), keyType: "ec-p256" });
+    const serial = issued.serial;
     const path = join(root, "certificates", certificateFileName(serial));
     expect(existsSync(path)).toBe(true);
     expect(path.endsWith(`/${BigInt(`0x${serial}`).toString(10)}.crt`)).toBe(true);
     expect(opensslSerial(path)).toBe(`serial=${serial.toUpperCase()}`);
-    const integer = serialInteger(path);
-    expect(integer.value).toBe(serial.toUpperCase());
-    expect(integer.length).toBe(serial.length / 2 + 1);
-    expect(integer.length).toBeLessThanOrEqual(20);
+    expect(serialInteger(path)).toEqual({ length: 19, value: serial.toUpperCase() });
     expect((await depot.ledger.find(serial))?.serial).toBe(serial);
   });
 

@@ -2,7 +2,16 @@ import { randomBytes } from "node:crypto";
 
 /**
  * Certificate serial numbers (RFC 5280 4.1.2.2, CA/Browser Forum BR 7.1):
- * positive, at most 20 octets, 128 bits from a CSPRNG, minimally DER-encoded.
+ * positive, at most 20 octets, at least 64 bits from a CSPRNG, minimally
+ * DER-encoded.
+ *
+ * A new serial is 19 bytes: the issue time in milliseconds since the Unix
+ * epoch (6 bytes, big-endian), then 104 bits from the CSPRNG. The time goes
+ * first so that serials issued together sort together: the ledger's serial
+ * index then grows at one place, where a fully random key dirtied one B-tree
+ * leaf per certificate (a group of 4 wrote 4 pages instead of 1; recording
+ * took 30-40 % more CPU, docs/performance.md). The time says nothing the
+ * certificate's notBefore does not.
  *
  * depot holds a serial as its magnitude in lower-case hex, even length, no
  * leading zero bytes: the ledger's key, and how `openssl x509 -serial` prints
@@ -15,13 +24,15 @@ import { randomBytes } from "node:crypto";
  * (`<decimal>.crt`), the original's spelling, so a depot made by the Ruby gem
  * reads the same.
  */
-export const SERIAL_RANDOM_BYTES = 16;
+export const SERIAL_TIME_BYTES = 6;
+export const SERIAL_RANDOM_BYTES = 13;
 
-export function newSerial(): string {
-  for (;;) {
-    const serial = magnitudeHex(randomBytes(SERIAL_RANDOM_BYTES));
-    if (serial !== "00") return serial;
-  }
+export function newSerial(now = Date.now()): string {
+  const bytes = randomBytes(SERIAL_TIME_BYTES + SERIAL_RANDOM_BYTES);
+  bytes.writeUIntBE(now, 0, SERIAL_TIME_BYTES);
+  // From 2004 to 2039 the first byte is 0x01, so the magnitude is 19 bytes
+  // and its DER INTEGER needs no 0x00 in front.
+  return magnitudeHex(bytes);
 }
 
 /** Lower-case hex of the unsigned big-endian number in `bytes`, without leading zero bytes. */
