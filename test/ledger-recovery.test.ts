@@ -327,6 +327,39 @@ describe("the ledger's schema and files", () => {
     after.close();
   }, TEST_TIMEOUT_MS);
 
+  test("a version 10 ledger's certificates table is rebuilt without the fingerprint's UNIQUE index, every row and rowid kept", () => {
+    const d = initDepot();
+    const frank = issue(d, "frank");
+    issue(d, "grace");
+    depotOk(["revoke", d.path, frank.serial]);
+    const db = new Database(join(d.path, "ledger.sqlite3"));
+    // The table as versions 1-10 made it: the same columns, the fingerprint UNIQUE.
+    const tableSql = db.query<{ sql: string }, []>("SELECT sql FROM sqlite_master WHERE name = 'certificates'").get()!.sql;
+    db.run(tableSql.replace(/CREATE TABLE "?certificates"?/, "CREATE TABLE old_certificates").replace(/fingerprint(\s+)TEXT NOT NULL/, "fingerprint$1TEXT NOT NULL UNIQUE"));
+    db.run("INSERT INTO old_certificates (rowid, serial, subject, type, key_type, not_before, not_after, fingerprint, pem, status, revoked_at, revocation_reason, template) SELECT rowid, * FROM certificates");
+    db.run("DROP TABLE certificates");
+    db.run("ALTER TABLE old_certificates RENAME TO certificates");
+    db.run("CREATE INDEX certificates_by_date ON certificates (not_before, serial)");
+    db.run("CREATE INDEX certificates_revoked ON certificates (revoked_at, serial) WHERE status = 'revoked'");
+    db.run("PRAGMA user_version = 10");
+    const indexes = (of: Database) => of.query<{ name: string }, []>("SELECT name FROM pragma_index_list('certificates') ORDER BY name").all().map((i) => i.name);
+    expect(indexes(db)).toEqual(["certificates_by_date", "certificates_revoked", "sqlite_autoindex_certificates_1", "sqlite_autoindex_certificates_2"]);
+    const rowsBefore = db.query("SELECT rowid, * FROM certificates ORDER BY rowid").all();
+    db.close();
+    expect(depotOk(["list", d.path, "--revoked"])).toContain(frank.serial);
+    const after = new Database(join(d.path, "ledger.sqlite3"), { readonly: true });
+    expect(after.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
+    // One autoindex left, the serial's key; the table's text no longer says UNIQUE.
+    expect(indexes(after)).toEqual(["certificates_by_date", "certificates_revoked", "sqlite_autoindex_certificates_1"]);
+    expect(after.query<{ sql: string }, []>("SELECT sql FROM sqlite_master WHERE name = 'certificates'").get()!.sql).not.toContain("UNIQUE");
+    expect(after.query("SELECT rowid, * FROM certificates ORDER BY rowid").all()).toEqual(rowsBefore);
+    expect(after.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+    after.close();
+    // The ledger goes on working: a new certificate, the serial still unique, the audit chain whole.
+    issue(d, "heidi");
+    expect(depotOk(["audit", "verify", d.path])).toContain("audit chain intact");
+  }, TEST_TIMEOUT_MS);
+
   test("ledger files are 0600 (0640 in the folder's group when it is set-group-ID), and a 0.1.0 ledger at 0644 is tightened", () => {
     const d = initDepot();
     issue(d, "erin");

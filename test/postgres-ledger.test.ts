@@ -171,6 +171,10 @@ describe("schema migrations", () => {
     expect(results).toEqual(Array.from({ length: 8 }, () => ({ code: 0, out: "0\n", err: "" })));
     expect(await db.query("SELECT version FROM depot_schema")).toEqual([{ version: SCHEMA_VERSION }]);
     expect(await db.query("SELECT value FROM depot_meta WHERE name = 'ca_fingerprint'")).toEqual([{ value: fingerprint }]);
+    // Migration 8: the certificates' only unique index is the serial's key.
+    expect(await db.query("SELECT indexdef FROM pg_indexes WHERE tablename = 'certificates' AND indexdef LIKE 'CREATE UNIQUE%'")).toEqual([
+      { indexdef: "CREATE UNIQUE INDEX certificates_pkey ON public.certificates USING btree (serial)" },
+    ]);
   }, SETUP_TIMEOUT);
 });
 

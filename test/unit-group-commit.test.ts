@@ -66,14 +66,14 @@ test("in a real ledger, a serial taken twice in one group refuses only the secon
   const folder = mkdtempSync(join(tmpdir(), "depot-group-"));
   try {
     const ledger = SqliteLedger.open(join(folder, "ledger.sqlite3"), { create: true, groupReadable: false });
-    const record = (serial: string, fingerprint = `fp-${serial}-${Math.random()}`): CertificateRecord => ({
+    const record = (serial: string, type = "client"): CertificateRecord => ({
       serial,
       subject: `/CN=${serial}`,
-      type: "client",
+      type: type as CertificateRecord["type"],
       keyType: "ec-p256",
       notBefore: new Date(1_700_000_000_000),
       notAfter: new Date(1_800_000_000_000),
-      fingerprint,
+      fingerprint: `fp-${serial}`,
       pem: "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
       status: "valid",
     });
@@ -82,8 +82,8 @@ test("in a real ledger, a serial taken twice in one group refuses only the secon
     expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
     expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(SerialCollisionError);
     expect((await ledger.list()).map((c) => c.serial).sort()).toEqual(["0a", "0b", "0c"]);
-    // Any other constraint also refuses its own row only.
-    const again = await Promise.allSettled([ledger.record(record("0d", "same"), entry("0d")), ledger.record(record("0e", "same"), entry("0e"))]);
+    // Any other constraint (here the type's CHECK) also refuses its own row only.
+    const again = await Promise.allSettled([ledger.record(record("0d"), entry("0d")), ledger.record(record("0e", "bogus"), entry("0e"))]);
     expect(again.map((o) => o.status)).toEqual(["fulfilled", "rejected"]);
     // One audit record per row written, none for the refused one, and the chain verifies.
     expect(await ledger.audit.verify()).toMatchObject({ ok: true, count: 4 });

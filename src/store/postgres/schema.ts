@@ -234,6 +234,14 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    // As in the SQLite ledger (its step 11): no query reads it, the serial's
+    // key already refuses a second copy of a certificate, and each issuance
+    // paid a random index insert for it.
+    description: "certificates: the fingerprint is no longer a UNIQUE index",
+    sql: "ALTER TABLE certificates DROP CONSTRAINT IF EXISTS certificates_fingerprint_key;",
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

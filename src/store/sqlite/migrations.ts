@@ -13,6 +13,9 @@
 import { ACME_SCHEMA } from "./acme-schema.ts";
 import type { Migration } from "../migration.ts";
 
+// Frozen as the table stood at step 11: a later step that adds a column must not change what step 11 copies.
+const COLUMNS_AT_11 = "serial, subject, type, key_type, not_before, not_after, fingerprint, pem, status, revoked_at, revocation_reason, template";
+
 /**
  * A step, and the columns it adds: SQLite's ALTER TABLE has no IF NOT
  * EXISTS, and a step may run again on a ledger that has it (a ledger whose
@@ -171,6 +174,39 @@ CREATE TABLE IF NOT EXISTS acme_spent_nonces (
 ) STRICT, WITHOUT ROWID;
 DROP TABLE IF EXISTS acme_used_nonces;
 DELETE FROM acme_meta WHERE name = 'nonce_secret';`,
+  },
+  {
+    version: 11,
+    // The fingerprint's UNIQUE index was never read (no query looks a
+    // certificate up by fingerprint) and never refused anything the serial's
+    // key would not (two equal fingerprints are one certificate, serial
+    // included), but every issuance paid a random B-tree insert into it:
+    // 30-40 % of recording's CPU with the serial's (docs/performance.md).
+    // SQLite cannot drop a column constraint, so the table is rebuilt, rows
+    // and rowids as they were; on a ledger of a million certificates that is
+    // a one-time wait at the first open.
+    description: "certificates: the fingerprint is no longer a UNIQUE index (rebuilds the table once)",
+    sql: `
+CREATE TABLE certificates_rebuilt (
+  serial            TEXT PRIMARY KEY NOT NULL,
+  subject           TEXT NOT NULL,
+  type              TEXT NOT NULL CHECK (type IN ('client', 'server', 'ca')),
+  key_type          TEXT NOT NULL,
+  not_before        TEXT NOT NULL,
+  not_after         TEXT NOT NULL,
+  fingerprint       TEXT NOT NULL,
+  pem               TEXT NOT NULL,
+  status            TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid', 'revoked')),
+  revoked_at        TEXT,
+  revocation_reason TEXT,
+  template          TEXT
+) STRICT;
+INSERT INTO certificates_rebuilt (rowid, ${COLUMNS_AT_11})
+  SELECT rowid, ${COLUMNS_AT_11} FROM certificates ORDER BY rowid;
+DROP TABLE certificates;
+ALTER TABLE certificates_rebuilt RENAME TO certificates;
+CREATE INDEX certificates_by_date ON certificates (not_before, serial);
+CREATE INDEX certificates_revoked ON certificates (revoked_at, serial) WHERE status = 'revoked';`,
   },
 ];
 
