@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { createDepot } from "../src/ca/create.ts";
 import { Depot } from "../src/ca/depot.ts";
 import { parseDn } from "../src/ca/dn.ts";
-import { SCHEMA_VERSION } from "../src/store/sqlite/migrations.ts";
+import { SCHEMA_VERSION, SLOW_STEP_ROWS } from "../src/store/sqlite/migrations.ts";
 import { WAL_SIZE_LIMIT } from "../src/store/sqlite/ledger.ts";
 import { depot, depotOk, openssl, tempDir } from "./helpers.ts";
 
@@ -327,7 +327,7 @@ describe("the ledger's schema and files", () => {
     after.close();
   }, TEST_TIMEOUT_MS);
 
-  test("a version 10 ledger's certificates table is rebuilt without the fingerprint's UNIQUE index, every row and rowid kept", () => {
+  test("a version 10 ledger's certificates table is rebuilt without the fingerprint's UNIQUE index, every row and rowid kept, announced when large", () => {
     const d = initDepot();
     const frank = issue(d, "frank");
     issue(d, "grace");
@@ -341,18 +341,28 @@ describe("the ledger's schema and files", () => {
     db.run("ALTER TABLE old_certificates RENAME TO certificates");
     db.run("CREATE INDEX certificates_by_date ON certificates (not_before, serial)");
     db.run("CREATE INDEX certificates_revoked ON certificates (revoked_at, serial) WHERE status = 'revoked'");
+    // Past SLOW_STEP_ROWS, so the rebuild is announced.
+    db.run(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${SLOW_STEP_ROWS})
+      INSERT INTO certificates (serial, subject, type, key_type, not_before, not_after, fingerprint, pem)
+      SELECT printf('ff%08x', i), '/CN=filler', 'client', 'ec-p256', '2026-01-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z', printf('fp%08x', i), 'pem' FROM n`);
     db.run("PRAGMA user_version = 10");
     const indexes = (of: Database) => of.query<{ name: string }, []>("SELECT name FROM pragma_index_list('certificates') ORDER BY name").all().map((i) => i.name);
     expect(indexes(db)).toEqual(["certificates_by_date", "certificates_revoked", "sqlite_autoindex_certificates_1", "sqlite_autoindex_certificates_2"]);
-    const rowsBefore = db.query("SELECT rowid, * FROM certificates ORDER BY rowid").all();
+    const rowsOf = (of: Database) => [of.query("SELECT rowid, * FROM certificates WHERE subject != '/CN=filler' ORDER BY rowid").all(), of.query("SELECT count(*) AS n, sum(rowid) AS rowids FROM certificates").get()];
+    const rowsBefore = rowsOf(db);
     db.close();
-    expect(depotOk(["list", d.path, "--revoked"])).toContain(frank.serial);
+    const listed = depot(["list", d.path, "--revoked"]);
+    expect(listed.stdout).toContain(frank.serial);
+    expect({ exitCode: listed.exitCode, stderr: listed.stderr }).toEqual({
+      exitCode: 0,
+      stderr: `depot: updating the ledger ${d.path}/ledger.sqlite3 to schema version 11: copying ${SLOW_STEP_ROWS + 3} rows, once; this may take a minute\n`,
+    });
     const after = new Database(join(d.path, "ledger.sqlite3"), { readonly: true });
     expect(after.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
     // One autoindex left, the serial's key; the table's text no longer says UNIQUE.
     expect(indexes(after)).toEqual(["certificates_by_date", "certificates_revoked", "sqlite_autoindex_certificates_1"]);
     expect(after.query<{ sql: string }, []>("SELECT sql FROM sqlite_master WHERE name = 'certificates'").get()!.sql).not.toContain("UNIQUE");
-    expect(after.query("SELECT rowid, * FROM certificates ORDER BY rowid").all()).toEqual(rowsBefore);
+    expect(rowsOf(after)).toEqual(rowsBefore);
     expect(after.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
     after.close();
     // The ledger goes on working: a new certificate, the serial still unique, the audit chain whole.

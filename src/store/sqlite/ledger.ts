@@ -23,7 +23,7 @@ import { type AuditActor, type AuditEntry, revokeEntry } from "../../ca/audit.ts
 import { SqliteAuditLog } from "./audit.ts";
 import { SqliteTokenStore } from "./tokens.ts";
 import { SqliteAcmeStore } from "./acme-store.ts";
-import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+import { MIGRATIONS, SCHEMA_VERSION, SLOW_STEP_ROWS } from "./migrations.ts";
 import { ledgerError } from "./errors.ts";
 import { retryBusy } from "./busy.ts";
 import { GroupCommit } from "./group-commit.ts";
@@ -442,6 +442,9 @@ function migrate(db: Database, path: string): void {
         db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
         db.run(`UPDATE ${table} SET ${column} = ${fill}`);
       }
+      const rows = step.rowsCopied ? db.query<{ rows: number }, []>(step.rowsCopied).get()!.rows : 0;
+      // Written, not logged: it must reach whoever is waiting, a command's user or a server's log.
+      if (rows > SLOW_STEP_ROWS) process.stderr.write(`depot: updating the ledger ${path} to schema version ${step.version}: copying ${rows} rows, once; this may take a minute\n`);
       if (step.sql) db.run(step.sql);
     }
     db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
