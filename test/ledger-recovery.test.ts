@@ -365,7 +365,7 @@ describe("the ledger's schema and files", () => {
     expect(rowsOf(after)).toEqual(rowsBefore);
     expect(after.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
     after.close();
-    // The ledger goes on working: a new certificate, the serial still unique, the audit chain whole.
+    // The ledger goes on working: a new certificate is recorded and the audit chain verifies.
     issue(d, "heidi");
     expect(depotOk(["audit", "verify", d.path])).toContain("audit chain intact");
   }, TEST_TIMEOUT_MS);
