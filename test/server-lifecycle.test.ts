@@ -9,7 +9,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEPOT_BIN, depot, openssl, pemBlocks, tempDir } from "./helpers.ts";
-import { freePort, request, startServer, waitFor, workerPids, type RunningServer } from "./server-helpers.ts";
+import { freePort, request, startServer, upkeepPid, waitFor, workerPids, type RunningServer } from "./server-helpers.ts";
+import { SERVER_SETTINGS, WORKER_SETTINGS } from "../src/server/runtime-settings.ts";
 
 /** What `help` answers. Update here when commands are added (crl, revoke, sign). */
 const HELP_ANSWER = "crl generate help revoke shutdown sign\n";
@@ -342,6 +343,49 @@ describe("pid file", () => {
   });
 });
 
+/** The variables of a live process's environment that `names` lists. */
+function environOf(pid: number, names: readonly string[]): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const entry of readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
+    const at = entry.indexOf("=");
+    if (names.includes(entry.slice(0, at))) found[entry.slice(0, at)] = entry.slice(at + 1);
+  }
+  return found;
+}
+
+describe("runtime settings", () => {
+  test("the supervisor replaces itself once with the children's runtime settings: same pid, same arguments; a setting the user gave wins everywhere", async () => {
+    const home = tempDir("depot-lifecycle-");
+    const path = newDepot(home);
+    const names = Object.keys(WORKER_SETTINGS);
+    for (const [extra, expected] of [
+      [{}, SERVER_SETTINGS],
+      [{ BUN_GC_TIMER_DISABLE: "0" }, { ...SERVER_SETTINGS, BUN_GC_TIMER_DISABLE: "0" }],
+    ] as const) {
+      const p = port();
+      const pidFile = join(home, `depot-${p}.pid`);
+      const logFile = join(home, `depot-${p}.log`);
+      const args = ["start", path, "--port", String(p), "--pid-file", pidFile, "--log-file", logFile];
+      const server = spawnDepot(args, envFor(home, extra));
+      await waitFor(() => readLog(logFile).includes("| All 2 workers ready\n"), 10_000, () => readLog(logFile));
+      const pid = server.proc.pid;
+      expect(readFileSync(pidFile, "utf8")).toBe(`${pid}\n`);
+      expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(1, -1)).toEqual(args);
+      expect(environOf(pid, names)).toEqual(expected);
+      expect(environOf(upkeepPid(pid)!, names)).toEqual(expected);
+      const workers = workerPids(pid);
+      expect(workers.length).toBe(2);
+      for (const worker of workers) expect(environOf(worker, names)).toEqual({ ...expected, BUN_JSC_useDFGJIT: "false" });
+      // The log is written by the one supervisor, started once.
+      expect(readLog(logFile).split("| Serving the depot at").length - 1).toBe(1);
+      expect(await request(p, "help")).toBe(HELP_ANSWER);
+      server.proc.kill("SIGQUIT");
+      expect(await server.exit(5000)).toBe(0);
+      expect(existsSync(pidFile)).toBe(false);
+    }
+  }, 30_000);
+});
+
 describe("signals", () => {
   test("QUIT via `kill -QUIT $(cat $HOME/.depot.pid)` while 20 generate requests are in flight: all answered, clean exit", async () => {
     const home = tempDir("depot-lifecycle-");
@@ -421,6 +465,8 @@ describe("--daemon, status, stop", () => {
     expect(Number(match![2])).toBe(p);
     expect(alive(pid)).toBe(true);
     expect(readFileSync(pidFile, "utf8")).toBe(`${pid}\n`);
+    // The background copy runs with the runtime settings from its start (runtime-settings.ts).
+    expect(environOf(pid, Object.keys(SERVER_SETTINGS))).toEqual(SERVER_SETTINGS);
     const workers = sorted(workerPids(pid));
     expect(workers.length).toBe(2);
 

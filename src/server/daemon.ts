@@ -13,13 +13,15 @@ import { openLogFile } from "./log.ts";
 import { addressOf } from "./listeners/types.ts";
 import { currentSelfCommand, SERVE_COMMAND } from "./self.ts";
 import { READY_FD_ENV } from "./starter.ts";
+import { SERVER_SETTINGS } from "./runtime-settings.ts";
 
 /** Starts the background server; resolves with 0 once it is ready, or throws its reason. */
 export async function startDaemon(options: ServerOptions, logFile: string | undefined): Promise<number> {
   const output = logFile ? openLogFile(logFile) : "ignore";
   const child = Bun.spawn([...currentSelfCommand(), SERVE_COMMAND], {
     stdio: ["pipe", output, output, "pipe"],
-    env: { ...process.env, [READY_FD_ENV]: "3" },
+    // The supervisor's runtime settings (runtime-settings.ts); the user's own win.
+    env: { ...SERVER_SETTINGS, ...process.env, [READY_FD_ENV]: "3" },
     detached: true,
   });
   child.stdin.write(`${JSON.stringify(options)}\n`);

@@ -1,0 +1,46 @@
+/**
+ * @module
+ * Bun and JavaScriptCore settings for a server's processes, which the
+ * runtime reads only from the environment at start-up. Each was measured
+ * (docs/performance.md, "ACME under lego" and "What an idle server costs"):
+ *
+ * - The baseline JIT waits for 20000 warm-up executions instead of 500: code
+ *   that runs a few times per request stays in the interpreter rather than
+ *   being compiled (2.5-3 MB less per child, ~0.5 ms less CPU per ACME order).
+ * - Bun's own GC timer is off (JavaScriptCore still paces its collections by
+ *   allocation, and a worker collects after each burst, idle-trim.ts): its
+ *   per-wakeup heap checks cost an idle server 3 of its 10.7 ms of CPU a
+ *   second, and ~0.5 ms per ACME order.
+ * - mimalloc sweeps a thread's free "holes" back to the system (madvise,
+ *   then page faults when they are used again) at most every 5 s instead of
+ *   every 100 ms: its scavenger thread did that each time the event loop
+ *   went idle, between a lego order's requests too (~0.6 ms an order; a
+ *   server keeps ~1.5 MB more anonymous memory, all processes together).
+ * - Workers only: JavaScriptCore's optimizing tiers (DFG, and FTL above it)
+ *   are off. A worker's time goes to native code (signatures, SQLite,
+ *   sockets), and the optimized code and its compiler's memory grew each
+ *   worker by 4-7 MB under load for no gain in speed.
+ *
+ * A setting already in the environment wins: whoever starts the server can
+ * try another value without a new build.
+ */
+
+/** What every process of a server runs with: the supervisor, the workers, the upkeep process. */
+export const SERVER_SETTINGS: Readonly<Record<string, string>> = {
+  BUN_JSC_thresholdForJITAfterWarmUp: "20000",
+  BUN_GC_TIMER_DISABLE: "1",
+  MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "5000",
+};
+
+/** A worker's settings: the server's, and no optimizing JIT. */
+export const WORKER_SETTINGS: Readonly<Record<string, string>> = { BUN_JSC_useDFGJIT: "false", ...SERVER_SETTINGS };
+
+/** `env` with every setting it lacks added, or undefined when it lacks none. */
+export function withSettings(env: Record<string, string | undefined>, settings: Readonly<Record<string, string>>): Record<string, string> | undefined {
+  const missing = Object.keys(settings).filter((name) => env[name] === undefined);
+  if (missing.length === 0) return undefined;
+  const complete: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) complete[name] = value;
+  for (const name of missing) complete[name] = settings[name]!;
+  return complete;
+}
