@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { busyBackoffMs } from "../src/store/sqlite/busy.ts";
 import { GroupCommit } from "../src/store/sqlite/group-commit.ts";
-import { SqliteLedger } from "../src/store/sqlite/ledger.ts";
+import { PAGE_COPY_AFTER_GROWTH, PAGE_COPY_EVERY_MS, SqliteLedger } from "../src/store/sqlite/ledger.ts";
 import { SerialCollisionError, type CertificateRecord } from "../src/ca/ledger.ts";
 
 const busy = () => Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
@@ -165,4 +165,41 @@ test("while another holds the lock for 60 ms the group waits on timers after its
   expect(attempts - attemptsLate).toBeGreaterThan(2); // the first 2 ms retried on every turn
   expect(attemptsLate).toBeGreaterThan(5);
   expect(attemptsLate).toBeLessThan(60); // 55 ms in waits of 1-4 ms; every turn made thousands
+});
+
+test("checkpoint() copies the WAL into the ledger file at most every PAGE_COPY_EVERY_MS while the WAL grows slowly, at once when it grew by PAGE_COPY_AFTER_GROWTH", async () => {
+  const folder = mkdtempSync(join(tmpdir(), "depot-page-copy-"));
+  try {
+    const fileSize = () => statSync(join(folder, "ledger.sqlite3")).size;
+    const walSize = () => statSync(join(folder, "ledger.sqlite3-wal")).size;
+    const ledger = SqliteLedger.open(join(folder, "ledger.sqlite3"), { create: true, groupReadable: false, walCheckpoints: "elsewhere" });
+    let n = 0;
+    const record = (count: number, pem = "x".repeat(900)) =>
+      Promise.all(
+        Array.from({ length: count }, () => {
+          const serial = `c${(n++).toString(16).padStart(6, "0")}`;
+          return ledger.record({ serial, subject: `/CN=${serial}`, type: "client", keyType: "ec-p256", notBefore: new Date(), notAfter: new Date(Date.now() + 1e10), fingerprint: serial, pem, status: "valid" });
+        }),
+      );
+    await record(50);
+    const t0 = 1_000_000;
+    await ledger.checkpoint(undefined, t0); // the first call copies
+    const copied = fileSize();
+    await record(50);
+    await ledger.checkpoint(undefined, t0 + PAGE_COPY_EVERY_MS - 1);
+    expect(fileSize()).toBe(copied); // only the WAL was synced
+    expect((await ledger.list()).length).toBe(100);
+    await ledger.checkpoint(undefined, t0 + PAGE_COPY_EVERY_MS);
+    const copiedAgain = fileSize();
+    expect(copiedAgain).toBeGreaterThan(copied);
+    // A burst: past PAGE_COPY_AFTER_GROWTH of new WAL, the next call copies however soon it comes.
+    const before = walSize();
+    while (walSize() - before < PAGE_COPY_AFTER_GROWTH) await record(20, "y".repeat(20_000));
+    await ledger.checkpoint(undefined, t0 + PAGE_COPY_EVERY_MS + 1);
+    expect(fileSize()).toBeGreaterThan(copiedAgain + PAGE_COPY_AFTER_GROWTH / 2);
+    expect((await ledger.list()).length).toBe(n);
+    ledger.close();
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
 });

@@ -4,7 +4,7 @@
  * shared by every process that opens the depot.
  */
 import { Database, SQLiteError, type Statement } from "bun:sqlite";
-import { chmodSync, chownSync, closeSync, existsSync, openSync, statSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, fdatasyncSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DepotError } from "../../errors.ts";
 import type { CrlEntry } from "../../ca/crl.ts";
@@ -58,6 +58,20 @@ export const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
 export const WAL_TRUNCATE_SIZE = 128 * 1024 * 1024;
 
 /**
+ * How often checkpoint() copies the WAL's pages into the ledger file while
+ * the WAL grows slowly; in between it only syncs the WAL, which is what
+ * makes the commits so far durable (synchronous = NORMAL syncs nothing at
+ * a commit). A copy costs the checkpointing process its page writes and
+ * a second fsync, and each copy lets the next writer start the WAL over
+ * (an fsync in a worker): under ACME orders one after another, copying
+ * every 400 ms cost ~0.4 ms of server CPU an order (docs/performance.md).
+ */
+export const PAGE_COPY_EVERY_MS = 4000;
+
+/** ... and sooner once the WAL file grew by this much since the last copy: a busy ledger is copied at every call, as before. */
+export const PAGE_COPY_AFTER_GROWTH = 4 * 1024 * 1024;
+
+/**
  * SQLite's own checkpoint in a process that leaves it to another, in pages:
  * only if that process stops doing it. Run inside a commit, its fsyncs held
  * a worker's event loop 15-80 ms at a time on a disk (the line protocol's
@@ -96,6 +110,10 @@ export class SqliteLedger implements Ledger {
   private readonly readVersion: Statement<{ version: number }, []>;
   /** Certificates being recorded: each with its audit record, a group at a time in one IMMEDIATE transaction. */
   private readonly recording: GroupCommit<Recording>;
+
+  /** When checkpoint() last copied the WAL into the ledger file (performance.now()), and how long the WAL file was then. */
+  private copiedAt = Number.NEGATIVE_INFINITY;
+  private walSizeAtCopy = 0;
 
   private constructor(
     private readonly db: Database,
@@ -355,13 +373,25 @@ export class SqliteLedger implements Ledger {
   }
 
   /**
-   * Copies the WAL's committed pages into the ledger file (PASSIVE: it waits
-   * for no reader or writer), so that the processes that answer clients,
-   * opened with `walCheckpoints: "elsewhere"`, need not.
+   * Makes every commit so far durable, for the processes that answer
+   * clients, opened with `walCheckpoints: "elsewhere"`: copies the WAL's
+   * committed pages into the ledger file (PASSIVE: it waits for no reader
+   * or writer; SQLite syncs the WAL before and the file after) when
+   * PAGE_COPY_EVERY_MS have passed since the last copy, the WAL file grew
+   * by PAGE_COPY_AFTER_GROWTH or is past `truncateAbove`; otherwise it
+   * syncs the WAL file alone, as SQLite would before a copy.
    */
-  async checkpoint(truncateAbove = WAL_TRUNCATE_SIZE): Promise<void> {
+  async checkpoint(truncateAbove = WAL_TRUNCATE_SIZE, now = performance.now()): Promise<void> {
+    const wal = `${this.path}-wal`;
+    const walSize = sizeOf(wal);
+    if (now - this.copiedAt < PAGE_COPY_EVERY_MS && walSize - this.walSizeAtCopy < PAGE_COPY_AFTER_GROWTH && walSize <= truncateAbove) {
+      syncFile(wal);
+      return;
+    }
     this.read(() => this.db.run("PRAGMA wal_checkpoint(PASSIVE)"));
-    if (sizeOf(`${this.path}-wal`) <= truncateAbove) return;
+    this.copiedAt = now;
+    this.walSizeAtCopy = walSize;
+    if (walSize <= truncateAbove) return;
     // Waits up to a second for the readers of older pages (this process's
     // own thread, not a worker's); busy again, it is tried at the next turn.
     this.db.run("PRAGMA busy_timeout = 1000");
@@ -370,6 +400,7 @@ export class SqliteLedger implements Ledger {
     } finally {
       this.db.run("PRAGMA busy_timeout = 0");
     }
+    this.walSizeAtCopy = sizeOf(wal);
   }
 
   /**
@@ -482,6 +513,21 @@ function toRow(c: CertificateRecord): Row {
 }
 
 /** A file's size, 0 when it is not there. */
+/** fdatasync of a file, if it exists (a WAL appears with the first write). */
+function syncFile(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return;
+  }
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function sizeOf(file: string): number {
   try {
     return statSync(file).size;
