@@ -16,13 +16,22 @@
  *   every 100 ms: its scavenger thread did that each time the event loop
  *   went idle, between a lego order's requests too (~0.6 ms an order; a
  *   server keeps ~1.5 MB more anonymous memory, all processes together).
+ * - JavaScriptCore's "warm-up" helper thread (JSCWarmUp) is off. It keeps a
+ *   supply of GC blocks whose pages it has already touched, refilled after
+ *   each burst of allocation, so that the page faults land on it rather
+ *   than on the event loop. Here both its wake-ups and its faults cost more
+ *   than the faults it spares: bench/cfssl.ts's ratio went 1.20 -> 1.28
+ *   (medians of nine runs each, alternating; CPU per certificate ~0.38 ->
+ *   ~0.34 ms), PSS ~2-4 MB lower; ACME orders did not change.
  * - Workers only: JavaScriptCore's optimizing tiers (DFG, and FTL above it)
  *   are off. A worker's time goes to native code (signatures, SQLite,
  *   sockets), and the optimized code and its compiler's memory grew each
  *   worker by 4-7 MB under load for no gain in speed.
  *
  * A setting already in the environment wins: whoever starts the server can
- * try another value without a new build.
+ * try another value without a new build. JavaScriptCore's options change
+ * between Bun releases, and Bun refuses to start with one it does not know:
+ * a Bun upgrade that drops one fails every server test at once.
  */
 
 /** What every process of a server runs with: the supervisor, the workers, the upkeep process. */
@@ -30,6 +39,7 @@ export const SERVER_SETTINGS: Readonly<Record<string, string>> = {
   BUN_JSC_thresholdForJITAfterWarmUp: "20000",
   BUN_GC_TIMER_DISABLE: "1",
   MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "5000",
+  BUN_JSC_useWarmUpMarkedBlocks: "false",
 };
 
 /** A worker's settings: the server's, and no optimizing JIT. */
