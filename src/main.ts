@@ -3,6 +3,8 @@ import { SERVER_SETTINGS, withSettings } from "./server/runtime-settings.ts";
 import { currentSelfCommand, SERVE_COMMAND, UPKEEP_COMMAND, WORKER_COMMAND } from "./server/self.ts";
 
 const argv = process.argv.slice(2);
+/** Set for the process that runWithServerSettings() starts, and taken out of its environment at once. */
+const SETTINGS_APPLIED = "DEPOT_RUNTIME_SETTINGS_APPLIED";
 if (isSupervisor(argv) && argv[0] !== SERVE_COMMAND && !argv.includes("--daemon")) runWithServerSettings(argv);
 // @peculiar/x509 needs reflect-metadata loaded before its own module code
 // runs: load it before any chunk that may import x509. The supervisor (a
@@ -40,11 +42,16 @@ if (argv[0] === WORKER_COMMAND) {
  * execve would close.
  */
 function runWithServerSettings(args: string[]): void {
+  // Once only, even under a runtime that took its settings out of the environment it hands on.
+  if (process.env[SETTINGS_APPLIED] !== undefined) {
+    delete process.env[SETTINGS_APPLIED];
+    return;
+  }
   const env = withSettings(process.env, SERVER_SETTINGS);
   if (!env) return;
   try {
     const [program, ...before] = currentSelfCommand();
-    process.execve!(program!, [program!, ...before, ...args], env);
+    process.execve!(program!, [program!, ...before, ...args], { ...env, [SETTINGS_APPLIED]: "1" });
   } catch {
     // A runtime without execve: the server runs as before, only dearer when idle.
   }

@@ -376,6 +376,8 @@ describe("runtime settings", () => {
       const workers = workerPids(pid);
       expect(workers.length).toBe(2);
       for (const worker of workers) expect(environOf(worker, names)).toEqual({ ...expected, BUN_JSC_useDFGJIT: "false" });
+      // The mark that stops a second re-exec stays with the supervisor: its children are not told they were re-executed.
+      for (const child of [...workers, upkeepPid(pid)!]) expect(environOf(child, ["DEPOT_RUNTIME_SETTINGS_APPLIED"])).toEqual({});
       // The log is written by the one supervisor, started once.
       expect(readLog(logFile).split("| Serving the depot at").length - 1).toBe(1);
       expect(await request(p, "help")).toBe(HELP_ANSWER);
