@@ -177,7 +177,7 @@ export interface Ledger {
   count(): Promise<number>;
   /** Whether it holds no record at all (a ledger always holds the CA's once made): cheaper than count. */
   isEmpty(): Promise<boolean>;
-  /** Checkpoints a write-ahead log, for a ledger that has one (SQLite) and whose servers leave it to one process (`walCheckpoints: "elsewhere"`). */
+  /** Makes a write-ahead log's commits durable and checkpoints it when due, for a ledger that has one (SQLite) and whose servers leave it to one process (`walCheckpoints: "elsewhere"`). */
   checkpoint?(): Promise<void>;
   close(): void;
 }
