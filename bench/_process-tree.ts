@@ -94,3 +94,36 @@ export function readTree(root: number): ProcessReading[] {
   }
   return readings;
 }
+
+/** Nanoseconds of CPU so far by "role thread-name", each thread apart (`pid/tid`), over the server's processes: exact, from schedstat. */
+export type ThreadTimes = Map<string, Map<string, number>>;
+
+export function threadTimes(root: number): ThreadTimes {
+  const byThread: ThreadTimes = new Map();
+  for (const pid of treePids(root)) {
+    const role = pid === root ? "supervisor" : roleOf(pid);
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const task = `/proc/${pid}/task/${tid}`;
+        const key = `${role} ${readFileSync(`${task}/comm`, "utf8").trim()}`;
+        const threads = byThread.get(key) ?? new Map<string, number>();
+        threads.set(`${pid}/${tid}`, Number(readFileSync(`${task}/schedstat`, "utf8").split(" ")[0]));
+        byThread.set(key, threads);
+      }
+    } catch {
+      // A process or thread gone meanwhile is left out.
+    }
+  }
+  return byThread;
+}
+
+/** Milliseconds of CPU spent between two readings, by "role thread-name"; a thread that started meanwhile counts from 0. */
+export function threadMsBetween(before: ThreadTimes, after: ThreadTimes): Map<string, number> {
+  const ms = new Map<string, number>();
+  for (const [key, threads] of after) {
+    let nanoseconds = 0;
+    for (const [id, total] of threads) nanoseconds += total - (before.get(key)?.get(id) ?? 0);
+    ms.set(key, nanoseconds / 1e6);
+  }
+  return ms;
+}

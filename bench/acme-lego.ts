@@ -2,7 +2,7 @@
  * @module depot's ACME server under lego, A/B between builds in one run:
  *
  *   bun bench/acme-lego.ts [--depot A] [--depot B] [--orders 24] [--rounds 3] [--loops 1]
- *                          [--server-env N:NAME=VALUE]
+ *                          [--server-env N:NAME=VALUE] [--threads]
  *
  * The loop of bench/stepca.ts (lego 4.9 `run`, http-01, a process per order,
  * an account per loop registered by the warm-up) against each build's
@@ -14,7 +14,9 @@
  * process: lego's pattern (a TLS handshake per process, an account look-up,
  * POST-as-GET polls) costs more than depot's own client's, and step-ca is
  * out of the way here. Every certificate is checked. Needs 127.0.0.1:80
- * free (the webroot lego writes into).
+ * free (the webroot lego writes into). `--threads` also prints each
+ * round's CPU by role and thread name (schedstat, as bench/idle.ts does):
+ * the workers' main threads apart from the runtime's helper threads.
  *
  * `--server-env N:NAME=VALUE` starts side N (0 for the first --depot) with
  * that setting, so one binary can be its own control: each side is printed
@@ -25,7 +27,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort } from "./_ports.ts";
-import { cpuSecondsOf, cpuSplitOf, readTree, roleOf, treePids } from "./_process-tree.ts";
+import { cpuSecondsOf, cpuSplitOf, readTree, roleOf, threadMsBetween, threadTimes, treePids } from "./_process-tree.ts";
 import { median } from "./_stats.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
 import { startDefaultServer, type DefaultServer } from "./_default-server.ts";
@@ -40,6 +42,7 @@ const { values: flags } = parseArgs({
     orders: { type: "string", default: "24" },
     rounds: { type: "string", default: "3" },
     loops: { type: "string", default: "1" },
+    threads: { type: "boolean", default: false },
   },
 });
 const binaries = (flags.depot ?? [join(ROOT, "dist", "depot")]).map((path) => resolve(path));
@@ -100,12 +103,16 @@ interface Reading {
   totalMs: number;
   kernelMs: number;
   byRole: Record<string, number>;
+  /** With --threads: ms of CPU an order by "role thread-name". */
+  byThread?: Map<string, number>;
   wall: number;
 }
 async function load(side: Side, count: number, prefix: string): Promise<Reading> {
+  const threadsBefore = flags.threads ? threadTimes(side.server.process.pid) : undefined;
   const before = cpuByRole(side.server.process.pid);
   const run = await legoLoops(side.target, work, webroot, count, loops, prefix);
   const after = cpuByRole(side.server.process.pid);
+  const threadMs = threadsBefore ? threadMsBetween(threadsBefore, threadTimes(side.server.process.pid)) : undefined;
   const rootPem = readFileSync(side.target.rootFile, "utf8");
   const problems = [...run.failures, ...run.issued.map(({ name, file }) => checkLegoCertificate(file, name, rootPem))].filter((p): p is string => p !== undefined);
   const good = run.issued.length - (problems.length - run.failures.length);
@@ -119,7 +126,8 @@ async function load(side: Side, count: number, prefix: string): Promise<Reading>
     totalMs += ms;
     kernelMs += (now.system - was.system) * 1000;
   }
-  return { good, bad: problems, totalMs: totalMs / Math.max(good, 1), kernelMs: kernelMs / Math.max(good, 1), byRole, wall: run.wallSeconds };
+  const byThread = threadMs && new Map([...threadMs].map(([key, ms]) => [key, ms / Math.max(good, 1)]));
+  return { good, bad: problems, totalMs: totalMs / Math.max(good, 1), kernelMs: kernelMs / Math.max(good, 1), byRole, ...(byThread ? { byThread } : {}), wall: run.wallSeconds };
 }
 
 try {
@@ -141,6 +149,10 @@ try {
       const tree = readTree(sides[i]!.server.process.pid);
       anonMb[i]!.push(tree.reduce((sum, p) => sum + p.pssAnonMb, 0));
       console.log(`  PSS ${tree.reduce((sum, p) => sum + p.pssMb, 0).toFixed(1)} MB: ${tree.map((p) => `${p.role} ${p.pssMb.toFixed(1)} (anon ${p.pssAnonMb.toFixed(1)})`).join(", ")}`);
+      if (reading.byThread) {
+        const shown = [...reading.byThread].filter(([, ms]) => ms >= 0.005).sort(([a], [b]) => a.localeCompare(b));
+        console.log(`  by thread, ms/order: ${shown.map(([key, ms]) => `${key} ${ms.toFixed(2)}`).join(", ")}`);
+      }
       if (reading.bad.length) console.log(`  ${reading.bad.slice(0, 3).join("\n  ")}`);
     }
   }

@@ -9,12 +9,11 @@
  * CPU a second by role and thread name. Builds A and B alternate round by
  * round, the first round in the order given, the next reversed.
  */
-import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startDefaultServer } from "./_default-server.ts";
 import { freePort } from "./_ports.ts";
-import { roleOf, treePids } from "./_process-tree.ts";
+import { threadMsBetween, threadTimes } from "./_process-tree.ts";
 import { median } from "./_stats.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
 
@@ -31,26 +30,6 @@ const binaries = (flags.depot ?? [join(ROOT, "dist", "depot")]).map((path) => re
 const seconds = Number(flags.seconds);
 const rounds = Number(flags.rounds);
 
-/** Nanoseconds of CPU by "role thread-name", summed over the server's processes and threads. */
-function threadTimes(root: number): Map<string, Map<string, number>> {
-  const byThread = new Map<string, Map<string, number>>();
-  for (const pid of treePids(root)) {
-    const role = pid === root ? "supervisor" : roleOf(pid);
-    try {
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
-        const task = `/proc/${pid}/task/${tid}`;
-        const key = `${role} ${readFileSync(`${task}/comm`, "utf8").trim()}`;
-        const threads = byThread.get(key) ?? new Map<string, number>();
-        threads.set(`${pid}/${tid}`, Number(readFileSync(`${task}/schedstat`, "utf8").split(" ")[0]));
-        byThread.set(key, threads);
-      }
-    } catch {
-      // A process or thread gone meanwhile is left out.
-    }
-  }
-  return byThread;
-}
-
 async function measure(binary: string): Promise<Map<string, number>> {
   const work = await benchWorkFolder("depot-idle-");
   const server = await startDefaultServer(binary, work, ["--https-port", String(freePort()), "--acme"]);
@@ -59,14 +38,7 @@ async function measure(binary: string): Promise<Map<string, number>> {
     const before = threadTimes(server.process.pid);
     await Bun.sleep(seconds * 1000);
     const after = threadTimes(server.process.pid);
-    const msPerSecond = new Map<string, number>();
-    for (const [key, threads] of after) {
-      let nanoseconds = 0;
-      // A thread that started meanwhile counts from 0.
-      for (const [id, total] of threads) nanoseconds += total - (before.get(key)?.get(id) ?? 0);
-      msPerSecond.set(key, nanoseconds / 1e6 / seconds);
-    }
-    return msPerSecond;
+    return new Map([...threadMsBetween(before, after)].map(([key, ms]) => [key, ms / seconds]));
   } finally {
     server.process.kill("SIGQUIT");
     await server.process.exited;
