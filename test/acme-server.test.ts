@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { csrFor, TestAcmeClient } from "./acme-clients/client.ts";
 import { type ChallTestSrv, runAsync, startChallTestSrv, startHttp01Responder } from "./acme-clients/harness.ts";
@@ -83,6 +83,35 @@ test("a worker SIGKILLed while validating an order: the client still completes i
   expect(leaf.subjectAltName).toBe("DNS:crash.server.test");
   const list = depot(["list", server.depotPath]);
   expect(list.stdout).toContain(leaf.serialNumber.replace(/^(00)+(?=..)/, ""));
+}, 60_000);
+
+test("the workers share one nonce book: each nonce is spent once by whichever worker sees it, the book outlives its workers, and the ledger keeps no nonce", async () => {
+  const caPem = readFileSync(caFile(), "utf8");
+  const client = await TestAcmeClient.connect(directory(), caPem);
+  client.freshConnections = true;
+  expect((await client.register()).status).toBe(201);
+  // Each worker holds it as its descriptor 3: a file of the supervisor's, unlinked as soon as it was made.
+  const supervisorPid = server.process.pid;
+  for (const pid of workerPids(supervisorPid)) expect(readlinkSync(`/proc/${pid}/fd/3`)).toMatch(new RegExp(`/\\.nonce-book-${supervisorPid}-[0-9a-f]{12} \\(deleted\\)$`));
+  for (let i = 0; i < 8; i++) {
+    const nonce = await client.freshNonce();
+    expect((await client.post(client.kid!, undefined, { nonce })).status).toBe(200);
+    expect((await client.post(client.kid!, undefined, { nonce })).body.type).toBe("urn:ietf:params:acme:error:badNonce");
+  }
+  // Both workers die; their replacements get the supervisor's book, and a nonce handed out before is still good once.
+  const handedOut = await client.freshNonce();
+  const spentBefore = await client.freshNonce();
+  expect((await client.post(client.kid!, undefined, { nonce: spentBefore })).status).toBe(200);
+  const killed = workerPids(supervisorPid);
+  for (const pid of killed) process.kill(pid, "SIGKILL");
+  await waitFor(() => workerPids(supervisorPid).filter((pid) => !killed.includes(pid)).length === 2, 15_000, "two new workers");
+  await waitFor(async () => (await fetch(directory(), { tls: { ca: caPem }, keepalive: false } as RequestInit).catch(() => undefined))?.status === 200, 10_000, "the new workers answer");
+  expect((await client.post(client.kid!, undefined, { nonce: handedOut })).status).toBe(200);
+  expect((await client.post(client.kid!, undefined, { nonce: handedOut })).body.type).toBe("urn:ietf:params:acme:error:badNonce");
+  expect((await client.post(client.kid!, undefined, { nonce: spentBefore })).body.type).toBe("urn:ietf:params:acme:error:badNonce");
+  const ledger = new Database(join(server.depotPath, "ledger.sqlite3"), { readonly: true });
+  expect(ledger.query("SELECT count(*) AS n FROM acme_spent_nonces").get()).toEqual({ n: 0 });
+  ledger.close();
 }, 60_000);
 
 test("lego gets a certificate from the server's /acme/ over http-01; openssl verifies it", async () => {

@@ -10,6 +10,7 @@ import { depotIssuer } from "./issuer.ts";
 import type { AcmeSettings } from "./options.ts";
 import { type AcmeServer, createAcmeServer } from "./server.ts";
 import type { AcmeStore } from "../ca/acme-store.ts";
+import type { NonceBook } from "./nonce-book.ts";
 
 export const ACME_BASE_PATH = "/acme";
 
@@ -18,10 +19,12 @@ export function acmeStoreFor(depot: Depot): AcmeStore {
   return depot.ledger.acme;
 }
 
-export function acmeForDepot(depot: Depot, settings: AcmeSettings, apiUrl = settings.apiUrl): AcmeServer & { close(): void } {
+/** `nonceBook`: the server's own (shared-nonce-book.ts); without one the ledger keeps the spent nonces. */
+export function acmeForDepot(depot: Depot, settings: AcmeSettings, apiUrl = settings.apiUrl, nonceBook?: NonceBook): AcmeServer & { close(): void } {
   const store = acmeStoreFor(depot);
   const server = createAcmeServer({
     store,
+    ...(nonceBook ? { nonceBook } : {}),
     issuer: depotIssuer(depot, { publishCrl: false, ...(settings.template ? { template: settings.template } : {}) }),
     basePath: ACME_BASE_PATH,
     ...(apiUrl ? { apiUrl } : {}),

@@ -1,30 +1,30 @@
 /**
- * @module Replay nonces (RFC 8555 6.5). A nonce is its issue time, 8 random
- * bytes and a MAC under a secret kept in the ledger, so any worker (and a
- * restarted server) recognises another's nonces without a write per nonce
- * handed out; only a nonce *used* is written, once, with a unique key, so a
+ * @module Replay nonces (RFC 8555 6.5). A nonce is its issue time, 8 bytes
+ * from the book (`nonce-book.ts`) and a MAC under the book's secret, so any
+ * worker sharing the book recognises another's nonces without a write per
+ * nonce handed out; only a nonce *used* is marked, once, in the book, so a
  * replay is refused by whichever worker sees it.
  */
 
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import type { AcmeStore } from "../ca/acme-store.ts";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { NonceBook } from "./nonce-book.ts";
 
 /** How long a nonce stays usable: long enough for a slow client, short enough to keep the used-nonce table small. */
 export const NONCE_LIFETIME_MS = 60 * 60_000;
 
 export class Nonces {
-  /** The store's secret, kept here once read: it never changes (both stores keep theirs for the process's life), and every answer needs it. */
+  /** The book's secret, kept here once read: it never changes for the process's life, and every answer needs it. */
   private secret?: Uint8Array;
 
   constructor(
-    private readonly store: AcmeStore,
+    private readonly book: NonceBook,
     private readonly now: () => number = Date.now,
   ) {}
 
   async issue(): Promise<string> {
     const body = Buffer.alloc(16);
     body.writeBigUInt64BE(BigInt(this.now()), 0);
-    randomBytes(8).copy(body, 8);
+    this.book.mint(body.subarray(8));
     const mac = createHmac("sha256", this.secret ?? (await this.readSecret())).update(body).digest().subarray(0, 16);
     return Buffer.concat([body, mac]).toString("base64url");
   }
@@ -39,11 +39,11 @@ export class Nonces {
     const now = this.now();
     const issuedAt = Number(body.readBigUInt64BE(0));
     if (issuedAt > now + 60_000 || now - issuedAt > NONCE_LIFETIME_MS) return false;
-    // Past this a nonce is refused by its age above, so the store need not remember it.
-    return this.store.useNonce(nonce, { issuedAt, now, forgetBefore: now - NONCE_LIFETIME_MS - 60_000 });
+    // Past this a nonce is refused by its age above, so the book need not remember it.
+    return this.book.spend(nonce, body, { issuedAt, now, forgetBefore: now - NONCE_LIFETIME_MS - 60_000 });
   }
 
   private async readSecret(): Promise<Uint8Array> {
-    return (this.secret = await this.store.nonceSecret());
+    return (this.secret = await this.book.secret());
   }
 }

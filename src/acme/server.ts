@@ -11,6 +11,7 @@ import { certificateResource, finalize, renewalInfo, revokeCert } from "./certif
 import { type Answer, type RequestContext, type Settings, type Shared, Urls } from "./context.ts";
 import type { AcmeIssuer } from "./issuer.ts";
 import { type SignedRequest, verifySignedRequest } from "./jws.ts";
+import { LedgerNonceBook, type NonceBook } from "./nonce-book.ts";
 import { Nonces } from "./nonces.ts";
 import { authorizationResource, challengeResource, newOrder, orderResource, ordersList } from "./orders.ts";
 import { NamePolicy } from "./policy.ts";
@@ -29,6 +30,8 @@ const MAX_BODY_BYTES = 64 * 1024;
 export interface AcmeServerOptions {
   store: AcmeStore;
   issuer: AcmeIssuer;
+  /** Where spent nonces are kept (nonce-book.ts); by default in the store. */
+  nonceBook?: NonceBook;
   /** Where the server is mounted (default /acme). */
   basePath?: string;
   /** The HTTPS base URL as clients reach it (`--api-url`); else each request's own origin. */
@@ -86,7 +89,7 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
   const shared: Shared = {
     store: options.store,
     issuer: options.issuer,
-    nonces: new Nonces(options.store, now),
+    nonces: new Nonces(options.nonceBook ?? new LedgerNonceBook(options.store), now),
     policy: new NamePolicy(options.allow ?? []),
     queue,
     validate: options.validate ?? ((type: ChallengeType, identifier: Identifier, token: string, thumbprint: string) => validators.validate(type, identifier, token, thumbprint)),

@@ -32,3 +32,8 @@ export function redactedUrl(url: string): string {
     return "(unreadable URL)";
   }
 }
+
+/** Whether depot.cnf's `ledger` names PostgreSQL. */
+export function isPostgresUrl(ledger: string | undefined): boolean {
+  return ledger !== undefined && /^postgres(ql)?:\/\//i.test(ledger);
+}

@@ -24,8 +24,15 @@ export interface ChildEvents {
   exited(code: number | null, signal: string | null): void;
 }
 
-/** Starts a child; throws when the system will not (EAGAIN, ENOMEM). */
-export type SpawnChild = (role: ChildRole, env: Record<string, string>, events: ChildEvents) => Child;
+/**
+ * Starts a child; throws when the system will not (EAGAIN, ENOMEM).
+ * `sharedFd`, an open descriptor of the supervisor's, becomes the child's
+ * descriptor `SHARED_FD` (the workers' ACME nonce book).
+ */
+export type SpawnChild = (role: ChildRole, env: Record<string, string>, events: ChildEvents, sharedFd?: number) => Child;
+
+/** Where a child finds the descriptor the supervisor shares with it: the first after stdin, stdout and stderr. */
+export const SHARED_FD = 3;
 
 /** The runtime settings of each kind of child (runtime-settings.ts); a setting in the supervisor's environment wins. */
 const RUNTIME_SETTINGS: Record<ChildRole, Readonly<Record<string, string>>> = { worker: WORKER_SETTINGS, upkeep: SERVER_SETTINGS };
@@ -34,16 +41,14 @@ const RUNTIME_SETTINGS: Record<ChildRole, Readonly<Record<string, string>>> = { 
  * The executable itself with a hidden command. stdin is the lifeline (the
  * child stops when it ends); stdout carries JSON lines (`messages.ts`).
  */
-export const spawnChild: SpawnChild = (role, env, events) => {
-  const child: Subprocess<"pipe", "pipe", "inherit"> = Bun.spawn([...currentSelfCommand(), role === "worker" ? WORKER_COMMAND : UPKEEP_COMMAND], {
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "inherit",
+export const spawnChild: SpawnChild = (role, env, events, sharedFd) => {
+  const child = Bun.spawn([...currentSelfCommand(), role === "worker" ? WORKER_COMMAND : UPKEEP_COMMAND], {
+    stdio: ["pipe", "pipe", "inherit", ...(sharedFd !== undefined ? [sharedFd] : [])],
     env: { ...RUNTIME_SETTINGS[role], ...process.env, ...env },
     // Its own session: a Ctrl-C at the terminal reaches the supervisor,
     // which decides what the children do.
     detached: true,
-  });
+  }) as Subprocess<"pipe", "pipe", "inherit">;
   readMessages(child.stdout, events);
   child.exited.then(() => events.exited(child.exitCode, child.signalCode === null ? null : String(child.signalCode)));
   return {

@@ -20,6 +20,11 @@ import { inspectPidFile } from "./pidfile.ts";
 import { READY_FD_ENV, tellStarter } from "./starter.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { ServerOptions } from "./options.ts";
+import { SHARED_FD } from "./child.ts";
+import { createNonceBookFile } from "../acme/shared-nonce-book.ts";
+import { readDepotConfig } from "../ca/depot-checks.ts";
+import { depotLayout } from "../ca/layout.ts";
+import { isPostgresUrl } from "../ca/ledger-url.ts";
 
 export type { ServerOptions } from "./options.ts";
 
@@ -86,6 +91,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
       ...(options.scepTemplate ? [{ flag: "--scep-template", name: options.scepTemplate }] : []),
     ];
     const auditFile = options.auditLog ? new AuditFile(options.auditLog) : undefined;
+    const nonceBookFd = https?.acme ? sharedNonceBook(options.depot, logger) : undefined;
     const supervisor = new Supervisor(
       {
         worker: {
@@ -104,6 +110,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
           ...(options.webhooks ? { webhooks: options.webhooks } : {}),
           ...(options.scepTemplate ? { scepTemplate: options.scepTemplate } : {}),
+          ...(nonceBookFd !== undefined ? { nonceBookFd: SHARED_FD } : {}),
         },
         upkeep: {
           depot: options.depot,
@@ -116,6 +123,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
           ...(templates.length > 0 ? { templates } : {}),
         },
         ...(options.handedKeys !== undefined ? { handedKeys: options.handedKeys } : {}),
+        ...(nonceBookFd !== undefined ? { workerSharedFd: nonceBookFd } : {}),
         processCount: options.processCount,
         pidFile: options.pidFile,
         timeoutMs: options.timeoutMs,
@@ -191,5 +199,26 @@ export async function runDaemonChild(): Promise<number> {
     // The starter has heard the reason; the log keeps it too.
     console.error(`depot: ${error instanceof DepotError ? error.message : ((error as Error)?.stack ?? error)}`);
     return 1;
+  }
+}
+
+/**
+ * The ACME nonce book the workers share, open for them to inherit, on a
+ * SQLite depot; a PostgreSQL depot's other hosts must know every nonce, so
+ * there the ledger keeps them. A depot that cannot be read gets none: the
+ * upkeep process says why it cannot be served.
+ */
+function sharedNonceBook(depot: string, log: Logger): number | undefined {
+  const layout = depotLayout(depot);
+  try {
+    if (isPostgresUrl(readDepotConfig(layout).settings.ledger)) return undefined;
+  } catch {
+    return undefined;
+  }
+  try {
+    return createNonceBookFile(layout.root);
+  } catch (error) {
+    log.warn(`cannot make the ACME nonce book in ${layout.root} (${messageOf(error)}); the ledger keeps spent nonces instead`);
+    return undefined;
   }
 }

@@ -49,6 +49,8 @@ export interface WorkerConfig {
   caKeyOnStdin?: boolean;
   /** The template SCEP enrolments get when their challenge names none (--scep-template). */
   scepTemplate?: string;
+  /** The descriptor on which the workers' shared ACME nonce book is open (shared-nonce-book.ts); none: the ledger keeps spent nonces. */
+  nonceBookFd?: number;
   /** The issuance webhooks; the secret's file is named, never the secret (each worker reads the file). */
   webhooks?: WebhookSettings;
 }

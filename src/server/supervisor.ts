@@ -40,6 +40,8 @@ export interface SupervisorOptions {
   trapSignals?: boolean;
   /** SIGUSR2 makes one turn throw, to prove the loop survives it. */
   testHooks?: boolean;
+  /** A descriptor every worker gets as its SHARED_FD (child.ts): the ACME nonce book the workers share. */
+  workerSharedFd?: number;
   /** The decrypted CA (and SSH CA) keys, kept only to hand to each child it spawns (key-handoff.ts); the supervisor signs nothing. */
   handedKeys?: HandedKeys;
 }
@@ -380,7 +382,7 @@ export class Supervisor {
       exited: (code, signal) => this.enqueue({ kind: "exited", child: tracked!, code, signal }),
     };
     try {
-      const child = this.spawn(role, env, events);
+      const child = this.spawn(role, env, events, role === "worker" ? this.options.workerSharedFd : undefined);
       if (this.options.handedKeys !== undefined) child.send(keyHandoffLine(this.options.handedKeys));
       tracked = new TrackedChild(role, this.generation, child, this.clock.now());
       return tracked;

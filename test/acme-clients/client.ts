@@ -44,6 +44,8 @@ export function accountKey(alg: AccountAlg): { privateKey: KeyObject; alg: Accou
 export class TestAcmeClient {
   nonce?: string;
   kid?: string;
+  /** A new connection for every request, so that a server's workers (reusePort) share them out. */
+  freshConnections = false;
   jwk!: JWK;
   thumbprint!: string;
 
@@ -80,7 +82,7 @@ export class TestAcmeClient {
   }
 
   async freshNonce(): Promise<string> {
-    const response = await fetch(this.directory.newNonce, { method: "HEAD", tls: { ca: this.ca } } as RequestInit);
+    const response = await fetch(this.directory.newNonce, { method: "HEAD", tls: { ca: this.ca }, keepalive: !this.freshConnections } as RequestInit);
     return response.headers.get("replay-nonce")!;
   }
 
@@ -102,7 +104,7 @@ export class TestAcmeClient {
       const jws = await this.sign(url, payload, options);
       if (!options.nonce) this.nonce = undefined;
       try {
-        response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/jose+json" }, body: JSON.stringify(jws), tls: { ca: this.ca } } as RequestInit);
+        response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/jose+json" }, body: JSON.stringify(jws), tls: { ca: this.ca }, keepalive: !this.freshConnections } as RequestInit);
         break;
       } catch (error) {
         // A kept-alive connection to a worker that died: ask again on a new one, as real clients do.

@@ -49,7 +49,7 @@ export async function open(spec: HttpsListenerSpec, context: ListenerContext): P
     throw new DepotError("E_SERVER", `cannot read the HTTPS certificate or key (${spec.certFile}, ${spec.keyFile}): ${(error as Error).message}`);
   }
   // ACME (and jose with it) is loaded only by a server that serves it.
-  const acme = spec.acme ? (await import("../../acme/mount.ts")).acmeForDepot(context.depot, spec.acme, spec.apiUrl) : undefined;
+  const acme = spec.acme ? await openAcme(context, spec.acme, spec.apiUrl) : undefined;
   const scep = scepHandler(
     depotScepServices(context.depot, {
       api: services,
@@ -78,4 +78,11 @@ export async function open(spec: HttpsListenerSpec, context: ListenerContext): P
   } catch (error) {
     throw new DepotError("E_SERVER", listenErrorMessage(error, spec.host, spec.port));
   }
+}
+
+async function openAcme(context: ListenerContext, settings: NonNullable<HttpsListenerSpec["acme"]>, apiUrl: string | undefined) {
+  const { acmeForDepot } = await import("../../acme/mount.ts");
+  const { SharedNonceBook } = await import("../../acme/shared-nonce-book.ts");
+  const fd = context.config.nonceBookFd;
+  return acmeForDepot(context.depot, settings, apiUrl, fd !== undefined ? SharedNonceBook.open(`/dev/fd/${fd}`) : undefined);
 }

@@ -13,10 +13,7 @@ import type { DepotSettings } from "../../ca/config.ts";
 import type { DepotLayout } from "../../ca/layout.ts";
 import { DEFAULT_POOL, hostIdentity, PostgresLedger } from "./ledger.ts";
 
-/** Whether depot.cnf's `ledger` names PostgreSQL. */
-export function isPostgresUrl(ledger: string | undefined): boolean {
-  return ledger !== undefined && /^postgres(ql)?:\/\//i.test(ledger);
-}
+export { isPostgresUrl } from "../../ca/ledger-url.ts";
 
 /** The pool size from depot.cnf, or DEPOT_LEDGER_POOL for one process, or the default. */
 export function poolSize(text: string | undefined): number {
