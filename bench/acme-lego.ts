@@ -2,7 +2,7 @@
  * @module depot's ACME server under lego, A/B between builds in one run:
  *
  *   bun bench/acme-lego.ts [--depot A] [--depot B] [--orders 24] [--rounds 3] [--loops 1]
- *                          [--server-env N:NAME=VALUE] [--threads]
+ *                          [--server-env N:NAME=VALUE] [--threads] [--interleave]
  *
  * The loop of bench/stepca.ts (lego 4.9 `run`, http-01, a process per order,
  * an account per loop registered by the warm-up) against each build's
@@ -18,6 +18,13 @@
  * round's CPU by role and thread name (schedstat, as bench/idle.ts does):
  * the workers' main threads apart from the runtime's helper threads.
  *
+ * `--interleave` runs each round's orders one side after the other, an
+ * order at a time, instead of a side's whole round at once: the machine's
+ * noise (this kind of guest drifts by ±10 % over minutes) then falls on
+ * both sides alike, so that a difference of a few percent shows. Each
+ * side's figure then also carries its idle cost during the other's orders,
+ * so it is for comparing the sides only.
+ *
  * `--server-env N:NAME=VALUE` starts side N (0 for the first --depot) with
  * that setting, so one binary can be its own control: each side is printed
  * as `[N] binary +NAME=VALUE`, and with two sides the summary says in how
@@ -31,7 +38,7 @@ import { cpuSecondsOf, cpuSplitOf, readTree, roleOf, threadMsBetween, threadTime
 import { median } from "./_stats.ts";
 import { benchWorkFolder } from "./_work-folder.ts";
 import { startDefaultServer, type DefaultServer } from "./_default-server.ts";
-import { type AcmeTarget, checkLegoCertificate, ensureLego, legoLoops, startWebroot } from "./_lego-orders.ts";
+import { type AcmeTarget, checkLegoCertificate, ensureLego, type LegoRun, legoLoops, startWebroot } from "./_lego-orders.ts";
 import { startChallTestSrv } from "../test/acme-clients/harness.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -43,6 +50,7 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "3" },
     loops: { type: "string", default: "1" },
     threads: { type: "boolean", default: false },
+    interleave: { type: "boolean", default: false },
   },
 });
 const binaries = (flags.depot ?? [join(ROOT, "dist", "depot")]).map((path) => resolve(path));
@@ -107,12 +115,47 @@ interface Reading {
   byThread?: Map<string, number>;
   wall: number;
 }
+interface Mark {
+  cpu: Record<string, { total: number; system: number }>;
+  threads?: ReturnType<typeof threadTimes>;
+}
+function mark(side: Side): Mark {
+  const pid = side.server.process.pid;
+  return { ...(flags.threads ? { threads: threadTimes(pid) } : {}), cpu: cpuByRole(pid) };
+}
+
 async function load(side: Side, count: number, prefix: string): Promise<Reading> {
-  const threadsBefore = flags.threads ? threadTimes(side.server.process.pid) : undefined;
-  const before = cpuByRole(side.server.process.pid);
+  const before = mark(side);
   const run = await legoLoops(side.target, work, webroot, count, loops, prefix);
+  return readingOf(side, run, before);
+}
+
+/**
+ * One round of `--interleave`: the sides take an order each in turn (the
+ * first side alternating), so that whatever else the machine does in that
+ * minute falls on every side alike. Each side's CPU then also holds its
+ * idle costs while the others serve: compare sides with it, not with step-ca.
+ */
+async function loadInterleaved(round: number): Promise<Reading[]> {
+  const before = sides.map(mark);
+  const runs: LegoRun[] = sides.map(() => ({ issued: [], failures: [], wallSeconds: 0, latenciesMs: [], clientCpuMs: 0 }));
+  for (let k = 0; k < orders; k++) {
+    const turn = sides.map((_, i) => i);
+    if (k % 2 === 1) turn.reverse();
+    for (const i of turn) {
+      const one = await legoLoops(sides[i]!.target, work, webroot, 1, 1, `r${round}-${sides[i]!.target.label}-${k}`);
+      const run = runs[i]!;
+      run.issued.push(...one.issued);
+      run.failures.push(...one.failures);
+      run.wallSeconds += one.wallSeconds;
+    }
+  }
+  return sides.map((side, i) => readingOf(side, runs[i]!, before[i]!));
+}
+
+function readingOf(side: Side, run: LegoRun, before: Mark): Reading {
   const after = cpuByRole(side.server.process.pid);
-  const threadMs = threadsBefore ? threadMsBetween(threadsBefore, threadTimes(side.server.process.pid)) : undefined;
+  const threadMs = before.threads ? threadMsBetween(before.threads, threadTimes(side.server.process.pid)) : undefined;
   const rootPem = readFileSync(side.target.rootFile, "utf8");
   const problems = [...run.failures, ...run.issued.map(({ name, file }) => checkLegoCertificate(file, name, rootPem))].filter((p): p is string => p !== undefined);
   const good = run.issued.length - (problems.length - run.failures.length);
@@ -120,7 +163,7 @@ async function load(side: Side, count: number, prefix: string): Promise<Reading>
   let totalMs = 0;
   let kernelMs = 0;
   for (const [role, now] of Object.entries(after)) {
-    const was = before[role] ?? { total: 0, system: 0 };
+    const was = before.cpu[role] ?? { total: 0, system: 0 };
     const ms = (now.total - was.total) * 1000;
     byRole[role] = ms / Math.max(good, 1);
     totalMs += ms;
@@ -140,8 +183,9 @@ try {
   const anonMb: number[][] = sides.map(() => []);
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 === 1 ? sides.map((_, i) => i) : sides.map((_, i) => i).reverse();
+    const interleaved = flags.interleave ? await loadInterleaved(round) : undefined;
     for (const i of order) {
-      const reading = await load(sides[i]!, orders, `r${round}-${sides[i]!.target.label}`);
+      const reading = interleaved?.[i] ?? (await load(sides[i]!, orders, `r${round}-${sides[i]!.target.label}`));
       results[i]!.push(reading);
       const roles = Object.entries(reading.byRole).map(([role, ms]) => `${role} ${ms.toFixed(2)}`).join(", ");
       console.log(`round ${round} ${sides[i]!.label}: ${reading.good} good, ${reading.bad.length} bad, ${reading.totalMs.toFixed(2)} ms/order (kernel ${reading.kernelMs.toFixed(2)}; ${roles}), ${(reading.good / reading.wall).toFixed(1)} orders/s`);
