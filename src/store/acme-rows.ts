@@ -21,37 +21,47 @@ const numOrNone = (value: unknown) => (value === null || value === undefined ? u
 const bool = (value: unknown) => value === true || value === 1;
 const present = (value: unknown) => value !== null && value !== undefined;
 
-export const accountFrom = (row: AcmeRow): Account => ({
-  id: String(row.id),
-  thumbprint: String(row.thumbprint),
-  jwk: JSON.parse(String(row.jwk)),
-  status: row.status as AccountStatus,
-  contact: JSON.parse(String(row.contact)),
-  termsOfServiceAgreed: bool(row.tos),
-  ...(row.eab_kid ? { eabKid: String(row.eab_kid) } : {}),
-  createdAt: num(row.created_at),
-});
+// The mappers set optional members one by one rather than spreading
+// `...(x ? { x } : {})`: every spread is a runtime call in a worker that runs
+// without the optimizing JIT, and a lego order reads ~10 of these rows (a
+// CPU profile put object spreads at ~2 % of a worker, nine tenths of it in
+// orderFrom). An absent member stays absent, not undefined.
+
+export const accountFrom = (row: AcmeRow): Account => {
+  const account: Account = {
+    id: String(row.id),
+    thumbprint: String(row.thumbprint),
+    jwk: JSON.parse(String(row.jwk)),
+    status: row.status as AccountStatus,
+    contact: JSON.parse(String(row.contact)),
+    termsOfServiceAgreed: bool(row.tos),
+    createdAt: num(row.created_at),
+  };
+  if (row.eab_kid) account.eabKid = String(row.eab_kid);
+  return account;
+};
 
 export const orderFrom = (row: AcmeRow): Order => {
-  const notBefore = numOrNone(row.not_before);
-  const notAfter = numOrNone(row.not_after);
-  const processingSince = numOrNone(row.processing_since);
-  return {
+  const order: Order = {
     id: String(row.id),
     accountId: String(row.account_id),
     status: row.status as Order["status"],
     identifiers: JSON.parse(String(row.identifiers)),
     authorizationIds: JSON.parse(String(row.authorizations)),
     expires: num(row.expires),
-    ...(notBefore !== undefined ? { notBefore } : {}),
-    ...(notAfter !== undefined ? { notAfter } : {}),
-    ...(row.error ? { error: JSON.parse(String(row.error)) } : {}),
-    ...(row.certificate_serial ? { certificateSerial: String(row.certificate_serial) } : {}),
-    ...(row.replaces ? { replaces: String(row.replaces) } : {}),
     createdAt: num(row.created_at),
-    ...(processingSince !== undefined ? { processingSince } : {}),
-    ...(present(row.processing_by) ? { processingBy: String(row.processing_by) } : {}),
   };
+  const notBefore = numOrNone(row.not_before);
+  if (notBefore !== undefined) order.notBefore = notBefore;
+  const notAfter = numOrNone(row.not_after);
+  if (notAfter !== undefined) order.notAfter = notAfter;
+  if (row.error) order.error = JSON.parse(String(row.error));
+  if (row.certificate_serial) order.certificateSerial = String(row.certificate_serial);
+  if (row.replaces) order.replaces = String(row.replaces);
+  const processingSince = numOrNone(row.processing_since);
+  if (processingSince !== undefined) order.processingSince = processingSince;
+  if (present(row.processing_by)) order.processingBy = String(row.processing_by);
+  return order;
 };
 
 export const authorizationFrom = (row: AcmeRow): Authorization => ({
@@ -65,19 +75,20 @@ export const authorizationFrom = (row: AcmeRow): Authorization => ({
 });
 
 export const challengeFrom = (row: AcmeRow): Challenge => {
-  const validated = numOrNone(row.validated);
-  const processingSince = numOrNone(row.processing_since);
-  return {
+  const challenge: Challenge = {
     id: String(row.id),
     authorizationId: String(row.authorization_id),
     type: row.type as Challenge["type"],
     token: String(row.token),
     status: row.status as Challenge["status"],
-    ...(validated !== undefined ? { validated } : {}),
-    ...(row.error ? { error: JSON.parse(String(row.error)) } : {}),
-    ...(processingSince !== undefined ? { processingSince } : {}),
-    ...(present(row.processing_by) ? { processingBy: String(row.processing_by) } : {}),
   };
+  const validated = numOrNone(row.validated);
+  if (validated !== undefined) challenge.validated = validated;
+  if (row.error) challenge.error = JSON.parse(String(row.error));
+  const processingSince = numOrNone(row.processing_since);
+  if (processingSince !== undefined) challenge.processingSince = processingSince;
+  if (present(row.processing_by)) challenge.processingBy = String(row.processing_by);
+  return challenge;
 };
 
 export const eabKeyFrom = (row: AcmeRow): EabKey => ({

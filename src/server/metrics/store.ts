@@ -37,6 +37,8 @@ export function metricsStorePath(depotRoot: string): string {
 
 export class MetricsStore {
   private readonly db: Database;
+  /** Made once: bun:sqlite's transaction() builds its wrappers at every call, and this runs every second in each worker. */
+  private readonly flushAll: ReturnType<typeof flushTransaction>;
 
   constructor(path: string) {
     this.db = new Database(path, { create: true, strict: true });
@@ -50,6 +52,7 @@ export class MetricsStore {
     // Past the set-up, a worker's event loop never waits long on this file:
     // a flush that meets the lock fails and its increments go with the next one.
     this.db.run("PRAGMA busy_timeout = 20");
+    this.flushAll = flushTransaction(this.db);
   }
 
   /**
@@ -57,15 +60,7 @@ export class MetricsStore {
    * Throws on a busy database: the caller keeps the increments for the next flush.
    */
   flush(worker: string, increments: Sample[], gauges: Sample[], now = Date.now()): void {
-    // query(): compiled once per connection and kept (prepare() compiled the three statements at every flush, every second).
-    const add = this.db.query("INSERT INTO counters (name, labels, value) VALUES (?, ?, ?) ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value");
-    const set = this.db.query("INSERT OR REPLACE INTO gauges (worker, name, labels, value, updated_ms) VALUES (?, ?, ?, ?, ?)");
-    this.db.transaction(() => {
-      for (const sample of increments) add.run(sample.name, sample.labels, sample.value);
-      for (const sample of gauges) set.run(worker, sample.name, sample.labels, sample.value, now);
-      // Gauges of workers long gone would only grow the table.
-      this.db.query("DELETE FROM gauges WHERE updated_ms < ?").run(now - 60_000);
-    }).immediate();
+    this.flushAll.immediate(worker, increments, gauges, now);
   }
 
   counters(): Sample[] {
@@ -94,6 +89,18 @@ export class MetricsStore {
   close(): void {
     this.db.close();
   }
+}
+
+/** A worker's increments added and its gauges replaced, in one transaction (query() compiles each statement once per connection). */
+function flushTransaction(db: Database) {
+  return db.transaction((worker: string, increments: Sample[], gauges: Sample[], now: number) => {
+    const add = db.query("INSERT INTO counters (name, labels, value) VALUES (?, ?, ?) ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value");
+    const set = db.query("INSERT OR REPLACE INTO gauges (worker, name, labels, value, updated_ms) VALUES (?, ?, ?, ?, ?)");
+    for (const sample of increments) add.run(sample.name, sample.labels, sample.value);
+    for (const sample of gauges) set.run(worker, sample.name, sample.labels, sample.value, now);
+    // Gauges of workers long gone would only grow the table.
+    db.query("DELETE FROM gauges WHERE updated_ms < ?").run(now - 60_000);
+  });
 }
 
 /** Runs a set-up statement, retrying for up to 5 s while another process holds the file (only at a worker's start). */
