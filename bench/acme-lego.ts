@@ -21,9 +21,15 @@
  * `--interleave` runs each round's orders one side after the other, an
  * order at a time, instead of a side's whole round at once: the machine's
  * noise (this kind of guest drifts by ±10 % over minutes) then falls on
- * both sides alike, so that a difference of a few percent shows. Each
- * side's figure then also carries its idle cost during the other's orders,
- * so it is for comparing the sides only.
+ * both sides alike, and round pairs agree within ~3 %. Each side's figure
+ * then also carries its idle cost during the other's orders, so it is for
+ * comparing the sides only. The rounds of one run share its two servers,
+ * and a server started this way carries an effect of its own through the
+ * run: two builds that differ by nothing measurable (one with an account
+ * cache, since dropped) each came out ahead as side 0, by 2.2 % and 2.4 %,
+ * in two runs with the sides swapped. So run a comparison
+ * both ways (`--depot A --depot B`, then `--depot B --depot A`) and take
+ * the mean of the two.
  *
  * `--server-env N:NAME=VALUE` starts side N (0 for the first --depot) with
  * that setting, so one binary can be its own control: each side is printed
