@@ -16,8 +16,9 @@
  * What this spares, against the ledger's book: a write transaction on
  * every signed request (measured in docs/performance.md, issue 23). What it
  * gives up: nonces do not outlive the server (each start makes a new
- * secret), and a PostgreSQL depot's other hosts would not know them, so it
- * serves SQLite depots only (`mount.ts`).
+ * secret), and a PostgreSQL depot's other hosts would not know them, so the
+ * supervisor makes one for SQLite depots only (`sharedNonceBook` in
+ * src/server/index.ts).
  */
 
 import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
