@@ -12,7 +12,8 @@ import type { DepotLayout } from "../ca/layout.ts";
 import { installLedgerOpener, type Ledger, type LedgerOpening } from "../ca/ledger.ts";
 import { hasLedgerMarker } from "../ca/ledger/marker.ts";
 import { SqliteLedger, sqliteLedgerPresence } from "./sqlite/ledger.ts";
-import { isPostgresUrl, openPostgresLedger } from "./postgres/settings.ts";
+import { isPostgresUrl } from "../ca/ledger-url.ts";
+import { openPostgresLedger } from "./postgres/settings.ts";
 
 /** Which backend depot.cnf's `ledger` names: for the operations only one backend has (rebuild, migrate). */
 export function ledgerKind(settings: DepotSettings): "sqlite" | "postgres" {

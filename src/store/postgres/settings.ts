@@ -13,8 +13,6 @@ import type { DepotSettings } from "../../ca/config.ts";
 import type { DepotLayout } from "../../ca/layout.ts";
 import { DEFAULT_POOL, hostIdentity, PostgresLedger } from "./ledger.ts";
 
-export { isPostgresUrl } from "../../ca/ledger-url.ts";
-
 /** The pool size from depot.cnf, or DEPOT_LEDGER_POOL for one process, or the default. */
 export function poolSize(text: string | undefined): number {
   const value = process.env.DEPOT_LEDGER_POOL ?? text;
