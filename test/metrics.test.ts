@@ -4,6 +4,7 @@
  * store, and counts that survive a worker's replacement (monotonic).
  */
 import { beforeAll, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { labelText, MetricsRegistry, renderPrometheus } from "../src/server/metrics/registry.ts";
 import { MetricsReporter } from "../src/server/metrics/reporter.ts";
@@ -113,4 +114,62 @@ test("a flush that meets a locked store keeps its increments for the next one", 
   expect(valueOf(reporter.scrape(), 'depot_revocations_total{reason="keyCompromise"}')).toBe(4);
   reporter.stop();
   blocker.close();
+});
+
+test("a histogram stores only the buckets it hit, and a scrape over two workers shows them cumulative", () => {
+  const registry = new MetricsRegistry();
+  const labels = { listener: "https", route: "/acme/new-order" };
+  for (let i = 0; i < 10; i++) registry.observe("depot_request_duration_seconds", labels, 0.003);
+  registry.observe("depot_request_duration_seconds", labels, 0.2);
+  // One row a bucket hit, not one for every bound above it: this is what a flush writes.
+  const taken = registry.takePending();
+  expect(taken.map((s) => `${s.name}{${s.labels}} ${s.value}`).sort()).toEqual([
+    'depot_request_duration_seconds_bucket{le="0.005",listener="https",route="/acme/new-order"} 10',
+    'depot_request_duration_seconds_bucket{le="0.25",listener="https",route="/acme/new-order"} 1',
+    'depot_request_duration_seconds_count{listener="https",route="/acme/new-order"} 11',
+    expect.stringMatching(/^depot_request_duration_seconds_sum\{listener="https",route="\/acme\/new-order"\} 0\.23/),
+  ]);
+  expect(registry.takePending()).toEqual([]);
+
+  const storePath = join(tempDir("depot-metrics-histogram-"), "metrics.sqlite");
+  const first = new MetricsReporter({ storePath, worker: "301" });
+  const second = new MetricsReporter({ storePath, worker: "302" });
+  first.registry.observe("depot_request_duration_seconds", labels, 0.003);
+  first.registry.observe("depot_request_duration_seconds", labels, 30);
+  second.registry.observe("depot_request_duration_seconds", labels, 0.0001);
+  second.registry.observe("depot_request_duration_seconds", labels, 0.004);
+  first.flush();
+  const text = second.scrape();
+  const bucket = (le: string) => valueOf(text, `depot_request_duration_seconds_bucket{le="${le}",listener="https",route="/acme/new-order"}`);
+  expect([bucket("0.0005"), bucket("0.001"), bucket("0.0025"), bucket("0.005"), bucket("10"), bucket("+Inf")]).toEqual([1, 1, 1, 3, 3, 4]);
+  expect(valueOf(text, 'depot_request_duration_seconds_count{listener="https",route="/acme/new-order"}')).toBe(4);
+  first.stop();
+  second.stop();
+});
+
+test("a metrics file from before per-bucket counts starts its histograms again and keeps its counters", async () => {
+  const storePath = join(tempDir("depot-metrics-upgrade-"), "metrics.sqlite");
+  const old = new Database(storePath, { create: true });
+  old.run("CREATE TABLE counters (name TEXT NOT NULL, labels TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (name, labels)) STRICT, WITHOUT ROWID");
+  const row = old.query("INSERT INTO counters VALUES (?, ?, ?)");
+  row.run("depot_requests_total", 'listener="line",outcome="ok",route="generate"', 40);
+  // Cumulative, as the files of earlier releases held them.
+  row.run("depot_request_duration_seconds_bucket", 'le="0.001",listener="line",route="generate"', 30);
+  row.run("depot_request_duration_seconds_bucket", 'le="0.0025",listener="line",route="generate"', 40);
+  row.run("depot_request_duration_seconds_count", 'listener="line",route="generate"', 40);
+  old.close();
+
+  const reporter = new MetricsReporter({ storePath, worker: "401" });
+  reporter.registry.observe("depot_request_duration_seconds", { listener: "line", route: "generate" }, 0.002);
+  const text = reporter.scrape();
+  expect(valueOf(text, 'depot_requests_total{listener="line",outcome="ok",route="generate"}')).toBe(40);
+  expect(valueOf(text, 'depot_request_duration_seconds_bucket{le="0.001",listener="line",route="generate"}')).toBe(0);
+  expect(valueOf(text, 'depot_request_duration_seconds_bucket{le="0.0025",listener="line",route="generate"}')).toBe(1);
+  expect(valueOf(text, 'depot_request_duration_seconds_count{listener="line",route="generate"}')).toBe(1);
+  expect((await promtoolCheck(text)).exitCode).toBe(0);
+  reporter.stop();
+  // Opened again, the file is not upgraded twice.
+  const again = new MetricsReporter({ storePath, worker: "402" });
+  expect(valueOf(again.scrape(), 'depot_request_duration_seconds_count{listener="line",route="generate"}')).toBe(1);
+  again.stop();
 });

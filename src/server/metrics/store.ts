@@ -9,7 +9,7 @@
 import { Database, SQLiteError } from "bun:sqlite";
 import { isBusy } from "../../store/sqlite/busy.ts";
 import { join } from "node:path";
-import type { Sample } from "./registry.ts";
+import { FAMILIES, type Sample } from "./registry.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS counters (
@@ -49,6 +49,7 @@ export class MetricsStore {
     setUpWhenFree(() => this.db.run("PRAGMA journal_mode = WAL"));
     this.db.run("PRAGMA synchronous = NORMAL");
     setUpWhenFree(() => this.db.run(SCHEMA));
+    setUpWhenFree(() => this.db.transaction(() => upgrade(this.db)).immediate());
     // Past the set-up, a worker's event loop never waits long on this file:
     // a flush that meets the lock fails and its increments go with the next one.
     this.db.run("PRAGMA busy_timeout = 20");
@@ -89,6 +90,23 @@ export class MetricsStore {
   close(): void {
     this.db.close();
   }
+}
+
+/**
+ * The stored counts' meaning, in `PRAGMA user_version`. 1: a histogram's
+ * _bucket rows count each bucket on its own (registry.ts cumulates them
+ * when it renders). A file from before held cumulative rows: those series
+ * start again from zero, which Prometheus reads as a restart.
+ */
+const STORE_VERSION = 1;
+
+function upgrade(db: Database): void {
+  const version = db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version;
+  if (version >= STORE_VERSION) return;
+  const histograms = Object.entries(FAMILIES).filter(([, family]) => family.type === "histogram");
+  const drop = db.query("DELETE FROM counters WHERE name IN (?, ?, ?)");
+  for (const [name] of histograms) drop.run(`${name}_bucket`, `${name}_sum`, `${name}_count`);
+  db.run(`PRAGMA user_version = ${STORE_VERSION}`);
 }
 
 /** A worker's increments added and its gauges replaced, in one transaction (query() compiles each statement once per connection). */
