@@ -306,3 +306,37 @@ test("the upkeep process's roll (a renewed HTTPS certificate) replaces the worke
   await h.clock.advance(10);
   await h.joined;
 });
+
+test("with workerCpus each worker is pinned where the fewest are; a replacement takes its dead worker's CPU", async () => {
+  const pins: [number, number][] = [];
+  const h = harness({ processCount: 3, workerCpus: { cpus: [2, 5], pin: (pid, cpu) => (pins.push([pid, cpu]), true) } });
+  await h.boot();
+  const [first, second, third] = h.workers();
+  expect(pins).toEqual([
+    [first!.pid, 2],
+    [second!.pid, 5],
+    [third!.pid, 2],
+  ]);
+  second!.exit(null, "SIGKILL");
+  await h.clock.advance(250);
+  const replacement = h.workers().find((w) => ![first, third].includes(w))!;
+  expect(pins.at(-1)).toEqual([replacement.pid, 5]);
+  expect(h.log.lines).toContain(`debug: spawned worker ${replacement.pid} on CPU 5`);
+  h.supervisor.signal("SIGTERM");
+  await h.clock.advance(10);
+  await h.joined;
+});
+
+test("a pin the system refuses leaves that worker unplaced and the server serving", async () => {
+  const tried: number[] = [];
+  const h = harness({ processCount: 2, workerCpus: { cpus: [0, 1], pin: (_pid, cpu) => (tried.push(cpu), false) } });
+  await h.boot();
+  expect(h.workers()).toHaveLength(2);
+  // Refused, the first does not count on CPU 0: the second is offered CPU 0 too.
+  expect(tried).toEqual([0, 0]);
+  expect(h.log.lines).toContain(`debug: spawned worker ${h.workers()[0]!.pid} (the system would not pin it to a CPU)`);
+  expect(h.readyCalls()).toBe(1);
+  h.supervisor.signal("SIGTERM");
+  await h.clock.advance(10);
+  await h.joined;
+});

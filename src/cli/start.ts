@@ -24,6 +24,7 @@ import { allValues, lastOf, rejectUnknownArgs } from "./_strict.ts";
 import { requireServerPlatform } from "./_server-platform.ts";
 import { passphraseArgs } from "./_passphrase-args.ts";
 import { unlockCaKeyToServe } from "./_server-key.ts";
+import type { CpuAffinity } from "../server/cpu-affinity.ts";
 import { webhookSettings } from "../server/webhooks/settings.ts";
 
 const args = {
@@ -31,6 +32,7 @@ const args = {
   host: { type: "string", alias: "H", description: "Address to listen on (127.0.0.1)" },
   port: { type: "string", alias: "P", description: "Port to listen on (35553)" },
   "process-count": { type: "string", alias: "n", description: "Worker processes (2)" },
+  "cpu-affinity": { type: "string", description: "auto (default): each worker kept on one CPU, spread over the CPUs the server may use; off: the kernel places them" },
   "max-connection-queue": { type: "string", alias: "q", description: "Connections one worker holds unanswered (reading, waiting, in work) before it answers ERROR busy (1024)" },
   "pid-file": { type: "string", alias: "p", description: "PID file (~/.depot.pid)" },
   "log-file": { type: "string", alias: "l", description: "Log file (in the foreground: stderr unless given; with --daemon: /var/log/depot.log if writable, else ~/depot.log)" },
@@ -126,6 +128,7 @@ function serverOptions(parsed: Record<string, unknown>): ServerOptions {
     ...(onCrlChange ? { onCrlChange } : {}),
     ...(scepTemplate ? { scepTemplate } : {}),
     processCount,
+    cpuAffinity: cpuAffinityOf(lastOf(parsed["cpu-affinity"]) ?? "auto"),
     maxConnectionQueue: integer(parsed["max-connection-queue"], "max-connection-queue", 1024, 1, 100_000),
     keyPool: integer(parsed["key-pool"], "key-pool", 32, 0, 10_000),
     timeoutMs: Math.round(number(parsed.timeout, "timeout", 30, 0.1, 86_400) * 1000),
@@ -243,6 +246,11 @@ function integer(value: unknown, name: string, fallback: number, min: number, ma
   const parsed = number(value, name, fallback, min, max);
   if (!Number.isInteger(parsed)) throw new DepotError("E_BAD_ARGUMENT", `--${name} must be a whole number from ${min} to ${max}, not '${lastOf(value)}'`);
   return parsed;
+}
+
+function cpuAffinityOf(text: string): CpuAffinity {
+  if (text === "auto" || text === "off") return text;
+  throw new DepotError("E_BAD_ARGUMENT", `--cpu-affinity must be auto or off, not '${text}'`);
 }
 
 function logLevelOf(text: string): LogLevel {

@@ -21,6 +21,7 @@ import { READY_FD_ENV, tellStarter } from "./starter.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { ServerOptions } from "./options.ts";
 import { SHARED_FD } from "./child.ts";
+import { allowedCpus, type CpuAffinity, pinProcess } from "./cpu-affinity.ts";
 import { createNonceBookFile } from "../acme/shared-nonce-book.ts";
 import { readDepotConfig } from "../ca/depot-checks.ts";
 import { depotLayout } from "../ca/layout.ts";
@@ -124,6 +125,7 @@ export async function runServer(options: ServerOptions, readyFd: number | undefi
         },
         ...(options.handedKeys !== undefined ? { handedKeys: options.handedKeys } : {}),
         ...(nonceBookFd !== undefined ? { workerSharedFd: nonceBookFd } : {}),
+        ...workerCpusOf(options.cpuAffinity),
         processCount: options.processCount,
         pidFile: options.pidFile,
         timeoutMs: options.timeoutMs,
@@ -221,4 +223,11 @@ function sharedNonceBook(depot: string, log: Logger): number | undefined {
     log.warn(`cannot make the ACME nonce book in ${layout.root} (${messageOf(error)}); the ledger keeps spent nonces instead`);
     return undefined;
   }
+}
+
+/** The supervisor's `workerCpus` for --cpu-affinity: the CPUs this process may use, unless off or only one. */
+function workerCpusOf(affinity: CpuAffinity = "auto"): { workerCpus?: { cpus: number[]; pin: typeof pinProcess } } {
+  if (affinity === "off") return {};
+  const cpus = allowedCpus();
+  return cpus && cpus.length > 1 ? { workerCpus: { cpus, pin: pinProcess } } : {};
 }

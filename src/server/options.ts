@@ -4,6 +4,7 @@
  * to its background copy as one JSON line), apart from index.ts so that
  * daemon.ts can name it without importing the server it starts.
  */
+import type { CpuAffinity } from "./cpu-affinity.ts";
 import type { HandedKeys } from "./key-handoff.ts";
 import type { ListenerSpec } from "./listeners/types.ts";
 import type { LogLevel } from "../log-level.ts";
@@ -16,6 +17,8 @@ export interface ServerOptions {
   listeners: ListenerSpec[];
   /** Worker processes (--process-count). */
   processCount: number;
+  /** Each worker on a CPU of its own ("auto", the default) or wherever the kernel puts it ("off"): --cpu-affinity, cpu-affinity.ts. */
+  cpuAffinity?: CpuAffinity;
   /** Line-protocol connections one worker holds before it answers `ERROR busy` (--max-connection-queue). */
   maxConnectionQueue: number;
   /** Key pairs each worker makes ahead while idle (--key-pool); 0 disables the pool. */

@@ -12,6 +12,7 @@
  */
 import { type ChildEvents, type ChildRole, type SpawnChild, spawnChild } from "./child.ts";
 import { type HandedKeys, keyHandoffLine } from "./key-handoff.ts";
+import { CpuPlacement, type PinProcess } from "./cpu-affinity.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { describeListener } from "./listeners/types.ts";
 import type { Logger } from "./log.ts";
@@ -44,6 +45,8 @@ export interface SupervisorOptions {
   workerSharedFd?: number;
   /** The decrypted CA (and SSH CA) keys, kept only to hand to each child it spawns (key-handoff.ts); the supervisor signs nothing. */
   handedKeys?: HandedKeys;
+  /** Each worker pinned to one of these CPUs, the fewest workers on each (cpu-affinity.ts); without it the kernel places them. */
+  workerCpus?: { cpus: readonly number[]; pin: PinProcess };
 }
 
 type Event =
@@ -83,6 +86,7 @@ export class Supervisor {
   private failure: string | undefined;
   private readonly spawn: SpawnChild;
   private readonly clock: Clock;
+  private readonly placement: CpuPlacement | undefined;
 
   constructor(
     private readonly options: SupervisorOptions,
@@ -91,6 +95,7 @@ export class Supervisor {
     this.target = options.processCount;
     this.spawn = options.spawn ?? spawnChild;
     this.clock = options.clock ?? systemClock;
+    this.placement = options.workerCpus && options.workerCpus.cpus.length > 1 ? new CpuPlacement(options.workerCpus.cpus) : undefined;
   }
 
   /** Whether a stop (graceful or quick) is under way. */
@@ -216,6 +221,7 @@ export class Supervisor {
 
   private reapWorker(worker: TrackedChild, code: number | null, signal: string | null): void {
     this.workers.delete(worker);
+    this.placement?.leave(worker.pid);
     const how = signal ? `signal ${signal}` : `status ${code}`;
     if (worker.exitExpected || this.stopping) {
       this.log.info(`worker ${worker.pid} exited (${how})`);
@@ -369,8 +375,17 @@ export class Supervisor {
       const worker = this.spawnTracked("worker", env);
       if (!worker) return;
       this.workers.add(worker);
-      this.log.debug(`spawned worker ${worker.pid}`);
+      this.log.debug(`spawned worker ${worker.pid}${this.pin(worker.pid)}`);
     }
+  }
+
+  /** Pins a new worker to its CPU; says where, for the debug log. */
+  private pin(pid: number): string {
+    if (!this.placement) return "";
+    const cpu = this.placement.place(pid);
+    if (this.options.workerCpus!.pin(pid, cpu)) return ` on CPU ${cpu}`;
+    this.placement.leave(pid);
+    return " (the system would not pin it to a CPU)";
   }
 
   /** Spawns a child whose events go to the queue; undefined when the system would not start one. */
