@@ -1,7 +1,8 @@
 // --cpu-affinity's pieces: the kernel's CPU lists, where a new worker goes,
 // and a real pin of a real process read back from /proc.
 import { expect, test } from "bun:test";
-import { allowedCpus, CpuPlacement, parseCpuList, pinProcess } from "../src/server/cpu-affinity.ts";
+import { readFileSync } from "node:fs";
+import { allowedCpus, CpuPlacement, parseCpuList, threadsOf, pinThread } from "../src/server/cpu-affinity.ts";
 
 test("a kernel CPU list is read as the CPUs it names; anything else is refused", () => {
   expect(parseCpuList("0")).toEqual([0]);
@@ -24,19 +25,37 @@ test("a new worker goes to the CPU with the fewest, the lowest of a tie; one tha
   expect(() => new CpuPlacement([])).toThrow();
 });
 
-test("pinProcess pins a real process: /proc shows the one CPU it may run on", async () => {
+test("pinThread pins a real process's main thread, and frees it again: /proc shows the CPUs it may run on", async () => {
   const cpus = allowedCpus()!;
   const child = Bun.spawn(["sleep", "30"]);
+  const cpusOf = async () => /^Cpus_allowed_list:\s*(\S+)/m.exec(await Bun.file(`/proc/${child.pid}/status`).text())![1];
   try {
     const cpu = cpus.at(-1)!;
-    expect(pinProcess(child.pid, cpu)).toBe(true);
-    const status = await Bun.file(`/proc/${child.pid}/status`).text();
-    expect(/^Cpus_allowed_list:\s*(\S+)/m.exec(status)![1]).toBe(String(cpu));
-    // A CPU out of the mask's range, and a process that is gone, are refused without a throw.
-    expect(pinProcess(child.pid, 5000)).toBe(false);
+    expect(pinThread(child.pid, [cpu])).toBe(true);
+    expect(await cpusOf()).toBe(String(cpu));
+    expect(pinThread(child.pid, cpus)).toBe(true);
+    expect(parseCpuList((await cpusOf())!)).toEqual(cpus);
+    // A CPU out of the mask's range, or none, is refused without a throw.
+    expect(pinThread(child.pid, [5000])).toBe(false);
+    expect(pinThread(child.pid, [])).toBe(false);
+    expect(threadsOf(child.pid)).toEqual([]);
   } finally {
     child.kill();
     await child.exited;
   }
-  expect(pinProcess(child.pid, cpus[0]!)).toBe(false);
+  // Gone: refused, and no threads.
+  expect(pinThread(child.pid, [cpus[0]!])).toBe(false);
+  expect(threadsOf(child.pid)).toEqual([]);
+});
+
+test("threadsOf lists a process's threads but its main one, and marks the runtime's pool by its threads' names", async () => {
+  // Work for Bun's thread pool: an asynchronous key pair and file reads.
+  await new Promise((resolve) => require("node:crypto").generateKeyPair("ec", { namedCurve: "P-256" }, resolve));
+  await Bun.file("/proc/self/status").text();
+  const threads = threadsOf(process.pid);
+  expect(threads.map((t) => t.tid)).not.toContain(process.pid);
+  const pool = threads.filter((t) => t.pool);
+  expect(pool.length).toBeGreaterThan(0);
+  expect(pool.length).toBeLessThan(threads.length);
+  for (const { tid, pool } of threads) expect(readFileSync(`/proc/${process.pid}/task/${tid}/comm`, "utf8").startsWith("Bun Pool")).toBe(pool);
 });

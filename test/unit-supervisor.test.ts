@@ -307,34 +307,66 @@ test("the upkeep process's roll (a renewed HTTPS certificate) replaces the worke
   await h.joined;
 });
 
-test("with workerCpus each worker is pinned where the fewest are; a replacement takes its dead worker's CPU", async () => {
-  const pins: [number, number][] = [];
-  const h = harness({ processCount: 3, workerCpus: { cpus: [2, 5], pin: (pid, cpu) => (pins.push([pid, cpu]), true) } });
+test("with workerCpus each new worker is pinned where the fewest are; a replacement takes its dead worker's CPU", async () => {
+  const pins: [number, number[]][] = [];
+  const h = harness({ processCount: 3, workerCpus: { cpus: [2, 5], pin: (tid, cpus) => (pins.push([tid, [...cpus]]), true), threads: () => [] } });
   await h.boot();
   const [first, second, third] = h.workers();
   expect(pins).toEqual([
-    [first!.pid, 2],
-    [second!.pid, 5],
-    [third!.pid, 2],
+    [first!.pid, [2]],
+    [second!.pid, [5]],
+    [third!.pid, [2]],
   ]);
   second!.exit(null, "SIGKILL");
   await h.clock.advance(250);
   const replacement = h.workers().find((w) => ![first, third].includes(w))!;
-  expect(pins.at(-1)).toEqual([replacement.pid, 5]);
-  expect(h.log.lines).toContain(`debug: spawned worker ${replacement.pid} on CPU 5`);
+  expect(pins.at(-1)).toEqual([replacement.pid, [5]]);
+  expect(h.log.lines).toContain(`debug: worker ${replacement.pid} runs on CPU 5`);
+  h.supervisor.signal("SIGTERM");
+  await h.clock.advance(10);
+  await h.joined;
+});
+
+test("a pinned worker's thread-pool threads may run on every CPU, those its pool starts later too (found within a second); its other threads stay on its CPU", async () => {
+  const pins: [number, number[]][] = [];
+  const threads = new Map<number, { tid: number; pool: boolean }[]>();
+  const h = harness({ processCount: 1, workerCpus: { cpus: [0, 1], pin: (tid, cpus) => (pins.push([tid, [...cpus]]), true), threads: (pid) => threads.get(pid) ?? [] } });
+  await h.boot();
+  const worker = h.workers()[0]!;
+  const pid = worker.pid;
+  expect(pins).toEqual([[pid, [0]]]);
+  // A pool thread, and one not yet named (it bears its creator's name).
+  threads.set(pid, [{ tid: pid + 1, pool: true }, { tid: pid + 2, pool: false }]);
+  await h.clock.advance(1000);
+  await h.clock.advance(1000);
+  expect(pins.slice(1)).toEqual([
+    [pid + 1, [0, 1]],
+    [pid + 2, [0]],
+  ]);
+  // It names itself a pool thread, and the pool grows: each is placed once more, no other.
+  threads.set(pid, [{ tid: pid + 1, pool: true }, { tid: pid + 2, pool: true }, { tid: pid + 3, pool: true }]);
+  await h.clock.advance(1000);
+  await h.clock.advance(1000);
+  expect(pins.slice(3)).toEqual([
+    [pid + 2, [0, 1]],
+    [pid + 3, [0, 1]],
+  ]);
+  await h.clock.advance(1000);
+  await h.clock.advance(1000);
+  expect(pins).toHaveLength(5);
   h.supervisor.signal("SIGTERM");
   await h.clock.advance(10);
   await h.joined;
 });
 
 test("a pin the system refuses leaves that worker unplaced and the server serving", async () => {
-  const tried: number[] = [];
-  const h = harness({ processCount: 2, workerCpus: { cpus: [0, 1], pin: (_pid, cpu) => (tried.push(cpu), false) } });
+  const tried: number[][] = [];
+  const h = harness({ processCount: 2, workerCpus: { cpus: [0, 1], pin: (_tid, cpus) => (tried.push([...cpus]), false), threads: () => [] } });
   await h.boot();
   expect(h.workers()).toHaveLength(2);
   // Refused, the first does not count on CPU 0: the second is offered CPU 0 too.
-  expect(tried).toEqual([0, 0]);
-  expect(h.log.lines).toContain(`debug: spawned worker ${h.workers()[0]!.pid} (the system would not pin it to a CPU)`);
+  expect(tried).toEqual([[0], [0]]);
+  expect(h.log.lines).toContain(`debug: worker ${h.workers()[0]!.pid}: the system would not pin it to a CPU`);
   expect(h.readyCalls()).toBe(1);
   h.supervisor.signal("SIGTERM");
   await h.clock.advance(10);

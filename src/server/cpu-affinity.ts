@@ -2,27 +2,48 @@
  * @module
  * Each worker kept on one CPU (`--cpu-affinity auto`, the default; nginx's
  * `worker_cpu_affinity auto`): the supervisor spreads its workers over the
- * CPUs it may itself run on, the fewest workers on each, and pins each
- * worker as it is spawned.
+ * CPUs it may itself run on, the fewest workers on each, and pins each new
+ * worker's main thread, whose CPU every thread it starts inherits.
  *
- * Why: a worker's requests each wake it from its event loop, and a wake on
- * another CPU than the last finds its caches cold. Measured under lego's
- * ACME orders on a 2-core guest (docs/performance.md, "2026-12-07, day"):
- * the same build with its workers pinned spent 8-10 % less server CPU an
- * order, lower in 15 of 16 interleaved rounds. What it gives up: the kernel
- * can no longer move a worker off a CPU that something else keeps busy;
- * `--cpu-affinity off` leaves placement to the kernel.
+ * Why: a worker's requests each wake its event loop, and a wake on another
+ * CPU than the last finds its caches cold. Measured under lego's ACME
+ * orders on a 2-core guest (docs/performance.md, "2026-12-07, day"): 7-8 %
+ * less server CPU an order, lower in 15 of 16 interleaved rounds; with only
+ * the main thread pinned (the GC's helpers and mimalloc's free to roam)
+ * the gain was ~5 %.
  *
- * The pinning is sched_setaffinity(2) through bun:ffi, loaded on first use
- * (only the supervisor loads it). A pin that fails (a sandbox that forbids
- * it) leaves that worker where the kernel puts it.
+ * Except the runtime's thread pool, where RSA keys are made: a burst that
+ * lands on one worker should still use every CPU. Its threads start as the
+ * pool is used, pinned like their creator, so the supervisor lets them run
+ * on every CPU as it finds them (`threadsOf`, each second); a thread that
+ * started before the pin it moves to the worker's CPU.
+ *
+ * What it gives up: the kernel can no longer move a worker off a CPU that
+ * something else keeps busy; `--cpu-affinity off` leaves placement to the
+ * kernel. The pinning is sched_setaffinity(2) through bun:ffi, loaded on
+ * first use (only the supervisor loads it). A pin that fails (a sandbox
+ * that forbids it) leaves that worker where the kernel puts it.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 export type CpuAffinity = "auto" | "off";
 
-/** Pins process `pid` to `cpu`; false when the system refused. */
-export type PinProcess = (pid: number, cpu: number) => boolean;
+/** Lets thread `tid` (a process's main thread: its pid) run on `cpus` only; false when the system refused. */
+export type PinThread = (tid: number, cpus: readonly number[]) => boolean;
+
+export interface WorkerThread {
+  tid: number;
+  pool: boolean;
+}
+
+/** What the supervisor pins workers with (a seam: unit tests pass fakes). */
+export interface WorkerCpus {
+  /** The CPUs the workers are spread over (and their helper threads run on). */
+  cpus: readonly number[];
+  pin: PinThread;
+  /** A process's threads other than its main thread, and which are its runtime's thread pool (where keys are made). */
+  threads: (pid: number) => WorkerThread[];
+}
 
 /** The CPUs this process may run on (its `Cpus_allowed_list`), or undefined when the system does not say. */
 export function allowedCpus(status?: string): number[] | undefined {
@@ -81,18 +102,41 @@ const MASK_BITS = 1024;
 
 let setAffinity: ((pid: number, bytes: number, mask: NodeJS.TypedArray) => number) | undefined;
 
-export const pinProcess: PinProcess = (pid, cpu) => {
-  if (!Number.isInteger(cpu) || cpu < 0 || cpu >= MASK_BITS) return false;
+export const pinThread: PinThread = (tid, cpus) => {
+  if (cpus.length === 0 || cpus.some((cpu) => !Number.isInteger(cpu) || cpu < 0 || cpu >= MASK_BITS)) return false;
   try {
     setAffinity ??= loadSetAffinity();
     const mask = new BigUint64Array(MASK_BITS / 64);
-    mask[cpu >> 6] = 1n << BigInt(cpu & 63);
-    return setAffinity(pid, mask.byteLength, mask) === 0;
+    for (const cpu of cpus) mask[cpu >> 6]! |= 1n << BigInt(cpu & 63);
+    return setAffinity(tid, mask.byteLength, mask) === 0;
   } catch {
-    // No libc to load (not glibc), or no FFI: the kernel places the worker.
+    // No libc to load (not glibc), or no FFI: the kernel places the thread.
     return false;
   }
 };
+
+/** The runtime's thread pool, by the name Bun gives its threads ("Bun Pool 0", ...). */
+const POOL_THREAD = /^Bun Pool/;
+
+/** The threads of `pid` but its main thread, the pool's marked; none once it is gone. If the runtime named its pool otherwise, the pool would stay pinned. */
+export function threadsOf(pid: number): WorkerThread[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`)
+      .map(Number)
+      .filter((tid) => tid !== pid)
+      .map((tid) => ({ tid, pool: POOL_THREAD.test(readThreadName(pid, tid)) }));
+  } catch {
+    return [];
+  }
+}
+
+function readThreadName(pid: number, tid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8");
+  } catch {
+    return "";
+  }
+}
 
 function loadSetAffinity(): (pid: number, bytes: number, mask: NodeJS.TypedArray) => number {
   // Required here, not imported at the top: only a supervisor that pins loads bun:ffi.

@@ -21,7 +21,7 @@ import { READY_FD_ENV, tellStarter } from "./starter.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { ServerOptions } from "./options.ts";
 import { SHARED_FD } from "./child.ts";
-import { allowedCpus, type CpuAffinity, pinProcess } from "./cpu-affinity.ts";
+import { allowedCpus, type CpuAffinity, pinThread, threadsOf, type WorkerCpus } from "./cpu-affinity.ts";
 import { createNonceBookFile } from "../acme/shared-nonce-book.ts";
 import { readDepotConfig } from "../ca/depot-checks.ts";
 import { depotLayout } from "../ca/layout.ts";
@@ -226,8 +226,8 @@ function sharedNonceBook(depot: string, log: Logger): number | undefined {
 }
 
 /** The supervisor's `workerCpus` for --cpu-affinity: the CPUs this process may use, unless off or only one. */
-function workerCpusOf(affinity: CpuAffinity = "auto"): { workerCpus?: { cpus: number[]; pin: typeof pinProcess } } {
+function workerCpusOf(affinity: CpuAffinity = "auto"): { workerCpus?: WorkerCpus } {
   if (affinity === "off") return {};
   const cpus = allowedCpus();
-  return cpus && cpus.length > 1 ? { workerCpus: { cpus, pin: pinProcess } } : {};
+  return cpus && cpus.length > 1 ? { workerCpus: { cpus, pin: pinThread, threads: threadsOf } } : {};
 }

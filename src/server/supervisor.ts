@@ -12,7 +12,7 @@
  */
 import { type ChildEvents, type ChildRole, type SpawnChild, spawnChild } from "./child.ts";
 import { type HandedKeys, keyHandoffLine } from "./key-handoff.ts";
-import { CpuPlacement, type PinProcess } from "./cpu-affinity.ts";
+import { CpuPlacement, type WorkerCpus } from "./cpu-affinity.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { describeListener } from "./listeners/types.ts";
 import type { Logger } from "./log.ts";
@@ -45,8 +45,8 @@ export interface SupervisorOptions {
   workerSharedFd?: number;
   /** The decrypted CA (and SSH CA) keys, kept only to hand to each child it spawns (key-handoff.ts); the supervisor signs nothing. */
   handedKeys?: HandedKeys;
-  /** Each worker pinned to one of these CPUs, the fewest workers on each (cpu-affinity.ts); without it the kernel places them. */
-  workerCpus?: { cpus: readonly number[]; pin: PinProcess };
+  /** Each worker pinned to one of these CPUs, the fewest on each, its thread pool free (cpu-affinity.ts); without it the kernel places them. */
+  workerCpus?: WorkerCpus;
 }
 
 type Event =
@@ -87,6 +87,9 @@ export class Supervisor {
   private readonly spawn: SpawnChild;
   private readonly clock: Clock;
   private readonly placement: CpuPlacement | undefined;
+  /** Per pinned worker, its CPU and the threads already placed (its pool on every CPU, the rest on its CPU). */
+  private readonly pinned = new Map<number, { cpu: number; placed: Map<number, boolean> }>();
+  private nextThreadSweepAt = 0;
 
   constructor(
     private readonly options: SupervisorOptions,
@@ -124,6 +127,7 @@ export class Supervisor {
         }
         if (this.stopping && this.workers.size === 0 && !this.upkeep) break;
         this.murderLazyChildren();
+        this.placeThreads();
         this.killAfterStopDeadline();
         this.maintainUpkeep();
         this.maintainWorkerCount();
@@ -222,6 +226,7 @@ export class Supervisor {
   private reapWorker(worker: TrackedChild, code: number | null, signal: string | null): void {
     this.workers.delete(worker);
     this.placement?.leave(worker.pid);
+    this.pinned.delete(worker.pid);
     const how = signal ? `signal ${signal}` : `status ${code}`;
     if (worker.exitExpected || this.stopping) {
       this.log.info(`worker ${worker.pid} exited (${how})`);
@@ -375,17 +380,43 @@ export class Supervisor {
       const worker = this.spawnTracked("worker", env);
       if (!worker) return;
       this.workers.add(worker);
-      this.log.debug(`spawned worker ${worker.pid}${this.pin(worker.pid)}`);
+      this.log.debug(`spawned worker ${worker.pid}`);
+      this.pin(worker.pid);
     }
   }
 
-  /** Pins a new worker to its CPU; says where, for the debug log. */
-  private pin(pid: number): string {
-    if (!this.placement) return "";
+  /**
+   * Pins a new worker to its CPU (cpu-affinity.ts): its main thread, which
+   * every thread it starts inherits; the thread pool's are let go again.
+   */
+  private pin(pid: number): void {
+    if (!this.placement) return;
     const cpu = this.placement.place(pid);
-    if (this.options.workerCpus!.pin(pid, cpu)) return ` on CPU ${cpu}`;
-    this.placement.leave(pid);
-    return " (the system would not pin it to a CPU)";
+    if (!this.options.workerCpus!.pin(pid, [cpu])) {
+      this.placement.leave(pid);
+      return this.log.debug(`worker ${pid}: the system would not pin it to a CPU`);
+    }
+    this.log.debug(`worker ${pid} runs on CPU ${cpu}`);
+    this.pinned.set(pid, { cpu, placed: new Map() });
+  }
+
+  /**
+   * A pinned worker's threads start on its CPU as it starts them: each
+   * second, its new thread-pool threads are let run on every CPU (and any
+   * other thread that started before the pin is moved to its CPU).
+   */
+  private placeThreads(): void {
+    if (this.pinned.size === 0 || this.clock.now() < this.nextThreadSweepAt) return;
+    this.nextThreadSweepAt = this.clock.now() + HOUSEKEEPING_MS;
+    const { cpus, pin, threads } = this.options.workerCpus!;
+    for (const [pid, { cpu, placed }] of this.pinned) {
+      const current = threads(pid);
+      // Once each, refused or not (a thread the system will not move stays
+      // where it is), and again if it turns out a pool thread: a new thread
+      // bears its creator's name until it names itself.
+      for (const { tid, pool } of current) if (placed.get(tid) !== pool) pin(tid, pool ? cpus : [cpu]);
+      this.pinned.set(pid, { cpu, placed: new Map(current.map((t) => [t.tid, t.pool])) });
+    }
   }
 
   /** Spawns a child whose events go to the queue; undefined when the system would not start one. */
