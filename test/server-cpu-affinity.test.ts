@@ -18,9 +18,9 @@ const threadsOf = (pid: number) => readdirSync(`/proc/${pid}/task`).map(Number);
 const nameOf = (pid: number, tid: number) => readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
 const allowed = allowedCpus()!;
 
-test("by default each worker runs on one CPU, spread evenly, its thread pool on all; a killed worker's replacement takes its CPU", async () => {
+test("with auto each worker runs on one CPU, spread evenly, its thread pool on all; a killed worker's replacement takes its CPU", async () => {
   // An RSA depot: each worker's key pool makes its keys in the runtime's thread pool, so the pool starts.
-  server = await startServer(["--process-count", "3", "--log-level", "debug", "--key-pool", "2"], { keyType: "rsa-2048" });
+  server = await startServer(["--cpu-affinity", "auto", "--process-count", "3", "--log-level", "debug", "--key-pool", "2"], { keyType: "rsa-2048" });
   await server.ready;
   const workers = workerPids(server.process.pid);
   expect(workers).toHaveLength(3);
@@ -52,8 +52,8 @@ test("by default each worker runs on one CPU, spread evenly, its thread pool on 
   expect(server.log()).toContain(`worker ${replacement} runs on CPU ${itsCpu}`);
 });
 
-test("--cpu-affinity off leaves every worker free to run wherever the supervisor may", async () => {
-  server = await startServer(["--cpu-affinity", "off", "--log-level", "debug"]);
+test("by default (off) every worker is free to run wherever the supervisor may", async () => {
+  server = await startServer(["--log-level", "debug"]);
   await server.ready;
   const workers = workerPids(server.process.pid);
   expect(workers).toHaveLength(2);

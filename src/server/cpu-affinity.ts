@@ -1,7 +1,7 @@
 /**
  * @module
- * Each worker kept on one CPU (`--cpu-affinity auto`, the default; nginx's
- * `worker_cpu_affinity auto`): the supervisor spreads its workers over the
+ * Each worker kept on one CPU (`--cpu-affinity auto`; nginx's
+ * `worker_cpu_affinity auto`; off by default, see below): the supervisor spreads its workers over the
  * CPUs it may itself run on, the fewest workers on each, and pins each new
  * worker's main thread, whose CPU every thread it starts inherits.
  *
@@ -18,8 +18,11 @@
  * on every CPU as it finds them (`threadsOf`, each second); a thread that
  * started before the pin it moves to the worker's CPU.
  *
- * What it gives up: the kernel can no longer move a worker off a CPU that
- * something else keeps busy; `--cpu-affinity off` leaves placement to the
+ * What it gives up, and why it is not the default: the kernel can no
+ * longer move a worker off a CPU that something else keeps busy, and RSA
+ * keys made on demand came 6-8 % slower (`bench/run.ts --only rsa`: 0.87-0.91
+ * of the reference pinned, 0.91-0.96 not, alternating runs), the thread
+ * pool free or not; why is not known yet. `off` leaves placement to the
  * kernel. The pinning is sched_setaffinity(2) through bun:ffi, loaded on
  * first use (only the supervisor loads it). A pin that fails (a sandbox
  * that forbids it) leaves that worker where the kernel puts it.
