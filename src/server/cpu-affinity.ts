@@ -1,9 +1,10 @@
 /**
  * @module
- * Each worker kept on one CPU (`--cpu-affinity auto`; nginx's
- * `worker_cpu_affinity auto`; off by default, see below): the supervisor spreads its workers over the
- * CPUs it may itself run on, the fewest workers on each, and pins each new
- * worker's main thread, whose CPU every thread it starts inherits.
+ * Each worker kept on one CPU with `--cpu-affinity auto` (nginx's
+ * `worker_cpu_affinity auto`; off by default, see below): the supervisor
+ * spreads its workers over the CPUs it may itself run on, the fewest
+ * workers on each, and pins each new worker's main thread, whose CPU every
+ * thread it starts inherits.
  *
  * Why: a worker's requests each wake its event loop, and a wake on another
  * CPU than the last finds its caches cold. Measured under lego's ACME

@@ -76,8 +76,8 @@ function escapeLabel(value: string): string {
  * One histogram series' observations since the last flush: a count per
  * bucket, not cumulative. Kept that way through the store too, and made
  * cumulative only when rendered: an observation then adds to one bucket's
- * row rather than to every bucket above it (17 upserts a series a second,
- * measured at ~3 % of a worker's time under ACME, against 3-4 now).
+ * row rather than to every bucket above it (a flush wrote all 17 rows of
+ * each series; a probe with ACME's routes measured 700 -> 300 µs a flush).
  */
 interface PendingHistogram {
   name: string;
@@ -98,6 +98,7 @@ function bucketOf(seconds: number): number {
 /** The le label values in bucket order, +Inf last. */
 const BUCKET_BOUNDS = [...DURATION_BUCKETS.map(String), "+Inf"];
 
+/** A process's own counts since its last flush, and its current gauges. */
 export class MetricsRegistry {
   private pending = new Map<string, Sample>();
   private readonly histograms = new Map<string, PendingHistogram>();
