@@ -87,8 +87,8 @@ export class Supervisor {
   private readonly spawn: SpawnChild;
   private readonly clock: Clock;
   private readonly placement: CpuPlacement | undefined;
-  /** Per pinned worker, its CPU and the threads already placed (its pool on every CPU, the rest on its CPU). */
-  private readonly pinned = new Map<number, { cpu: number; placed: Map<number, boolean> }>();
+  /** Per pinned worker (its CPU is the placement's), the threads already placed and whether each is the pool's. */
+  private readonly placedThreads = new Map<number, Map<number, boolean>>();
   private nextThreadSweepAt = 0;
 
   constructor(
@@ -226,7 +226,7 @@ export class Supervisor {
   private reapWorker(worker: TrackedChild, code: number | null, signal: string | null): void {
     this.workers.delete(worker);
     this.placement?.leave(worker.pid);
-    this.pinned.delete(worker.pid);
+    this.placedThreads.delete(worker.pid);
     const how = signal ? `signal ${signal}` : `status ${code}`;
     if (worker.exitExpected || this.stopping) {
       this.log.info(`worker ${worker.pid} exited (${how})`);
@@ -397,7 +397,7 @@ export class Supervisor {
       return this.log.debug(`worker ${pid}: the system would not pin it to a CPU`);
     }
     this.log.debug(`worker ${pid} runs on CPU ${cpu}`);
-    this.pinned.set(pid, { cpu, placed: new Map() });
+    this.placedThreads.set(pid, new Map());
   }
 
   /**
@@ -406,16 +406,17 @@ export class Supervisor {
    * other thread that started before the pin is moved to its CPU).
    */
   private placeThreads(): void {
-    if (this.pinned.size === 0 || this.clock.now() < this.nextThreadSweepAt) return;
+    if (this.placedThreads.size === 0 || this.clock.now() < this.nextThreadSweepAt) return;
     this.nextThreadSweepAt = this.clock.now() + HOUSEKEEPING_MS;
     const { cpus, pin, threads } = this.options.workerCpus!;
-    for (const [pid, { cpu, placed }] of this.pinned) {
+    for (const [pid, placed] of this.placedThreads) {
+      const cpu = this.placement!.cpuOf(pid)!;
       const current = threads(pid);
       // Once each, refused or not (a thread the system will not move stays
       // where it is), and again if it turns out a pool thread: a new thread
       // bears its creator's name until it names itself.
       for (const { tid, pool } of current) if (placed.get(tid) !== pool) pin(tid, pool ? cpus : [cpu]);
-      this.pinned.set(pid, { cpu, placed: new Map(current.map((t) => [t.tid, t.pool])) });
+      this.placedThreads.set(pid, new Map(current.map((t) => [t.tid, t.pool])));
     }
   }
 
