@@ -2,7 +2,7 @@
 // and a real pin of a real process read back from /proc.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { allowedCpus, CpuPlacement, parseCpuList, threadsOf, pinThread } from "../src/server/cpu-affinity.ts";
+import { allowedCpus, CpuPlacement, parseCpuList, pinThread, threadsOf, WorkerPinning } from "../src/server/cpu-affinity.ts";
 
 test("a kernel CPU list is read as the CPUs it names; anything else is refused", () => {
   expect(parseCpuList("0")).toEqual([0]);
@@ -21,7 +21,6 @@ test("a new worker goes to the CPU with the fewest, the lowest of a tie; one tha
   placement.leave(10);
   placement.leave(13);
   expect(placement.place(16)).toBe(1);
-  expect(placement.cpuOf(16)).toBe(1);
   expect(() => new CpuPlacement([])).toThrow();
 });
 
@@ -48,14 +47,52 @@ test("pinThread pins a real process's main thread, and frees it again: /proc sho
   expect(threadsOf(child.pid)).toEqual([]);
 });
 
-test("threadsOf lists a process's threads but its main one, and marks the runtime's pool by its threads' names", async () => {
-  // Work for Bun's thread pool: an asynchronous key pair and file reads.
-  await new Promise((resolve) => require("node:crypto").generateKeyPair("ec", { namedCurve: "P-256" }, resolve));
-  await Bun.file("/proc/self/status").text();
+test("threadsOf lists a process's threads but its main one, marks the runtime's pool by its threads' names, and gives their CPU time", async () => {
+  // Work for Bun's thread pool: an RSA key pair (tens of ms of CPU, several clock ticks).
+  await new Promise((resolve) => require("node:crypto").generateKeyPair("rsa", { modulusLength: 2048 }, resolve));
   const threads = threadsOf(process.pid);
   expect(threads.map((t) => t.tid)).not.toContain(process.pid);
   const pool = threads.filter((t) => t.pool);
   expect(pool.length).toBeGreaterThan(0);
   expect(pool.length).toBeLessThan(threads.length);
   for (const { tid, pool } of threads) expect(readFileSync(`/proc/${process.pid}/task/${tid}/comm`, "utf8").startsWith("Bun Pool")).toBe(pool);
+  expect(pool.reduce((sum, t) => sum + t.cpuMs, 0)).toBeGreaterThanOrEqual(10);
+});
+
+test("a pinned worker's pool runs on every CPU and its other threads on its own; each thread is placed once, again when it names itself a pool thread", () => {
+  const pinning = new WorkerPinning(100, 1);
+  expect(pinning.sweep([{ tid: 101, pool: true, cpuMs: 0 }, { tid: 102, pool: false, cpuMs: 0 }], 0)).toEqual([
+    [101, "all"],
+    [102, "cpu"],
+  ]);
+  expect(pinning.sweep([{ tid: 101, pool: true, cpuMs: 0 }, { tid: 102, pool: false, cpuMs: 0 }], 1000)).toEqual([]);
+  expect(pinning.sweep([{ tid: 101, pool: true, cpuMs: 0 }, { tid: 102, pool: true, cpuMs: 0 }, { tid: 103, pool: false, cpuMs: 0 }], 2000)).toEqual([
+    [102, "all"],
+    [103, "cpu"],
+  ]);
+});
+
+test("a worker whose pool spends half a CPU's time or more runs free at once, and is pinned again after three quiet sweeps", () => {
+  const pinning = new WorkerPinning(100, 0);
+  const sweep = (poolMs: number, now: number) => pinning.sweep([{ tid: 101, pool: true, cpuMs: poolMs }, { tid: 102, pool: false, cpuMs: 1 }], now);
+  expect(sweep(0, 0)).toEqual([
+    [101, "all"],
+    [102, "cpu"],
+  ]);
+  // 490 ms in a second: not yet busy. Then 520 ms in a second: busy.
+  expect(sweep(490, 1000)).toEqual([]);
+  expect(sweep(1010, 2000)).toEqual([
+    [100, "all"],
+    [102, "all"],
+  ]);
+  // A sweep late by a second counts the time it waited: 1,000 ms in 2 s is busy.
+  expect(sweep(2010, 4000)).toEqual([]);
+  // Quiet, and a pool thread that ended (its time gone with it) is no negative spend.
+  expect(pinning.sweep([{ tid: 102, pool: false, cpuMs: 1 }], 5000)).toEqual([]);
+  expect(sweep(0, 6000)).toEqual([[101, "all"]]);
+  expect(sweep(0, 7000)).toEqual([
+    [100, "cpu"],
+    [102, "cpu"],
+  ]);
+  expect(sweep(0, 8000)).toEqual([]);
 });

@@ -307,7 +307,7 @@ test("the upkeep process's roll (a renewed HTTPS certificate) replaces the worke
   await h.joined;
 });
 
-test("with workerCpus each new worker is pinned where the fewest are; a replacement takes its dead worker's CPU", async () => {
+test("with workerCpus each worker is pinned once ready, where the fewest are; a replacement takes its dead worker's CPU", async () => {
   const pins: [number, number[]][] = [];
   const h = harness({ processCount: 3, workerCpus: { cpus: [2, 5], pin: (tid, cpus) => (pins.push([tid, [...cpus]]), true), threads: () => [] } });
   await h.boot();
@@ -320,6 +320,10 @@ test("with workerCpus each new worker is pinned where the fewest are; a replacem
   second!.exit(null, "SIGKILL");
   await h.clock.advance(250);
   const replacement = h.workers().find((w) => ![first, third].includes(w))!;
+  // Not before it is ready: a runtime started on one CPU sizes itself for one.
+  expect(pins).toHaveLength(3);
+  replacement.say({ t: "ready" });
+  await h.clock.advance(0);
   expect(pins.at(-1)).toEqual([replacement.pid, [5]]);
   expect(h.log.lines).toContain(`debug: worker ${replacement.pid} runs on CPU 5`);
   h.supervisor.signal("SIGTERM");
@@ -329,14 +333,14 @@ test("with workerCpus each new worker is pinned where the fewest are; a replacem
 
 test("a pinned worker's thread-pool threads may run on every CPU, those its pool starts later too (found within a second); its other threads stay on its CPU", async () => {
   const pins: [number, number[]][] = [];
-  const threads = new Map<number, { tid: number; pool: boolean }[]>();
+  const threads = new Map<number, { tid: number; pool: boolean; cpuMs: number }[]>();
   const h = harness({ processCount: 1, workerCpus: { cpus: [0, 1], pin: (tid, cpus) => (pins.push([tid, [...cpus]]), true), threads: (pid) => threads.get(pid) ?? [] } });
   await h.boot();
   const worker = h.workers()[0]!;
   const pid = worker.pid;
   expect(pins).toEqual([[pid, [0]]]);
   // A pool thread, and one not yet named (it bears its creator's name).
-  threads.set(pid, [{ tid: pid + 1, pool: true }, { tid: pid + 2, pool: false }]);
+  threads.set(pid, [{ tid: pid + 1, pool: true, cpuMs: 0 }, { tid: pid + 2, pool: false, cpuMs: 0 }]);
   await h.clock.advance(1000);
   await h.clock.advance(1000);
   expect(pins.slice(1)).toEqual([
@@ -344,7 +348,7 @@ test("a pinned worker's thread-pool threads may run on every CPU, those its pool
     [pid + 2, [0]],
   ]);
   // It names itself a pool thread, and the pool grows: each is placed once more, no other.
-  threads.set(pid, [{ tid: pid + 1, pool: true }, { tid: pid + 2, pool: true }, { tid: pid + 3, pool: true }]);
+  threads.set(pid, [{ tid: pid + 1, pool: true, cpuMs: 0 }, { tid: pid + 2, pool: true, cpuMs: 0 }, { tid: pid + 3, pool: true, cpuMs: 0 }]);
   await h.clock.advance(1000);
   await h.clock.advance(1000);
   expect(pins.slice(3)).toEqual([
@@ -354,6 +358,46 @@ test("a pinned worker's thread-pool threads may run on every CPU, those its pool
   await h.clock.advance(1000);
   await h.clock.advance(1000);
   expect(pins).toHaveLength(5);
+  h.supervisor.signal("SIGTERM");
+  await h.clock.advance(10);
+  await h.joined;
+});
+
+test("a pinned worker whose thread pool is busy runs free, every thread of it, until the pool has been quiet three seconds", async () => {
+  const pins: [number, number[]][] = [];
+  let poolMs = 0;
+  const h = harness({ processCount: 1, workerCpus: { cpus: [0, 1], pin: (tid, cpus) => (pins.push([tid, [...cpus]]), true), threads: (pid) => [{ tid: pid + 1, pool: true, cpuMs: poolMs }, { tid: pid + 2, pool: false, cpuMs: 5 }] } });
+  await h.boot();
+  const pid = h.workers()[0]!.pid;
+  await h.clock.advance(1000);
+  await h.clock.advance(1000);
+  expect(pins).toEqual([
+    [pid, [0]],
+    [pid + 1, [0, 1]],
+    [pid + 2, [0]],
+  ]);
+  // The pool makes keys: 900 ms of CPU a second.
+  for (let second = 0; second < 3; second++) {
+    poolMs += 900;
+    await h.clock.advance(1000);
+  }
+  expect(pins.slice(3)).toEqual([
+    [pid, [0, 1]],
+    [pid + 2, [0, 1]],
+  ]);
+  expect(h.log.lines).toContain(`debug: worker ${pid} runs on every CPU while its thread pool is busy`);
+  // Quiet (a little work, below half a CPU): pinned again on the third quiet sweep.
+  poolMs += 100;
+  await h.clock.advance(1000);
+  await h.clock.advance(1000);
+  expect(pins).toHaveLength(5);
+  await h.clock.advance(1000);
+  await h.clock.advance(1000);
+  expect(pins.slice(5)).toEqual([
+    [pid, [0]],
+    [pid + 2, [0]],
+  ]);
+  expect(h.log.lines).toContain(`debug: worker ${pid} runs on CPU 0 again`);
   h.supervisor.signal("SIGTERM");
   await h.clock.advance(10);
   await h.joined;

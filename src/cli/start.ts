@@ -32,7 +32,7 @@ const args = {
   host: { type: "string", alias: "H", description: "Address to listen on (127.0.0.1)" },
   port: { type: "string", alias: "P", description: "Port to listen on (35553)" },
   "process-count": { type: "string", alias: "n", description: "Worker processes (2)" },
-  "cpu-affinity": { type: "string", description: "off (default): the kernel places the workers; auto: each worker kept on one CPU, spread over the CPUs the server may use" },
+  "cpu-affinity": { type: "string", description: "off (default): the kernel places the workers; auto: each worker kept on one CPU once ready, spread over the CPUs the server may use (its key-making thread pool free, all of it while that pool is busy)" },
   "max-connection-queue": { type: "string", alias: "q", description: "Connections one worker holds unanswered (reading, waiting, in work) before it answers ERROR busy (1024)" },
   "pid-file": { type: "string", alias: "p", description: "PID file (~/.depot.pid)" },
   "log-file": { type: "string", alias: "l", description: "Log file (in the foreground: stderr unless given; with --daemon: /var/log/depot.log if writable, else ~/depot.log)" },

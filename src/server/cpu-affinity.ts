@@ -1,32 +1,34 @@
 /**
  * @module
  * Each worker kept on one CPU with `--cpu-affinity auto` (nginx's
- * `worker_cpu_affinity auto`; off by default, see below): the supervisor
- * spreads its workers over the CPUs it may itself run on, the fewest
- * workers on each, and pins each new worker's main thread, whose CPU every
- * thread it starts inherits.
+ * `worker_cpu_affinity auto`; off by default, see below) while its work is
+ * its event loop's: the supervisor spreads its workers over the CPUs it may
+ * itself run on, the fewest workers on each, and pins each worker's main
+ * thread once it is ready; every thread it starts after inherits that CPU.
+ * Not at spawn: a runtime started on one CPU sizes itself for one for good
+ * (`os.availableParallelism()` and `navigator.hardwareConcurrency` read 1).
  *
  * Why: a worker's requests each wake its event loop, and a wake on another
  * CPU than the last finds its caches cold. Measured under lego's ACME
- * orders on a 2-core guest (docs/performance.md, "2026-12-07, day"): 7-8 %
- * less server CPU an order, lower in 15 of 16 interleaved rounds; with only
- * the main thread pinned (the GC's helpers and mimalloc's free to roam)
- * the gain was ~5 %.
+ * orders on a 2-core guest (docs/performance.md, "2026-12-07"): 7-8 % less
+ * server CPU an order with the worker pinned.
  *
- * Except the runtime's thread pool, where RSA keys are made: a burst that
- * lands on one worker should still use every CPU. Its threads start as the
- * pool is used, pinned like their creator, so the supervisor lets them run
- * on every CPU as it finds them (`threadsOf`, each second); a thread that
- * started before the pin it moves to the worker's CPU.
+ * Except the runtime's thread pool ("Bun Pool" threads, where keys are
+ * made): a burst that lands on one worker should still use every CPU, so
+ * each second the supervisor lets those threads run on every CPU
+ * (`WorkerPinning`). And while the pool spends half a CPU's time or more
+ * (RSA keys made on demand), the whole worker runs free until the pool has
+ * been quiet for three seconds: the kernel balances CPU-bound threads
+ * better than a fixed placement.
  *
- * What it gives up, and why it is not the default: the kernel can no
- * longer move a worker off a CPU that something else keeps busy, and RSA
- * keys made on demand came 6-8 % slower (`bench/run.ts --only rsa`: 0.87-0.91
- * of the reference pinned, 0.91-0.96 not, alternating runs), the thread
- * pool free or not; why is not known yet. `off` leaves placement to the
- * kernel. The pinning is sched_setaffinity(2) through bun:ffi, loaded on
- * first use (only the supervisor loads it). A pin that fails (a sandbox
- * that forbids it) leaves that worker where the kernel puts it.
+ * Why it is not the default: RSA keys made on demand (`bench/run.ts --only
+ * rsa`) measured 0.87-0.91 of the reference pinned at spawn against
+ * 0.91-0.99 not, and 0.90-0.96 with this design, whose workers run free
+ * under that load: within that bench's noise, not shown harmless. `off`
+ * leaves placement to the kernel. The pinning is sched_setaffinity(2)
+ * through bun:ffi, loaded on first use (only the supervisor loads it). A
+ * pin that fails (a sandbox that forbids it) leaves that worker where the
+ * kernel puts it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -37,7 +39,10 @@ export type PinThread = (tid: number, cpus: readonly number[]) => boolean;
 
 export interface WorkerThread {
   tid: number;
+  /** One of the runtime's thread pool (where keys are made). */
   pool: boolean;
+  /** Its CPU time so far, in ms (0 when the system does not say). */
+  cpuMs: number;
 }
 
 /** What the supervisor pins workers with (a seam: unit tests pass fakes). */
@@ -45,7 +50,7 @@ export interface WorkerCpus {
   /** The CPUs the workers are spread over (and their helper threads run on). */
   cpus: readonly number[];
   pin: PinThread;
-  /** A process's threads other than its main thread, and which are its runtime's thread pool (where keys are made). */
+  /** A process's threads other than its main thread, the pool's marked, with their CPU time. */
   threads: (pid: number) => WorkerThread[];
 }
 
@@ -95,9 +100,58 @@ export class CpuPlacement {
   leave(pid: number): void {
     this.placed.delete(pid);
   }
+}
 
-  cpuOf(pid: number): number | undefined {
-    return this.placed.get(pid);
+/** Where a thread is let run: its worker's CPU, or every CPU. */
+export type Where = "cpu" | "all";
+
+/** The share of a second's CPU time a worker's thread pool must spend for the worker to be let run free. */
+const POOL_BUSY_SHARE = 0.5;
+/** Sweeps with the pool quiet before a free worker is pinned again. */
+const QUIET_SWEEPS = 3;
+
+/**
+ * One pinned worker's threads, sweep by sweep: its pool on every CPU, the
+ * rest on its CPU; every thread (the main one too) on every CPU while the
+ * pool is busy.
+ */
+export class WorkerPinning {
+  /** Where each thread but the main one was last put. */
+  private placed = new Map<number, Where>();
+  private poolMs: number | undefined;
+  private sweptAt: number | undefined;
+  private free = false;
+  private quietSweeps = 0;
+
+  constructor(
+    readonly pid: number,
+    readonly cpu: number,
+  ) {}
+
+  /** The pins to make now (the main thread's first, when the worker's mode changes), given its threads and the time. */
+  sweep(threads: readonly WorkerThread[], now: number): [tid: number, where: Where][] {
+    const pins: [number, Where][] = [];
+    const poolMs = threads.reduce((sum, t) => sum + (t.pool ? t.cpuMs : 0), 0);
+    // A pool thread that ended takes its time with it: no negative spend.
+    const spent = this.poolMs === undefined ? 0 : Math.max(0, poolMs - this.poolMs);
+    const busy = this.sweptAt !== undefined && now > this.sweptAt && spent >= POOL_BUSY_SHARE * (now - this.sweptAt);
+    this.poolMs = poolMs;
+    this.sweptAt = now;
+    this.quietSweeps = busy ? 0 : this.quietSweeps + 1;
+    if (busy !== this.free && (busy || this.quietSweeps >= QUIET_SWEEPS)) {
+      this.free = busy;
+      pins.push([this.pid, busy ? "all" : "cpu"]);
+    }
+    const placed = new Map<number, Where>();
+    for (const { tid, pool } of threads) {
+      const where: Where = this.free || pool ? "all" : "cpu";
+      // Once each, refused or not (a thread the system will not move stays where it is), and
+      // again when it changes: a new thread bears its creator's name until it names itself.
+      if (this.placed.get(tid) !== where) pins.push([tid, where]);
+      placed.set(tid, where);
+    }
+    this.placed = placed;
+    return pins;
   }
 }
 
@@ -121,22 +175,32 @@ export const pinThread: PinThread = (tid, cpus) => {
 
 /** The runtime's thread pool, by the name Bun gives its threads ("Bun Pool 0", ...). */
 const POOL_THREAD = /^Bun Pool/;
+/** The kernel's clock ticks in /proc's stat files (USER_HZ, 100 on Linux). */
+const TICK_MS = 10;
 
-/** The threads of `pid` but its main thread, the pool's marked; none once it is gone. If the runtime named its pool otherwise, the pool would stay pinned. */
+/** The threads of `pid` but its main thread, the pool's marked, with their CPU time; none once it is gone. If the runtime named its pool otherwise, the pool would stay pinned. */
 export function threadsOf(pid: number): WorkerThread[] {
+  let tids: number[];
   try {
-    return readdirSync(`/proc/${pid}/task`)
+    tids = readdirSync(`/proc/${pid}/task`)
       .map(Number)
-      .filter((tid) => tid !== pid)
-      .map((tid) => ({ tid, pool: POOL_THREAD.test(readThreadName(pid, tid)) }));
+      .filter((tid) => tid !== pid);
   } catch {
     return [];
   }
+  return tids.map((tid) => {
+    const stat = readThreadFile(pid, tid, "stat");
+    // After the name's closing parenthesis: state is field 3, utime and stime fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const cpuMs = (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    const name = /\((.*)\)/s.exec(stat)?.[1] ?? "";
+    return { tid, pool: POOL_THREAD.test(name), cpuMs: Number.isFinite(cpuMs) ? cpuMs : 0 };
+  });
 }
 
-function readThreadName(pid: number, tid: number): string {
+function readThreadFile(pid: number, tid: number, file: string): string {
   try {
-    return readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8");
+    return readFileSync(`/proc/${pid}/task/${tid}/${file}`, "utf8");
   } catch {
     return "";
   }

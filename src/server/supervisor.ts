@@ -12,7 +12,7 @@
  */
 import { type ChildEvents, type ChildRole, type SpawnChild, spawnChild } from "./child.ts";
 import { type HandedKeys, keyHandoffLine } from "./key-handoff.ts";
-import { CpuPlacement, type WorkerCpus } from "./cpu-affinity.ts";
+import { CpuPlacement, type WorkerCpus, WorkerPinning } from "./cpu-affinity.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { describeListener } from "./listeners/types.ts";
 import type { Logger } from "./log.ts";
@@ -45,7 +45,7 @@ export interface SupervisorOptions {
   workerSharedFd?: number;
   /** The decrypted CA (and SSH CA) keys, kept only to hand to each child it spawns (key-handoff.ts); the supervisor signs nothing. */
   handedKeys?: HandedKeys;
-  /** Each worker pinned to one of these CPUs, the fewest on each, its thread pool free (cpu-affinity.ts); without it the kernel places them. */
+  /** Each worker pinned to one of these CPUs, the fewest on each, its thread pool free, all of it free while the pool is busy (cpu-affinity.ts); without it the kernel places them. */
   workerCpus?: WorkerCpus;
 }
 
@@ -87,8 +87,8 @@ export class Supervisor {
   private readonly spawn: SpawnChild;
   private readonly clock: Clock;
   private readonly placement: CpuPlacement | undefined;
-  /** Per pinned worker (its CPU is the placement's), the threads already placed and whether each is the pool's. */
-  private readonly placedThreads = new Map<number, Map<number, boolean>>();
+  /** Each pinned worker's threads, by its pid. */
+  private readonly pinnings = new Map<number, WorkerPinning>();
   private nextThreadSweepAt = 0;
 
   constructor(
@@ -209,6 +209,7 @@ export class Supervisor {
   private workerReady(worker: TrackedChild): void {
     this.startupFailures = 0;
     this.log.debug(`worker ${worker.pid} ready`);
+    this.pin(worker.pid);
     const current = this.currentWorkers();
     if (current.length < this.target || current.some((w) => w.state !== "ready")) return;
     const old = [...this.workers].filter((w) => (w.generation < this.generation || w.retiring) && w.state !== "stopping");
@@ -226,7 +227,7 @@ export class Supervisor {
   private reapWorker(worker: TrackedChild, code: number | null, signal: string | null): void {
     this.workers.delete(worker);
     this.placement?.leave(worker.pid);
-    this.placedThreads.delete(worker.pid);
+    this.pinnings.delete(worker.pid);
     const how = signal ? `signal ${signal}` : `status ${code}`;
     if (worker.exitExpected || this.stopping) {
       this.log.info(`worker ${worker.pid} exited (${how})`);
@@ -381,42 +382,37 @@ export class Supervisor {
       if (!worker) return;
       this.workers.add(worker);
       this.log.debug(`spawned worker ${worker.pid}`);
-      this.pin(worker.pid);
     }
   }
 
   /**
-   * Pins a new worker to its CPU (cpu-affinity.ts): its main thread, which
-   * every thread it starts inherits; the thread pool's are let go again.
+   * Pins a worker to its CPU once it is ready (cpu-affinity.ts): its main
+   * thread, which every thread it starts later inherits; the sweep below
+   * places them all. Not at spawn: a runtime that starts pinned sizes
+   * itself for one CPU (`navigator.hardwareConcurrency` 1) for good.
    */
   private pin(pid: number): void {
-    if (!this.placement) return;
+    if (!this.placement || this.pinnings.has(pid)) return;
     const cpu = this.placement.place(pid);
     if (!this.options.workerCpus!.pin(pid, [cpu])) {
       this.placement.leave(pid);
       return this.log.debug(`worker ${pid}: the system would not pin it to a CPU`);
     }
     this.log.debug(`worker ${pid} runs on CPU ${cpu}`);
-    this.placedThreads.set(pid, new Map());
+    this.pinnings.set(pid, new WorkerPinning(pid, cpu));
   }
 
-  /**
-   * A pinned worker's threads start on its CPU as it starts them: each
-   * second, its new thread-pool threads are let run on every CPU (and any
-   * other thread that started before the pin is moved to its CPU).
-   */
+  /** Each second, a pinned worker's threads are placed (`WorkerPinning`: its pool free, all of it free while the pool is busy). */
   private placeThreads(): void {
-    if (this.placedThreads.size === 0 || this.clock.now() < this.nextThreadSweepAt) return;
-    this.nextThreadSweepAt = this.clock.now() + HOUSEKEEPING_MS;
+    const now = this.clock.now();
+    if (this.pinnings.size === 0 || now < this.nextThreadSweepAt) return;
+    this.nextThreadSweepAt = now + HOUSEKEEPING_MS;
     const { cpus, pin, threads } = this.options.workerCpus!;
-    for (const [pid, placed] of this.placedThreads) {
-      const cpu = this.placement!.cpuOf(pid)!;
-      const current = threads(pid);
-      // Once each, refused or not (a thread the system will not move stays
-      // where it is), and again if it turns out a pool thread: a new thread
-      // bears its creator's name until it names itself.
-      for (const { tid, pool } of current) if (placed.get(tid) !== pool) pin(tid, pool ? cpus : [cpu]);
-      this.placedThreads.set(pid, new Map(current.map((t) => [t.tid, t.pool])));
+    for (const pinning of this.pinnings.values()) {
+      for (const [tid, where] of pinning.sweep(threads(pinning.pid), now)) {
+        pin(tid, where === "all" ? cpus : [pinning.cpu]);
+        if (tid === pinning.pid) this.log.debug(`worker ${tid} ${where === "all" ? "runs on every CPU while its thread pool is busy" : `runs on CPU ${pinning.cpu} again`}`);
+      }
     }
   }
 
