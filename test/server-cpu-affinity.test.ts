@@ -64,7 +64,7 @@ test("with auto each worker runs on one CPU once ready, spread evenly, its threa
   expect(server.log()).toContain(`worker ${replacement} runs on CPU ${itsCpu}`);
 });
 
-test("a worker making RSA keys on demand runs free, every thread of it, and is pinned again once its pool is quiet", async () => {
+test("a worker making RSA keys on demand runs free, every thread of it, and stays free a while after", async () => {
   // No key pool: each `generate` makes its RSA key in the runtime's thread pool as it is asked.
   server = await startServer(["--cpu-affinity", "auto", "--process-count", "1", "--log-level", "debug", "--key-pool", "0"], { keyType: "rsa-2048" });
   await server.ready;
@@ -88,9 +88,11 @@ test("a worker making RSA keys on demand runs free, every thread of it, and is p
     loaded = false;
     await Promise.all(clients);
   }
-  // Quiet: back on its CPU within a few seconds.
-  await waitFor(() => cpusOf(worker!) === itsCpu, 10_000, () => `${describeThreads([worker!])}\n${server!.log()}`);
-  expect(server.log()).toContain(`worker ${worker} runs on CPU ${itsCpu} again`);
+  // Keys come in bursts: a few quiet seconds later it still runs free (pinned again after a quiet
+  // minute, which test/unit-cpu-affinity.test.ts counts).
+  await Bun.sleep(4000);
+  expect(cpusOf(worker!)).toBe(everywhere);
+  expect(server.log()).not.toContain(`runs on CPU ${itsCpu} again`);
 });
 
 test("by default (off) every worker is free to run wherever the supervisor may", async () => {

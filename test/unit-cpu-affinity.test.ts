@@ -72,7 +72,7 @@ test("a pinned worker's pool runs on every CPU and its other threads on its own;
   ]);
 });
 
-test("a worker whose pool spends half a CPU's time or more runs free at once, and is pinned again after three quiet sweeps", () => {
+test("a worker whose pool spends half a CPU's time or more runs free at once, and is pinned again after a quiet minute", () => {
   const pinning = new WorkerPinning(100, 0);
   const sweep = (poolMs: number, now: number) => pinning.sweep([{ tid: 101, pool: true, cpuMs: poolMs }, { tid: 102, pool: false, cpuMs: 1 }], now);
   expect(sweep(0, 0)).toEqual([
@@ -90,9 +90,13 @@ test("a worker whose pool spends half a CPU's time or more runs free at once, an
   // Quiet, and a pool thread that ended (its time gone with it) is no negative spend.
   expect(pinning.sweep([{ tid: 102, pool: false, cpuMs: 1 }], 5000)).toEqual([]);
   expect(sweep(0, 6000)).toEqual([[101, "all"]]);
-  expect(sweep(0, 7000)).toEqual([
+  // Free for the rest of the quiet minute; a burst within it starts the minute again.
+  for (let second = 7; second < 30; second++) expect(sweep(0, second * 1000)).toEqual([]);
+  expect(sweep(600, 30_000)).toEqual([]);
+  for (let second = 31; second < 90; second++) expect(sweep(600, second * 1000)).toEqual([]);
+  expect(sweep(600, 90_000)).toEqual([
     [100, "cpu"],
     [102, "cpu"],
   ]);
-  expect(sweep(0, 8000)).toEqual([]);
+  expect(sweep(600, 91_000)).toEqual([]);
 });

@@ -18,17 +18,19 @@
  * each second the supervisor lets those threads run on every CPU
  * (`WorkerPinning`). And while the pool spends half a CPU's time or more
  * (RSA keys made on demand), the whole worker runs free until the pool has
- * been quiet for three seconds: the kernel balances CPU-bound threads
- * better than a fixed placement.
+ * been quiet for a minute: the kernel balances CPU-bound threads better
+ * than a fixed placement, and keys come in bursts (pinned again after 3 s,
+ * each 20 s burst of `bench/rsa-ab.ts` cost ~2-3 %).
  *
- * Why it is not the default: RSA keys made on demand (`bench/run.ts --only
- * rsa`) measured 0.87-0.91 of the reference pinned at spawn against
- * 0.91-0.99 not, and 0.90-0.96 with this design, whose workers run free
- * under that load: within that bench's noise, not shown harmless. `off`
- * leaves placement to the kernel. The pinning is sched_setaffinity(2)
- * through bun:ffi, loaded on first use (only the supervisor loads it). A
- * pin that fails (a sandbox that forbids it) leaves that worker where the
- * kernel puts it.
+ * Why it is not the default yet: RSA keys made on demand came 0.87-0.91 of
+ * `bench/run.ts`'s reference pinned at spawn (0.91-0.99 not), and this
+ * design has one side-by-side run at 0.996 of `off` (`bench/rsa-ab.ts`),
+ * not yet the default-options runs that would make it one; and the kernel
+ * can no longer move an event loop off a CPU that something else keeps
+ * busy. `off` leaves placement to the kernel. The pinning is
+ * sched_setaffinity(2) through bun:ffi, loaded on first use (only the
+ * supervisor loads it). A pin that fails (a sandbox that forbids it) leaves
+ * that worker where the kernel puts it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -107,8 +109,13 @@ export type Where = "cpu" | "all";
 
 /** The share of a second's CPU time a worker's thread pool must spend for the worker to be let run free. */
 const POOL_BUSY_SHARE = 0.5;
-/** Sweeps with the pool quiet before a free worker is pinned again. */
-const QUIET_SWEEPS = 3;
+/**
+ * Sweeps (seconds) with the pool quiet before a free worker is pinned
+ * again. With 3, RSA keys on demand came 0.971-0.981 of `off`'s rate side by
+ * side (`bench/rsa-ab.ts`, 20 s bursts 25 s apart, three runs), each burst
+ * starting pinned; with 60, 0.996.
+ */
+const QUIET_SWEEPS = 60;
 
 /**
  * One pinned worker's threads, sweep by sweep: its pool on every CPU, the
