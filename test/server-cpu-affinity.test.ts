@@ -1,6 +1,6 @@
 // --cpu-affinity on a real server: where the kernel says each worker's
-// threads may run (/proc/PID/task/TID/status) with `auto`, under RSA load,
-// by default (off), and a replacement.
+// threads may run (/proc/PID/task/TID/status) by default (auto), under RSA
+// load, with `off`, and a replacement.
 import { afterEach, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { allowedCpus } from "../src/server/cpu-affinity.ts";
@@ -27,9 +27,9 @@ const gone = (read: () => string) => {
 };
 const describeThreads = (workers: number[]) => workers.map((pid) => threadsOf(pid).map((tid) => `${gone(() => nameOf(pid, tid))}:${gone(() => cpusOf(pid, tid))}`).join(" ")).join(" / ");
 
-test("with auto each worker runs on one CPU once ready, spread evenly, its thread pool on all; a killed worker's replacement takes its CPU", async () => {
+test("by default each worker runs on one CPU once ready, spread evenly, its thread pool on all; a killed worker's replacement takes its CPU", async () => {
   // An RSA depot: each worker's key pool makes its keys in the runtime's thread pool, so the pool starts.
-  server = await startServer(["--cpu-affinity", "auto", "--process-count", "3", "--log-level", "debug", "--key-pool", "2"], { keyType: "rsa-2048" });
+  server = await startServer(["--process-count", "3", "--log-level", "debug", "--key-pool", "2"], { keyType: "rsa-2048" });
   await server.ready;
   const workers = workerPids(server.process.pid);
   expect(workers).toHaveLength(3);
@@ -66,7 +66,7 @@ test("with auto each worker runs on one CPU once ready, spread evenly, its threa
 
 test("a worker making RSA keys on demand runs free, every thread of it, and stays free a while after", async () => {
   // No key pool: each `generate` makes its RSA key in the runtime's thread pool as it is asked.
-  server = await startServer(["--cpu-affinity", "auto", "--process-count", "1", "--log-level", "debug", "--key-pool", "0"], { keyType: "rsa-2048" });
+  server = await startServer(["--process-count", "1", "--log-level", "debug", "--key-pool", "0"], { keyType: "rsa-2048" });
   await server.ready;
   const [worker] = workerPids(server.process.pid);
   if (allowed.length < 2) return expect(cpusOf(worker!)).toBe(cpusOf(server.process.pid));
@@ -95,8 +95,8 @@ test("a worker making RSA keys on demand runs free, every thread of it, and stay
   expect(server.log()).not.toContain(`runs on CPU ${itsCpu} again`);
 });
 
-test("by default (off) every worker is free to run wherever the supervisor may", async () => {
-  server = await startServer(["--log-level", "debug"]);
+test("with off every worker is free to run wherever the supervisor may", async () => {
+  server = await startServer(["--cpu-affinity", "off", "--log-level", "debug"]);
   await server.ready;
   const workers = workerPids(server.process.pid);
   expect(workers).toHaveLength(2);

@@ -1,8 +1,8 @@
 /**
  * @module
- * Each worker kept on one CPU with `--cpu-affinity auto` (nginx's
- * `worker_cpu_affinity auto`; off by default, see below) while its work is
- * its event loop's: the supervisor spreads its workers over the CPUs it may
+ * Each worker kept on one CPU (`--cpu-affinity auto`, the default; nginx's
+ * `worker_cpu_affinity auto`) while its work is its event loop's: the
+ * supervisor spreads its workers over the CPUs it may
  * itself run on, the fewest workers on each, and pins each worker's main
  * thread once it is ready; every thread it starts after inherits that CPU.
  * Not at spawn: a runtime started on one CPU sizes itself for one for good
@@ -22,15 +22,13 @@
  * than a fixed placement, and keys come in bursts (pinned again after 3 s,
  * each 20 s burst of `bench/rsa-ab.ts` cost ~2-3 %).
  *
- * Why it is not the default yet: RSA keys made on demand came 0.87-0.91 of
- * `bench/run.ts`'s reference pinned at spawn (0.91-0.99 not), and this
- * design has one side-by-side run at 0.996 of `off` (`bench/rsa-ab.ts`),
- * not yet the default-options runs that would make it one; and the kernel
- * can no longer move an event loop off a CPU that something else keeps
- * busy. `off` leaves placement to the kernel. The pinning is
- * sched_setaffinity(2) through bun:ffi, loaded on first use (only the
- * supervisor loads it). A pin that fails (a sandbox that forbids it) leaves
- * that worker where the kernel puts it.
+ * RSA keys made on demand cost nothing side by side with `off`
+ * (`bench/rsa-ab.ts`: 0.996 and 1.016 of its rate, two runs). What it
+ * gives up: the kernel can no longer move an event loop off a CPU that
+ * something else keeps busy; `off` leaves placement to the kernel. The
+ * pinning is sched_setaffinity(2) through bun:ffi, loaded on first use
+ * (only the supervisor loads it). A pin that fails (a sandbox that forbids
+ * it) leaves that worker where the kernel puts it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 

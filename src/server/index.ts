@@ -225,8 +225,8 @@ function sharedNonceBook(depot: string, log: Logger): number | undefined {
   }
 }
 
-/** The supervisor's `workerCpus` for --cpu-affinity auto: the CPUs this process may use, unless only one. */
-function workerCpusOf(affinity: CpuAffinity = "off"): { workerCpus?: WorkerCpus } {
+/** The supervisor's `workerCpus` for --cpu-affinity auto (the default): the CPUs this process may use, unless only one. */
+function workerCpusOf(affinity: CpuAffinity = "auto"): { workerCpus?: WorkerCpus } {
   if (affinity === "off") return {};
   const cpus = allowedCpus();
   return cpus && cpus.length > 1 ? { workerCpus: { cpus, pin: pinThread, threads: threadsOf } } : {};

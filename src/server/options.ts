@@ -17,7 +17,7 @@ export interface ServerOptions {
   listeners: ListenerSpec[];
   /** Worker processes (--process-count). */
   processCount: number;
-  /** Each worker kept on one CPU ("auto") or wherever the kernel puts it ("off", the default): --cpu-affinity, cpu-affinity.ts. */
+  /** Each worker kept on one CPU ("auto", the default) or wherever the kernel puts it ("off"): --cpu-affinity, cpu-affinity.ts. */
   cpuAffinity?: CpuAffinity;
   /** Line-protocol connections one worker holds before it answers `ERROR busy` (--max-connection-queue). */
   maxConnectionQueue: number;
