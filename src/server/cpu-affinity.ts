@@ -2,16 +2,16 @@
  * @module
  * Each worker kept on one CPU (`--cpu-affinity auto`, the default; nginx's
  * `worker_cpu_affinity auto`) while its work is its event loop's: the
- * supervisor spreads its workers over the CPUs it may
- * itself run on, the fewest workers on each, and pins each worker's main
- * thread once it is ready; every thread it starts after inherits that CPU.
+ * supervisor spreads its workers over the CPUs it may itself run on, the
+ * fewest workers on each, and pins each worker's main thread once it is
+ * ready; every thread it starts after inherits that CPU.
  * Not at spawn: a runtime started on one CPU sizes itself for one for good
  * (`os.availableParallelism()` and `navigator.hardwareConcurrency` read 1).
  *
  * Why: a worker's requests each wake its event loop, and a wake on another
  * CPU than the last finds its caches cold. Measured under lego's ACME
- * orders on a 2-core guest (docs/performance.md, "2026-12-07"): 7-8 % less
- * server CPU an order with the worker pinned.
+ * orders on a 2-core guest (docs/performance.md, "2026-12-07"): 3-5 % less
+ * server CPU an order as below (7-8 % with every thread pinned).
  *
  * Except the runtime's thread pool ("Bun Pool" threads, where keys are
  * made): a burst that lands on one worker should still use every CPU, so
