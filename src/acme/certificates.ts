@@ -39,7 +39,7 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
     return { status: 200, body: await orderJson(shared, urls, current), headers: { Location: urls.order(id), "Retry-After": POLL_SECONDS } };
   }
   try {
-    const issued = await shared.issuer.issue({
+    await shared.issuer.issue({
       publicKeyDer: csr.publicKeyDer,
       keyType: csr.keyType,
       family: csr.family,
@@ -50,9 +50,11 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
       ...clientOf(request),
       // Names the enrich webhook adds must pass the order's policy too; the CSR's are the order's, checked at newOrder.
       ...(request.account ? { withinPolicy: withinOrderPolicy(shared, request.account) } : {}),
+      // Valid with the serial in the ledger transaction of the certificate's row.
+      orderId: id,
     });
-    await shared.store.finishOrder(id, { certificateSerial: issued.serial });
   } catch (error) {
+    // Unless the row committed (the order is valid then, and stays so), the order may be finalized again.
     await shared.store.finishOrder(id, { back: "pending" });
     // The router answers it by the one policy: a busy ledger 503, the server's own failures without its paths.
     throw error;

@@ -27,6 +27,8 @@ export interface AcmeIssueRequest {
   client?: string;
   /** ACME's name policy (--acme-allow, the account's binding), run again on names the enrich webhook adds. */
   withinPolicy?: IssueRequest["withinPolicy"];
+  /** The order being finalized (finalize always names it): valid with the certificate's serial in the transaction that records it. */
+  orderId?: string;
 }
 
 export interface AcmeIssuer {
@@ -66,6 +68,7 @@ export function depotIssuer(depot: Depot, options: { publishCrl?: boolean; templ
         requester: { requester: request.requester, ...(request.client ? { client: request.client } : {}) },
         face: "acme",
         ...(request.withinPolicy ? { withinPolicy: request.withinPolicy } : {}),
+        ...(request.orderId ? { finishesAcmeOrder: request.orderId } : {}),
       });
       return { serial: issued.serial, certificatePem: issued.certificatePem };
     },

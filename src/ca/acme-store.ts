@@ -142,7 +142,13 @@ export interface AcmeStore {
   hasValidAuthorizations(accountId: string, identifiers: Identifier[], now: number): Promise<boolean>;
   /** Moves an order to processing (finalize); false if it was not pending, or another finalize holds it. */
   claimFinalize(orderId: string, claim: Claim): Promise<boolean>;
-  finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: AcmeProblemRecord } | { back: "pending" }): Promise<void>;
+  /**
+   * Ends a finalize that issued nothing: invalid with its error, or pending
+   * again for another try; an order no longer processing is left as it is.
+   * A finalize that issues ends in the ledger instead, in the transaction
+   * of the certificate's row (`RecordTerms.finishesAcmeOrder`).
+   */
+  finishOrder(orderId: string, outcome: { error: AcmeProblemRecord } | { back: "pending" }): Promise<void>;
 
   addEabKey(key: EabKey): Promise<void>;
   eabKey(kid: string): Promise<EabKey | undefined>;

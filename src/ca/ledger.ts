@@ -92,6 +92,19 @@ export interface RecordCondition {
   tokenUnrevoked: { name: string; hash: string };
 }
 
+/**
+ * What commits with an issuance's row, in its transaction. `condition`: see
+ * RecordCondition. `finishesAcmeOrder`: the id of the ACME order this
+ * certificate finalizes, which becomes valid with the row's serial; so no
+ * crash can leave a recorded certificate behind an order still processing,
+ * whose next finalize would issue a second (and the order's own write
+ * transaction is saved).
+ */
+export interface RecordTerms {
+  condition?: RecordCondition;
+  finishesAcmeOrder?: string;
+}
+
 /** What every ledger throws when a RecordCondition does not hold. */
 export function conditionRefused(condition: RecordCondition): DepotError {
   return new DepotError("E_REVOKED_TOKEN", `token '${condition.tokenUnrevoked.name}' was revoked (or is no longer known); nothing was issued`);
@@ -107,11 +120,12 @@ export function conditionRefused(condition: RecordCondition): DepotError {
 export interface Ledger {
   /**
    * Records a certificate and, in the same transaction, its audit record
-   * (every issuance has one; the CA's own row has none). With a `condition`,
-   * only if it holds in that transaction, where no other writer can change
-   * it before the commit; else E_REVOKED_TOKEN and nothing is recorded.
+   * (every issuance has one; the CA's own row has none), and what `terms`
+   * adds. With a condition, only if it holds in that transaction, where no
+   * other writer can change it before the commit; else E_REVOKED_TOKEN and
+   * nothing is recorded (nor any order finished).
    */
-  record(certificate: CertificateRecord, audit?: AuditEntry, condition?: RecordCondition): Promise<void>;
+  record(certificate: CertificateRecord, audit?: AuditEntry, terms?: RecordTerms): Promise<void>;
   /** Records certificates found on disk (a depot made by the original); existing serials are kept. */
   adopt(certificates: CertificateRecord[]): Promise<number>;
   /** Whether `adopt` has run to the end once, so files on disk are all recorded. */

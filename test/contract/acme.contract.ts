@@ -8,7 +8,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { Account, Authorization, Challenge, EabKey, Order } from "../../src/ca/acme-store.ts";
-import type { Ledger } from "../../src/ca/ledger.ts";
+import { issueEntry } from "../../src/ca/audit.ts";
+import { type Ledger, SerialCollisionError } from "../../src/ca/ledger.ts";
+import type { DepotError } from "../../src/errors.ts";
+import { certificate } from "./ledger.contract.ts";
 import { freshLedgers, SETUP_TIMEOUT } from "./backends.ts";
 
 const NOW = Date.parse("2030-01-01T00:00:00.000Z");
@@ -194,8 +197,9 @@ export function acmeStoreContract(name: string, open: () => Promise<Ledger>): vo
       expect(await store.hasValidAuthorizations("acct", names, NOW)).toBe(false);
     }, SETUP_TIMEOUT);
 
-    test("finalize is claimed once, and the order ends valid with its serial, invalid with its error, or pending again", async () => {
-      const store = await fresh();
+    test("finalize is claimed once; the order ends valid in the transaction of its certificate's row, invalid with its error, or pending again", async () => {
+      const ledger = await freshLedger();
+      const store = ledger.acme;
       await store.createAccount(account("acct"));
       for (const id of ["f-ok", "f-bad", "f-back"]) {
         const { order, authorizations, challenges } = anOrder("acct", id);
@@ -204,11 +208,24 @@ export function acmeStoreContract(name: string, open: () => Promise<Ledger>): vo
       const claim = { now: NOW, owner: "host:1", staleBefore: NOW - 60_000 };
       expect(await store.claimFinalize("f-ok", claim)).toBe(true);
       expect(await store.claimFinalize("f-ok", { ...claim, owner: "host:2" })).toBe(false);
-      await store.finishOrder("f-ok", { certificateSerial: "0abc" });
-      expect(await store.order("f-ok")).toMatchObject({ status: "valid", certificateSerial: "0abc" });
-      expect((await store.orderBySerial("0abc"))!.id).toBe("f-ok");
-      expect(await store.orderBySerial("0abd")).toBeUndefined();
+      // A row that is not recorded finishes nothing: a serial taken, a token revoked.
+      await ledger.record(certificate("0abc", 1));
+      expect(await ledger.record(certificate("0abc", 1), undefined, { finishesAcmeOrder: "f-ok" }).catch((e: unknown) => e)).toBeInstanceOf(SerialCollisionError);
+      const refused = await ledger.record(certificate("0abe", 1), undefined, { finishesAcmeOrder: "f-ok", condition: { tokenUnrevoked: { name: "gone", hash: "00" } } }).catch((e: unknown) => e);
+      expect((refused as DepotError).code).toBe("E_REVOKED_TOKEN");
+      expect((await store.order("f-ok"))!.status).toBe("processing");
+      expect(await store.orderBySerial("0abc")).toBeUndefined();
+
+      const issued = certificate("0abd", 2);
+      await ledger.record(issued, issueEntry(issued, ["z.test"], { requester: "acme:acct" }), { finishesAcmeOrder: "f-ok" });
+      expect(await store.order("f-ok")).toMatchObject({ status: "valid", certificateSerial: "0abd" });
+      expect((await store.orderBySerial("0abd"))!.id).toBe("f-ok");
       expect(await store.claimFinalize("f-ok", claim)).toBe(false);
+      // Ending a finalize as if nothing was issued leaves a valid order valid.
+      await store.finishOrder("f-ok", { back: "pending" });
+      await store.finishOrder("f-ok", { error: { type: "urn:ietf:params:acme:error:serverInternal", detail: "late" } });
+      expect(await store.order("f-ok")).toMatchObject({ status: "valid", certificateSerial: "0abd" });
+      expect(await ledger.audit.verify()).toMatchObject({ ok: true });
 
       await store.claimFinalize("f-bad", claim);
       const error = { type: "urn:ietf:params:acme:error:badCSR", detail: "no", status: 400 };

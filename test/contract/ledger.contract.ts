@@ -190,7 +190,7 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>): void 
       const made = (name: string) => ({ event: "token-create" as const, requester: "cli", token: name });
       await ledger.tokens.create({ ...first, policy: { admin: false, allow: [] }, createdAt: new Date(T0) }, made("deploy"));
       const allowed = certificate("k1", 1);
-      await ledger.record(allowed, issueEntry(allowed, [], { requester: "token:deploy" }), { tokenUnrevoked: first });
+      await ledger.record(allowed, issueEntry(allowed, [], { requester: "token:deploy" }), { condition: { tokenUnrevoked: first } });
       expect(await ledger.find("k1")).toEqual(allowed);
 
       await ledger.tokens.revoke("deploy", new Date(T0 + 1), { event: "token-revoke", requester: "cli", token: "deploy" });
@@ -199,18 +199,18 @@ export function ledgerContract(name: string, open: () => Promise<Ledger>): void 
       await ledger.tokens.create({ ...second, policy: { admin: false, allow: [] }, createdAt: new Date(T0 + 2) }, made("deploy"));
       const seq = await ledger.audit.lastSeq();
       const refused = certificate("k2", 2);
-      const error = await ledger.record(refused, issueEntry(refused, [], { requester: "token:deploy" }), { tokenUnrevoked: first }).catch((e: unknown) => e);
+      const error = await ledger.record(refused, issueEntry(refused, [], { requester: "token:deploy" }), { condition: { tokenUnrevoked: first } }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DepotError);
       expect((error as DepotError).code).toBe("E_REVOKED_TOKEN");
       expect((error as DepotError).message).toBe("token 'deploy' was revoked (or is no longer known); nothing was issued");
       // Without its audit record too, and with no token at all.
-      expect(await codeOf(ledger.record(certificate("k3", 3), undefined, { tokenUnrevoked: secret("nobody") }))).toBe("E_REVOKED_TOKEN");
+      expect(await codeOf(ledger.record(certificate("k3", 3), undefined, { condition: { tokenUnrevoked: secret("nobody") } }))).toBe("E_REVOKED_TOKEN");
       expect(await ledger.find("k2")).toBeUndefined();
       expect(await ledger.find("k3")).toBeUndefined();
       expect(await ledger.audit.lastSeq()).toBe(seq);
       // The new token's own issuance goes in, and the chain still verifies.
       const later = certificate("k4", 4);
-      await ledger.record(later, issueEntry(later, [], { requester: "token:deploy" }), { tokenUnrevoked: second });
+      await ledger.record(later, issueEntry(later, [], { requester: "token:deploy" }), { condition: { tokenUnrevoked: second } });
       expect((await ledger.list()).map((r) => r.serial)).toEqual(["k1", "k4"]);
       expect((await ledger.audit.after(seq, 10)).map((r) => r.serial)).toEqual(["k4"]);
       expect((await ledger.audit.verify()).ok).toBe(true);

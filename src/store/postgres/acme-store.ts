@@ -201,13 +201,11 @@ export class PostgresAcmeStore implements AcmeStore {
     return (result.count ?? 0) > 0;
   }
 
-  async finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: AcmeProblemRecord } | { back: "pending" }): Promise<void> {
-    if ("certificateSerial" in outcome) {
-      await this.rows((sql) => sql`UPDATE acme_orders SET status = 'valid', certificate_serial = ${outcome.certificateSerial}, processing_since = NULL WHERE id = ${orderId}`);
-    } else if ("error" in outcome) {
-      await this.rows((sql) => sql`UPDATE acme_orders SET status = 'invalid', error = ${JSON.stringify(outcome.error)}, processing_since = NULL WHERE id = ${orderId}`);
+  async finishOrder(orderId: string, outcome: { error: AcmeProblemRecord } | { back: "pending" }): Promise<void> {
+    if ("error" in outcome) {
+      await this.rows((sql) => sql`UPDATE acme_orders SET status = 'invalid', error = ${JSON.stringify(outcome.error)}, processing_since = NULL WHERE id = ${orderId} AND status = 'processing'`);
     } else {
-      await this.rows((sql) => sql`UPDATE acme_orders SET status = 'pending', processing_since = NULL WHERE id = ${orderId}`);
+      await this.rows((sql) => sql`UPDATE acme_orders SET status = 'pending', processing_since = NULL WHERE id = ${orderId} AND status = 'processing'`);
     }
   }
 

@@ -34,6 +34,7 @@ import {
   type Ledger,
   type ListQuery,
   type RecordCondition,
+  type RecordTerms,
   SerialCollisionError,
 } from "../../ca/ledger.ts";
 import { type AuditActor, type AuditEntry, revokeEntry } from "../../ca/audit.ts";
@@ -96,6 +97,14 @@ type Row = CertificateRow<Date>;
 const COLUMNS = CERTIFICATE_COLUMNS;
 
 /** A record's values in CERTIFICATE_COLUMNS' order ($1 to $12; the host follows). */
+/**
+ * The ACME order a recorded certificate finishes (RecordTerms), as a
+ * data-modifying CTE after `inserted`: PostgreSQL runs it whether or not the
+ * statement reads it, and it changes the order only when the row went in.
+ */
+const FINISH_ORDER = (orderId: string) =>
+  `finished AS (UPDATE acme_orders SET status = 'valid', certificate_serial = inserted.serial, processing_since = NULL FROM inserted WHERE acme_orders.id = ${orderId})`;
+
 /** The SQL types of rowValues() and the host, in order: what an INSERT ... SELECT of parameters casts them to. */
 const INSERT_TYPES = ["text", "text", "text", "text", "timestamptz", "timestamptz", "text", "text", "text", "timestamptz", "text", "text", "text"];
 function rowValues(c: CertificateRecord): unknown[] {
@@ -199,18 +208,21 @@ export class PostgresLedger implements Ledger {
   }
 
   /** The row and its audit record commit together; the audit lock is taken last, so it is held only for the commit. */
-  async record(certificate: CertificateRecord, audit?: AuditEntry, condition?: RecordCondition): Promise<void> {
+  async record(certificate: CertificateRecord, audit?: AuditEntry, terms?: RecordTerms): Promise<void> {
     try {
       await this.guard(async () => {
-        if (condition) return void (await this.insertIf(certificate, audit, condition));
-        if (!audit) return void (await this.insert(this.sql, certificate, false));
-        // One statement, one implicit transaction, one round trip: the insert, then the audit append (which takes the chain's lock).
+        if (terms?.condition) return void (await this.insertIf(certificate, audit, terms.condition, terms.finishesAcmeOrder));
+        if (!audit && !terms?.finishesAcmeOrder) return void (await this.insert(this.sql, certificate, false));
+        // One statement, one implicit transaction, one round trip: the insert, the order it finishes, then the audit append (which takes the chain's lock).
         const c = certificate;
-        const append = appendAuditSql(audit);
+        const append = audit ? appendAuditSql(audit) : undefined;
+        const order = terms?.finishesAcmeOrder;
+        const orderParameter = 14 + (append ? 4 : 0);
         await this.sql.unsafe(
           `WITH inserted AS (INSERT INTO certificates (${COLUMNS}, host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING serial)
-           SELECT appended.o_seq FROM inserted, LATERAL depot_audit_append($14, $15, $16, $17) AS appended`,
-          [...rowValues(c), this.host, ...append.values],
+           ${order ? `, ${FINISH_ORDER(`$${orderParameter}`)}` : ""}
+           ${append ? "SELECT appended.o_seq FROM inserted, LATERAL depot_audit_append($14, $15, $16, $17) AS appended" : "SELECT serial FROM inserted"}`,
+          [...rowValues(c), this.host, ...(append?.values ?? []), ...(order ? [order] : [])],
         );
       });
     } catch (error) {
@@ -225,18 +237,20 @@ export class PostgresLedger implements Ledger {
    * the insert happens only if it holds, and the audit record only for a
    * row inserted (the lateral subquery runs once per inserted row).
    */
-  private async insertIf(c: CertificateRecord, audit: AuditEntry | undefined, condition: RecordCondition): Promise<void> {
+  private async insertIf(c: CertificateRecord, audit: AuditEntry | undefined, condition: RecordCondition, order: string | undefined): Promise<void> {
     const values = [...rowValues(c), this.host];
     const selected = INSERT_TYPES.map((type, i) => `$${i + 1}::${type}`).join(", ");
     const token = `$${values.length + 1}`;
     const append = audit ? appendAuditSql(audit) : undefined;
     const first = values.length + 2;
     const call = `depot_audit_append($${first}, $${first + 1}, $${first + 2}, $${first + 3})`;
+    const orderParameter = first + (append ? 4 : 0);
     const rows = await this.sql.unsafe(
       `WITH allowed AS (SELECT 1 FROM api_tokens WHERE hash = ${token} AND revoked_at IS NULL FOR SHARE),
        inserted AS (INSERT INTO certificates (${COLUMNS}, host) SELECT ${selected} WHERE EXISTS (SELECT 1 FROM allowed) RETURNING serial)
+       ${order ? `, ${FINISH_ORDER(`$${orderParameter}`)}` : ""}
        ${append ? `SELECT appended.o_seq FROM inserted CROSS JOIN LATERAL (SELECT * FROM ${call} WHERE inserted.serial IS NOT NULL) AS appended` : "SELECT serial FROM inserted"}`,
-      [...values, condition.tokenUnrevoked.hash, ...(append?.values ?? [])],
+      [...values, condition.tokenUnrevoked.hash, ...(append?.values ?? []), ...(order ? [order] : [])],
     );
     if (rows.length === 0) throw conditionRefused(condition);
   }

@@ -214,16 +214,19 @@ export class SqliteAcmeStore implements AcmeStore {
     return this.claimRow("acme_orders", orderId, claim);
   }
 
-  async finishOrder(orderId: string, outcome: { certificateSerial: string } | { error: AcmeProblemRecord } | { back: "pending" }): Promise<void> {
+  async finishOrder(orderId: string, outcome: { error: AcmeProblemRecord } | { back: "pending" }): Promise<void> {
     await retryBusy(() => {
-      if ("certificateSerial" in outcome) {
-        this.db.query("UPDATE acme_orders SET status = 'valid', certificate_serial = ?, processing_since = NULL WHERE id = ?").run(outcome.certificateSerial, orderId);
-      } else if ("error" in outcome) {
-        this.db.query("UPDATE acme_orders SET status = 'invalid', error = ?, processing_since = NULL WHERE id = ?").run(JSON.stringify(outcome.error), orderId);
+      if ("error" in outcome) {
+        this.db.query("UPDATE acme_orders SET status = 'invalid', error = ?, processing_since = NULL WHERE id = ? AND status = 'processing'").run(JSON.stringify(outcome.error), orderId);
       } else {
-        this.db.query("UPDATE acme_orders SET status = 'pending', processing_since = NULL WHERE id = ?").run(orderId);
+        this.db.query("UPDATE acme_orders SET status = 'pending', processing_since = NULL WHERE id = ? AND status = 'processing'").run(orderId);
       }
     });
+  }
+
+  /** The order is valid with `serial`; run by the ledger inside the transaction that records the certificate (RecordTerms). */
+  finishOrderWithin(orderId: string, serial: string): void {
+    this.db.query("UPDATE acme_orders SET status = 'valid', certificate_serial = ?, processing_since = NULL WHERE id = ?").run(serial, orderId);
   }
 
   async addEabKey(key: EabKey): Promise<void> {

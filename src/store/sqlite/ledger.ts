@@ -15,7 +15,7 @@ import {
   type CrlState,
   type Ledger,
   type ListQuery,
-  type RecordCondition,
+  type RecordTerms,
   conditionRefused,
   SerialCollisionError,
 } from "../../ca/ledger.ts";
@@ -34,7 +34,7 @@ import { SqliteScepStore } from "./scep.ts";
 
 type Row = CertificateRow<string>;
 /** A certificate waiting for its group's transaction. */
-type Recording = { row: Row; audit: AuditEntry | undefined; condition: RecordCondition | undefined };
+type Recording = { row: Row; audit: AuditEntry | undefined; terms: RecordTerms | undefined };
 
 const COLUMNS = CERTIFICATE_COLUMNS;
 const INSERT = (verb: string) => `${verb} INTO certificates (${COLUMNS}) VALUES (${CERTIFICATE_COLUMN_NAMES.map((c) => `$${c}`).join(", ")})`;
@@ -131,7 +131,8 @@ export class SqliteLedger implements Ledger {
     const tokenUnrevoked = db.query<{ one: number }, [string]>("SELECT 1 AS one FROM api_tokens WHERE hash = ? AND revoked_at IS NULL");
     const recordGroup = db.transaction((group: Recording[]) => {
       const audits: AuditEntry[] = [];
-      const outcomes = group.map(({ row, audit, condition }) => {
+      const outcomes = group.map(({ row, audit, terms }) => {
+        const condition = terms?.condition;
         // Read inside the IMMEDIATE transaction: no revocation can commit between this check and the row's.
         if (condition && !tokenUnrevoked.get(condition.tokenUnrevoked.hash)) return conditionRefused(condition);
         try {
@@ -141,6 +142,7 @@ export class SqliteLedger implements Ledger {
           if (!(error instanceof SQLiteError) || !error.code?.startsWith("SQLITE_CONSTRAINT")) throw error;
           return error.code === "SQLITE_CONSTRAINT_PRIMARYKEY" ? new SerialCollisionError(row.serial) : ledgerError(error, path);
         }
+        if (terms?.finishesAcmeOrder) this.acme.finishOrderWithin(terms.finishesAcmeOrder, row.serial);
         if (audit) audits.push(audit);
         return undefined;
       });
@@ -187,8 +189,8 @@ export class SqliteLedger implements Ledger {
   }
 
   /** Resolves once the row (and its audit record) is committed, in a group with whatever else this process records meanwhile. */
-  record(certificate: CertificateRecord, audit?: AuditEntry, condition?: RecordCondition): Promise<void> {
-    return this.recording.add({ row: toRow(certificate), audit, condition });
+  record(certificate: CertificateRecord, audit?: AuditEntry, terms?: RecordTerms): Promise<void> {
+    return this.recording.add({ row: toRow(certificate), audit, terms });
   }
 
   async adopt(certificates: CertificateRecord[]): Promise<number> {
