@@ -38,8 +38,9 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
     const current = (await shared.store.order(id))!;
     return { status: 200, body: await orderJson(shared, urls, current), headers: { Location: urls.order(id), "Retry-After": POLL_SECONDS } };
   }
+  let serial: string;
   try {
-    await shared.issuer.issue({
+    ({ serial } = await shared.issuer.issue({
       publicKeyDer: csr.publicKeyDer,
       keyType: csr.keyType,
       family: csr.family,
@@ -52,14 +53,16 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
       ...(request.account ? { withinPolicy: withinOrderPolicy(shared, request.account) } : {}),
       // Valid with the serial in the ledger transaction of the certificate's row.
       orderId: id,
-    });
+    }));
   } catch (error) {
     // Unless the row committed (the order is valid then, and stays so), the order may be finalized again.
     await shared.store.finishOrder(id, { back: "pending" });
     // The router answers it by the one policy: a busy ledger 503, the server's own failures without its paths.
     throw error;
   }
-  const done = (await shared.store.order(id))!;
+  // As the row's transaction left it; nothing changes a valid order, so it need not be read back.
+  const { processingSince: _since, processingBy: _by, ...unclaimed } = order;
+  const done: Order = { ...unclaimed, status: "valid", certificateSerial: serial };
   return { status: 200, body: await orderJson(shared, urls, done), headers: { Location: urls.order(id) } };
 }
 
