@@ -17,8 +17,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { type LoadResult, request, runLoad } from "./load.ts";
+import { type LoadResult, runLoad } from "./load.ts";
 import { readTree } from "./_process-tree.ts";
+import { probeHelp } from "./_help-probe.ts";
 import { benchWorkFolder, childEnvironment } from "./_work-folder.ts";
 import { stepCaReport, type StepCaSummary } from "./_stepca-report.ts";
 
@@ -126,17 +127,6 @@ async function reference(keyType: string, seconds: number): Promise<number> {
   return counts.reduce((a, b) => a + b, 0) / seconds;
 }
 
-async function helpLatencies(port: number, until: () => boolean): Promise<number[]> {
-  const latencies: number[] = [];
-  while (!until()) {
-    const t0 = performance.now();
-    await request("127.0.0.1", port, "help");
-    latencies.push(performance.now() - t0);
-    await Bun.sleep(50);
-  }
-  return latencies.sort((a, b) => a - b);
-}
-
 function row(keyType: string, scenario: string, requests: number, concurrency: number, result: LoadResult, server: Server, extra: Partial<Row> = {}): Row {
   return {
     keyType,
@@ -196,7 +186,7 @@ if (wants("rsa")) {
   try {
     const rounds = 6;
     const roundSeconds = Math.max(5, Math.round((flags.quick ? 20 : Number(flags["rsa-seconds"])) / rounds));
-    let done = false;
+    let help: number[] = [];
     let depotKeys = 0;
     let depotSeconds = 0;
     let referenceKeys = 0;
@@ -204,7 +194,8 @@ if (wants("rsa")) {
     // reference counts the operations that ended within its time).
     let depotKeysInWindow = 0;
     const results: LoadResult[] = [];
-    const probes = helpLatencies(server.port, () => done);
+    // From a process of its own, so that it times the server, not this process's own work.
+    const probes = await probeHelp(server.port);
     for (let round = 0; round < rounds; round++) {
       const result = await runLoad({
         host: "127.0.0.1", port: server.port, requests: 1_000_000, concurrency: 8, durationMs: roundSeconds * 1000,
@@ -212,7 +203,7 @@ if (wants("rsa")) {
       });
       results.push(result);
       if (round === 0) {
-        done = true; // `help` was probed during this round only
+        help = await probes.stop(); // `help` was probed during this round only
         continue;
       }
       depotKeys += result.ok;
@@ -220,7 +211,6 @@ if (wants("rsa")) {
       depotKeysInWindow += result.okWithinDuration ?? 0;
       referenceKeys += (await reference("rsa-2048", roundSeconds)) * roundSeconds;
     }
-    const help = await probes;
     const merged = results.reduce((a, b) => (a.latencyMs.p99 > b.latencyMs.p99 ? a : b));
     const n = results.reduce((sum, r) => sum + r.ok + r.errors, 0);
     // Both rates over the rounds' time: the answers still in flight when a round's time is up

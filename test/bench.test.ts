@@ -2,6 +2,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { probeHelp } from "../bench/_help-probe.ts";
 import { parseAnswer, postLoad } from "../bench/_https-load.ts";
 import { runLoad } from "../bench/load.ts";
 import { depot, tempDir } from "./helpers.ts";
@@ -35,6 +36,22 @@ test("bench/load.ts: 40 generate requests at concurrency 8, every answer checked
   } finally {
     await server.kill();
   }
+});
+
+test("bench/_help-probe.ts times help from a process of its own until stopped, and fails on a server that does not answer", async () => {
+  const server = await startServer();
+  try {
+    await server.ready;
+    const probe = await probeHelp(server.port);
+    await Bun.sleep(300);
+    const latencies = await probe.stop();
+    expect(latencies.length).toBeGreaterThanOrEqual(3);
+    expect(latencies.every((ms) => ms > 0 && ms < 5000)).toBe(true);
+    expect(latencies).toEqual([...latencies].sort((a, b) => a - b));
+  } finally {
+    await server.kill();
+  }
+  await expect(probeHelp(await freePort())).rejects.toThrow(/the help probe ended early \(exit 1\): .*connect/i);
 });
 
 // The HTTPS load generator speaks HTTP/1.1 itself: against a real server every answer must come back whole, on kept-alive connections.
