@@ -96,7 +96,6 @@ type Row = CertificateRow<Date>;
 
 const COLUMNS = CERTIFICATE_COLUMNS;
 
-/** A record's values in CERTIFICATE_COLUMNS' order ($1 to $12; the host follows). */
 /**
  * The ACME order a recorded certificate finishes (RecordTerms), as a
  * data-modifying CTE after `inserted`: PostgreSQL runs it whether or not the
@@ -107,6 +106,7 @@ const FINISH_ORDER = (orderId: string) =>
 
 /** The SQL types of rowValues() and the host, in order: what an INSERT ... SELECT of parameters casts them to. */
 const INSERT_TYPES = ["text", "text", "text", "text", "timestamptz", "timestamptz", "text", "text", "text", "timestamptz", "text", "text", "text"];
+/** A record's values in CERTIFICATE_COLUMNS' order ($1 to $12; the host follows). */
 function rowValues(c: CertificateRecord): unknown[] {
   return [c.serial, c.subject, c.type, c.keyType, c.notBefore, c.notAfter, c.fingerprint, c.pem, c.status, c.revokedAt ?? null, c.revocationReason ?? null, c.template ?? null];
 }
