@@ -89,7 +89,18 @@ export async function startServer(
     { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: home, ...options.env } },
   );
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
-  const ready = waitFor(() => /All \d+ workers ready/.test(log()), 10_000, () => `server not ready; log:\n${log()}`);
+  // What the server said on stderr (a refusal before its log opens goes there), for a start that fails.
+  let stderr = "";
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr) stderr += decoder.decode(chunk, { stream: true });
+  })();
+  const isReady = () => /All \d+ workers ready/.test(log());
+  const story = () => `log:\n${log()}\nstderr:\n${stderr}`;
+  const ready = (async () => {
+    await waitFor(() => isReady() || proc.exitCode !== null, 10_000, () => `server not ready; ${story()}`);
+    if (!isReady()) throw new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before it was ready; ${story()}`);
+  })();
   return {
     process: proc,
     port,
