@@ -59,6 +59,8 @@ export interface RunningServer {
   pidFile: string;
   logFile: string;
   log(): string;
+  /** What the server wrote to stderr so far (the helper reads the pipe: read it here). */
+  stderr(): string;
   /** Resolves once the log says every worker is ready. */
   ready: Promise<void>;
   /** Kills the supervisor and its workers, whatever state they are in. */
@@ -109,6 +111,7 @@ export async function startServer(
     pidFile,
     logFile,
     log,
+    stderr: () => stderr,
     ready,
     kill: () => killServer(proc),
   };

@@ -93,14 +93,11 @@ function liveWorkers(server: RunningServer): number[] {
  */
 function drain(server: RunningServer): { stdout: () => string; stderr: () => string } {
   let out = "";
-  let err = "";
   void (async () => {
     for await (const chunk of server.process.stdout) out += Buffer.from(chunk).toString();
   })().catch(() => {});
-  void (async () => {
-    for await (const chunk of server.process.stderr) err += Buffer.from(chunk).toString();
-  })().catch(() => {});
-  return { stdout: () => out, stderr: () => err };
+  // startServer reads stderr itself (to tell why a server did not start).
+  return { stdout: () => out, stderr: server.stderr };
 }
 
 function countMatches(text: string, pattern: RegExp): number {
