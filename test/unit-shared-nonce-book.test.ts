@@ -64,8 +64,9 @@ describe("the shared nonce book", () => {
     const bodies = Array.from({ length: 200_000 }, () => mint(book).toString("base64url"));
     const list = join(folder, "bodies.json");
     writeFileSync(list, JSON.stringify(bodies));
-    const spenders = [0, 1].map(() =>
-      Bun.spawn([process.execPath, join(ROOT, "test", "fixtures", "nonce-spender.ts"), list], { stdio: ["pipe", "pipe", "inherit", fd] }),
+    // Opposite ways through the list: each wins from its own end, and they contend where they meet.
+    const spenders = ["forward", "backward"].map((direction) =>
+      Bun.spawn([process.execPath, join(ROOT, "test", "fixtures", "nonce-spender.ts"), list, direction], { stdio: ["pipe", "pipe", "inherit", fd] }),
     );
     const outputs = spenders.map((spender) => readLines(spender.stdout as ReadableStream<Uint8Array>));
     // Both have mapped the book before either spends.
