@@ -68,7 +68,7 @@ export function depotIssuer(depot: Depot, options: { publishCrl?: boolean; templ
         requester: { requester: request.requester, ...(request.client ? { client: request.client } : {}) },
         face: "acme",
         ...(request.withinPolicy ? { withinPolicy: request.withinPolicy } : {}),
-        ...(request.orderId ? { finishesAcmeOrder: request.orderId } : {}),
+        ...(request.orderId ? { recordTerms: { finishesAcmeOrder: request.orderId } } : {}),
       });
       return { serial: issued.serial, certificatePem: issued.certificatePem };
     },

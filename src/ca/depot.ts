@@ -17,7 +17,7 @@ import { bundlePems, chainPem, issuingCa } from "./tiers.ts";
 import { type DepotLayout, depotLayout } from "./layout.ts";
 import { type AuditActor, issueEntry, LIBRARY_ACTOR, type WebhookNotes } from "./audit.ts";
 import { addedExtensionsDer, type GateRequest, type IssuanceFace, type IssuanceGate, passGate, withAddedNames } from "./issuance-gate.ts";
-import { type CertificateRecord, type Ledger, ledgerOpenerOr, type OpenLedger, type RecordCondition, type RecordTerms, SerialCollisionError } from "./ledger.ts";
+import { type CertificateRecord, type Ledger, ledgerOpenerOr, type OpenLedger, type RecordTerms, SerialCollisionError } from "./ledger.ts";
 import { writeLedgerMarker } from "./ledger/marker.ts";
 import { leafNames, type Profile, type SubjectAltName } from "./profiles.ts";
 import { checkTemplateNames, type Template, templateDays, type Templates } from "./templates.ts";
@@ -57,10 +57,8 @@ export interface IssueRequest {
   withinPolicy?: (names: SubjectAltName[]) => void | Promise<void>;
   /** Extension OIDs the enrich webhook may add to this certificate (default: the depot's, `OpenOptions.enrichableExtensions`). */
   enrichableExtensions?: readonly string[];
-  /** What the ledger checks in the transaction of the row (the asking token is still unrevoked); refused: nothing is recorded. */
-  recordedOnlyIf?: RecordCondition;
-  /** The ACME order this certificate finalizes: it becomes valid with the serial in the row's transaction (RecordTerms). */
-  finishesAcmeOrder?: string;
+  /** What commits with the row, in its transaction: a condition (the asking token is still unrevoked; refused: nothing is recorded), the ACME order it finalizes. */
+  recordTerms?: RecordTerms;
 }
 
 export interface SignRequest extends Omit<IssueRequest, "keyType"> {
@@ -278,7 +276,7 @@ export class Depot {
         status: "valid",
       };
       try {
-        await this.ledger.record(record, issueEntry(record, request.subjectAltNames, request.requester, webhooks), recordTermsOf(request));
+        await this.ledger.record(record, issueEntry(record, request.subjectAltNames, request.requester, webhooks), request.recordTerms);
       } catch (error) {
         if (error instanceof SerialCollisionError && attempt < 5) continue;
         throw error;
@@ -438,12 +436,6 @@ export class Depot {
 /** The audit record's `sans`: the names asked for, then those the enrich webhook added. */
 function auditedNames(asked: string[] = [], added: SubjectAltName[]): string[] {
   return [...asked, ...added.map((name) => name.value).filter((value) => !asked.includes(value))];
-}
-
-/** What the ledger commits with the request's row, when anything. */
-function recordTermsOf(request: SignRequest): RecordTerms | undefined {
-  if (!request.recordedOnlyIf && !request.finishesAcmeOrder) return undefined;
-  return { ...(request.recordedOnlyIf ? { condition: request.recordedOnlyIf } : {}), ...(request.finishesAcmeOrder ? { finishesAcmeOrder: request.finishesAcmeOrder } : {}) };
 }
 
 export function parseDays(text: string | number): number {

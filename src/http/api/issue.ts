@@ -48,8 +48,8 @@ export async function issueWithinPolicy(call: Call, ask: CertificateAsk): Promis
   return withTokenUse(call, () => {
     // The template's own name rules and longest validity are the depot's to check (Depot.signPublicKey): 403 too.
     // The row goes in only while the token is unrevoked, checked where no revocation can slip in before the commit.
-    const recordedOnlyIf = { tokenUnrevoked: { name: token.name, hash: token.hash } };
-    const common = { profile, subject, subjectAltNames, days, face, withinPolicy, recordedOnlyIf, ...(template ? { template } : {}) };
+    const recordTerms = { condition: { tokenUnrevoked: { name: token.name, hash: token.hash } } };
+    const common = { profile, subject, subjectAltNames, days, face, withinPolicy, recordTerms, ...(template ? { template } : {}) };
     return requested ? services.signCsr(requested, common, call.requester) : services.issue({ ...common, keyType: keyType as KeyType }, call.requester);
   });
 }
