@@ -62,8 +62,13 @@ test("the HTTPS certificate is the depot's own, issued at start for localhost an
   expect(statSync(join(path, "private", "https.key")).mode & 0o777).toBe(0o600);
   expect(server.log()).toContain(`issued the HTTPS certificate ${join(path, "https.crt")} for localhost, 127.0.0.1, ::1`);
   expect(curl("GET", "/v1/certificates", { host: "127.0.0.1" }).status).toBe(401);
-  const served = openssl(["s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost", "-verify_return_error", "-CAfile", caFile], "");
+  const served = openssl(["s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost", "-verify_return_error", "-CAfile", caFile, "-showcerts"], "");
   expect(served.stdout).toContain("Verify return code: 0 (ok)");
+  // The leaf, then the CA that signed it (the root of this one-tier depot): https.crt holds the leaf alone.
+  const sent = served.stdout.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  expect(sent.length).toBe(2);
+  expect(sent[1]!.replace(/\s/g, "")).toBe(readFileSync(caFile, "utf8").replace(/\s/g, ""));
+  expect(readFileSync(join(path, "https.crt"), "utf8").match(/BEGIN CERTIFICATE/g)?.length).toBe(1);
 });
 
 test("issuance with a valid token: 201, and openssl verifies the certificate", () => {

@@ -40,11 +40,18 @@ export async function open(spec: HttpsListenerSpec, context: ListenerContext): P
       },
     },
   );
+  // The depot's own certificate is served with the CA that signed it, the
+  // root too in a one-tier depot (RFC 8446 4.4.2 lets a server send or omit
+  // it). With nothing after the leaf, BoringSSL rebuilds the chain at every
+  // handshake (it looks the CA up in the system's store, /etc/ssl/certs, and
+  // finds nothing): ~75-100 us of a worker's CPU per new connection, about a
+  // tenth of one (docs/performance.md, "2026-12-07, late afternoon").
   let cert: string;
   let key: string;
   try {
     cert = readFileSync(spec.certFile, "utf8");
     key = readFileSync(spec.keyFile, "utf8");
+    if (spec.issueNames && context.depot.chainPem === "") cert = `${cert.trimEnd()}\n${readFileSync(context.depot.layout.caCertificate, "utf8")}`;
   } catch (error) {
     throw new DepotError("E_SERVER", `cannot read the HTTPS certificate or key (${spec.certFile}, ${spec.keyFile}): ${(error as Error).message}`);
   }
