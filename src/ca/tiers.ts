@@ -38,8 +38,9 @@ export function chainPem(layout: Parameters<typeof tierLayout>[0]): string {
 /**
  * The CA certificates a PKCS#12 bundle carries after its leaf: the issuing
  * CA, then (in two tiers) the root, so an importer (Keychain, Windows, NSS)
- * gets the whole path. A served chain (TLS, the API's `chain`, ACME) never
- * holds the root: see `chainPem`.
+ * gets the whole path. A chain handed out (the API's `chain`, ACME's
+ * download) never holds the root: see `chainPem`. (The HTTPS listener of a
+ * one-tier depot sends it: server/listeners/https.ts says why.)
  */
 export function bundlePems(layout: Parameters<typeof tierLayout>[0]): string[] {
   const issuing = readFileSync(issuingCa(layout).caCertificate, "utf8");
