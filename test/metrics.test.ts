@@ -173,3 +173,17 @@ test("a metrics file from before per-bucket counts starts its histograms again a
   expect(valueOf(again.scrape(), 'depot_request_duration_seconds_count{listener="line",route="generate"}')).toBe(1);
   again.stop();
 });
+
+test("the worker's other once-a-second job runs after each timed flush, sharing its wake-up, and stops with the reporter", async () => {
+  const storePath = join(tempDir("depot-metrics-"), "metrics.sqlite");
+  let ticks = 0;
+  const reporter = new MetricsReporter({ storePath, worker: "501", eachSecond: () => ticks++ });
+  reporter.start();
+  expect(ticks).toBe(0); // start() flushes at once, but that flush is not a tick
+  const deadline = performance.now() + 5000;
+  while (ticks < 2 && performance.now() < deadline) await Bun.sleep(50);
+  expect(ticks).toBe(2);
+  reporter.stop();
+  await Bun.sleep(1200);
+  expect(ticks).toBe(2);
+});

@@ -10,28 +10,27 @@
  * steady trickle (lego's ACME orders, a process each, leave a worker idle
  * for tens of milliseconds between requests) otherwise paid a full
  * collection every tick on each worker, 1-2 ms of CPU per order.
+ *
+ * It has no timer of its own: the worker calls `tick()` once a second from
+ * the metrics flush's (worker-metrics.ts), so that the two share one
+ * wake-up of the event loop, each of which costs an idle worker ~0.3 ms of
+ * CPU here (docs/performance.md, "2026-12-07, late afternoon").
  */
 export class IdleTrim {
   /** Requests served since the last tick. */
   private servedThisTick = 0;
   /** Served since the last collection: a trim is owed once the requests stop. */
   private owed = false;
-  private readonly timer: ReturnType<typeof setInterval>;
 
-  constructor(
-    private readonly busy: () => boolean,
-    everyMs = 1000,
-  ) {
-    this.timer = setInterval(() => this.tick(), everyMs);
-    this.timer.unref();
-  }
+  constructor(private readonly busy: () => boolean) {}
 
   /** One request served. */
   served(): void {
     this.servedThisTick++;
   }
 
-  private tick(): void {
+  /** Once a second: collects when a whole second passed without a request after some were served. */
+  tick(): void {
     if (this.servedThisTick > 0) {
       // Still serving: wait for a tick with nothing served.
       this.servedThisTick = 0;
@@ -41,9 +40,5 @@ export class IdleTrim {
     if (!this.owed || this.busy()) return;
     this.owed = false;
     Bun.gc(true);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
   }
 }

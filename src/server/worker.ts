@@ -52,6 +52,7 @@ class Worker {
     this.metrics = new WorkerMetrics({
       keyPool: () => this.keyPool && { type: this.keyPool.type, size: this.keyPool.size },
       log: this.log,
+      eachSecond: () => this.idleTrim.tick(),
     });
   }
 

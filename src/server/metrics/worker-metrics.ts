@@ -15,6 +15,8 @@ export interface WorkerMetricsOptions {
   keyPool: () => { type: string; size: number } | undefined;
   /** Told of a flush that had to wait for the next one. */
   log: (level: "debug", message: string) => void;
+  /** The worker's other once-a-second job (idle-trim.ts), run after each timed flush. */
+  eachSecond?: () => void;
 }
 
 export class WorkerMetrics {
@@ -33,6 +35,7 @@ export class WorkerMetrics {
       },
       scrapeSamples: () => crlSamples(publication),
       onError: (error) => this.options.log("debug", `metrics flush deferred: ${(error as Error)?.message ?? error}`),
+      ...(this.options.eachSecond ? { eachSecond: this.options.eachSecond } : {}),
     });
     this.reporter.start();
   }
