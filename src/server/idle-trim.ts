@@ -11,10 +11,10 @@
  * for tens of milliseconds between requests) otherwise paid a full
  * collection every tick on each worker, 1-2 ms of CPU per order.
  *
- * It has no timer of its own: the worker calls `tick()` once a second from
- * the metrics flush's (worker-metrics.ts), so that the two share one
- * wake-up of the event loop, each of which costs an idle worker ~0.3 ms of
- * CPU here (docs/performance.md, "2026-12-07, late afternoon").
+ * It has no timer of its own: the worker calls `tick()` from the metrics
+ * flush's once-a-second timer (worker-metrics.ts), so that the two share
+ * one wake-up of the event loop, each of which costs an idle worker
+ * ~0.15-0.3 ms of CPU here (docs/performance.md, "2026-12-07, late afternoon").
  */
 export class IdleTrim {
   /** Requests served since the last tick. */
