@@ -216,13 +216,14 @@ export class PostgresLedger implements Ledger {
         // One statement, one implicit transaction, one round trip: the insert, the order it finishes, then the audit append (which takes the chain's lock).
         const c = certificate;
         const append = audit ? appendAuditSql(audit) : undefined;
+        const parameters = [...rowValues(c), this.host, ...(append?.values ?? [])];
         const order = terms?.finishesAcmeOrder;
-        const orderParameter = 14 + (append ? 4 : 0);
+        if (order) parameters.push(order);
         await this.sql.unsafe(
           `WITH inserted AS (INSERT INTO certificates (${COLUMNS}, host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING serial)
-           ${order ? `, ${FINISH_ORDER(`$${orderParameter}`)}` : ""}
+           ${order ? `, ${FINISH_ORDER(`$${parameters.length}`)}` : ""}
            ${append ? "SELECT appended.o_seq FROM inserted, LATERAL depot_audit_append($14, $15, $16, $17) AS appended" : "SELECT serial FROM inserted"}`,
-          [...rowValues(c), this.host, ...(append?.values ?? []), ...(order ? [order] : [])],
+          parameters,
         );
       });
     } catch (error) {
@@ -244,13 +245,14 @@ export class PostgresLedger implements Ledger {
     const append = audit ? appendAuditSql(audit) : undefined;
     const first = values.length + 2;
     const call = `depot_audit_append($${first}, $${first + 1}, $${first + 2}, $${first + 3})`;
-    const orderParameter = first + (append ? 4 : 0);
+    const parameters = [...values, condition.tokenUnrevoked.hash, ...(append?.values ?? [])];
+    if (order) parameters.push(order);
     const rows = await this.sql.unsafe(
       `WITH allowed AS (SELECT 1 FROM api_tokens WHERE hash = ${token} AND revoked_at IS NULL FOR SHARE),
        inserted AS (INSERT INTO certificates (${COLUMNS}, host) SELECT ${selected} WHERE EXISTS (SELECT 1 FROM allowed) RETURNING serial)
-       ${order ? `, ${FINISH_ORDER(`$${orderParameter}`)}` : ""}
+       ${order ? `, ${FINISH_ORDER(`$${parameters.length}`)}` : ""}
        ${append ? `SELECT appended.o_seq FROM inserted CROSS JOIN LATERAL (SELECT * FROM ${call} WHERE inserted.serial IS NOT NULL) AS appended` : "SELECT serial FROM inserted"}`,
-      [...values, condition.tokenUnrevoked.hash, ...(append?.values ?? []), ...(order ? [order] : [])],
+      parameters,
     );
     if (rows.length === 0) throw conditionRefused(condition);
   }
