@@ -134,7 +134,7 @@ describe("PostgreSQL AcmeStore shared by two hosts", () => {
     const winner = claims[0] ? a : b;
     // A stale claim is taken over; a live one is not.
     expect(await (claims[0] ? b : a).claimChallenge(http.id, claim("host-late"))).toBe(false);
-    await winner.finishChallenge(http.id, { status: "valid", at: now });
+    expect(await winner.finishChallenge(http.id, { status: "valid", at: now, owner: claims[0] ? "host-a" : "host-b" })).toBe(true);
     expect((await a.challenge(http.id))?.status).toBe("valid");
     expect((await a.authorization(authorizations[0]!.id))?.status).toBe("valid");
     // The authorization is valid now: its other challenge can no longer be claimed.
@@ -142,7 +142,7 @@ describe("PostgreSQL AcmeStore shared by two hosts", () => {
 
     const failed = challenges[2]!;
     expect(await b.claimChallenge(failed.id, claim("host-b"))).toBe(true);
-    await b.finishChallenge(failed.id, { status: "invalid", error: { type: "urn:ietf:params:acme:error:connection", detail: "refused" }, at: now });
+    expect(await b.finishChallenge(failed.id, { status: "invalid", error: { type: "urn:ietf:params:acme:error:connection", detail: "refused" }, at: now, owner: "host-b" })).toBe(true);
     expect((await a.challenge(failed.id))?.error?.detail).toBe("refused");
     expect((await a.authorization(authorizations[1]!.id))?.status).toBe("invalid");
     await a.setAuthorizationStatus(authorizations[1]!.id, "valid");

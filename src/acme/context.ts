@@ -11,7 +11,7 @@ import type { Nonces } from "./nonces.ts";
 import type { NamePolicy } from "./policy.ts";
 import type { AcmeStore } from "../ca/acme-store.ts";
 import type { ValidationQueue } from "./validation-queue.ts";
-import type { ChallengeType, Identifier } from "./types.ts";
+import type { Challenge, ChallengeType, Identifier } from "./types.ts";
 
 export interface Settings {
   /** Certificate lifetime in days. */
@@ -31,9 +31,18 @@ export interface Shared {
   nonces: Nonces;
   policy: NamePolicy;
   queue: ValidationQueue;
+  /** This worker's validations under way, by challenge id: a second POST of the same challenge waits for the first's. */
+  validating: Map<string, RunningValidation>;
   validate: (type: ChallengeType, identifier: Identifier, token: string, thumbprint: string) => Promise<void>;
   settings: Settings;
   now: () => number;
+}
+
+/** A validation this worker runs: settled once its outcome is recorded (or found already recorded by another). */
+export interface RunningValidation {
+  done: Promise<void>;
+  /** The challenge as this validation's finish wrote it; unset until then, or when it was not this validation's to finish. */
+  finished?: Challenge;
 }
 
 /** This process as a claim owner: host:pid. */

@@ -8,13 +8,14 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { type Answer, deadOwner, OWNER, type Shared, type Urls } from "./context.ts";
+import { type Answer, deadOwner, OWNER, type RunningValidation, type Shared, type Urls } from "./context.ts";
 import type { SignedRequest } from "./jws.ts";
 import { NamePolicy, normaliseIdentifier } from "./policy.ts";
 import { problem, type ProblemDocument } from "./problem.ts";
 import { parseCertId } from "./ari.ts";
 import { newId } from "./ids.ts";
 import { settleWithin } from "../settle-within.ts";
+import type { Claim } from "../ca/acme-store.ts";
 import type { Account, Authorization, Challenge, ChallengeType, Identifier, Order, OrderStatus } from "./types.ts";
 
 const ORDER_LIFETIME_MS = 24 * 3_600_000;
@@ -189,7 +190,7 @@ export async function authorizationResource(shared: Shared, urls: Urls, request:
   }
   const challenges = await shared.store.challengesOf(id);
   // A validation whose worker died (SIGKILL) is taken over by whoever is polling.
-  for (const challenge of challenges) if (challenge.status === "processing") await startValidation(shared, request.account!, authorization, challenge);
+  for (const challenge of challenges) if (challenge.status === "processing") await takeOverValidation(shared, request.account!, authorization, challenge);
   const now = shared.now();
   const status = authorization.status === "pending" && authorization.expires <= now ? "expired" : authorization.status;
   const body = {
@@ -212,35 +213,70 @@ export async function challengeResource(shared: Shared, urls: Urls, request: Sig
       if (challenge.status === "pending") throw problem("malformed", `the authorization is already ${authorization.status}`);
     } else if (authorization.expires <= shared.now()) {
       throw problem("malformed", "the authorization has expired");
-    } else {
-      const validation = await startValidation(shared, request.account!, authorization, challenge);
+    } else if (challenge.status === "pending" || challenge.status === "processing") {
       // A validation that finishes quickly (a responder on the same network)
-      // is answered in this response, saving the client a poll; a slow one
-      // is not waited for.
-      if (validation) await settleWithin(validation.done, QUICK_VALIDATION_MS, () => undefined);
+      // is answered in this response, saving the client a poll, and
+      // recorded in one write; a slow one is claimed (processing) and not
+      // waited for.
+      const pending = challenge.status === "pending";
+      const validation = pending ? validateUnclaimed(shared, request.account!, authorization, challenge) : await takeOverValidation(shared, request.account!, authorization, challenge);
+      if (validation) {
+        const quick = await settleWithin(validation.done.then(() => true), QUICK_VALIDATION_MS, () => false);
+        if (quick && validation.finished) return challengeAnswer(urls, authorization, validation.finished);
+        if (!quick && pending) await shared.store.claimChallenge(id, claimNow(shared, challenge));
+      }
     }
   }
-  const current = (await shared.store.challenge(id))!;
+  return challengeAnswer(urls, authorization, (await shared.store.challenge(id))!);
+}
+
+function challengeAnswer(urls: Urls, authorization: Authorization, current: Challenge): Answer {
   const link = { Link: `<${urls.authorization(authorization.id)}>;rel="up"` };
   return { status: 200, body: challengeJson(urls, current), headers: current.status === "processing" ? { ...link, "Retry-After": POLL_SECONDS } : link };
 }
 
-/**
- * Claims the challenge for validation (unless another worker's validation is
- * live) and queues the check. The running validation comes back wrapped: an
- * async function returning a promise would wait for it.
- */
-async function startValidation(shared: Shared, account: Account, authorization: Authorization, challenge: Challenge): Promise<{ done: Promise<void> } | undefined> {
+/** A claim for this worker, now: on a pending challenge, or one whose validator went stale or died. */
+function claimNow(shared: Shared, challenge: Challenge): Claim {
   const now = shared.now();
-  const claim = { now, owner: OWNER, staleBefore: now - shared.settings.staleValidationMs, ...optional(deadOwner(challenge.processingBy)) };
-  if (!(await shared.store.claimChallenge(challenge.id, claim))) return undefined;
-  const done = shared.queue.enqueue(
-    () => shared.validate(challenge.type, authorization.identifier, challenge.token, account.thumbprint),
-    async (error) => {
-      await shared.store.finishChallenge(challenge.id, error ? { status: "invalid", error: error.toDocument(), at: shared.now() } : { status: "valid", at: shared.now() });
-    },
-  );
-  return { done };
+  return { now, owner: OWNER, staleBefore: now - shared.settings.staleValidationMs, ...optional(deadOwner(challenge.processingBy)) };
+}
+
+/** Takes over a challenge left in processing by a validator that died or went stale (or joins this worker's own check of it); undefined when another holds it. */
+async function takeOverValidation(shared: Shared, account: Account, authorization: Authorization, challenge: Challenge): Promise<RunningValidation | undefined> {
+  const running = shared.validating.get(challenge.id);
+  if (running) return running;
+  if (!(await shared.store.claimChallenge(challenge.id, claimNow(shared, challenge)))) return undefined;
+  return validateUnclaimed(shared, account, authorization, challenge);
+}
+
+/**
+ * Queues the check of a challenge without claiming it first, or joins this
+ * worker's check of it already under way. Its finish writes the outcome if
+ * the challenge is still pending, or claimed by this worker (the POST's
+ * claim after the quick wait, or a takeover): one write for a check that
+ * ends quickly instead of a claim and a finish. Another worker may check the
+ * same pending challenge at the same time; the first finish wins, the other
+ * writes nothing.
+ */
+function validateUnclaimed(shared: Shared, account: Account, authorization: Authorization, challenge: Challenge): RunningValidation {
+  const running = shared.validating.get(challenge.id);
+  if (running) return running;
+  const validation: RunningValidation = { done: Promise.resolve() };
+  validation.done = shared.queue
+    .enqueue(
+      () => shared.validate(challenge.type, authorization.identifier, challenge.token, account.thumbprint),
+      async (error) => {
+        const at = shared.now();
+        const outcome = error ? { status: "invalid" as const, error: error.toDocument(), at, owner: OWNER } : { status: "valid" as const, at, owner: OWNER };
+        if (await shared.store.finishChallenge(challenge.id, outcome)) {
+          const { processingSince: _since, processingBy: _by, ...rest } = challenge;
+          validation.finished = { ...rest, status: outcome.status, ...(error ? { error: outcome.error } : { validated: at }) };
+        }
+      },
+    )
+    .finally(() => shared.validating.delete(challenge.id));
+  shared.validating.set(challenge.id, validation);
+  return validation;
 }
 
 const optional = (dead: string | undefined) => (dead ? { deadOwner: dead } : {});

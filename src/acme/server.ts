@@ -92,6 +92,7 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
     nonces: new Nonces(options.nonceBook ?? new LedgerNonceBook(options.store), now),
     policy: new NamePolicy(options.allow ?? []),
     queue,
+    validating: new Map(),
     validate: options.validate ?? ((type: ChallengeType, identifier: Identifier, token: string, thumbprint: string) => validators.validate(type, identifier, token, thumbprint)),
     settings,
     now,

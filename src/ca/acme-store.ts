@@ -135,8 +135,15 @@ export interface AcmeStore {
   challengesOf(authorizationId: string): Promise<Challenge[]>;
   /** Takes a pending challenge (or one whose validator died: claimed before `staleBefore`, or by `deadOwner`) for `owner`; false if another holds it. */
   claimChallenge(id: string, claim: Claim): Promise<boolean>;
-  /** Records a validation's outcome on the challenge and its authorization together. */
-  finishChallenge(id: string, outcome: { status: "valid" | "invalid"; error?: AcmeProblemRecord; at: number }): Promise<void>;
+  /**
+   * Records a validation's outcome on the challenge and its authorization
+   * together, in one write: when the challenge is still pending under a
+   * pending authorization (a check that ended within the POST's quick wait,
+   * never claimed), or in processing under `owner`'s claim. False, and
+   * nothing written, when it is neither: another validator finished it or
+   * took it over.
+   */
+  finishChallenge(id: string, outcome: ChallengeOutcome): Promise<boolean>;
   setAuthorizationStatus(id: string, status: AuthorizationStatus): Promise<void>;
   /** Whether the account holds a valid, unexpired authorization for each identifier (revocation, RFC 8555 7.6). */
   hasValidAuthorizations(accountId: string, identifiers: Identifier[], now: number): Promise<boolean>;
@@ -153,6 +160,14 @@ export interface AcmeStore {
   addEabKey(key: EabKey): Promise<void>;
   eabKey(kid: string): Promise<EabKey | undefined>;
   close(): void;
+}
+
+export interface ChallengeOutcome {
+  status: "valid" | "invalid";
+  error?: AcmeProblemRecord;
+  at: number;
+  /** The validator: its claim, if it made one, is what may be finished. */
+  owner: string;
 }
 
 export interface Claim {

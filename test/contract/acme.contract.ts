@@ -164,7 +164,10 @@ export function acmeStoreContract(name: string, open: () => Promise<Ledger>): vo
       expect(await store.claimChallenge(id, { now: NOW + 2, owner: "host:2", staleBefore: NOW - 60_000, deadOwner: "host:1" })).toBe(true);
       expect(await store.challenge(id)).toMatchObject({ status: "processing", processingSince: NOW + 2, processingBy: "host:2" });
       expect(await store.claimChallenge(id, { now: NOW + 70_000, owner: "host:3", staleBefore: NOW + 10 })).toBe(true);
-      await store.finishChallenge(id, { status: "valid", at: NOW + 70_001 });
+      // Only the claim's owner finishes a claimed challenge: host:2's late answer writes nothing.
+      expect(await store.finishChallenge(id, { status: "invalid", at: NOW + 70_001, owner: "host:2" })).toBe(false);
+      expect((await store.authorization(authorizations[0]!.id))!.status).toBe("pending");
+      expect(await store.finishChallenge(id, { status: "valid", at: NOW + 70_001, owner: "host:3" })).toBe(true);
       expect(await store.challenge(id)).toMatchObject({ status: "valid", validated: NOW + 70_001 });
       expect((await store.authorization(authorizations[0]!.id))!.status).toBe("valid");
       // The authorization is settled: its other challenges can no longer be claimed.
@@ -173,12 +176,37 @@ export function acmeStoreContract(name: string, open: () => Promise<Ledger>): vo
       const failed = challenges[3]!.id;
       expect(await store.claimChallenge(failed, { now: NOW, owner: "host:1", staleBefore: NOW - 60_000 })).toBe(true);
       const error = { type: "urn:ietf:params:acme:error:connection", detail: "no answer", status: 400, identifier: { type: "dns", value: "a.test" } };
-      await store.finishChallenge(failed, { status: "invalid", error, at: NOW + 5 });
+      expect(await store.finishChallenge(failed, { status: "invalid", error, at: NOW + 5, owner: "host:1" })).toBe(true);
       const read = (await store.challenge(failed))!;
       expect(read.status).toBe("invalid");
       expect(read.error).toEqual(error);
       expect(read.validated).toBeUndefined();
       expect((await store.authorization(authorizations[1]!.id))!.status).toBe("invalid");
+    }, SETUP_TIMEOUT);
+
+    test("a check that ends before any claim finishes a pending challenge in one write, once, and only under a pending authorization", async () => {
+      const store = await fresh();
+      await store.createAccount(account("acct"));
+      const { order, authorizations, challenges } = anOrder("acct", "order-u");
+      await store.createOrder(order, authorizations, challenges);
+      const [http, dns, alpn] = challenges.slice(6, 9).map((c) => c.id);
+      expect(await store.finishChallenge(http!, { status: "valid", at: NOW + 7, owner: "host:1" })).toBe(true);
+      expect(await store.challenge(http!)).toMatchObject({ status: "valid", validated: NOW + 7 });
+      expect((await store.authorization(authorizations[2]!.id))!.status).toBe("valid");
+      // A second validator of the same challenge (another worker) finds it done and writes nothing.
+      expect(await store.finishChallenge(http!, { status: "invalid", at: NOW + 8, owner: "host:2" })).toBe(false);
+      expect(await store.challenge(http!)).toMatchObject({ status: "valid", validated: NOW + 7 });
+      // The authorization is settled: its other pending challenges are not finished either.
+      expect(await store.finishChallenge(dns!, { status: "invalid", at: NOW + 9, owner: "host:1" })).toBe(false);
+      expect((await store.challenge(dns!))!.status).toBe("pending");
+      expect((await store.authorization(authorizations[2]!.id))!.status).toBe("valid");
+      expect((await store.challenge(alpn!))!.status).toBe("pending");
+
+      // A deactivated authorization's pending challenge stays as it was.
+      await store.setAuthorizationStatus(authorizations[0]!.id, "deactivated");
+      expect(await store.finishChallenge(challenges[0]!.id, { status: "valid", at: NOW, owner: "host:1" })).toBe(false);
+      expect((await store.challenge(challenges[0]!.id))!.status).toBe("pending");
+      expect((await store.authorization(authorizations[0]!.id))!.status).toBe("deactivated");
     }, SETUP_TIMEOUT);
 
     test("valid authorizations are found per account and identifier until they expire", async () => {

@@ -11,7 +11,7 @@ import type { SQL } from "bun";
 import { randomBytes } from "node:crypto";
 // The row mapping both ACME stores share (acme-rows.ts), as `shared.*`.
 import * as shared from "../acme-rows.ts";
-import type { Account, AccountStatus, AcmeProblemRecord, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, NonceTimes, Order } from "../../ca/acme-store.ts";
+import type { Account, AccountStatus, AcmeProblemRecord, AcmeStore, Authorization, AuthorizationStatus, Challenge, ChallengeOutcome, Claim, EabKey, Identifier, NonceTimes, Order } from "../../ca/acme-store.ts";
 
 
 type Guard = <T>(operation: () => Promise<T>) => Promise<T>;
@@ -166,14 +166,19 @@ export class PostgresAcmeStore implements AcmeStore {
     return (result.count ?? 0) > 0;
   }
 
-  async finishChallenge(id: string, outcome: { status: "valid" | "invalid"; error?: AcmeProblemRecord; at: number }): Promise<void> {
-    await this.guard(() =>
+  /** As the SQLite store's: the challenge first, its authorization only if the challenge was this validator's to finish. */
+  async finishChallenge(id: string, outcome: ChallengeOutcome): Promise<boolean> {
+    return this.guard(() =>
       this.sql.begin(async (tx) => {
-        await tx`UPDATE acme_challenges SET status = ${outcome.status}, validated = ${outcome.status === "valid" ? outcome.at : null},
+        const finished = await tx`UPDATE acme_challenges SET status = ${outcome.status}, validated = ${outcome.status === "valid" ? outcome.at : null},
                    error = ${outcome.error ? JSON.stringify(outcome.error) : null}, processing_since = NULL
-                 WHERE id = ${id} AND status = 'processing'`;
+                 WHERE id = ${id}
+                   AND ((status = 'pending' AND (SELECT status FROM acme_authorizations WHERE id = acme_challenges.authorization_id) = 'pending')
+                     OR (status = 'processing' AND processing_by = ${outcome.owner}))`;
+        if ((finished.count ?? 0) === 0) return false;
         await tx`UPDATE acme_authorizations SET status = ${outcome.status}
                  WHERE id = (SELECT authorization_id FROM acme_challenges WHERE id = ${id}) AND status = 'pending'`;
+        return true;
       }),
     );
   }

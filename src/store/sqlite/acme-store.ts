@@ -11,7 +11,7 @@ import { type Database, SQLiteError } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { retryBusy } from "./busy.ts";
 import type { Account, AccountStatus, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../../ca/acme-store.ts";
-import type { AcmeProblemRecord, NonceTimes } from "../../ca/acme-store.ts";
+import type { AcmeProblemRecord, ChallengeOutcome, NonceTimes } from "../../ca/acme-store.ts";
 import {
   accountFrom,
   type AcmeRow,
@@ -41,9 +41,17 @@ function hotTransactions(db: Database) {
       const insertChallenge = db.query(`INSERT INTO acme_challenges (${INSERT_CHALLENGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`);
       for (const row of rows.challenges) insertChallenge.run(...row);
     }),
-    finishChallengeRows: db.transaction((id: string, status: "valid" | "invalid", validated: number | null, error: string | null) => {
-      db.query("UPDATE acme_challenges SET status = ?, validated = ?, error = ?, processing_since = NULL WHERE id = ? AND status = 'processing'").run(status, validated, error, id);
+    finishChallengeRows: db.transaction((id: string, status: "valid" | "invalid", validated: number | null, error: string | null, owner: string): boolean => {
+      const finished = db
+        .query(
+          `UPDATE acme_challenges SET status = ?1, validated = ?2, error = ?3, processing_since = NULL WHERE id = ?4
+             AND ((status = 'pending' AND (SELECT status FROM acme_authorizations WHERE id = acme_challenges.authorization_id) = 'pending')
+               OR (status = 'processing' AND processing_by = ?5))`,
+        )
+        .run(status, validated, error, id, owner).changes;
+      if (finished === 0) return false;
       db.query("UPDATE acme_authorizations SET status = ? WHERE id = (SELECT authorization_id FROM acme_challenges WHERE id = ?) AND status = 'pending'").run(status, id);
+      return true;
     }),
   };
 }
@@ -194,9 +202,9 @@ export class SqliteAcmeStore implements AcmeStore {
     return changed > 0;
   }
 
-  async finishChallenge(id: string, outcome: { status: "valid" | "invalid"; error?: AcmeProblemRecord; at: number }): Promise<void> {
+  async finishChallenge(id: string, outcome: ChallengeOutcome): Promise<boolean> {
     const error = outcome.error ? JSON.stringify(outcome.error) : null;
-    await retryBusy(() => this.hot.finishChallengeRows.immediate(id, outcome.status, outcome.status === "valid" ? outcome.at : null, error));
+    return retryBusy(() => this.hot.finishChallengeRows.immediate(id, outcome.status, outcome.status === "valid" ? outcome.at : null, error, outcome.owner));
   }
 
   async setAuthorizationStatus(id: string, status: AuthorizationStatus): Promise<void> {
