@@ -26,7 +26,9 @@ export type ErrorCode =
   /** An issuance gate could not decide (a webhook timed out, failed or answered wrongly): nothing was issued. */
   | "E_GATE_UNAVAILABLE"
   /** The API token that asked was revoked before the certificate could be recorded: nothing was issued. */
-  | "E_REVOKED_TOKEN";
+  | "E_REVOKED_TOKEN"
+  /** The ACME order a certificate would finalize was finalized by another request first: nothing was issued. */
+  | "E_ORDER_SETTLED";
 
 export class DepotError extends Error {
   constructor(

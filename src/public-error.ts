@@ -68,6 +68,8 @@ const KIND_OF_CODE: Record<ErrorCode, ErrorKind> = {
   E_GATE_UNAVAILABLE: "unavailable",
   // The token was revoked while its request was being signed: the ledger refused the row (RecordCondition).
   E_REVOKED_TOKEN: "unauthorized",
+  // Two finalizes of one ACME order raced and the other recorded first (RecordTerms.finishesAcmeOrder).
+  E_ORDER_SETTLED: "conflict",
   // Only `depot renew` throws it, about the CA server it asked; no face answers with it.
   E_RENEW: "internal",
 };

@@ -5,6 +5,8 @@
 // certificates are checked with openssl.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
 import { certIdOf } from "../src/acme/index.ts";
 import { csrFor, TestAcmeClient, type AccountAlg } from "./acme-clients/client.ts";
 import { type ChallTestSrv, type LocalAcme, startChallTestSrv, startHttp01Responder, startLocalAcme, writeTemp } from "./acme-clients/harness.ts";
@@ -347,6 +349,40 @@ describe("two workers, one ledger", () => {
       const nonce = await client.freshNonce();
       expect((await moved.post(moved.kid, undefined, { nonce })).status).toBe(200);
       expect((await client.post(client.kid!, undefined, { nonce })).body.type).toBe("urn:ietf:params:acme:error:badNonce");
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test("two finalizes of one order at once, one through each instance: one certificate is recorded, and both answers name it or say the order is no longer ready", async () => {
+    const other = await startLocalAcme({ depotPath: acme.depotPath, validators: { httpPort: responder.port, resolver: `127.0.0.1:${dns.dnsPort}`, timeoutMs: 2000 } });
+    try {
+      const client = await newClient();
+      const swap = (u: string) => u.replace(`:${acme.port}/`, `:${other.port}/`);
+      const moved = await TestAcmeClient.connect(other.directory, other.caPem);
+      await moved.useKey({ privateKey: client.privateKey, alg: "ES256" });
+      moved.kid = swap(client.kid!);
+      const ledger = new Database(join(acme.depotPath, "ledger.sqlite3"), { readonly: true });
+      try {
+        for (let i = 0; i < 4; i++) {
+          const name = `raced-${i}.test`;
+          const { order, url } = await readyOrder(client, [name]);
+          const csr = { csr: csrFor([name]).der.toString("base64url") };
+          const answers = await Promise.all([client.post<Order>(order.finalize, csr), moved.post<Order>(swap(order.finalize), csr)]);
+          const recorded = ledger.query<{ serial: string }, [string]>("SELECT serial FROM certificates WHERE subject = ?").all(`CN=${name}`);
+          expect(recorded.length).toBe(1);
+          const certificate = (await client.post<Order>(url, undefined)).body.certificate!;
+          expect(certificate.endsWith(`/${recorded[0]!.serial}`)).toBe(true);
+          expect(answers.some((a) => a.status === 200 && a.body.status === "valid")).toBe(true);
+          for (const answer of answers) {
+            // Too late for the status check: orderNotReady. Past it but second to the ledger: the order as the first left it.
+            if (answer.status === 403) expect((answer.body as unknown as { type: string }).type).toBe("urn:ietf:params:acme:error:orderNotReady");
+            else expect([answer.status, answer.body.status, swap(answer.body.certificate!)]).toEqual([200, "valid", swap(certificate)]);
+          }
+        }
+      } finally {
+        ledger.close();
+      }
     } finally {
       await other.stop();
     }

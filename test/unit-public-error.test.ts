@@ -38,6 +38,7 @@ test("each DepotError code has its kind and status", () => {
     E_DENIED: ["forbidden", 403],
     E_GATE_UNAVAILABLE: ["unavailable", 503],
     E_REVOKED_TOKEN: ["unauthorized", 401],
+    E_ORDER_SETTLED: ["conflict", 409],
   };
   for (const [code, [kind, status]] of Object.entries(expected)) {
     const failure = publicError(new DepotError(code as ErrorCode, "x"));

@@ -11,9 +11,9 @@ import { readCertificateRequestDer, type RequestedCertificate } from "../ca/csr.
 import { DepotError } from "../errors.ts";
 import { magnitudeHex } from "../ca/serial.ts";
 import { parseCertId, renewalWindow } from "./ari.ts";
-import { type Answer, deadOwner, OWNER, type Shared, type Urls } from "./context.ts";
+import type { Answer, Shared, Urls } from "./context.ts";
 import type { SignedRequest } from "./jws.ts";
-import { checkPolicy, effectiveStatus, orderJson, ownedOrder, POLL_SECONDS } from "./orders.ts";
+import { checkPolicy, effectiveStatus, orderJson, ownedOrder } from "./orders.ts";
 import type { SubjectAltName } from "../ca/profiles.ts";
 import { canonicalIp } from "./policy.ts";
 import { problem } from "./problem.ts";
@@ -22,10 +22,7 @@ import type { Account, Identifier, Order } from "./types.ts";
 export async function finalize(shared: Shared, urls: Urls, request: SignedRequest, id: string): Promise<Answer> {
   const order = await ownedOrder(shared, request, id);
   const status = await effectiveStatus(shared, order);
-  const dead = deadOwner(order.processingBy);
-  if (status === "processing" && !dead && order.processingSince !== undefined && order.processingSince >= shared.now() - shared.settings.staleFinalizeMs) {
-    return { status: 200, body: await orderJson(shared, urls, order), headers: { Location: urls.order(id), "Retry-After": POLL_SECONDS } };
-  }
+  // "processing": a finalize of an earlier version claimed it and died or is still at it; the ledger lets only one record finish it.
   if (status !== "ready" && status !== "processing") throw problem("orderNotReady", `the order is ${status}, not ready: every authorization must be valid first`);
   const payload = request.payload as { csr?: unknown } | undefined;
   if (typeof payload?.csr !== "string") throw problem("malformed", "finalize needs a csr (base64url DER)");
@@ -33,11 +30,10 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
   checkCsrNames(csr, order);
   if (request.signedWith(csr.publicKeyDer)) throw problem("badCSR", "the certificate's key must not be the account key");
 
-  const now = shared.now();
-  if (!(await shared.store.claimFinalize(id, { now, owner: OWNER, staleBefore: now - shared.settings.staleFinalizeMs, ...(dead ? { deadOwner: dead } : {}) }))) {
-    const current = (await shared.store.order(id))!;
-    return { status: 200, body: await orderJson(shared, urls, current), headers: { Location: urls.order(id), "Retry-After": POLL_SECONDS } };
-  }
+  // No claim first: the certificate's row commits only while the order is
+  // still open, and makes it valid in the same transaction (RecordTerms).
+  // Of two finalizes that raced, the second signs for nothing, records
+  // nothing, and answers the order as the first left it.
   let serial: string;
   try {
     ({ serial } = await shared.issuer.issue({
@@ -51,14 +47,12 @@ export async function finalize(shared: Shared, urls: Urls, request: SignedReques
       ...clientOf(request),
       // Names the enrich webhook adds must pass the order's policy too; the CSR's are the order's, checked at newOrder.
       ...(request.account ? { withinPolicy: withinOrderPolicy(shared, request.account) } : {}),
-      // Valid with the serial in the ledger transaction of the certificate's row.
       orderId: id,
     }));
   } catch (error) {
-    // Unless the row committed (the order is valid then, and stays so), the order may be finalized again.
-    await shared.store.finishOrder(id, { back: "pending" });
-    // The router answers it by the one policy: a busy ledger 503, the server's own failures without its paths.
-    throw error;
+    if (!(error instanceof DepotError && error.code === "E_ORDER_SETTLED")) throw error;
+    const current = (await shared.store.order(id))!;
+    return { status: 200, body: await orderJson(shared, urls, current), headers: { Location: urls.order(id) } };
   }
   // As the row's transaction left it; nothing changes a valid order, so it need not be read back.
   const { processingSince: _since, processingBy: _by, ...unclaimed } = order;

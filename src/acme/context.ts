@@ -21,8 +21,6 @@ export interface Settings {
   termsOfService?: string;
   /** How long a challenge may stay `processing` before another worker takes it over (its validator died). */
   staleValidationMs: number;
-  /** Likewise for a finalize. */
-  staleFinalizeMs: number;
 }
 
 export interface Shared {

@@ -82,7 +82,6 @@ export function createAcmeServer(options: AcmeServerOptions): AcmeServer {
     ...(options.termsOfService ? { termsOfService: options.termsOfService } : {}),
     // The longest a live validator can take (every attempt timing out), plus a margin.
     staleValidationMs: (options.queue?.attempts ?? 3) * (options.validators?.timeoutMs ?? 10_000) + ((options.queue?.attempts ?? 3) - 1) * (options.queue?.retryDelayMs ?? 2000) + 10_000,
-    staleFinalizeMs: 30_000,
   };
   const validators = new Validators(options.validators);
   const queue = new ValidationQueue(options.queue);

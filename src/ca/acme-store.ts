@@ -147,16 +147,6 @@ export interface AcmeStore {
   setAuthorizationStatus(id: string, status: AuthorizationStatus): Promise<void>;
   /** Whether the account holds a valid, unexpired authorization for each identifier (revocation, RFC 8555 7.6). */
   hasValidAuthorizations(accountId: string, identifiers: Identifier[], now: number): Promise<boolean>;
-  /** Moves an order to processing (finalize); false if it was not pending, or another finalize holds it. */
-  claimFinalize(orderId: string, claim: Claim): Promise<boolean>;
-  /**
-   * Ends a finalize that issued nothing: invalid with its error, or pending
-   * again for another try; an order no longer processing is left as it is.
-   * A finalize that issues ends in the ledger instead, in the transaction
-   * of the certificate's row (`RecordTerms.finishesAcmeOrder`).
-   */
-  finishOrder(orderId: string, outcome: { error: AcmeProblemRecord } | { back: "pending" }): Promise<void>;
-
   addEabKey(key: EabKey): Promise<void>;
   eabKey(kid: string): Promise<EabKey | undefined>;
   close(): void;

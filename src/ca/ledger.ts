@@ -98,11 +98,19 @@ export interface RecordCondition {
  * certificate finalizes, which becomes valid with the row's serial; so no
  * crash can leave a recorded certificate behind an order still processing,
  * whose next finalize would issue a second (and the order's own write
- * transaction is saved).
+ * transaction is saved). The row is recorded only while the order is still
+ * open (pending, or processing): of two finalizes that raced, the second
+ * gets E_ORDER_SETTLED and records nothing. That is what lets finalize sign
+ * without claiming the order first (one write transaction less an order).
  */
 export interface RecordTerms {
   condition?: RecordCondition;
   finishesAcmeOrder?: string;
+}
+
+/** What every ledger throws when the order a row would finish is no longer open (RecordTerms). */
+export function orderSettled(orderId: string): DepotError {
+  return new DepotError("E_ORDER_SETTLED", `ACME order ${orderId} was finalized by another request first; nothing was issued`);
 }
 
 /** What every ledger throws when a RecordCondition does not hold. */
@@ -123,7 +131,8 @@ export interface Ledger {
    * (every issuance has one; the CA's own row has none), and what `terms`
    * adds. With a condition, only if it holds in that transaction, where no
    * other writer can change it before the commit; else E_REVOKED_TOKEN and
-   * nothing is recorded (nor any order finished).
+   * nothing is recorded (nor any order finished). Likewise E_ORDER_SETTLED
+   * when the order `terms` would finish is no longer open.
    */
   record(certificate: CertificateRecord, audit?: AuditEntry, terms?: RecordTerms): Promise<void>;
   /** Records certificates found on disk (a depot made by the original); existing serials are kept. */

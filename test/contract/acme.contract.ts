@@ -225,45 +225,43 @@ export function acmeStoreContract(name: string, open: () => Promise<Ledger>): vo
       expect(await store.hasValidAuthorizations("acct", names, NOW)).toBe(false);
     }, SETUP_TIMEOUT);
 
-    test("finalize is claimed once; the order ends valid in the transaction of its certificate's row, invalid with its error, or pending again", async () => {
+    test("an order ends valid in the transaction of its certificate's row, once: a second row finishing it is refused and leaves nothing", async () => {
       const ledger = await freshLedger();
       const store = ledger.acme;
       await store.createAccount(account("acct"));
-      for (const id of ["f-ok", "f-bad", "f-back"]) {
+      for (const id of ["f-ok", "f-raced"]) {
         const { order, authorizations, challenges } = anOrder("acct", id);
         await store.createOrder(order, authorizations, challenges);
       }
-      const claim = { now: NOW, owner: "host:1", staleBefore: NOW - 60_000 };
-      expect(await store.claimFinalize("f-ok", claim)).toBe(true);
-      expect(await store.claimFinalize("f-ok", { ...claim, owner: "host:2" })).toBe(false);
       // A row that is not recorded finishes nothing: a serial taken, a token revoked.
       await ledger.record(certificate("0abc", 1));
       expect(await ledger.record(certificate("0abc", 1), undefined, { finishesAcmeOrder: "f-ok" }).catch((e: unknown) => e)).toBeInstanceOf(SerialCollisionError);
       const refused = await ledger.record(certificate("0abe", 1), undefined, { finishesAcmeOrder: "f-ok", condition: { tokenUnrevoked: { name: "gone", hash: "00" } } }).catch((e: unknown) => e);
       expect((refused as DepotError).code).toBe("E_REVOKED_TOKEN");
-      expect((await store.order("f-ok"))!.status).toBe("processing");
+      expect((await store.order("f-ok"))!.status).toBe("pending");
       expect(await store.orderBySerial("0abc")).toBeUndefined();
 
       const issued = certificate("0abd", 2);
       await ledger.record(issued, issueEntry(issued, ["z.test"], { requester: "acme:acct" }), { finishesAcmeOrder: "f-ok" });
       expect(await store.order("f-ok")).toMatchObject({ status: "valid", certificateSerial: "0abd" });
       expect((await store.orderBySerial("0abd"))!.id).toBe("f-ok");
-      expect(await store.claimFinalize("f-ok", claim)).toBe(false);
-      // Ending a finalize as if nothing was issued leaves a valid order valid.
-      await store.finishOrder("f-ok", { back: "pending" });
-      await store.finishOrder("f-ok", { error: { type: "urn:ietf:params:acme:error:serverInternal", detail: "late" } });
+      // A late finalize of the same order: refused, its row and audit record not kept, the order as the first left it.
+      const late = certificate("0abf", 3);
+      const settled = await ledger.record(late, issueEntry(late, ["z.test"], { requester: "acme:acct" }), { finishesAcmeOrder: "f-ok" }).catch((e: unknown) => e);
+      expect((settled as DepotError).code).toBe("E_ORDER_SETTLED");
+      expect(await ledger.find("0abf")).toBeUndefined();
       expect(await store.order("f-ok")).toMatchObject({ status: "valid", certificateSerial: "0abd" });
+
+      // Two finalizes at once (one connection's group commit in SQLite, two connections in PostgreSQL): one row, one valid order.
+      const raced = [certificate("0ac1", 4), certificate("0ac2", 5)];
+      const outcomes = await Promise.allSettled(raced.map((c) => ledger.record(c, issueEntry(c, ["z.test"], { requester: "acme:acct" }), { finishesAcmeOrder: "f-raced" })));
+      expect(outcomes.filter((o) => o.status === "fulfilled").length).toBe(1);
+      const lost = outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult;
+      expect((lost.reason as DepotError).code).toBe("E_ORDER_SETTLED");
+      const winner = (await store.order("f-raced"))!.certificateSerial!;
+      expect(["0ac1", "0ac2"]).toContain(winner);
+      expect(await ledger.find(winner === "0ac1" ? "0ac2" : "0ac1")).toBeUndefined();
       expect(await ledger.audit.verify()).toMatchObject({ ok: true });
-
-      await store.claimFinalize("f-bad", claim);
-      const error = { type: "urn:ietf:params:acme:error:badCSR", detail: "no", status: 400 };
-      await store.finishOrder("f-bad", { error });
-      expect(await store.order("f-bad")).toMatchObject({ status: "invalid", error });
-
-      await store.claimFinalize("f-back", claim);
-      await store.finishOrder("f-back", { back: "pending" });
-      expect((await store.order("f-back"))!.status).toBe("pending");
-      expect(await store.claimFinalize("f-back", { ...claim, owner: "host:2" })).toBe(true);
     }, SETUP_TIMEOUT);
   });
 }

@@ -11,7 +11,7 @@ import type { SQL } from "bun";
 import { randomBytes } from "node:crypto";
 // The row mapping both ACME stores share (acme-rows.ts), as `shared.*`.
 import * as shared from "../acme-rows.ts";
-import type { Account, AccountStatus, AcmeProblemRecord, AcmeStore, Authorization, AuthorizationStatus, Challenge, ChallengeOutcome, Claim, EabKey, Identifier, NonceTimes, Order } from "../../ca/acme-store.ts";
+import type { Account, AccountStatus, AcmeStore, Authorization, AuthorizationStatus, Challenge, ChallengeOutcome, Claim, EabKey, Identifier, NonceTimes, Order } from "../../ca/acme-store.ts";
 
 
 type Guard = <T>(operation: () => Promise<T>) => Promise<T>;
@@ -196,22 +196,6 @@ export class PostgresAcmeStore implements AcmeStore {
       if (!row) return false;
     }
     return true;
-  }
-
-  async claimFinalize(orderId: string, claim: Claim): Promise<boolean> {
-    const result = await this.guard(
-      () => this.sql`UPDATE acme_orders SET status = 'processing', processing_since = ${claim.now}, processing_by = ${claim.owner} WHERE id = ${orderId}
-        AND (status = 'pending' OR (status = 'processing' AND (processing_since < ${claim.staleBefore} OR processing_by = ${claim.deadOwner ?? null})))`,
-    );
-    return (result.count ?? 0) > 0;
-  }
-
-  async finishOrder(orderId: string, outcome: { error: AcmeProblemRecord } | { back: "pending" }): Promise<void> {
-    if ("error" in outcome) {
-      await this.rows((sql) => sql`UPDATE acme_orders SET status = 'invalid', error = ${JSON.stringify(outcome.error)}, processing_since = NULL WHERE id = ${orderId} AND status = 'processing'`);
-    } else {
-      await this.rows((sql) => sql`UPDATE acme_orders SET status = 'pending', processing_since = NULL WHERE id = ${orderId} AND status = 'processing'`);
-    }
   }
 
   async addEabKey(key: EabKey): Promise<void> {

@@ -29,11 +29,11 @@ import {
   type CertificateRecord,
   type CertificateSummary,
   conditionRefused,
+  orderSettled,
   type CrlClaim,
   type CrlState,
   type Ledger,
   type ListQuery,
-  type RecordCondition,
   type RecordTerms,
   SerialCollisionError,
 } from "../../ca/ledger.ts";
@@ -211,19 +211,14 @@ export class PostgresLedger implements Ledger {
   async record(certificate: CertificateRecord, audit?: AuditEntry, terms?: RecordTerms): Promise<void> {
     try {
       await this.guard(async () => {
-        if (terms?.condition) return void (await this.insertIf(certificate, audit, terms.condition, terms.finishesAcmeOrder));
-        if (!audit && !terms?.finishesAcmeOrder) return void (await this.insert(this.sql, certificate, false));
-        // One statement, one implicit transaction, one round trip: the insert, the order it finishes, then the audit append (which takes the chain's lock).
-        const c = certificate;
-        const append = audit ? appendAuditSql(audit) : undefined;
-        const parameters = [...rowValues(c), this.host, ...(append?.values ?? [])];
-        const order = terms?.finishesAcmeOrder;
-        if (order) parameters.push(order);
+        if (terms?.condition || terms?.finishesAcmeOrder) return void (await this.insertIf(certificate, audit, terms));
+        if (!audit) return void (await this.insert(this.sql, certificate, false));
+        // One statement, one implicit transaction, one round trip: the insert, then the audit append (which takes the chain's lock).
+        const append = appendAuditSql(audit);
         await this.sql.unsafe(
           `WITH inserted AS (INSERT INTO certificates (${COLUMNS}, host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING serial)
-           ${order ? `, ${FINISH_ORDER(`$${parameters.length}`)}` : ""}
-           ${append ? "SELECT appended.o_seq FROM inserted, LATERAL depot_audit_append($14, $15, $16, $17) AS appended" : "SELECT serial FROM inserted"}`,
-          parameters,
+           SELECT appended.o_seq FROM inserted, LATERAL depot_audit_append($14, $15, $16, $17) AS appended`,
+          [...rowValues(certificate), this.host, ...append.values],
         );
       });
     } catch (error) {
@@ -233,28 +228,47 @@ export class PostgresLedger implements Ledger {
   }
 
   /**
-   * `record` with a condition, still one statement: the token's row is read
-   * FOR SHARE (a revocation waits for this commit, or this insert sees it),
-   * the insert happens only if it holds, and the audit record only for a
-   * row inserted (the lateral subquery runs once per inserted row).
+   * `record` with terms, still one statement. The token's row (a condition)
+   * is read FOR SHARE: a revocation waits for this commit, or this insert
+   * sees it. The order's row (finishesAcmeOrder) is locked FOR UPDATE while
+   * it is still open: of two finalizes, the second waits, then finds it
+   * valid. The insert happens only if both hold, the order's update and the
+   * audit record only for a row inserted (the lateral subquery runs once per
+   * inserted row). When nothing was inserted, a read says which failed.
    */
-  private async insertIf(c: CertificateRecord, audit: AuditEntry | undefined, condition: RecordCondition, order: string | undefined): Promise<void> {
-    const values = [...rowValues(c), this.host];
+  private async insertIf(c: CertificateRecord, audit: AuditEntry | undefined, terms: RecordTerms): Promise<void> {
+    const parameters: unknown[] = [...rowValues(c), this.host];
+    const next = (value: unknown) => `$${parameters.push(value)}`;
     const selected = INSERT_TYPES.map((type, i) => `$${i + 1}::${type}`).join(", ");
-    const token = `$${values.length + 1}`;
+    const { condition, finishesAcmeOrder: order } = terms;
+    const checks: string[] = [];
+    const holds: string[] = [];
+    if (condition) {
+      checks.push(`token AS (SELECT 1 FROM api_tokens WHERE hash = ${next(condition.tokenUnrevoked.hash)} AND revoked_at IS NULL FOR SHARE)`);
+      holds.push("EXISTS (SELECT 1 FROM token)");
+    }
+    let finish = "";
+    if (order) {
+      const orderId = next(order);
+      checks.push(`open_order AS (SELECT 1 FROM acme_orders WHERE id = ${orderId} AND status IN ('pending', 'processing') FOR UPDATE)`);
+      holds.push("EXISTS (SELECT 1 FROM open_order)");
+      finish = `, ${FINISH_ORDER(orderId)}`;
+    }
     const append = audit ? appendAuditSql(audit) : undefined;
-    const first = values.length + 2;
-    const call = `depot_audit_append($${first}, $${first + 1}, $${first + 2}, $${first + 3})`;
-    const parameters = [...values, condition.tokenUnrevoked.hash, ...(append?.values ?? [])];
-    if (order) parameters.push(order);
+    const call = append ? `depot_audit_append(${append.values.map(next).join(", ")})` : "";
     const rows = await this.sql.unsafe(
-      `WITH allowed AS (SELECT 1 FROM api_tokens WHERE hash = ${token} AND revoked_at IS NULL FOR SHARE),
-       inserted AS (INSERT INTO certificates (${COLUMNS}, host) SELECT ${selected} WHERE EXISTS (SELECT 1 FROM allowed) RETURNING serial)
-       ${order ? `, ${FINISH_ORDER(`$${parameters.length}`)}` : ""}
+      `WITH ${checks.join(", ")},
+       inserted AS (INSERT INTO certificates (${COLUMNS}, host) SELECT ${selected} WHERE ${holds.join(" AND ")} RETURNING serial)
+       ${finish}
        ${append ? `SELECT appended.o_seq FROM inserted CROSS JOIN LATERAL (SELECT * FROM ${call} WHERE inserted.serial IS NOT NULL) AS appended` : "SELECT serial FROM inserted"}`,
       parameters,
     );
-    if (rows.length === 0) throw conditionRefused(condition);
+    if (rows.length > 0) return;
+    if (order) {
+      const [open] = await this.sql`SELECT 1 FROM acme_orders WHERE id = ${order} AND status IN ('pending', 'processing')`;
+      if (!open) throw orderSettled(order);
+    }
+    throw conditionRefused(condition!);
   }
 
   private async insert(sql: SQL, c: CertificateRecord, ignoreExisting: boolean): Promise<number> {

@@ -11,7 +11,7 @@ import { type Database, SQLiteError } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { retryBusy } from "./busy.ts";
 import type { Account, AccountStatus, AcmeStore, Authorization, AuthorizationStatus, Challenge, Claim, EabKey, Identifier, Order } from "../../ca/acme-store.ts";
-import type { AcmeProblemRecord, ChallengeOutcome, NonceTimes } from "../../ca/acme-store.ts";
+import type { ChallengeOutcome, NonceTimes } from "../../ca/acme-store.ts";
 import {
   accountFrom,
   type AcmeRow,
@@ -182,20 +182,13 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   async claimChallenge(id: string, claim: Claim): Promise<boolean> {
-    return this.claimRow("acme_challenges", id, claim, "AND (SELECT status FROM acme_authorizations WHERE id = acme_challenges.authorization_id) = 'pending'");
-  }
-
-  /**
-   * Claims a row of `table` for `claim.owner`: one still pending, or one in
-   * processing whose claim went stale or whose owner died; `also` narrows it.
-   */
-  private async claimRow(table: "acme_challenges" | "acme_orders", id: string, claim: Claim, also = ""): Promise<boolean> {
     const changed = await retryBusy(
       () =>
         this.db
           .query(
-            `UPDATE ${table} SET status = 'processing', processing_since = ?1, processing_by = ?4 WHERE id = ?2
-               AND (status = 'pending' OR (status = 'processing' AND (processing_since < ?3 OR processing_by = ?5)))${also ? `\n               ${also}` : ""}`,
+            `UPDATE acme_challenges SET status = 'processing', processing_since = ?1, processing_by = ?4 WHERE id = ?2
+               AND (status = 'pending' OR (status = 'processing' AND (processing_since < ?3 OR processing_by = ?5)))
+               AND (SELECT status FROM acme_authorizations WHERE id = acme_challenges.authorization_id) = 'pending'`,
           )
           .run(claim.now, id, claim.staleBefore, claim.owner, claim.deadOwner ?? null).changes,
     );
@@ -218,18 +211,9 @@ export class SqliteAcmeStore implements AcmeStore {
     return identifiers.every((id) => find.get(accountId, id.type, id.value, now)!.n > 0);
   }
 
-  async claimFinalize(orderId: string, claim: Claim): Promise<boolean> {
-    return this.claimRow("acme_orders", orderId, claim);
-  }
-
-  async finishOrder(orderId: string, outcome: { error: AcmeProblemRecord } | { back: "pending" }): Promise<void> {
-    await retryBusy(() => {
-      if ("error" in outcome) {
-        this.db.query("UPDATE acme_orders SET status = 'invalid', error = ?, processing_since = NULL WHERE id = ? AND status = 'processing'").run(JSON.stringify(outcome.error), orderId);
-      } else {
-        this.db.query("UPDATE acme_orders SET status = 'pending', processing_since = NULL WHERE id = ? AND status = 'processing'").run(orderId);
-      }
-    });
+  /** Whether the order can still be finished (pending, or processing); read by the ledger inside the transaction that would finish it. */
+  orderOpenWithin(orderId: string): boolean {
+    return this.db.query("SELECT 1 FROM acme_orders WHERE id = ? AND status IN ('pending', 'processing')").get(orderId) !== null;
   }
 
   /** The order is valid with `serial`; run by the ledger inside the transaction that records the certificate (RecordTerms). */

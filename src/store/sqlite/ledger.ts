@@ -17,6 +17,7 @@ import {
   type ListQuery,
   type RecordTerms,
   conditionRefused,
+  orderSettled,
   SerialCollisionError,
 } from "../../ca/ledger.ts";
 import { type AuditActor, type AuditEntry, revokeEntry } from "../../ca/audit.ts";
@@ -135,6 +136,9 @@ export class SqliteLedger implements Ledger {
         const condition = terms?.condition;
         // Read inside the IMMEDIATE transaction: no revocation can commit between this check and the row's.
         if (condition && !tokenUnrevoked.get(condition.tokenUnrevoked.hash)) return conditionRefused(condition);
+        // Of two finalizes of one order, the second to commit records nothing (RecordTerms).
+        const order = terms?.finishesAcmeOrder;
+        if (order && !this.acme.orderOpenWithin(order)) return orderSettled(order);
         try {
           this.insert.run(row as never);
         } catch (error) {
@@ -142,7 +146,7 @@ export class SqliteLedger implements Ledger {
           if (!(error instanceof SQLiteError) || !error.code?.startsWith("SQLITE_CONSTRAINT")) throw error;
           return error.code === "SQLITE_CONSTRAINT_PRIMARYKEY" ? new SerialCollisionError(row.serial) : ledgerError(error, path);
         }
-        if (terms?.finishesAcmeOrder) this.acme.finishOrderWithin(terms.finishesAcmeOrder, row.serial);
+        if (order) this.acme.finishOrderWithin(order, row.serial);
         if (audit) audits.push(audit);
         return undefined;
       });
