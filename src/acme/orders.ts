@@ -219,7 +219,7 @@ export async function challengeResource(shared: Shared, urls: Urls, request: Sig
       // recorded in one write; a slow one is claimed (processing) and not
       // waited for.
       const pending = challenge.status === "pending";
-      const validation = pending ? validateUnclaimed(shared, request.account!, authorization, challenge) : await takeOverValidation(shared, request.account!, authorization, challenge);
+      const validation = pending ? checkChallenge(shared, request.account!, authorization, challenge) : await takeOverValidation(shared, request.account!, authorization, challenge);
       if (validation) {
         const quick = await settleWithin(validation.done.then(() => true), QUICK_VALIDATION_MS, () => false);
         if (quick && validation.finished) return challengeAnswer(urls, authorization, validation.finished);
@@ -246,19 +246,19 @@ async function takeOverValidation(shared: Shared, account: Account, authorizatio
   const running = shared.validating.get(challenge.id);
   if (running) return running;
   if (!(await shared.store.claimChallenge(challenge.id, claimNow(shared, challenge)))) return undefined;
-  return validateUnclaimed(shared, account, authorization, challenge);
+  return checkChallenge(shared, account, authorization, challenge);
 }
 
 /**
- * Queues the check of a challenge without claiming it first, or joins this
- * worker's check of it already under way. Its finish writes the outcome if
- * the challenge is still pending, or claimed by this worker (the POST's
- * claim after the quick wait, or a takeover): one write for a check that
- * ends quickly instead of a claim and a finish. Another worker may check the
- * same pending challenge at the same time; the first finish wins, the other
- * writes nothing.
+ * Queues the check of a challenge, or joins this worker's check of it
+ * already under way. A POST starts it unclaimed; a takeover has claimed it
+ * first. Its finish writes the outcome if the challenge is still pending,
+ * or claimed by this worker (the POST's claim after the quick wait, or the
+ * takeover's): one write for a check that ends quickly instead of a claim
+ * and a finish. Another worker may check the same pending challenge at the
+ * same time; the first finish wins, the other writes nothing.
  */
-function validateUnclaimed(shared: Shared, account: Account, authorization: Authorization, challenge: Challenge): RunningValidation {
+function checkChallenge(shared: Shared, account: Account, authorization: Authorization, challenge: Challenge): RunningValidation {
   const running = shared.validating.get(challenge.id);
   if (running) return running;
   const validation: RunningValidation = { done: Promise.resolve() };
