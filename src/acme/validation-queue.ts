@@ -1,8 +1,9 @@
 /**
- * @module Validation off the request path: a challenge POST answers at once
- * (status processing) and the check runs here, at most `concurrency` at a
- * time per worker, each attempt with the validator's timeout; a network
- * failure is tried again after a pause, a wrong answer is final.
+ * @module Validation off the request path: a challenge POST waits for the
+ * check at most a moment (orders.ts) and the check runs here, at most
+ * `concurrency` at a time per worker, each attempt with the validator's
+ * timeout; a network failure is tried again after a pause, a wrong answer
+ * is final.
  */
 
 import { AcmeProblem, problem } from "./problem.ts";
