@@ -5,16 +5,16 @@
  */
 import { describe, expect, test } from "bun:test";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readSshCertificate, signSshCertificate, type SshCertificateRequest } from "../src/ca/ssh/certificate.ts";
 import { formatSshPublicKey, parseSshPublicKey, sshFingerprint, sshPublicKeyBlob } from "../src/ca/ssh/keys.ts";
 import { encodeKrl } from "../src/ca/ssh/krl.ts";
+import { tempDir } from "./helpers.ts";
 import { ensureTool } from "./tools.ts";
 
 ensureTool("ssh-keygen", "openssh-client");
-const dir = mkdtempSync(join(tmpdir(), "depot-ssh-"));
+const dir = tempDir("depot-ssh-");
 
 function sshKeygen(...args: string[]) {
   const r = Bun.spawnSync(["ssh-keygen", ...args], { stderr: "pipe", stdout: "pipe" });
